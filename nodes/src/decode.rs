@@ -1,0 +1,218 @@
+//! Decoding any file symphonia reads into stereo blocks.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::{AudioError, BlockSource, Precision};
+
+/// What a file is, as its container and codec declare it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: usize,
+    /// Bits per sample for integer PCM and lossless codecs; `None` for lossy.
+    pub bits: Option<u32>,
+    /// Whether the samples are floating point in the file.
+    pub float: bool,
+    /// Frames, when the container says.
+    pub frames: Option<u64>,
+}
+
+impl FileInfo {
+    /// The precision the decoded samples carry exactly.
+    pub fn precision(&self) -> Precision {
+        match self.bits {
+            Some(bits) if !self.float && bits <= 24 => Precision::Int(bits as u8),
+            _ => Precision::Float,
+        }
+    }
+}
+
+/// An audio file being decoded, as stereo blocks (a mono file is copied to
+/// both channels).
+pub struct DecodedFile {
+    path: PathBuf,
+    info: FileInfo,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn Decoder>,
+    track_id: u32,
+    pending: Option<SampleBuffer<f32>>,
+    pending_pos: usize,
+    finished: bool,
+}
+
+/// Reads only the header of a file.
+pub fn probe_file(path: &Path) -> Result<FileInfo, AudioError> {
+    DecodedFile::open(path).map(|file| file.info)
+}
+
+impl DecodedFile {
+    pub fn open(path: &Path) -> Result<Self, AudioError> {
+        let file = File::open(path).map_err(|e| AudioError::Open {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let unsupported = |reason: String| AudioError::Unsupported {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let stream = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let probed = symphonia::default::get_probe()
+            .format(
+                &hint,
+                stream,
+                &FormatOptions::default(),
+                &MetadataOptions::default(),
+            )
+            .map_err(|e| unsupported(e.to_string()))?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or_else(|| unsupported("no audio track".into()))?;
+        let params = &track.codec_params;
+        let sample_rate = params
+            .sample_rate
+            .ok_or_else(|| unsupported("no sample rate".into()))?;
+        let channels = params
+            .channels
+            .map(|c| c.count())
+            .ok_or_else(|| unsupported("no channel layout".into()))?;
+        if channels == 0 || channels > 2 {
+            return Err(AudioError::Channels {
+                path: path.to_path_buf(),
+                channels,
+            });
+        }
+        let codec = symphonia::default::get_codecs()
+            .get_codec(params.codec)
+            .map(|d| d.short_name.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let float = matches!(
+            params.sample_format,
+            Some(symphonia::core::sample::SampleFormat::F32)
+                | Some(symphonia::core::sample::SampleFormat::F64)
+        ) || codec.starts_with("pcm_f");
+        let lossy = matches!(codec.as_str(), "mp3" | "mp2" | "mp1" | "vorbis" | "aac" | "opus");
+        let info = FileInfo {
+            codec,
+            sample_rate,
+            channels,
+            bits: if lossy { None } else { params.bits_per_sample },
+            float,
+            frames: params.n_frames,
+        };
+        let decoder = symphonia::default::get_codecs()
+            .make(params, &DecoderOptions::default())
+            .map_err(|e| unsupported(e.to_string()))?;
+        let track_id = track.id;
+        Ok(DecodedFile {
+            path: path.to_path_buf(),
+            info,
+            format,
+            decoder,
+            track_id,
+            pending: None,
+            pending_pos: 0,
+            finished: false,
+        })
+    }
+
+    pub fn info(&self) -> &FileInfo {
+        &self.info
+    }
+
+    /// Decodes the next packet into `pending`; false at the end of the stream.
+    fn decode_next(&mut self) -> Result<bool, AudioError> {
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(packet) => packet,
+                Err(SymphoniaError::IoError(e))
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
+                    return Ok(false)
+                }
+                Err(SymphoniaError::ResetRequired) => return Ok(false),
+                Err(e) => return Err(self.damaged(e)),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(decoded) => decoded,
+                // A corrupt packet in a lossy stream is skipped, as players do.
+                Err(SymphoniaError::DecodeError(_)) if self.info.bits.is_none() => continue,
+                Err(e) => return Err(self.damaged(e)),
+            };
+            let spec = *decoded.spec();
+            let needed = decoded.capacity() as u64;
+            let buffer = match &mut self.pending {
+                Some(buffer) if buffer.capacity() >= decoded.capacity() * spec.channels.count() => {
+                    buffer
+                }
+                slot => slot.insert(SampleBuffer::new(needed, spec)),
+            };
+            buffer.copy_planar_ref(decoded);
+            self.pending_pos = 0;
+            if !buffer.samples().is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+
+    fn damaged(&self, e: SymphoniaError) -> AudioError {
+        AudioError::Decode {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl BlockSource for DecodedFile {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let mut written = 0;
+        while written < left.len() && !self.finished {
+            let available = self
+                .pending
+                .as_ref()
+                .map(|b| b.samples().len() / self.info.channels - self.pending_pos)
+                .unwrap_or(0);
+            if available == 0 {
+                if !self.decode_next()? {
+                    self.finished = true;
+                }
+                continue;
+            }
+            let buffer = self.pending.as_ref().expect("pending buffer");
+            let samples = buffer.samples();
+            let frames_in_buffer = samples.len() / self.info.channels;
+            let take = available.min(left.len() - written);
+            let start = self.pending_pos;
+            let first = &samples[start..start + take];
+            left[written..written + take].copy_from_slice(first);
+            if self.info.channels == 2 {
+                let second = &samples[frames_in_buffer + start..frames_in_buffer + start + take];
+                right[written..written + take].copy_from_slice(second);
+            } else {
+                right[written..written + take].copy_from_slice(first);
+            }
+            self.pending_pos += take;
+            written += take;
+        }
+        Ok(written)
+    }
+}

@@ -1,0 +1,41 @@
+use std::path::PathBuf;
+
+/// What can go wrong while reading, processing or writing audio.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not an audio file bounce can read ({reason})")]
+    Unsupported { path: PathBuf, reason: String },
+    #[error("{path}: {channels} channels; bounce takes mono or stereo sources")]
+    Channels { path: PathBuf, channels: usize },
+    #[error("{path}: damaged audio data: {reason}")]
+    Decode { path: PathBuf, reason: String },
+    #[error("{path}: not a bounce PCM file ({reason})")]
+    BadPcm { path: PathBuf, reason: String },
+    #[error("cannot resample from {from} Hz to {to} Hz: {reason}")]
+    Resample { from: u32, to: u32, reason: String },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write WAV {path}: {reason}")]
+    Encode { path: PathBuf, reason: String },
+    #[error("loudness measurement failed: {0}")]
+    Meter(String),
+}
+
+impl AudioError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        AudioError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

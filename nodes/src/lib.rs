@@ -1,0 +1,34 @@
+//! Everything in bounce that touches samples: decoders, resampling, the
+//! processors, loudness measurement, dither and encoders.
+//!
+//! Audio moves through here as planar stereo `f32` blocks of at most
+//! [`BLOCK_FRAMES`] frames: a [`BlockSource`] fills blocks, processors change
+//! them in place, a [`BlockSink`] consumes them. Nothing here holds a whole
+//! track in memory, and nothing here knows of project files or the cache.
+#![forbid(unsafe_code)]
+
+mod block;
+mod chain;
+mod decode;
+mod dither;
+mod error;
+mod meter;
+mod pcm;
+pub mod processors;
+mod resample;
+mod sources;
+mod units;
+mod wav;
+
+pub use block::{copy_source, BlockSink, BlockSource, StereoBuffer, BLOCK_FRAMES};
+pub use chain::{render_chain, ChainContext};
+pub use decode::{probe_file, DecodedFile, FileInfo};
+pub use dither::{Dither, Quantizer};
+pub use error::AudioError;
+pub use meter::{LoudnessMeter, LoudnessReport};
+pub use pcm::{PcmReader, PcmWriter, Precision};
+pub use processors::{PanLaw, ProcessorSpec};
+pub use resample::{Resampled, RESAMPLER_VERSION};
+pub use sources::{Fit, Mixer, Offset, Silence, Tone};
+pub use units::{db_to_gain, gain_to_db};
+pub use wav::{WavFormat, WavSink};

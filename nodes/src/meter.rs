@@ -1,0 +1,128 @@
+//! Loudness and peak measurement (ITU-R BS.1770-4, EBU R128) through ebur128.
+
+use ebur128::{EbuR128, Mode};
+
+use crate::{AudioError, BlockSink};
+
+/// What a meter read over a whole signal.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoudnessReport {
+    /// Integrated loudness, LUFS (−∞ for silence).
+    pub integrated: f64,
+    /// Loudness range, LU.
+    pub range: f64,
+    /// Maximum true peak over both channels, dBTP.
+    pub true_peak: f64,
+    /// Maximum sample peak over both channels, dBFS.
+    pub sample_peak: f64,
+    /// Highest momentary (400 ms) loudness, LUFS.
+    pub max_momentary: f64,
+    /// Highest short-term (3 s) loudness, LUFS.
+    pub max_short_term: f64,
+}
+
+/// A sink that measures what flows into it.
+pub struct LoudnessMeter {
+    meter: EbuR128,
+    full: bool,
+    /// Frames per 100 ms, the step at which momentary and short-term are read.
+    step: usize,
+    /// Frames since the last momentary/short-term reading.
+    since_reading: usize,
+    max_momentary: f64,
+    max_short_term: f64,
+}
+
+fn meter_error(e: ebur128::Error) -> AudioError {
+    AudioError::Meter(e.to_string())
+}
+
+impl LoudnessMeter {
+    /// Measures everything in [`LoudnessReport`].
+    pub fn full(sample_rate: u32) -> Result<Self, AudioError> {
+        Self::new(
+            sample_rate,
+            Mode::I | Mode::LRA | Mode::M | Mode::S | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK,
+            true,
+        )
+    }
+
+    /// Measures integrated loudness only (the other fields read as NaN).
+    pub fn integrated_only(sample_rate: u32) -> Result<Self, AudioError> {
+        Self::new(sample_rate, Mode::I, false)
+    }
+
+    fn new(sample_rate: u32, mode: Mode, full: bool) -> Result<Self, AudioError> {
+        Ok(LoudnessMeter {
+            meter: EbuR128::new(2, sample_rate, mode).map_err(meter_error)?,
+            full,
+            step: (sample_rate / 10) as usize,
+            since_reading: 0,
+            max_momentary: f64::NEG_INFINITY,
+            max_short_term: f64::NEG_INFINITY,
+        })
+    }
+
+    fn read_windows(&mut self) -> Result<(), AudioError> {
+        let momentary = self.meter.loudness_momentary().map_err(meter_error)?;
+        let short_term = self.meter.loudness_shortterm().map_err(meter_error)?;
+        self.max_momentary = self.max_momentary.max(momentary);
+        self.max_short_term = self.max_short_term.max(short_term);
+        Ok(())
+    }
+
+    pub fn report(&self) -> Result<LoudnessReport, AudioError> {
+        let integrated = self.meter.loudness_global().map_err(meter_error)?;
+        if !self.full {
+            return Ok(LoudnessReport {
+                integrated,
+                range: f64::NAN,
+                true_peak: f64::NAN,
+                sample_peak: f64::NAN,
+                max_momentary: f64::NAN,
+                max_short_term: f64::NAN,
+            });
+        }
+        let peak = |f: fn(&EbuR128, u32) -> Result<f64, ebur128::Error>| -> Result<f64, AudioError> {
+            let l = f(&self.meter, 0).map_err(meter_error)?;
+            let r = f(&self.meter, 1).map_err(meter_error)?;
+            Ok(crate::gain_to_db(l.max(r)))
+        };
+        Ok(LoudnessReport {
+            integrated,
+            range: self.meter.loudness_range().map_err(meter_error)?,
+            true_peak: peak(EbuR128::true_peak)?,
+            sample_peak: peak(EbuR128::sample_peak)?,
+            max_momentary: self.max_momentary,
+            max_short_term: self.max_short_term,
+        })
+    }
+}
+
+impl BlockSink for LoudnessMeter {
+    fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
+        if !self.full {
+            return self
+                .meter
+                .add_frames_planar_f32(&[left, right])
+                .map_err(meter_error);
+        }
+        // Feed in 100 ms steps so momentary and short-term maxima are read
+        // on the same grid whatever the block size.
+        let mut start = 0;
+        while start < left.len() {
+            let take = (self.step - self.since_reading).min(left.len() - start);
+            let end = start + take;
+            self.meter
+                .add_frames_planar_f32(&[&left[start..end], &right[start..end]])
+                .map_err(meter_error)?;
+            self.since_reading += take;
+            if self.since_reading == self.step {
+                self.since_reading = 0;
+                self.read_windows()?;
+            }
+            start = end;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+use serde::{Deserialize, Serialize};
+
+use super::Processor;
+
+/// How a pan position becomes channel gains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PanLaw {
+    /// For a mono source: sin/cos, −3 dB at centre, constant total power.
+    ConstantPower,
+    /// For a stereo source: attenuates the far channel only; centre is unity.
+    Balance,
+}
+
+/// Pan (mono source) or balance (stereo source); the position runs from −1
+/// (hard left) to 1 (hard right).
+pub struct Pan {
+    left_gain: f32,
+    right_gain: f32,
+}
+
+impl Pan {
+    pub fn new(position: f64, law: PanLaw) -> Self {
+        let p = position.clamp(-1.0, 1.0);
+        let (l, r) = match law {
+            PanLaw::ConstantPower => {
+                let angle = (p + 1.0) * std::f64::consts::FRAC_PI_4;
+                (angle.cos(), angle.sin())
+            }
+            PanLaw::Balance => ((1.0 - p).min(1.0), (1.0 + p).min(1.0)),
+        };
+        Pan {
+            left_gain: l as f32,
+            right_gain: r as f32,
+        }
+    }
+
+    pub fn gains(&self) -> (f32, f32) {
+        (self.left_gain, self.right_gain)
+    }
+}
+
+impl Processor for Pan {
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        if self.left_gain != 1.0 {
+            left.iter_mut().for_each(|x| *x *= self.left_gain);
+        }
+        if self.right_gain != 1.0 {
+            right.iter_mut().for_each(|x| *x *= self.right_gain);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(x: f32) -> f64 {
+        crate::gain_to_db(x as f64)
+    }
+
+    #[test]
+    fn constant_power_is_minus_three_db_at_centre() {
+        let (l, r) = Pan::new(0.0, PanLaw::ConstantPower).gains();
+        assert!((db(l) + 3.0103).abs() < 0.001, "{}", db(l));
+        assert!((db(r) + 3.0103).abs() < 0.001);
+    }
+
+    #[test]
+    fn constant_power_keeps_power_everywhere() {
+        for i in -10..=10 {
+            let (l, r) = Pan::new(i as f64 / 10.0, PanLaw::ConstantPower).gains();
+            let power = (l * l + r * r) as f64;
+            assert!((power - 1.0).abs() < 1e-6, "position {i}: {power}");
+        }
+    }
+
+    #[test]
+    fn hard_pans_silence_the_other_side() {
+        let (l, r) = Pan::new(-1.0, PanLaw::ConstantPower).gains();
+        assert!((l - 1.0).abs() < 1e-7 && r.abs() < 1e-7);
+        let (l, r) = Pan::new(1.0, PanLaw::Balance).gains();
+        assert_eq!((l, r), (0.0, 1.0));
+    }
+
+    #[test]
+    fn balance_is_unity_at_centre_and_halves_the_far_side() {
+        assert_eq!(Pan::new(0.0, PanLaw::Balance).gains(), (1.0, 1.0));
+        assert_eq!(Pan::new(0.5, PanLaw::Balance).gains(), (0.5, 1.0));
+        assert_eq!(Pan::new(-0.25, PanLaw::Balance).gains(), (1.0, 0.75));
+    }
+}

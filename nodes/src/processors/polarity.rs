@@ -1,0 +1,30 @@
+use super::Processor;
+
+/// Inverts both channels.
+pub struct Polarity;
+
+impl Processor for Polarity {
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        for x in left.iter_mut().chain(right.iter_mut()) {
+            *x = -*x;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverts_and_twice_is_identity() {
+        let input: Vec<f32> = (0..32).map(|i| (i as f32 * 0.3).sin()).collect();
+        let (mut l, mut r) = (input.clone(), input.clone());
+        Polarity.process(&mut l, &mut r);
+        for (a, b) in l.iter().zip(&input) {
+            assert_eq!(*a, -*b);
+        }
+        Polarity.process(&mut l, &mut r);
+        assert_eq!(l, input);
+        assert_eq!(r, input);
+    }
+}

@@ -1,0 +1,181 @@
+//! Small sources that generate, shift, fit and sum audio.
+
+use crate::{AudioError, BlockSource};
+
+/// A sine on both channels: line-up tones and test signals.
+pub struct Tone {
+    phase_step: f64,
+    amplitude: f64,
+    position: u64,
+    length: u64,
+}
+
+impl Tone {
+    /// `level_dbfs` is the peak level.
+    pub fn new(sample_rate: u32, freq: f64, level_dbfs: f64, length_frames: u64) -> Self {
+        Tone {
+            phase_step: std::f64::consts::TAU * freq / sample_rate as f64,
+            amplitude: crate::db_to_gain(level_dbfs),
+            position: 0,
+            length: length_frames,
+        }
+    }
+}
+
+impl BlockSource for Tone {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let frames = (left.len() as u64).min(self.length - self.position) as usize;
+        for i in 0..frames {
+            // Phase from the absolute position, so no error accumulates.
+            let phase = self.phase_step * (self.position + i as u64) as f64;
+            let value = (self.amplitude * phase.sin()) as f32;
+            left[i] = value;
+            right[i] = value;
+        }
+        self.position += frames as u64;
+        Ok(frames)
+    }
+}
+
+/// Digital silence of a given length.
+pub struct Silence {
+    remaining: u64,
+}
+
+impl Silence {
+    pub fn new(frames: u64) -> Self {
+        Silence { remaining: frames }
+    }
+}
+
+impl BlockSource for Silence {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let frames = (left.len() as u64).min(self.remaining) as usize;
+        left[..frames].fill(0.0);
+        right[..frames].fill(0.0);
+        self.remaining -= frames as u64;
+        Ok(frames)
+    }
+}
+
+/// Delays a source by prepending silence.
+pub struct Offset<S> {
+    inner: S,
+    silence: u64,
+}
+
+impl<S: BlockSource> Offset<S> {
+    pub fn new(inner: S, frames: u64) -> Self {
+        Offset {
+            inner,
+            silence: frames,
+        }
+    }
+}
+
+impl<S: BlockSource> BlockSource for Offset<S> {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        if self.silence > 0 {
+            let frames = (left.len() as u64).min(self.silence) as usize;
+            left[..frames].fill(0.0);
+            right[..frames].fill(0.0);
+            self.silence -= frames as u64;
+            return Ok(frames);
+        }
+        self.inner.read(left, right)
+    }
+}
+
+/// Cuts or pads a source to exactly `length` frames.
+pub struct Fit<S> {
+    inner: S,
+    position: u64,
+    length: u64,
+    inner_done: bool,
+}
+
+impl<S: BlockSource> Fit<S> {
+    pub fn new(inner: S, length: u64) -> Self {
+        Fit {
+            inner,
+            position: 0,
+            length,
+            inner_done: false,
+        }
+    }
+}
+
+impl<S: BlockSource> BlockSource for Fit<S> {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let frames = (left.len() as u64).min(self.length - self.position) as usize;
+        let mut got = 0;
+        while !self.inner_done && got < frames {
+            let n = self
+                .inner
+                .read(&mut left[got..frames], &mut right[got..frames])?;
+            if n == 0 {
+                self.inner_done = true;
+            }
+            got += n;
+        }
+        left[got..frames].fill(0.0);
+        right[got..frames].fill(0.0);
+        self.position += frames as u64;
+        Ok(frames)
+    }
+}
+
+/// Sums several sources sample by sample, in their given order (so the
+/// result is the same on every run), padding shorter ones with silence.
+pub struct Mixer {
+    inputs: Vec<Box<dyn BlockSource>>,
+    done: Vec<bool>,
+    scratch: [Vec<f32>; 2],
+}
+
+impl Mixer {
+    pub fn new(inputs: Vec<Box<dyn BlockSource>>) -> Self {
+        let done = vec![false; inputs.len()];
+        Mixer {
+            inputs,
+            done,
+            scratch: [Vec::new(), Vec::new()],
+        }
+    }
+}
+
+impl BlockSource for Mixer {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let want = left.len();
+        self.scratch[0].resize(want, 0.0);
+        self.scratch[1].resize(want, 0.0);
+        let mut longest = 0;
+        let mut first = true;
+        for (input, done) in self.inputs.iter_mut().zip(self.done.iter_mut()) {
+            if *done {
+                continue;
+            }
+            let [sl, sr] = &mut self.scratch;
+            let got = crate::block::read_full(input.as_mut(), sl, sr)?;
+            if got < want {
+                *done = true;
+                sl[got..].fill(0.0);
+                sr[got..].fill(0.0);
+            }
+            if first {
+                left.copy_from_slice(sl);
+                right.copy_from_slice(sr);
+                first = false;
+            } else {
+                for (acc, x) in left.iter_mut().zip(sl.iter()) {
+                    *acc += *x;
+                }
+                for (acc, x) in right.iter_mut().zip(sr.iter()) {
+                    *acc += *x;
+                }
+            }
+            longest = longest.max(got);
+        }
+        Ok(longest)
+    }
+}
