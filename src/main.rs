@@ -1,1 +1,9 @@
-fn main() {}
+//! The `bounce` command.
+
+mod analyze;
+mod cli;
+mod report;
+
+fn main() {
+    std::process::exit(cli::run());
+}

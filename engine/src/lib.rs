@@ -1,1 +1,29 @@
+//! The engine of bounce: the project model and its KDL reader, planning a
+//! project into a graph of steps, step keys, and the scheduler that renders
+//! what is stale and publishes the deliverables.
+#![forbid(unsafe_code)]
 
+mod build;
+mod codes;
+mod diagnostic;
+mod error;
+mod kdl_view;
+mod key;
+pub mod model;
+mod plan;
+mod publish;
+mod reader;
+mod render;
+pub mod step;
+mod suggest;
+mod template;
+
+pub use build::{build, cache_dir, BuildOptions, BuildReport, Observer, Status, StepEvent};
+pub use diagnostic::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
+pub use error::BuildError;
+pub use key::KEY_SCHEMA;
+pub use model::Project;
+pub use plan::{plan, Plan};
+pub use publish::{clean, read_manifest, Manifest, ManifestFile};
+pub use reader::load_project;
+pub use render::{Measured, OutputInfo};

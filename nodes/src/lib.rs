@@ -7,6 +7,7 @@
 //! track in memory, and nothing here knows of project files or the cache.
 #![forbid(unsafe_code)]
 
+mod analyze;
 mod block;
 mod chain;
 mod decode;
@@ -20,6 +21,7 @@ mod sources;
 mod units;
 mod wav;
 
+pub use analyze::{analyze_file, Analysis};
 pub use block::{copy_source, BlockSink, BlockSource, StereoBuffer, BLOCK_FRAMES};
 pub use chain::{render_chain, ChainContext};
 pub use decode::{probe_file, DecodedFile, FileInfo};

@@ -37,12 +37,12 @@ impl Precision {
         }
     }
 
-    /// The precision of a sum or of any processed signal.
+    /// The precision of the sum of two signals: integers on a grid stay on
+    /// the finer of the two grids.
     pub fn combine(self, other: Precision) -> Precision {
-        if self == other {
-            self
-        } else {
-            Precision::Float
+        match (self, other) {
+            (Precision::Int(a), Precision::Int(b)) => Precision::Int(a.max(b)),
+            _ => Precision::Float,
         }
     }
 }

@@ -69,12 +69,23 @@ impl ProcessorSpec {
     pub fn is_identity(&self) -> bool {
         match self {
             ProcessorSpec::Gain { db } => *db == 0.0,
-            ProcessorSpec::Pan { position, law } => *position == 0.0 && *law == PanLaw::Balance,
+            ProcessorSpec::Pan { position, law } => *position == 0.0 && *law != PanLaw::ConstantPower,
             ProcessorSpec::Width { width } => *width == 1.0,
             ProcessorSpec::Fade {
                 fade_in, fade_out, ..
             } => *fade_in == 0.0 && *fade_out == 0.0,
             ProcessorSpec::Polarity | ProcessorSpec::Loudness { .. } => false,
+        }
+    }
+
+    /// This processor with any `Auto` pan law resolved for its signal.
+    pub fn resolve_pan_law(&self, mono_source: bool) -> ProcessorSpec {
+        match self {
+            ProcessorSpec::Pan { position, law } => ProcessorSpec::Pan {
+                position: *position,
+                law: law.resolve(mono_source),
+            },
+            other => other.clone(),
         }
     }
 

@@ -10,6 +10,20 @@ pub enum PanLaw {
     ConstantPower,
     /// For a stereo source: attenuates the far channel only; centre is unity.
     Balance,
+    /// Written in a project: constant power on a mono stem, balance anywhere
+    /// else. Resolved with [`PanLaw::resolve`] before rendering.
+    Auto,
+}
+
+impl PanLaw {
+    /// The law to use on a signal that is (or began as) mono or stereo.
+    pub fn resolve(self, mono_source: bool) -> PanLaw {
+        match self {
+            PanLaw::Auto if mono_source => PanLaw::ConstantPower,
+            PanLaw::Auto => PanLaw::Balance,
+            law => law,
+        }
+    }
 }
 
 /// Pan (mono source) or balance (stereo source); the position runs from −1
@@ -27,7 +41,7 @@ impl Pan {
                 let angle = (p + 1.0) * std::f64::consts::FRAC_PI_4;
                 (angle.cos(), angle.sin())
             }
-            PanLaw::Balance => ((1.0 - p).min(1.0), (1.0 + p).min(1.0)),
+            PanLaw::Balance | PanLaw::Auto => ((1.0 - p).min(1.0), (1.0 + p).min(1.0)),
         };
         Pan {
             left_gain: l as f32,

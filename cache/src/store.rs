@@ -1,0 +1,156 @@
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::temp_name;
+use crate::{hash_file, write_atomically, CacheError, Hash};
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by bounce.\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// What a step produced: its output blob and facts about it that later
+/// steps and the manifest need without reading the blob.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionEntry {
+    pub output: Hash,
+    #[serde(default)]
+    pub meta: serde_json::Value,
+}
+
+/// The on-disk action cache and blob store.
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// A file being written in the cache's `tmp/`; removed if never committed.
+pub struct TempFile {
+    path: PathBuf,
+}
+
+impl TempFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+impl Cache {
+    /// Opens the cache at `root`, creating it (with `CACHEDIR.TAG`) if needed.
+    pub fn open(root: &Path) -> Result<Self, CacheError> {
+        for dir in ["blobs", "actions", "tmp"] {
+            let path = root.join(dir);
+            fs::create_dir_all(&path).map_err(|e| CacheError::io(&path, e))?;
+        }
+        let tag = root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            write_atomically(&tag, CACHEDIR_TAG.as_bytes())?;
+        }
+        Ok(Cache {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn action_path(&self, key: &Hash) -> PathBuf {
+        let hex = key.to_hex();
+        self.root
+            .join("actions")
+            .join(&hex[..2])
+            .join(format!("{hex}.json"))
+    }
+
+    /// Where the blob with this hash lives (whether or not it exists).
+    pub fn blob_path(&self, hash: &Hash) -> PathBuf {
+        let hex = hash.to_hex();
+        self.root.join("blobs").join(&hex[..2]).join(hex)
+    }
+
+    pub fn has_blob(&self, hash: &Hash) -> bool {
+        self.blob_path(hash).is_file()
+    }
+
+    /// The entry for a step key, if the step has run. An unreadable entry
+    /// counts as absent: the step simply re-runs. Callers whose output is a
+    /// blob check that it is still here with [`Cache::has_blob`].
+    pub fn action(&self, key: &Hash) -> Option<ActionEntry> {
+        let bytes = fs::read(self.action_path(key)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    pub fn put_action(&self, key: &Hash, entry: &ActionEntry) -> Result<(), CacheError> {
+        let bytes = serde_json::to_vec(entry).expect("an action entry serialises");
+        write_atomically(&self.action_path(key), &bytes)
+    }
+
+    /// A fresh file to write a blob into.
+    pub fn temp_file(&self, stem: &str) -> TempFile {
+        TempFile {
+            path: temp_name(&self.root.join("tmp"), stem),
+        }
+    }
+
+    /// Hashes a finished temp file and moves it into the blob store.
+    pub fn commit_blob(&self, temp: TempFile) -> Result<Hash, CacheError> {
+        let file = fs::File::open(temp.path()).map_err(|e| CacheError::io(temp.path(), e))?;
+        file.sync_all().map_err(|e| CacheError::io(temp.path(), e))?;
+        let hash = hash_file(temp.path())?;
+        let dest = self.blob_path(&hash);
+        if !dest.exists() {
+            let dir = dest.parent().expect("blob paths have a parent");
+            fs::create_dir_all(dir).map_err(|e| CacheError::io(dir, e))?;
+            fs::rename(temp.path(), &dest).map_err(|e| CacheError::io(&dest, e))?;
+        }
+        Ok(hash)
+    }
+
+    /// Removes every cached entry and blob.
+    pub fn clear(self) -> Result<(), CacheError> {
+        fs::remove_dir_all(&self.root).map_err(|e| CacheError::io(&self.root, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bounce-cache-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn blobs_are_named_by_content_and_actions_point_at_them() {
+        let root = scratch("roundtrip");
+        let cache = Cache::open(&root).unwrap();
+        assert!(root.join("CACHEDIR.TAG").is_file());
+        let temp = cache.temp_file("x");
+        fs::write(temp.path(), b"audio bytes").unwrap();
+        let hash = cache.commit_blob(temp).unwrap();
+        assert_eq!(hash, Hash::of_bytes(b"audio bytes"));
+        assert_eq!(fs::read(cache.blob_path(&hash)).unwrap(), b"audio bytes");
+
+        let key = Hash::of_bytes(b"step key");
+        assert!(cache.action(&key).is_none());
+        let entry = ActionEntry {
+            output: hash,
+            meta: serde_json::json!({"frames": 3}),
+        };
+        cache.put_action(&key, &entry).unwrap();
+        assert_eq!(cache.action(&key), Some(entry));
+        fs::remove_file(cache.blob_path(&hash)).unwrap();
+        assert!(!cache.has_blob(&hash));
+        assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,393 @@
+//! The scheduler: renders what is stale, in dependency order, in parallel.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use bounce_cache::{ActionEntry, Cache, Hash, StatCache};
+use bounce_nodes::{probe_file, Precision};
+use petgraph::graph::NodeIndex;
+use petgraph::visit::{Dfs, Reversed};
+use petgraph::Direction;
+use serde::Serialize;
+
+use crate::key::step_key;
+use crate::plan::{plan, Plan};
+use crate::publish::publish;
+use crate::render::{Input, OutputInfo, Renderer, StepOutput};
+use crate::step::{Action, Step};
+use crate::{BuildError, Project};
+
+/// How to build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Worker threads; 0 means one per core.
+    pub jobs: usize,
+    /// Say what would render, render nothing.
+    pub dry_run: bool,
+    /// Deliverable names or `deliverable:track`; empty means everything.
+    pub targets: Vec<String>,
+    /// The cache folder; `None` means `.bounce/` beside the project file.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Rendered in this build.
+    Built,
+    /// Found in the cache.
+    Cached,
+    Failed,
+    /// Dry run: would render.
+    Stale,
+}
+
+/// One step's outcome, as reported to an [`Observer`].
+pub struct StepEvent<'a> {
+    pub step: &'a Step,
+    pub status: Status,
+    pub millis: u64,
+    pub key: Option<Hash>,
+    pub error: Option<String>,
+}
+
+/// Watches a build; the CLI turns these calls into progress and JSON.
+pub trait Observer: Sync {
+    fn planned(&self, _steps: usize) {}
+    fn started(&self, _step: &Step) {}
+    fn finished(&self, _event: &StepEvent) {}
+}
+
+/// What a build did.
+#[derive(Debug, Default)]
+pub struct BuildReport {
+    pub built: usize,
+    pub cached: usize,
+    pub failed: usize,
+    pub stale: usize,
+    /// Files written in the version folder (new or changed).
+    pub written: Vec<PathBuf>,
+    /// Files that were already there, byte for byte.
+    pub unchanged: Vec<PathBuf>,
+    pub version_dir: PathBuf,
+    pub errors: Vec<String>,
+}
+
+/// The cache folder for a project.
+pub fn cache_dir(project: &Project, options: &BuildOptions) -> PathBuf {
+    if let Some(dir) = &options.cache_dir {
+        return dir.clone();
+    }
+    if let Some(dir) = std::env::var_os("BOUNCE_CACHE") {
+        return PathBuf::from(dir);
+    }
+    project_dir(project).join(".bounce")
+}
+
+pub(crate) fn project_dir(project: &Project) -> PathBuf {
+    std::path::absolute(&project.file)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Builds the project: renders what is stale and publishes the deliverables.
+pub fn build(
+    project: &Project,
+    options: &BuildOptions,
+    observer: &dyn Observer,
+) -> Result<BuildReport, BuildError> {
+    let plan = plan(project).expect("a loaded project plans");
+    let selected = select(project, &plan, &options.targets)?;
+    let cache = Cache::open(&cache_dir(project, options))?;
+    let stat = StatCache::load(&cache.root().join("stat.json"));
+    observer.planned(selected.len());
+    let run = Run {
+        plan: &plan,
+        cache: &cache,
+        stat: &stat,
+        rate: project.release.sample_rate,
+        observer,
+        results: (0..plan.graph.node_count()).map(|_| OnceLock::new()).collect(),
+        errors: Mutex::new(Vec::new()),
+    };
+    if options.dry_run {
+        run.dry_run(&selected);
+    } else {
+        run.execute(&selected, options.jobs)?;
+    }
+    let mut report = BuildReport {
+        version_dir: project.release.output.join(&project.release.version),
+        errors: run.errors.into_inner().expect("errors lock"),
+        ..BuildReport::default()
+    };
+    for result in run.results.iter().filter_map(OnceLock::get) {
+        match result {
+            Outcome::Done(_, Status::Built) => report.built += 1,
+            Outcome::Done(_, Status::Cached) => report.cached += 1,
+            Outcome::Done(..) => {}
+            Outcome::Failed => report.failed += 1,
+            Outcome::Stale => report.stale += 1,
+        }
+    }
+    if report.failed == 0 && !options.dry_run {
+        let outputs: Vec<_> = plan
+            .outputs
+            .iter()
+            .filter(|o| selected.contains(&o.step))
+            .map(|o| {
+                let Some(Outcome::Done(output, _)) = run.results[o.step.index()].get() else {
+                    unreachable!("every selected step finished")
+                };
+                (o, output)
+            })
+            .collect();
+        publish(project, &cache, &stat, &outputs, &mut report)?;
+    }
+    stat.save()?;
+    Ok(report)
+}
+
+/// The steps needed for the requested targets (all deliverables if none).
+fn select(project: &Project, plan: &Plan, targets: &[String]) -> Result<BTreeSet<NodeIndex>, BuildError> {
+    let mut roots = Vec::new();
+    if targets.is_empty() {
+        roots.extend(plan.outputs.iter().map(|o| o.step));
+    }
+    for target in targets {
+        let (name, track) = match target.split_once(':') {
+            Some((name, track)) => (name, track.parse::<u32>().ok()),
+            None => (target.as_str(), None),
+        };
+        let matching: Vec<_> = plan
+            .outputs
+            .iter()
+            .filter(|o| o.deliverable == name && track.is_none_or(|t| o.track == t))
+            .map(|o| o.step)
+            .collect();
+        if matching.is_empty() {
+            let names: Vec<&str> = project.deliverables.iter().map(|d| d.name.as_str()).collect();
+            let hint = match crate::suggest::nearest(name, &names) {
+                Some(s) if s != name => format!(" (did you mean \"{s}\"?)"),
+                _ if names.contains(&name) => " (no such track in that deliverable)".into(),
+                _ => format!(" (deliverables: {})", names.join(", ")),
+            };
+            return Err(BuildError::UnknownTarget {
+                target: target.clone(),
+                hint,
+            });
+        }
+        roots.extend(matching);
+    }
+    let reversed = Reversed(&plan.graph);
+    let mut selected = BTreeSet::new();
+    for root in roots {
+        let mut dfs = Dfs::new(reversed, root);
+        while let Some(node) = dfs.next(reversed) {
+            selected.insert(node);
+        }
+    }
+    Ok(selected)
+}
+
+enum Outcome {
+    Done(StepOutput, Status),
+    Failed,
+    Stale,
+}
+
+struct Run<'a> {
+    plan: &'a Plan,
+    cache: &'a Cache,
+    stat: &'a StatCache,
+    rate: u32,
+    observer: &'a dyn Observer,
+    results: Vec<OnceLock<Outcome>>,
+    errors: Mutex<Vec<String>>,
+}
+
+impl Run<'_> {
+    /// Renders every selected step once its inputs are done, on `jobs` threads.
+    fn execute(&self, selected: &BTreeSet<NodeIndex>, jobs: usize) -> Result<(), BuildError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .map_err(|e| BuildError::Threads {
+                jobs,
+                reason: e.to_string(),
+            })?;
+        let waiting: Vec<std::sync::atomic::AtomicUsize> = self
+            .plan
+            .graph
+            .node_indices()
+            .map(|n| std::sync::atomic::AtomicUsize::new(self.plan.inputs_of(n).len()))
+            .collect();
+        pool.scope(|scope| {
+            for &node in selected {
+                if self.plan.inputs_of(node).is_empty() {
+                    self.spawn(scope, node, selected, &waiting);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn spawn<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        node: NodeIndex,
+        selected: &'s BTreeSet<NodeIndex>,
+        waiting: &'s [std::sync::atomic::AtomicUsize],
+    ) {
+        scope.spawn(move |scope| {
+            self.run_step(node);
+            for next in self.plan.graph.neighbors_directed(node, Direction::Outgoing) {
+                if !selected.contains(&next) {
+                    continue;
+                }
+                let inputs_left = waiting[next.index()].fetch_sub(1, std::sync::atomic::Ordering::AcqRel) - 1;
+                if inputs_left == 0 {
+                    self.spawn(scope, next, selected, waiting);
+                }
+            }
+        });
+    }
+
+    fn run_step(&self, node: NodeIndex) {
+        let step = &self.plan.graph[node];
+        let started = Instant::now();
+        self.observer.started(step);
+        let inputs: Option<Vec<Input>> = self
+            .plan
+            .inputs_of(node)
+            .iter()
+            .map(|i| match self.results[i.index()].get() {
+                Some(Outcome::Done(output, _)) => Some(Input {
+                    step: &self.plan.graph[*i],
+                    output,
+                }),
+                _ => None,
+            })
+            .collect();
+        let result = match inputs {
+            None => Err("not run: an input failed".to_string()),
+            Some(inputs) => self.run_ready(step, &inputs).map_err(|e| {
+                let message = e.to_string();
+                self.errors.lock().expect("errors lock").push(message.clone());
+                message
+            }),
+        };
+        let millis = started.elapsed().as_millis() as u64;
+        let (outcome, event) = match result {
+            Ok((output, status, key)) => (
+                Outcome::Done(output, status),
+                StepEvent { step, status, millis, key: Some(key), error: None },
+            ),
+            Err(error) => (
+                Outcome::Failed,
+                StepEvent { step, status: Status::Failed, millis, key: None, error: Some(error) },
+            ),
+        };
+        self.observer.finished(&event);
+        let _ = self.results[node.index()].set(outcome);
+    }
+
+    /// Finds the step in the cache or renders it.
+    fn run_ready(&self, step: &Step, inputs: &[Input]) -> Result<(StepOutput, Status, Hash), BuildError> {
+        let input_hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
+        let content = match &step.action {
+            Action::ReadFile { path } => Some(self.stat.hash(path)?),
+            _ => None,
+        };
+        let key = step_key(step, self.rate, &input_hashes, content);
+        if let Some(output) = self.lookup(step, &key) {
+            return Ok((output, Status::Cached, key));
+        }
+        let output = match &step.action {
+            Action::ReadFile { path } => {
+                let info = probe_file(path).map_err(|source| BuildError::Audio {
+                    step: step.id.clone(),
+                    source,
+                })?;
+                StepOutput {
+                    hash: content.expect("hashed above"),
+                    info: OutputInfo {
+                        sample_rate: info.sample_rate,
+                        channels: info.channels as u16,
+                        frames: info.frames.unwrap_or(0),
+                        precision: info.precision(),
+                        bits: None,
+                        float: info.float,
+                        measured: None,
+                    },
+                }
+            }
+            Action::Tone { length, .. } => StepOutput {
+                hash: key,
+                info: OutputInfo {
+                    sample_rate: self.rate,
+                    channels: 2,
+                    frames: (length * self.rate as f64).round() as u64,
+                    precision: Precision::Float,
+                    bits: None,
+                    float: true,
+                    measured: None,
+                },
+            },
+            _ => Renderer { cache: self.cache, rate: self.rate }.render(step, key, inputs)?,
+        };
+        let entry = ActionEntry {
+            output: output.hash,
+            meta: serde_json::to_value(&output.info).expect("output info serialises"),
+        };
+        self.cache.put_action(&key, &entry)?;
+        Ok((output, Status::Built, key))
+    }
+
+    /// A cached output for `key`, if its entry and (for rendered steps) its
+    /// blob are both there.
+    fn lookup(&self, step: &Step, key: &Hash) -> Option<StepOutput> {
+        let entry = self.cache.action(key)?;
+        let info: OutputInfo = serde_json::from_value(entry.meta).ok()?;
+        let is_source = matches!(step.action, Action::ReadFile { .. } | Action::Tone { .. });
+        if !is_source && !self.cache.has_blob(&entry.output) {
+            return None;
+        }
+        Some(StepOutput { hash: entry.output, info })
+    }
+
+    /// Walks the graph in order, finding what is cached without rendering.
+    fn dry_run(&self, selected: &BTreeSet<NodeIndex>) {
+        let order = petgraph::algo::toposort(&self.plan.graph, None).expect("the plan is acyclic");
+        for node in order.into_iter().filter(|n| selected.contains(n)) {
+            let step = &self.plan.graph[node];
+            let inputs: Option<Vec<Input>> = self
+                .plan
+                .inputs_of(node)
+                .iter()
+                .map(|i| match self.results[i.index()].get() {
+                    Some(Outcome::Done(output, _)) => Some(Input { step: &self.plan.graph[*i], output }),
+                    _ => None,
+                })
+                .collect();
+            let found = inputs.and_then(|inputs| {
+                let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
+                let content = match &step.action {
+                    Action::ReadFile { path } => Some(self.stat.hash(path).ok()?),
+                    _ => None,
+                };
+                let key = step_key(step, self.rate, &hashes, content);
+                self.lookup(step, &key).map(|output| (output, key))
+            });
+            let (outcome, status, key) = match found {
+                Some((output, key)) => (Outcome::Done(output, Status::Cached), Status::Cached, Some(key)),
+                None => (Outcome::Stale, Status::Stale, None),
+            };
+            self.observer.finished(&StepEvent { step, status, millis: 0, key, error: None });
+            let _ = self.results[node.index()].set(outcome);
+        }
+    }
+}

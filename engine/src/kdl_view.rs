@@ -1,0 +1,385 @@
+//! Typed access to KDL nodes that records every mistake as a diagnostic
+//! instead of stopping at the first.
+
+use std::path::Path;
+
+use kdl::{KdlEntry, KdlNode, KdlValue};
+use miette::SourceSpan;
+
+use crate::suggest::nearest;
+use crate::{ProjectDiagnostic, SourceFile, Span};
+
+/// Collects diagnostics while a project is read.
+#[derive(Default)]
+pub struct Diagnostics {
+    pub list: Vec<ProjectDiagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: ProjectDiagnostic) {
+        self.list.push(diagnostic);
+    }
+}
+
+/// A node of a project file, with the file it came from.
+#[derive(Clone, Copy)]
+pub struct NodeView<'a> {
+    pub node: &'a KdlNode,
+    pub file: &'a SourceFile,
+    /// The folder relative paths in this file are relative to.
+    pub dir: &'a Path,
+}
+
+fn describe(value: &KdlValue) -> &'static str {
+    match value {
+        KdlValue::String(_) => "a string",
+        KdlValue::Integer(_) => "an integer",
+        KdlValue::Float(_) => "a number",
+        KdlValue::Bool(_) => "a boolean",
+        KdlValue::Null => "null",
+    }
+}
+
+impl<'a> NodeView<'a> {
+    pub fn name(&self) -> &'a str {
+        self.node.name().value()
+    }
+
+    pub fn span_of(&self, range: SourceSpan) -> Span {
+        Span {
+            file: self.file.clone(),
+            range,
+        }
+    }
+
+    /// The node's name, where errors about the node as a whole point.
+    pub fn name_span(&self) -> Span {
+        self.span_of(self.node.name().span())
+    }
+
+    pub fn children(&self) -> impl Iterator<Item = NodeView<'a>> + 'a {
+        let (file, dir) = (self.file, self.dir);
+        self.node
+            .children()
+            .into_iter()
+            .flat_map(|doc| doc.nodes().iter())
+            .map(move |node| NodeView { node, file, dir })
+    }
+
+    pub fn args(&self) -> Vec<&'a KdlEntry> {
+        self.node
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_none())
+            .collect()
+    }
+
+    pub fn prop(&self, name: &str) -> Option<&'a KdlEntry> {
+        // The last of repeated properties wins, as the KDL spec says.
+        self.node
+            .entries()
+            .iter()
+            .rev()
+            .find(|e| e.name().map(|n| n.value()) == Some(name))
+    }
+
+    /// Reports every property not in `allowed`, every positional argument
+    /// past `max_args`, and children when `children_allowed` is false.
+    pub fn check_shape(
+        &self,
+        diags: &mut Diagnostics,
+        allowed: &[&str],
+        max_args: usize,
+        children_allowed: bool,
+    ) {
+        for entry in self.node.entries() {
+            if let Some(name) = entry.name() {
+                if !allowed.contains(&name.value()) {
+                    let mut d = ProjectDiagnostic::new(
+                        &self.span_of(name.span()),
+                        format!("unknown property `{}` on `{}`", name.value(), self.name()),
+                    )
+                    .label("unknown property");
+                    d = match nearest(name.value(), allowed) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None if allowed.is_empty() => {
+                            d.help(format!("`{}` takes no properties", self.name()))
+                        }
+                        None => d.help(format!("`{}` takes: {}", self.name(), allowed.join(", "))),
+                    };
+                    diags.push(d);
+                }
+            }
+        }
+        if let Some(extra) = self.args().get(max_args) {
+            diags.push(
+                ProjectDiagnostic::new(
+                    &self.span_of(extra.span()),
+                    format!("too many arguments to `{}`", self.name()),
+                )
+                .label("unexpected argument")
+                .help(format!(
+                    "`{}` takes {}",
+                    self.name(),
+                    match max_args {
+                        0 => "no arguments".to_string(),
+                        1 => "one argument".to_string(),
+                        n => format!("at most {n} arguments"),
+                    }
+                )),
+            );
+        }
+        if !children_allowed {
+            if let Some(children) = self.node.children() {
+                diags.push(
+                    ProjectDiagnostic::new(
+                        &self.span_of(children.span()),
+                        format!("`{}` takes no block", self.name()),
+                    )
+                    .label("unexpected block"),
+                );
+            }
+        }
+    }
+
+    fn missing(&self, diags: &mut Diagnostics, what: &str) {
+        diags.push(
+            ProjectDiagnostic::new(
+                &self.name_span(),
+                format!("`{}` needs {what}", self.name()),
+            )
+            .label("incomplete"),
+        );
+    }
+
+    fn wrong_type(&self, diags: &mut Diagnostics, entry: &KdlEntry, expected: &str) {
+        diags.push(
+            ProjectDiagnostic::new(
+                &self.span_of(entry.span()),
+                format!(
+                    "expected {expected}, found {}",
+                    describe(entry.value())
+                ),
+            )
+            .label("wrong type"),
+        );
+    }
+
+    /// The string argument at `index`, reporting its absence as needing `what`.
+    pub fn string_arg(&self, diags: &mut Diagnostics, index: usize, what: &str) -> Option<String> {
+        let Some(entry) = self.args().get(index).copied() else {
+            self.missing(diags, what);
+            return None;
+        };
+        match entry.value() {
+            KdlValue::String(s) => Some(s.clone()),
+            _ => {
+                self.wrong_type(diags, entry, "a string");
+                None
+            }
+        }
+    }
+
+    /// Every argument from `from` on, as strings.
+    pub fn string_args(&self, diags: &mut Diagnostics, from: usize) -> Vec<(String, Span)> {
+        let mut out = Vec::new();
+        for entry in self.args().into_iter().skip(from) {
+            match entry.value() {
+                KdlValue::String(s) => out.push((s.clone(), self.span_of(entry.span()))),
+                _ => self.wrong_type(diags, entry, "a string"),
+            }
+        }
+        out
+    }
+
+    /// The numeric argument at `index`, checked against `range`.
+    pub fn number_arg(
+        &self,
+        diags: &mut Diagnostics,
+        index: usize,
+        what: &str,
+        range: Range,
+    ) -> Option<f64> {
+        let Some(entry) = self.args().get(index).copied() else {
+            self.missing(diags, what);
+            return None;
+        };
+        self.number_of(diags, entry, range)
+    }
+
+    /// Every argument from `from` on, as numbers in `range`.
+    pub fn number_args(&self, diags: &mut Diagnostics, from: usize, range: Range) -> Vec<(f64, Span)> {
+        self.args()
+            .into_iter()
+            .skip(from)
+            .filter_map(|e| self.number_of(diags, e, range).map(|v| (v, self.span_of(e.span()))))
+            .collect()
+    }
+
+    fn number_of(&self, diags: &mut Diagnostics, entry: &KdlEntry, range: Range) -> Option<f64> {
+        let value = match entry.value() {
+            KdlValue::Integer(i) => *i as f64,
+            KdlValue::Float(f) => *f,
+            _ => {
+                self.wrong_type(diags, entry, "a number");
+                return None;
+            }
+        };
+        if let Err(why) = range.check(value) {
+            diags.push(
+                ProjectDiagnostic::new(&self.span_of(entry.span()), format!("{value} is out of range"))
+                    .label("out of range")
+                    .help(why),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    /// The numeric property `name`, or `default` when absent.
+    pub fn number_prop(
+        &self,
+        diags: &mut Diagnostics,
+        name: &str,
+        default: f64,
+        range: Range,
+    ) -> f64 {
+        self.optional_number_prop(diags, name, range)
+            .unwrap_or(default)
+    }
+
+    pub fn optional_number_prop(
+        &self,
+        diags: &mut Diagnostics,
+        name: &str,
+        range: Range,
+    ) -> Option<f64> {
+        let entry = self.prop(name)?;
+        self.number_of(diags, entry, range)
+    }
+
+    pub fn string_prop(&self, diags: &mut Diagnostics, name: &str) -> Option<(String, Span)> {
+        let entry = self.prop(name)?;
+        match entry.value() {
+            KdlValue::String(s) => Some((s.clone(), self.span_of(entry.span()))),
+            _ => {
+                self.wrong_type(diags, entry, "a string");
+                None
+            }
+        }
+    }
+
+    pub fn bool_prop(&self, diags: &mut Diagnostics, name: &str, default: bool) -> bool {
+        let Some(entry) = self.prop(name) else {
+            return default;
+        };
+        match entry.value() {
+            KdlValue::Bool(b) => *b,
+            _ => {
+                self.wrong_type(diags, entry, "#true or #false");
+                default
+            }
+        }
+    }
+
+    /// A string property that must be one of `choices`.
+    pub fn choice_prop(
+        &self,
+        diags: &mut Diagnostics,
+        name: &str,
+        choices: &[&'static str],
+    ) -> Option<&'static str> {
+        let (value, span) = self.string_prop(diags, name)?;
+        choose(diags, &value, &span, choices, name)
+    }
+}
+
+/// `value` if it is one of `choices`; otherwise a diagnostic with a hint.
+pub fn choose(
+    diags: &mut Diagnostics,
+    value: &str,
+    span: &Span,
+    choices: &[&'static str],
+    what: &str,
+) -> Option<&'static str> {
+    if let Some(found) = choices.iter().find(|c| **c == value) {
+        return Some(found);
+    }
+    let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+    let mut d = ProjectDiagnostic::new(span, format!("unknown {what} \"{value}\""))
+        .label(format!("not a {what}"));
+    d = match nearest(value, choices) {
+        Some(s) => d.help(format!("did you mean \"{s}\"? ({what} is one of {})", quoted.join(", "))),
+        None => d.help(format!("{what} is one of {}", quoted.join(", "))),
+    };
+    diags.push(d);
+    None
+}
+
+/// The valid values of a number.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+    /// Whether `min` itself is excluded.
+    pub min_exclusive: bool,
+    pub integer: bool,
+    pub unit: &'static str,
+}
+
+impl Range {
+    pub const fn between(min: f64, max: f64, unit: &'static str) -> Self {
+        Range {
+            min,
+            max,
+            min_exclusive: false,
+            integer: false,
+            unit,
+        }
+    }
+    pub const fn positive(unit: &'static str) -> Self {
+        Range {
+            min: 0.0,
+            max: f64::MAX,
+            min_exclusive: true,
+            integer: false,
+            unit,
+        }
+    }
+    pub const fn non_negative(unit: &'static str) -> Self {
+        Range::between(0.0, f64::MAX, unit)
+    }
+    pub const fn integer(min: f64, max: f64) -> Self {
+        Range {
+            min,
+            max,
+            min_exclusive: false,
+            integer: true,
+            unit: "",
+        }
+    }
+
+    fn check(&self, value: f64) -> Result<(), String> {
+        let unit = if self.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.unit)
+        };
+        if !value.is_finite() {
+            return Err("must be a finite number".into());
+        }
+        if self.integer && value.fract() != 0.0 {
+            return Err("must be a whole number".into());
+        }
+        let too_low = value < self.min || (self.min_exclusive && value == self.min);
+        if too_low || value > self.max {
+            return Err(match (self.min_exclusive, self.max == f64::MAX) {
+                (true, true) => format!("must be greater than {}{unit}", self.min),
+                (false, true) => format!("must be at least {}{unit}", self.min),
+                (true, false) => format!("must be above {} and at most {}{unit}", self.min, self.max),
+                (false, false) => format!("must be between {} and {}{unit}", self.min, self.max),
+            });
+        }
+        Ok(())
+    }
+}

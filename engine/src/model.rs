@@ -1,0 +1,160 @@
+//! The typed project: what a project file says, checked, with the place in
+//! the file where each thing was written kept for later errors.
+
+use std::path::PathBuf;
+
+use bounce_nodes::processors::FadeCurve;
+use bounce_nodes::{Dither, ProcessorSpec};
+
+use crate::Span;
+
+/// A whole release.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project file the build started from.
+    pub file: PathBuf,
+    pub release: Release,
+    pub tracks: Vec<Track>,
+    pub masters: Vec<Master>,
+    pub deliverables: Vec<Deliverable>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Release {
+    pub title: String,
+    pub artist: Option<String>,
+    pub version: String,
+    pub upc: Option<String>,
+    pub label: Option<String>,
+    pub year: Option<i64>,
+    pub genre: Option<String>,
+    pub copyright: Option<String>,
+    pub composer: Option<String>,
+    pub cover: Option<PathBuf>,
+    pub sample_rate: u32,
+    /// Where versions are written, resolved against the project file.
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub number: u32,
+    pub title: String,
+    /// Normalised: no hyphens, upper case.
+    pub isrc: Option<String>,
+    pub artist: Option<String>,
+    pub composer: Option<String>,
+    pub genre: Option<String>,
+    pub sources: Vec<Source>,
+    pub buses: Vec<Bus>,
+    pub mix: Vec<ProcessorSpec>,
+    pub length: Option<f64>,
+    pub fade_in: Option<Fade>,
+    pub fade_out: Option<Fade>,
+    /// Silence before the track on a CD, seconds.
+    pub gap: f64,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fade {
+    pub seconds: f64,
+    pub curve: FadeCurve,
+}
+
+/// A stem or a tone.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    pub gain: f64,
+    pub pan: f64,
+    pub offset: f64,
+    pub mute: bool,
+    pub chain: Vec<ProcessorSpec>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceKind {
+    /// An audio file; the path is resolved against the file that names it.
+    File(PathBuf),
+    Tone {
+        freq: f64,
+        level: f64,
+        length: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Bus {
+    pub name: String,
+    pub members: Vec<(String, Span)>,
+    pub gain: f64,
+    pub pan: f64,
+    pub chain: Vec<ProcessorSpec>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoudnessMode {
+    Track,
+    Album,
+}
+
+#[derive(Debug, Clone)]
+pub struct Master {
+    pub name: String,
+    pub target: Option<f64>,
+    pub ceiling: Option<f64>,
+    pub mode: LoudnessMode,
+    pub chain: Vec<ProcessorSpec>,
+    pub span: Span,
+}
+
+/// What a deliverable renders.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Master(String),
+    Stems(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    Wav,
+}
+
+impl FileFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Wav => "wav",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Deliverable {
+    pub name: String,
+    pub content: Content,
+    pub content_span: Span,
+    pub format: FileFormat,
+    pub bits: u16,
+    pub float: bool,
+    /// `None`: the release's sample rate.
+    pub rate: Option<u32>,
+    pub dither: Dither,
+    pub tracks: Option<Vec<u32>>,
+    pub path: String,
+    pub span: Span,
+}
+
+impl Project {
+    pub fn track(&self, number: u32) -> Option<&Track> {
+        self.tracks.iter().find(|t| t.number == number)
+    }
+    pub fn master(&self, name: &str) -> Option<&Master> {
+        self.masters.iter().find(|m| m.name == name)
+    }
+}

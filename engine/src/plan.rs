@@ -1,0 +1,267 @@
+//! Planning: a project becomes a DAG of steps.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::model::*;
+use crate::step::{Action, Step, StepKind};
+use crate::template::{render, TemplateValues};
+use crate::{ProjectDiagnostic, ProjectErrors};
+
+/// The build graph. Edges run from an input to the step that reads it;
+/// `inputs` keeps each step's inputs in the order they are summed.
+pub struct Plan {
+    pub graph: DiGraph<Step, ()>,
+    pub inputs: BTreeMap<NodeIndex, Vec<NodeIndex>>,
+    /// The deliverable steps and where their files go, relative to the
+    /// version folder.
+    pub outputs: Vec<PlannedOutput>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedOutput {
+    pub step: NodeIndex,
+    pub deliverable: String,
+    pub track: u32,
+    pub path: PathBuf,
+    pub isrc: Option<String>,
+}
+
+impl Plan {
+    pub fn inputs_of(&self, step: NodeIndex) -> &[NodeIndex] {
+        self.inputs.get(&step).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+struct Planner {
+    graph: DiGraph<Step, ()>,
+    inputs: BTreeMap<NodeIndex, Vec<NodeIndex>>,
+    by_id: BTreeMap<String, NodeIndex>,
+}
+
+impl Planner {
+    fn add(&mut self, step: Step, inputs: Vec<NodeIndex>) -> NodeIndex {
+        if let Some(existing) = self.by_id.get(&step.id) {
+            return *existing;
+        }
+        let id = step.id.clone();
+        let index = self.graph.add_node(step);
+        for input in &inputs {
+            self.graph.add_edge(*input, index, ());
+        }
+        self.inputs.insert(index, inputs);
+        self.by_id.insert(id, index);
+        index
+    }
+
+    /// The mix of a track, with everything that feeds it.
+    fn plan_mix(&mut self, track: &Track) -> NodeIndex {
+        let number = track.number;
+        let mut nodes: BTreeMap<&str, NodeIndex> = BTreeMap::new();
+        for source in track.sources.iter().filter(|s| !s.mute) {
+            let read = match &source.kind {
+                SourceKind::File(path) => Action::ReadFile { path: path.clone() },
+                SourceKind::Tone { freq, level, length } => Action::Tone {
+                    freq: *freq,
+                    level: *level,
+                    length: *length,
+                },
+            };
+            let source_step = self.add(
+                Step {
+                    id: format!("source:{number}:{}", source.name),
+                    kind: StepKind::Source,
+                    track: Some(number),
+                    action: read,
+                },
+                vec![],
+            );
+            let stem = self.add(
+                Step {
+                    id: format!("stem:{number}:{}", source.name),
+                    kind: StepKind::Stem,
+                    track: Some(number),
+                    action: Action::Stem {
+                        chain: source.chain.clone(),
+                        gain: source.gain,
+                        pan: source.pan,
+                        offset: source.offset,
+                    },
+                },
+                vec![source_step],
+            );
+            nodes.insert(&source.name, stem);
+        }
+        // Buses in an order where members come first: repeat until settled
+        // (routing was checked acyclic when the project was read).
+        let mut pending: Vec<&Bus> = track.buses.iter().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            pending.retain(|bus| {
+                let muted = |m: &str| track.sources.iter().any(|s| s.name == m && s.mute);
+                let ready = bus
+                    .members
+                    .iter()
+                    .all(|(m, _)| nodes.contains_key(m.as_str()) || muted(m));
+                if !ready {
+                    return true;
+                }
+                let members: Vec<NodeIndex> = bus
+                    .members
+                    .iter()
+                    .filter_map(|(m, _)| nodes.get(m.as_str()).copied())
+                    .collect();
+                let index = self.add(
+                    Step {
+                        id: format!("bus:{number}:{}", bus.name),
+                        kind: StepKind::Bus,
+                        track: Some(number),
+                        action: Action::Bus {
+                            chain: bus.chain.clone(),
+                            gain: bus.gain,
+                            pan: bus.pan,
+                        },
+                    },
+                    members,
+                );
+                nodes.insert(&bus.name, index);
+                false
+            });
+            assert!(pending.len() < before, "bus routing has a cycle");
+        }
+        let routed: Vec<&str> = track
+            .buses
+            .iter()
+            .flat_map(|b| b.members.iter().map(|(m, _)| m.as_str()))
+            .collect();
+        // Declaration order: sources, then buses, as written.
+        let unrouted: Vec<NodeIndex> = track
+            .sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(track.buses.iter().map(|b| b.name.as_str()))
+            .filter(|name| !routed.contains(name))
+            .filter_map(|name| nodes.get(name).copied())
+            .collect();
+        self.add(
+            Step {
+                id: format!("mix:{number}"),
+                kind: StepKind::Mix,
+                track: Some(number),
+                action: Action::Mix {
+                    chain: track.mix.clone(),
+                    length: track.length,
+                    fade_in: track.fade_in.map(|f| (f.seconds, f.curve)),
+                    fade_out: track.fade_out.map(|f| (f.seconds, f.curve)),
+                },
+            },
+            unrouted,
+        )
+    }
+}
+
+/// Turns a project into its build graph.
+pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
+    let mut planner = Planner {
+        graph: DiGraph::new(),
+        inputs: BTreeMap::new(),
+        by_id: BTreeMap::new(),
+    };
+    let mut mixes = BTreeMap::new();
+    for track in &project.tracks {
+        mixes.insert(track.number, planner.plan_mix(track));
+    }
+    let mut outputs = Vec::new();
+    let mut errors = Vec::new();
+    let mut paths: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for deliverable in &project.deliverables {
+        let Content::Master(master_name) = &deliverable.content else {
+            continue;
+        };
+        let master = project.master(master_name).expect("checked when read");
+        let rate = deliverable.rate.unwrap_or(project.release.sample_rate);
+        for track in &project.tracks {
+            if let Some(subset) = &deliverable.tracks {
+                if !subset.contains(&track.number) {
+                    continue;
+                }
+            }
+            let number = track.number;
+            let master_step = planner.add(
+                Step {
+                    id: format!("master:{}:{number}", master.name),
+                    kind: StepKind::Master,
+                    track: Some(number),
+                    action: Action::Master {
+                        chain: master.chain.clone(),
+                        target: master.target,
+                    },
+                },
+                vec![mixes[&number]],
+            );
+            let step = planner.add(
+                Step {
+                    id: format!("deliverable:{}:{number}", deliverable.name),
+                    kind: StepKind::Deliverable,
+                    track: Some(number),
+                    action: Action::Encode {
+                        bits: deliverable.bits,
+                        float: deliverable.float,
+                        rate,
+                        dither: deliverable.dither,
+                    },
+                },
+                vec![master_step],
+            );
+            let values = TemplateValues {
+                release: project.release.title.clone(),
+                artist: track
+                    .artist
+                    .clone()
+                    .or_else(|| project.release.artist.clone())
+                    .unwrap_or_default(),
+                version: project.release.version.clone(),
+                deliverable: deliverable.name.clone(),
+                track: Some(number),
+                title: track.title.clone(),
+                isrc: track.isrc.clone().unwrap_or_default(),
+                stem: String::new(),
+                ext: deliverable.format.extension().into(),
+            };
+            let path = match render(&deliverable.path, &values) {
+                Ok(path) => path,
+                Err(why) => {
+                    errors.push(ProjectDiagnostic::new(&deliverable.span, why));
+                    continue;
+                }
+            };
+            let who = format!("deliverable \"{}\", track {number}", deliverable.name);
+            if let Some(other) = paths.insert(path.clone(), who.clone()) {
+                errors.push(
+                    ProjectDiagnostic::new(
+                        &deliverable.span,
+                        format!("{who} and {other} both write {}", path.display()),
+                    )
+                    .help("give the deliverables path templates that differ, e.g. with {deliverable} or {track}"),
+                );
+            }
+            outputs.push(PlannedOutput {
+                step,
+                deliverable: deliverable.name.clone(),
+                track: number,
+                path,
+                isrc: track.isrc.clone(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ProjectErrors(errors));
+    }
+    Ok(Plan {
+        graph: planner.graph,
+        inputs: planner.inputs,
+        outputs,
+    })
+}

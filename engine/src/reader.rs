@@ -1,0 +1,803 @@
+//! Reads project files (LANGUAGE.md) into a [`Project`], reporting every
+//! mistake at once.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use bounce_nodes::processors::FadeCurve;
+use bounce_nodes::{Dither, PanLaw, ProcessorSpec};
+use kdl::KdlDocument;
+
+use crate::codes::{check_upc, normalise_isrc};
+use crate::kdl_view::{choose, Diagnostics, NodeView, Range};
+use crate::model::*;
+use crate::suggest::nearest;
+use crate::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
+
+const TOP_LEVEL: &[&str] = &["release", "track", "master", "deliverable", "include"];
+const RELEASE_FIELDS: &[&str] = &[
+    "artist", "version", "upc", "label", "year", "genre", "copyright", "composer", "cover",
+    "sample-rate", "output",
+];
+const TRACK_CHILDREN: &[&str] = &[
+    "isrc", "artist", "composer", "genre", "stem", "tone", "bus", "mix", "length", "fade-in",
+    "fade-out", "gap",
+];
+const PROCESSORS: &[&str] = &["gain", "pan", "polarity", "width", "loudness"];
+/// Processors the language defines that this version cannot run yet.
+const PLANNED_PROCESSORS: &[&str] = &[
+    "eq", "compress", "multiband", "limit", "delay", "reverb", "automate",
+];
+const DELIVERABLE_CHILDREN: &[&str] = &[
+    "master", "stems", "format", "dither", "tracks", "path", "standard",
+];
+const SAMPLE_RATES: &[u32] = &[
+    8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000, 352800, 384000,
+];
+pub const DEFAULT_PATH: &str = "{deliverable}/{track:02} - {title}.{ext}";
+
+/// Reads the project file at `path` and everything it includes.
+pub fn load_project(path: &Path) -> Result<Project, ProjectErrors> {
+    let mut reader = Reader::default();
+    reader.read_file(path, None);
+    reader.finish(path)
+}
+
+#[derive(Default)]
+struct Reader {
+    diags: Diagnostics,
+    /// Files already read, to stop include cycles.
+    seen: HashSet<PathBuf>,
+    release: Option<(Release, Span)>,
+    tracks: Vec<Track>,
+    masters: Vec<Master>,
+    deliverables: Vec<Deliverable>,
+}
+
+fn display_name(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    cwd.and_then(|c| path.strip_prefix(c).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+impl Reader {
+    fn error(&mut self, span: &Span, message: impl Into<String>) -> &mut ProjectDiagnostic {
+        self.diags.push(ProjectDiagnostic::new(span, message));
+        self.diags.list.last_mut().expect("just pushed")
+    }
+
+    fn read_file(&mut self, path: &Path, included_at: Option<&Span>) {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        if !self.seen.insert(absolute.clone()) {
+            if let Some(span) = included_at {
+                self.error(span, format!("{} is included twice", display_name(path)))
+                    .label = "included again here".into();
+            }
+            return;
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                let message = format!("cannot read {}: {e}", display_name(path));
+                match included_at {
+                    Some(span) => {
+                        self.error(span, message);
+                    }
+                    None => self.diags.push(ProjectDiagnostic::global(message)),
+                }
+                return;
+            }
+        };
+        let file = SourceFile::new(display_name(path), text.clone());
+        let document = match KdlDocument::parse(&text) {
+            Ok(document) => document,
+            Err(error) => {
+                for d in error.diagnostics {
+                    let span = Span {
+                        file: file.clone(),
+                        range: d.span,
+                    };
+                    let mut diagnostic = ProjectDiagnostic::new(
+                        &span,
+                        d.message.unwrap_or_else(|| "invalid KDL".into()),
+                    )
+                    .label(d.label.unwrap_or_else(|| "here".into()));
+                    diagnostic.help = d.help;
+                    self.diags.push(diagnostic);
+                }
+                return;
+            }
+        };
+        let dir = absolute.parent().unwrap_or(Path::new(".")).to_path_buf();
+        for node in document.nodes() {
+            let view = NodeView {
+                node,
+                file: &file,
+                dir: &dir,
+            };
+            self.read_top_level(view);
+        }
+    }
+
+    fn read_top_level(&mut self, node: NodeView) {
+        match node.name() {
+            "release" => self.read_release(node),
+            "track" => self.read_track(node),
+            "master" => self.read_master(node),
+            "deliverable" => self.read_deliverable(node),
+            "include" => {
+                node.check_shape(&mut self.diags, &[], 1, false);
+                if let Some(path) = node.string_arg(&mut self.diags, 0, "a file to include") {
+                    let span = node.span_of(node.args()[0].span());
+                    self.read_file(&node.dir.join(path), Some(&span));
+                }
+            }
+            other => self.unknown_node(node, other, TOP_LEVEL, "at the top level"),
+        }
+    }
+
+    fn unknown_node(&mut self, node: NodeView, name: &str, known: &[&str], place: &str) {
+        let d = self.error(&node.name_span(), format!("unknown node `{name}` {place}"));
+        d.label = "unknown node".into();
+        d.help = Some(match nearest(name, known) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("expected one of: {}", known.join(", ")),
+        });
+    }
+
+    fn read_release(&mut self, node: NodeView) {
+        node.check_shape(&mut self.diags, &[], 1, true);
+        if let Some((_, first)) = &self.release {
+            let (line, _) = first.line_col();
+            let file = first.file.name.clone();
+            self.error(&node.name_span(), "a second `release`")
+                .help = Some(format!("a project has one release; the first is at {file}:{line}"));
+            return;
+        }
+        let mut release = Release {
+            title: node
+                .string_arg(&mut self.diags, 0, "a title")
+                .unwrap_or_default(),
+            sample_rate: 48000,
+            output: node.dir.join("out"),
+            version: String::new(),
+            ..Release::default()
+        };
+        let mut version = None;
+        for child in node.children() {
+            let name = child.name();
+            if !RELEASE_FIELDS.contains(&name) {
+                self.unknown_node(child, name, RELEASE_FIELDS, "in `release`");
+                continue;
+            }
+            child.check_shape(&mut self.diags, &[], 1, false);
+            let diags = &mut self.diags;
+            match name {
+                "year" => {
+                    release.year = child
+                        .number_arg(diags, 0, "a year", Range::integer(1000.0, 9999.0))
+                        .map(|y| y as i64)
+                }
+                "sample-rate" => {
+                    if let Some(rate) =
+                        child.number_arg(diags, 0, "a rate in Hz", Range::integer(1.0, 768000.0))
+                    {
+                        let rate = rate as u32;
+                        if SAMPLE_RATES.contains(&rate) {
+                            release.sample_rate = rate;
+                        } else {
+                            let span = child.span_of(child.args()[0].span());
+                            diags.push(
+                                ProjectDiagnostic::new(&span, format!("{rate} Hz is not a standard sample rate"))
+                                    .label("unsupported rate")
+                                    .help("use 44100, 48000, 88200, 96000, 176400 or 192000"),
+                            );
+                        }
+                    }
+                }
+                _ => {
+                    let Some(value) = child.string_arg(diags, 0, "a value") else {
+                        continue;
+                    };
+                    let span = child.span_of(child.args()[0].span());
+                    match name {
+                        "artist" => release.artist = Some(value),
+                        "version" => {
+                            if let Err(why) = check_version(&value) {
+                                diags.push(ProjectDiagnostic::new(&span, format!("invalid version \"{value}\"")).help(why));
+                            }
+                            version = Some(value);
+                        }
+                        "upc" => {
+                            if let Err(why) = check_upc(&value) {
+                                diags.push(
+                                    ProjectDiagnostic::new(&span, format!("invalid UPC/EAN \"{value}\""))
+                                        .label("invalid barcode")
+                                        .help(why),
+                                );
+                            }
+                            release.upc = Some(value);
+                        }
+                        "label" => release.label = Some(value),
+                        "genre" => release.genre = Some(value),
+                        "copyright" => release.copyright = Some(value),
+                        "composer" => release.composer = Some(value),
+                        "cover" => {
+                            let path = child.dir.join(&value);
+                            if !path.is_file() {
+                                diags.push(
+                                    ProjectDiagnostic::new(&span, format!("cover image not found: {}", display_name(&path)))
+                                        .label("missing file"),
+                                );
+                            }
+                            release.cover = Some(path);
+                        }
+                        "output" => release.output = child.dir.join(value),
+                        _ => unreachable!("checked against RELEASE_FIELDS"),
+                    }
+                }
+            }
+        }
+        release.version = version.unwrap_or_else(|| "0.0.0".into());
+        self.release = Some((release, node.name_span()));
+    }
+
+    fn read_track(&mut self, node: NodeView) {
+        node.check_shape(&mut self.diags, &[], 2, true);
+        let number = node
+            .number_arg(&mut self.diags, 0, "a track number", Range::integer(1.0, 999.0))
+            .map(|n| n as u32);
+        let title = node
+            .string_arg(&mut self.diags, 1, "a title")
+            .unwrap_or_default();
+        let mut track = Track {
+            number: number.unwrap_or(0),
+            title,
+            isrc: None,
+            artist: None,
+            composer: None,
+            genre: None,
+            sources: Vec::new(),
+            buses: Vec::new(),
+            mix: Vec::new(),
+            length: None,
+            fade_in: None,
+            fade_out: None,
+            gap: if number == Some(1) { 2.0 } else { 0.0 },
+            span: node.name_span(),
+        };
+        let mut mix_seen = false;
+        for child in node.children() {
+            let name = child.name();
+            let diags = &mut self.diags;
+            match name {
+                "isrc" | "artist" | "composer" | "genre" => {
+                    child.check_shape(diags, &[], 1, false);
+                    let Some(value) = child.string_arg(diags, 0, "a value") else {
+                        continue;
+                    };
+                    match name {
+                        "isrc" => match normalise_isrc(&value) {
+                            Ok(isrc) => track.isrc = Some(isrc),
+                            Err(why) => {
+                                let span = child.span_of(child.args()[0].span());
+                                diags.push(
+                                    ProjectDiagnostic::new(&span, format!("invalid ISRC \"{value}\""))
+                                        .label("invalid ISRC")
+                                        .help(why),
+                                );
+                            }
+                        },
+                        "artist" => track.artist = Some(value),
+                        "composer" => track.composer = Some(value),
+                        _ => track.genre = Some(value),
+                    }
+                }
+                "stem" | "tone" => {
+                    if let Some(source) = self.read_source(child) {
+                        track.sources.push(source);
+                    }
+                }
+                "bus" => {
+                    if let Some(bus) = self.read_bus(child) {
+                        track.buses.push(bus);
+                    }
+                }
+                "mix" => {
+                    child.check_shape(diags, &[], 0, true);
+                    if mix_seen {
+                        diags.push(ProjectDiagnostic::new(&child.name_span(), "a second `mix` in this track"));
+                    }
+                    mix_seen = true;
+                    track.mix = self.read_chain(child);
+                }
+                "length" | "gap" => {
+                    child.check_shape(diags, &[], 1, false);
+                    let value = child.number_arg(diags, 0, "a duration in seconds", Range::non_negative("s"));
+                    if name == "length" {
+                        track.length = value;
+                    } else if let Some(gap) = value {
+                        track.gap = gap;
+                    }
+                }
+                "fade-in" | "fade-out" => {
+                    child.check_shape(diags, &["curve"], 1, false);
+                    let seconds = child.number_arg(diags, 0, "a duration in seconds", Range::non_negative("s"));
+                    let curve = match child.choice_prop(diags, "curve", &["linear", "cos", "exp"]) {
+                        Some("linear") => FadeCurve::Linear,
+                        Some("exp") => FadeCurve::Exp,
+                        _ => FadeCurve::Cos,
+                    };
+                    let fade = seconds.map(|seconds| Fade { seconds, curve });
+                    if name == "fade-in" {
+                        track.fade_in = fade;
+                    } else {
+                        track.fade_out = fade;
+                    }
+                }
+                other => self.unknown_node(child, other, TRACK_CHILDREN, "in `track`"),
+            }
+        }
+        if track.sources.is_empty() && number.is_some() {
+            self.error(&track.span, format!("track {} has no stems", track.number))
+                .help = Some("add a `stem \"name\" \"file.wav\"` or a `tone`".into());
+        }
+        self.check_routing(&track);
+        self.tracks.push(track);
+    }
+
+    fn read_source(&mut self, node: NodeView) -> Option<Source> {
+        let diags = &mut self.diags;
+        let is_tone = node.name() == "tone";
+        let common = ["gain", "pan", "offset", "mute"];
+        let tone_props = ["gain", "pan", "offset", "mute", "freq", "level", "length"];
+        if is_tone {
+            node.check_shape(diags, &tone_props, 1, true);
+        } else {
+            node.check_shape(diags, &common, 2, true);
+        }
+        let name = node.string_arg(diags, 0, "a name");
+        let kind = if is_tone {
+            SourceKind::Tone {
+                freq: node.number_prop(diags, "freq", 1000.0, Range::positive("Hz")),
+                level: node.number_prop(diags, "level", -18.0, Range::between(-200.0, 0.0, "dBFS")),
+                length: node.number_prop(diags, "length", 30.0, Range::positive("s")),
+            }
+        } else {
+            let path = node.string_arg(diags, 1, "an audio file path")?;
+            let full = node.dir.join(&path);
+            if !full.is_file() {
+                let span = node.span_of(node.args()[1].span());
+                diags.push(
+                    ProjectDiagnostic::new(&span, format!("audio file not found: {}", display_name(&full)))
+                        .label("missing file")
+                        .help("paths are relative to the project file"),
+                );
+            }
+            SourceKind::File(full)
+        };
+        if let SourceKind::Tone { freq, .. } = kind {
+            let nyquist = self.release_rate() as f64 / 2.0;
+            if freq >= nyquist {
+                let span = node.span_of(node.prop("freq").map(|e| e.span()).unwrap_or(node.node.span()));
+                self.diags.push(
+                    ProjectDiagnostic::new(&span, format!("a {freq} Hz tone is at or above Nyquist ({nyquist} Hz)"))
+                        .label("too high"),
+                );
+            }
+        }
+        let diags = &mut self.diags;
+        let source = Source {
+            name: name?,
+            kind,
+            gain: node.number_prop(diags, "gain", 0.0, Range::between(-200.0, 60.0, "dB")),
+            pan: node.number_prop(diags, "pan", 0.0, Range::between(-1.0, 1.0, "")),
+            offset: node.number_prop(diags, "offset", 0.0, Range::non_negative("s")),
+            mute: node.bool_prop(diags, "mute", false),
+            chain: self.read_chain(node),
+            span: node.name_span(),
+        };
+        Some(source)
+    }
+
+    fn release_rate(&self) -> u32 {
+        self.release.as_ref().map(|(r, _)| r.sample_rate).unwrap_or(48000)
+    }
+
+    fn read_bus(&mut self, node: NodeView) -> Option<Bus> {
+        let diags = &mut self.diags;
+        node.check_shape(diags, &["gain", "pan"], usize::MAX, true);
+        let name = node.string_arg(diags, 0, "a name")?;
+        let members = node.string_args(diags, 1);
+        if members.is_empty() {
+            diags.push(
+                ProjectDiagnostic::new(&node.name_span(), format!("bus \"{name}\" has no members"))
+                    .help("list the stems or buses it sums: bus \"drums\" \"kick\" \"snare\""),
+            );
+        }
+        Some(Bus {
+            name,
+            members,
+            gain: node.number_prop(diags, "gain", 0.0, Range::between(-200.0, 60.0, "dB")),
+            pan: node.number_prop(diags, "pan", 0.0, Range::between(-1.0, 1.0, "")),
+            chain: self.read_chain(node),
+            span: node.name_span(),
+        })
+    }
+
+    /// Names unique, members known and in one bus only, no cycles.
+    fn check_routing(&mut self, track: &Track) {
+        let mut names: BTreeMap<&str, &Span> = BTreeMap::new();
+        let all = track
+            .sources
+            .iter()
+            .map(|s| (s.name.as_str(), &s.span))
+            .chain(track.buses.iter().map(|b| (b.name.as_str(), &b.span)));
+        for (name, span) in all {
+            if let Some(first) = names.get(name) {
+                let (line, _) = first.line_col();
+                self.error(span, format!("\"{name}\" is defined twice in track {}", track.number))
+                    .help = Some(format!("the first is on line {line}"));
+            } else {
+                names.insert(name, span);
+            }
+        }
+        let known: Vec<&str> = names.keys().copied().collect();
+        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for bus in &track.buses {
+            for (member, span) in &bus.members {
+                if member == &bus.name {
+                    self.error(span, format!("bus \"{}\" contains itself", bus.name));
+                    continue;
+                }
+                if !names.contains_key(member.as_str()) {
+                    let d = self.error(span, format!("unknown stem or bus \"{member}\" in bus \"{}\"", bus.name));
+                    d.label = "not in this track".into();
+                    d.help = nearest(member, &known).map(|s| format!("did you mean \"{s}\"?"));
+                    continue;
+                }
+                if let Some(other) = owner.insert(member, &bus.name) {
+                    self.error(span, format!("\"{member}\" is in two buses, \"{other}\" and \"{}\"", bus.name))
+                        .help = Some("a stem or bus feeds one bus at most".into());
+                }
+            }
+        }
+        // A cycle: following a bus's owner chain comes back to it.
+        for bus in &track.buses {
+            let mut current = bus.name.as_str();
+            for _ in 0..=track.buses.len() {
+                match owner.get(current) {
+                    Some(next) if *next == bus.name => {
+                        self.error(&bus.span, format!("bus \"{}\" feeds itself through a cycle", bus.name))
+                            .label = "part of a cycle".into();
+                        break;
+                    }
+                    Some(next) => current = next,
+                    None => break,
+                }
+            }
+        }
+    }
+
+    fn read_chain(&mut self, node: NodeView) -> Vec<ProcessorSpec> {
+        let mut chain = Vec::new();
+        for child in node.children() {
+            if let Some(spec) = self.read_processor(child) {
+                chain.push(spec);
+            }
+        }
+        chain
+    }
+
+    fn read_processor(&mut self, node: NodeView) -> Option<ProcessorSpec> {
+        let diags = &mut self.diags;
+        let name = node.name();
+        match name {
+            "gain" => {
+                node.check_shape(diags, &[], 1, false);
+                let db = node.number_arg(diags, 0, "a gain in dB", Range::between(-200.0, 60.0, "dB"))?;
+                Some(ProcessorSpec::Gain { db })
+            }
+            "pan" => {
+                node.check_shape(diags, &[], 1, false);
+                let position = node.number_arg(diags, 0, "a position from -1 to 1", Range::between(-1.0, 1.0, ""))?;
+                Some(ProcessorSpec::Pan {
+                    position,
+                    law: PanLaw::Auto,
+                })
+            }
+            "polarity" => {
+                node.check_shape(diags, &[], 0, false);
+                Some(ProcessorSpec::Polarity)
+            }
+            "width" => {
+                node.check_shape(diags, &[], 1, false);
+                let width = node.number_arg(diags, 0, "a width", Range::between(0.0, 4.0, ""))?;
+                Some(ProcessorSpec::Width { width })
+            }
+            "loudness" => {
+                node.check_shape(diags, &[], 1, false);
+                let lufs = node.number_arg(diags, 0, "a loudness in LUFS", Range::between(-70.0, 0.0, "LUFS"))?;
+                Some(ProcessorSpec::Loudness { lufs })
+            }
+            planned if PLANNED_PROCESSORS.contains(&planned) => {
+                diags.push(
+                    ProjectDiagnostic::new(&node.name_span(), format!("`{planned}` is not available in this version of bounce"))
+                        .label("not yet supported")
+                        .help(format!("available processors: {}", PROCESSORS.join(", "))),
+                );
+                None
+            }
+            other => {
+                let mut known = PROCESSORS.to_vec();
+                known.extend_from_slice(PLANNED_PROCESSORS);
+                self.unknown_node(node, other, &known, "in a chain");
+                None
+            }
+        }
+    }
+
+    fn read_master(&mut self, node: NodeView) {
+        let diags = &mut self.diags;
+        node.check_shape(diags, &["target", "mode"], 1, true);
+        let Some(name) = node.string_arg(diags, 0, "a name") else {
+            return;
+        };
+        let target = node.optional_number_prop(diags, "target", Range::between(-70.0, 0.0, "LUFS"));
+        let mode = match node.choice_prop(diags, "mode", &["track", "album"]) {
+            Some("album") => LoudnessMode::Album,
+            _ => LoudnessMode::Track,
+        };
+        if mode == LoudnessMode::Album {
+            let span = node.span_of(node.prop("mode").expect("mode was read").span());
+            diags.push(
+                ProjectDiagnostic::new(&span, "album mode is not available in this version of bounce")
+                    .label("not yet supported"),
+            );
+        }
+        if let Some(first) = self.masters.iter().find(|m| m.name == name) {
+            let (line, _) = first.span.line_col();
+            self.error(&node.name_span(), format!("master \"{name}\" is defined twice"))
+                .help = Some(format!("the first is at {}:{line}", first.span.file.name));
+        }
+        let chain = self.read_chain(node);
+        self.masters.push(Master {
+            name,
+            target,
+            ceiling: None,
+            mode,
+            chain,
+            span: node.name_span(),
+        });
+    }
+
+    fn read_deliverable(&mut self, node: NodeView) {
+        let diags = &mut self.diags;
+        node.check_shape(diags, &[], 1, true);
+        let Some(name) = node.string_arg(diags, 0, "a name") else {
+            return;
+        };
+        let mut content: Option<(Content, Span)> = None;
+        let mut format = None;
+        let mut format_seen = false;
+        let (mut bits, mut float, mut rate) = (24u16, false, None);
+        let mut dither = None;
+        let mut tracks = None;
+        let mut path = DEFAULT_PATH.to_string();
+        for child in node.children() {
+            let diags = &mut self.diags;
+            match child.name() {
+                "master" | "stems" => {
+                    let value = if child.name() == "master" {
+                        child.check_shape(diags, &[], 1, false);
+                        child.string_arg(diags, 0, "a master's name").map(Content::Master)
+                    } else {
+                        child.check_shape(diags, &[], usize::MAX, false);
+                        let names = child.string_args(diags, 0);
+                        Some(Content::Stems(names.into_iter().map(|(n, _)| n).collect()))
+                    };
+                    if content.is_some() {
+                        diags.push(
+                            ProjectDiagnostic::new(&child.name_span(), "a deliverable renders one master or one set of stems")
+                                .label("second source"),
+                        );
+                    }
+                    if let Some(value) = value {
+                        content = Some((value, child.name_span()));
+                    }
+                }
+                "format" => {
+                    format_seen = true;
+                    child.check_shape(diags, &["bits", "float", "rate", "bitrate"], 1, false);
+                    if let Some(kind) = child.string_arg(diags, 0, "a format") {
+                        let span = child.span_of(child.args()[0].span());
+                        let all = ["wav", "bwf", "aiff", "flac", "mp3", "cd"];
+                        if let Some(kind) = choose(diags, &kind, &span, &all, "format") {
+                            if kind == "wav" {
+                                format = Some(FileFormat::Wav);
+                            } else {
+                                diags.push(
+                                    ProjectDiagnostic::new(&span, format!("format \"{kind}\" is not available in this version of bounce"))
+                                        .label("not yet supported")
+                                        .help("available formats: \"wav\""),
+                                );
+                            }
+                        }
+                    }
+                    if let Some(b) = child.optional_number_prop(diags, "bits", Range::integer(16.0, 32.0)) {
+                        if ![16.0, 24.0, 32.0].contains(&b) {
+                            let span = child.span_of(child.prop("bits").expect("read").span());
+                            diags.push(ProjectDiagnostic::new(&span, format!("{b}-bit WAV is not supported")).help("bits is 16, 24 or 32"));
+                        }
+                        bits = b as u16;
+                    }
+                    float = child.bool_prop(diags, "float", false);
+                    if float && bits != 32 {
+                        let span = child.span_of(child.prop("float").expect("read").span());
+                        diags.push(ProjectDiagnostic::new(&span, "float samples need bits=32").help("write `bits=32 float=#true`"));
+                    }
+                    if let Some(r) = child.optional_number_prop(diags, "rate", Range::integer(1.0, 768000.0)) {
+                        if SAMPLE_RATES.contains(&(r as u32)) {
+                            rate = Some(r as u32);
+                        } else {
+                            let span = child.span_of(child.prop("rate").expect("read").span());
+                            diags.push(ProjectDiagnostic::new(&span, format!("{r} Hz is not a standard sample rate")).label("unsupported rate"));
+                        }
+                    }
+                }
+                "dither" => {
+                    child.check_shape(diags, &[], 1, false);
+                    if let Some(kind) = child.string_arg(diags, 0, "a dither type") {
+                        let span = child.span_of(child.args()[0].span());
+                        dither = match choose(diags, &kind, &span, &["tpdf", "shaped", "none"], "dither") {
+                            Some("tpdf") => Some(Dither::Tpdf),
+                            Some("none") => Some(Dither::None),
+                            Some(_) => {
+                                diags.push(ProjectDiagnostic::new(&span, "noise-shaped dither is not available in this version of bounce").label("not yet supported"));
+                                None
+                            }
+                            None => None,
+                        };
+                    }
+                }
+                "tracks" => {
+                    child.check_shape(diags, &[], usize::MAX, false);
+                    tracks = Some(
+                        child
+                            .number_args(diags, 0, Range::integer(1.0, 999.0))
+                            .into_iter()
+                            .map(|(n, _)| n as u32)
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                "path" => {
+                    child.check_shape(diags, &[], 1, false);
+                    if let Some(template) = child.string_arg(diags, 0, "a path template") {
+                        let span = child.span_of(child.args()[0].span());
+                        if let Err(why) = crate::template::check(&template) {
+                            diags.push(ProjectDiagnostic::new(&span, format!("invalid path template \"{template}\"")).help(why));
+                        }
+                        path = template;
+                    }
+                }
+                "standard" => {
+                    child.check_shape(diags, &[], 1, false);
+                    diags.push(
+                        ProjectDiagnostic::new(&child.name_span(), "delivery standards are not available in this version of bounce")
+                            .label("not yet supported"),
+                    );
+                }
+                other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
+            }
+        }
+        let Some((content, content_span)) = content else {
+            self.error(&node.name_span(), format!("deliverable \"{name}\" renders nothing"))
+                .help = Some("add `master \"name\"` or `stems \"a\" \"b\"`".into());
+            return;
+        };
+        if matches!(content, Content::Stems(_)) {
+            self.error(&content_span, "stem deliverables are not available in this version of bounce")
+                .label = "not yet supported".into();
+        }
+        if let Some(first) = self.deliverables.iter().find(|d| d.name == name) {
+            let (line, _) = first.span.line_col();
+            self.error(&node.name_span(), format!("deliverable \"{name}\" is defined twice"))
+                .help = Some(format!("the first is at {}:{line}", first.span.file.name));
+        }
+        let Some(format) = format else {
+            // A format that was written but invalid has been reported already.
+            if !format_seen {
+                self.error(&node.name_span(), format!("deliverable \"{name}\" has no format"))
+                    .help = Some("add `format \"wav\" bits=24`".into());
+            }
+            return;
+        };
+        self.deliverables.push(Deliverable {
+            name,
+            content,
+            content_span,
+            format,
+            bits,
+            float,
+            rate,
+            dither: dither.unwrap_or(Dither::Tpdf),
+            tracks,
+            path,
+            span: node.name_span(),
+        });
+    }
+
+    /// Cross-references, then the project or every error found.
+    fn finish(mut self, path: &Path) -> Result<Project, ProjectErrors> {
+        let mut numbers: BTreeMap<u32, Span> = BTreeMap::new();
+        let mut errors = Vec::new();
+        for track in &self.tracks {
+            if track.number == 0 {
+                continue;
+            }
+            if let Some(first) = numbers.get(&track.number) {
+                let (line, _) = first.line_col();
+                let message = format!("track {} is defined twice", track.number);
+                let help = format!("the first is at {}:{line}", first.file.name);
+                errors.push(ProjectDiagnostic::new(&track.span, message).help(help));
+            } else {
+                numbers.insert(track.number, track.span.clone());
+            }
+        }
+        let master_names: Vec<&str> = self.masters.iter().map(|m| m.name.as_str()).collect();
+        for deliverable in &self.deliverables {
+            if let Content::Master(name) = &deliverable.content {
+                if !master_names.contains(&name.as_str()) {
+                    let mut d = ProjectDiagnostic::new(&deliverable.content_span, format!("unknown master \"{name}\""))
+                        .label("no such master");
+                    if let Some(s) = nearest(name, &master_names) {
+                        d = d.help(format!("did you mean \"{s}\"?"));
+                    }
+                    errors.push(d);
+                }
+            }
+            for number in deliverable.tracks.iter().flatten() {
+                if !numbers.contains_key(number) {
+                    errors.push(ProjectDiagnostic::new(&deliverable.span, format!("deliverable \"{}\" lists track {number}, which does not exist", deliverable.name)));
+                }
+            }
+        }
+        self.diags.list.extend(errors);
+        if self.release.is_none() && self.seen.len() <= 1 && self.diags.list.is_empty() {
+            self.diags.push(ProjectDiagnostic::global(format!(
+                "{} has no `release`",
+                display_name(path)
+            )));
+        } else if self.release.is_none() && self.diags.list.is_empty() {
+            self.diags.push(ProjectDiagnostic::global("the project has no `release`"));
+        }
+        if self.tracks.is_empty() && self.diags.list.is_empty() {
+            self.diags.push(ProjectDiagnostic::global(format!("{} has no tracks", display_name(path))));
+        }
+        if !self.diags.list.is_empty() {
+            return Err(ProjectErrors(self.diags.list));
+        }
+        let (release, _) = self.release.expect("checked above");
+        let mut tracks = self.tracks;
+        tracks.sort_by_key(|t| t.number);
+        Ok(Project {
+            file: path.to_path_buf(),
+            release,
+            tracks,
+            masters: self.masters,
+            deliverables: self.deliverables,
+        })
+    }
+}
+
+fn check_version(version: &str) -> Result<(), String> {
+    if version.is_empty() {
+        return Err("a version names the output folder and cannot be empty".into());
+    }
+    if version == "." || version == ".." || version.contains(['/', '\\']) || version.chars().any(char::is_control) {
+        return Err("a version names one folder: no slashes, no `..`".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! The steps of a build: what each renders, from which inputs.
+
+use std::path::PathBuf;
+
+use bounce_nodes::processors::FadeCurve;
+use bounce_nodes::{Dither, ProcessorSpec};
+use serde::Serialize;
+
+/// The kind of a step, as `--message-format json` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    Source,
+    Stem,
+    Bus,
+    Mix,
+    Master,
+    Deliverable,
+}
+
+impl StepKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Source => "source",
+            StepKind::Stem => "stem",
+            StepKind::Bus => "bus",
+            StepKind::Mix => "mix",
+            StepKind::Master => "master",
+            StepKind::Deliverable => "deliverable",
+        }
+    }
+
+    /// Bumped when a kind's rendering changes outside its processors.
+    pub fn version(self) -> u32 {
+        1
+    }
+}
+
+/// One cached unit of work.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Stable across builds, e.g. `stem:1:kick`.
+    pub id: String,
+    pub kind: StepKind,
+    pub track: Option<u32>,
+    pub action: Action,
+}
+
+/// What a step does. Serialised, it is the parameter part of the step's
+/// key, so it holds nothing that does not change the output (no paths).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// Hash an audio file and read its header.
+    ReadFile {
+        #[serde(skip)]
+        path: PathBuf,
+    },
+    /// A generated sine.
+    Tone { freq: f64, level: f64, length: f64 },
+    /// A source through its chain, fader and pan, placed at its offset.
+    Stem {
+        chain: Vec<ProcessorSpec>,
+        gain: f64,
+        pan: f64,
+        offset: f64,
+    },
+    /// The sum of the inputs, in order, through a chain, fader and pan.
+    Bus {
+        chain: Vec<ProcessorSpec>,
+        gain: f64,
+        pan: f64,
+    },
+    /// The sum of the inputs, fitted to the track's length, through the mix
+    /// chain and the track's fades.
+    Mix {
+        chain: Vec<ProcessorSpec>,
+        length: Option<f64>,
+        fade_in: Option<(f64, FadeCurve)>,
+        fade_out: Option<(f64, FadeCurve)>,
+    },
+    /// A mastering chain, then a gain solved to reach the target.
+    Master {
+        chain: Vec<ProcessorSpec>,
+        target: Option<f64>,
+    },
+    /// The master encoded as a file.
+    Encode {
+        bits: u16,
+        float: bool,
+        rate: u32,
+        dither: Dither,
+    },
+}
+
+impl Action {
+    /// The processor chains in this action, for their DSP versions.
+    pub fn chains(&self) -> Vec<&ProcessorSpec> {
+        match self {
+            Action::Stem { chain, .. }
+            | Action::Bus { chain, .. }
+            | Action::Mix { chain, .. }
+            | Action::Master { chain, .. } => chain.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Output path templates: `{deliverable}/{track:02} - {title}.{ext}`.
+
+use std::path::{Component, PathBuf};
+
+const FIELDS: &[&str] = &[
+    "release", "artist", "version", "deliverable", "track", "title", "isrc", "stem", "ext",
+];
+
+/// The values a template's fields take for one file.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateValues {
+    pub release: String,
+    pub artist: String,
+    pub version: String,
+    pub deliverable: String,
+    pub track: Option<u32>,
+    pub title: String,
+    pub isrc: String,
+    pub stem: String,
+    pub ext: String,
+}
+
+enum Piece<'a> {
+    Text(&'a str),
+    Field { name: &'a str, width: Option<usize> },
+}
+
+fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        pieces.push(Piece::Text(&rest[..open]));
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| "a `{` is never closed".to_string())?
+            + open;
+        let inner = &rest[open + 1..close];
+        let (name, width) = match inner.split_once(':') {
+            Some((name, spec)) => {
+                let width = spec
+                    .strip_prefix('0')
+                    .and_then(|w| w.parse().ok())
+                    .ok_or_else(|| format!("`{{{inner}}}`: a width is written `:02`"))?;
+                (name, Some(width))
+            }
+            None => (inner, None),
+        };
+        if !FIELDS.contains(&name) {
+            let hint = crate::suggest::nearest(name, FIELDS)
+                .map(|s| format!(" (did you mean `{{{s}}}`?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "unknown field `{{{name}}}`{hint}; fields: {}",
+                FIELDS.join(", ")
+            ));
+        }
+        pieces.push(Piece::Field { name, width });
+        rest = &rest[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err("a `}` has no `{`".into());
+    }
+    pieces.push(Piece::Text(rest));
+    Ok(pieces)
+}
+
+/// Checks a template's syntax and field names.
+pub fn check(template: &str) -> Result<(), String> {
+    parse(template).map(|_| ())
+}
+
+/// Makes a value safe as (part of) one file name.
+fn sanitise(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_end_matches('.');
+    if trimmed.is_empty() || trimmed.chars().all(|c| c == '.') {
+        "_".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Renders a template into a path relative to the output root; fails if
+/// the result would leave it.
+pub fn render(template: &str, values: &TemplateValues) -> Result<PathBuf, String> {
+    let mut out = String::new();
+    for piece in parse(template)? {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Field { name, width } => {
+                let value = match name {
+                    "track" => {
+                        let n = values.track.unwrap_or(0);
+                        match width {
+                            Some(w) => format!("{n:0w$}"),
+                            None => n.to_string(),
+                        }
+                    }
+                    "release" => values.release.clone(),
+                    "artist" => values.artist.clone(),
+                    "version" => values.version.clone(),
+                    "deliverable" => values.deliverable.clone(),
+                    "title" => values.title.clone(),
+                    "isrc" => values.isrc.clone(),
+                    "stem" => values.stem.clone(),
+                    _ => values.ext.clone(),
+                };
+                out.push_str(&sanitise(&value));
+            }
+        }
+    }
+    let path = PathBuf::from(&out);
+    let escapes = path.components().any(|c| {
+        matches!(
+            c,
+            Component::ParentDir | Component::RootDir | Component::Prefix(_)
+        )
+    });
+    if escapes || out.is_empty() {
+        return Err(format!("the path \"{out}\" leaves the output folder"));
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> TemplateValues {
+        TemplateValues {
+            deliverable: "streaming".into(),
+            track: Some(3),
+            title: "AC/DC: ../Live?".into(),
+            ext: "wav".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn renders_the_default_with_safe_names() {
+        let path = render(crate::reader::DEFAULT_PATH, &values()).unwrap();
+        assert_eq!(path, PathBuf::from("streaming/03 - AC_DC_ .._Live_.wav"));
+    }
+
+    #[test]
+    fn refuses_paths_that_leave_the_root() {
+        assert!(render("../{title}.{ext}", &values()).is_err());
+        assert!(render("/abs/{title}.{ext}", &values()).is_err());
+        let mut v = values();
+        v.title = "..".into();
+        assert_eq!(render("{title}", &v).unwrap(), PathBuf::from("_"));
+    }
+
+    #[test]
+    fn rejects_unknown_fields_with_a_hint() {
+        let error = check("{titel}.{ext}").unwrap_err();
+        assert!(error.contains("did you mean `{title}`"), "{error}");
+        assert!(check("{track:2}").is_err());
+        assert!(check("{track").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! Argument parsing and dispatch.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use bounce_engine::{build, cache_dir, clean, load_project, BuildOptions, Project};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::report::{print_build_error, print_project_errors, HumanObserver, JsonObserver};
+
+/// Exit status: the build failed or an output is out of spec.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit status: the project file or the command line is wrong.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser)]
+#[command(name = "bounce", version, about = "A declarative build tool for audio releases")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ProjectArgs {
+    /// The project file.
+    #[arg(short = 'f', long = "file", default_value = "bounce.kdl")]
+    file: PathBuf,
+    /// The cache folder (default: .bounce/ beside the project file, or $BOUNCE_CACHE).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render what is stale and write the deliverables.
+    Build {
+        /// Deliverables to build (`name` or `name:track`); all if none.
+        targets: Vec<String>,
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Worker threads (default: one per core).
+        #[arg(short = 'j', long = "jobs")]
+        jobs: Option<usize>,
+        /// Show what would render, render nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// `json`: one JSON object per step and a summary, on standard output.
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
+    /// Check the project file and report every error in it.
+    Check {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+    /// Measure audio files: format, peaks, loudness, loudness range.
+    Analyze {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
+    /// Remove the cache (and with --outputs, the output folder).
+    Clean {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Remove the rendered versions too.
+        #[arg(long)]
+        outputs: bool,
+    },
+}
+
+fn load(args: &ProjectArgs) -> Result<Project, i32> {
+    load_project(&args.file).map_err(|errors| {
+        print_project_errors(&errors);
+        EXIT_USAGE
+    })
+}
+
+/// Runs the command line; returns the exit status.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build {
+            targets,
+            project,
+            jobs,
+            dry_run,
+            message_format,
+        } => run_build(&project, targets, jobs, dry_run, message_format),
+        Command::Check { project } => load(&project).map(|p| {
+            eprintln!(
+                "{}: ok ({} tracks, {} masters, {} deliverables)",
+                project.file.display(),
+                p.tracks.len(),
+                p.masters.len(),
+                p.deliverables.len()
+            );
+        }),
+        Command::Analyze {
+            files,
+            message_format,
+        } => crate::analyze::run(&files, message_format),
+        Command::Clean { project, outputs } => run_clean(&project, outputs),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(code) => code,
+    }
+}
+
+fn run_build(
+    args: &ProjectArgs,
+    targets: Vec<String>,
+    jobs: Option<usize>,
+    dry_run: bool,
+    format: MessageFormat,
+) -> Result<(), i32> {
+    let project = load(args)?;
+    let options = BuildOptions {
+        jobs: jobs.unwrap_or(0),
+        dry_run,
+        targets,
+        cache_dir: args.cache_dir.clone(),
+    };
+    let started = Instant::now();
+    let result = match format {
+        MessageFormat::Json => {
+            let observer = JsonObserver::default();
+            let result = build(&project, &options, &observer);
+            if let Ok(report) = &result {
+                observer.summary(report, started.elapsed());
+            }
+            result
+        }
+        MessageFormat::Human => {
+            let observer = HumanObserver::new(std::io::stderr().is_terminal(), dry_run);
+            let result = build(&project, &options, &observer);
+            observer.finish();
+            if let Ok(report) = &result {
+                observer.summary(report, started.elapsed());
+            }
+            result
+        }
+    };
+    match result {
+        Ok(report) if report.failed == 0 => Ok(()),
+        Ok(report) => {
+            for error in &report.errors {
+                eprintln!("error: {error}");
+            }
+            eprintln!(
+                "error: {} step{} failed; nothing was written to {}",
+                report.failed,
+                if report.failed == 1 { "" } else { "s" },
+                report.version_dir.display()
+            );
+            Err(EXIT_FAILED)
+        }
+        Err(error) => {
+            print_build_error(&error);
+            Err(EXIT_FAILED)
+        }
+    }
+}
+
+fn run_clean(args: &ProjectArgs, outputs: bool) -> Result<(), i32> {
+    let project = load(args)?;
+    let options = BuildOptions {
+        cache_dir: args.cache_dir.clone(),
+        ..BuildOptions::default()
+    };
+    match clean(&project, &cache_dir(&project, &options), outputs) {
+        Ok(removed) => {
+            for path in removed {
+                eprintln!("removed {}", path.display());
+            }
+            Ok(())
+        }
+        Err(error) => {
+            print_build_error(&error);
+            Err(EXIT_FAILED)
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! How builds are shown: progress bars on a terminal, plain lines
+//! elsewhere, or JSON lines for tools.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bounce_engine::step::Step;
+use bounce_engine::{BuildError, BuildReport, Observer, ProjectErrors, Status, StepEvent};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+pub fn print_project_errors(errors: &ProjectErrors) {
+    for diagnostic in &errors.0 {
+        eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
+    }
+    eprintln!("error: {errors}");
+}
+
+pub fn print_build_error(error: &BuildError) {
+    let mut message = format!("error: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!("\n  caused by: {cause}"));
+        source = cause.source();
+    }
+    eprintln!("{message}");
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Built => "built",
+        Status::Cached => "cached",
+        Status::Failed => "failed",
+        Status::Stale => "stale",
+    }
+}
+
+/// One JSON object per step on standard output, then a summary object.
+#[derive(Default)]
+pub struct JsonObserver {
+    out: Mutex<()>,
+}
+
+impl JsonObserver {
+    pub fn summary(&self, report: &BuildReport, elapsed: Duration) {
+        let line = serde_json::json!({
+            "summary": true,
+            "built": report.built,
+            "cached": report.cached,
+            "failed": report.failed,
+            "stale": report.stale,
+            "written": report.written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "unchanged": report.unchanged.len(),
+            "ms": elapsed.as_millis() as u64,
+        });
+        let _guard = self.out.lock();
+        println!("{line}");
+    }
+}
+
+impl Observer for JsonObserver {
+    fn finished(&self, event: &StepEvent) {
+        let mut line = serde_json::json!({
+            "step": event.step.id,
+            "kind": event.step.kind.name(),
+            "track": event.step.track,
+            "status": status_word(event.status),
+            "ms": event.millis,
+        });
+        if let Some(key) = &event.key {
+            line["key"] = key.to_hex().into();
+        }
+        if let Some(error) = &event.error {
+            line["error"] = error.clone().into();
+        }
+        let _guard = self.out.lock();
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+    }
+}
+
+/// Progress for people: bars on a terminal, a line per rendered step elsewhere.
+pub struct HumanObserver {
+    bars: Option<(MultiProgress, ProgressBar)>,
+    in_flight: Mutex<Vec<(String, ProgressBar)>>,
+    dry_run: bool,
+}
+
+impl HumanObserver {
+    pub fn new(terminal: bool, dry_run: bool) -> Self {
+        let bars = (terminal && !dry_run).then(|| {
+            let multi = MultiProgress::new();
+            let overall = multi.add(ProgressBar::new(0));
+            overall.set_style(
+                ProgressStyle::with_template("{prefix:>10.cyan.bold} [{bar:30}] {pos}/{len} steps {elapsed}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            overall.set_prefix("Building");
+            (multi, overall)
+        });
+        HumanObserver {
+            bars,
+            in_flight: Mutex::new(Vec::new()),
+            dry_run,
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some((multi, overall)) = &self.bars {
+            overall.finish_and_clear();
+            let _ = multi.clear();
+        }
+    }
+
+    pub fn summary(&self, report: &BuildReport, elapsed: Duration) {
+        if self.dry_run {
+            eprintln!(
+                "{:>10} {} step{} would render, {} cached",
+                "Dry run",
+                report.stale,
+                if report.stale == 1 { "" } else { "s" },
+                report.cached
+            );
+            return;
+        }
+        let files = report.written.iter().filter(|p| !p.ends_with("manifest.json")).count();
+        eprintln!(
+            "{:>10} {} built, {} cached in {:.2}s; {} file{} written, {} unchanged in {}",
+            "Finished",
+            report.built,
+            report.cached,
+            elapsed.as_secs_f64(),
+            files,
+            if files == 1 { "" } else { "s" },
+            report.unchanged.len(),
+            report.version_dir.display()
+        );
+    }
+}
+
+impl Observer for HumanObserver {
+    fn planned(&self, steps: usize) {
+        if let Some((_, overall)) = &self.bars {
+            overall.set_length(steps as u64);
+        }
+    }
+
+    fn started(&self, step: &Step) {
+        if let Some((multi, _)) = &self.bars {
+            let spinner = multi.add(ProgressBar::new_spinner());
+            spinner.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+            spinner.set_message(step.id.clone());
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            self.in_flight.lock().expect("progress lock").push((step.id.clone(), spinner));
+        }
+    }
+
+    fn finished(&self, event: &StepEvent) {
+        if let Some((multi, overall)) = &self.bars {
+            overall.inc(1);
+            let mut in_flight = self.in_flight.lock().expect("progress lock");
+            if let Some(i) = in_flight.iter().position(|(id, _)| *id == event.step.id) {
+                let (_, spinner) = in_flight.remove(i);
+                spinner.finish_and_clear();
+                multi.remove(&spinner);
+            }
+        }
+        match event.status {
+            Status::Cached => {}
+            Status::Stale => self.line(format!("{:>10} {}", "Stale", event.step.id)),
+            Status::Built => self.line(format!(
+                "{:>10} {} ({} ms)",
+                "Rendered", event.step.id, event.millis
+            )),
+            Status::Failed => self.line(format!(
+                "{:>10} {}: {}",
+                "Failed",
+                event.step.id,
+                event.error.as_deref().unwrap_or("failed")
+            )),
+        }
+    }
+}
