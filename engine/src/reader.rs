@@ -97,7 +97,7 @@ impl Reader {
                 for d in error.diagnostics {
                     let span = Span {
                         file: file.clone(),
-                        range: d.span,
+                        range: syntax_error_range(&text, d.span),
                     };
                     let mut diagnostic = ProjectDiagnostic::new(
                         &span,
@@ -541,22 +541,25 @@ impl Reader {
 
     fn read_master(&mut self, node: NodeView) {
         let diags = &mut self.diags;
-        node.check_shape(diags, &["target", "mode"], 1, true);
+        node.check_shape(diags, &["target", "ceiling", "mode"], 1, true);
         let Some(name) = node.string_arg(diags, 0, "a name") else {
             return;
         };
-        let target = node.optional_number_prop(diags, "target", Range::between(-70.0, 0.0, "LUFS"));
-        let mode = match node.choice_prop(diags, "mode", &["track", "album"]) {
-            Some("album") => LoudnessMode::Album,
-            _ => LoudnessMode::Track,
-        };
-        if mode == LoudnessMode::Album {
-            let span = node.span_of(node.prop("mode").expect("mode was read").span());
-            diags.push(
-                ProjectDiagnostic::new(&span, "album mode is not available in this version of bounce")
-                    .label("not yet supported"),
-            );
+        // A target needs the true-peak limiter to honour its ceiling; until
+        // that is in, refuse it rather than miss the ceiling silently.
+        for property in ["target", "ceiling", "mode"] {
+            if let Some(entry) = node.prop(property) {
+                diags.push(
+                    ProjectDiagnostic::new(
+                        &node.span_of(entry.span()),
+                        format!("`{property}=` on a master is not available in this version of bounce"),
+                    )
+                    .label("not yet supported")
+                    .help("put `loudness LUFS` at the end of the master's chain for a loudness target without a ceiling"),
+                );
+            }
         }
+        let (target, mode) = (None, LoudnessMode::Track);
         if let Some(first) = self.masters.iter().find(|m| m.name == name) {
             let (line, _) = first.span.line_col();
             self.error(&node.name_span(), format!("master \"{name}\" is defined twice"))
@@ -790,6 +793,19 @@ impl Reader {
             deliverables: self.deliverables,
         })
     }
+}
+
+/// The KDL parser reports some errors with a span from where the enclosing
+/// node began to where it gave up; the place to show is where it gave up.
+fn syntax_error_range(text: &str, span: miette::SourceSpan) -> miette::SourceSpan {
+    let start = span.offset().min(text.len());
+    let end = (start + span.len()).min(text.len());
+    if !text[start..end].contains('\n') {
+        return span;
+    }
+    let trimmed = text[..end].trim_end();
+    let last = trimmed.len().saturating_sub(1).max(start);
+    miette::SourceSpan::new(last.into(), 1)
 }
 
 fn check_version(version: &str) -> Result<(), String> {
