@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use bounce_cache::{ActionEntry, Cache, Hash, StatCache};
-use bounce_nodes::{probe_file, Precision};
+use bounce_nodes::Precision;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::{Dfs, Reversed};
 use petgraph::Direction;
@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::key::step_key;
 use crate::plan::{plan, Plan};
 use crate::publish::publish;
-use crate::render::{Input, OutputInfo, Renderer, StepOutput};
+use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
 use crate::step::{Action, Step};
 use crate::{BuildError, Project};
 
@@ -307,24 +307,10 @@ impl Run<'_> {
             return Ok((output, Status::Cached, key));
         }
         let output = match &step.action {
-            Action::ReadFile { path } => {
-                let info = probe_file(path).map_err(|source| BuildError::Audio {
-                    step: step.id.clone(),
-                    source,
-                })?;
-                StepOutput {
-                    hash: content.expect("hashed above"),
-                    info: OutputInfo {
-                        sample_rate: info.sample_rate,
-                        channels: info.channels as u16,
-                        frames: info.frames.unwrap_or(0),
-                        precision: info.precision(),
-                        bits: None,
-                        float: info.float,
-                        measured: None,
-                    },
-                }
-            }
+            Action::ReadFile { path } => read_source(path).map_err(|source| BuildError::Audio {
+                step: step.id.clone(),
+                source,
+            })?,
             Action::Tone { length, .. } => StepOutput {
                 hash: key,
                 info: OutputInfo {

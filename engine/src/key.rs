@@ -15,8 +15,9 @@
 //!
 //! Inputs enter by their *output content hash*, not their key, so a step
 //! whose input re-renders to the same bytes keeps its key: early cutoff.
-//! A source file enters by its content hash, so touching or re-saving a stem
-//! with the same bytes changes nothing.
+//! A source step's key holds its file's content hash, and its output is the
+//! hash of the decoded audio: touching a stem, or re-saving it with other
+//! bytes but the same audio, renders nothing downstream.
 
 use bounce_cache::Hash;
 use bounce_nodes::RESAMPLER_VERSION;

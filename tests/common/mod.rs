@@ -1,0 +1,256 @@
+//! A small builder for end-to-end tests: a project in a temporary folder,
+//! stems synthesised into it, and the `bounce` binary run on it.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub struct TestProject {
+    dir: tempfile::TempDir,
+}
+
+/// What `bounce build --message-format json` printed.
+pub struct BuildLog {
+    pub steps: Vec<Value>,
+    pub summary: Value,
+    pub output: Output,
+}
+
+impl BuildLog {
+    fn with_status(&self, status: &str) -> BTreeSet<String> {
+        self.steps
+            .iter()
+            .filter(|s| s["status"] == status)
+            .map(|s| s["step"].as_str().expect("step id").to_string())
+            .collect()
+    }
+    pub fn built(&self) -> BTreeSet<String> {
+        self.with_status("built")
+    }
+    pub fn cached(&self) -> BTreeSet<String> {
+        self.with_status("cached")
+    }
+    /// Built steps other than sources (which read files, not render).
+    pub fn rendered(&self) -> BTreeSet<String> {
+        self.built()
+            .into_iter()
+            .filter(|s| !s.starts_with("source:"))
+            .collect()
+    }
+    pub fn all(&self) -> BTreeSet<String> {
+        self.steps
+            .iter()
+            .map(|s| s["step"].as_str().expect("step id").to_string())
+            .collect()
+    }
+}
+
+/// A sine, `seconds` long, of `freq` Hz at `peak` (0..1), on `channels`.
+pub fn sine(rate: u32, channels: u16, freq: f64, peak: f64, seconds: f64) -> Vec<Vec<f64>> {
+    let frames = (rate as f64 * seconds) as usize;
+    let wave: Vec<f64> = (0..frames)
+        .map(|i| peak * (std::f64::consts::TAU * freq * i as f64 / rate as f64).sin())
+        .collect();
+    vec![wave; channels as usize]
+}
+
+impl TestProject {
+    pub fn new() -> Self {
+        TestProject {
+            dir: tempfile::Builder::new().prefix("bounce-test").tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, text: &str) -> &Self {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+        self
+    }
+
+    /// Writes integer PCM WAV: `channels[c][i]` in -1..1.
+    pub fn wav(&self, relative: &str, rate: u32, bits: u16, channels: &[Vec<f64>]) -> &Self {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let spec = hound::WavSpec {
+            channels: channels.len() as u16,
+            sample_rate: rate,
+            bits_per_sample: bits,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(&path, spec).expect("create wav");
+        let scale = ((1i64 << (bits - 1)) - 1) as f64;
+        for i in 0..channels[0].len() {
+            for channel in channels {
+                writer
+                    .write_sample((channel[i] * scale).round() as i32)
+                    .expect("write sample");
+            }
+        }
+        writer.finalize().expect("finalize");
+        self
+    }
+
+    /// Runs `bounce` in the project folder.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_bounce"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("BOUNCE_CACHE")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run bounce")
+    }
+
+    /// `bounce build --message-format json` with more arguments.
+    pub fn build(&self, extra: &[&str]) -> BuildLog {
+        let mut args = vec!["build", "--message-format", "json"];
+        args.extend_from_slice(extra);
+        let output = self.run(&args);
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let mut steps = Vec::new();
+        let mut summary = Value::Null;
+        for line in stdout.lines() {
+            let value: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if value["summary"] == true {
+                summary = value;
+            } else {
+                steps.push(value);
+            }
+        }
+        BuildLog {
+            steps,
+            summary,
+            output,
+        }
+    }
+
+    /// A build that must succeed.
+    pub fn build_ok(&self, extra: &[&str]) -> BuildLog {
+        let log = self.build(extra);
+        assert!(
+            log.output.status.success(),
+            "build failed:\n{}",
+            String::from_utf8_lossy(&log.output.stderr)
+        );
+        log
+    }
+
+    /// Reads a delivered WAV's samples as integers (planar).
+    pub fn read_wav(&self, relative: &str) -> (hound::WavSpec, Vec<Vec<i32>>) {
+        read_wav(&self.path(relative))
+    }
+}
+
+pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<Vec<i32>>) {
+    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = reader.spec();
+    let mut channels = vec![Vec::new(); spec.channels as usize];
+    if spec.sample_format == hound::SampleFormat::Float {
+        for (i, s) in reader.samples::<f32>().enumerate() {
+            channels[i % spec.channels as usize].push(s.expect("sample").to_bits() as i32);
+        }
+    } else {
+        for (i, s) in reader.samples::<i32>().enumerate() {
+            channels[i % spec.channels as usize].push(s.expect("sample"));
+        }
+    }
+    (spec, channels)
+}
+
+/// Reads a delivered WAV as floats in -1..1 (planar).
+pub fn read_wav_f64(path: &Path) -> (u32, Vec<Vec<f64>>) {
+    let mut reader = hound::WavReader::open(path).expect("open wav");
+    let spec = reader.spec();
+    let mut channels = vec![Vec::new(); spec.channels as usize];
+    if spec.sample_format == hound::SampleFormat::Float {
+        for (i, s) in reader.samples::<f32>().enumerate() {
+            channels[i % spec.channels as usize].push(s.expect("sample") as f64);
+        }
+    } else {
+        let scale = (1i64 << (spec.bits_per_sample - 1)) as f64;
+        for (i, s) in reader.samples::<i32>().enumerate() {
+            channels[i % spec.channels as usize].push(s.expect("sample") as f64 / scale);
+        }
+    }
+    (spec.sample_rate, channels)
+}
+
+/// RMS level in dBFS of a signal.
+pub fn rms_db(signal: &[f64]) -> f64 {
+    let power = signal.iter().map(|x| x * x).sum::<f64>() / signal.len() as f64;
+    10.0 * power.log10()
+}
+
+/// Amplitude at `freq` by a Hann-windowed single-bin DFT.
+pub fn amplitude_at(signal: &[f64], rate: u32, freq: f64) -> f64 {
+    let n = signal.len();
+    let (mut re, mut im, mut wsum) = (0.0, 0.0, 0.0);
+    for (i, x) in signal.iter().enumerate() {
+        let w = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos();
+        let phase = std::f64::consts::TAU * freq * i as f64 / rate as f64;
+        re += x * w * phase.cos();
+        im += x * w * phase.sin();
+        wsum += w;
+    }
+    2.0 * (re * re + im * im).sqrt() / wsum
+}
+
+/// A three-track project of WAV stems, for rebuild tests.
+pub fn three_track_project() -> TestProject {
+    let project = TestProject::new();
+    for track in 1..=3 {
+        let base = 100.0 * track as f64;
+        project
+            .wav(&format!("stems/{track}/kick.wav"), 48000, 24, &sine(48000, 1, base, 0.5, 1.0))
+            .wav(&format!("stems/{track}/snare.wav"), 48000, 16, &sine(48000, 1, base * 2.0, 0.3, 1.0))
+            .wav(&format!("stems/{track}/keys.wav"), 44100, 16, &sine(44100, 2, base * 3.0, 0.3, 1.2));
+    }
+    project.write("bounce.kdl", THREE_TRACKS);
+    project
+}
+
+pub const THREE_TRACKS: &str = r#"
+release "Rebuilds" {
+    artist "Tests"
+    version "1.0.0"
+}
+master "main" {
+    width 1.1
+    loudness -18
+}
+track 1 "One" {
+    stem "kick" "stems/1/kick.wav" gain=-3
+    stem "snare" "stems/1/snare.wav" pan=0.2
+    stem "keys" "stems/1/keys.wav"
+    bus "drums" "kick" "snare"
+}
+track 2 "Two" {
+    stem "kick" "stems/2/kick.wav" gain=-3
+    stem "snare" "stems/2/snare.wav" pan=0.2
+    stem "keys" "stems/2/keys.wav"
+    bus "drums" "kick" "snare"
+}
+track 3 "Three" {
+    stem "kick" "stems/3/kick.wav" gain=-3
+    stem "snare" "stems/3/snare.wav" pan=0.2
+    stem "keys" "stems/3/keys.wav"
+    bus "drums" "kick" "snare"
+}
+deliverable "hi" {
+    master "main"
+    format "wav" bits=24
+}
+deliverable "lo" {
+    master "main"
+    format "wav" bits=16 rate=44100
+}
+"#;

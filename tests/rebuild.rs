@@ -1,0 +1,220 @@
+//! Build behaviour through the binary: what renders, what is cached, what
+//! is written.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn first_build_renders_everything_and_second_nothing() {
+    let project = three_track_project();
+    let first = project.build_ok(&[]);
+    // 3 tracks × (3 sources + 3 stems + 1 bus + 1 mix + 1 master + 2 deliverables)
+    assert_eq!(first.all().len(), 33);
+    assert_eq!(first.built(), first.all(), "a cold build renders every step");
+    assert_eq!(first.summary["built"], 33);
+    for step in &first.steps {
+        for field in ["step", "kind", "track", "status", "ms"] {
+            assert!(!step[field].is_null() || field == "track", "{field} missing in {step}");
+        }
+    }
+    let second = project.build_ok(&[]);
+    assert!(second.built().is_empty(), "rebuilt: {:?}", second.built());
+    assert_eq!(second.cached().len(), 33);
+    assert_eq!(second.summary["written"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn one_gain_change_renders_only_that_stems_path() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    let edited = THREE_TRACKS.replacen(
+        r#"stem "snare" "stems/2/snare.wav" pan=0.2"#,
+        r#"stem "snare" "stems/2/snare.wav" pan=0.2 gain=-1"#,
+        1,
+    );
+    project.write("bounce.kdl", &edited);
+    let log = project.build_ok(&[]);
+    assert_eq!(
+        log.built(),
+        set(&[
+            "stem:2:snare",
+            "bus:2:drums",
+            "mix:2",
+            "master:main:2",
+            "deliverable:hi:2",
+            "deliverable:lo:2",
+        ])
+    );
+    // The other tracks' files stay as they were; only track 2's change.
+    let written: Vec<String> = log.summary["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(written.len(), 3, "{written:?}");
+    assert!(written.iter().filter(|p| p.contains("02 - Two")).count() == 2);
+    assert!(written.iter().any(|p| p.ends_with("manifest.json")));
+}
+
+#[test]
+fn resaving_a_stem_with_identical_audio_renders_nothing() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    // The same audio written again: new inode, new mtime, same bytes.
+    let path = project.path("stems/1/kick.wav");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(project.build_ok(&[]).rendered().is_empty());
+
+    // The same audio in a file with other bytes: an extra chunk hound skips.
+    let mut reencoded = bytes.clone();
+    let junk = b"JUNK\x04\x00\x00\x00abcd";
+    reencoded.splice(12..12, junk.iter().copied());
+    let riff_size = (reencoded.len() - 8) as u32;
+    reencoded[4..8].copy_from_slice(&riff_size.to_le_bytes());
+    std::fs::write(&path, &reencoded).unwrap();
+    let log = project.build_ok(&[]);
+    assert_eq!(log.built(), set(&["source:1:kick"]), "only the file is re-read");
+}
+
+#[test]
+fn editing_a_comment_renders_nothing() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    let edited = format!("// mix notes: more air on the keys\n{THREE_TRACKS}")
+        .replace("width 1.1", "width 1.1 // glue");
+    project.write("bounce.kdl", &edited);
+    assert!(project.build_ok(&[]).built().is_empty());
+}
+
+#[test]
+fn changing_a_stem_file_renders_its_path_only() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    project.wav("stems/3/keys.wav", 44100, 16, &sine(44100, 2, 440.0, 0.25, 1.2));
+    let log = project.build_ok(&[]);
+    assert_eq!(
+        log.built(),
+        set(&[
+            "source:3:keys",
+            "stem:3:keys",
+            "mix:3",
+            "master:main:3",
+            "deliverable:hi:3",
+            "deliverable:lo:3",
+        ])
+    );
+}
+
+#[test]
+fn thread_count_does_not_change_a_byte() {
+    let one = three_track_project();
+    let two = three_track_project();
+    one.build_ok(&["-j", "1"]);
+    two.build_ok(&["-j", "2"]);
+    for name in ["hi/01 - One.wav", "hi/03 - Three.wav", "lo/02 - Two.wav", "manifest.json"] {
+        let a = std::fs::read(one.path(&format!("out/1.0.0/{name}"))).unwrap();
+        let b = std::fs::read(two.path(&format!("out/1.0.0/{name}"))).unwrap();
+        assert!(a == b, "{name} differs between -j 1 and -j 2");
+    }
+}
+
+#[test]
+fn unchanged_outputs_are_not_rewritten() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    let file = project.path("out/1.0.0/hi/01 - One.wav");
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let manifest_before = std::fs::metadata(project.path("out/1.0.0/manifest.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    // Drop the cache: everything re-renders to the same bytes.
+    std::fs::remove_dir_all(project.path(".bounce")).unwrap();
+    let log = project.build_ok(&[]);
+    assert_eq!(log.built().len(), 33);
+    assert_eq!(log.summary["written"].as_array().unwrap().len(), 0);
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), before);
+    let manifest_after = std::fs::metadata(project.path("out/1.0.0/manifest.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(manifest_after, manifest_before);
+}
+
+#[test]
+fn a_target_builds_only_what_it_needs() {
+    let project = three_track_project();
+    let log = project.build_ok(&["lo:2"]);
+    assert!(log.all().iter().all(|s| s.contains(":2")), "{:?}", log.all());
+    assert!(log.all().contains("deliverable:lo:2"));
+    assert!(!log.all().contains("deliverable:hi:2"));
+    assert!(project.path("out/1.0.0/lo/02 - Two.wav").is_file());
+    assert!(!project.path("out/1.0.0/lo/01 - One.wav").exists());
+
+    let unknown = project.run(&["build", "loo"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("unknown target \"loo\"") && stderr.contains("did you mean \"lo\""), "{stderr}");
+}
+
+#[test]
+fn dry_run_names_the_stale_steps_and_renders_nothing() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    project.write("bounce.kdl", &THREE_TRACKS.replace("loudness -18", "loudness -17"));
+    let log = project.build_ok(&["--dry-run"]);
+    let stale: BTreeSet<String> = log
+        .steps
+        .iter()
+        .filter(|s| s["status"] == "stale")
+        .map(|s| s["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stale.len(), 9, "3 masters and 6 deliverables: {stale:?}");
+    assert!(stale.iter().all(|s| s.starts_with("master:") || s.starts_with("deliverable:")));
+    assert!(log.built().is_empty());
+    // Nothing was rendered: the real build still has all nine to do.
+    assert_eq!(project.build_ok(&[]).built().len(), 9);
+}
+
+#[test]
+fn manifest_records_every_file() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.path("out/1.0.0/manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(files.len(), 6);
+    for file in files {
+        let path = project.path(&format!("out/1.0.0/{}", file["path"].as_str().unwrap()));
+        let hash = blake3::hash(&std::fs::read(&path).unwrap()).to_hex().to_string();
+        assert_eq!(file["blake3"], hash.as_str());
+        let loudness = file["integrated_loudness"].as_f64().unwrap();
+        assert!((loudness + 18.0).abs() < 0.15, "{loudness}");
+        assert!(file["true_peak"].as_f64().unwrap() < 0.0);
+        assert!(file["duration"].as_f64().unwrap() > 1.1);
+    }
+    assert_eq!(manifest["version"], "1.0.0");
+    assert!(manifest["tool_version"].is_string());
+}
+
+#[test]
+fn clean_removes_the_cache() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    assert!(project.path(".bounce/CACHEDIR.TAG").is_file());
+    let output = project.run(&["clean"]);
+    assert!(output.status.success());
+    assert!(!project.path(".bounce").exists());
+    assert!(project.path("out/1.0.0/manifest.json").exists(), "outputs stay without --outputs");
+    assert_eq!(project.build_ok(&[]).built().len(), 33);
+}
