@@ -62,9 +62,18 @@ pub fn run(files: &[PathBuf], format: MessageFormat) -> Result<(), i32> {
                     (None, _) => "lossy".into(),
                 };
                 println!("{}", path.display());
-                println!("  format       {} {} Hz {} {}", info.codec, info.sample_rate, bits,
-                    if info.channels == 1 { "mono" } else { "stereo" });
-                println!("  duration     {:.3} s ({} frames)", analysis.seconds(), analysis.frames);
+                println!(
+                    "  format       {} {} Hz {} {}",
+                    info.codec,
+                    info.sample_rate,
+                    bits,
+                    if info.channels == 1 { "mono" } else { "stereo" }
+                );
+                println!(
+                    "  duration     {:.3} s ({} frames)",
+                    analysis.seconds(),
+                    analysis.frames
+                );
                 println!("  sample peak  {}", figure(l.sample_peak, "dBFS"));
                 println!("  true peak    {}", figure(l.true_peak, "dBTP"));
                 println!("  integrated   {}", figure(l.integrated, "LUFS"));

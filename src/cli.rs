@@ -15,7 +15,11 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser)]
-#[command(name = "bounce", version, about = "A declarative build tool for audio releases")]
+#[command(
+    name = "bounce",
+    version,
+    about = "A declarative build tool for audio releases"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

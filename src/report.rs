@@ -92,9 +92,11 @@ impl HumanObserver {
             let multi = MultiProgress::new();
             let overall = multi.add(ProgressBar::new(0));
             overall.set_style(
-                ProgressStyle::with_template("{prefix:>10.cyan.bold} [{bar:30}] {pos}/{len} steps {elapsed}")
-                    .expect("a valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix:>10.cyan.bold} [{bar:30}] {pos}/{len} steps {elapsed}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
             );
             overall.set_prefix("Building");
             (multi, overall)
@@ -133,7 +135,11 @@ impl HumanObserver {
             );
             return;
         }
-        let files = report.written.iter().filter(|p| !p.ends_with("manifest.json")).count();
+        let files = report
+            .written
+            .iter()
+            .filter(|p| !p.ends_with("manifest.json"))
+            .count();
         eprintln!(
             "{:>10} {} built, {} cached in {:.2}s; {} file{} written, {} unchanged in {}",
             "Finished",
@@ -158,10 +164,15 @@ impl Observer for HumanObserver {
     fn started(&self, step: &Step) {
         if let Some((multi, _)) = &self.bars {
             let spinner = multi.add(ProgressBar::new_spinner());
-            spinner.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"),
+            );
             spinner.set_message(step.id.clone());
             spinner.enable_steady_tick(Duration::from_millis(120));
-            self.in_flight.lock().expect("progress lock").push((step.id.clone(), spinner));
+            self.in_flight
+                .lock()
+                .expect("progress lock")
+                .push((step.id.clone(), spinner));
         }
     }
 

@@ -17,11 +17,18 @@ fn first_build_renders_everything_and_second_nothing() {
     let first = project.build_ok(&[]);
     // 3 tracks × (3 sources + 3 stems + 1 bus + 1 mix + 1 master + 2 deliverables)
     assert_eq!(first.all().len(), 33);
-    assert_eq!(first.built(), first.all(), "a cold build renders every step");
+    assert_eq!(
+        first.built(),
+        first.all(),
+        "a cold build renders every step"
+    );
     assert_eq!(first.summary["built"], 33);
     for step in &first.steps {
         for field in ["step", "kind", "track", "status", "ms"] {
-            assert!(!step[field].is_null() || field == "track", "{field} missing in {step}");
+            assert!(
+                !step[field].is_null() || field == "track",
+                "{field} missing in {step}"
+            );
         }
     }
     let second = project.build_ok(&[]);
@@ -83,7 +90,11 @@ fn resaving_a_stem_with_identical_audio_renders_nothing() {
     reencoded[4..8].copy_from_slice(&riff_size.to_le_bytes());
     std::fs::write(&path, &reencoded).unwrap();
     let log = project.build_ok(&[]);
-    assert_eq!(log.built(), set(&["source:1:kick"]), "only the file is re-read");
+    assert_eq!(
+        log.built(),
+        set(&["source:1:kick"]),
+        "only the file is re-read"
+    );
 }
 
 #[test]
@@ -100,7 +111,12 @@ fn editing_a_comment_renders_nothing() {
 fn changing_a_stem_file_renders_its_path_only() {
     let project = three_track_project();
     project.build_ok(&[]);
-    project.wav("stems/3/keys.wav", 44100, 16, &sine(44100, 2, 440.0, 0.25, 1.2));
+    project.wav(
+        "stems/3/keys.wav",
+        44100,
+        16,
+        &sine(44100, 2, 440.0, 0.25, 1.2),
+    );
     let log = project.build_ok(&[]);
     assert_eq!(
         log.built(),
@@ -121,7 +137,12 @@ fn thread_count_does_not_change_a_byte() {
     let two = three_track_project();
     one.build_ok(&["-j", "1"]);
     two.build_ok(&["-j", "2"]);
-    for name in ["hi/01 - One.wav", "hi/03 - Three.wav", "lo/02 - Two.wav", "manifest.json"] {
+    for name in [
+        "hi/01 - One.wav",
+        "hi/03 - Three.wav",
+        "lo/02 - Two.wav",
+        "manifest.json",
+    ] {
         let a = std::fs::read(one.path(&format!("out/1.0.0/{name}"))).unwrap();
         let b = std::fs::read(two.path(&format!("out/1.0.0/{name}"))).unwrap();
         assert!(a == b, "{name} differs between -j 1 and -j 2");
@@ -143,7 +164,10 @@ fn unchanged_outputs_are_not_rewritten() {
     let log = project.build_ok(&[]);
     assert_eq!(log.built().len(), 33);
     assert_eq!(log.summary["written"].as_array().unwrap().len(), 0);
-    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        before
+    );
     let manifest_after = std::fs::metadata(project.path("out/1.0.0/manifest.json"))
         .unwrap()
         .modified()
@@ -155,7 +179,11 @@ fn unchanged_outputs_are_not_rewritten() {
 fn a_target_builds_only_what_it_needs() {
     let project = three_track_project();
     let log = project.build_ok(&["lo:2"]);
-    assert!(log.all().iter().all(|s| s.contains(":2")), "{:?}", log.all());
+    assert!(
+        log.all().iter().all(|s| s.contains(":2")),
+        "{:?}",
+        log.all()
+    );
     assert!(log.all().contains("deliverable:lo:2"));
     assert!(!log.all().contains("deliverable:hi:2"));
     assert!(project.path("out/1.0.0/lo/02 - Two.wav").is_file());
@@ -164,14 +192,20 @@ fn a_target_builds_only_what_it_needs() {
     let unknown = project.run(&["build", "loo"]);
     assert_eq!(unknown.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&unknown.stderr);
-    assert!(stderr.contains("unknown target \"loo\"") && stderr.contains("did you mean \"lo\""), "{stderr}");
+    assert!(
+        stderr.contains("unknown target \"loo\"") && stderr.contains("did you mean \"lo\""),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn dry_run_names_the_stale_steps_and_renders_nothing() {
     let project = three_track_project();
     project.build_ok(&[]);
-    project.write("bounce.kdl", &THREE_TRACKS.replace("loudness -18", "loudness -17"));
+    project.write(
+        "bounce.kdl",
+        &THREE_TRACKS.replace("loudness -18", "loudness -17"),
+    );
     let log = project.build_ok(&["--dry-run"]);
     let stale: BTreeSet<String> = log
         .steps
@@ -180,7 +214,9 @@ fn dry_run_names_the_stale_steps_and_renders_nothing() {
         .map(|s| s["step"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(stale.len(), 9, "3 masters and 6 deliverables: {stale:?}");
-    assert!(stale.iter().all(|s| s.starts_with("master:") || s.starts_with("deliverable:")));
+    assert!(stale
+        .iter()
+        .all(|s| s.starts_with("master:") || s.starts_with("deliverable:")));
     assert!(log.built().is_empty());
     // Nothing was rendered: the real build still has all nine to do.
     assert_eq!(project.build_ok(&[]).built().len(), 9);
@@ -191,12 +227,15 @@ fn manifest_records_every_file() {
     let project = three_track_project();
     project.build_ok(&[]);
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(project.path("out/1.0.0/manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(project.path("out/1.0.0/manifest.json")).unwrap())
+            .unwrap();
     let files = manifest["files"].as_array().unwrap();
     assert_eq!(files.len(), 6);
     for file in files {
         let path = project.path(&format!("out/1.0.0/{}", file["path"].as_str().unwrap()));
-        let hash = blake3::hash(&std::fs::read(&path).unwrap()).to_hex().to_string();
+        let hash = blake3::hash(&std::fs::read(&path).unwrap())
+            .to_hex()
+            .to_string();
         assert_eq!(file["blake3"], hash.as_str());
         let loudness = file["integrated_loudness"].as_f64().unwrap();
         assert!((loudness + 18.0).abs() < 0.15, "{loudness}");
@@ -215,6 +254,9 @@ fn clean_removes_the_cache() {
     let output = project.run(&["clean"]);
     assert!(output.status.success());
     assert!(!project.path(".bounce").exists());
-    assert!(project.path("out/1.0.0/manifest.json").exists(), "outputs stay without --outputs");
+    assert!(
+        project.path("out/1.0.0/manifest.json").exists(),
+        "outputs stay without --outputs"
+    );
     assert_eq!(project.build_ok(&[]).built().len(), 33);
 }

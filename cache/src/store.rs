@@ -102,7 +102,8 @@ impl Cache {
     /// Hashes a finished temp file and moves it into the blob store.
     pub fn commit_blob(&self, temp: TempFile) -> Result<Hash, CacheError> {
         let file = fs::File::open(temp.path()).map_err(|e| CacheError::io(temp.path(), e))?;
-        file.sync_all().map_err(|e| CacheError::io(temp.path(), e))?;
+        file.sync_all()
+            .map_err(|e| CacheError::io(temp.path(), e))?;
         let hash = hash_file(temp.path())?;
         let dest = self.blob_path(&hash);
         if !dest.exists() {

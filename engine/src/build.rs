@@ -100,7 +100,7 @@ pub fn build(
     options: &BuildOptions,
     observer: &dyn Observer,
 ) -> Result<BuildReport, BuildError> {
-    let plan = plan(project).expect("a loaded project plans");
+    let plan = plan(project).map_err(BuildError::Project)?;
     let selected = select(project, &plan, &options.targets)?;
     let cache = Cache::open(&cache_dir(project, options))?;
     let stat = StatCache::load(&cache.root().join("stat.json"));
@@ -111,7 +111,9 @@ pub fn build(
         stat: &stat,
         rate: project.release.sample_rate,
         observer,
-        results: (0..plan.graph.node_count()).map(|_| OnceLock::new()).collect(),
+        results: (0..plan.graph.node_count())
+            .map(|_| OnceLock::new())
+            .collect(),
         errors: Mutex::new(Vec::new()),
     };
     if options.dry_run {
@@ -152,7 +154,11 @@ pub fn build(
 }
 
 /// The steps needed for the requested targets (all deliverables if none).
-fn select(project: &Project, plan: &Plan, targets: &[String]) -> Result<BTreeSet<NodeIndex>, BuildError> {
+fn select(
+    project: &Project,
+    plan: &Plan,
+    targets: &[String],
+) -> Result<BTreeSet<NodeIndex>, BuildError> {
     let mut roots = Vec::new();
     if targets.is_empty() {
         roots.extend(plan.outputs.iter().map(|o| o.step));
@@ -169,7 +175,11 @@ fn select(project: &Project, plan: &Plan, targets: &[String]) -> Result<BTreeSet
             .map(|o| o.step)
             .collect();
         if matching.is_empty() {
-            let names: Vec<&str> = project.deliverables.iter().map(|d| d.name.as_str()).collect();
+            let names: Vec<&str> = project
+                .deliverables
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect();
             let hint = match crate::suggest::nearest(name, &names) {
                 Some(s) if s != name => format!(" (did you mean \"{s}\"?)"),
                 _ if names.contains(&name) => " (no such track in that deliverable)".into(),
@@ -244,11 +254,16 @@ impl Run<'_> {
     ) {
         scope.spawn(move |scope| {
             self.run_step(node);
-            for next in self.plan.graph.neighbors_directed(node, Direction::Outgoing) {
+            for next in self
+                .plan
+                .graph
+                .neighbors_directed(node, Direction::Outgoing)
+            {
                 if !selected.contains(&next) {
                     continue;
                 }
-                let inputs_left = waiting[next.index()].fetch_sub(1, std::sync::atomic::Ordering::AcqRel) - 1;
+                let inputs_left =
+                    waiting[next.index()].fetch_sub(1, std::sync::atomic::Ordering::AcqRel) - 1;
                 if inputs_left == 0 {
                     self.spawn(scope, next, selected, waiting);
                 }
@@ -276,7 +291,10 @@ impl Run<'_> {
             None => Err("not run: an input failed".to_string()),
             Some(inputs) => self.run_ready(step, &inputs).map_err(|e| {
                 let message = e.to_string();
-                self.errors.lock().expect("errors lock").push(message.clone());
+                self.errors
+                    .lock()
+                    .expect("errors lock")
+                    .push(message.clone());
                 message
             }),
         };
@@ -284,11 +302,23 @@ impl Run<'_> {
         let (outcome, event) = match result {
             Ok((output, status, key)) => (
                 Outcome::Done(output, status),
-                StepEvent { step, status, millis, key: Some(key), error: None },
+                StepEvent {
+                    step,
+                    status,
+                    millis,
+                    key: Some(key),
+                    error: None,
+                },
             ),
             Err(error) => (
                 Outcome::Failed,
-                StepEvent { step, status: Status::Failed, millis, key: None, error: Some(error) },
+                StepEvent {
+                    step,
+                    status: Status::Failed,
+                    millis,
+                    key: None,
+                    error: Some(error),
+                },
             ),
         };
         self.observer.finished(&event);
@@ -296,7 +326,11 @@ impl Run<'_> {
     }
 
     /// Finds the step in the cache or renders it.
-    fn run_ready(&self, step: &Step, inputs: &[Input]) -> Result<(StepOutput, Status, Hash), BuildError> {
+    fn run_ready(
+        &self,
+        step: &Step,
+        inputs: &[Input],
+    ) -> Result<(StepOutput, Status, Hash), BuildError> {
         let input_hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
         let content = match &step.action {
             Action::ReadFile { path } => Some(self.stat.hash(path)?),
@@ -323,7 +357,11 @@ impl Run<'_> {
                     measured: None,
                 },
             },
-            _ => Renderer { cache: self.cache, rate: self.rate }.render(step, key, inputs)?,
+            _ => Renderer {
+                cache: self.cache,
+                rate: self.rate,
+            }
+            .render(step, key, inputs)?,
         };
         let entry = ActionEntry {
             output: output.hash,
@@ -342,7 +380,10 @@ impl Run<'_> {
         if !is_source && !self.cache.has_blob(&entry.output) {
             return None;
         }
-        Some(StepOutput { hash: entry.output, info })
+        Some(StepOutput {
+            hash: entry.output,
+            info,
+        })
     }
 
     /// Walks the graph in order, finding what is cached without rendering.
@@ -355,7 +396,10 @@ impl Run<'_> {
                 .inputs_of(node)
                 .iter()
                 .map(|i| match self.results[i.index()].get() {
-                    Some(Outcome::Done(output, _)) => Some(Input { step: &self.plan.graph[*i], output }),
+                    Some(Outcome::Done(output, _)) => Some(Input {
+                        step: &self.plan.graph[*i],
+                        output,
+                    }),
                     _ => None,
                 })
                 .collect();
@@ -369,10 +413,20 @@ impl Run<'_> {
                 self.lookup(step, &key).map(|output| (output, key))
             });
             let (outcome, status, key) = match found {
-                Some((output, key)) => (Outcome::Done(output, Status::Cached), Status::Cached, Some(key)),
+                Some((output, key)) => (
+                    Outcome::Done(output, Status::Cached),
+                    Status::Cached,
+                    Some(key),
+                ),
                 None => (Outcome::Stale, Status::Stale, None),
             };
-            self.observer.finished(&StepEvent { step, status, millis: 0, key, error: None });
+            self.observer.finished(&StepEvent {
+                step,
+                status,
+                millis: 0,
+                key,
+                error: None,
+            });
             let _ = self.results[node.index()].set(outcome);
         }
     }

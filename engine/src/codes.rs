@@ -3,7 +3,11 @@
 /// Checks an ISRC (`CC-XXX-YY-NNNNN`, hyphens optional) and returns it
 /// normalised to 12 upper-case characters, or says what is wrong.
 pub fn normalise_isrc(text: &str) -> Result<String, String> {
-    let compact: String = text.chars().filter(|c| *c != '-').collect::<String>().to_uppercase();
+    let compact: String = text
+        .chars()
+        .filter(|c| *c != '-')
+        .collect::<String>()
+        .to_uppercase();
     if compact.len() != 12 || !compact.is_ascii() {
         return Err(format!(
             "an ISRC has 12 characters (CC-XXX-YY-NNNNN), this has {}",
@@ -25,7 +29,9 @@ pub fn normalise_isrc(text: &str) -> Result<String, String> {
         return Err(format!("the year `{year}` must be two digits"));
     }
     if !designation.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("the designation code `{designation}` must be five digits"));
+        return Err(format!(
+            "the designation code `{designation}` must be five digits"
+        ));
     }
     Ok(compact)
 }
@@ -68,17 +74,27 @@ mod tests {
     fn isrcs_normalise_and_explain() {
         assert_eq!(normalise_isrc("GB-XYZ-26-00001").unwrap(), "GBXYZ2600001");
         assert_eq!(normalise_isrc("gbxyz2600002").unwrap(), "GBXYZ2600002");
-        assert!(normalise_isrc("GB-XYZ-26-0001").unwrap_err().contains("12 characters"));
-        assert!(normalise_isrc("G1-XYZ-26-00001").unwrap_err().contains("country"));
-        assert!(normalise_isrc("GB-XYZ-2A-00001").unwrap_err().contains("year"));
+        assert!(normalise_isrc("GB-XYZ-26-0001")
+            .unwrap_err()
+            .contains("12 characters"));
+        assert!(normalise_isrc("G1-XYZ-26-00001")
+            .unwrap_err()
+            .contains("country"));
+        assert!(normalise_isrc("GB-XYZ-2A-00001")
+            .unwrap_err()
+            .contains("year"));
     }
 
     #[test]
     fn barcodes_check_their_digit() {
         assert!(check_upc("5012345678900").is_ok());
         assert!(check_upc("036000291452").is_ok());
-        assert!(check_upc("036000291453").unwrap_err().contains("check digit"));
+        assert!(check_upc("036000291453")
+            .unwrap_err()
+            .contains("check digit"));
         assert!(check_upc("12345").unwrap_err().contains("12 digits"));
-        assert!(check_upc("50123456789OO").unwrap_err().contains("digits only"));
+        assert!(check_upc("50123456789OO")
+            .unwrap_err()
+            .contains("digits only"));
     }
 }

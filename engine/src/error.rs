@@ -14,6 +14,8 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Cache(#[from] CacheError),
+    #[error(transparent)]
+    Project(crate::ProjectErrors),
     #[error("cannot write {path}: {source}")]
     Output {
         path: PathBuf,

@@ -144,11 +144,8 @@ impl<'a> NodeView<'a> {
 
     fn missing(&self, diags: &mut Diagnostics, what: &str) {
         diags.push(
-            ProjectDiagnostic::new(
-                &self.name_span(),
-                format!("`{}` needs {what}", self.name()),
-            )
-            .label("incomplete"),
+            ProjectDiagnostic::new(&self.name_span(), format!("`{}` needs {what}", self.name()))
+                .label("incomplete"),
         );
     }
 
@@ -156,10 +153,7 @@ impl<'a> NodeView<'a> {
         diags.push(
             ProjectDiagnostic::new(
                 &self.span_of(entry.span()),
-                format!(
-                    "expected {expected}, found {}",
-                    describe(entry.value())
-                ),
+                format!("expected {expected}, found {}", describe(entry.value())),
             )
             .label("wrong type"),
         );
@@ -208,11 +202,19 @@ impl<'a> NodeView<'a> {
     }
 
     /// Every argument from `from` on, as numbers in `range`.
-    pub fn number_args(&self, diags: &mut Diagnostics, from: usize, range: Range) -> Vec<(f64, Span)> {
+    pub fn number_args(
+        &self,
+        diags: &mut Diagnostics,
+        from: usize,
+        range: Range,
+    ) -> Vec<(f64, Span)> {
         self.args()
             .into_iter()
             .skip(from)
-            .filter_map(|e| self.number_of(diags, e, range).map(|v| (v, self.span_of(e.span()))))
+            .filter_map(|e| {
+                self.number_of(diags, e, range)
+                    .map(|v| (v, self.span_of(e.span())))
+            })
             .collect()
     }
 
@@ -227,9 +229,12 @@ impl<'a> NodeView<'a> {
         };
         if let Err(why) = range.check(value) {
             diags.push(
-                ProjectDiagnostic::new(&self.span_of(entry.span()), format!("{value} is out of range"))
-                    .label("out of range")
-                    .help(why),
+                ProjectDiagnostic::new(
+                    &self.span_of(entry.span()),
+                    format!("{value} is out of range"),
+                )
+                .label("out of range")
+                .help(why),
             );
             return None;
         }
@@ -309,7 +314,10 @@ pub fn choose(
     let mut d = ProjectDiagnostic::new(span, format!("unknown {what} \"{value}\""))
         .label(format!("not a {what}"));
     d = match nearest(value, choices) {
-        Some(s) => d.help(format!("did you mean \"{s}\"? ({what} is one of {})", quoted.join(", "))),
+        Some(s) => d.help(format!(
+            "did you mean \"{s}\"? ({what} is one of {})",
+            quoted.join(", ")
+        )),
         None => d.help(format!("{what} is one of {}", quoted.join(", "))),
     };
     diags.push(d);
@@ -376,7 +384,9 @@ impl Range {
             return Err(match (self.min_exclusive, self.max == f64::MAX) {
                 (true, true) => format!("must be greater than {}{unit}", self.min),
                 (false, true) => format!("must be at least {}{unit}", self.min),
-                (true, false) => format!("must be above {} and at most {}{unit}", self.min, self.max),
+                (true, false) => {
+                    format!("must be above {} and at most {}{unit}", self.min, self.max)
+                }
                 (false, false) => format!("must be between {} and {}{unit}", self.min, self.max),
             });
         }

@@ -49,7 +49,12 @@ pub fn step_key(step: &Step, rate: u32, inputs: &[Hash], content: Option<Hash>) 
         schema: KEY_SCHEMA,
         kind: step.kind.name(),
         kind_version: step.kind.version(),
-        dsp_versions: step.action.chains().iter().map(|p| p.dsp_version()).collect(),
+        dsp_versions: step
+            .action
+            .chains()
+            .iter()
+            .map(|p| p.dsp_version())
+            .collect(),
         resampler: RESAMPLER_VERSION,
         rate,
         params: &step.action,
@@ -87,9 +92,16 @@ mod tests {
         assert_eq!(base, step_key(&stem(-3.0), 48000, &input, None));
         assert_ne!(base, step_key(&stem(-4.0), 48000, &input, None));
         assert_ne!(base, step_key(&stem(-3.0), 44100, &input, None));
-        assert_ne!(base, step_key(&stem(-3.0), 48000, &[Hash::of_bytes(b"other")], None));
+        assert_ne!(
+            base,
+            step_key(&stem(-3.0), 48000, &[Hash::of_bytes(b"other")], None)
+        );
         let mut renamed = stem(-3.0);
         renamed.id = "stem:1:bd".into();
-        assert_eq!(base, step_key(&renamed, 48000, &input, None), "ids are not settings");
+        assert_eq!(
+            base,
+            step_key(&renamed, 48000, &input, None),
+            "ids are not settings"
+        );
     }
 }

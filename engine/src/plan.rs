@@ -63,7 +63,11 @@ impl Planner {
         for source in track.sources.iter().filter(|s| !s.mute) {
             let read = match &source.kind {
                 SourceKind::File(path) => Action::ReadFile { path: path.clone() },
-                SourceKind::Tone { freq, level, length } => Action::Tone {
+                SourceKind::Tone {
+                    freq,
+                    level,
+                    length,
+                } => Action::Tone {
                     freq: *freq,
                     level: *level,
                     length: *length,

@@ -169,7 +169,11 @@ pub fn output_root(project: &Project) -> PathBuf {
 }
 
 /// Removes cached and temporary state; returns what was removed.
-pub fn clean(project: &Project, cache_root: &Path, outputs_too: bool) -> Result<Vec<PathBuf>, BuildError> {
+pub fn clean(
+    project: &Project,
+    cache_root: &Path,
+    outputs_too: bool,
+) -> Result<Vec<PathBuf>, BuildError> {
     let mut removed = Vec::new();
     let mut remove = |path: &Path| -> Result<(), BuildError> {
         if path.exists() {

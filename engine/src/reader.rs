@@ -16,8 +16,17 @@ use crate::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 
 const TOP_LEVEL: &[&str] = &["release", "track", "master", "deliverable", "include"];
 const RELEASE_FIELDS: &[&str] = &[
-    "artist", "version", "upc", "label", "year", "genre", "copyright", "composer", "cover",
-    "sample-rate", "output",
+    "artist",
+    "version",
+    "upc",
+    "label",
+    "year",
+    "genre",
+    "copyright",
+    "composer",
+    "cover",
+    "sample-rate",
+    "output",
 ];
 const TRACK_CHILDREN: &[&str] = &[
     "isrc", "artist", "composer", "genre", "stem", "tone", "bus", "mix", "length", "fade-in",
@@ -26,7 +35,13 @@ const TRACK_CHILDREN: &[&str] = &[
 const PROCESSORS: &[&str] = &["gain", "pan", "polarity", "width", "loudness"];
 /// Processors the language defines that this version cannot run yet.
 const PLANNED_PROCESSORS: &[&str] = &[
-    "eq", "compress", "multiband", "limit", "delay", "reverb", "automate",
+    "eq",
+    "compress",
+    "multiband",
+    "limit",
+    "delay",
+    "reverb",
+    "automate",
 ];
 const DELIVERABLE_CHILDREN: &[&str] = &[
     "master", "stems", "format", "dither", "tracks", "path", "standard",
@@ -152,8 +167,9 @@ impl Reader {
         if let Some((_, first)) = &self.release {
             let (line, _) = first.line_col();
             let file = first.file.name.clone();
-            self.error(&node.name_span(), "a second `release`")
-                .help = Some(format!("a project has one release; the first is at {file}:{line}"));
+            self.error(&node.name_span(), "a second `release`").help = Some(format!(
+                "a project has one release; the first is at {file}:{line}"
+            ));
             return;
         }
         let mut release = Release {
@@ -190,9 +206,12 @@ impl Reader {
                         } else {
                             let span = child.span_of(child.args()[0].span());
                             diags.push(
-                                ProjectDiagnostic::new(&span, format!("{rate} Hz is not a standard sample rate"))
-                                    .label("unsupported rate")
-                                    .help("use 44100, 48000, 88200, 96000, 176400 or 192000"),
+                                ProjectDiagnostic::new(
+                                    &span,
+                                    format!("{rate} Hz is not a standard sample rate"),
+                                )
+                                .label("unsupported rate")
+                                .help("use 44100, 48000, 88200, 96000, 176400 or 192000"),
                             );
                         }
                     }
@@ -206,16 +225,25 @@ impl Reader {
                         "artist" => release.artist = Some(value),
                         "version" => {
                             if let Err(why) = check_version(&value) {
-                                diags.push(ProjectDiagnostic::new(&span, format!("invalid version \"{value}\"")).help(why));
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("invalid version \"{value}\""),
+                                    )
+                                    .help(why),
+                                );
                             }
                             version = Some(value);
                         }
                         "upc" => {
                             if let Err(why) = check_upc(&value) {
                                 diags.push(
-                                    ProjectDiagnostic::new(&span, format!("invalid UPC/EAN \"{value}\""))
-                                        .label("invalid barcode")
-                                        .help(why),
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("invalid UPC/EAN \"{value}\""),
+                                    )
+                                    .label("invalid barcode")
+                                    .help(why),
                                 );
                             }
                             release.upc = Some(value);
@@ -228,8 +256,11 @@ impl Reader {
                             let path = child.dir.join(&value);
                             if !path.is_file() {
                                 diags.push(
-                                    ProjectDiagnostic::new(&span, format!("cover image not found: {}", display_name(&path)))
-                                        .label("missing file"),
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("cover image not found: {}", display_name(&path)),
+                                    )
+                                    .label("missing file"),
                                 );
                             }
                             release.cover = Some(path);
@@ -247,7 +278,12 @@ impl Reader {
     fn read_track(&mut self, node: NodeView) {
         node.check_shape(&mut self.diags, &[], 2, true);
         let number = node
-            .number_arg(&mut self.diags, 0, "a track number", Range::integer(1.0, 999.0))
+            .number_arg(
+                &mut self.diags,
+                0,
+                "a track number",
+                Range::integer(1.0, 999.0),
+            )
             .map(|n| n as u32);
         let title = node
             .string_arg(&mut self.diags, 1, "a title")
@@ -284,9 +320,12 @@ impl Reader {
                             Err(why) => {
                                 let span = child.span_of(child.args()[0].span());
                                 diags.push(
-                                    ProjectDiagnostic::new(&span, format!("invalid ISRC \"{value}\""))
-                                        .label("invalid ISRC")
-                                        .help(why),
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("invalid ISRC \"{value}\""),
+                                    )
+                                    .label("invalid ISRC")
+                                    .help(why),
                                 );
                             }
                         },
@@ -308,14 +347,22 @@ impl Reader {
                 "mix" => {
                     child.check_shape(diags, &[], 0, true);
                     if mix_seen {
-                        diags.push(ProjectDiagnostic::new(&child.name_span(), "a second `mix` in this track"));
+                        diags.push(ProjectDiagnostic::new(
+                            &child.name_span(),
+                            "a second `mix` in this track",
+                        ));
                     }
                     mix_seen = true;
                     track.mix = self.read_chain(child);
                 }
                 "length" | "gap" => {
                     child.check_shape(diags, &[], 1, false);
-                    let value = child.number_arg(diags, 0, "a duration in seconds", Range::non_negative("s"));
+                    let value = child.number_arg(
+                        diags,
+                        0,
+                        "a duration in seconds",
+                        Range::non_negative("s"),
+                    );
                     if name == "length" {
                         track.length = value;
                     } else if let Some(gap) = value {
@@ -324,7 +371,12 @@ impl Reader {
                 }
                 "fade-in" | "fade-out" => {
                     child.check_shape(diags, &["curve"], 1, false);
-                    let seconds = child.number_arg(diags, 0, "a duration in seconds", Range::non_negative("s"));
+                    let seconds = child.number_arg(
+                        diags,
+                        0,
+                        "a duration in seconds",
+                        Range::non_negative("s"),
+                    );
                     let curve = match child.choice_prop(diags, "curve", &["linear", "cos", "exp"]) {
                         Some("linear") => FadeCurve::Linear,
                         Some("exp") => FadeCurve::Exp,
@@ -371,9 +423,12 @@ impl Reader {
             if !full.is_file() {
                 let span = node.span_of(node.args()[1].span());
                 diags.push(
-                    ProjectDiagnostic::new(&span, format!("audio file not found: {}", display_name(&full)))
-                        .label("missing file")
-                        .help("paths are relative to the project file"),
+                    ProjectDiagnostic::new(
+                        &span,
+                        format!("audio file not found: {}", display_name(&full)),
+                    )
+                    .label("missing file")
+                    .help("paths are relative to the project file"),
                 );
             }
             SourceKind::File(full)
@@ -381,10 +436,17 @@ impl Reader {
         if let SourceKind::Tone { freq, .. } = kind {
             let nyquist = self.release_rate() as f64 / 2.0;
             if freq >= nyquist {
-                let span = node.span_of(node.prop("freq").map(|e| e.span()).unwrap_or(node.node.span()));
+                let span = node.span_of(
+                    node.prop("freq")
+                        .map(|e| e.span())
+                        .unwrap_or(node.node.span()),
+                );
                 self.diags.push(
-                    ProjectDiagnostic::new(&span, format!("a {freq} Hz tone is at or above Nyquist ({nyquist} Hz)"))
-                        .label("too high"),
+                    ProjectDiagnostic::new(
+                        &span,
+                        format!("a {freq} Hz tone is at or above Nyquist ({nyquist} Hz)"),
+                    )
+                    .label("too high"),
                 );
             }
         }
@@ -403,7 +465,10 @@ impl Reader {
     }
 
     fn release_rate(&self) -> u32 {
-        self.release.as_ref().map(|(r, _)| r.sample_rate).unwrap_or(48000)
+        self.release
+            .as_ref()
+            .map(|(r, _)| r.sample_rate)
+            .unwrap_or(48000)
     }
 
     fn read_bus(&mut self, node: NodeView) -> Option<Bus> {
@@ -438,8 +503,11 @@ impl Reader {
         for (name, span) in all {
             if let Some(first) = names.get(name) {
                 let (line, _) = first.line_col();
-                self.error(span, format!("\"{name}\" is defined twice in track {}", track.number))
-                    .help = Some(format!("the first is on line {line}"));
+                self.error(
+                    span,
+                    format!("\"{name}\" is defined twice in track {}", track.number),
+                )
+                .help = Some(format!("the first is on line {line}"));
             } else {
                 names.insert(name, span);
             }
@@ -453,14 +521,23 @@ impl Reader {
                     continue;
                 }
                 if !names.contains_key(member.as_str()) {
-                    let d = self.error(span, format!("unknown stem or bus \"{member}\" in bus \"{}\"", bus.name));
+                    let d = self.error(
+                        span,
+                        format!("unknown stem or bus \"{member}\" in bus \"{}\"", bus.name),
+                    );
                     d.label = "not in this track".into();
                     d.help = nearest(member, &known).map(|s| format!("did you mean \"{s}\"?"));
                     continue;
                 }
                 if let Some(other) = owner.insert(member, &bus.name) {
-                    self.error(span, format!("\"{member}\" is in two buses, \"{other}\" and \"{}\"", bus.name))
-                        .help = Some("a stem or bus feeds one bus at most".into());
+                    self.error(
+                        span,
+                        format!(
+                            "\"{member}\" is in two buses, \"{other}\" and \"{}\"",
+                            bus.name
+                        ),
+                    )
+                    .help = Some("a stem or bus feeds one bus at most".into());
                 }
             }
         }
@@ -470,8 +547,11 @@ impl Reader {
             for _ in 0..=track.buses.len() {
                 match owner.get(current) {
                     Some(next) if *next == bus.name => {
-                        self.error(&bus.span, format!("bus \"{}\" feeds itself through a cycle", bus.name))
-                            .label = "part of a cycle".into();
+                        self.error(
+                            &bus.span,
+                            format!("bus \"{}\" feeds itself through a cycle", bus.name),
+                        )
+                        .label = "part of a cycle".into();
                         break;
                     }
                     Some(next) => current = next,
@@ -497,12 +577,18 @@ impl Reader {
         match name {
             "gain" => {
                 node.check_shape(diags, &[], 1, false);
-                let db = node.number_arg(diags, 0, "a gain in dB", Range::between(-200.0, 60.0, "dB"))?;
+                let db =
+                    node.number_arg(diags, 0, "a gain in dB", Range::between(-200.0, 60.0, "dB"))?;
                 Some(ProcessorSpec::Gain { db })
             }
             "pan" => {
                 node.check_shape(diags, &[], 1, false);
-                let position = node.number_arg(diags, 0, "a position from -1 to 1", Range::between(-1.0, 1.0, ""))?;
+                let position = node.number_arg(
+                    diags,
+                    0,
+                    "a position from -1 to 1",
+                    Range::between(-1.0, 1.0, ""),
+                )?;
                 Some(ProcessorSpec::Pan {
                     position,
                     law: PanLaw::Auto,
@@ -519,14 +605,22 @@ impl Reader {
             }
             "loudness" => {
                 node.check_shape(diags, &[], 1, false);
-                let lufs = node.number_arg(diags, 0, "a loudness in LUFS", Range::between(-70.0, 0.0, "LUFS"))?;
+                let lufs = node.number_arg(
+                    diags,
+                    0,
+                    "a loudness in LUFS",
+                    Range::between(-70.0, 0.0, "LUFS"),
+                )?;
                 Some(ProcessorSpec::Loudness { lufs })
             }
             planned if PLANNED_PROCESSORS.contains(&planned) => {
                 diags.push(
-                    ProjectDiagnostic::new(&node.name_span(), format!("`{planned}` is not available in this version of bounce"))
-                        .label("not yet supported")
-                        .help(format!("available processors: {}", PROCESSORS.join(", "))),
+                    ProjectDiagnostic::new(
+                        &node.name_span(),
+                        format!("`{planned}` is not available in this version of bounce"),
+                    )
+                    .label("not yet supported")
+                    .help(format!("available processors: {}", PROCESSORS.join(", "))),
                 );
                 None
             }
@@ -562,8 +656,11 @@ impl Reader {
         let (target, mode) = (None, LoudnessMode::Track);
         if let Some(first) = self.masters.iter().find(|m| m.name == name) {
             let (line, _) = first.span.line_col();
-            self.error(&node.name_span(), format!("master \"{name}\" is defined twice"))
-                .help = Some(format!("the first is at {}:{line}", first.span.file.name));
+            self.error(
+                &node.name_span(),
+                format!("master \"{name}\" is defined twice"),
+            )
+            .help = Some(format!("the first is at {}:{line}", first.span.file.name));
         }
         let chain = self.read_chain(node);
         self.masters.push(Master {
@@ -595,7 +692,9 @@ impl Reader {
                 "master" | "stems" => {
                     let value = if child.name() == "master" {
                         child.check_shape(diags, &[], 1, false);
-                        child.string_arg(diags, 0, "a master's name").map(Content::Master)
+                        child
+                            .string_arg(diags, 0, "a master's name")
+                            .map(Content::Master)
                     } else {
                         child.check_shape(diags, &[], usize::MAX, false);
                         let names = child.string_args(diags, 0);
@@ -603,8 +702,11 @@ impl Reader {
                     };
                     if content.is_some() {
                         diags.push(
-                            ProjectDiagnostic::new(&child.name_span(), "a deliverable renders one master or one set of stems")
-                                .label("second source"),
+                            ProjectDiagnostic::new(
+                                &child.name_span(),
+                                "a deliverable renders one master or one set of stems",
+                            )
+                            .label("second source"),
                         );
                     }
                     if let Some(value) = value {
@@ -629,24 +731,43 @@ impl Reader {
                             }
                         }
                     }
-                    if let Some(b) = child.optional_number_prop(diags, "bits", Range::integer(16.0, 32.0)) {
+                    if let Some(b) =
+                        child.optional_number_prop(diags, "bits", Range::integer(16.0, 32.0))
+                    {
                         if ![16.0, 24.0, 32.0].contains(&b) {
                             let span = child.span_of(child.prop("bits").expect("read").span());
-                            diags.push(ProjectDiagnostic::new(&span, format!("{b}-bit WAV is not supported")).help("bits is 16, 24 or 32"));
+                            diags.push(
+                                ProjectDiagnostic::new(
+                                    &span,
+                                    format!("{b}-bit WAV is not supported"),
+                                )
+                                .help("bits is 16, 24 or 32"),
+                            );
                         }
                         bits = b as u16;
                     }
                     float = child.bool_prop(diags, "float", false);
                     if float && bits != 32 {
                         let span = child.span_of(child.prop("float").expect("read").span());
-                        diags.push(ProjectDiagnostic::new(&span, "float samples need bits=32").help("write `bits=32 float=#true`"));
+                        diags.push(
+                            ProjectDiagnostic::new(&span, "float samples need bits=32")
+                                .help("write `bits=32 float=#true`"),
+                        );
                     }
-                    if let Some(r) = child.optional_number_prop(diags, "rate", Range::integer(1.0, 768000.0)) {
+                    if let Some(r) =
+                        child.optional_number_prop(diags, "rate", Range::integer(1.0, 768000.0))
+                    {
                         if SAMPLE_RATES.contains(&(r as u32)) {
                             rate = Some(r as u32);
                         } else {
                             let span = child.span_of(child.prop("rate").expect("read").span());
-                            diags.push(ProjectDiagnostic::new(&span, format!("{r} Hz is not a standard sample rate")).label("unsupported rate"));
+                            diags.push(
+                                ProjectDiagnostic::new(
+                                    &span,
+                                    format!("{r} Hz is not a standard sample rate"),
+                                )
+                                .label("unsupported rate"),
+                            );
                         }
                     }
                 }
@@ -654,7 +775,13 @@ impl Reader {
                     child.check_shape(diags, &[], 1, false);
                     if let Some(kind) = child.string_arg(diags, 0, "a dither type") {
                         let span = child.span_of(child.args()[0].span());
-                        dither = match choose(diags, &kind, &span, &["tpdf", "shaped", "none"], "dither") {
+                        dither = match choose(
+                            diags,
+                            &kind,
+                            &span,
+                            &["tpdf", "shaped", "none"],
+                            "dither",
+                        ) {
                             Some("tpdf") => Some(Dither::Tpdf),
                             Some("none") => Some(Dither::None),
                             Some(_) => {
@@ -680,7 +807,13 @@ impl Reader {
                     if let Some(template) = child.string_arg(diags, 0, "a path template") {
                         let span = child.span_of(child.args()[0].span());
                         if let Err(why) = crate::template::check(&template) {
-                            diags.push(ProjectDiagnostic::new(&span, format!("invalid path template \"{template}\"")).help(why));
+                            diags.push(
+                                ProjectDiagnostic::new(
+                                    &span,
+                                    format!("invalid path template \"{template}\""),
+                                )
+                                .help(why),
+                            );
                         }
                         path = template;
                     }
@@ -688,32 +821,47 @@ impl Reader {
                 "standard" => {
                     child.check_shape(diags, &[], 1, false);
                     diags.push(
-                        ProjectDiagnostic::new(&child.name_span(), "delivery standards are not available in this version of bounce")
-                            .label("not yet supported"),
+                        ProjectDiagnostic::new(
+                            &child.name_span(),
+                            "delivery standards are not available in this version of bounce",
+                        )
+                        .label("not yet supported"),
                     );
                 }
                 other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
             }
         }
         let Some((content, content_span)) = content else {
-            self.error(&node.name_span(), format!("deliverable \"{name}\" renders nothing"))
-                .help = Some("add `master \"name\"` or `stems \"a\" \"b\"`".into());
+            self.error(
+                &node.name_span(),
+                format!("deliverable \"{name}\" renders nothing"),
+            )
+            .help = Some("add `master \"name\"` or `stems \"a\" \"b\"`".into());
             return;
         };
         if matches!(content, Content::Stems(_)) {
-            self.error(&content_span, "stem deliverables are not available in this version of bounce")
-                .label = "not yet supported".into();
+            self.error(
+                &content_span,
+                "stem deliverables are not available in this version of bounce",
+            )
+            .label = "not yet supported".into();
         }
         if let Some(first) = self.deliverables.iter().find(|d| d.name == name) {
             let (line, _) = first.span.line_col();
-            self.error(&node.name_span(), format!("deliverable \"{name}\" is defined twice"))
-                .help = Some(format!("the first is at {}:{line}", first.span.file.name));
+            self.error(
+                &node.name_span(),
+                format!("deliverable \"{name}\" is defined twice"),
+            )
+            .help = Some(format!("the first is at {}:{line}", first.span.file.name));
         }
         let Some(format) = format else {
             // A format that was written but invalid has been reported already.
             if !format_seen {
-                self.error(&node.name_span(), format!("deliverable \"{name}\" has no format"))
-                    .help = Some("add `format \"wav\" bits=24`".into());
+                self.error(
+                    &node.name_span(),
+                    format!("deliverable \"{name}\" has no format"),
+                )
+                .help = Some("add `format \"wav\" bits=24`".into());
             }
             return;
         };
@@ -753,8 +901,11 @@ impl Reader {
         for deliverable in &self.deliverables {
             if let Content::Master(name) = &deliverable.content {
                 if !master_names.contains(&name.as_str()) {
-                    let mut d = ProjectDiagnostic::new(&deliverable.content_span, format!("unknown master \"{name}\""))
-                        .label("no such master");
+                    let mut d = ProjectDiagnostic::new(
+                        &deliverable.content_span,
+                        format!("unknown master \"{name}\""),
+                    )
+                    .label("no such master");
                     if let Some(s) = nearest(name, &master_names) {
                         d = d.help(format!("did you mean \"{s}\"?"));
                     }
@@ -763,7 +914,13 @@ impl Reader {
             }
             for number in deliverable.tracks.iter().flatten() {
                 if !numbers.contains_key(number) {
-                    errors.push(ProjectDiagnostic::new(&deliverable.span, format!("deliverable \"{}\" lists track {number}, which does not exist", deliverable.name)));
+                    errors.push(ProjectDiagnostic::new(
+                        &deliverable.span,
+                        format!(
+                            "deliverable \"{}\" lists track {number}, which does not exist",
+                            deliverable.name
+                        ),
+                    ));
                 }
             }
         }
@@ -774,10 +931,14 @@ impl Reader {
                 display_name(path)
             )));
         } else if self.release.is_none() && self.diags.list.is_empty() {
-            self.diags.push(ProjectDiagnostic::global("the project has no `release`"));
+            self.diags
+                .push(ProjectDiagnostic::global("the project has no `release`"));
         }
         if self.tracks.is_empty() && self.diags.list.is_empty() {
-            self.diags.push(ProjectDiagnostic::global(format!("{} has no tracks", display_name(path))));
+            self.diags.push(ProjectDiagnostic::global(format!(
+                "{} has no tracks",
+                display_name(path)
+            )));
         }
         if !self.diags.list.is_empty() {
             return Err(ProjectErrors(self.diags.list));
@@ -785,13 +946,17 @@ impl Reader {
         let (release, _) = self.release.expect("checked above");
         let mut tracks = self.tracks;
         tracks.sort_by_key(|t| t.number);
-        Ok(Project {
+        let project = Project {
             file: path.to_path_buf(),
             release,
             tracks,
             masters: self.masters,
             deliverables: self.deliverables,
-        })
+        };
+        // Planning finds what only the whole project shows (colliding
+        // output paths); a project that loads always plans.
+        crate::plan::plan(&project)?;
+        Ok(project)
     }
 }
 
@@ -812,7 +977,11 @@ fn check_version(version: &str) -> Result<(), String> {
     if version.is_empty() {
         return Err("a version names the output folder and cannot be empty".into());
     }
-    if version == "." || version == ".." || version.contains(['/', '\\']) || version.chars().any(char::is_control) {
+    if version == "."
+        || version == ".."
+        || version.contains(['/', '\\'])
+        || version.chars().any(char::is_control)
+    {
         return Err("a version names one folder: no slashes, no `..`".into());
     }
     Ok(())

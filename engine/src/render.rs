@@ -1,12 +1,12 @@
 //! Running one step: reading its inputs' outputs, rendering, storing.
 
 use bounce_cache::{Cache, Hash};
+use bounce_nodes::processors::FadeCurve;
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Dither, Fit,
-    LoudnessReport, Mixer, PanLaw, PcmReader, PcmWriter, Precision, ProcessorSpec, Resampled,
-    Tone, WavFormat, WavSink, BLOCK_FRAMES,
+    LoudnessReport, Mixer, PanLaw, PcmReader, PcmWriter, Precision, ProcessorSpec, Resampled, Tone,
+    WavFormat, WavSink, BLOCK_FRAMES,
 };
-use bounce_nodes::processors::FadeCurve;
 use serde::{Deserialize, Serialize};
 
 use crate::step::{Action, Step};
@@ -127,12 +127,22 @@ type Open<'a> = Box<dyn FnMut() -> Result<Box<dyn BlockSource>, AudioError> + 'a
 
 impl Renderer<'_> {
     /// Renders `step` (not a source: those are read, not rendered).
-    pub fn render(&self, step: &Step, key: Hash, inputs: &[Input]) -> Result<StepOutput, BuildError> {
+    pub fn render(
+        &self,
+        step: &Step,
+        key: Hash,
+        inputs: &[Input],
+    ) -> Result<StepOutput, BuildError> {
         match &step.action {
             Action::ReadFile { .. } | Action::Tone { .. } => {
                 unreachable!("sources are read by the scheduler")
             }
-            Action::Stem { chain, gain, pan, offset } => {
+            Action::Stem {
+                chain,
+                gain,
+                pan,
+                offset,
+            } => {
                 let source = &inputs[0];
                 let mono = source.output.info.channels == 1;
                 let mut full: Vec<ProcessorSpec> =
@@ -140,7 +150,11 @@ impl Renderer<'_> {
                 full.push(ProcessorSpec::Gain { db: *gain });
                 full.push(ProcessorSpec::Pan {
                     position: *pan,
-                    law: if mono { PanLaw::ConstantPower } else { PanLaw::Balance },
+                    law: if mono {
+                        PanLaw::ConstantPower
+                    } else {
+                        PanLaw::Balance
+                    },
                 });
                 let resample = source.output.info.sample_rate != self.rate;
                 let precision = if resample || !full.iter().all(ProcessorSpec::is_identity) {
@@ -160,14 +174,27 @@ impl Renderer<'_> {
                     law: PanLaw::Balance,
                 });
                 let full: Vec<_> = full.iter().map(|p| p.resolve_pan_law(false)).collect();
-                let frames = inputs.iter().map(|i| i.output.info.frames).max().unwrap_or(0);
+                let frames = inputs
+                    .iter()
+                    .map(|i| i.output.info.frames)
+                    .max()
+                    .unwrap_or(0);
                 let precision = self.sum_precision(inputs, &full);
                 self.render_pcm(step, self.mixer(inputs, None), &full, frames, 0, precision)
             }
-            Action::Mix { chain, length, fade_in, fade_out } => {
+            Action::Mix {
+                chain,
+                length,
+                fade_in,
+                fade_out,
+            } => {
                 let frames = match length {
                     Some(seconds) => (seconds * self.rate as f64).round() as u64,
-                    None => inputs.iter().map(|i| i.output.info.frames).max().unwrap_or(0),
+                    None => inputs
+                        .iter()
+                        .map(|i| i.output.info.frames)
+                        .max()
+                        .unwrap_or(0),
                 };
                 let mut full: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
                 if fade_in.is_some() || fade_out.is_some() {
@@ -175,11 +202,20 @@ impl Renderer<'_> {
                     full.push(ProcessorSpec::Fade {
                         fade_in: fade_in.map(|(s, _)| s).unwrap_or(0.0),
                         fade_out: fade_out.map(|(s, _)| s).unwrap_or(0.0),
-                        curve: curve_of(fade_in).or(curve_of(fade_out)).unwrap_or(FadeCurve::Cos),
+                        curve: curve_of(fade_in)
+                            .or(curve_of(fade_out))
+                            .unwrap_or(FadeCurve::Cos),
                     });
                 }
                 let precision = self.sum_precision(inputs, &full);
-                self.render_pcm(step, self.mixer(inputs, Some(frames)), &full, frames, 0, precision)
+                self.render_pcm(
+                    step,
+                    self.mixer(inputs, Some(frames)),
+                    &full,
+                    frames,
+                    0,
+                    precision,
+                )
             }
             Action::Master { chain, target } => {
                 let mut full: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
@@ -190,9 +226,12 @@ impl Renderer<'_> {
                 let precision = self.sum_precision(inputs, &full);
                 self.render_pcm(step, self.mixer(inputs, None), &full, frames, 0, precision)
             }
-            Action::Encode { bits, float, rate, dither } => {
-                self.encode(step, key, &inputs[0], *bits, *float, *rate, *dither)
-            }
+            Action::Encode {
+                bits,
+                float,
+                rate,
+                dither,
+            } => self.encode(step, key, &inputs[0], *bits, *float, *rate, *dither),
         }
     }
 
@@ -203,7 +242,11 @@ impl Renderer<'_> {
         Box::new(move || {
             let base: Box<dyn BlockSource> = match &source.step.action {
                 Action::ReadFile { path } => Box::new(DecodedFile::open(path)?),
-                Action::Tone { freq, level, length } => Box::new(Tone::new(
+                Action::Tone {
+                    freq,
+                    level,
+                    length,
+                } => Box::new(Tone::new(
                     rate,
                     *freq,
                     *level,
@@ -345,7 +388,11 @@ impl Renderer<'_> {
                 sample_rate: rate,
                 channels: 2,
                 frames,
-                precision: if float { Precision::Float } else { Precision::Int(bits as u8) },
+                precision: if float {
+                    Precision::Float
+                } else {
+                    Precision::Int(bits as u8)
+                },
                 bits: Some(bits),
                 float,
                 measured: Some(report.into()),

@@ -3,7 +3,15 @@
 use std::path::{Component, PathBuf};
 
 const FIELDS: &[&str] = &[
-    "release", "artist", "version", "deliverable", "track", "title", "isrc", "stem", "ext",
+    "release",
+    "artist",
+    "version",
+    "deliverable",
+    "track",
+    "title",
+    "isrc",
+    "stem",
+    "ext",
 ];
 
 /// The values a template's fields take for one file.

@@ -107,7 +107,10 @@ impl DecodedFile {
             Some(symphonia::core::sample::SampleFormat::F32)
                 | Some(symphonia::core::sample::SampleFormat::F64)
         ) || codec.starts_with("pcm_f");
-        let lossy = matches!(codec.as_str(), "mp3" | "mp2" | "mp1" | "vorbis" | "aac" | "opus");
+        let lossy = matches!(
+            codec.as_str(),
+            "mp3" | "mp2" | "mp1" | "vorbis" | "aac" | "opus"
+        );
         let info = FileInfo {
             codec,
             sample_rate,

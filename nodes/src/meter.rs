@@ -83,11 +83,12 @@ impl LoudnessMeter {
                 max_short_term: f64::NAN,
             });
         }
-        let peak = |f: fn(&EbuR128, u32) -> Result<f64, ebur128::Error>| -> Result<f64, AudioError> {
-            let l = f(&self.meter, 0).map_err(meter_error)?;
-            let r = f(&self.meter, 1).map_err(meter_error)?;
-            Ok(crate::gain_to_db(l.max(r)))
-        };
+        let peak =
+            |f: fn(&EbuR128, u32) -> Result<f64, ebur128::Error>| -> Result<f64, AudioError> {
+                let l = f(&self.meter, 0).map_err(meter_error)?;
+                let r = f(&self.meter, 1).map_err(meter_error)?;
+                Ok(crate::gain_to_db(l.max(r)))
+            };
         Ok(LoudnessReport {
             integrated,
             range: self.meter.loudness_range().map_err(meter_error)?,

@@ -65,7 +65,8 @@ impl PcmWriter {
         header.extend_from_slice(&2u16.to_le_bytes());
         header.push(precision.to_byte());
         header.push(0);
-        out.write_all(&header).map_err(|e| AudioError::io(path, e))?;
+        out.write_all(&header)
+            .map_err(|e| AudioError::io(path, e))?;
         Ok(PcmWriter {
             path: path.to_path_buf(),
             out,
@@ -76,7 +77,9 @@ impl PcmWriter {
 
     /// Flushes and closes the file; returns the frame count.
     pub fn finish(mut self) -> Result<u64, AudioError> {
-        self.out.flush().map_err(|e| AudioError::io(&self.path, e))?;
+        self.out
+            .flush()
+            .map_err(|e| AudioError::io(&self.path, e))?;
         let file = self
             .out
             .into_inner()

@@ -41,11 +41,13 @@ impl<S: BlockSource> Resampled<S> {
             oversampling_factor: 256,
             window: WindowFunction::BlackmanHarris2,
         };
-        let resampler = SincFixedIn::new(to as f64 / from as f64, 1.0, params, CHUNK, 2)
-            .map_err(|e| AudioError::Resample {
-                from,
-                to,
-                reason: e.to_string(),
+        let resampler =
+            SincFixedIn::new(to as f64 / from as f64, 1.0, params, CHUNK, 2).map_err(|e| {
+                AudioError::Resample {
+                    from,
+                    to,
+                    reason: e.to_string(),
+                }
             })?;
         let output = resampler.output_buffer_allocate(true);
         Ok(Resampled {
@@ -173,12 +175,19 @@ mod tests {
 
     #[test]
     fn sines_keep_frequency_and_level_across_rates() {
-        for (from, to, freq) in [(44100, 48000, 1000.0), (48000, 44100, 5000.0), (96000, 48000, 12000.0)] {
+        for (from, to, freq) in [
+            (44100, 48000, 1000.0),
+            (48000, 44100, 5000.0),
+            (96000, 48000, 12000.0),
+        ] {
             let out = resample_tone(from, to, freq, 1.0);
             // Skip the edges, where the band-limited start and end ring.
             let middle = &out[to as usize / 10..to as usize * 9 / 10];
             let level = crate::gain_to_db(amplitude_at(middle, to, freq));
-            assert!((level + 6.0).abs() < 0.01, "{from}→{to} at {freq} Hz: {level} dB");
+            assert!(
+                (level + 6.0).abs() < 0.01,
+                "{from}→{to} at {freq} Hz: {level} dB"
+            );
             // A neighbouring frequency holds nothing: the tone did not move.
             let beside = crate::gain_to_db(amplitude_at(middle, to, freq * 1.01));
             assert!(beside < -60.0, "{from}→{to}: {beside} dB beside the tone");
@@ -193,7 +202,11 @@ mod tests {
         let amplitude = crate::db_to_gain(-6.0);
         for i in (4800..19200).step_by(97) {
             let ideal = amplitude * (std::f64::consts::TAU * 100.0 * i as f64 / 48000.0).sin();
-            assert!((out[i] as f64 - ideal).abs() < 1e-3, "frame {i}: {} vs {ideal}", out[i]);
+            assert!(
+                (out[i] as f64 - ideal).abs() < 1e-3,
+                "frame {i}: {} vs {ideal}",
+                out[i]
+            );
         }
     }
 }

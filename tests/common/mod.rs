@@ -60,7 +60,10 @@ pub fn sine(rate: u32, channels: u16, freq: f64, peak: f64, seconds: f64) -> Vec
 impl TestProject {
     pub fn new() -> Self {
         TestProject {
-            dir: tempfile::Builder::new().prefix("bounce-test").tempdir().expect("temp dir"),
+            dir: tempfile::Builder::new()
+                .prefix("bounce-test")
+                .tempdir()
+                .expect("temp dir"),
         }
     }
 
@@ -118,8 +121,8 @@ impl TestProject {
         let mut steps = Vec::new();
         let mut summary = Value::Null;
         for line in stdout.lines() {
-            let value: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            let value: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
             if value["summary"] == true {
                 summary = value;
             } else {
@@ -151,7 +154,8 @@ impl TestProject {
 }
 
 pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<Vec<i32>>) {
-    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader =
+        hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let spec = reader.spec();
     let mut channels = vec![Vec::new(); spec.channels as usize];
     if spec.sample_format == hound::SampleFormat::Float {
@@ -210,9 +214,24 @@ pub fn three_track_project() -> TestProject {
     for track in 1..=3 {
         let base = 100.0 * track as f64;
         project
-            .wav(&format!("stems/{track}/kick.wav"), 48000, 24, &sine(48000, 1, base, 0.5, 1.0))
-            .wav(&format!("stems/{track}/snare.wav"), 48000, 16, &sine(48000, 1, base * 2.0, 0.3, 1.0))
-            .wav(&format!("stems/{track}/keys.wav"), 44100, 16, &sine(44100, 2, base * 3.0, 0.3, 1.2));
+            .wav(
+                &format!("stems/{track}/kick.wav"),
+                48000,
+                24,
+                &sine(48000, 1, base, 0.5, 1.0),
+            )
+            .wav(
+                &format!("stems/{track}/snare.wav"),
+                48000,
+                16,
+                &sine(48000, 1, base * 2.0, 0.3, 1.0),
+            )
+            .wav(
+                &format!("stems/{track}/keys.wav"),
+                44100,
+                16,
+                &sine(44100, 2, base * 3.0, 0.3, 1.2),
+            );
     }
     project.write("bounce.kdl", THREE_TRACKS);
     project

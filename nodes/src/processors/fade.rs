@@ -61,7 +61,9 @@ impl Fade {
         if self.fade_out > 0 && frame >= out_start {
             // Reaches zero on the last frame.
             let remaining = (self.total - 1 - frame) as f64;
-            gain *= self.curve.gain(remaining / (self.fade_out - 1).max(1) as f64);
+            gain *= self
+                .curve
+                .gain(remaining / (self.fade_out - 1).max(1) as f64);
         }
         gain
     }

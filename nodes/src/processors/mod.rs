@@ -36,13 +36,22 @@ pub struct ProcessorContext {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ProcessorSpec {
-    Gain { db: f64 },
-    Pan { position: f64, law: PanLaw },
+    Gain {
+        db: f64,
+    },
+    Pan {
+        position: f64,
+        law: PanLaw,
+    },
     Polarity,
-    Width { width: f64 },
+    Width {
+        width: f64,
+    },
     /// Static gain so that the integrated loudness here equals `lufs`; the
     /// chain runner solves it with a measuring pass.
-    Loudness { lufs: f64 },
+    Loudness {
+        lufs: f64,
+    },
     Fade {
         fade_in: f64,
         fade_out: f64,
@@ -69,7 +78,9 @@ impl ProcessorSpec {
     pub fn is_identity(&self) -> bool {
         match self {
             ProcessorSpec::Gain { db } => *db == 0.0,
-            ProcessorSpec::Pan { position, law } => *position == 0.0 && *law != PanLaw::ConstantPower,
+            ProcessorSpec::Pan { position, law } => {
+                *position == 0.0 && *law != PanLaw::ConstantPower
+            }
             ProcessorSpec::Width { width } => *width == 1.0,
             ProcessorSpec::Fade {
                 fade_in, fade_out, ..

@@ -71,7 +71,10 @@ fn midi_hz(note: f64) -> f64 {
 
 /// A band-limited sawtooth of a few harmonics.
 fn saw(phase: f64, harmonics: usize) -> f64 {
-    (1..=harmonics).map(|k| (phase * k as f64).sin() / k as f64).sum::<f64>() * 0.6
+    (1..=harmonics)
+        .map(|k| (phase * k as f64).sin() / k as f64)
+        .sum::<f64>()
+        * 0.6
 }
 
 /// A band-limited square (odd harmonics).
@@ -131,7 +134,12 @@ fn hats(stem: &mut Stem, bars: usize, seed: u64) {
 
 /// Roots of A minor – F – C – G, as MIDI notes.
 const ROOTS: [f64; 4] = [45.0, 41.0, 48.0, 43.0];
-const TRIADS: [[f64; 3]; 4] = [[57.0, 60.0, 64.0], [53.0, 57.0, 60.0], [55.0, 60.0, 64.0], [55.0, 59.0, 62.0]];
+const TRIADS: [[f64; 3]; 4] = [
+    [57.0, 60.0, 64.0],
+    [53.0, 57.0, 60.0],
+    [55.0, 60.0, 64.0],
+    [55.0, 59.0, 62.0],
+];
 
 fn bass(stem: &mut Stem, bars: usize) {
     for bar in 0..bars {
@@ -159,7 +167,8 @@ fn chords(stem: &mut Stem, bars: usize) {
             stem.add(onset, BAR, &gains, |t| {
                 let envelope = (t / 0.3).min(1.0) * (1.0 - (t / BAR).powi(4));
                 let detune = (TAU * freq * 1.003 * t).sin();
-                ((TAU * freq * t).sin() + 0.5 * detune + 0.2 * (TAU * 2.0 * freq * t).sin()) * envelope
+                ((TAU * freq * t).sin() + 0.5 * detune + 0.2 * (TAU * 2.0 * freq * t).sin())
+                    * envelope
             });
         }
     }
@@ -167,10 +176,46 @@ fn chords(stem: &mut Stem, bars: usize) {
 
 /// Scale steps of the lead over the four chords, in eighths (None = rest).
 const MELODY: [[Option<f64>; 8]; 4] = [
-    [Some(69.0), None, Some(72.0), Some(71.0), Some(69.0), None, Some(64.0), None],
-    [Some(65.0), None, Some(69.0), None, Some(72.0), Some(69.0), Some(65.0), None],
-    [Some(67.0), None, Some(72.0), Some(76.0), Some(74.0), None, Some(72.0), None],
-    [Some(71.0), Some(74.0), Some(71.0), None, Some(67.0), None, Some(62.0), Some(64.0)],
+    [
+        Some(69.0),
+        None,
+        Some(72.0),
+        Some(71.0),
+        Some(69.0),
+        None,
+        Some(64.0),
+        None,
+    ],
+    [
+        Some(65.0),
+        None,
+        Some(69.0),
+        None,
+        Some(72.0),
+        Some(69.0),
+        Some(65.0),
+        None,
+    ],
+    [
+        Some(67.0),
+        None,
+        Some(72.0),
+        Some(76.0),
+        Some(74.0),
+        None,
+        Some(72.0),
+        None,
+    ],
+    [
+        Some(71.0),
+        Some(74.0),
+        Some(71.0),
+        None,
+        Some(67.0),
+        None,
+        Some(62.0),
+        Some(64.0),
+    ],
 ];
 
 fn lead(stem: &mut Stem, bars: usize, from_bar: usize) {
@@ -238,7 +283,11 @@ fn write_flac(path: &Path, stem: &Stem, bits: usize) {
 }
 
 fn main() {
-    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "projects/demo/stems".into()));
+    let root = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "projects/demo/stems".into()),
+    );
     let seconds = 6.0 * BAR;
     for dir in ["01", "02", "03"] {
         std::fs::create_dir_all(root.join(dir)).expect("create stem folder");

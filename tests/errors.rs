@@ -1,0 +1,250 @@
+//! Mistakes are reported with the file, line and column, every one at once,
+//! and a failed build writes nothing.
+
+mod common;
+
+use common::*;
+
+/// Runs `bounce check` on `text` and returns stderr; the check must fail.
+fn check_fails(project: &TestProject, text: &str) -> String {
+    project.write("bounce.kdl", text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "check should fail");
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn project() -> TestProject {
+    let project = TestProject::new();
+    project.wav("kick.wav", 48000, 16, &sine(48000, 1, 60.0, 0.5, 0.5));
+    project
+}
+
+const HEAD: &str = "release \"E\" {\n    version \"1\"\n}\n";
+
+fn assert_reports(stderr: &str, location: &str, message: &str) {
+    assert!(
+        stderr.contains(&format!("[bounce.kdl:{location}]")),
+        "no location bounce.kdl:{location} in:\n{stderr}"
+    );
+    assert!(stderr.contains(message), "no \"{message}\" in:\n{stderr}");
+}
+
+#[test]
+fn unknown_node_suggests_the_nearest_name() {
+    let stderr = check_fails(
+        &project(),
+        &format!("{HEAD}trak 1 \"A\" {{\n    stem \"k\" \"kick.wav\"\n}}\n"),
+    );
+    assert_reports(&stderr, "4:1", "unknown node `trak` at the top level");
+    assert!(stderr.contains("did you mean `track`?"), "{stderr}");
+}
+
+#[test]
+fn unknown_property_suggests_the_nearest_name() {
+    let stderr = check_fails(
+        &project(),
+        &format!("{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kick.wav\" gian=-3\n}}\n"),
+    );
+    assert_reports(&stderr, "5:25", "unknown property `gian` on `stem`");
+    assert!(stderr.contains("did you mean `gain`?"), "{stderr}");
+}
+
+#[test]
+fn wrong_types_and_ranges_are_caught() {
+    let stderr = check_fails(
+        &project(),
+        &format!("{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kick.wav\" pan=2 gain=\"loud\"\n}}\n"),
+    );
+    assert_reports(&stderr, "5:25", "2 is out of range");
+    assert!(stderr.contains("must be between -1 and 1"), "{stderr}");
+    assert_reports(&stderr, "5:31", "expected a number, found a string");
+}
+
+#[test]
+fn missing_files_point_at_the_path() {
+    let stderr = check_fails(
+        &project(),
+        &format!("{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kik.wav\"\n}}\n"),
+    );
+    assert_reports(&stderr, "5:14", "audio file not found: kik.wav");
+}
+
+#[test]
+fn invalid_isrc_and_upc_say_why() {
+    let text = "release \"E\" {\n    version \"1\"\n    upc \"5012345678901\"\n}\n\
+                track 1 \"A\" {\n    isrc \"GB-XYZ-2X-00001\"\n    stem \"k\" \"kick.wav\"\n}\n";
+    let stderr = check_fails(&project(), text);
+    assert_reports(&stderr, "3:9", "invalid UPC/EAN \"5012345678901\"");
+    assert!(
+        stderr.contains("the check digit is 1, but the other digits give 0"),
+        "{stderr}"
+    );
+    assert_reports(&stderr, "6:10", "invalid ISRC \"GB-XYZ-2X-00001\"");
+    assert!(
+        stderr.contains("the year `2X` must be two digits"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn routing_mistakes_point_at_the_member() {
+    let text = format!(
+        "{HEAD}track 1 \"A\" {{\n    stem \"kick\" \"kick.wav\"\n    stem \"kick\" \"kick.wav\"\n    \
+         bus \"drums\" \"kik\"\n    bus \"x\" \"y\"\n    bus \"y\" \"x\"\n}}\n"
+    );
+    let stderr = check_fails(&project(), &text);
+    assert_reports(&stderr, "6:5", "\"kick\" is defined twice in track 1");
+    assert_reports(
+        &stderr,
+        "7:17",
+        "unknown stem or bus \"kik\" in bus \"drums\"",
+    );
+    assert!(stderr.contains("did you mean \"kick\"?"), "{stderr}");
+    assert_reports(&stderr, "8:5", "bus \"x\" feeds itself through a cycle");
+    assert_reports(&stderr, "9:5", "bus \"y\" feeds itself through a cycle");
+}
+
+#[test]
+fn a_member_in_two_buses_is_an_error() {
+    let text = format!(
+        "{HEAD}track 1 \"A\" {{\n    stem \"kick\" \"kick.wav\"\n    bus \"a\" \"kick\"\n    bus \"b\" \"kick\"\n}}\n"
+    );
+    let stderr = check_fails(&project(), &text);
+    assert_reports(&stderr, "7:13", "\"kick\" is in two buses, \"a\" and \"b\"");
+}
+
+#[test]
+fn duplicates_across_the_project_are_errors() {
+    let text = format!(
+        "{HEAD}master \"m\" {{}}\nmaster \"m\" {{}}\ntrack 1 \"A\" {{ stem \"k\" \"kick.wav\"; }}\n\
+         track 1 \"B\" {{ stem \"k\" \"kick.wav\"; }}\n\
+         deliverable \"d\" {{ master \"mm\"; format \"wav\"; }}\n"
+    );
+    let stderr = check_fails(&project(), &text);
+    assert_reports(&stderr, "5:1", "master \"m\" is defined twice");
+    assert_reports(&stderr, "7:1", "track 1 is defined twice");
+    assert_reports(&stderr, "8:19", "unknown master \"mm\"");
+    assert!(stderr.contains("did you mean \"m\"?"), "{stderr}");
+}
+
+#[test]
+fn check_reports_every_error_at_once() {
+    let text = format!(
+        "{HEAD}track 1 \"A\" {{\n    stem \"k\" \"nope.wav\" gian=1\n    fade-in -1\n}}\nfoo\n"
+    );
+    let stderr = check_fails(&project(), &text);
+    assert!(
+        stderr.contains("error: 4 errors in the project"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn syntax_errors_point_at_the_line() {
+    let stderr = check_fails(
+        &project(),
+        &format!("{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kick.wav\" gain=\n}}\n"),
+    );
+    assert!(stderr.contains("[bounce.kdl:5:"), "{stderr}");
+}
+
+#[test]
+fn errors_in_included_files_name_that_file() {
+    let project = project();
+    project.write("masters.kdl", "master \"m\" {\n    widht 1.2\n}\n");
+    let stderr = check_fails(
+        &project,
+        &format!("{HEAD}include \"masters.kdl\"\ninclude \"missing.kdl\"\ntrack 1 \"A\" {{ stem \"k\" \"kick.wav\"; }}\n"),
+    );
+    assert!(stderr.contains("[masters.kdl:2:5]"), "{stderr}");
+    assert!(stderr.contains("did you mean `width`?"), "{stderr}");
+    assert_reports(&stderr, "5:9", "cannot read missing.kdl");
+}
+
+#[test]
+fn includes_and_kdl_v1_files_are_read() {
+    let project = project();
+    // KDL 1.0 syntax: bare true, no # prefix.
+    project.write(
+        "deliverables.kdl",
+        "deliverable \"d\" {\n    master \"m\"\n    format \"wav\" bits=32 float=true\n}\n",
+    );
+    project.write(
+        "bounce.kdl",
+        &format!("{HEAD}include \"deliverables.kdl\"\nmaster \"m\" {{}}\ntrack 1 \"A\" {{ stem \"k\" \"kick.wav\"; }}\n"),
+    );
+    let output = project.run(&["check"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    project.build_ok(&[]);
+    let (spec, _) = project.read_wav("out/1/d/01 - A.wav");
+    assert_eq!(spec.sample_format, hound::SampleFormat::Float);
+}
+
+#[test]
+fn a_bad_audio_file_names_the_file_and_nothing_is_written() {
+    let project = project();
+    project.write("broken.wav", "RIFF this is not audio at all");
+    project.write(
+        "bounce.kdl",
+        &format!(
+            "{HEAD}master \"m\" {{}}\ntrack 1 \"A\" {{ stem \"k\" \"kick.wav\"; }}\n\
+             track 2 \"B\" {{ stem \"b\" \"broken.wav\"; }}\n\
+             deliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n"
+        ),
+    );
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&log.output.stderr);
+    assert!(
+        stderr.contains("broken.wav: not an audio file bounce can read"),
+        "{stderr}"
+    );
+    assert!(log
+        .steps
+        .iter()
+        .any(|s| s["step"] == "source:2:b" && s["status"] == "failed"));
+    assert!(
+        !project.path("out").exists(),
+        "a failed build writes no outputs"
+    );
+    // Track 1's work is kept in the cache for the next build.
+    assert!(log.built().contains("deliverable:d:1"));
+}
+
+#[test]
+fn more_than_two_channels_is_an_error_naming_the_file() {
+    let project = project();
+    project.wav("surround.wav", 48000, 16, &sine(48000, 6, 100.0, 0.1, 0.1));
+    project.write(
+        "bounce.kdl",
+        &format!("{HEAD}master \"m\" {{}}\ntrack 1 \"A\" {{ stem \"s\" \"surround.wav\"; }}\ndeliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n"),
+    );
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&log.output.stderr);
+    assert!(
+        stderr.contains("surround.wav: 6 channels; bounce takes mono or stereo sources"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn output_paths_that_collide_are_errors() {
+    let project = project();
+    project.write(
+        "bounce.kdl",
+        &format!(
+            "{HEAD}master \"m\" {{}}\ntrack 1 \"A\" {{ stem \"k\" \"kick.wav\"; }}\n\
+             deliverable \"a\" {{ master \"m\"; format \"wav\"; path \"x.{{ext}}\"; }}\n\
+             deliverable \"b\" {{ master \"m\"; format \"wav\"; path \"x.{{ext}}\"; }}\n"
+        ),
+    );
+    let output = project.run(&["build"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("both write x.wav"), "{stderr}");
+}
