@@ -80,11 +80,6 @@ impl PcmWriter {
         self.out
             .flush()
             .map_err(|e| AudioError::io(&self.path, e))?;
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| AudioError::io(&self.path, e.into_error()))?;
-        file.sync_all().map_err(|e| AudioError::io(&self.path, e))?;
         Ok(self.frames)
     }
 }

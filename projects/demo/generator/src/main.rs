@@ -6,6 +6,9 @@
 //! cargo run --release -p demo-generator -- projects/demo/stems
 //! ```
 //!
+//! `demo-generator album DIR [TRACKS] [SECONDS]` writes a larger project of
+//! the same material for benchmarks.
+//!
 //! The stems cover what a real session has: mono and stereo, 16- and 24-bit,
 //! WAV and FLAC, 48 kHz and one at 44.1 kHz.
 
@@ -283,11 +286,78 @@ fn write_flac(path: &Path, stem: &Stem, bits: usize) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("album") {
+        let number =
+            |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+        let dir = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "album".into()));
+        album(&dir, number(2, 10), number(3, 180) as f64);
+        return;
+    }
     let root = PathBuf::from(
-        std::env::args()
-            .nth(1)
+        args.first()
+            .cloned()
             .unwrap_or_else(|| "projects/demo/stems".into()),
     );
+    demo(&root);
+}
+
+type Part = Box<dyn Fn(&mut Stem)>;
+
+/// A benchmark album: `tracks` tracks of `seconds` each, 8 stems per track
+/// (16-bit WAV at 48 kHz; drums and bass mono, the rest stereo), and its
+/// project file.
+fn album(dir: &Path, tracks: usize, seconds: f64) {
+    let bars = (seconds / BAR).ceil() as usize;
+    let mut project = String::from(
+        "release \"Benchmark Album\" {\n    artist \"Bench\"\n    version \"1\"\n    sample-rate 48000\n}\n\
+         master \"main\" {\n    width 1.1\n    loudness -14\n}\n",
+    );
+    for track in 1..=tracks {
+        let folder = dir.join(format!("stems/{track:02}"));
+        std::fs::create_dir_all(&folder).expect("create stem folder");
+        let seed = track as u64 * 100;
+        let stems: [(&str, usize, Part); 8] = [
+            (
+                "kick",
+                1,
+                Box::new(move |s| kick(s, bars, &[0.0, 1.0, 2.0, 3.0])),
+            ),
+            ("snare", 1, Box::new(move |s| snare(s, bars, seed + 1))),
+            ("hats", 1, Box::new(move |s| hats(s, bars, seed + 2))),
+            ("perc", 1, Box::new(move |s| hats(s, bars, seed + 3))),
+            ("bass", 1, Box::new(move |s| bass(s, bars))),
+            ("chords", 2, Box::new(move |s| chords(s, bars))),
+            ("pad", 2, Box::new(move |s| chords(s, bars))),
+            ("lead", 2, Box::new(move |s| lead(s, bars, 0))),
+        ];
+        project.push_str(&format!("track {track} \"Track {track}\" {{\n"));
+        for (name, channels, render) in &stems {
+            let mut stem = Stem::new(48000, *channels, seconds);
+            render(&mut stem);
+            // A level per track, so no two tracks share a stem's audio (the
+            // cache would otherwise render shared stems once).
+            let level = 1.0 - 0.01 * track as f64;
+            stem.channels.iter_mut().flatten().for_each(|x| *x *= level);
+            write_wav(&folder.join(format!("{name}.wav")), &stem, 16);
+            project.push_str(&format!(
+                "    stem \"{name}\" \"stems/{track:02}/{name}.wav\" gain=-6\n"
+            ));
+        }
+        project.push_str(
+            "    bus \"drums\" \"kick\" \"snare\" \"hats\" \"perc\" gain=-1\n    \
+             bus \"music\" \"chords\" \"pad\" \"lead\" { width 0.9 }\n    fade-out 3\n}\n",
+        );
+    }
+    project.push_str(
+        "deliverable \"master\" {\n    master \"main\"\n    format \"wav\" bits=24\n}\n\
+         deliverable \"cd\" {\n    master \"main\"\n    format \"wav\" bits=16 rate=44100\n}\n",
+    );
+    std::fs::write(dir.join("bounce.kdl"), project).expect("write project");
+}
+
+/// The demo project's stems.
+fn demo(root: &Path) {
     let seconds = 6.0 * BAR;
     for dir in ["01", "02", "03"] {
         std::fs::create_dir_all(root.join(dir)).expect("create stem folder");
