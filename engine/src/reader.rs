@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use bounce_nodes::processors::FadeCurve;
+use bounce_nodes::processors::{BandParams, CompressorParams, Detect, EqBand, FadeCurve};
 use bounce_nodes::{Dither, PanLaw, ProcessorSpec};
 use kdl::KdlDocument;
 
@@ -32,17 +32,37 @@ const TRACK_CHILDREN: &[&str] = &[
     "isrc", "artist", "composer", "genre", "stem", "tone", "bus", "mix", "length", "fade-in",
     "fade-out", "gap",
 ];
-const PROCESSORS: &[&str] = &["gain", "pan", "polarity", "width", "loudness"];
-/// Processors the language defines that this version cannot run yet.
-const PLANNED_PROCESSORS: &[&str] = &[
+const PROCESSORS: &[&str] = &[
+    "gain",
+    "pan",
+    "polarity",
+    "width",
+    "loudness",
     "eq",
     "compress",
     "multiband",
     "limit",
-    "delay",
-    "reverb",
-    "automate",
 ];
+const COMPRESS_PROPS: &[&str] = &[
+    "threshold",
+    "ratio",
+    "attack",
+    "release",
+    "knee",
+    "makeup",
+    "detect",
+    "link",
+];
+const EQ_BANDS: &[&str] = &[
+    "highpass",
+    "lowpass",
+    "low-shelf",
+    "high-shelf",
+    "bell",
+    "notch",
+];
+/// Processors the language defines that this version cannot run yet.
+const PLANNED_PROCESSORS: &[&str] = &["delay", "reverb", "automate"];
 const DELIVERABLE_CHILDREN: &[&str] = &[
     "master", "stems", "format", "dither", "tracks", "path", "standard",
 ];
@@ -613,6 +633,42 @@ impl Reader {
                 )?;
                 Some(ProcessorSpec::Loudness { lufs })
             }
+            "eq" => {
+                node.check_shape(diags, &[], 0, true);
+                let bands: Vec<EqBand> = node
+                    .children()
+                    .filter_map(|band| self.read_eq_band(band))
+                    .collect();
+                Some(ProcessorSpec::Eq { bands })
+            }
+            "compress" => {
+                node.check_shape(diags, COMPRESS_PROPS, 0, false);
+                Some(ProcessorSpec::Compress(self.read_compressor(node)))
+            }
+            "multiband" => self.read_multiband(node),
+            "limit" => {
+                node.check_shape(diags, &["ceiling", "release", "lookahead"], 0, false);
+                Some(ProcessorSpec::Limit {
+                    ceiling: node.number_prop(
+                        diags,
+                        "ceiling",
+                        -1.0,
+                        Range::between(-30.0, 0.0, "dBTP"),
+                    ),
+                    release: node.number_prop(
+                        diags,
+                        "release",
+                        50.0,
+                        Range::between(1.0, 5000.0, "ms"),
+                    ),
+                    lookahead: node.number_prop(
+                        diags,
+                        "lookahead",
+                        5.0,
+                        Range::between(0.1, 50.0, "ms"),
+                    ),
+                })
+            }
             planned if PLANNED_PROCESSORS.contains(&planned) => {
                 diags.push(
                     ProjectDiagnostic::new(
@@ -631,6 +687,166 @@ impl Reader {
                 None
             }
         }
+    }
+
+    /// `compress`'s properties (also a multiband `band`'s).
+    fn read_compressor(&mut self, node: NodeView) -> CompressorParams {
+        let diags = &mut self.diags;
+        let detect = match node.choice_prop(diags, "detect", &["peak", "rms"]) {
+            Some("rms") => Detect::Rms,
+            _ => Detect::Peak,
+        };
+        CompressorParams {
+            threshold: node.number_prop(
+                diags,
+                "threshold",
+                0.0,
+                Range::between(-80.0, 0.0, "dBFS"),
+            ),
+            ratio: node.number_prop(diags, "ratio", 1.0, Range::between(1.0, 100.0, ":1")),
+            attack: node.number_prop(diags, "attack", 10.0, Range::between(0.0, 1000.0, "ms")),
+            release: node.number_prop(diags, "release", 100.0, Range::between(1.0, 10000.0, "ms")),
+            knee: node.number_prop(diags, "knee", 0.0, Range::between(0.0, 24.0, "dB")),
+            makeup: node.number_prop(diags, "makeup", 0.0, Range::between(-24.0, 24.0, "dB")),
+            detect,
+            link: node.bool_prop(diags, "link", true),
+        }
+    }
+
+    fn read_multiband(&mut self, node: NodeView) -> Option<ProcessorSpec> {
+        let nyquist = self.release_rate() as f64 / 2.0;
+        let diags = &mut self.diags;
+        node.check_shape(diags, &[], usize::MAX, true);
+        let range = Range {
+            max: nyquist * 0.9,
+            ..Range::positive("Hz")
+        };
+        let crossovers = node.number_args(diags, 0, range);
+        if crossovers.is_empty() {
+            diags.push(
+                ProjectDiagnostic::new(
+                    &node.name_span(),
+                    "`multiband` needs its crossover frequencies",
+                )
+                .help("e.g. `multiband 120 2000 8000 { band …; band …; band …; band … }`"),
+            );
+            return None;
+        }
+        for pair in crossovers.windows(2) {
+            if pair[1].0 <= pair[0].0 {
+                diags.push(
+                    ProjectDiagnostic::new(&pair[1].1, "crossovers must rise from low to high")
+                        .label("not above the one before"),
+                );
+            }
+        }
+        let mut bands = Vec::new();
+        for child in node.children() {
+            if child.name() != "band" {
+                self.unknown_node(child, child.name(), &["band"], "in `multiband`");
+                continue;
+            }
+            let mut props = COMPRESS_PROPS.to_vec();
+            props.push("gain");
+            child.check_shape(&mut self.diags, &props, 0, false);
+            let compressor = self.read_compressor(child);
+            let gain = child.number_prop(
+                &mut self.diags,
+                "gain",
+                0.0,
+                Range::between(-60.0, 24.0, "dB"),
+            );
+            bands.push(BandParams { compressor, gain });
+        }
+        if bands.len() != crossovers.len() + 1 {
+            self.diags.push(
+                ProjectDiagnostic::new(
+                    &node.name_span(),
+                    format!(
+                        "{} crossovers make {} bands, but {} `band`s are given",
+                        crossovers.len(),
+                        crossovers.len() + 1,
+                        bands.len()
+                    ),
+                )
+                .label("band count"),
+            );
+            return None;
+        }
+        Some(ProcessorSpec::Multiband {
+            crossovers: crossovers.into_iter().map(|(f, _)| f).collect(),
+            bands,
+        })
+    }
+
+    fn read_eq_band(&mut self, node: NodeView) -> Option<EqBand> {
+        let name = node.name();
+        if !EQ_BANDS.contains(&name) {
+            self.unknown_node(node, name, EQ_BANDS, "in `eq`");
+            return None;
+        }
+        let nyquist = self.release_rate() as f64 / 2.0;
+        let diags = &mut self.diags;
+        let props: &[&str] = match name {
+            "highpass" | "lowpass" => &["slope"],
+            "notch" => &["q"],
+            _ => &["gain", "q"],
+        };
+        node.check_shape(diags, props, 1, false);
+        let freq_range = Range {
+            max: nyquist * 0.99,
+            ..Range::positive("Hz")
+        };
+        let freq = node.number_arg(diags, 0, "a frequency in Hz", freq_range);
+        let q_range = Range::between(0.05, 50.0, "");
+        let gain_range = Range::between(-30.0, 30.0, "dB");
+        let band = match name {
+            "highpass" | "lowpass" => {
+                let slope = node.number_prop(diags, "slope", 12.0, Range::integer(12.0, 48.0));
+                if ![12.0, 24.0, 48.0].contains(&slope) {
+                    let span = node.span_of(node.prop("slope").expect("read").span());
+                    diags.push(
+                        ProjectDiagnostic::new(&span, format!("slope={slope} is not available"))
+                            .help("slope is 12, 24 or 48 (dB per octave)"),
+                    );
+                }
+                let slope = slope as u32;
+                if name == "highpass" {
+                    EqBand::Highpass { freq: freq?, slope }
+                } else {
+                    EqBand::Lowpass { freq: freq?, slope }
+                }
+            }
+            "notch" => EqBand::Notch {
+                freq: freq?,
+                q: node.number_prop(diags, "q", 10.0, q_range),
+            },
+            "bell" => EqBand::Bell {
+                freq: freq?,
+                gain: node.number_prop(diags, "gain", 0.0, gain_range),
+                q: node.number_prop(diags, "q", 1.0, q_range),
+            },
+            shelf => {
+                let (gain, q) = (
+                    node.number_prop(diags, "gain", 0.0, gain_range),
+                    node.number_prop(diags, "q", 0.707, q_range),
+                );
+                if shelf == "low-shelf" {
+                    EqBand::LowShelf {
+                        freq: freq?,
+                        gain,
+                        q,
+                    }
+                } else {
+                    EqBand::HighShelf {
+                        freq: freq?,
+                        gain,
+                        q,
+                    }
+                }
+            }
+        };
+        Some(band)
     }
 
     fn read_master(&mut self, node: NodeView) {

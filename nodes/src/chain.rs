@@ -2,7 +2,7 @@
 //! passes that `loudness` needs.
 
 use crate::processors::{ProcessorContext, ProcessorSpec};
-use crate::{AudioError, BlockSink, BlockSource, LoudnessMeter, StereoBuffer};
+use crate::{AudioError, BlockSink, BlockSource, LoudnessMeter, Silence, StereoBuffer};
 
 /// The facts about a signal that a chain needs before it runs.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +44,7 @@ pub fn render_chain(
 }
 
 fn run(
-    mut source: Box<dyn BlockSource>,
+    source: Box<dyn BlockSource>,
     chain: &[ProcessorSpec],
     context: &ChainContext,
     sink: &mut dyn BlockSink,
@@ -58,9 +58,15 @@ fn run(
         .filter(|spec| !spec.is_identity())
         .map(|spec| spec.build(&processor_context))
         .collect();
+    // Processors with lookahead delay their output: feed that many frames
+    // of silence after the source and drop as many from the start, so the
+    // output lines up with the input and has its length.
+    let latency: usize = processors.iter().map(|p| p.latency()).sum();
+    let mut source = Chained::new(source, Box::new(Silence::new(latency as u64)));
+    let mut to_skip = latency;
     let mut buffer = StereoBuffer::default();
     loop {
-        let frames = buffer.fill_from(source.as_mut())?;
+        let frames = buffer.fill_from(&mut source)?;
         if frames == 0 {
             return Ok(());
         }
@@ -68,7 +74,41 @@ fn run(
         for processor in processors.iter_mut() {
             processor.process(left, right);
         }
-        sink.write(left, right)?;
+        let skip = to_skip.min(frames);
+        to_skip -= skip;
+        if skip < frames {
+            sink.write(&left[skip..], &right[skip..])?;
+        }
+    }
+}
+
+/// One source, then another.
+struct Chained {
+    first: Box<dyn BlockSource>,
+    second: Box<dyn BlockSource>,
+    first_done: bool,
+}
+
+impl Chained {
+    fn new(first: Box<dyn BlockSource>, second: Box<dyn BlockSource>) -> Self {
+        Chained {
+            first,
+            second,
+            first_done: false,
+        }
+    }
+}
+
+impl BlockSource for Chained {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        if !self.first_done {
+            let n = self.first.read(left, right)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            self.first_done = true;
+        }
+        self.second.read(left, right)
     }
 }
 

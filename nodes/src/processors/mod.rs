@@ -3,14 +3,23 @@
 //! version per kind), its running state in a type that implements
 //! [`Processor`].
 
+mod biquad;
+mod compressor;
+mod eq;
 mod fade;
 mod gain;
+mod limiter;
+mod multiband;
 mod pan;
 mod polarity;
 mod width;
 
+pub use compressor::{Compressor, CompressorParams, Detect};
+pub use eq::{Eq, EqBand};
 pub use fade::{Fade, FadeCurve};
 pub use gain::Gain;
+pub use limiter::Limiter;
+pub use multiband::{BandParams, Multiband};
 pub use pan::{Pan, PanLaw};
 pub use polarity::Polarity;
 pub use width::Width;
@@ -22,6 +31,12 @@ pub trait Processor: Send {
     /// Processes one block in place; both slices have the same length. A
     /// processor keeps its own notion of time, counting the frames it has seen.
     fn process(&mut self, left: &mut [f32], right: &mut [f32]);
+
+    /// Frames by which the output lags the input; the chain runner removes
+    /// the delay, so a chain's output stays aligned with its input.
+    fn latency(&self) -> usize {
+        0
+    }
 }
 
 /// What a processor needs to know of the signal it will run on.
@@ -44,6 +59,20 @@ pub enum ProcessorSpec {
         law: PanLaw,
     },
     Polarity,
+    Eq {
+        bands: Vec<EqBand>,
+    },
+    Compress(CompressorParams),
+    /// True-peak brick-wall limiter: ceiling dBTP, release and lookahead ms.
+    Limit {
+        ceiling: f64,
+        release: f64,
+        lookahead: f64,
+    },
+    Multiband {
+        crossovers: Vec<f64>,
+        bands: Vec<BandParams>,
+    },
     Width {
         width: f64,
     },
@@ -68,6 +97,10 @@ impl ProcessorSpec {
             ProcessorSpec::Pan { .. } => 1,
             ProcessorSpec::Polarity => 1,
             ProcessorSpec::Width { .. } => 1,
+            ProcessorSpec::Eq { .. } => 1,
+            ProcessorSpec::Compress(_) => 1,
+            ProcessorSpec::Limit { .. } => 1,
+            ProcessorSpec::Multiband { .. } => 1,
             ProcessorSpec::Loudness { .. } => 1,
             ProcessorSpec::Fade { .. } => 1,
         }
@@ -82,6 +115,11 @@ impl ProcessorSpec {
                 *position == 0.0 && *law != PanLaw::ConstantPower
             }
             ProcessorSpec::Width { width } => *width == 1.0,
+            ProcessorSpec::Eq { bands } => bands.iter().all(EqBand::is_identity),
+            ProcessorSpec::Compress(params) => params.is_identity(),
+            ProcessorSpec::Limit { .. } => false,
+            // Neutral bands still pass an allpass: not an identity.
+            ProcessorSpec::Multiband { .. } => false,
             ProcessorSpec::Fade {
                 fade_in, fade_out, ..
             } => *fade_in == 0.0 && *fade_out == 0.0,
@@ -108,6 +146,23 @@ impl ProcessorSpec {
             ProcessorSpec::Pan { position, law } => Box::new(Pan::new(*position, *law)),
             ProcessorSpec::Polarity => Box::new(Polarity),
             ProcessorSpec::Width { width } => Box::new(Width::new(*width)),
+            ProcessorSpec::Eq { bands } => Box::new(Eq::new(bands, context.sample_rate)),
+            ProcessorSpec::Compress(params) => {
+                Box::new(Compressor::new(*params, context.sample_rate))
+            }
+            ProcessorSpec::Limit {
+                ceiling,
+                release,
+                lookahead,
+            } => Box::new(Limiter::new(
+                *ceiling,
+                *release,
+                *lookahead,
+                context.sample_rate,
+            )),
+            ProcessorSpec::Multiband { crossovers, bands } => {
+                Box::new(Multiband::new(crossovers, bands, context.sample_rate))
+            }
             ProcessorSpec::Loudness { .. } => {
                 unreachable!("the chain runner resolves loudness before building")
             }

@@ -1,0 +1,323 @@
+//! Feed-forward compressor after Giannoulis, Massberg and Reiss, "Digital
+//! Dynamic Range Compressor Design — A Tutorial and Analysis" (JAES 60(6),
+//! 2012): a gain computer with a quadratic soft knee (their eq. 4) and a
+//! smooth branching peak detector on the gain reduction in dB (eq. 17), so
+//! attack and release are true exponential time constants.
+
+use serde::{Deserialize, Serialize};
+
+use super::Processor;
+
+/// How the level is detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Detect {
+    /// The instantaneous sample magnitude.
+    Peak,
+    /// Mean square over a 10 ms window: a sine reads 3 dB under its peak.
+    Rms,
+}
+
+/// A compressor's settings, as the project states them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CompressorParams {
+    /// dBFS.
+    pub threshold: f64,
+    pub ratio: f64,
+    /// Milliseconds.
+    pub attack: f64,
+    pub release: f64,
+    /// Width of the soft knee, dB (0: hard knee).
+    pub knee: f64,
+    /// Gain after compression, dB.
+    pub makeup: f64,
+    pub detect: Detect,
+    /// One gain for both channels, from the louder.
+    pub link: bool,
+}
+
+impl Default for CompressorParams {
+    fn default() -> Self {
+        CompressorParams {
+            threshold: 0.0,
+            ratio: 1.0,
+            attack: 10.0,
+            release: 100.0,
+            knee: 0.0,
+            makeup: 0.0,
+            detect: Detect::Peak,
+            link: true,
+        }
+    }
+}
+
+impl CompressorParams {
+    pub fn is_identity(&self) -> bool {
+        self.ratio == 1.0 && self.makeup == 0.0
+    }
+
+    /// The static curve: output level for a steady input level, both dB.
+    pub fn curve(&self, level: f64) -> f64 {
+        let (t, r, w) = (self.threshold, self.ratio, self.knee);
+        let over = level - t;
+        if 2.0 * over < -w {
+            level
+        } else if 2.0 * over.abs() <= w && w > 0.0 {
+            level + (1.0 / r - 1.0) * (over + w / 2.0).powi(2) / (2.0 * w)
+        } else {
+            t + over / r
+        }
+    }
+}
+
+const RMS_WINDOW_SECONDS: f64 = 0.010;
+/// The quietest level the detector considers, to keep logs finite.
+const FLOOR_DB: f64 = -200.0;
+
+/// The detector and ballistics of one gain path.
+struct Sidechain {
+    mean_square: f64,
+    /// Smoothed gain reduction, dB (≥ 0).
+    reduction: f64,
+}
+
+/// A compressor's running state.
+pub struct Compressor {
+    params: CompressorParams,
+    attack_coef: f64,
+    release_coef: f64,
+    rms_coef: f64,
+    makeup: f64,
+    sidechains: [Sidechain; 2],
+}
+
+fn coefficient(seconds: f64, rate: f64) -> f64 {
+    if seconds <= 0.0 {
+        0.0
+    } else {
+        (-1.0 / (seconds * rate)).exp()
+    }
+}
+
+impl Compressor {
+    pub fn new(params: CompressorParams, rate: u32) -> Self {
+        let rate = rate as f64;
+        let sidechain = || Sidechain {
+            mean_square: 0.0,
+            reduction: 0.0,
+        };
+        Compressor {
+            params,
+            attack_coef: coefficient(params.attack / 1000.0, rate),
+            release_coef: coefficient(params.release / 1000.0, rate),
+            rms_coef: coefficient(RMS_WINDOW_SECONDS, rate),
+            makeup: crate::db_to_gain(params.makeup),
+            sidechains: [sidechain(), sidechain()],
+        }
+    }
+
+    /// Feeds one detector value (a magnitude for peak, a square for RMS)
+    /// and returns the linear gain to apply.
+    fn gain(&mut self, which: usize, value: f64) -> f64 {
+        let params = self.params;
+        let side = &mut self.sidechains[which];
+        let level = match params.detect {
+            Detect::Peak => 20.0 * value.max(1e-10).log10(),
+            Detect::Rms => {
+                side.mean_square = self.rms_coef * side.mean_square + (1.0 - self.rms_coef) * value;
+                10.0 * side.mean_square.max(1e-20).log10()
+            }
+        }
+        .max(FLOOR_DB);
+        let wanted = level - params.curve(level);
+        let coef = if wanted > side.reduction {
+            self.attack_coef
+        } else {
+            self.release_coef
+        };
+        side.reduction = coef * side.reduction + (1.0 - coef) * wanted;
+        crate::db_to_gain(-side.reduction) * self.makeup
+    }
+}
+
+impl Processor for Compressor {
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let rms = self.params.detect == Detect::Rms;
+        let detector = |x: f64| if rms { x * x } else { x.abs() };
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            let (lf, rf) = (*l as f64, *r as f64);
+            if self.params.link {
+                let value = if rms {
+                    (detector(lf) + detector(rf)) / 2.0
+                } else {
+                    detector(lf).max(detector(rf))
+                };
+                let gain = self.gain(0, value);
+                *l = (lf * gain) as f32;
+                *r = (rf * gain) as f32;
+            } else {
+                let gl = self.gain(0, detector(lf));
+                let gr = self.gain(1, detector(rf));
+                *l = (lf * gl) as f32;
+                *r = (rf * gr) as f32;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(params: CompressorParams, left: &mut [f32], right: &mut [f32]) {
+        let mut compressor = Compressor::new(params, 48000);
+        for (l, r) in left.chunks_mut(4096).zip(right.chunks_mut(4096)) {
+            compressor.process(l, r);
+        }
+    }
+
+    fn sine(level_db: f64, seconds: f64) -> Vec<f32> {
+        let amplitude = crate::db_to_gain(level_db);
+        (0..(48000.0 * seconds) as usize)
+            .map(|i| {
+                (amplitude * (std::f64::consts::TAU * 997.0 * i as f64 / 48000.0).sin()) as f32
+            })
+            .collect()
+    }
+
+    fn peak_db(signal: &[f32]) -> f64 {
+        20.0 * signal.iter().fold(0.0f32, |m, x| m.max(x.abs())).log10() as f64
+    }
+
+    fn rms_db(signal: &[f32]) -> f64 {
+        let ms = signal.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / signal.len() as f64;
+        10.0 * ms.log10()
+    }
+
+    #[test]
+    fn static_curve_matches_threshold_ratio_and_knee_on_steady_sines() {
+        for (knee, detect) in [
+            (0.0, Detect::Peak),
+            (6.0, Detect::Peak),
+            (0.0, Detect::Rms),
+            (10.0, Detect::Rms),
+        ] {
+            let params = CompressorParams {
+                threshold: -20.0,
+                ratio: 4.0,
+                attack: 1.0,
+                release: 500.0,
+                knee,
+                makeup: 3.0,
+                detect,
+                link: true,
+            };
+            for input in [-40.0, -24.0, -21.0, -20.0, -18.0, -10.0, -3.0] {
+                let mut l = sine(input, 2.0);
+                let mut r = l.clone();
+                run(params, &mut l, &mut r);
+                let tail = &l[48000..];
+                // The detector sees the peak level (peak) or the RMS level (rms).
+                let (measured, detected) = match detect {
+                    Detect::Peak => (peak_db(tail), input),
+                    Detect::Rms => (rms_db(tail), input - 3.0103),
+                };
+                let expected = params.curve(detected) + params.makeup;
+                assert!(
+                    (measured - expected).abs() < 0.2,
+                    "{detect:?} knee {knee}: {input} dB in gave {measured:.3}, curve says {expected:.3}"
+                );
+                assert_eq!(l, r, "linked channels get one gain");
+            }
+        }
+    }
+
+    /// Time for the gain reduction to cover 1 − 1/e of a level step.
+    fn time_constant(reduction_db: &[f64], from: f64, to: f64) -> f64 {
+        let target = from + (to - from) * (1.0 - (-1.0f64).exp());
+        let crossed = reduction_db
+            .iter()
+            .position(|g| {
+                if to > from {
+                    *g >= target
+                } else {
+                    *g <= target
+                }
+            })
+            .expect("the step settles");
+        crossed as f64 / 48000.0 * 1000.0
+    }
+
+    #[test]
+    fn attack_and_release_are_the_stated_time_constants() {
+        for (attack, release) in [(5.0, 50.0), (20.0, 200.0)] {
+            let params = CompressorParams {
+                threshold: -30.0,
+                ratio: 4.0,
+                attack,
+                release,
+                ..CompressorParams::default()
+            };
+            // A level step on a steady magnitude (DC): -40 dB, then -10 dB, then -40 dB.
+            let quiet = crate::db_to_gain(-40.0) as f32;
+            let loud = crate::db_to_gain(-10.0) as f32;
+            let n = 48000;
+            let mut input = vec![quiet; n];
+            input.extend(vec![loud; n]);
+            input.extend(vec![quiet; n]);
+            let mut l = input.clone();
+            let mut r = input.clone();
+            run(params, &mut l, &mut r);
+            let reduction: Vec<f64> = l
+                .iter()
+                .zip(&input)
+                .map(|(y, x)| 20.0 * (*x as f64 / *y as f64).log10())
+                .collect();
+            let full = -10.0 - params.curve(-10.0);
+            let measured_attack = time_constant(&reduction[n..2 * n], 0.0, full);
+            let measured_release = time_constant(&reduction[2 * n..], full, 0.0);
+            assert!(
+                (measured_attack / attack - 1.0).abs() < 0.1,
+                "attack {measured_attack} ms vs {attack}"
+            );
+            assert!(
+                (measured_release / release - 1.0).abs() < 0.1,
+                "release {measured_release} ms vs {release}"
+            );
+        }
+    }
+
+    #[test]
+    fn unlinked_channels_compress_apart() {
+        let params = CompressorParams {
+            threshold: -20.0,
+            ratio: 10.0,
+            attack: 1.0,
+            release: 100.0,
+            link: false,
+            ..CompressorParams::default()
+        };
+        let mut l = sine(-6.0, 1.0);
+        let mut r = sine(-30.0, 1.0);
+        let quiet = r.clone();
+        run(params, &mut l, &mut r);
+        assert!(peak_db(&l[24000..]) < -17.0);
+        assert_eq!(r, quiet, "the quiet side is below threshold and untouched");
+    }
+
+    #[test]
+    fn ratio_one_is_transparent() {
+        let params = CompressorParams {
+            threshold: -40.0,
+            ..CompressorParams::default()
+        };
+        assert!(params.is_identity());
+        let mut l = sine(-3.0, 0.5);
+        let input = l.clone();
+        let mut r = l.clone();
+        run(params, &mut l, &mut r);
+        for (a, b) in l.iter().zip(&input) {
+            assert!((a - b).abs() <= 1e-7, "{a} vs {b}");
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! A true-peak brick-wall limiter.
+//!
+//! Detection: each sample and seven values between it and the next, read
+//! through an 8× polyphase windowed-sinc interpolator: denser than the 4×
+//! that ITU-R BS.1770-4 Annex 2 asks of a true-peak meter, so what the meter
+//! can see, the limiter has seen.
+//!
+//! Gain: the gain each sample needs is run through a sliding minimum as long
+//! as the lookahead (plus two samples, to cover the intersample values on
+//! both sides), then an instant-attack, exponential release, then a boxcar
+//! average as long as the lookahead. Every gain inside the boxcar around a
+//! peak is at most the gain that peak needs, so the average is too: the
+//! ceiling holds by construction, and the gain moves smoothly (no clicks).
+//! The audio is delayed to meet its gain; the chain runner removes the delay.
+
+use std::collections::VecDeque;
+
+use super::Processor;
+
+/// Interpolated values per input sample (the sample itself included).
+const OVERSAMPLE: usize = 8;
+/// Filter taps per phase.
+const TAPS: usize = 24;
+/// A hair under the ceiling, for the gain's own rounding to f32.
+const SAFETY_DB: f64 = 0.005;
+
+/// The limiter's running state.
+pub struct Limiter {
+    ceiling: f64,
+    lookahead: usize,
+    release_coef: f64,
+    /// Phase filters 1..OVERSAMPLE (phase 0 is the sample itself).
+    phases: Vec<[f64; TAPS]>,
+    /// The last TAPS input samples per channel, newest last.
+    history: [VecDeque<f64>; 2],
+    /// The audio waiting for its gain.
+    delay: [VecDeque<f32>; 2],
+    /// (index, needed gain) candidates for the sliding minimum.
+    minimum: VecDeque<(u64, f64)>,
+    released: f64,
+    boxcar: VecDeque<f64>,
+    boxcar_sum: f64,
+    index: u64,
+}
+
+/// The detector's delay: the interpolated values around sample n are known
+/// once TAPS/2 later samples have arrived.
+const DETECT_DELAY: usize = TAPS / 2;
+
+fn interpolation_phases() -> Vec<[f64; TAPS]> {
+    // A Kaiser-windowed sinc at the input's Nyquist frequency, sampled at
+    // 1/OVERSAMPLE steps; phase p interpolates at p/OVERSAMPLE after the
+    // centre sample.
+    let beta = 8.0;
+    let half = (TAPS / 2) as f64;
+    let bessel = |x: f64| {
+        let mut sum = 1.0;
+        let mut term = 1.0;
+        for k in 1..30 {
+            term *= (x / 2.0 / k as f64).powi(2);
+            sum += term;
+        }
+        sum
+    };
+    (1..OVERSAMPLE)
+        .map(|p| {
+            let frac = p as f64 / OVERSAMPLE as f64;
+            let mut taps = [0.0; TAPS];
+            for (j, tap) in taps.iter_mut().enumerate() {
+                // Tap j weighs the sample at offset (j - half + 1) from the centre.
+                let t = j as f64 - half + 1.0 - frac;
+                let sinc = if t == 0.0 {
+                    1.0
+                } else {
+                    (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t)
+                };
+                let r = t / half;
+                let window = if r.abs() >= 1.0 {
+                    0.0
+                } else {
+                    bessel(beta * (1.0 - r * r).sqrt()) / bessel(beta)
+                };
+                *tap = sinc * window;
+            }
+            let sum: f64 = taps.iter().sum();
+            taps.iter_mut().for_each(|t| *t /= sum);
+            taps
+        })
+        .collect()
+}
+
+impl Limiter {
+    /// `ceiling_db` in dBTP; `release_ms` and `lookahead_ms` in milliseconds.
+    pub fn new(ceiling_db: f64, release_ms: f64, lookahead_ms: f64, rate: u32) -> Self {
+        let lookahead = ((lookahead_ms / 1000.0 * rate as f64).round() as usize).max(1);
+        let release = release_ms / 1000.0 * rate as f64;
+        let zeros = |n: usize| VecDeque::from(vec![0.0; n]);
+        Limiter {
+            ceiling: crate::db_to_gain(ceiling_db - SAFETY_DB),
+            lookahead,
+            release_coef: if release > 0.0 {
+                (-1.0 / release).exp()
+            } else {
+                0.0
+            },
+            phases: interpolation_phases(),
+            history: [zeros(TAPS), zeros(TAPS)],
+            delay: [
+                VecDeque::from(vec![0.0f32; lookahead + DETECT_DELAY]),
+                VecDeque::from(vec![0.0f32; lookahead + DETECT_DELAY]),
+            ],
+            minimum: VecDeque::new(),
+            released: 1.0,
+            boxcar: VecDeque::from(vec![1.0; lookahead]),
+            boxcar_sum: lookahead as f64,
+            index: 0,
+        }
+    }
+
+    /// The latency the limiter adds, in frames.
+    pub fn latency(&self) -> usize {
+        self.lookahead + DETECT_DELAY
+    }
+
+    /// The true peak around the centre of the history (the sample and the
+    /// values up to the next one).
+    fn true_peak(&self, channel: usize) -> f64 {
+        let history = &self.history[channel];
+        let centre = history[TAPS / 2 - 1];
+        let mut peak = centre.abs();
+        for phase in &self.phases {
+            let value: f64 = phase.iter().zip(history.iter()).map(|(h, x)| h * x).sum();
+            peak = peak.max(value.abs());
+        }
+        peak
+    }
+
+    /// Takes one input frame; returns the gain for the frame leaving the delay.
+    fn next_gain(&mut self, left: f32, right: f32) -> f64 {
+        for (channel, x) in [left, right].into_iter().enumerate() {
+            self.history[channel].pop_front();
+            self.history[channel].push_back(x as f64);
+        }
+        let peak = self.true_peak(0).max(self.true_peak(1));
+        let needed = if peak > self.ceiling {
+            self.ceiling / peak
+        } else {
+            1.0
+        };
+        // Sliding minimum over lookahead + 2 detections.
+        let window = self.lookahead as u64 + 2;
+        while self.minimum.back().is_some_and(|(_, g)| *g >= needed) {
+            self.minimum.pop_back();
+        }
+        self.minimum.push_back((self.index, needed));
+        while self
+            .minimum
+            .front()
+            .is_some_and(|(i, _)| *i + window <= self.index)
+        {
+            self.minimum.pop_front();
+        }
+        self.index += 1;
+        let floor = self.minimum.front().expect("just pushed").1;
+        // Instant attack, exponential release: never above the floor.
+        self.released = if floor < self.released {
+            floor
+        } else {
+            floor + (self.released - floor) * self.release_coef
+        };
+        self.boxcar_sum += self.released - self.boxcar.pop_front().expect("full boxcar");
+        self.boxcar.push_back(self.released);
+        // Re-sum now and then so rounding cannot drift.
+        if self.index % 65536 == 0 {
+            self.boxcar_sum = self.boxcar.iter().sum();
+        }
+        (self.boxcar_sum / self.lookahead as f64).min(1.0)
+    }
+}
+
+impl Processor for Limiter {
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            let gain = self.next_gain(*l, *r);
+            self.delay[0].push_back(*l);
+            self.delay[1].push_back(*r);
+            let dl = self.delay[0].pop_front().expect("full delay") as f64;
+            let dr = self.delay[1].pop_front().expect("full delay") as f64;
+            *l = (dl * gain) as f32;
+            *r = (dr * gain) as f32;
+        }
+    }
+
+    fn latency(&self) -> usize {
+        Limiter::latency(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BlockSink, LoudnessMeter};
+
+    const RATE: u32 = 48000;
+
+    /// Limits a signal through the processor, compensating its latency as
+    /// the chain runner does, and returns the output.
+    fn limit(input: &[f32], ceiling: f64) -> Vec<f32> {
+        let mut limiter = Limiter::new(ceiling, 50.0, 5.0, RATE);
+        let latency = limiter.latency();
+        let mut padded = input.to_vec();
+        padded.extend(vec![0.0; latency]);
+        let mut right = padded.clone();
+        for (l, r) in padded.chunks_mut(4096).zip(right.chunks_mut(4096)) {
+            limiter.process(l, r);
+        }
+        padded.drain(..latency);
+        padded
+    }
+
+    fn true_peak_db(signal: &[f32]) -> f64 {
+        let mut meter = LoudnessMeter::full(RATE).unwrap();
+        meter.write(signal, signal).unwrap();
+        meter.report().unwrap().true_peak
+    }
+
+    fn sine(freq: f64, level_db: f64, phase: f64, seconds: f64) -> Vec<f32> {
+        let a = crate::db_to_gain(level_db);
+        (0..(RATE as f64 * seconds) as usize)
+            .map(|i| {
+                (a * (std::f64::consts::TAU * freq * i as f64 / RATE as f64 + phase).sin()) as f32
+            })
+            .collect()
+    }
+
+    fn noise(level_db: f64, seconds: f64, seed: u64) -> Vec<f32> {
+        let mut state = seed;
+        let a = crate::db_to_gain(level_db);
+        (0..(RATE as f64 * seconds) as usize)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (a * (((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)) as f32
+            })
+            .collect()
+    }
+
+    fn assert_under(name: &str, input: &[f32], ceiling: f64) {
+        let output = limit(input, ceiling);
+        assert_eq!(output.len(), input.len());
+        let peak = true_peak_db(&output);
+        assert!(
+            peak <= ceiling,
+            "{name}: true peak {peak:.3} dBTP over the {ceiling} ceiling"
+        );
+    }
+
+    #[test]
+    fn hard_signals_never_pass_the_ceiling() {
+        for ceiling in [-1.0, -0.1, -3.0] {
+            assert_under(
+                "sine at 20 kHz, 0 dBFS",
+                &sine(20000.0, 0.0, 0.3, 1.0),
+                ceiling,
+            );
+            assert_under(
+                "sine at 23 kHz, +6 dBFS",
+                &sine(23000.0, 6.0, 0.0, 1.0),
+                ceiling,
+            );
+            // fs/4 at 45°: samples at 0 dBFS, true peak +3 dBTP.
+            assert_under(
+                "intersample peaks",
+                &sine(12000.0, 3.0103, std::f64::consts::FRAC_PI_4, 1.0),
+                ceiling,
+            );
+            let square: Vec<f32> = (0..48000)
+                .map(|i| if (i / 55) % 2 == 0 { 1.0 } else { -1.0 })
+                .collect();
+            assert_under("square wave", &square, ceiling);
+            assert_under("noise at +12 dB", &noise(12.0, 2.0, 1), ceiling);
+            let mut impulses = vec![0.0f32; 48000];
+            for i in (1000..48000).step_by(4000) {
+                impulses[i] = if i % 8000 == 1000 { 1.0 } else { -1.0 };
+            }
+            assert_under("impulses", &impulses, ceiling);
+        }
+    }
+
+    #[test]
+    fn quiet_signals_pass_untouched_but_delayed_back_into_place() {
+        let input = sine(1000.0, -12.0, 0.0, 0.5);
+        let output = limit(&input, -1.0);
+        for (a, b) in output.iter().zip(&input) {
+            assert!((a - b).abs() < 1e-7);
+        }
+    }
+
+    #[test]
+    fn a_loud_sine_is_held_at_the_ceiling_without_distortion() {
+        // A 1 kHz sine 6 dB over: after the attack the gain is steady, so the
+        // output is the same sine at the ceiling.
+        let output = limit(&sine(1000.0, 5.0, 0.0, 1.0), -1.0);
+        let tail = &output[24000..];
+        let peak = tail.iter().fold(0.0f32, |m, x| m.max(x.abs())) as f64;
+        assert!(
+            (20.0 * peak.log10() + 1.0).abs() < 0.05,
+            "{}",
+            20.0 * peak.log10()
+        );
+    }
+
+    #[test]
+    fn release_lets_the_gain_recover() {
+        let mut input = sine(1000.0, 6.0, 0.0, 0.5);
+        input.extend(sine(1000.0, -6.0, 0.0, 1.0));
+        let output = limit(&input, -1.0);
+        let late = &output[48000..72000];
+        let peak = 20.0 * (late.iter().fold(0.0f32, |m, x| m.max(x.abs())) as f64).log10();
+        assert!((peak + 6.0).abs() < 0.05, "gain recovered to {peak}");
+    }
+}
