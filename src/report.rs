@@ -73,6 +73,9 @@ impl Observer for JsonObserver {
         if let Some(error) = &event.error {
             line["error"] = error.clone().into();
         }
+        if !event.warnings.is_empty() {
+            line["warnings"] = event.warnings.clone().into();
+        }
         let _guard = self.out.lock();
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{line}");
@@ -185,6 +188,9 @@ impl Observer for HumanObserver {
                 spinner.finish_and_clear();
                 multi.remove(&spinner);
             }
+        }
+        for warning in &event.warnings {
+            self.line(format!("{:>10} {}: {warning}", "Warning", event.step.id));
         }
         match event.status {
             Status::Cached => {}

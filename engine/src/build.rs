@@ -52,6 +52,8 @@ pub struct StepEvent<'a> {
     pub millis: u64,
     pub key: Option<Hash>,
     pub error: Option<String>,
+    /// Warnings about the step's output (repeated when it comes from the cache).
+    pub warnings: Vec<String>,
 }
 
 /// Watches a build; the CLI turns these calls into progress and JSON.
@@ -300,16 +302,20 @@ impl Run<'_> {
         };
         let millis = started.elapsed().as_millis() as u64;
         let (outcome, event) = match result {
-            Ok((output, status, key)) => (
-                Outcome::Done(output, status),
-                StepEvent {
-                    step,
-                    status,
-                    millis,
-                    key: Some(key),
-                    error: None,
-                },
-            ),
+            Ok((output, status, key)) => {
+                let warnings = output.info.warnings.clone();
+                (
+                    Outcome::Done(output, status),
+                    StepEvent {
+                        step,
+                        status,
+                        millis,
+                        key: Some(key),
+                        error: None,
+                        warnings,
+                    },
+                )
+            }
             Err(error) => (
                 Outcome::Failed,
                 StepEvent {
@@ -318,6 +324,7 @@ impl Run<'_> {
                     millis,
                     key: None,
                     error: Some(error),
+                    warnings: Vec::new(),
                 },
             ),
         };
@@ -347,15 +354,11 @@ impl Run<'_> {
             })?,
             Action::Tone { length, .. } => StepOutput {
                 hash: key,
-                info: OutputInfo {
-                    sample_rate: self.rate,
-                    channels: 2,
-                    frames: (length * self.rate as f64).round() as u64,
-                    precision: Precision::Float,
-                    bits: None,
-                    float: true,
-                    measured: None,
-                },
+                info: OutputInfo::pcm(
+                    self.rate,
+                    (length * self.rate as f64).round() as u64,
+                    Precision::Float,
+                ),
             },
             _ => Renderer {
                 cache: self.cache,
@@ -426,6 +429,7 @@ impl Run<'_> {
                 millis: 0,
                 key,
                 error: None,
+                warnings: Vec::new(),
             });
             let _ = self.results[node.index()].set(outcome);
         }

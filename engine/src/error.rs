@@ -22,6 +22,23 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{step}: cannot reach {target} LUFS under a {ceiling} dBTP ceiling: with {gain:+.1} dB into the limiter the master reads {reached:.2} LUFS"
+    )]
+    TargetMissed {
+        step: String,
+        target: f64,
+        ceiling: f64,
+        reached: f64,
+        gain: f64,
+    },
+    #[error("{step}: the delivered file's true peak is {true_peak:.2} dBTP, over the {ceiling} dBTP ceiling, after {attempts} corrections")]
+    CeilingMissed {
+        step: String,
+        true_peak: f64,
+        ceiling: f64,
+        attempts: usize,
+    },
     #[error("unknown target \"{target}\"{hint}")]
     UnknownTarget { target: String, hint: String },
     #[error("cannot start {jobs} worker threads: {reason}")]

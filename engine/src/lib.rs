@@ -9,6 +9,7 @@ mod diagnostic;
 mod error;
 mod kdl_view;
 mod key;
+mod mastering;
 pub mod model;
 mod plan;
 mod publish;

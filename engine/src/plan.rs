@@ -185,6 +185,25 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             continue;
         };
         let master = project.master(master_name).expect("checked when read");
+        let album = match (master.mode, master.target) {
+            (LoudnessMode::Album, Some(target)) => {
+                let all_mixes: Vec<NodeIndex> = mixes.values().copied().collect();
+                Some(planner.add(
+                    Step {
+                        id: format!("album:{}", master.name),
+                        kind: StepKind::Album,
+                        track: None,
+                        action: Action::AlbumGain {
+                            chain: master.chain.clone(),
+                            target,
+                            ceiling: master.ceiling.unwrap_or(-1.0),
+                        },
+                    },
+                    all_mixes,
+                ))
+            }
+            _ => None,
+        };
         let rate = deliverable.rate.unwrap_or(project.release.sample_rate);
         for track in &project.tracks {
             if let Some(subset) = &deliverable.tracks {
@@ -201,9 +220,11 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     action: Action::Master {
                         chain: master.chain.clone(),
                         target: master.target,
+                        ceiling: master.ceiling,
+                        album: album.is_some(),
                     },
                 },
-                vec![mixes[&number]],
+                std::iter::once(mixes[&number]).chain(album).collect(),
             );
             let step = planner.add(
                 Step {
@@ -215,6 +236,8 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         float: deliverable.float,
                         rate,
                         dither: deliverable.dither,
+                        ceiling: master.ceiling,
+                        target: master.target.filter(|_| album.is_none()),
                     },
                 },
                 vec![master_step],

@@ -855,21 +855,31 @@ impl Reader {
         let Some(name) = node.string_arg(diags, 0, "a name") else {
             return;
         };
-        // A target needs the true-peak limiter to honour its ceiling; until
-        // that is in, refuse it rather than miss the ceiling silently.
-        for property in ["target", "ceiling", "mode"] {
-            if let Some(entry) = node.prop(property) {
-                diags.push(
-                    ProjectDiagnostic::new(
-                        &node.span_of(entry.span()),
-                        format!("`{property}=` on a master is not available in this version of bounce"),
-                    )
-                    .label("not yet supported")
-                    .help("put `loudness LUFS` at the end of the master's chain for a loudness target without a ceiling"),
-                );
+        let target =
+            node.optional_number_prop(diags, "target", Range::between(-70.0, -1.0, "LUFS"));
+        let ceiling =
+            node.optional_number_prop(diags, "ceiling", Range::between(-30.0, 0.0, "dBTP"));
+        let mode = match node.choice_prop(diags, "mode", &["track", "album"]) {
+            Some("album") => LoudnessMode::Album,
+            _ => LoudnessMode::Track,
+        };
+        if mode == LoudnessMode::Album && target.is_none() {
+            let span = node.span_of(node.prop("mode").expect("mode was read").span());
+            diags.push(
+                ProjectDiagnostic::new(&span, "album mode needs a `target=`").help(
+                    "mode=\"album\" solves one gain for the whole release to reach the target",
+                ),
+            );
+        }
+        if let (Some(t), Some(c)) = (target, ceiling) {
+            if t >= c {
+                let span = node.span_of(node.prop("target").expect("target was read").span());
+                diags.push(ProjectDiagnostic::new(
+                    &span,
+                    format!("a target of {t} LUFS cannot sit at or above a {c} dBTP ceiling"),
+                ));
             }
         }
-        let (target, mode) = (None, LoudnessMode::Track);
         if let Some(first) = self.masters.iter().find(|m| m.name == name) {
             let (line, _) = first.span.line_col();
             self.error(
@@ -882,7 +892,8 @@ impl Reader {
         self.masters.push(Master {
             name,
             target,
-            ceiling: None,
+            // The ceiling defaults to -1 dBTP whenever a target is set.
+            ceiling: ceiling.or(target.map(|_| -1.0)),
             mode,
             chain,
             span: node.name_span(),

@@ -4,13 +4,17 @@ use bounce_cache::{Cache, Hash};
 use bounce_nodes::processors::FadeCurve;
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Dither, Fit,
-    LoudnessReport, Mixer, PanLaw, PcmReader, PcmWriter, Precision, ProcessorSpec, Resampled, Tone,
-    WavFormat, WavSink, BLOCK_FRAMES,
+    LoudnessReport, Mixer, PanLaw, PcmReader, PcmWriter, Precision, ProcessorSpec, Resampled,
+    Scaled, Tone, WavFormat, WavSink, BLOCK_FRAMES,
 };
+use bounce_nodes::{render_limited, LimiterSettings};
 use serde::{Deserialize, Serialize};
 
 use crate::step::{Action, Step};
 use crate::BuildError;
+
+/// Room under the ceiling for TPDF dither's ±1 LSB at 16 bits, dB.
+const DITHER_HEADROOM_DB: f64 = 0.01;
 
 /// Facts about a step's output, kept in the action cache beside its hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,9 +31,30 @@ pub struct OutputInfo {
     /// For encoded files: what a meter reads on the delivered samples.
     #[serde(default)]
     pub measured: Option<Measured>,
+    /// For masters and album steps: the gain solved for the target, dB.
+    #[serde(default)]
+    pub solved_gain: Option<f64>,
+    /// What the user should know about this output.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl OutputInfo {
+    /// Intermediate stereo audio at `rate`.
+    pub fn pcm(rate: u32, frames: u64, precision: Precision) -> Self {
+        OutputInfo {
+            sample_rate: rate,
+            channels: 2,
+            frames,
+            precision,
+            bits: None,
+            float: false,
+            measured: None,
+            solved_gain: None,
+            warnings: Vec::new(),
+        }
+    }
+
     pub fn seconds(&self) -> f64 {
         self.frames as f64 / self.sample_rate as f64
     }
@@ -81,13 +106,9 @@ pub fn read_source(path: &std::path::Path) -> Result<StepOutput, AudioError> {
     Ok(StepOutput {
         hash: Hash::from_blake3(hasher.hasher.finalize()),
         info: OutputInfo {
-            sample_rate: info.sample_rate,
             channels: info.channels as u16,
-            frames,
-            precision: info.precision(),
-            bits: None,
             float: info.float,
-            measured: None,
+            ..OutputInfo::pcm(info.sample_rate, frames, info.precision())
         },
     })
 }
@@ -217,21 +238,61 @@ impl Renderer<'_> {
                     precision,
                 )
             }
-            Action::Master { chain, target } => {
-                let mut full: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                if let Some(lufs) = target {
-                    full.push(ProcessorSpec::Loudness { lufs: *lufs });
+            Action::Master {
+                chain,
+                target,
+                ceiling,
+                album,
+            } => {
+                let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
+                if target.is_some() || *album {
+                    let album_gain =
+                        album.then(|| inputs[1].output.info.solved_gain.unwrap_or(0.0));
+                    let ceiling = ceiling.unwrap_or(-1.0);
+                    return self.render_master(
+                        step,
+                        &chain,
+                        *target,
+                        ceiling,
+                        album_gain,
+                        &inputs[..1],
+                    );
+                }
+                let mut full = chain;
+                if let Some(ceiling) = ceiling {
+                    full.push(ProcessorSpec::Limit {
+                        ceiling: *ceiling,
+                        release: 50.0,
+                        lookahead: 5.0,
+                    });
                 }
                 let frames = inputs[0].output.info.frames;
                 let precision = self.sum_precision(inputs, &full);
                 self.render_pcm(step, self.mixer(inputs, None), &full, frames, 0, precision)
+            }
+            Action::AlbumGain {
+                chain,
+                target,
+                ceiling,
+            } => {
+                let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
+                self.render_album_gain(step, &chain, *target, *ceiling, inputs)
             }
             Action::Encode {
                 bits,
                 float,
                 rate,
                 dither,
-            } => self.encode(step, key, &inputs[0], *bits, *float, *rate, *dither),
+                ceiling,
+                target,
+            } => {
+                let format = WavFormat {
+                    sample_rate: *rate,
+                    bits: *bits,
+                    float: *float,
+                };
+                self.encode(step, key, &inputs[0], format, *dither, *ceiling, *target)
+            }
         }
     }
 
@@ -321,42 +382,119 @@ impl Renderer<'_> {
         let hash = self.cache.commit_blob(temp)?;
         Ok(StepOutput {
             hash,
-            info: OutputInfo {
-                sample_rate: self.rate,
-                channels: 2,
-                frames,
-                precision,
-                bits: None,
-                float: false,
-                measured: None,
-            },
+            info: OutputInfo::pcm(self.rate, frames, precision),
         })
     }
 
+    /// Encodes the master, then verifies the delivered file: the ceiling
+    /// always, and the loudness target when the file was resampled (which
+    /// can drop content above the new Nyquist and reshape peaks). A file that
+    /// misses is encoded again with its level corrected; the limiter at the
+    /// file's rate keeps the ceiling while loudness is raised.
     #[allow(clippy::too_many_arguments)]
     fn encode(
         &self,
         step: &Step,
         key: Hash,
         master: &Input,
-        bits: u16,
-        float: bool,
-        rate: u32,
+        format: WavFormat,
         dither: Dither,
+        ceiling: Option<f64>,
+        target: Option<f64>,
     ) -> Result<StepOutput, BuildError> {
+        const ATTEMPTS: usize = 5;
+        const LOUDNESS_SLACK: f64 = 0.05;
+        let resampled = format.sample_rate != self.rate;
+        let mut trim = 0.0;
+        for attempt in 1..=ATTEMPTS {
+            let (temp, frames, report) =
+                self.encode_once(step, key, master, format, dither, ceiling, trim)?;
+            let over = ceiling
+                .map(|c| report.true_peak - c)
+                .filter(|over| *over > 0.0);
+            let off = target
+                .filter(|_| resampled && report.integrated.is_finite())
+                .map(|t| t - report.integrated)
+                .filter(|off| off.abs() > LOUDNESS_SLACK);
+            if over.is_none() && off.is_none() {
+                let mut warnings = Vec::new();
+                if trim != 0.0 {
+                    warnings.push(format!(
+                        "level corrected by {trim:+.2} dB on the delivered file: resampling to {} Hz changed its {}",
+                        format.sample_rate,
+                        if target.is_some() { "loudness or peaks" } else { "peaks" }
+                    ));
+                }
+                let hash = self.cache.commit_blob(temp)?;
+                return Ok(StepOutput {
+                    hash,
+                    info: OutputInfo {
+                        bits: Some(format.bits),
+                        float: format.float,
+                        measured: Some(report.into()),
+                        warnings,
+                        ..OutputInfo::pcm(
+                            format.sample_rate,
+                            frames,
+                            if format.float {
+                                Precision::Float
+                            } else {
+                                Precision::Int(format.bits as u8)
+                            },
+                        )
+                    },
+                });
+            }
+            if attempt == ATTEMPTS {
+                return Err(match over {
+                    Some(_) => BuildError::CeilingMissed {
+                        step: step.id.clone(),
+                        true_peak: report.true_peak,
+                        ceiling: ceiling.expect("over implies a ceiling"),
+                        attempts: ATTEMPTS - 1,
+                    },
+                    None => BuildError::TargetMissed {
+                        step: step.id.clone(),
+                        target: target.expect("off implies a target"),
+                        ceiling: ceiling.unwrap_or(0.0),
+                        reached: report.integrated,
+                        gain: trim,
+                    },
+                });
+            }
+            match (over, off) {
+                (Some(over), _) => trim -= over + 0.01,
+                (None, Some(off)) => trim += off,
+                (None, None) => unreachable!("handled above"),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn encode_once(
+        &self,
+        step: &Step,
+        key: Hash,
+        master: &Input,
+        format: WavFormat,
+        dither: Dither,
+        ceiling: Option<f64>,
+        trim_db: f64,
+    ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport), BuildError> {
         let audio = |source: AudioError| BuildError::Audio {
             step: step.id.clone(),
             source,
         };
         let blob = self.cache.blob_path(&master.output.hash);
-        let reader = PcmReader::open(&blob).map_err(audio)?;
-        let resample = rate != self.rate;
+        let reader = Scaled::new(PcmReader::open(&blob).map_err(audio)?, trim_db);
+        let resample = format.sample_rate != self.rate;
         let mut source: Box<dyn BlockSource> = if resample {
-            Box::new(Resampled::new(reader, self.rate, rate).map_err(audio)?)
+            Box::new(Resampled::new(reader, self.rate, format.sample_rate).map_err(audio)?)
         } else {
             Box::new(reader)
         };
-        let precision = if resample {
+        let precision = if resample || trim_db != 0.0 {
             Precision::Float
         } else {
             master.output.info.precision
@@ -364,39 +502,34 @@ impl Renderer<'_> {
         // Dither only when bits are really lost: a signal already on a grid
         // at least as coarse as the file's goes in untouched.
         let needs_dither = match precision {
-            Precision::Int(p) => p as u16 > bits,
+            Precision::Int(p) => p as u16 > format.bits,
             Precision::Float => true,
         };
-        let dither = if !float && bits < 32 && needs_dither {
+        let dither = if !format.float && format.bits < 32 && needs_dither {
             dither
         } else {
             Dither::None
         };
         let temp = self.cache.temp_file("deliverable");
-        let format = WavFormat {
-            sample_rate: rate,
-            bits,
-            float,
-        };
         let mut sink = WavSink::create(temp.path(), format, dither, key.seed()).map_err(audio)?;
-        bounce_nodes::copy_source(source.as_mut(), &mut sink).map_err(audio)?;
+        match ceiling {
+            // Resampling reshapes peaks (the band it removes took part in
+            // them): limit again at the file's rate, which touches only the
+            // few new overs, a hair under the ceiling to leave room for dither.
+            Some(ceiling) if resample => {
+                let settings = LimiterSettings {
+                    ceiling: ceiling - DITHER_HEADROOM_DB,
+                    release_ms: 50.0,
+                    lookahead_ms: 1.5,
+                };
+                render_limited(source, format.sample_rate, 0.0, settings, &mut sink)
+                    .map_err(audio)?;
+            }
+            _ => {
+                bounce_nodes::copy_source(source.as_mut(), &mut sink).map_err(audio)?;
+            }
+        }
         let (frames, report) = sink.finish().map_err(audio)?;
-        let hash = self.cache.commit_blob(temp)?;
-        Ok(StepOutput {
-            hash,
-            info: OutputInfo {
-                sample_rate: rate,
-                channels: 2,
-                frames,
-                precision: if float {
-                    Precision::Float
-                } else {
-                    Precision::Int(bits as u8)
-                },
-                bits: Some(bits),
-                float,
-                measured: Some(report.into()),
-            },
-        })
+        Ok((temp, frames, report))
     }
 }

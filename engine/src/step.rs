@@ -15,6 +15,8 @@ pub enum StepKind {
     Bus,
     Mix,
     Master,
+    /// One gain for a master in album mode, solved over every track.
+    Album,
     Deliverable,
 }
 
@@ -26,6 +28,7 @@ impl StepKind {
             StepKind::Bus => "bus",
             StepKind::Mix => "mix",
             StepKind::Master => "master",
+            StepKind::Album => "album",
             StepKind::Deliverable => "deliverable",
         }
     }
@@ -79,10 +82,21 @@ pub enum Action {
         fade_in: Option<(f64, FadeCurve)>,
         fade_out: Option<(f64, FadeCurve)>,
     },
-    /// A mastering chain, then a gain solved to reach the target.
+    /// A mastering chain, then a gain solved to reach the target (or, in
+    /// album mode, the gain of the album step, its second input), then a
+    /// true-peak limiter at the ceiling.
     Master {
         chain: Vec<ProcessorSpec>,
         target: Option<f64>,
+        ceiling: Option<f64>,
+        album: bool,
+    },
+    /// The gain that brings every track's master, measured as one
+    /// programme, to the target.
+    AlbumGain {
+        chain: Vec<ProcessorSpec>,
+        target: f64,
+        ceiling: f64,
     },
     /// The master encoded as a file.
     Encode {
@@ -90,6 +104,11 @@ pub enum Action {
         float: bool,
         rate: u32,
         dither: Dither,
+        /// The ceiling the delivered file must keep, dBTP.
+        ceiling: Option<f64>,
+        /// The loudness a track-mode master promised, LUFS: verified on the
+        /// delivered file.
+        target: Option<f64>,
     },
 }
 
@@ -100,7 +119,8 @@ impl Action {
             Action::Stem { chain, .. }
             | Action::Bus { chain, .. }
             | Action::Mix { chain, .. }
-            | Action::Master { chain, .. } => chain.iter().collect(),
+            | Action::Master { chain, .. }
+            | Action::AlbumGain { chain, .. } => chain.iter().collect(),
             _ => Vec::new(),
         }
     }

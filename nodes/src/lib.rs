@@ -18,6 +18,7 @@ mod pcm;
 pub mod processors;
 mod resample;
 mod sources;
+mod target;
 mod units;
 mod wav;
 
@@ -31,6 +32,7 @@ pub use meter::{LoudnessMeter, LoudnessReport};
 pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};
 pub use resample::{Resampled, RESAMPLER_VERSION};
-pub use sources::{Fit, Mixer, Offset, Silence, Tone};
+pub use sources::{Fit, Mixer, Offset, Scaled, Silence, Tee, Tone};
+pub use target::{render_limited, solve_target, LimiterSettings, Solution, TARGET_TOLERANCE};
 pub use units::{db_to_gain, gain_to_db};
 pub use wav::{WavFormat, WavSink};

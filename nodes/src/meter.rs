@@ -47,6 +47,11 @@ impl LoudnessMeter {
         )
     }
 
+    /// Measures integrated loudness and true peak only (others read NaN).
+    pub fn true_peak_and_integrated(sample_rate: u32) -> Result<Self, AudioError> {
+        Self::new(sample_rate, Mode::I | Mode::TRUE_PEAK, false)
+    }
+
     /// Measures integrated loudness only (the other fields read as NaN).
     pub fn integrated_only(sample_rate: u32) -> Result<Self, AudioError> {
         Self::new(sample_rate, Mode::I, false)
@@ -73,11 +78,18 @@ impl LoudnessMeter {
 
     pub fn report(&self) -> Result<LoudnessReport, AudioError> {
         let integrated = self.meter.loudness_global().map_err(meter_error)?;
+        let true_peak = if self.meter.mode().contains(Mode::TRUE_PEAK) {
+            let l = self.meter.true_peak(0).map_err(meter_error)?;
+            let r = self.meter.true_peak(1).map_err(meter_error)?;
+            crate::gain_to_db(l.max(r))
+        } else {
+            f64::NAN
+        };
         if !self.full {
             return Ok(LoudnessReport {
                 integrated,
                 range: f64::NAN,
-                true_peak: f64::NAN,
+                true_peak,
                 sample_peak: f64::NAN,
                 max_momentary: f64::NAN,
                 max_short_term: f64::NAN,

@@ -179,3 +179,43 @@ impl BlockSource for Mixer {
         Ok(longest)
     }
 }
+
+/// A source at a fixed gain.
+pub struct Scaled<S> {
+    inner: S,
+    gain: f32,
+}
+
+impl<S: BlockSource> Scaled<S> {
+    pub fn new(inner: S, gain_db: f64) -> Self {
+        Scaled {
+            inner,
+            gain: crate::db_to_gain(gain_db) as f32,
+        }
+    }
+}
+
+impl<S: BlockSource> BlockSource for Scaled<S> {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let n = self.inner.read(left, right)?;
+        if self.gain != 1.0 {
+            for x in left[..n].iter_mut().chain(right[..n].iter_mut()) {
+                *x *= self.gain;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Writes every block to two sinks.
+pub struct Tee<'a> {
+    pub first: &'a mut dyn crate::BlockSink,
+    pub second: &'a mut dyn crate::BlockSink,
+}
+
+impl crate::BlockSink for Tee<'_> {
+    fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
+        self.first.write(left, right)?;
+        self.second.write(left, right)
+    }
+}
