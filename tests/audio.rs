@@ -245,3 +245,86 @@ deliverable "d" { master "none"; format "wav" bits=32 float=#true }
     let (_, cut) = out(&project, "d/02 - Cut.wav");
     assert_eq!(cut[0].len(), 19200);
 }
+
+#[test]
+fn neutral_settings_of_every_processor_are_bit_transparent() {
+    let left: Vec<f64> = (0..48000)
+        .map(|i| ((i * 7919 % 16_777_213) as f64 / 8_388_607.0) - 1.0)
+        .collect();
+    let right: Vec<f64> = (0..48000)
+        .map(|i| ((i as f64) * 0.021).sin() * 0.9)
+        .collect();
+    let project = project_with(
+        r#"
+master "none" { eq { bell 3000 gain=0 q=1; low-shelf 100 gain=0; } }
+track 1 "T" {
+    stem "s" "s.wav" {
+        compress threshold=-30 ratio=1
+        width 1
+        delay 0
+        reverb mix=0
+        eq { high-shelf 9000 gain=0 }
+    }
+    mix { compress threshold=-10 ratio=1; }
+}
+deliverable "d" { master "none"; format "wav" bits=24 }
+"#,
+    );
+    project.wav("s.wav", 48000, 24, &[left, right]);
+    project.build_ok(&[]);
+    let (_, input) = project.read_wav("s.wav");
+    let (_, output) = project.read_wav("out/t/d/01 - T.wav");
+    assert!(input == output, "neutral processors changed samples");
+}
+
+#[test]
+fn a_reverb_rings_out_past_its_stem() {
+    let project = project_with(
+        r#"
+master "none" {}
+track 1 "Dry" { stem "s" "s.wav"; }
+track 2 "Wet" { stem "s" "s.wav" { reverb size=0.8 mix=0.5; } }
+deliverable "d" { master "none"; format "wav" bits=32 float=#true }
+"#,
+    );
+    project.wav("s.wav", 48000, 24, &sine(48000, 2, 440.0, 0.5, 1.0));
+    project.build_ok(&[]);
+    let (_, dry) = out(&project, "d/01 - Dry.wav");
+    let (_, wet) = out(&project, "d/02 - Wet.wav");
+    assert_eq!(dry[0].len(), 48000);
+    assert!(
+        wet[0].len() > 48000 * 3,
+        "tail of {} frames",
+        wet[0].len() - 48000
+    );
+    let after = &wet[0][48000 + 4800..48000 * 2];
+    assert!(
+        rms_db(after) > -50.0,
+        "the tail is audible after the stem ends: {}",
+        rms_db(after)
+    );
+}
+
+#[test]
+fn gain_automation_fades_a_vocal_in() {
+    // LANGUAGE.md: automate "gain" { at 0 -60; at 2 0; at 180 0 }
+    let project = project_with(
+        r#"
+master "none" {}
+track 1 "Vox" { stem "vox" "s.wav" { automate "gain" { at 0 -60; at 2 0; at 180 0; }; } }
+deliverable "d" { master "none"; format "wav" bits=32 float=#true }
+"#,
+    );
+    project.wav(
+        "s.wav",
+        48000,
+        24,
+        &[vec![0.5; 3 * 48000], vec![0.5; 3 * 48000]],
+    );
+    project.build_ok(&[]);
+    let (_, channels) = out(&project, "d/01 - Vox.wav");
+    let level = |t: f64| 20.0 * (channels[0][(t * 48000.0) as usize] / 0.5).log10();
+    assert!((level(0.0) + 60.0).abs() < 0.01);
+    assert!((level(1.0) + 30.0).abs() < 0.1, "{}", level(1.0));
+    assert!(level(2.5).abs() < 0.01);
+}

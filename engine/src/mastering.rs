@@ -49,6 +49,7 @@ impl Renderer<'_> {
         let context = ChainContext {
             sample_rate: self.rate,
             total_frames: input.output.info.frames,
+            ring_out: false,
         };
         let mut tee = Tee {
             first: &mut writer,

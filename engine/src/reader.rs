@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use bounce_nodes::processors::{BandParams, CompressorParams, Detect, EqBand, FadeCurve};
+use bounce_nodes::processors::{
+    BandParams, Breakpoint, CompressorParams, Detect, EqBand, FadeCurve, Parameter,
+};
 use bounce_nodes::{Dither, PanLaw, ProcessorSpec};
 use kdl::KdlDocument;
 
@@ -61,8 +63,6 @@ const EQ_BANDS: &[&str] = &[
     "bell",
     "notch",
 ];
-/// Processors the language defines that this version cannot run yet.
-const PLANNED_PROCESSORS: &[&str] = &["delay", "reverb", "automate"];
 const DELIVERABLE_CHILDREN: &[&str] = &[
     "master", "stems", "format", "dither", "tracks", "path", "standard",
 ];
@@ -646,6 +646,34 @@ impl Reader {
                 Some(ProcessorSpec::Compress(self.read_compressor(node)))
             }
             "multiband" => self.read_multiband(node),
+            "delay" => {
+                node.check_shape(diags, &["mix", "feedback"], 1, false);
+                let seconds = node.number_arg(
+                    diags,
+                    0,
+                    "a delay in seconds",
+                    Range::between(0.0, 10.0, "s"),
+                )?;
+                Some(ProcessorSpec::Delay {
+                    seconds,
+                    mix: node.number_prop(diags, "mix", 0.5, Range::between(0.0, 1.0, "")),
+                    feedback: node.number_prop(
+                        diags,
+                        "feedback",
+                        0.0,
+                        Range::between(0.0, 0.95, ""),
+                    ),
+                })
+            }
+            "reverb" => {
+                node.check_shape(diags, &["size", "damping", "mix"], 0, false);
+                Some(ProcessorSpec::Reverb {
+                    size: node.number_prop(diags, "size", 0.5, Range::between(0.0, 1.0, "")),
+                    damping: node.number_prop(diags, "damping", 0.5, Range::between(0.0, 1.0, "")),
+                    mix: node.number_prop(diags, "mix", 0.25, Range::between(0.0, 1.0, "")),
+                })
+            }
+            "automate" => self.read_automation(node),
             "limit" => {
                 node.check_shape(diags, &["ceiling", "release", "lookahead"], 0, false);
                 Some(ProcessorSpec::Limit {
@@ -669,21 +697,8 @@ impl Reader {
                     ),
                 })
             }
-            planned if PLANNED_PROCESSORS.contains(&planned) => {
-                diags.push(
-                    ProjectDiagnostic::new(
-                        &node.name_span(),
-                        format!("`{planned}` is not available in this version of bounce"),
-                    )
-                    .label("not yet supported")
-                    .help(format!("available processors: {}", PROCESSORS.join(", "))),
-                );
-                None
-            }
             other => {
-                let mut known = PROCESSORS.to_vec();
-                known.extend_from_slice(PLANNED_PROCESSORS);
-                self.unknown_node(node, other, &known, "in a chain");
+                self.unknown_node(node, other, PROCESSORS, "in a chain");
                 None
             }
         }
@@ -776,6 +791,53 @@ impl Reader {
         Some(ProcessorSpec::Multiband {
             crossovers: crossovers.into_iter().map(|(f, _)| f).collect(),
             bands,
+        })
+    }
+
+    fn read_automation(&mut self, node: NodeView) -> Option<ProcessorSpec> {
+        let diags = &mut self.diags;
+        node.check_shape(diags, &[], 1, true);
+        let name = node.string_arg(diags, 0, "a parameter: \"gain\" or \"pan\"")?;
+        let span = node.span_of(node.args()[0].span());
+        let parameter = match choose(
+            diags,
+            &name,
+            &span,
+            &["gain", "pan"],
+            "automation parameter",
+        )? {
+            "gain" => Parameter::Gain,
+            _ => Parameter::Pan,
+        };
+        let values = match parameter {
+            Parameter::Gain => Range::between(-200.0, 24.0, "dB"),
+            Parameter::Pan => Range::between(-1.0, 1.0, ""),
+        };
+        let mut points = Vec::new();
+        for child in node.children() {
+            if child.name() != "at" {
+                self.unknown_node(child, child.name(), &["at"], "in `automate`");
+                continue;
+            }
+            let diags = &mut self.diags;
+            child.check_shape(diags, &[], 2, false);
+            let time = child.number_arg(diags, 0, "a time in seconds", Range::non_negative("s"));
+            let value = child.number_arg(diags, 1, "a value", values);
+            if let (Some(time), Some(value)) = (time, value) {
+                points.push(Breakpoint { time, value });
+            }
+        }
+        if points.is_empty() {
+            self.diags.push(
+                ProjectDiagnostic::new(&node.name_span(), "`automate` has no breakpoints")
+                    .help("add `at SECONDS VALUE` lines: automate \"gain\" { at 0 -60; at 2 0 }"),
+            );
+            return None;
+        }
+        Some(ProcessorSpec::Automate {
+            parameter,
+            points,
+            law: PanLaw::Auto,
         })
     }
 

@@ -185,7 +185,7 @@ impl Renderer<'_> {
                 };
                 let offset_frames = (offset * self.rate as f64).round() as u64;
                 let open = self.source_opener(source, resample);
-                self.render_pcm(step, open, &full, 0, offset_frames, precision)
+                self.render_pcm(step, open, &full, (0, true), offset_frames, precision)
             }
             Action::Bus { chain, gain, pan } => {
                 let mut full = chain.clone();
@@ -201,7 +201,14 @@ impl Renderer<'_> {
                     .max()
                     .unwrap_or(0);
                 let precision = self.sum_precision(inputs, &full);
-                self.render_pcm(step, self.mixer(inputs, None), &full, frames, 0, precision)
+                self.render_pcm(
+                    step,
+                    self.mixer(inputs, None),
+                    &full,
+                    (frames, true),
+                    0,
+                    precision,
+                )
             }
             Action::Mix {
                 chain,
@@ -233,7 +240,7 @@ impl Renderer<'_> {
                     step,
                     self.mixer(inputs, Some(frames)),
                     &full,
-                    frames,
+                    (frames, false),
                     0,
                     precision,
                 )
@@ -268,7 +275,14 @@ impl Renderer<'_> {
                 }
                 let frames = inputs[0].output.info.frames;
                 let precision = self.sum_precision(inputs, &full);
-                self.render_pcm(step, self.mixer(inputs, None), &full, frames, 0, precision)
+                self.render_pcm(
+                    step,
+                    self.mixer(inputs, None),
+                    &full,
+                    (frames, false),
+                    0,
+                    precision,
+                )
             }
             Action::AlbumGain {
                 chain,
@@ -356,7 +370,7 @@ impl Renderer<'_> {
         step: &Step,
         mut open: Open,
         chain: &[ProcessorSpec],
-        total_frames: u64,
+        (total_frames, ring_out): (u64, bool),
         lead_in: u64,
         precision: Precision,
     ) -> Result<StepOutput, BuildError> {
@@ -376,6 +390,7 @@ impl Renderer<'_> {
         let context = ChainContext {
             sample_rate: self.rate,
             total_frames,
+            ring_out,
         };
         render_chain(&mut open, chain, &context, &mut writer).map_err(audio)?;
         let frames = writer.finish().map_err(audio)?;

@@ -9,6 +9,9 @@ use crate::{AudioError, BlockSink, BlockSource, LoudnessMeter, Silence, StereoBu
 pub struct ChainContext {
     pub sample_rate: u32,
     pub total_frames: u64,
+    /// Let echoes and reverberation ring out past the input's end (stems,
+    /// buses); a mix or master keeps its track's length.
+    pub ring_out: bool,
 }
 
 /// Renders `chain` over what `open` yields into `sink` and returns the chain
@@ -62,7 +65,15 @@ fn run(
     // of silence after the source and drop as many from the start, so the
     // output lines up with the input and has its length.
     let latency: usize = processors.iter().map(|p| p.latency()).sum();
-    let mut source = Chained::new(source, Box::new(Silence::new(latency as u64)));
+    let tail: u64 = if context.ring_out {
+        chain
+            .iter()
+            .map(|p| p.tail_frames(context.sample_rate))
+            .sum()
+    } else {
+        0
+    };
+    let mut source = Chained::new(source, Box::new(Silence::new(latency as u64 + tail)));
     let mut to_skip = latency;
     let mut buffer = StereoBuffer::default();
     loop {
@@ -123,6 +134,7 @@ mod tests {
         let context = ChainContext {
             sample_rate: rate,
             total_frames: 20 * rate as u64,
+            ring_out: false,
         };
         let mut open = || -> Result<Box<dyn BlockSource>, AudioError> {
             Ok(Box::new(Tone::new(rate, 1000.0, -6.0, 20 * rate as u64)))

@@ -3,8 +3,10 @@
 //! version per kind), its running state in a type that implements
 //! [`Processor`].
 
+mod automate;
 mod biquad;
 mod compressor;
+mod delay;
 mod eq;
 mod fade;
 mod gain;
@@ -12,9 +14,12 @@ mod limiter;
 mod multiband;
 mod pan;
 mod polarity;
+mod reverb;
 mod width;
 
+pub use automate::{Automation, Breakpoint, Parameter};
 pub use compressor::{Compressor, CompressorParams, Detect};
+pub use delay::Delay;
 pub use eq::{Eq, EqBand};
 pub use fade::{Fade, FadeCurve};
 pub use gain::Gain;
@@ -22,6 +27,7 @@ pub use limiter::Limiter;
 pub use multiband::{BandParams, Multiband};
 pub use pan::{Pan, PanLaw};
 pub use polarity::Polarity;
+pub use reverb::Reverb;
 pub use width::Width;
 
 use serde::{Deserialize, Serialize};
@@ -63,6 +69,21 @@ pub enum ProcessorSpec {
         bands: Vec<EqBand>,
     },
     Compress(CompressorParams),
+    Delay {
+        seconds: f64,
+        mix: f64,
+        feedback: f64,
+    },
+    Reverb {
+        size: f64,
+        damping: f64,
+        mix: f64,
+    },
+    Automate {
+        parameter: Parameter,
+        points: Vec<Breakpoint>,
+        law: PanLaw,
+    },
     /// True-peak brick-wall limiter: ceiling dBTP, release and lookahead ms.
     Limit {
         ceiling: f64,
@@ -99,6 +120,9 @@ impl ProcessorSpec {
             ProcessorSpec::Width { .. } => 1,
             ProcessorSpec::Eq { .. } => 1,
             ProcessorSpec::Compress(_) => 1,
+            ProcessorSpec::Delay { .. } => 1,
+            ProcessorSpec::Reverb { .. } => 1,
+            ProcessorSpec::Automate { .. } => 1,
             ProcessorSpec::Limit { .. } => 1,
             ProcessorSpec::Multiband { .. } => 1,
             ProcessorSpec::Loudness { .. } => 1,
@@ -117,6 +141,9 @@ impl ProcessorSpec {
             ProcessorSpec::Width { width } => *width == 1.0,
             ProcessorSpec::Eq { bands } => bands.iter().all(EqBand::is_identity),
             ProcessorSpec::Compress(params) => params.is_identity(),
+            ProcessorSpec::Delay { seconds, mix, .. } => *seconds == 0.0 || *mix == 0.0,
+            ProcessorSpec::Reverb { mix, .. } => *mix == 0.0,
+            ProcessorSpec::Automate { .. } => false,
             ProcessorSpec::Limit { .. } => false,
             // Neutral bands still pass an allpass: not an identity.
             ProcessorSpec::Multiband { .. } => false,
@@ -127,9 +154,31 @@ impl ProcessorSpec {
         }
     }
 
+    /// Frames of sound this processor adds after its input ends (echoes,
+    /// reverberation), so a chain can ring out instead of being cut.
+    pub fn tail_frames(&self, rate: u32) -> u64 {
+        match self {
+            _ if self.is_identity() => 0,
+            ProcessorSpec::Delay {
+                seconds, feedback, ..
+            } => Delay::tail_frames(*seconds, *feedback, rate),
+            ProcessorSpec::Reverb { size, .. } => Reverb::tail_frames(*size, rate),
+            _ => 0,
+        }
+    }
+
     /// This processor with any `Auto` pan law resolved for its signal.
     pub fn resolve_pan_law(&self, mono_source: bool) -> ProcessorSpec {
         match self {
+            ProcessorSpec::Automate {
+                parameter,
+                points,
+                law,
+            } => ProcessorSpec::Automate {
+                parameter: *parameter,
+                points: points.clone(),
+                law: law.resolve(mono_source),
+            },
             ProcessorSpec::Pan { position, law } => ProcessorSpec::Pan {
                 position: *position,
                 law: law.resolve(mono_source),
@@ -150,6 +199,19 @@ impl ProcessorSpec {
             ProcessorSpec::Compress(params) => {
                 Box::new(Compressor::new(*params, context.sample_rate))
             }
+            ProcessorSpec::Delay {
+                seconds,
+                mix,
+                feedback,
+            } => Box::new(Delay::new(*seconds, *mix, *feedback, context.sample_rate)),
+            ProcessorSpec::Reverb { size, damping, mix } => {
+                Box::new(Reverb::new(*size, *damping, *mix, context.sample_rate))
+            }
+            ProcessorSpec::Automate {
+                parameter,
+                points,
+                law,
+            } => Box::new(Automation::new(*parameter, *law, points, context)),
             ProcessorSpec::Limit {
                 ceiling,
                 release,
