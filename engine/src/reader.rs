@@ -1073,10 +1073,7 @@ impl Reader {
                         ) {
                             Some("tpdf") => Some(Dither::Tpdf),
                             Some("none") => Some(Dither::None),
-                            Some(_) => {
-                                diags.push(ProjectDiagnostic::new(&span, "noise-shaped dither is not available in this version of bounce").label("not yet supported"));
-                                None
-                            }
+                            Some(_) => Some(Dither::Shaped),
                             None => None,
                         };
                     }
