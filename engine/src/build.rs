@@ -146,7 +146,7 @@ pub fn build(
                 let Some(Outcome::Done(output, _)) = run.results[o.step.index()].get() else {
                     unreachable!("every selected step finished")
                 };
-                (o, output)
+                (o, output.as_ref())
             })
             .collect();
         publish(project, &cache, &stat, &outputs, &mut report)?;
@@ -206,7 +206,7 @@ fn select(
 }
 
 enum Outcome {
-    Done(StepOutput, Status),
+    Done(Box<StepOutput>, Status),
     Failed,
     Stale,
 }
@@ -305,7 +305,7 @@ impl Run<'_> {
             Ok((output, status, key)) => {
                 let warnings = output.info.warnings.clone();
                 (
-                    Outcome::Done(output, status),
+                    Outcome::Done(Box::new(output), status),
                     StepEvent {
                         step,
                         status,
@@ -417,7 +417,7 @@ impl Run<'_> {
             });
             let (outcome, status, key) = match found {
                 Some((output, key)) => (
-                    Outcome::Done(output, Status::Cached),
+                    Outcome::Done(Box::new(output), Status::Cached),
                     Status::Cached,
                     Some(key),
                 ),

@@ -9,6 +9,8 @@
 //! | `kind_version` | the kind's own version | its rendering outside processors changed |
 //! | `dsp_versions` | each processor's DSP version, in chain order | a processor's output changed |
 //! | `resampler` | [`RESAMPLER_VERSION`] | the resampler changed |
+//! | `limiter` | [`LIMITER_VERSION`] | the limiter changed (masters and deliverables use it outside any chain) |
+//! | `dither` | [`DITHER_VERSION`] | requantisation changed |
 //! | `rate` | the release's processing rate | everything renders at it |
 //! | `params` | the step's [`Action`] (chains, gains, formats; no paths) | the settings |
 //! | `inputs` | the output hashes of its inputs, in summing order | what it reads |
@@ -20,7 +22,8 @@
 //! bytes but the same audio, renders nothing downstream.
 
 use bounce_cache::Hash;
-use bounce_nodes::RESAMPLER_VERSION;
+use bounce_nodes::processors::LIMITER_VERSION;
+use bounce_nodes::{DITHER_VERSION, RESAMPLER_VERSION};
 use serde::Serialize;
 
 use crate::step::{Action, Step};
@@ -35,6 +38,8 @@ struct KeyMaterial<'a> {
     kind_version: u32,
     dsp_versions: Vec<u32>,
     resampler: u32,
+    limiter: u32,
+    dither: u32,
     rate: u32,
     params: &'a Action,
     inputs: &'a [Hash],
@@ -56,6 +61,8 @@ pub fn step_key(step: &Step, rate: u32, inputs: &[Hash], content: Option<Hash>) 
             .map(|p| p.dsp_version())
             .collect(),
         resampler: RESAMPLER_VERSION,
+        limiter: LIMITER_VERSION,
+        dither: DITHER_VERSION,
         rate,
         params: &step.action,
         inputs,

@@ -4,7 +4,7 @@ use bounce_cache::TempFile;
 use bounce_nodes::{
     render_chain, render_limited, solve_target, AudioError, BlockSource, ChainContext,
     LimiterSettings, LoudnessMeter, PcmReader, PcmWriter, Precision, ProcessorSpec, Solution, Tee,
-    TARGET_TOLERANCE,
+    TruePeakMeter, TARGET_TOLERANCE,
 };
 
 use crate::render::{Input, OutputInfo, Renderer, StepOutput};
@@ -14,6 +14,10 @@ use crate::BuildError;
 /// Limiting beyond this many dB gets a warning: the target is squeezing
 /// the music.
 const HEAVY_LIMITING_DB: f64 = 6.0;
+/// Rounds of render-verify-lower before an over is reported.
+const VERIFY_ROUNDS: usize = 4;
+/// Extra room taken when the limiter's ceiling is lowered after an over, dB.
+const VERIFY_MARGIN_DB: f64 = 0.005;
 
 /// A chain's output kept in a temp file, with its loudness and true peak.
 struct Rendered {
@@ -66,66 +70,93 @@ impl Renderer<'_> {
     }
 
     /// A master: chain, then the solved (or album) gain and the limiter.
+    /// The output's true peak is verified with the strict meter; an over
+    /// lowers the limiter's ceiling by the excess and the target is solved
+    /// again, so both the ceiling and the loudness hold.
     pub(crate) fn render_master(
         &self,
         step: &Step,
         chain: &[ProcessorSpec],
         target: Option<f64>,
         ceiling: f64,
-        album_gain: Option<f64>,
+        album: Option<(f64, f64)>,
         inputs: &[Input],
     ) -> Result<StepOutput, BuildError> {
         let audio = Self::audio(step);
-        let settings = LimiterSettings::master(ceiling);
         let rendered = self.render_chain_to_temp(step, &inputs[0], chain)?;
         let mut warnings = Vec::new();
-        let gain = match (album_gain, target) {
-            (Some(gain), _) => gain,
-            (None, Some(_)) if !rendered.loudness.is_finite() => {
-                warnings.push("the mix is silent: no loudness to bring to the target".to_string());
-                0.0
-            }
-            (None, Some(target)) => {
-                let path = rendered.file.path().to_path_buf();
-                let mut open = |_: usize| -> Result<Box<dyn BlockSource>, AudioError> {
-                    Ok(Box::new(PcmReader::open(&path)?))
-                };
-                let solution = solve_target(
-                    &mut open,
-                    1,
-                    self.rate,
-                    target,
-                    settings,
-                    rendered.loudness,
-                    rendered.true_peak,
-                )
+        let mut limit_at = album.map(|(_, c)| c).unwrap_or(ceiling);
+        for round in 1..=VERIFY_ROUNDS {
+            let settings = LimiterSettings::master(limit_at);
+            let gain = match (album, target) {
+                (Some((gain, _)), _) => gain,
+                (None, Some(_)) if !rendered.loudness.is_finite() => 0.0,
+                (None, Some(target)) => {
+                    let path = rendered.file.path().to_path_buf();
+                    let mut open = |_: usize| -> Result<Box<dyn BlockSource>, AudioError> {
+                        Ok(Box::new(PcmReader::open(&path)?))
+                    };
+                    let solution = solve_target(
+                        &mut open,
+                        1,
+                        self.rate,
+                        target,
+                        settings,
+                        rendered.loudness,
+                        rendered.true_peak,
+                    )
+                    .map_err(&audio)?;
+                    check_target(step, target, ceiling, &solution)?;
+                    solution.gain_db
+                }
+                (None, None) => 0.0,
+            };
+            let temp = self.cache.temp_file("master");
+            let mut writer =
+                PcmWriter::create(temp.path(), self.rate, Precision::Float).map_err(&audio)?;
+            let mut strict = TruePeakMeter::new(self.rate);
+            let reader = PcmReader::open(rendered.file.path()).map_err(&audio)?;
+            let mut tee = Tee {
+                first: &mut writer,
+                second: &mut strict,
+            };
+            render_limited(Box::new(reader), self.rate, gain, settings, &mut tee)
                 .map_err(&audio)?;
-                check_target(step, target, ceiling, &solution)?;
-                solution.gain_db
+            let frames = writer.finish().map_err(&audio)?;
+            let over = strict.true_peak_db() - ceiling;
+            if over > 0.0 && round < VERIFY_ROUNDS {
+                limit_at -= over + VERIFY_MARGIN_DB;
+                continue;
             }
-            (None, None) => 0.0,
-        };
-        let reduction = rendered.true_peak + gain - ceiling;
-        if reduction > HEAVY_LIMITING_DB {
-            warnings.push(format!(
-                "the limiter takes off up to {reduction:.1} dB to reach the target under the {ceiling} dBTP ceiling"
-            ));
+            if over > 0.0 {
+                return Err(BuildError::CeilingMissed {
+                    step: step.id.clone(),
+                    true_peak: ceiling + over,
+                    ceiling,
+                    attempts: VERIFY_ROUNDS,
+                });
+            }
+            if target.is_some() && album.is_none() && !rendered.loudness.is_finite() {
+                warnings.push("the mix is silent: no loudness to bring to the target".to_string());
+            }
+            let reduction = rendered.true_peak + gain - limit_at;
+            if reduction > HEAVY_LIMITING_DB {
+                warnings.push(format!(
+                    "the limiter takes off up to {reduction:.1} dB to reach the target under the {ceiling} dBTP ceiling"
+                ));
+            }
+            let hash = self.cache.commit_blob(temp)?;
+            return Ok(StepOutput {
+                hash,
+                info: OutputInfo {
+                    solved_gain: Some(gain),
+                    limiter_ceiling: Some(limit_at),
+                    warnings,
+                    ..OutputInfo::pcm(self.rate, frames, Precision::Float)
+                },
+            });
         }
-        let temp = self.cache.temp_file("master");
-        let mut writer =
-            PcmWriter::create(temp.path(), self.rate, Precision::Float).map_err(&audio)?;
-        let reader = PcmReader::open(rendered.file.path()).map_err(&audio)?;
-        render_limited(Box::new(reader), self.rate, gain, settings, &mut writer).map_err(&audio)?;
-        let frames = writer.finish().map_err(&audio)?;
-        let hash = self.cache.commit_blob(temp)?;
-        Ok(StepOutput {
-            hash,
-            info: OutputInfo {
-                solved_gain: Some(gain),
-                warnings,
-                ..OutputInfo::pcm(self.rate, frames, Precision::Float)
-            },
-        })
+        unreachable!("the last round returns")
     }
 
     /// One gain for every track, measured as one programme.
@@ -138,7 +169,6 @@ impl Renderer<'_> {
         inputs: &[Input],
     ) -> Result<StepOutput, BuildError> {
         let audio = Self::audio(step);
-        let settings = LimiterSettings::master(ceiling);
         let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
         let mut rendered = Vec::new();
         for input in inputs {
@@ -149,14 +179,23 @@ impl Renderer<'_> {
         }
         let whole = meter.report().map_err(&audio)?;
         let mut warnings = Vec::new();
-        let gain = if whole.integrated.is_finite() {
-            let paths: Vec<_> = rendered
-                .iter()
-                .map(|r| r.file.path().to_path_buf())
-                .collect();
-            let mut open = |i: usize| -> Result<Box<dyn BlockSource>, AudioError> {
-                Ok(Box::new(PcmReader::open(&paths[i])?))
-            };
+        let paths: Vec<_> = rendered
+            .iter()
+            .map(|r| r.file.path().to_path_buf())
+            .collect();
+        let mut open = |i: usize| -> Result<Box<dyn BlockSource>, AudioError> {
+            Ok(Box::new(PcmReader::open(&paths[i])?))
+        };
+        let mut limit_at = ceiling;
+        let mut gain = 0.0;
+        if !whole.integrated.is_finite() {
+            warnings.push("the album is silent: no loudness to bring to the target".to_string());
+        }
+        for round in 1..=VERIFY_ROUNDS {
+            if !whole.integrated.is_finite() {
+                break;
+            }
+            let settings = LimiterSettings::master(limit_at);
             let solution = solve_target(
                 &mut open,
                 paths.len(),
@@ -168,17 +207,39 @@ impl Renderer<'_> {
             )
             .map_err(&audio)?;
             check_target(step, target, ceiling, &solution)?;
-            if solution.max_reduction > HEAVY_LIMITING_DB {
-                warnings.push(format!(
-                    "the limiter takes off up to {:.1} dB to reach the album target under the {ceiling} dBTP ceiling",
-                    solution.max_reduction
-                ));
+            gain = solution.gain_db;
+            // Verify every track's limited output with the strict meter.
+            let mut strict = TruePeakMeter::new(self.rate);
+            for index in 0..paths.len() {
+                render_limited(
+                    open(index).map_err(&audio)?,
+                    self.rate,
+                    gain,
+                    settings,
+                    &mut strict,
+                )
+                .map_err(&audio)?;
             }
-            solution.gain_db
-        } else {
-            warnings.push("the album is silent: no loudness to bring to the target".to_string());
-            0.0
-        };
+            let over = strict.true_peak_db() - ceiling;
+            if over <= 0.0 {
+                if solution.max_reduction > HEAVY_LIMITING_DB {
+                    warnings.push(format!(
+                        "the limiter takes off up to {:.1} dB to reach the album target under the {ceiling} dBTP ceiling",
+                        solution.max_reduction
+                    ));
+                }
+                break;
+            }
+            if round == VERIFY_ROUNDS {
+                return Err(BuildError::CeilingMissed {
+                    step: step.id.clone(),
+                    true_peak: ceiling + over,
+                    ceiling,
+                    attempts: VERIFY_ROUNDS,
+                });
+            }
+            limit_at -= over + VERIFY_MARGIN_DB;
+        }
         // The output is the gain itself: a tiny blob, so its hash changes
         // exactly when the gain does.
         let temp = self.cache.temp_file("album");
@@ -193,6 +254,7 @@ impl Renderer<'_> {
             hash,
             info: OutputInfo {
                 solved_gain: Some(gain),
+                limiter_ceiling: Some(limit_at),
                 warnings,
                 ..OutputInfo::pcm(self.rate, 0, Precision::Float)
             },

@@ -34,6 +34,10 @@ pub struct OutputInfo {
     /// For masters and album steps: the gain solved for the target, dB.
     #[serde(default)]
     pub solved_gain: Option<f64>,
+    /// For masters and album steps: the limiter ceiling that, verified on
+    /// the output, kept the true peak under the stated ceiling, dBTP.
+    #[serde(default)]
+    pub limiter_ceiling: Option<f64>,
     /// What the user should know about this output.
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -51,6 +55,7 @@ impl OutputInfo {
             float: false,
             measured: None,
             solved_gain: None,
+            limiter_ceiling: None,
             warnings: Vec::new(),
         }
     }
@@ -253,9 +258,15 @@ impl Renderer<'_> {
             } => {
                 let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
                 if target.is_some() || *album {
-                    let album_gain =
-                        album.then(|| inputs[1].output.info.solved_gain.unwrap_or(0.0));
                     let ceiling = ceiling.unwrap_or(-1.0);
+                    // The album step's gain and the limiter ceiling it verified.
+                    let album_gain = album.then(|| {
+                        let info = &inputs[1].output.info;
+                        (
+                            info.solved_gain.unwrap_or(0.0),
+                            info.limiter_ceiling.unwrap_or(ceiling),
+                        )
+                    });
                     return self.render_master(
                         step,
                         &chain,
@@ -417,13 +428,17 @@ impl Renderer<'_> {
         ceiling: Option<f64>,
         target: Option<f64>,
     ) -> Result<StepOutput, BuildError> {
-        const ATTEMPTS: usize = 5;
+        const ATTEMPTS: usize = 6;
         const LOUDNESS_SLACK: f64 = 0.05;
         let resampled = format.sample_rate != self.rate;
         let mut trim = 0.0;
+        // On a resampled file the limiter at the file's rate keeps the
+        // ceiling; an over lowers its ceiling, not the whole file.
+        let mut limit_at = ceiling.map(|c| c - DITHER_HEADROOM_DB);
         for attempt in 1..=ATTEMPTS {
+            let output_limit = limit_at.filter(|_| resampled);
             let (temp, frames, report) =
-                self.encode_once(step, key, master, format, dither, ceiling, trim)?;
+                self.encode_once(step, key, master, format, dither, output_limit, trim)?;
             let over = ceiling
                 .map(|c| report.true_peak - c)
                 .filter(|over| *over > 0.0);
@@ -478,6 +493,9 @@ impl Renderer<'_> {
                 });
             }
             match (over, off) {
+                (Some(over), _) if resampled => {
+                    limit_at = limit_at.map(|c| c - over - 0.005);
+                }
                 (Some(over), _) => trim -= over + 0.01,
                 (None, Some(off)) => trim += off,
                 (None, None) => unreachable!("handled above"),
@@ -494,7 +512,7 @@ impl Renderer<'_> {
         master: &Input,
         format: WavFormat,
         dither: Dither,
-        ceiling: Option<f64>,
+        limit_at: Option<f64>,
         trim_db: f64,
     ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport), BuildError> {
         let audio = |source: AudioError| BuildError::Audio {
@@ -527,13 +545,13 @@ impl Renderer<'_> {
         };
         let temp = self.cache.temp_file("deliverable");
         let mut sink = WavSink::create(temp.path(), format, dither, key.seed()).map_err(audio)?;
-        match ceiling {
+        match limit_at {
             // Resampling reshapes peaks (the band it removes took part in
             // them): limit again at the file's rate, which touches only the
             // few new overs, a hair under the ceiling to leave room for dither.
-            Some(ceiling) if resample => {
+            Some(ceiling) => {
                 let settings = LimiterSettings {
-                    ceiling: ceiling - DITHER_HEADROOM_DB,
+                    ceiling,
                     release_ms: 50.0,
                     lookahead_ms: 1.5,
                 };

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Changes whenever requantisation changes; part of every encode step's key.
+pub const DITHER_VERSION: u32 = 2;
+
 /// What noise to add before rounding to fewer bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

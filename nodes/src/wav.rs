@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Quantizer};
+use crate::{
+    AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Quantizer, TruePeakMeter,
+};
 
 /// The sample format of a WAV file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +26,7 @@ pub struct WavSink {
     writer: hound::WavWriter<BufWriter<File>>,
     quantizer: Option<Quantizer>,
     meter: LoudnessMeter,
+    strict: TruePeakMeter,
     scratch: [Vec<f32>; 2],
     frames: u64,
 }
@@ -59,17 +62,21 @@ impl WavSink {
             writer,
             quantizer: (!format.float).then(|| Quantizer::new(format.bits as u32, dither, seed)),
             meter: LoudnessMeter::full(format.sample_rate)?,
+            strict: TruePeakMeter::new(format.sample_rate),
             scratch: [Vec::new(), Vec::new()],
             frames: 0,
         })
     }
 
     /// Finalises the header; returns the frame count and the measurement of
-    /// the written samples.
+    /// the written samples, the true peak being the higher of the BS.1770
+    /// meter's and the strict reading.
     pub fn finish(self) -> Result<(u64, LoudnessReport), AudioError> {
         let path = self.path.clone();
         self.writer.finalize().map_err(|e| encode_error(&path, e))?;
-        Ok((self.frames, self.meter.report()?))
+        let mut report = self.meter.report()?;
+        report.true_peak = report.true_peak.max(self.strict.true_peak_db());
+        Ok((self.frames, report))
     }
 }
 
@@ -103,6 +110,7 @@ impl BlockSink for WavSink {
             }
         }
         self.frames += left.len() as u64;
+        self.strict.write(ml, mr)?;
         self.meter.write(ml, mr)
     }
 }

@@ -1,7 +1,7 @@
 //! A true-peak brick-wall limiter.
 //!
 //! Detection: each sample and seven values between it and the next, read
-//! through an 8× polyphase Kaiser-windowed sinc, denser than the 4× that
+//! through an 8× polyphase Kaiser-windowed sinc of 64 taps per phase, denser than the 4× that
 //! ITU-R BS.1770-4 Annex 2 asks of a true-peak meter; and, beside them, the
 //! values the meter itself computes (the 48-tap Hann-windowed sinc of
 //! libebur128 and the ebur128 crate, 4× below 96 kHz, 2× below 192 kHz),
@@ -20,23 +20,66 @@ use std::collections::VecDeque;
 
 use super::Processor;
 
+/// Changes whenever the limiter's output changes; part of the key of every
+/// step that limits (masters with a ceiling, resampled deliverables).
+pub const LIMITER_VERSION: u32 = 3;
+
 /// Interpolated values per input sample (the sample itself included).
 const OVERSAMPLE: usize = 8;
-/// Filter taps per phase.
-const TAPS: usize = 24;
+/// Filter taps per phase: long enough to reconstruct close to Nyquist.
+const TAPS: usize = 64;
 /// A hair under the ceiling, for the gain's own rounding to f32.
 const SAFETY_DB: f64 = 0.005;
+
+/// One channel's peak reading: each input sample and the interpolated
+/// values after it, by the phases of a Kaiser-windowed sinc and the phases
+/// a BS.1770-4 meter uses; `push` returns the largest magnitude around the
+/// sample `delay()` samples back.
+#[derive(Clone)]
+pub struct Interpolator {
+    phases: Vec<[f64; TAPS]>,
+    /// The last TAPS samples, written twice so that `[next..next + TAPS]`
+    /// is always the window, oldest first.
+    history: [f64; 2 * TAPS],
+    next: usize,
+}
+
+impl Interpolator {
+    pub fn new(oversample: usize, rate: u32) -> Self {
+        Interpolator {
+            phases: interpolation_phases(oversample)
+                .into_iter()
+                .chain(meter_phases(rate))
+                .collect(),
+            history: [0.0; 2 * TAPS],
+            next: 0,
+        }
+    }
+
+    pub fn delay(&self) -> usize {
+        DETECT_DELAY
+    }
+
+    pub fn push(&mut self, x: f64) -> f64 {
+        self.history[self.next] = x;
+        self.history[self.next + TAPS] = x;
+        self.next = (self.next + 1) % TAPS;
+        let window = &self.history[self.next..self.next + TAPS];
+        let mut peak = window[TAPS / 2 - 1].abs();
+        for phase in &self.phases {
+            let value: f64 = phase.iter().zip(window).map(|(h, x)| h * x).sum();
+            peak = peak.max(value.abs());
+        }
+        peak
+    }
+}
 
 /// The limiter's running state.
 pub struct Limiter {
     ceiling: f64,
     lookahead: usize,
     release_coef: f64,
-    /// Interpolation filters over the history: phases 1..OVERSAMPLE (phase
-    /// 0 is the sample itself), then the meter's phases.
-    phases: Vec<[f64; TAPS]>,
-    /// The last TAPS input samples per channel, newest last.
-    history: [VecDeque<f64>; 2],
+    detectors: [Interpolator; 2],
     /// The audio waiting for its gain.
     delay: [VecDeque<f32>; 2],
     /// (index, needed gain) candidates for the sliding minimum.
@@ -90,7 +133,7 @@ fn meter_phases(rate: u32) -> Vec<[f64; TAPS]> {
         .collect()
 }
 
-fn interpolation_phases() -> Vec<[f64; TAPS]> {
+fn interpolation_phases(oversample: usize) -> Vec<[f64; TAPS]> {
     // A Kaiser-windowed sinc at the input's Nyquist frequency, sampled at
     // 1/OVERSAMPLE steps; phase p interpolates at p/OVERSAMPLE after the
     // centre sample.
@@ -105,9 +148,9 @@ fn interpolation_phases() -> Vec<[f64; TAPS]> {
         }
         sum
     };
-    (1..OVERSAMPLE)
+    (1..oversample)
         .map(|p| {
-            let frac = p as f64 / OVERSAMPLE as f64;
+            let frac = p as f64 / oversample as f64;
             let mut taps = [0.0; TAPS];
             for (j, tap) in taps.iter_mut().enumerate() {
                 // Tap j weighs the sample at offset (j - half + 1) from the centre.
@@ -137,7 +180,6 @@ impl Limiter {
     pub fn new(ceiling_db: f64, release_ms: f64, lookahead_ms: f64, rate: u32) -> Self {
         let lookahead = ((lookahead_ms / 1000.0 * rate as f64).round() as usize).max(1);
         let release = release_ms / 1000.0 * rate as f64;
-        let zeros = |n: usize| VecDeque::from(vec![0.0; n]);
         Limiter {
             ceiling: crate::db_to_gain(ceiling_db - SAFETY_DB),
             lookahead,
@@ -146,11 +188,10 @@ impl Limiter {
             } else {
                 0.0
             },
-            phases: interpolation_phases()
-                .into_iter()
-                .chain(meter_phases(rate))
-                .collect(),
-            history: [zeros(TAPS), zeros(TAPS)],
+            detectors: [
+                Interpolator::new(OVERSAMPLE, rate),
+                Interpolator::new(OVERSAMPLE, rate),
+            ],
             delay: [
                 VecDeque::from(vec![0.0f32; lookahead + DETECT_DELAY]),
                 VecDeque::from(vec![0.0f32; lookahead + DETECT_DELAY]),
@@ -168,26 +209,11 @@ impl Limiter {
         self.lookahead + DETECT_DELAY
     }
 
-    /// The true peak around the centre of the history (the sample and the
-    /// values up to the next one).
-    fn true_peak(&self, channel: usize) -> f64 {
-        let history = &self.history[channel];
-        let centre = history[TAPS / 2 - 1];
-        let mut peak = centre.abs();
-        for phase in &self.phases {
-            let value: f64 = phase.iter().zip(history.iter()).map(|(h, x)| h * x).sum();
-            peak = peak.max(value.abs());
-        }
-        peak
-    }
-
     /// Takes one input frame; returns the gain for the frame leaving the delay.
     fn next_gain(&mut self, left: f32, right: f32) -> f64 {
-        for (channel, x) in [left, right].into_iter().enumerate() {
-            self.history[channel].pop_front();
-            self.history[channel].push_back(x as f64);
-        }
-        let peak = self.true_peak(0).max(self.true_peak(1));
+        let peak = self.detectors[0]
+            .push(left as f64)
+            .max(self.detectors[1].push(right as f64));
         let needed = if peak > self.ceiling {
             self.ceiling / peak
         } else {

@@ -23,7 +23,7 @@ pub use delay::Delay;
 pub use eq::{Eq, EqBand};
 pub use fade::{Fade, FadeCurve};
 pub use gain::Gain;
-pub use limiter::Limiter;
+pub use limiter::{Interpolator, Limiter, LIMITER_VERSION};
 pub use multiband::{BandParams, Multiband};
 pub use pan::{Pan, PanLaw};
 pub use polarity::Polarity;
@@ -123,7 +123,7 @@ impl ProcessorSpec {
             ProcessorSpec::Delay { .. } => 1,
             ProcessorSpec::Reverb { .. } => 1,
             ProcessorSpec::Automate { .. } => 1,
-            ProcessorSpec::Limit { .. } => 1,
+            ProcessorSpec::Limit { .. } => LIMITER_VERSION,
             ProcessorSpec::Multiband { .. } => 1,
             ProcessorSpec::Loudness { .. } => 1,
             ProcessorSpec::Fade { .. } => 1,
