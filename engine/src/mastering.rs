@@ -3,8 +3,8 @@
 use bounce_cache::TempFile;
 use bounce_nodes::{
     render_chain, render_limited, solve_target, AudioError, BlockSource, ChainContext,
-    LimiterSettings, LoudnessMeter, PcmReader, PcmWriter, Precision, ProcessorSpec, Solution, Tee,
-    TruePeakMeter, TARGET_TOLERANCE,
+    LimiterSettings, LoudnessMeter, PcmReader, PcmWriter, Precision, ProcessorSpec, Solution,
+    TargetProblem, Tee, TruePeakMeter, TARGET_TOLERANCE,
 };
 
 use crate::render::{Input, OutputInfo, Renderer, StepOutput};
@@ -86,6 +86,7 @@ impl Renderer<'_> {
         let rendered = self.render_chain_to_temp(step, &inputs[0], chain)?;
         let mut warnings = Vec::new();
         let mut limit_at = album.map(|(_, c)| c).unwrap_or(ceiling);
+        let mut previous_gain = None;
         for round in 1..=VERIFY_ROUNDS {
             let settings = LimiterSettings::master(limit_at);
             let gain = match (album, target) {
@@ -98,12 +99,15 @@ impl Renderer<'_> {
                     };
                     let solution = solve_target(
                         &mut open,
-                        1,
-                        self.rate,
-                        target,
-                        settings,
-                        rendered.loudness,
-                        rendered.true_peak,
+                        &TargetProblem {
+                            count: 1,
+                            rate: self.rate,
+                            target,
+                            limiter: settings,
+                            unlimited_loudness: rendered.loudness,
+                            true_peak_in: rendered.true_peak,
+                            start_gain: previous_gain,
+                        },
                     )
                     .map_err(&audio)?;
                     check_target(step, target, ceiling, &solution)?;
@@ -111,6 +115,7 @@ impl Renderer<'_> {
                 }
                 (None, None) => 0.0,
             };
+            previous_gain = Some(gain);
             let temp = self.cache.temp_file("master");
             let mut writer =
                 PcmWriter::create(temp.path(), self.rate, Precision::Float).map_err(&audio)?;
@@ -188,6 +193,7 @@ impl Renderer<'_> {
         };
         let mut limit_at = ceiling;
         let mut gain = 0.0;
+        let mut previous_gain = None;
         if !whole.integrated.is_finite() {
             warnings.push("the album is silent: no loudness to bring to the target".to_string());
         }
@@ -198,16 +204,20 @@ impl Renderer<'_> {
             let settings = LimiterSettings::master(limit_at);
             let solution = solve_target(
                 &mut open,
-                paths.len(),
-                self.rate,
-                target,
-                settings,
-                whole.integrated,
-                whole.true_peak,
+                &TargetProblem {
+                    count: paths.len(),
+                    rate: self.rate,
+                    target,
+                    limiter: settings,
+                    unlimited_loudness: whole.integrated,
+                    true_peak_in: whole.true_peak,
+                    start_gain: previous_gain,
+                },
             )
             .map_err(&audio)?;
             check_target(step, target, ceiling, &solution)?;
             gain = solution.gain_db;
+            previous_gain = Some(gain);
             // Verify every track's limited output with the strict meter.
             let mut strict = TruePeakMeter::new(self.rate);
             for index in 0..paths.len() {

@@ -34,7 +34,9 @@ pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};
 pub use resample::{Resampled, RESAMPLER_VERSION};
 pub use sources::{Fit, Mixer, Offset, Scaled, Silence, Tee, Tone};
-pub use target::{render_limited, solve_target, LimiterSettings, Solution, TARGET_TOLERANCE};
+pub use target::{
+    render_limited, solve_target, LimiterSettings, Solution, TargetProblem, TARGET_TOLERANCE,
+};
 pub use true_peak::TruePeakMeter;
 pub use units::{db_to_gain, gain_to_db};
 pub use wav::{WavFormat, WavSink};

@@ -42,21 +42,40 @@ impl LimiterSettings {
     }
 }
 
-/// Finds the gain that makes `count` signals, each through gain and the
-/// limiter and measured together as one programme, read `target` LUFS.
-/// `open(i)` yields signal `i`, the same on every call. `true_peak_in` is
-/// the highest true peak of the signals before the gain (dBTP), for the
-/// limiting figure.
+/// What the solver is asked: bring `count` signals, each through a gain
+/// and the limiter and measured together as one programme, to `target`.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetProblem {
+    pub count: usize,
+    pub rate: u32,
+    /// LUFS.
+    pub target: f64,
+    pub limiter: LimiterSettings,
+    /// The loudness of the signals before any gain, LUFS.
+    pub unlimited_loudness: f64,
+    /// Their highest true peak before any gain, dBTP (for the limiting figure).
+    pub true_peak_in: f64,
+    /// A gain to try first, such as a previous solution.
+    pub start_gain: Option<f64>,
+}
+
+/// Finds the gain for `problem`; `open(i)` yields signal `i`, the same on
+/// every call.
 pub fn solve_target(
     open: &mut dyn FnMut(usize) -> Result<Box<dyn BlockSource>, AudioError>,
-    count: usize,
-    rate: u32,
-    target: f64,
-    limiter: LimiterSettings,
-    unlimited_loudness: f64,
-    true_peak_in: f64,
+    problem: &TargetProblem,
 ) -> Result<Solution, AudioError> {
-    let mut gain = target - unlimited_loudness;
+    let TargetProblem {
+        count,
+        rate,
+        target,
+        limiter,
+        unlimited_loudness,
+        true_peak_in,
+        start_gain,
+    } = *problem;
+    // Without limiting the gain is exact; a previous solution is closer.
+    let mut gain = start_gain.unwrap_or(target - unlimited_loudness);
     let mut previous: Option<(f64, f64)> = None;
     let mut best: Option<Solution> = None;
     for iteration in 1..=MAX_ITERATIONS {
@@ -193,16 +212,16 @@ mod tests {
             crate::copy_source(open(i).unwrap().as_mut(), &mut meter).unwrap();
         }
         let before = meter.report().unwrap();
-        let solution = solve_target(
-            &mut open,
-            2,
+        let problem = TargetProblem {
+            count: 2,
             rate,
-            -10.0,
-            LimiterSettings::master(-1.0),
-            before.integrated,
-            before.true_peak,
-        )
-        .unwrap();
+            target: -10.0,
+            limiter: LimiterSettings::master(-1.0),
+            unlimited_loudness: before.integrated,
+            true_peak_in: before.true_peak,
+            start_gain: None,
+        };
+        let solution = solve_target(&mut open, &problem).unwrap();
         assert!(
             (solution.loudness + 10.0).abs() <= CONVERGED,
             "{solution:?}"
