@@ -120,10 +120,15 @@ impl Renderer<'_> {
             let mut writer =
                 PcmWriter::create(temp.path(), self.rate, Precision::Float).map_err(&audio)?;
             let mut strict = TruePeakMeter::new(self.rate);
+            let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
             let reader = PcmReader::open(rendered.file.path()).map_err(&audio)?;
+            let mut meters = Tee {
+                first: &mut strict,
+                second: &mut meter,
+            };
             let mut tee = Tee {
                 first: &mut writer,
-                second: &mut strict,
+                second: &mut meters,
             };
             render_limited(Box::new(reader), self.rate, gain, settings, &mut tee)
                 .map_err(&audio)?;
@@ -151,11 +156,13 @@ impl Renderer<'_> {
                 ));
             }
             let hash = self.cache.commit_blob(temp)?;
+            let report = meter.report().map_err(&audio)?;
             return Ok(StepOutput {
                 hash,
                 info: OutputInfo {
                     solved_gain: Some(gain),
                     limiter_ceiling: Some(limit_at),
+                    measured: Some(report.into()),
                     warnings,
                     ..OutputInfo::pcm(self.rate, frames, Precision::Float)
                 },

@@ -237,7 +237,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         rate,
                         dither: deliverable.dither,
                         ceiling: master.ceiling,
-                        target: master.target.filter(|_| album.is_none()),
+                        keep_loudness: master.target.is_some(),
                     },
                 },
                 vec![master_step],

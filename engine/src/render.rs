@@ -309,14 +309,18 @@ impl Renderer<'_> {
                 rate,
                 dither,
                 ceiling,
-                target,
+                keep_loudness,
             } => {
                 let format = WavFormat {
                     sample_rate: *rate,
                     bits: *bits,
                     float: *float,
                 };
-                self.encode(step, key, &inputs[0], format, *dither, *ceiling, *target)
+                let master = &inputs[0];
+                let target = keep_loudness
+                    .then(|| master.output.info.measured.and_then(|m| m.integrated))
+                    .flatten();
+                self.encode(step, key, master, format, *dither, *ceiling, target)
             }
         }
     }

@@ -106,9 +106,9 @@ pub enum Action {
         dither: Dither,
         /// The ceiling the delivered file must keep, dBTP.
         ceiling: Option<f64>,
-        /// The loudness a track-mode master promised, LUFS: verified on the
-        /// delivered file.
-        target: Option<f64>,
+        /// The master had a loudness target: a resampled file must keep the
+        /// master's measured loudness (per track, and so per album).
+        keep_loudness: bool,
     },
 }
 
