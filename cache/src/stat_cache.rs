@@ -73,17 +73,15 @@ impl StatCache {
             .map(|age| age > RACY_WINDOW)
             .unwrap_or(false);
         if settled {
-            let entry = Entry {
-                size,
-                mtime_ns,
-                inode,
-                hash,
-            };
-            self.entries
-                .lock()
-                .expect("stat cache lock")
-                .insert(path.to_path_buf(), entry);
-            *self.dirty.lock().expect("stat cache lock") = true;
+            self.remember(
+                path,
+                Entry {
+                    size,
+                    mtime_ns,
+                    inode,
+                    hash,
+                },
+            );
         }
         Ok(hash)
     }
@@ -104,17 +102,23 @@ impl StatCache {
     /// next build need not read it back.
     pub fn record(&self, path: &Path, hash: Hash) -> Result<(), CacheError> {
         let (size, mtime_ns, inode, _) = stat(path)?;
-        let entry = Entry {
-            size,
-            mtime_ns,
-            inode,
-            hash,
-        };
+        self.remember(
+            path,
+            Entry {
+                size,
+                mtime_ns,
+                inode,
+                hash,
+            },
+        );
+        Ok(())
+    }
+
+    fn remember(&self, path: &Path, entry: Entry) {
         self.entries
             .lock()
             .expect("stat cache lock")
             .insert(path.to_path_buf(), entry);
         *self.dirty.lock().expect("stat cache lock") = true;
-        Ok(())
     }
 }

@@ -273,12 +273,10 @@ impl Run<'_> {
         });
     }
 
-    fn run_step(&self, node: NodeIndex) {
-        let step = &self.plan.graph[node];
-        let started = Instant::now();
-        self.observer.started(step);
-        let inputs: Option<Vec<Input>> = self
-            .plan
+    /// The outputs of a step's inputs, or `None` if any has none (failed,
+    /// or stale in a dry run).
+    fn finished_inputs(&self, node: NodeIndex) -> Option<Vec<Input<'_>>> {
+        self.plan
             .inputs_of(node)
             .iter()
             .map(|i| match self.results[i.index()].get() {
@@ -288,8 +286,14 @@ impl Run<'_> {
                 }),
                 _ => None,
             })
-            .collect();
-        let result = match inputs {
+            .collect()
+    }
+
+    fn run_step(&self, node: NodeIndex) {
+        let step = &self.plan.graph[node];
+        let started = Instant::now();
+        self.observer.started(step);
+        let result = match self.finished_inputs(node) {
             None => Err("not run: an input failed".to_string()),
             Some(inputs) => self.run_ready(step, &inputs).map_err(|e| {
                 let message = e.to_string();
@@ -394,19 +398,7 @@ impl Run<'_> {
         let order = petgraph::algo::toposort(&self.plan.graph, None).expect("the plan is acyclic");
         for node in order.into_iter().filter(|n| selected.contains(n)) {
             let step = &self.plan.graph[node];
-            let inputs: Option<Vec<Input>> = self
-                .plan
-                .inputs_of(node)
-                .iter()
-                .map(|i| match self.results[i.index()].get() {
-                    Some(Outcome::Done(output, _)) => Some(Input {
-                        step: &self.plan.graph[*i],
-                        output,
-                    }),
-                    _ => None,
-                })
-                .collect();
-            let found = inputs.and_then(|inputs| {
+            let found = self.finished_inputs(node).and_then(|inputs| {
                 let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
                 let content = match &step.action {
                     Action::ReadFile { path } => Some(self.stat.hash(path).ok()?),
