@@ -11,6 +11,7 @@
 //! | `resampler` | [`RESAMPLER_VERSION`] | the resampler changed |
 //! | `limiter` | [`LIMITER_VERSION`] | the limiter changed (masters and deliverables use it outside any chain) |
 //! | `dither` | [`DITHER_VERSION`] | requantisation changed |
+//! | `writer` | [`WRITER_VERSION`] | the file writers' bytes changed |
 //! | `rate` | the release's processing rate | everything renders at it |
 //! | `params` | the step's [`Action`] (chains, gains, formats; no paths) | the settings |
 //! | `inputs` | the output hashes of its inputs, in summing order | what it reads |
@@ -23,7 +24,7 @@
 
 use bounce_cache::Hash;
 use bounce_nodes::processors::LIMITER_VERSION;
-use bounce_nodes::{DITHER_VERSION, RESAMPLER_VERSION};
+use bounce_nodes::{DITHER_VERSION, RESAMPLER_VERSION, WRITER_VERSION};
 use serde::Serialize;
 
 use crate::step::{Action, Step};
@@ -40,6 +41,7 @@ struct KeyMaterial<'a> {
     resampler: u32,
     limiter: u32,
     dither: u32,
+    writer: u32,
     rate: u32,
     params: &'a Action,
     inputs: &'a [Hash],
@@ -63,6 +65,7 @@ pub fn step_key(step: &Step, rate: u32, inputs: &[Hash], content: Option<Hash>) 
         resampler: RESAMPLER_VERSION,
         limiter: LIMITER_VERSION,
         dither: DITHER_VERSION,
+        writer: WRITER_VERSION,
         rate,
         params: &step.action,
         inputs,

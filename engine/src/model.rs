@@ -124,12 +124,24 @@ pub enum Content {
 #[serde(rename_all = "kebab-case")]
 pub enum FileFormat {
     Wav,
+    /// Broadcast WAV: WAV with a `bext` chunk.
+    Bwf,
+    Aiff,
 }
 
 impl FileFormat {
     pub fn extension(self) -> &'static str {
         match self {
-            FileFormat::Wav => "wav",
+            FileFormat::Wav | FileFormat::Bwf => "wav",
+            FileFormat::Aiff => "aiff",
+        }
+    }
+
+    pub fn container(self) -> bounce_nodes::Container {
+        match self {
+            FileFormat::Wav => bounce_nodes::Container::Wav,
+            FileFormat::Bwf => bounce_nodes::Container::Bwf,
+            FileFormat::Aiff => bounce_nodes::Container::Aiff,
         }
     }
 }

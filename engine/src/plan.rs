@@ -166,6 +166,68 @@ impl Planner {
     }
 }
 
+/// The descriptive `bext` fields of a track's broadcast WAV: title and
+/// artist, the label (or artist) as originator, the ISRC as reference, and
+/// a date from `SOURCE_DATE_EPOCH` or the release's year, never the clock.
+fn bext_info(project: &Project, track: &Track) -> bounce_nodes::BextInfo {
+    let release = &project.release;
+    let artist = track.artist.as_ref().or(release.artist.as_ref());
+    let (origination_date, origination_time) = match source_date_epoch() {
+        Some(seconds) => civil_date_time(seconds),
+        None => (
+            release
+                .year
+                .map(|y| format!("{y:04}-01-01"))
+                .unwrap_or_default(),
+            "00:00:00".to_string(),
+        ),
+    };
+    bounce_nodes::BextInfo {
+        description: match artist {
+            Some(artist) => format!("{artist} - {}", track.title),
+            None => track.title.clone(),
+        },
+        originator: release
+            .label
+            .clone()
+            .or_else(|| artist.cloned())
+            .unwrap_or_default(),
+        originator_reference: track.isrc.clone().unwrap_or_default(),
+        origination_date,
+        origination_time,
+    }
+}
+
+/// `SOURCE_DATE_EPOCH`, as reproducible builds define it.
+fn source_date_epoch() -> Option<i64> {
+    std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
+}
+
+/// UTC `yyyy-mm-dd` and `hh:mm:ss` of a Unix time (days to civil date after
+/// Howard Hinnant's algorithm).
+fn civil_date_time(seconds: i64) -> (String, String) {
+    let days = seconds.div_euclid(86400);
+    let secs = seconds.rem_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        format!("{year:04}-{month:02}-{day:02}"),
+        format!(
+            "{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        ),
+    )
+}
+
 /// Turns a project into its build graph.
 pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
     let mut planner = Planner {
@@ -232,6 +294,9 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     kind: StepKind::Deliverable,
                     track: Some(number),
                     action: Action::Encode {
+                        container: deliverable.format.container(),
+                        bext: (deliverable.format == FileFormat::Bwf)
+                            .then(|| bext_info(project, track)),
                         bits: deliverable.bits,
                         float: deliverable.float,
                         rate,
@@ -291,4 +356,22 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         inputs: planner.inputs,
         outputs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_date_time;
+
+    #[test]
+    fn unix_times_become_civil_dates() {
+        assert_eq!(civil_date_time(0), ("1970-01-01".into(), "00:00:00".into()));
+        assert_eq!(
+            civil_date_time(1_700_000_000),
+            ("2023-11-14".into(), "22:13:20".into())
+        );
+        assert_eq!(
+            civil_date_time(951_782_400),
+            ("2000-02-29".into(), "00:00:00".into())
+        );
+    }
 }

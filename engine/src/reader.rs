@@ -1009,15 +1009,19 @@ impl Reader {
                         let span = child.span_of(child.args()[0].span());
                         let all = ["wav", "bwf", "aiff", "flac", "mp3", "cd"];
                         if let Some(kind) = choose(diags, &kind, &span, &all, "format") {
-                            if kind == "wav" {
-                                format = Some(FileFormat::Wav);
-                            } else {
-                                diags.push(
-                                    ProjectDiagnostic::new(&span, format!("format \"{kind}\" is not available in this version of bounce"))
-                                        .label("not yet supported")
-                                        .help("available formats: \"wav\""),
-                                );
-                            }
+                            format = match kind {
+                                "wav" => Some(FileFormat::Wav),
+                                "bwf" => Some(FileFormat::Bwf),
+                                "aiff" => Some(FileFormat::Aiff),
+                                other => {
+                                    diags.push(
+                                        ProjectDiagnostic::new(&span, format!("format \"{other}\" is not available in this version of bounce"))
+                                            .label("not yet supported")
+                                            .help("available formats: \"wav\", \"bwf\", \"aiff\""),
+                                    );
+                                    None
+                                }
+                            };
                         }
                     }
                     if let Some(b) =
@@ -1035,7 +1039,27 @@ impl Reader {
                         }
                         bits = b as u16;
                     }
+                    if format == Some(FileFormat::Aiff) && ![16, 24].contains(&bits) {
+                        let at = child
+                            .prop("bits")
+                            .map(|e| e.span())
+                            .unwrap_or(child.node.span());
+                        diags.push(
+                            ProjectDiagnostic::new(
+                                &child.span_of(at),
+                                format!("AIFF deliverables are 16 or 24 bits, not {bits}"),
+                            )
+                            .help("use bits=16 or bits=24, or format \"wav\" for 32-bit"),
+                        );
+                    }
                     float = child.bool_prop(diags, "float", false);
+                    if float && format == Some(FileFormat::Aiff) {
+                        let span = child.span_of(child.prop("float").expect("read").span());
+                        diags.push(
+                            ProjectDiagnostic::new(&span, "AIFF carries integer samples only")
+                                .help("use format \"wav\" bits=32 float=#true"),
+                        );
+                    }
                     if float && bits != 32 {
                         let span = child.span_of(child.prop("float").expect("read").span());
                         diags.push(

@@ -16,6 +16,13 @@ use crate::BuildError;
 /// Room under the ceiling for TPDF dither's ±1 LSB at 16 bits, dB.
 const DITHER_HEADROOM_DB: f64 = 0.01;
 
+/// What a deliverable file is: its sample format, dither and `bext` fields.
+pub struct FileSpec {
+    pub format: WavFormat,
+    pub dither: Dither,
+    pub bext: Option<bounce_nodes::BextInfo>,
+}
+
 /// Facts about a step's output, kept in the action cache beside its hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputInfo {
@@ -304,6 +311,8 @@ impl Renderer<'_> {
                 self.render_album_gain(step, &chain, *target, *ceiling, inputs)
             }
             Action::Encode {
+                container,
+                bext,
                 bits,
                 float,
                 rate,
@@ -315,12 +324,18 @@ impl Renderer<'_> {
                     sample_rate: *rate,
                     bits: *bits,
                     float: *float,
+                    container: *container,
                 };
                 let master = &inputs[0];
                 let target = keep_loudness
                     .then(|| master.output.info.measured.and_then(|m| m.integrated))
                     .flatten();
-                self.encode(step, key, master, format, *dither, *ceiling, target)
+                let file = FileSpec {
+                    format,
+                    dither: *dither,
+                    bext: bext.clone(),
+                };
+                self.encode(step, key, master, &file, *ceiling, target)
             }
         }
     }
@@ -427,11 +442,11 @@ impl Renderer<'_> {
         step: &Step,
         key: Hash,
         master: &Input,
-        format: WavFormat,
-        dither: Dither,
+        file: &FileSpec,
         ceiling: Option<f64>,
         target: Option<f64>,
     ) -> Result<StepOutput, BuildError> {
+        let format = file.format;
         const ATTEMPTS: usize = 6;
         const LOUDNESS_SLACK: f64 = 0.05;
         let resampled = format.sample_rate != self.rate;
@@ -442,7 +457,7 @@ impl Renderer<'_> {
         for attempt in 1..=ATTEMPTS {
             let output_limit = limit_at.filter(|_| resampled);
             let (temp, frames, report) =
-                self.encode_once(step, key, master, format, dither, output_limit, trim)?;
+                self.encode_once(step, key, master, file, output_limit, trim)?;
             let over = ceiling
                 .map(|c| report.true_peak - c)
                 .filter(|over| *over > 0.0);
@@ -514,11 +529,11 @@ impl Renderer<'_> {
         step: &Step,
         key: Hash,
         master: &Input,
-        format: WavFormat,
-        dither: Dither,
+        file: &FileSpec,
         limit_at: Option<f64>,
         trim_db: f64,
     ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport), BuildError> {
+        let (format, dither) = (file.format, file.dither);
         let audio = |source: AudioError| BuildError::Audio {
             step: step.id.clone(),
             source,
@@ -548,7 +563,8 @@ impl Renderer<'_> {
             Dither::None
         };
         let temp = self.cache.temp_file("deliverable");
-        let mut sink = WavSink::create(temp.path(), format, dither, key.seed()).map_err(audio)?;
+        let mut sink = WavSink::create(temp.path(), format, dither, key.seed(), file.bext.clone())
+            .map_err(audio)?;
         match limit_at {
             // Resampling reshapes peaks (the band it removes took part in
             // them): limit again at the file's rate, which touches only the

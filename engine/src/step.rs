@@ -100,6 +100,9 @@ pub enum Action {
     },
     /// The master encoded as a file.
     Encode {
+        container: bounce_nodes::Container,
+        /// The `bext` fields of a broadcast WAV.
+        bext: Option<bounce_nodes::BextInfo>,
         bits: u16,
         float: bool,
         rate: u32,

@@ -39,4 +39,4 @@ pub use target::{
 };
 pub use true_peak::TruePeakMeter;
 pub use units::{db_to_gain, gain_to_db};
-pub use wav::{WavFormat, WavSink};
+pub use wav::{BextInfo, Container, WavFormat, WavSink, WRITER_VERSION};

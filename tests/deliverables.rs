@@ -1,0 +1,243 @@
+//! Broadcast WAV and AIFF deliverables, read back by readers other than the
+//! writer: ffprobe for the container and the `bext` fields, symphonia (via
+//! `bounce analyze`) for the audio, and the `bext` loudness fields parsed
+//! from the bytes as EBU Tech 3285 v2 lays them out.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn tools_available() -> bool {
+    let ok = Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ffprobe is required in CI"
+        );
+        eprintln!("SKIPPED: ffprobe is not installed");
+    }
+    ok
+}
+
+fn project() -> TestProject {
+    let project = TestProject::new();
+    let rate = 48000;
+    let music: Vec<f64> = (0..rate * 6)
+        .map(|i| {
+            let t = i as f64 / rate as f64;
+            0.3 * (std::f64::consts::TAU * 220.0 * t).sin()
+                * (1.0 + 0.5 * (std::f64::consts::TAU * 0.5 * t).sin())
+        })
+        .collect();
+    project.wav("mix.wav", rate as u32, 24, &[music.clone(), music]);
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Formats" {
+    artist "The Examples"
+    version "f"
+    label "Example Records"
+    year 2026
+}
+master "r128" target=-23 ceiling=-1.0 { }
+track 1 "On Air" {
+    isrc "GB-XYZ-26-00042"
+    stem "mix" "mix.wav"
+}
+deliverable "broadcast" { master "r128"; format "bwf" bits=24 rate=48000; path "{deliverable}/{track}.{ext}"; }
+deliverable "aiff" { master "r128"; format "aiff" bits=24; path "{deliverable}/{track}.{ext}"; }
+deliverable "wav" { master "r128"; format "wav" bits=24; path "{deliverable}/w{track}.{ext}"; }
+"#,
+    );
+    project
+}
+
+fn ffprobe(project: &TestProject, file: &str) -> serde_json::Value {
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(project.path(file))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn analyze(project: &TestProject, file: &str) -> serde_json::Value {
+    let output = project.run(&["analyze", "--message-format", "json", file]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The `bext` chunk's body, found by walking the RIFF chunks.
+fn bext_body(bytes: &[u8]) -> &[u8] {
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        if &bytes[at..at + 4] == b"bext" {
+            return &bytes[at + 8..at + 8 + size];
+        }
+        at += 8 + size + size % 2;
+    }
+    panic!("no bext chunk");
+}
+
+#[test]
+fn broadcast_wav_carries_bext_with_the_measured_loudness() {
+    if !tools_available() {
+        return;
+    }
+    let project = project();
+    project.build_ok(&[]);
+    let probe = ffprobe(&project, "out/f/broadcast/1.wav");
+    // ffprobe names the bext fields: description → comment, originator →
+    // encoded_by, origination date → date, origination time → creation_time.
+    let tags = &probe["format"]["tags"];
+    assert_eq!(tags["comment"], "The Examples - On Air", "{tags}");
+    assert_eq!(tags["encoded_by"], "Example Records", "{tags}");
+    assert_eq!(tags["originator_reference"], "GBXYZ2600042", "{tags}");
+    assert_eq!(tags["date"], "2026-01-01", "{tags}");
+    assert_eq!(tags["creation_time"], "00:00:00", "{tags}");
+    assert_eq!(tags["time_reference"], "0", "{tags}");
+    assert!(
+        tags["coding_history"]
+            .as_str()
+            .unwrap()
+            .starts_with("A=PCM,F=48000,W=24,M=stereo"),
+        "{tags}"
+    );
+    assert_eq!(probe["streams"][0]["codec_name"], "pcm_s24le");
+
+    let bytes = std::fs::read(project.path("out/f/broadcast/1.wav")).unwrap();
+    let bext = bext_body(&bytes);
+    let field = |offset: usize| i16::from_le_bytes([bext[offset], bext[offset + 1]]) as f64 / 100.0;
+    assert_eq!(
+        u16::from_le_bytes([bext[346], bext[347]]),
+        2,
+        "bext version 2"
+    );
+    let measured = analyze(&project, "out/f/broadcast/1.wav");
+    let loudness = field(412);
+    assert!((loudness + 23.0).abs() <= 0.1, "bext loudness {loudness}");
+    assert!((loudness - measured["integrated"].as_f64().unwrap()).abs() <= 0.011);
+    assert!((field(414) - measured["loudness_range"].as_f64().unwrap()).abs() <= 0.011);
+    assert!(field(416) <= -1.0, "bext max true peak {}", field(416));
+    assert!((field(418) - measured["max_momentary"].as_f64().unwrap()).abs() <= 0.011);
+    assert!((field(420) - measured["max_short_term"].as_f64().unwrap()).abs() <= 0.011);
+}
+
+#[test]
+fn aiff_holds_the_same_samples_as_the_wav() {
+    if !tools_available() {
+        return;
+    }
+    let project = project();
+    project.build_ok(&[]);
+    let probe = ffprobe(&project, "out/f/aiff/1.aiff");
+    assert_eq!(probe["format"]["format_name"], "aiff");
+    assert_eq!(probe["streams"][0]["codec_name"], "pcm_s24be");
+    assert_eq!(probe["streams"][0]["sample_rate"], "48000");
+    assert_eq!(probe["streams"][0]["channels"], 2);
+    // Symphonia reads it like the WAV of the same master.
+    let aiff = analyze(&project, "out/f/aiff/1.aiff");
+    let wav = analyze(&project, "out/f/wav/w1.wav");
+    assert_eq!(aiff["frames"], wav["frames"]);
+    assert!(
+        (aiff["integrated"].as_f64().unwrap() - wav["integrated"].as_f64().unwrap()).abs() < 0.01
+    );
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(project.path("out/f/aiff/1.aiff"))
+        .args(["-c:a", "pcm_s24le", "-y"])
+        .arg(project.path("aiff-as-wav.wav"))
+        .status()
+        .unwrap();
+    assert!(decoded.success());
+    // ffmpeg's decode nulls against the WAV of the same master: the two
+    // files differ only in their TPDF dither (seeded per step), ±2 LSB.
+    let (_, aiff) = project.read_wav("aiff-as-wav.wav");
+    let (_, wav) = read_wav(&project.path("out/f/wav/w1.wav"));
+    assert_eq!(aiff[0].len(), wav[0].len());
+    for channel in 0..2 {
+        let worst = aiff[channel]
+            .iter()
+            .zip(&wav[channel])
+            .map(|(a, w)| (a - w).abs())
+            .max()
+            .unwrap();
+        assert!(
+            worst <= 2,
+            "channel {channel}: samples differ by {worst} LSB"
+        );
+    }
+}
+
+#[test]
+fn deliverables_are_byte_identical_across_clean_builds_and_dates_come_from_the_epoch() {
+    let one = project();
+    let two = project();
+    one.build_ok(&[]);
+    two.build_ok(&["-j", "1"]);
+    for file in ["broadcast/1.wav", "aiff/1.aiff", "wav/w1.wav"] {
+        let a = std::fs::read(one.path(&format!("out/f/{file}"))).unwrap();
+        let b = std::fs::read(two.path(&format!("out/f/{file}"))).unwrap();
+        assert!(a == b, "{file} differs between two clean builds");
+    }
+    let dated = project();
+    let output = Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .args(["build", "broadcast"])
+        .current_dir(dated.path(""))
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let bytes = std::fs::read(dated.path("out/f/broadcast/1.wav")).unwrap();
+    let bext = bext_body(&bytes);
+    assert_eq!(&bext[320..330], b"2023-11-14");
+    assert_eq!(&bext[330..338], b"22:13:20");
+}
+
+#[test]
+fn aiff_refuses_what_it_cannot_carry() {
+    let project = project();
+    let text = std::fs::read_to_string(project.path("bounce.kdl"))
+        .unwrap()
+        .replace(
+            r#"format "aiff" bits=24"#,
+            r#"format "aiff" bits=32 float=#true"#,
+        );
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("AIFF deliverables are 16 or 24 bits, not 32"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("AIFF carries integer samples only"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[bounce.kdl:"), "{stderr}");
+}
