@@ -52,6 +52,7 @@ track 1 "On Air" {
 deliverable "broadcast" { master "r128"; format "bwf" bits=24 rate=48000; path "{deliverable}/{track}.{ext}"; }
 deliverable "aiff" { master "r128"; format "aiff" bits=24; path "{deliverable}/{track}.{ext}"; }
 deliverable "wav" { master "r128"; format "wav" bits=24; path "{deliverable}/w{track}.{ext}"; }
+deliverable "flac" { master "r128"; format "flac" bits=24; path "{deliverable}/{track}.{ext}"; }
 "#,
     );
     project
@@ -194,12 +195,71 @@ fn aiff_holds_the_same_samples_as_the_wav() {
 }
 
 #[test]
+fn flac_passes_the_reference_decoder_and_nulls_against_the_wav() {
+    if !tools_available() {
+        return;
+    }
+    let project = project();
+    project.build_ok(&[]);
+    let file = project.path("out/f/flac/1.flac");
+    let check = Command::new("flac").args(["-t", "-s"]).arg(&file).output();
+    match check {
+        Ok(output) => assert!(
+            output.status.success(),
+            "flac -t: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(_) => assert!(std::env::var_os("CI").is_none(), "flac is required in CI"),
+    }
+    let probe = ffprobe(&project, "out/f/flac/1.flac");
+    assert_eq!(probe["format"]["format_name"], "flac");
+    assert_eq!(probe["streams"][0]["bits_per_raw_sample"], "24");
+    assert_eq!(probe["streams"][0]["sample_rate"], "48000");
+    // Symphonia decodes it (bounce analyze) to the WAV's length and loudness.
+    let flac = analyze(&project, "out/f/flac/1.flac");
+    let wav = analyze(&project, "out/f/wav/w1.wav");
+    assert_eq!(flac["frames"], wav["frames"]);
+    assert!(
+        (flac["integrated"].as_f64().unwrap() - wav["integrated"].as_f64().unwrap()).abs() < 0.01
+    );
+    // ffmpeg's decode nulls against the WAV within the two files' dither.
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&file)
+        .args(["-c:a", "pcm_s24le", "-y"])
+        .arg(project.path("flac-as-wav.wav"))
+        .status()
+        .unwrap();
+    assert!(decoded.success());
+    let (_, flac) = project.read_wav("flac-as-wav.wav");
+    let (_, wav) = read_wav(&project.path("out/f/wav/w1.wav"));
+    assert_eq!(flac[0].len(), wav[0].len());
+    for channel in 0..2 {
+        let worst = flac[channel]
+            .iter()
+            .zip(&wav[channel])
+            .map(|(a, w)| (a - w).abs())
+            .max()
+            .unwrap();
+        assert!(
+            worst <= 2,
+            "channel {channel}: samples differ by {worst} LSB"
+        );
+    }
+}
+
+#[test]
 fn deliverables_are_byte_identical_across_clean_builds_and_dates_come_from_the_epoch() {
     let one = project();
     let two = project();
     one.build_ok(&[]);
     two.build_ok(&["-j", "1"]);
-    for file in ["broadcast/1.wav", "aiff/1.aiff", "wav/w1.wav"] {
+    for file in [
+        "broadcast/1.wav",
+        "aiff/1.aiff",
+        "wav/w1.wav",
+        "flac/1.flac",
+    ] {
         let a = std::fs::read(one.path(&format!("out/f/{file}"))).unwrap();
         let b = std::fs::read(two.path(&format!("out/f/{file}"))).unwrap();
         assert!(a == b, "{file} differs between two clean builds");

@@ -127,6 +127,7 @@ pub enum FileFormat {
     /// Broadcast WAV: WAV with a `bext` chunk.
     Bwf,
     Aiff,
+    Flac,
 }
 
 impl FileFormat {
@@ -134,6 +135,7 @@ impl FileFormat {
         match self {
             FileFormat::Wav | FileFormat::Bwf => "wav",
             FileFormat::Aiff => "aiff",
+            FileFormat::Flac => "flac",
         }
     }
 
@@ -142,6 +144,7 @@ impl FileFormat {
             FileFormat::Wav => bounce_nodes::Container::Wav,
             FileFormat::Bwf => bounce_nodes::Container::Bwf,
             FileFormat::Aiff => bounce_nodes::Container::Aiff,
+            FileFormat::Flac => bounce_nodes::Container::Flac,
         }
     }
 }

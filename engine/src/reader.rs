@@ -1013,11 +1013,12 @@ impl Reader {
                                 "wav" => Some(FileFormat::Wav),
                                 "bwf" => Some(FileFormat::Bwf),
                                 "aiff" => Some(FileFormat::Aiff),
+                                "flac" => Some(FileFormat::Flac),
                                 other => {
                                     diags.push(
                                         ProjectDiagnostic::new(&span, format!("format \"{other}\" is not available in this version of bounce"))
                                             .label("not yet supported")
-                                            .help("available formats: \"wav\", \"bwf\", \"aiff\""),
+                                            .help("available formats: \"wav\", \"bwf\", \"aiff\", \"flac\""),
                                     );
                                     None
                                 }
@@ -1039,7 +1040,13 @@ impl Reader {
                         }
                         bits = b as u16;
                     }
-                    if format == Some(FileFormat::Aiff) && ![16, 24].contains(&bits) {
+                    let integer_only = matches!(format, Some(FileFormat::Aiff | FileFormat::Flac));
+                    let name = if format == Some(FileFormat::Flac) {
+                        "FLAC"
+                    } else {
+                        "AIFF"
+                    };
+                    if integer_only && ![16, 24].contains(&bits) {
                         let at = child
                             .prop("bits")
                             .map(|e| e.span())
@@ -1047,17 +1054,20 @@ impl Reader {
                         diags.push(
                             ProjectDiagnostic::new(
                                 &child.span_of(at),
-                                format!("AIFF deliverables are 16 or 24 bits, not {bits}"),
+                                format!("{name} deliverables are 16 or 24 bits, not {bits}"),
                             )
                             .help("use bits=16 or bits=24, or format \"wav\" for 32-bit"),
                         );
                     }
                     float = child.bool_prop(diags, "float", false);
-                    if float && format == Some(FileFormat::Aiff) {
+                    if float && integer_only {
                         let span = child.span_of(child.prop("float").expect("read").span());
                         diags.push(
-                            ProjectDiagnostic::new(&span, "AIFF carries integer samples only")
-                                .help("use format \"wav\" bits=32 float=#true"),
+                            ProjectDiagnostic::new(
+                                &span,
+                                format!("{name} carries integer samples only"),
+                            )
+                            .help("use format \"wav\" bits=32 float=#true"),
                         );
                     }
                     if float && bits != 32 {
