@@ -301,3 +301,146 @@ fn aiff_refuses_what_it_cannot_carry() {
     );
     assert!(stderr.contains("[bounce.kdl:"), "{stderr}");
 }
+
+/// A 1×1 PNG.
+const COVER: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+fn tagged_project() -> TestProject {
+    let project = project();
+    std::fs::write(project.path("cover.png"), COVER).unwrap();
+    let text = std::fs::read_to_string(project.path("bounce.kdl"))
+        .unwrap()
+        .replace("    year 2026\n", "    year 2026\n    genre \"Electronic\"\n    upc \"5012345678900\"\n    cover \"cover.png\"\n");
+    project.write("bounce.kdl", &text);
+    project
+}
+
+#[test]
+fn id3_tags_round_trip_in_wav_and_aiff() {
+    let project = tagged_project();
+    project.build_ok(&[]);
+    for file in [
+        "out/f/wav/w1.wav",
+        "out/f/aiff/1.aiff",
+        "out/f/broadcast/1.wav",
+    ] {
+        use id3::TagLike;
+        let tag =
+            id3::Tag::read_from_path(project.path(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(tag.title(), Some("On Air"), "{file}");
+        assert_eq!(tag.artist(), Some("The Examples"));
+        assert_eq!(tag.album(), Some("Formats"));
+        assert_eq!((tag.track(), tag.total_tracks()), (Some(1), Some(1)));
+        assert_eq!(tag.genre(), Some("Electronic"));
+        let text = |id: &str| {
+            tag.get(id)
+                .and_then(|f| f.content().text())
+                .map(str::to_string)
+        };
+        assert_eq!(text("TSRC").as_deref(), Some("GBXYZ2600042"));
+        assert_eq!(text("TPUB").as_deref(), Some("Example Records"));
+        let extended: Vec<_> = tag
+            .extended_texts()
+            .map(|t| (t.description.clone(), t.value.clone()))
+            .collect();
+        assert!(
+            extended.contains(&("BARCODE".into(), "5012345678900".into())),
+            "{extended:?}"
+        );
+        let track_gain = extended
+            .iter()
+            .find(|(d, _)| d == "REPLAYGAIN_TRACK_GAIN")
+            .expect("track gain")
+            .1
+            .clone();
+        // The master reads -23 LUFS: +5 dB to the -18 LUFS reference.
+        let gain: f64 = track_gain.trim_end_matches(" dB").parse().unwrap();
+        assert!((gain - 5.0).abs() < 0.1, "{track_gain}");
+        let picture = tag.pictures().next().expect("cover art");
+        assert_eq!(picture.data, COVER);
+        assert_eq!(picture.mime_type, "image/png");
+    }
+    // The broadcast WAV keeps its bext chunk beside the ID3 tag.
+    let bytes = std::fs::read(project.path("out/f/broadcast/1.wav")).unwrap();
+    assert_eq!(&bext_body(&bytes)[..21], b"The Examples - On Air");
+}
+
+#[test]
+fn vorbis_comments_and_picture_round_trip_in_flac() {
+    if !tools_available() {
+        return;
+    }
+    let project = tagged_project();
+    project.build_ok(&[]);
+    let probe = ffprobe(&project, "out/f/flac/1.flac");
+    let tags = &probe["format"]["tags"];
+    let get = |key: &str| {
+        tags[key]
+            .as_str()
+            .or_else(|| tags[key.to_lowercase()].as_str())
+            .map(str::to_string)
+    };
+    assert_eq!(get("TITLE").as_deref(), Some("On Air"), "{tags}");
+    assert_eq!(get("ISRC").as_deref(), Some("GBXYZ2600042"), "{tags}");
+    assert_eq!(get("BARCODE").as_deref(), Some("5012345678900"), "{tags}");
+    assert_eq!(
+        get("track").or(get("TRACKNUMBER")).as_deref(),
+        Some("1"),
+        "{tags}"
+    );
+    assert!(get("REPLAYGAIN_ALBUM_GAIN").is_some(), "{tags}");
+    let picture = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_name"] == "png");
+    assert!(
+        picture.is_some_and(|p| p["disposition"]["attached_pic"] == 1),
+        "{probe}"
+    );
+    if let Ok(output) = Command::new("flac")
+        .args(["-t", "-s"])
+        .arg(project.path("out/f/flac/1.flac"))
+        .output()
+    {
+        assert!(output.status.success(), "tagged FLAC fails flac -t");
+    }
+}
+
+#[test]
+fn retitling_retags_and_renders_no_audio() {
+    let project = tagged_project();
+    project.build_ok(&[]);
+    let text = std::fs::read_to_string(project.path("bounce.kdl"))
+        .unwrap()
+        .replace("\"On Air\"", "\"On Air (Radio Edit)\"");
+    project.write("bounce.kdl", &text);
+    let log = project.build_ok(&[]);
+    let built = log.built();
+    assert!(
+        !built.is_empty() && built.iter().all(|s| s.starts_with("tag:")),
+        "{built:?}"
+    );
+    use id3::TagLike;
+    let tag = id3::Tag::read_from_path(project.path("out/f/aiff/1.aiff")).unwrap();
+    assert_eq!(tag.title(), Some("On Air (Radio Edit)"));
+}
+
+#[test]
+fn a_cover_that_is_not_an_image_is_refused_at_check() {
+    let project = tagged_project();
+    std::fs::write(project.path("cover.png"), b"not a picture").unwrap();
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot be used: not a JPEG or PNG image"),
+        "{stderr}"
+    );
+}

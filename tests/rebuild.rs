@@ -15,14 +15,16 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 fn first_build_renders_everything_and_second_nothing() {
     let project = three_track_project();
     let first = project.build_ok(&[]);
-    // 3 tracks × (3 sources + 3 stems + 1 bus + 1 mix + 1 master + 2 deliverables)
-    assert_eq!(first.all().len(), 33);
+    // 3 tracks × (3 sources + 3 stems + 1 bus + 1 mix + 1 master
+    // + 2 deliverables + 2 tag steps), and an album ReplayGain step for each
+    // of the 2 deliverables.
+    assert_eq!(first.all().len(), 41);
     assert_eq!(
         first.built(),
         first.all(),
         "a cold build renders every step"
     );
-    assert_eq!(first.summary["built"], 33);
+    assert_eq!(first.summary["built"], 41);
     for step in &first.steps {
         for field in ["step", "kind", "track", "status", "ms"] {
             assert!(
@@ -33,7 +35,7 @@ fn first_build_renders_everything_and_second_nothing() {
     }
     let second = project.build_ok(&[]);
     assert!(second.built().is_empty(), "rebuilt: {:?}", second.built());
-    assert_eq!(second.cached().len(), 33);
+    assert_eq!(second.cached().len(), 41);
     assert_eq!(second.summary["written"].as_array().unwrap().len(), 0);
 }
 
@@ -48,27 +50,58 @@ fn one_gain_change_renders_only_that_stems_path() {
     );
     project.write("bounce.kdl", &edited);
     let log = project.build_ok(&[]);
-    assert_eq!(
-        log.built(),
-        set(&[
-            "stem:2:snare",
-            "bus:2:drums",
-            "mix:2",
-            "master:main:2",
-            "deliverable:hi:2",
-            "deliverable:lo:2",
-        ])
-    );
-    // The other tracks' files stay as they were; only track 2's change.
+    let path = set(&[
+        "stem:2:snare",
+        "bus:2:drums",
+        "mix:2",
+        "master:main:2",
+        "deliverable:hi:2",
+        "deliverable:lo:2",
+        "tag:hi:2",
+        "tag:lo:2",
+        "replaygain:hi",
+        "replaygain:lo",
+    ]);
+    assert_only_this_track_renders(&log, &path);
+    // Track 2's files change; another track's file only if its album
+    // ReplayGain tag did.
     let written: Vec<String> = log.summary["written"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p.as_str().unwrap().to_string())
         .collect();
-    assert_eq!(written.len(), 3, "{written:?}");
-    assert!(written.iter().filter(|p| p.contains("02 - Two")).count() == 2);
+    assert!(
+        written.iter().filter(|p| p.contains("02 - Two")).count() == 2,
+        "{written:?}"
+    );
+    for other in ["01 - One", "03 - Three"] {
+        let retagged = log
+            .built()
+            .iter()
+            .any(|s| s.starts_with("tag:") && s.ends_with(&other[1..2]));
+        assert!(
+            retagged || !written.iter().any(|p| p.contains(other)),
+            "{other} rewritten: {written:?}"
+        );
+    }
     assert!(written.iter().any(|p| p.ends_with("manifest.json")));
+}
+
+/// Exactly `path` renders, plus at most the re-tagging of other tracks
+/// (when the album's ReplayGain figures moved): no audio of another track.
+fn assert_only_this_track_renders(log: &BuildLog, path: &BTreeSet<String>) {
+    let built = log.built();
+    assert!(
+        built.is_superset(path),
+        "missing: {:?}",
+        path.difference(&built).collect::<Vec<_>>()
+    );
+    let extra: Vec<&String> = built.difference(path).collect();
+    assert!(
+        extra.iter().all(|s| s.starts_with("tag:")),
+        "other tracks' audio rendered: {extra:?}"
+    );
 }
 
 #[test]
@@ -118,17 +151,19 @@ fn changing_a_stem_file_renders_its_path_only() {
         &sine(44100, 2, 440.0, 0.25, 1.2),
     );
     let log = project.build_ok(&[]);
-    assert_eq!(
-        log.built(),
-        set(&[
-            "source:3:keys",
-            "stem:3:keys",
-            "mix:3",
-            "master:main:3",
-            "deliverable:hi:3",
-            "deliverable:lo:3",
-        ])
-    );
+    let path = set(&[
+        "source:3:keys",
+        "stem:3:keys",
+        "mix:3",
+        "master:main:3",
+        "deliverable:hi:3",
+        "deliverable:lo:3",
+        "tag:hi:3",
+        "tag:lo:3",
+        "replaygain:hi",
+        "replaygain:lo",
+    ]);
+    assert_only_this_track_renders(&log, &path);
 }
 
 #[test]
@@ -162,7 +197,7 @@ fn unchanged_outputs_are_not_rewritten() {
     // Drop the cache: everything re-renders to the same bytes.
     std::fs::remove_dir_all(project.path(".bounce")).unwrap();
     let log = project.build_ok(&[]);
-    assert_eq!(log.built().len(), 33);
+    assert_eq!(log.built().len(), 41);
     assert_eq!(log.summary["written"].as_array().unwrap().len(), 0);
     assert_eq!(
         std::fs::metadata(&file).unwrap().modified().unwrap(),
@@ -179,13 +214,15 @@ fn unchanged_outputs_are_not_rewritten() {
 fn a_target_builds_only_what_it_needs() {
     let project = three_track_project();
     let log = project.build_ok(&["lo:2"]);
+    // The file needs its album's ReplayGain, so the deliverable's other
+    // tracks are encoded (not tagged, not published); nothing of "hi" runs.
+    assert!(log.all().contains("tag:lo:2"));
+    assert!(!log.all().iter().any(|s| s == "tag:lo:1" || s == "tag:lo:3"));
     assert!(
-        log.all().iter().all(|s| s.contains(":2")),
+        !log.all().iter().any(|s| s.contains(":hi")),
         "{:?}",
         log.all()
     );
-    assert!(log.all().contains("deliverable:lo:2"));
-    assert!(!log.all().contains("deliverable:hi:2"));
     assert!(project.path("out/1.0.0/lo/02 - Two.wav").is_file());
     assert!(!project.path("out/1.0.0/lo/01 - One.wav").exists());
 
@@ -213,13 +250,15 @@ fn dry_run_names_the_stale_steps_and_renders_nothing() {
         .filter(|s| s["status"] == "stale")
         .map(|s| s["step"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(stale.len(), 9, "3 masters and 6 deliverables: {stale:?}");
+    // 3 masters, 6 encodes, 6 tag steps and 2 album ReplayGain steps.
+    assert_eq!(stale.len(), 17, "{stale:?}");
+    let downstream = ["master:", "deliverable:", "tag:", "replaygain:"];
     assert!(stale
         .iter()
-        .all(|s| s.starts_with("master:") || s.starts_with("deliverable:")));
+        .all(|s| downstream.iter().any(|d| s.starts_with(d))));
     assert!(log.built().is_empty());
-    // Nothing was rendered: the real build still has all nine to do.
-    assert_eq!(project.build_ok(&[]).built().len(), 9);
+    // Nothing was rendered: the real build still has all of them to do.
+    assert_eq!(project.build_ok(&[]).built().len(), 17);
 }
 
 #[test]
@@ -258,5 +297,5 @@ fn clean_removes_the_cache() {
         project.path("out/1.0.0/manifest.json").exists(),
         "outputs stay without --outputs"
     );
-    assert_eq!(project.build_ok(&[]).built().len(), 33);
+    assert_eq!(project.build_ok(&[]).built().len(), 41);
 }

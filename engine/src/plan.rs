@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::model::*;
-use crate::step::{Action, Step, StepKind};
+use crate::step::{Action, Step, StepKind, TagFields};
 use crate::template::{render, TemplateValues};
 use crate::{ProjectDiagnostic, ProjectErrors};
 
@@ -166,6 +166,31 @@ impl Planner {
     }
 }
 
+/// What a track's files say about themselves.
+fn tag_fields(project: &Project, track: &Track, total: u32, bext: bool) -> TagFields {
+    let release = &project.release;
+    let cover = release.cover.as_ref();
+    TagFields {
+        title: track.title.clone(),
+        artist: track.artist.clone().or_else(|| release.artist.clone()),
+        album: release.title.clone(),
+        track: track.number,
+        track_total: total,
+        year: release.year,
+        genre: track.genre.clone().or_else(|| release.genre.clone()),
+        label: release.label.clone(),
+        copyright: release.copyright.clone(),
+        composer: track.composer.clone().or_else(|| release.composer.clone()),
+        isrc: track.isrc.clone(),
+        upc: release.upc.clone(),
+        bext: bext.then(|| bext_info(project, track)),
+        cover_hash: cover
+            .and_then(|p| std::fs::read(p).ok())
+            .map(|bytes| blake3::hash(&bytes).to_hex().to_string()),
+        cover_path: cover.cloned(),
+    }
+}
+
 /// The descriptive `bext` fields of a track's broadcast WAV: title and
 /// artist, the label (or artist) as originator, the ISRC as reference, and
 /// a date from `SOURCE_DATE_EPOCH` or the release's year, never the clock.
@@ -247,6 +272,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             continue;
         };
         let master = project.master(master_name).expect("checked when read");
+        let mut encoded: Vec<(usize, &Track, NodeIndex)> = Vec::new();
         let album = match (master.mode, master.target) {
             (LoudnessMode::Album, Some(target)) => {
                 let all_mixes: Vec<NodeIndex> = mixes.values().copied().collect();
@@ -295,8 +321,6 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     track: Some(number),
                     action: Action::Encode {
                         container: deliverable.format.container(),
-                        bext: (deliverable.format == FileFormat::Bwf)
-                            .then(|| bext_info(project, track)),
                         bits: deliverable.bits,
                         float: deliverable.float,
                         rate,
@@ -339,6 +363,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     .help("give the deliverables path templates that differ, e.g. with {deliverable} or {track}"),
                 );
             }
+            encoded.push((outputs.len(), track, step));
             outputs.push(PlannedOutput {
                 step,
                 deliverable: deliverable.name.clone(),
@@ -346,6 +371,33 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 path,
                 isrc: track.isrc.clone(),
             });
+        }
+        // Tags come last, with the album ReplayGain over the deliverable.
+        let replay_gain = planner.add(
+            Step {
+                id: format!("replaygain:{}", deliverable.name),
+                kind: StepKind::ReplayGain,
+                track: None,
+                action: Action::AlbumReplayGain,
+            },
+            encoded.iter().map(|(_, _, e)| *e).collect(),
+        );
+        let total = project.tracks.len() as u32;
+        for (output, track, encode) in &encoded {
+            let fields = tag_fields(project, track, total, deliverable.format == FileFormat::Bwf);
+            let tag = planner.add(
+                Step {
+                    id: format!("tag:{}:{}", deliverable.name, track.number),
+                    kind: StepKind::Tag,
+                    track: Some(track.number),
+                    action: Action::Tag {
+                        container: deliverable.format.container(),
+                        fields: Box::new(fields),
+                    },
+                },
+                vec![*encode, replay_gain],
+            );
+            outputs[*output].step = tag;
         }
     }
     if !errors.is_empty() {

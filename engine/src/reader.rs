@@ -282,6 +282,17 @@ impl Reader {
                                     )
                                     .label("missing file"),
                                 );
+                            } else if let Err(why) = bounce_nodes::Cover::read(&path) {
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!(
+                                            "cover image {} cannot be used: {why}",
+                                            display_name(&path)
+                                        ),
+                                    )
+                                    .label("bad cover"),
+                                );
                             }
                             release.cover = Some(path);
                         }

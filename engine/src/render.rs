@@ -10,17 +10,43 @@ use bounce_nodes::{
 use bounce_nodes::{render_limited, LimiterSettings};
 use serde::{Deserialize, Serialize};
 
-use crate::step::{Action, Step};
+use crate::step::{Action, Step, TagFields};
 use crate::BuildError;
 
 /// Room under the ceiling for TPDF dither's ±1 LSB at 16 bits, dB.
 const DITHER_HEADROOM_DB: f64 = 0.01;
 
-/// What a deliverable file is: its sample format, dither and `bext` fields.
+/// ReplayGain 2.0 works against this reference.
+const REPLAY_GAIN_REFERENCE: f64 = -18.0;
+
+/// A file's integrated loudness, true peak (dB) and length, when measured.
+fn loudness_figures(info: &OutputInfo) -> Option<(f64, f64, f64)> {
+    let measured = info.measured?;
+    Some((
+        measured.integrated?,
+        measured.true_peak?,
+        info.frames as f64,
+    ))
+}
+
+/// ReplayGain 2.0 for a file (first input) in its album (the second
+/// input, an album ReplayGain step).
+fn replay_gain(inputs: &[Input]) -> Option<bounce_nodes::ReplayGain> {
+    let (loudness, peak, _) = loudness_figures(&inputs[0].output.info)?;
+    let (album_loudness, album_peak, _) = loudness_figures(&inputs.get(1)?.output.info)?;
+    let linear = |db: f64| 10f64.powf(db / 20.0);
+    Some(bounce_nodes::ReplayGain {
+        track_gain: REPLAY_GAIN_REFERENCE - loudness,
+        track_peak: linear(peak),
+        album_gain: REPLAY_GAIN_REFERENCE - album_loudness,
+        album_peak: linear(album_peak),
+    })
+}
+
+/// What a deliverable file is: its sample format and dither.
 pub struct FileSpec {
     pub format: WavFormat,
     pub dither: Dither,
-    pub bext: Option<bounce_nodes::BextInfo>,
 }
 
 /// Facts about a step's output, kept in the action cache beside its hash.
@@ -310,9 +336,10 @@ impl Renderer<'_> {
                 let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
                 self.render_album_gain(step, &chain, *target, *ceiling, inputs)
             }
+            Action::Tag { container, fields } => self.tag(step, inputs, *container, fields),
+            Action::AlbumReplayGain => self.album_replay_gain(inputs),
             Action::Encode {
                 container,
-                bext,
                 bits,
                 float,
                 rate,
@@ -333,11 +360,113 @@ impl Renderer<'_> {
                 let file = FileSpec {
                     format,
                     dither: *dither,
-                    bext: bext.clone(),
                 };
                 self.encode(step, key, master, &file, *ceiling, target)
             }
         }
+    }
+
+    /// The album's loudness (the duration-weighted energy mean of its
+    /// files) and peak, rounded as tags print them: the output is a tiny
+    /// blob that changes only when the album figures do.
+    fn album_replay_gain(&self, inputs: &[Input]) -> Result<StepOutput, BuildError> {
+        let all: Vec<(f64, f64, f64)> = inputs
+            .iter()
+            .filter_map(|i| loudness_figures(&i.output.info))
+            .collect();
+        let frames: f64 = all.iter().map(|(_, _, n)| n).sum();
+        let energy = all
+            .iter()
+            .map(|(l, _, n)| n * 10f64.powf(l / 10.0))
+            .sum::<f64>()
+            / frames;
+        let loudness = (10.0 * energy.log10() * 100.0).round() / 100.0;
+        let peak = all
+            .iter()
+            .map(|(_, p, _)| *p)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let peak = (peak * 1000.0).round() / 1000.0;
+        let temp = self.cache.temp_file("replaygain");
+        std::fs::write(
+            temp.path(),
+            format!("album loudness {loudness} LUFS, peak {peak} dBTP\n"),
+        )
+        .map_err(|source| BuildError::Output {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+        let hash = self.cache.commit_blob(temp)?;
+        let finite = |x: f64| x.is_finite().then_some(x);
+        Ok(StepOutput {
+            hash,
+            info: OutputInfo {
+                measured: Some(Measured {
+                    integrated: finite(loudness),
+                    range: None,
+                    true_peak: finite(peak),
+                    sample_peak: None,
+                    max_momentary: None,
+                    max_short_term: None,
+                }),
+                ..OutputInfo::pcm(self.rate, frames as u64, Precision::Float)
+            },
+        })
+    }
+
+    /// Copies the encoded file (first input) and writes its tags, with
+    /// ReplayGain 2.0 from the measured loudness of it and its album.
+    fn tag(
+        &self,
+        step: &Step,
+        inputs: &[Input],
+        container: bounce_nodes::Container,
+        fields: &TagFields,
+    ) -> Result<StepOutput, BuildError> {
+        let audio = |source: AudioError| BuildError::Audio {
+            step: step.id.clone(),
+            source,
+        };
+        let cover = match &fields.cover_path {
+            Some(path) => Some(bounce_nodes::Cover::read(path).map_err(|reason| {
+                audio(AudioError::Encode {
+                    path: path.clone(),
+                    reason,
+                })
+            })?),
+            None => None,
+        };
+        let tags = bounce_nodes::Tags {
+            title: fields.title.clone(),
+            artist: fields.artist.clone(),
+            album: fields.album.clone(),
+            track: fields.track,
+            track_total: fields.track_total,
+            year: fields.year,
+            genre: fields.genre.clone(),
+            label: fields.label.clone(),
+            copyright: fields.copyright.clone(),
+            composer: fields.composer.clone(),
+            isrc: fields.isrc.clone(),
+            upc: fields.upc.clone(),
+            cover,
+            replay_gain: replay_gain(inputs),
+            bext: fields.bext.clone(),
+        };
+        let temp = self.cache.temp_file("tag");
+        let encoded = self.cache.blob_path(&inputs[0].output.hash);
+        std::fs::copy(&encoded, temp.path()).map_err(|source| BuildError::Output {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+        tags.write(temp.path(), container).map_err(audio)?;
+        let hash = self.cache.commit_blob(temp)?;
+        Ok(StepOutput {
+            hash,
+            info: OutputInfo {
+                warnings: Vec::new(),
+                ..inputs[0].output.info.clone()
+            },
+        })
     }
 
     /// Opens a stem's source, resampled to the processing rate if needed.
@@ -563,8 +692,8 @@ impl Renderer<'_> {
             Dither::None
         };
         let temp = self.cache.temp_file("deliverable");
-        let mut sink = WavSink::create(temp.path(), format, dither, key.seed(), file.bext.clone())
-            .map_err(audio)?;
+        let mut sink =
+            WavSink::create(temp.path(), format, dither, key.seed(), None).map_err(audio)?;
         match limit_at {
             // Resampling reshapes peaks (the band it removes took part in
             // them): limit again at the file's rate, which touches only the

@@ -18,6 +18,10 @@ pub enum StepKind {
     /// One gain for a master in album mode, solved over every track.
     Album,
     Deliverable,
+    /// Tags written into an encoded file.
+    Tag,
+    /// A deliverable's album ReplayGain values.
+    ReplayGain,
 }
 
 impl StepKind {
@@ -30,6 +34,8 @@ impl StepKind {
             StepKind::Master => "master",
             StepKind::Album => "album",
             StepKind::Deliverable => "deliverable",
+            StepKind::Tag => "tag",
+            StepKind::ReplayGain => "replaygain",
         }
     }
 
@@ -98,11 +104,19 @@ pub enum Action {
         target: f64,
         ceiling: f64,
     },
+    /// The album ReplayGain loudness and peak over every encoded file of a
+    /// deliverable (the inputs), rounded as tags print them, so a change
+    /// that leaves them the same stops there.
+    AlbumReplayGain,
+    /// The encoded file (first input) with tags; the second input is the
+    /// deliverable's album ReplayGain step.
+    Tag {
+        container: bounce_nodes::Container,
+        fields: Box<TagFields>,
+    },
     /// The master encoded as a file.
     Encode {
         container: bounce_nodes::Container,
-        /// The `bext` fields of a broadcast WAV.
-        bext: Option<bounce_nodes::BextInfo>,
         bits: u16,
         float: bool,
         rate: u32,
@@ -113,6 +127,28 @@ pub enum Action {
         /// master's measured loudness (per track, and so per album).
         keep_loudness: bool,
     },
+}
+
+/// The text and pictures a delivered file carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagFields {
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: String,
+    pub track: u32,
+    pub track_total: u32,
+    pub year: Option<i64>,
+    pub genre: Option<String>,
+    pub label: Option<String>,
+    pub copyright: Option<String>,
+    pub composer: Option<String>,
+    pub isrc: Option<String>,
+    pub upc: Option<String>,
+    pub bext: Option<bounce_nodes::BextInfo>,
+    /// The cover's content hash: the key follows the picture, not its path.
+    pub cover_hash: Option<String>,
+    #[serde(skip)]
+    pub cover_path: Option<PathBuf>,
 }
 
 impl Action {

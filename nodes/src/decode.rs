@@ -48,6 +48,37 @@ pub struct DecodedFile {
     pending: Option<SampleBuffer<f32>>,
     pending_pos: usize,
     finished: bool,
+    /// Frames still to deliver when the container declares its length
+    /// exactly (lossless formats). symphonia 0.5 counts an AIFF's SSND
+    /// offset fields as audio and reads one frame too many from a trailing
+    /// chunk (such as ID3 tags), so for AIFF the COMM chunk's count is used.
+    remaining: Option<u64>,
+}
+
+/// The frame count in an AIFF file's COMM chunk, if `path` is an AIFF.
+fn aiff_frames(path: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut file = File::open(path).ok()?;
+    let mut header = [0u8; 12];
+    file.read_exact(&mut header).ok()?;
+    if &header[..4] != b"FORM" || !matches!(&header[8..12], b"AIFF" | b"AIFC") {
+        return None;
+    }
+    loop {
+        let mut chunk = [0u8; 8];
+        file.read_exact(&mut chunk).ok()?;
+        let size = u32::from_be_bytes(chunk[4..8].try_into().ok()?) as u64;
+        if &chunk[..4] == b"COMM" {
+            let mut comm = [0u8; 6];
+            file.read_exact(&mut comm).ok()?;
+            return Some(u32::from_be_bytes(comm[2..6].try_into().ok()?) as u64);
+        }
+        std::io::Seek::seek(
+            &mut file,
+            std::io::SeekFrom::Current((size + size % 2) as i64),
+        )
+        .ok()?;
+    }
 }
 
 /// Reads only the header of a file.
@@ -123,6 +154,11 @@ impl DecodedFile {
             .make(params, &DecoderOptions::default())
             .map_err(|e| unsupported(e.to_string()))?;
         let track_id = track.id;
+        let remaining = if lossy {
+            None
+        } else {
+            aiff_frames(path).or(params.n_frames)
+        };
         Ok(DecodedFile {
             path: path.to_path_buf(),
             info,
@@ -132,6 +168,7 @@ impl DecodedFile {
             pending: None,
             pending_pos: 0,
             finished: false,
+            remaining,
         })
     }
 
@@ -187,6 +224,11 @@ impl DecodedFile {
 
 impl BlockSource for DecodedFile {
     fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let want = match self.remaining {
+            Some(remaining) => (left.len() as u64).min(remaining) as usize,
+            None => left.len(),
+        };
+        let (left, right) = (&mut left[..want], &mut right[..want]);
         let mut written = 0;
         while written < left.len() && !self.finished {
             let available = self
@@ -215,6 +257,9 @@ impl BlockSource for DecodedFile {
             }
             self.pending_pos += take;
             written += take;
+        }
+        if let Some(remaining) = &mut self.remaining {
+            *remaining -= written as u64;
         }
         Ok(written)
     }

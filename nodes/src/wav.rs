@@ -103,7 +103,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> AudioError + '_ {
 }
 
 /// ASCII text, cut or zero-padded to `len` bytes.
-fn fixed_ascii(text: &str, len: usize) -> Vec<u8> {
+pub(crate) fn fixed_ascii(text: &str, len: usize) -> Vec<u8> {
     let mut bytes: Vec<u8> = text
         .chars()
         .map(|c| {

@@ -1,0 +1,333 @@
+//! Tags on finished files: ID3v2.4 in WAV and AIFF (TSRC for the ISRC,
+//! never RIFF INFO's `ISRC`, which means "source"), Vorbis comments and a
+//! PICTURE block in FLAC, and the descriptive fields of a broadcast WAV's
+//! `bext` chunk. Tagging works on an encoded file, so changing a title
+//! re-tags and renders no audio.
+
+use std::fs::{self, File};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AudioError, BextInfo, Container};
+
+/// ReplayGain 2.0 values (reference −18 LUFS).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReplayGain {
+    pub track_gain: f64,
+    /// Linear, 1.0 = full scale.
+    pub track_peak: f64,
+    pub album_gain: f64,
+    pub album_peak: f64,
+}
+
+/// Front cover art.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cover {
+    pub mime: &'static str,
+    pub data: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Cover {
+    /// Reads a JPEG or PNG, or says why it cannot be cover art.
+    pub fn read(path: &Path) -> Result<Cover, String> {
+        let data = fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+        // A FLAC metadata block holds at most 2^24 - 1 bytes.
+        if data.len() >= (1 << 24) - 64 {
+            return Err(format!(
+                "{} bytes is too large: cover art must stay under 16 MB",
+                data.len()
+            ));
+        }
+        let (mime, (width, height)) = if data.starts_with(&[0x89, b'P', b'N', b'G']) {
+            (
+                "image/png",
+                png_size(&data).ok_or("a PNG without a readable header")?,
+            )
+        } else if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            (
+                "image/jpeg",
+                jpeg_size(&data).ok_or("a JPEG without a readable frame header")?,
+            )
+        } else {
+            return Err("not a JPEG or PNG image".into());
+        };
+        Ok(Cover {
+            mime,
+            data,
+            width,
+            height,
+        })
+    }
+}
+
+fn png_size(data: &[u8]) -> Option<(u32, u32)> {
+    let ihdr = data.get(12..24)?;
+    (&ihdr[..4] == b"IHDR").then(|| {
+        (
+            u32::from_be_bytes(ihdr[4..8].try_into().expect("4 bytes")),
+            u32::from_be_bytes(ihdr[8..12].try_into().expect("4 bytes")),
+        )
+    })
+}
+
+fn jpeg_size(data: &[u8]) -> Option<(u32, u32)> {
+    let mut at = 2;
+    while at + 9 < data.len() {
+        if data[at] != 0xFF {
+            return None;
+        }
+        let marker = data[at + 1];
+        let length = u16::from_be_bytes([data[at + 2], data[at + 3]]) as usize;
+        // SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC).
+        if (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker) {
+            let height = u16::from_be_bytes([data[at + 5], data[at + 6]]) as u32;
+            let width = u16::from_be_bytes([data[at + 7], data[at + 8]]) as u32;
+            return Some((width, height));
+        }
+        at += 2 + length;
+    }
+    None
+}
+
+/// What a delivered file says about itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tags {
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: String,
+    pub track: u32,
+    pub track_total: u32,
+    pub year: Option<i64>,
+    pub genre: Option<String>,
+    pub label: Option<String>,
+    pub copyright: Option<String>,
+    pub composer: Option<String>,
+    pub isrc: Option<String>,
+    pub upc: Option<String>,
+    pub cover: Option<Cover>,
+    pub replay_gain: Option<ReplayGain>,
+    /// For a broadcast WAV.
+    pub bext: Option<BextInfo>,
+}
+
+fn error(path: &Path) -> impl Fn(String) -> AudioError + '_ {
+    move |reason| AudioError::Encode {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+fn gain_text(db: f64) -> String {
+    format!("{db:+.2} dB")
+}
+
+impl Tags {
+    /// Field name → value, in a fixed order: what goes into ID3 and
+    /// Vorbis comments alike.
+    fn texts(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("TITLE", self.title.clone())];
+        let optional = [
+            ("ARTIST", self.artist.clone()),
+            ("ALBUM", Some(self.album.clone())),
+            ("TRACKNUMBER", Some(self.track.to_string())),
+            ("TRACKTOTAL", Some(self.track_total.to_string())),
+            ("DATE", self.year.map(|y| y.to_string())),
+            ("GENRE", self.genre.clone()),
+            ("LABEL", self.label.clone()),
+            ("COPYRIGHT", self.copyright.clone()),
+            ("COMPOSER", self.composer.clone()),
+            ("ISRC", self.isrc.clone()),
+            ("BARCODE", self.upc.clone()),
+        ];
+        out.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+        if let Some(rg) = self.replay_gain {
+            out.push(("REPLAYGAIN_TRACK_GAIN", gain_text(rg.track_gain)));
+            out.push(("REPLAYGAIN_TRACK_PEAK", format!("{:.6}", rg.track_peak)));
+            out.push(("REPLAYGAIN_ALBUM_GAIN", gain_text(rg.album_gain)));
+            out.push(("REPLAYGAIN_ALBUM_PEAK", format!("{:.6}", rg.album_peak)));
+        }
+        out
+    }
+
+    fn id3(&self) -> id3::Tag {
+        use id3::TagLike;
+        let mut tag = id3::Tag::new();
+        for (key, value) in self.texts() {
+            match key {
+                "TITLE" => tag.set_title(value),
+                "ARTIST" => tag.set_artist(value),
+                "ALBUM" => tag.set_album(value),
+                "TRACKNUMBER" => tag.set_track(self.track),
+                "TRACKTOTAL" => tag.set_total_tracks(self.track_total),
+                "DATE" => {
+                    tag.add_frame(id3::Frame::text("TDRC", value));
+                }
+                "GENRE" => tag.set_genre(value),
+                "LABEL" => {
+                    tag.add_frame(id3::Frame::text("TPUB", value));
+                }
+                "COPYRIGHT" => {
+                    tag.add_frame(id3::Frame::text("TCOP", value));
+                }
+                "COMPOSER" => {
+                    tag.add_frame(id3::Frame::text("TCOM", value));
+                }
+                "ISRC" => {
+                    tag.add_frame(id3::Frame::text("TSRC", value));
+                }
+                other => {
+                    tag.add_frame(id3::frame::ExtendedText {
+                        description: other.to_string(),
+                        value,
+                    });
+                }
+            }
+        }
+        if let Some(cover) = &self.cover {
+            tag.add_frame(id3::frame::Picture {
+                mime_type: cover.mime.to_string(),
+                picture_type: id3::frame::PictureType::CoverFront,
+                description: String::new(),
+                data: cover.data.clone(),
+            });
+        }
+        tag
+    }
+
+    /// Writes the tags into the encoded file at `path`.
+    pub fn write(&self, path: &Path, container: Container) -> Result<(), AudioError> {
+        let err = error(path);
+        match container {
+            Container::Wav | Container::Bwf => {
+                if let (Container::Bwf, Some(bext)) = (container, &self.bext) {
+                    write_bext_text(path, bext)?;
+                }
+                self.id3()
+                    .write_to_path(path, id3::Version::Id3v24)
+                    .map_err(|e| err(e.to_string()))
+            }
+            Container::Aiff => self
+                .id3()
+                .write_to_path(path, id3::Version::Id3v24)
+                .map_err(|e| err(e.to_string())),
+            Container::Flac => self.write_flac(path),
+        }
+    }
+
+    /// Rewrites a FLAC file with VORBIS_COMMENT (and PICTURE) blocks after
+    /// its STREAMINFO.
+    fn write_flac(&self, path: &Path) -> Result<(), AudioError> {
+        let err = error(path);
+        let io = |e: std::io::Error| err(e.to_string());
+        let mut input = BufReader::new(File::open(path).map_err(io)?);
+        let mut head = [0u8; 42];
+        input.read_exact(&mut head).map_err(io)?;
+        if &head[..4] != b"fLaC" || head[4] & 0x7F != 0 {
+            return Err(err("not a FLAC file that starts with STREAMINFO".into()));
+        }
+        if head[4] & 0x80 == 0 {
+            return Err(err("already has metadata after STREAMINFO".into()));
+        }
+        let mut blocks: Vec<(u8, Vec<u8>)> = vec![(4, self.vorbis_comment())];
+        if let Some(cover) = &self.cover {
+            blocks.push((6, picture_block(cover)));
+        }
+        let temp = path.with_extension("tagging");
+        {
+            let mut out = BufWriter::new(File::create(&temp).map_err(io)?);
+            head[4] &= 0x7F; // STREAMINFO is no longer the last block
+            out.write_all(&head).map_err(io)?;
+            let count = blocks.len();
+            for (i, (kind, body)) in blocks.into_iter().enumerate() {
+                let last = if i + 1 == count { 0x80 } else { 0 };
+                out.write_all(&[last | kind]).map_err(io)?;
+                out.write_all(&(body.len() as u32).to_be_bytes()[1..])
+                    .map_err(io)?;
+                out.write_all(&body).map_err(io)?;
+            }
+            input.seek(SeekFrom::Start(42)).map_err(io)?;
+            std::io::copy(&mut input, &mut out).map_err(io)?;
+            out.flush().map_err(io)?;
+        }
+        fs::rename(&temp, path).map_err(io)
+    }
+
+    /// The VORBIS_COMMENT block body (little-endian lengths, as Vorbis has).
+    fn vorbis_comment(&self) -> Vec<u8> {
+        let vendor = b"bounce";
+        let texts = self.texts();
+        let mut body = Vec::new();
+        body.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
+        body.extend_from_slice(vendor);
+        body.extend_from_slice(&(texts.len() as u32).to_le_bytes());
+        for (key, value) in texts {
+            let entry = format!("{key}={value}");
+            body.extend_from_slice(&(entry.len() as u32).to_le_bytes());
+            body.extend_from_slice(entry.as_bytes());
+        }
+        body
+    }
+}
+
+/// The FLAC PICTURE block body (big-endian fields; type 3 = front cover).
+fn picture_block(cover: &Cover) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&3u32.to_be_bytes());
+    body.extend_from_slice(&(cover.mime.len() as u32).to_be_bytes());
+    body.extend_from_slice(cover.mime.as_bytes());
+    body.extend_from_slice(&0u32.to_be_bytes()); // no description
+    body.extend_from_slice(&cover.width.to_be_bytes());
+    body.extend_from_slice(&cover.height.to_be_bytes());
+    body.extend_from_slice(&24u32.to_be_bytes()); // colour depth
+    body.extend_from_slice(&0u32.to_be_bytes()); // not indexed
+    body.extend_from_slice(&(cover.data.len() as u32).to_be_bytes());
+    body.extend_from_slice(&cover.data);
+    body
+}
+
+/// Fills the descriptive fields of the `bext` chunk the writer reserved.
+fn write_bext_text(path: &Path, bext: &BextInfo) -> Result<(), AudioError> {
+    let err = error(path);
+    let io = |e: std::io::Error| err(e.to_string());
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let mut header = [0u8; 20];
+    file.read_exact(&mut header).map_err(io)?;
+    if &header[..4] != b"RIFF" || &header[8..12] != b"WAVE" || &header[12..16] != b"bext" {
+        return Err(err("no bext chunk where the writer puts it".into()));
+    }
+    let mut fields = Vec::with_capacity(338);
+    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.description, 256));
+    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.originator, 32));
+    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.originator_reference, 32));
+    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.origination_date, 10));
+    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.origination_time, 8));
+    file.seek(SeekFrom::Start(20)).map_err(io)?;
+    file.write_all(&fields).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cover_sizes_are_read_from_png_and_jpeg_headers() {
+        let mut png = vec![0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13];
+        png.extend_from_slice(b"IHDR");
+        png.extend_from_slice(&640u32.to_be_bytes());
+        png.extend_from_slice(&480u32.to_be_bytes());
+        assert_eq!(png_size(&png), Some((640, 480)));
+        // SOI, an APP0 of 4 bytes, then SOF0 with height 300 and width 500.
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 1, 44, 1, 244, 3, 0, 0, 0,
+        ];
+        assert_eq!(jpeg_size(&jpeg), Some((500, 300)));
+    }
+}
