@@ -39,6 +39,18 @@ pub enum BuildError {
         ceiling: f64,
         attempts: usize,
     },
+    #[error(
+        "{step}: out of {standard}: the file reads {loudness:.1} LUFS and {true_peak:.1} dBTP; {standard} asks {target} LUFS ±{tolerance} LU and at most {max_true_peak} dBTP"
+    )]
+    OutOfSpec {
+        step: String,
+        standard: String,
+        loudness: f64,
+        true_peak: f64,
+        target: f64,
+        tolerance: f64,
+        max_true_peak: f64,
+    },
     #[error("unknown target \"{target}\"{hint}")]
     UnknownTarget { target: String, hint: String },
     #[error("cannot start {jobs} worker threads: {reason}")]

@@ -162,7 +162,80 @@ pub struct Deliverable {
     pub dither: Dither,
     pub tracks: Option<Vec<u32>>,
     pub path: String,
+    /// A delivery standard the files are checked against.
+    pub standard: Option<Standard>,
+    /// Overrides of the master's target and ceiling for this deliverable.
+    pub target: Option<f64>,
+    pub ceiling: Option<f64>,
     pub span: Span,
+}
+
+/// A delivery standard: its loudness target, tolerance and true-peak limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standard {
+    /// EBU R128: −23 LUFS ±0.5 LU, −1 dBTP.
+    EbuR128,
+    /// ATSC A/85: −24 LKFS ±2 dB, −2 dBTP.
+    AtscA85,
+    Spotify,
+    AppleMusic,
+    Youtube,
+    ApplePodcasts,
+}
+
+impl Standard {
+    pub const NAMES: &'static [&'static str] = &[
+        "ebu-r128",
+        "atsc-a85",
+        "spotify",
+        "apple-music",
+        "youtube",
+        "apple-podcasts",
+    ];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "ebu-r128" => Standard::EbuR128,
+            "atsc-a85" => Standard::AtscA85,
+            "spotify" => Standard::Spotify,
+            "apple-music" => Standard::AppleMusic,
+            "youtube" => Standard::Youtube,
+            "apple-podcasts" => Standard::ApplePodcasts,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Integrated loudness, LUFS.
+    pub fn target(self) -> f64 {
+        match self {
+            Standard::EbuR128 => -23.0,
+            Standard::AtscA85 => -24.0,
+            Standard::Spotify | Standard::Youtube => -14.0,
+            Standard::AppleMusic | Standard::ApplePodcasts => -16.0,
+        }
+    }
+
+    /// Maximum true peak, dBTP.
+    pub fn ceiling(self) -> f64 {
+        match self {
+            Standard::AtscA85 => -2.0,
+            _ => -1.0,
+        }
+    }
+
+    /// How far the integrated loudness may sit from the target, LU.
+    pub fn tolerance(self) -> f64 {
+        match self {
+            Standard::EbuR128 => 0.5,
+            Standard::AtscA85 => 2.0,
+            _ => 1.0,
+        }
+    }
 }
 
 impl Project {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::model::*;
-use crate::step::{Action, Step, StepKind, TagFields};
+use crate::step::{Action, SpecCheck, Step, StepKind, TagFields};
 use crate::template::{render, TemplateValues};
 use crate::{ProjectDiagnostic, ProjectErrors};
 
@@ -273,18 +273,42 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         };
         let master = project.master(master_name).expect("checked when read");
         let mut encoded: Vec<(usize, &Track, NodeIndex)> = Vec::new();
-        let album = match (master.mode, master.target) {
+        // A standard, or the deliverable's own target/ceiling, can ask for a
+        // master other than the named one's: it is rendered as a variant.
+        let target = deliverable
+            .target
+            .or(deliverable.standard.map(|s| s.target()))
+            .or(master.target);
+        let ceiling = deliverable
+            .ceiling
+            .or(deliverable.standard.map(|s| s.ceiling()))
+            .or(master.ceiling)
+            .or(target.map(|_| -1.0));
+        let variant = if (target, ceiling) == (master.target, master.ceiling) {
+            String::new()
+        } else {
+            let show = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
+            format!("@{}/{}", show(target), show(ceiling))
+        };
+        let check = deliverable.standard.map(|standard| SpecCheck {
+            standard: standard.name().to_string(),
+            target: standard.target(),
+            tolerance: standard.tolerance(),
+            max_true_peak: standard.ceiling(),
+            per_file_loudness: master.mode == LoudnessMode::Track,
+        });
+        let album = match (master.mode, target) {
             (LoudnessMode::Album, Some(target)) => {
                 let all_mixes: Vec<NodeIndex> = mixes.values().copied().collect();
                 Some(planner.add(
                     Step {
-                        id: format!("album:{}", master.name),
+                        id: format!("album:{}{variant}", master.name),
                         kind: StepKind::Album,
                         track: None,
                         action: Action::AlbumGain {
                             chain: master.chain.clone(),
                             target,
-                            ceiling: master.ceiling.unwrap_or(-1.0),
+                            ceiling: ceiling.unwrap_or(-1.0),
                         },
                     },
                     all_mixes,
@@ -302,13 +326,13 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             let number = track.number;
             let master_step = planner.add(
                 Step {
-                    id: format!("master:{}:{number}", master.name),
+                    id: format!("master:{}{variant}:{number}", master.name),
                     kind: StepKind::Master,
                     track: Some(number),
                     action: Action::Master {
                         chain: master.chain.clone(),
-                        target: master.target,
-                        ceiling: master.ceiling,
+                        target,
+                        ceiling,
                         album: album.is_some(),
                     },
                 },
@@ -325,8 +349,9 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         float: deliverable.float,
                         rate,
                         dither: deliverable.dither,
-                        ceiling: master.ceiling,
-                        keep_loudness: master.target.is_some(),
+                        ceiling,
+                        keep_loudness: target.is_some(),
+                        check: check.clone(),
                     },
                 },
                 vec![master_step],

@@ -64,7 +64,7 @@ const EQ_BANDS: &[&str] = &[
     "notch",
 ];
 const DELIVERABLE_CHILDREN: &[&str] = &[
-    "master", "stems", "format", "dither", "tracks", "path", "standard",
+    "master", "stems", "format", "dither", "tracks", "path", "standard", "target", "ceiling",
 ];
 const SAMPLE_RATES: &[u32] = &[
     8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000, 352800, 384000,
@@ -975,10 +975,16 @@ impl Reader {
 
     fn read_deliverable(&mut self, node: NodeView) {
         let diags = &mut self.diags;
-        node.check_shape(diags, &[], 1, true);
+        node.check_shape(diags, &["target", "ceiling"], 1, true);
         let Some(name) = node.string_arg(diags, 0, "a name") else {
             return;
         };
+        // `target=` and `ceiling=` may sit on the node or be child nodes.
+        let mut target =
+            node.optional_number_prop(diags, "target", Range::between(-70.0, -1.0, "LUFS"));
+        let mut ceiling =
+            node.optional_number_prop(diags, "ceiling", Range::between(-30.0, 0.0, "dBTP"));
+        let mut standard = None;
         let mut content: Option<(Content, Span)> = None;
         let mut format = None;
         let mut format_seen = false;
@@ -1151,13 +1157,25 @@ impl Reader {
                 }
                 "standard" => {
                     child.check_shape(diags, &[], 1, false);
-                    diags.push(
-                        ProjectDiagnostic::new(
-                            &child.name_span(),
-                            "delivery standards are not available in this version of bounce",
-                        )
-                        .label("not yet supported"),
-                    );
+                    if let Some(name) = child.string_arg(diags, 0, "a standard") {
+                        let span = child.span_of(child.args()[0].span());
+                        standard = choose(diags, &name, &span, Standard::NAMES, "standard")
+                            .and_then(Standard::from_name);
+                    }
+                }
+                "target" | "ceiling" => {
+                    child.check_shape(diags, &[], 1, false);
+                    let range = if child.name() == "target" {
+                        Range::between(-70.0, -1.0, "LUFS")
+                    } else {
+                        Range::between(-30.0, 0.0, "dBTP")
+                    };
+                    let value = child.number_arg(diags, 0, "a level", range);
+                    if child.name() == "target" {
+                        target = value;
+                    } else {
+                        ceiling = value;
+                    }
                 }
                 other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
             }
@@ -1207,6 +1225,9 @@ impl Reader {
             dither: dither.unwrap_or(Dither::Tpdf),
             tracks,
             path,
+            standard,
+            target,
+            ceiling,
             span: node.name_span(),
         });
     }

@@ -16,6 +16,35 @@ use crate::BuildError;
 /// Room under the ceiling for TPDF dither's ±1 LSB at 16 bits, dB.
 const DITHER_HEADROOM_DB: f64 = 0.01;
 
+/// A file out of its delivery standard fails its step with the figures.
+fn check_spec(
+    step: &Step,
+    check: &crate::step::SpecCheck,
+    output: &StepOutput,
+) -> Result<(), BuildError> {
+    let measured = output.info.measured.as_ref();
+    let loudness = measured
+        .and_then(|m| m.integrated)
+        .unwrap_or(f64::NEG_INFINITY);
+    let true_peak = measured
+        .and_then(|m| m.true_peak)
+        .unwrap_or(f64::NEG_INFINITY);
+    let loudness_ok =
+        !check.per_file_loudness || (loudness - check.target).abs() <= check.tolerance;
+    if loudness_ok && true_peak <= check.max_true_peak {
+        return Ok(());
+    }
+    Err(BuildError::OutOfSpec {
+        step: step.id.clone(),
+        standard: check.standard.clone(),
+        loudness,
+        true_peak,
+        target: check.target,
+        tolerance: check.tolerance,
+        max_true_peak: check.max_true_peak,
+    })
+}
+
 /// ReplayGain 2.0 works against this reference.
 const REPLAY_GAIN_REFERENCE: f64 = -18.0;
 
@@ -346,6 +375,7 @@ impl Renderer<'_> {
                 dither,
                 ceiling,
                 keep_loudness,
+                check,
             } => {
                 let format = WavFormat {
                     sample_rate: *rate,
@@ -361,7 +391,11 @@ impl Renderer<'_> {
                     format,
                     dither: *dither,
                 };
-                self.encode(step, key, master, &file, *ceiling, target)
+                let output = self.encode(step, key, master, &file, *ceiling, target)?;
+                if let Some(check) = check {
+                    check_spec(step, check, &output)?;
+                }
+                Ok(output)
             }
         }
     }

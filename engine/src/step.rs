@@ -126,7 +126,24 @@ pub enum Action {
         /// The master had a loudness target: a resampled file must keep the
         /// master's measured loudness (per track, and so per album).
         keep_loudness: bool,
+        /// A delivery standard the encoded file is checked against.
+        check: Option<SpecCheck>,
     },
+}
+
+/// What a delivery standard asks of each file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpecCheck {
+    pub standard: String,
+    /// LUFS.
+    pub target: f64,
+    /// LU either side of the target.
+    pub tolerance: f64,
+    /// dBTP.
+    pub max_true_peak: f64,
+    /// Track-mode masters bring each file to the target; album-mode masters
+    /// bring the album, so a file's own loudness is not checked.
+    pub per_file_loudness: bool,
 }
 
 /// The text and pictures a delivered file carries.
