@@ -52,7 +52,8 @@ track 1 "On Air" {
 deliverable "broadcast" { master "r128"; format "bwf" bits=24 rate=48000; path "{deliverable}/{track}.{ext}"; }
 deliverable "aiff" { master "r128"; format "aiff" bits=24; path "{deliverable}/{track}.{ext}"; }
 deliverable "wav" { master "r128"; format "wav" bits=24; path "{deliverable}/w{track}.{ext}"; }
-deliverable "flac" { master "r128"; format "flac" bits=24; path "{deliverable}/{track}.{ext}"; }
+deliverable "flac" { master "r128"; format "flac" bits=16; path "{deliverable}/{track}.{ext}"; }
+deliverable "wav16" { master "r128"; format "wav" bits=16; path "{deliverable}/{track}.{ext}"; }
 "#,
     );
     project
@@ -213,11 +214,17 @@ fn flac_passes_the_reference_decoder_and_nulls_against_the_wav() {
     }
     let probe = ffprobe(&project, "out/f/flac/1.flac");
     assert_eq!(probe["format"]["format_name"], "flac");
-    assert_eq!(probe["streams"][0]["bits_per_raw_sample"], "24");
+    assert_eq!(probe["streams"][0]["bits_per_raw_sample"], "16");
+    // Lossless coding of music is smaller than the raw samples.
+    let size = std::fs::metadata(&file).unwrap().len();
+    let raw = std::fs::metadata(project.path("out/f/wav16/1.wav"))
+        .unwrap()
+        .len();
+    assert!(size < raw, "FLAC {size} bytes against {raw} of WAV");
     assert_eq!(probe["streams"][0]["sample_rate"], "48000");
     // Symphonia decodes it (bounce analyze) to the WAV's length and loudness.
     let flac = analyze(&project, "out/f/flac/1.flac");
-    let wav = analyze(&project, "out/f/wav/w1.wav");
+    let wav = analyze(&project, "out/f/wav16/1.wav");
     assert_eq!(flac["frames"], wav["frames"]);
     assert!(
         (flac["integrated"].as_f64().unwrap() - wav["integrated"].as_f64().unwrap()).abs() < 0.01
@@ -226,13 +233,13 @@ fn flac_passes_the_reference_decoder_and_nulls_against_the_wav() {
     let decoded = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(&file)
-        .args(["-c:a", "pcm_s24le", "-y"])
+        .args(["-c:a", "pcm_s16le", "-y"])
         .arg(project.path("flac-as-wav.wav"))
         .status()
         .unwrap();
     assert!(decoded.success());
     let (_, flac) = project.read_wav("flac-as-wav.wav");
-    let (_, wav) = read_wav(&project.path("out/f/wav/w1.wav"));
+    let (_, wav) = read_wav(&project.path("out/f/wav16/1.wav"));
     assert_eq!(flac[0].len(), wav[0].len());
     for channel in 0..2 {
         let worst = flac[channel]
@@ -276,6 +283,22 @@ fn deliverables_are_byte_identical_across_clean_builds_and_dates_come_from_the_e
     let bext = bext_body(&bytes);
     assert_eq!(&bext[320..330], b"2023-11-14");
     assert_eq!(&bext[330..338], b"22:13:20");
+}
+
+#[test]
+fn flac_at_24_bits_is_refused_for_now() {
+    let project = project();
+    let text = std::fs::read_to_string(project.path("bounce.kdl"))
+        .unwrap()
+        .replace(r#"format "flac" bits=16"#, r#"format "flac" bits=24"#);
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("24-bit FLAC is not available in this version of bounce"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1076,6 +1076,22 @@ impl Reader {
                             .help("use bits=16 or bits=24, or format \"wav\" for 32-bit"),
                         );
                     }
+                    if format == Some(FileFormat::Flac) && bits == 24 {
+                        // flacenc 0.5 codes 24-bit residuals so badly that a
+                        // track grows to gigabytes; refuse until that is fixed.
+                        let at = child
+                            .prop("bits")
+                            .map(|e| e.span())
+                            .unwrap_or(child.node.span());
+                        diags.push(
+                            ProjectDiagnostic::new(
+                                &child.span_of(at),
+                                "24-bit FLAC is not available in this version of bounce",
+                            )
+                            .label("not yet supported")
+                            .help("use bits=16 for FLAC, or format \"wav\"/\"aiff\" for 24-bit"),
+                        );
+                    }
                     float = child.bool_prop(diags, "float", false);
                     if float && integer_only {
                         let span = child.span_of(child.prop("float").expect("read").span());

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Deliverable encoding speed (times realtime) for one 3-minute 48 kHz stereo
+# master, beside flac, ffmpeg and sox writing the same format in the same
+# run. bounce's figure is the whole deliver step: quantise with dither,
+# write, meter (BS.1770 and the strict true peak) and tag.
+#
+#   bench/encoders.sh [WORKDIR]      needs sox, ffmpeg and flac
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="${1:-$(mktemp -d -t bounce-enc.XXXXXX)}"
+mkdir -p "$work"
+cargo build --release --quiet --manifest-path "$repo/Cargo.toml" --workspace
+bounce="$repo/target/release/bounce"
+album="$work/album"
+rm -rf "$album" && "$repo/target/release/demo-generator" album "$album" 1 180
+cat >> "$album/bounce.kdl" <<'KDL'
+master "flat" { }
+deliverable "float" { master "flat"; format "wav" bits=32 float=#true; path "master.{ext}"; }
+deliverable "wav24" { master "flat"; format "wav" bits=24; path "{deliverable}.{ext}"; }
+deliverable "wav16" { master "flat"; format "wav" bits=16; path "{deliverable}.{ext}"; }
+deliverable "aiff24" { master "flat"; format "aiff" bits=24; path "{deliverable}.{ext}"; }
+deliverable "flac16" { master "flat"; format "flac" bits=16; path "{deliverable}.{ext}"; }
+KDL
+"$bounce" build -f "$album/bounce.kdl" float > /dev/null 2>&1
+master="$album/out/1/master.wav"
+seconds=180
+speed() { # command…; prints x realtime
+    local start end
+    start=$(date +%s.%N)
+    "$@" > /dev/null 2>&1
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" -v s="$seconds" 'BEGIN { printf "%.0f", s / (b - a) }'
+}
+ours() { # deliverable name: the deliver step alone (the master is cached)
+    speed "$bounce" build -j 1 -f "$album/bounce.kdl" "$1"
+}
+echo "## Encoding, $(date -u +%Y-%m-%d), $(nproc) cores"
+echo
+echo "| format | bounce (deliver step) | peer | peer command | bounce / peer |"
+echo "| --- | --- | --- | --- | --- |"
+row() {
+    printf "| %s | %s× | %s× | \`%s\` | %s |\n" "$1" "$2" "$3" "$4" "$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.2f", a / b }')"
+}
+row "WAV 24-bit" "$(ours wav24)" "$(speed ffmpeg -v error -y -i "$master" -c:a pcm_s24le "$work/p.wav")" "ffmpeg -c:a pcm_s24le"
+row "WAV 16-bit, TPDF" "$(ours wav16)" "$(speed sox "$master" -b 16 "$work/p16.wav" dither)" "sox -b 16 … dither"
+row "AIFF 24-bit" "$(ours aiff24)" "$(speed sox "$master" -b 24 "$work/p.aiff")" "sox -b 24 … .aiff"
+row "FLAC 16-bit" "$(ours flac16)" "$(speed sh -c "sox '$master' -b 16 '$work/p16b.wav' && flac -f -s -5 -o '$work/p16.flac' '$work/p16b.wav'")" "sox -b 16, then flac -5"
+echo
+echo "bounce's figure includes metering each file twice and tagging it; the peers only convert."
+rm -rf "$album"
