@@ -467,3 +467,68 @@ fn a_cover_that_is_not_an_image_is_refused_at_check() {
         "{stderr}"
     );
 }
+
+#[test]
+fn stems_null_against_the_mix() {
+    let project = TestProject::new();
+    project
+        .wav("kick.wav", 48000, 24, &sine(48000, 1, 60.0, 0.5, 2.0))
+        .wav("snare.wav", 44100, 16, &sine(44100, 1, 200.0, 0.3, 1.5))
+        .wav("keys.wav", 48000, 24, &sine(48000, 2, 440.0, 0.3, 2.5));
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Stems" { version "s"; }
+master "flat" { }
+track 1 "Song" {
+    stem "kick" "kick.wav" gain=-3
+    stem "snare" "snare.wav" pan=0.3 { eq { highpass 100; }; }
+    stem "keys" "keys.wav" offset=0.5 { reverb size=0.6 mix=0.3; }
+    bus "drums" "kick" "snare" { compress threshold=-20 ratio=3; }
+}
+deliverable "mix" { master "flat"; format "wav" bits=32 float=#true; }
+deliverable "stems" { stems "drums" "keys"; format "wav" bits=32 float=#true; }
+"#,
+    );
+    project.build_ok(&[]);
+    let (_, mix) = read_wav_f64(&project.path("out/s/mix/01 - Song.wav"));
+    let (_, drums) = read_wav_f64(&project.path("out/s/stems/01 - Song - drums.wav"));
+    let (_, keys) = read_wav_f64(&project.path("out/s/stems/01 - Song - keys.wav"));
+    assert_eq!(
+        drums[0].len(),
+        mix[0].len(),
+        "stems run the track's whole length from 0"
+    );
+    assert_eq!(keys[0].len(), mix[0].len());
+    let mut worst = 0.0f64;
+    for channel in 0..2 {
+        for i in 0..mix[0].len() {
+            worst = worst.max((drums[channel][i] + keys[channel][i] - mix[channel][i]).abs());
+        }
+    }
+    let level = 20.0 * worst.max(1e-12).log10();
+    assert!(level < -120.0, "stems minus mix peaks at {level:.1} dBFS");
+    // The stems carry their own tags.
+    use id3::TagLike;
+    let tag = id3::Tag::read_from_path(project.path("out/s/stems/01 - Song - keys.wav")).unwrap();
+    assert_eq!(tag.title(), Some("Song (keys)"));
+}
+
+#[test]
+fn a_stems_deliverable_naming_no_stem_is_an_error() {
+    let project = project();
+    let text = std::fs::read_to_string(project.path("bounce.kdl")).unwrap()
+        + "deliverable \"parts\" { stems \"mix\" \"vox\"; format \"wav\"; }\n";
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no track has a stem or bus \"vox\""),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("no track has a stem or bus \"mix\""),
+        "{stderr}"
+    );
+}

@@ -425,6 +425,114 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             outputs[*output].step = tag;
         }
     }
+    for deliverable in &project.deliverables {
+        let Content::Stems(names) = &deliverable.content else {
+            continue;
+        };
+        let rate = deliverable.rate.unwrap_or(project.release.sample_rate);
+        let total = project.tracks.len() as u32;
+        for track in &project.tracks {
+            if deliverable
+                .tracks
+                .as_ref()
+                .is_some_and(|subset| !subset.contains(&track.number))
+            {
+                continue;
+            }
+            let number = track.number;
+            for name in names {
+                let found = ["stem", "bus"].iter().find_map(|kind| {
+                    planner
+                        .by_id
+                        .get(&format!("{kind}:{number}:{name}"))
+                        .copied()
+                });
+                let Some(source) = found else { continue };
+                let export = planner.add(
+                    Step {
+                        id: format!("export:{}:{number}:{name}", deliverable.name),
+                        kind: StepKind::Export,
+                        track: Some(number),
+                        action: Action::Export,
+                    },
+                    vec![source, mixes[&number]],
+                );
+                let encode = planner.add(
+                    Step {
+                        id: format!("deliverable:{}:{number}:{name}", deliverable.name),
+                        kind: StepKind::Deliverable,
+                        track: Some(number),
+                        action: Action::Encode {
+                            container: deliverable.format.container(),
+                            bits: deliverable.bits,
+                            float: deliverable.float,
+                            rate,
+                            dither: deliverable.dither,
+                            ceiling: deliverable.ceiling,
+                            keep_loudness: false,
+                            check: None,
+                        },
+                    },
+                    vec![export],
+                );
+                let mut fields =
+                    tag_fields(project, track, total, deliverable.format == FileFormat::Bwf);
+                fields.title = format!("{} ({name})", track.title);
+                let tag = planner.add(
+                    Step {
+                        id: format!("tag:{}:{number}:{name}", deliverable.name),
+                        kind: StepKind::Tag,
+                        track: Some(number),
+                        action: Action::Tag {
+                            container: deliverable.format.container(),
+                            fields: Box::new(fields),
+                        },
+                    },
+                    vec![encode],
+                );
+                let values = TemplateValues {
+                    release: project.release.title.clone(),
+                    artist: track
+                        .artist
+                        .clone()
+                        .or_else(|| project.release.artist.clone())
+                        .unwrap_or_default(),
+                    version: project.release.version.clone(),
+                    deliverable: deliverable.name.clone(),
+                    track: Some(number),
+                    title: track.title.clone(),
+                    isrc: track.isrc.clone().unwrap_or_default(),
+                    stem: name.clone(),
+                    ext: deliverable.format.extension().into(),
+                };
+                match render(&deliverable.path, &values) {
+                    Ok(path) => {
+                        let who = format!(
+                            "deliverable \"{}\", track {number}, stem \"{name}\"",
+                            deliverable.name
+                        );
+                        if let Some(other) = paths.insert(path.clone(), who.clone()) {
+                            errors.push(
+                                ProjectDiagnostic::new(
+                                    &deliverable.span,
+                                    format!("{who} and {other} both write {}", path.display()),
+                                )
+                                .help("put {stem} in the deliverable's path template"),
+                            );
+                        }
+                        outputs.push(PlannedOutput {
+                            step: tag,
+                            deliverable: deliverable.name.clone(),
+                            track: number,
+                            path,
+                            isrc: track.isrc.clone(),
+                        });
+                    }
+                    Err(why) => errors.push(ProjectDiagnostic::new(&deliverable.span, why)),
+                }
+            }
+        }
+    }
     if !errors.is_empty() {
         return Err(ProjectErrors(errors));
     }

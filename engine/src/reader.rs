@@ -70,6 +70,7 @@ const SAMPLE_RATES: &[u32] = &[
     8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000, 352800, 384000,
 ];
 pub const DEFAULT_PATH: &str = "{deliverable}/{track:02} - {title}.{ext}";
+pub const DEFAULT_STEMS_PATH: &str = "{deliverable}/{track:02} - {title} - {stem}.{ext}";
 
 /// Reads the project file at `path` and everything it includes.
 pub fn load_project(path: &Path) -> Result<Project, ProjectErrors> {
@@ -992,6 +993,7 @@ impl Reader {
         let mut dither = None;
         let mut tracks = None;
         let mut path = DEFAULT_PATH.to_string();
+        let mut path_given = false;
         for child in node.children() {
             let diags = &mut self.diags;
             match child.name() {
@@ -1169,6 +1171,7 @@ impl Reader {
                             );
                         }
                         path = template;
+                        path_given = true;
                     }
                 }
                 "standard" => {
@@ -1204,12 +1207,9 @@ impl Reader {
             .help = Some("add `master \"name\"` or `stems \"a\" \"b\"`".into());
             return;
         };
-        if matches!(content, Content::Stems(_)) {
-            self.error(
-                &content_span,
-                "stem deliverables are not available in this version of bounce",
-            )
-            .label = "not yet supported".into();
+        // One file per stem per track: the default path names the stem.
+        if matches!(content, Content::Stems(_)) && !path_given {
+            path = DEFAULT_STEMS_PATH.to_string();
         }
         if let Some(first) = self.deliverables.iter().find(|d| d.name == name) {
             let (line, _) = first.span.line_col();
@@ -1278,6 +1278,23 @@ impl Reader {
                         d = d.help(format!("did you mean \"{s}\"?"));
                     }
                     errors.push(d);
+                }
+            }
+            if let Content::Stems(names) = &deliverable.content {
+                for name in names {
+                    let known = self.tracks.iter().any(|t| {
+                        t.sources.iter().any(|s| &s.name == name)
+                            || t.buses.iter().any(|b| &b.name == name)
+                    });
+                    if !known {
+                        errors.push(
+                            ProjectDiagnostic::new(
+                                &deliverable.content_span,
+                                format!("no track has a stem or bus \"{name}\""),
+                            )
+                            .label("unknown stem"),
+                        );
+                    }
                 }
             }
             for number in deliverable.tracks.iter().flatten() {

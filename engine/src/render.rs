@@ -367,6 +367,12 @@ impl Renderer<'_> {
             }
             Action::Tag { container, fields } => self.tag(step, inputs, *container, fields),
             Action::AlbumReplayGain => self.album_replay_gain(inputs),
+            Action::Export => {
+                let frames = inputs[1].output.info.frames;
+                let precision = inputs[0].output.info.precision;
+                let open = self.mixer(&inputs[..1], Some(frames));
+                self.render_pcm(step, open, &[], (frames, false), 0, precision)
+            }
             Action::Encode {
                 container,
                 bits,

@@ -22,6 +22,8 @@ pub enum StepKind {
     Tag,
     /// A deliverable's album ReplayGain values.
     ReplayGain,
+    /// A stem or bus fitted to its track, for a stems deliverable.
+    Export,
 }
 
 impl StepKind {
@@ -36,6 +38,7 @@ impl StepKind {
             StepKind::Deliverable => "deliverable",
             StepKind::Tag => "tag",
             StepKind::ReplayGain => "replaygain",
+            StepKind::Export => "export",
         }
     }
 
@@ -104,6 +107,9 @@ pub enum Action {
         target: f64,
         ceiling: f64,
     },
+    /// A stem or bus (first input) from 0 to the length of its track's mix
+    /// (second input), so a track's stems sum to its mix.
+    Export,
     /// The album ReplayGain loudness and peak over every encoded file of a
     /// deliverable (the inputs), rounded as tags print them, so a change
     /// that leaves them the same stops there.
