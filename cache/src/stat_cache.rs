@@ -13,10 +13,17 @@ use crate::{hash_file, write_atomically, CacheError, Hash};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Entry {
+    #[serde(flatten)]
+    stamp: Stamp,
+    hash: Hash,
+}
+
+/// What the file system says of a file: enough to tell it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Stamp {
     size: u64,
     mtime_ns: u128,
     inode: u64,
-    hash: Hash,
 }
 
 /// Path → (size, mtime, inode) → content hash, persisted in `stat.json`.
@@ -31,7 +38,7 @@ pub struct StatCache {
 /// clean", as git calls it).
 const RACY_WINDOW: Duration = Duration::from_secs(2);
 
-fn stat(path: &Path) -> Result<(u64, u128, u64, SystemTime), CacheError> {
+fn stat(path: &Path) -> Result<(Stamp, SystemTime), CacheError> {
     let meta = fs::metadata(path).map_err(|e| CacheError::io(path, e))?;
     let mtime = meta.modified().map_err(|e| CacheError::io(path, e))?;
     let mtime_ns = mtime
@@ -42,7 +49,12 @@ fn stat(path: &Path) -> Result<(u64, u128, u64, SystemTime), CacheError> {
     let inode = std::os::unix::fs::MetadataExt::ino(&meta);
     #[cfg(not(unix))]
     let inode = 0;
-    Ok((meta.len(), mtime_ns, inode, mtime))
+    let stamp = Stamp {
+        size: meta.len(),
+        mtime_ns,
+        inode,
+    };
+    Ok((stamp, mtime))
 }
 
 impl StatCache {
@@ -61,9 +73,9 @@ impl StatCache {
 
     /// The content hash of `path`, from memory when its stat is unchanged.
     pub fn hash(&self, path: &Path) -> Result<Hash, CacheError> {
-        let (size, mtime_ns, inode, mtime) = stat(path)?;
+        let (stamp, mtime) = stat(path)?;
         if let Some(entry) = self.entries.lock().expect("stat cache lock").get(path) {
-            if (entry.size, entry.mtime_ns, entry.inode) == (size, mtime_ns, inode) {
+            if entry.stamp == stamp {
                 return Ok(entry.hash);
             }
         }
@@ -73,15 +85,7 @@ impl StatCache {
             .map(|age| age > RACY_WINDOW)
             .unwrap_or(false);
         if settled {
-            self.remember(
-                path,
-                Entry {
-                    size,
-                    mtime_ns,
-                    inode,
-                    hash,
-                },
-            );
+            self.remember(path, Entry { stamp, hash });
         }
         Ok(hash)
     }
@@ -101,16 +105,8 @@ impl StatCache {
     /// Remembers the hash of a file this process just wrote itself, so the
     /// next build need not read it back.
     pub fn record(&self, path: &Path, hash: Hash) -> Result<(), CacheError> {
-        let (size, mtime_ns, inode, _) = stat(path)?;
-        self.remember(
-            path,
-            Entry {
-                size,
-                mtime_ns,
-                inode,
-                hash,
-            },
-        );
+        let (stamp, _) = stat(path)?;
+        self.remember(path, Entry { stamp, hash });
         Ok(())
     }
 
