@@ -31,6 +31,8 @@ pub struct Release {
     pub copyright: Option<String>,
     pub composer: Option<String>,
     pub cover: Option<PathBuf>,
+    /// The cover image's content hash, taken when it was checked.
+    pub cover_hash: Option<String>,
     pub sample_rate: u32,
     /// Where versions are written, resolved against the project file.
     pub output: PathBuf,
@@ -239,6 +241,11 @@ impl Standard {
 }
 
 impl Project {
+    /// A track's artist, or the release's.
+    pub fn artist_of<'a>(&'a self, track: &'a Track) -> Option<&'a String> {
+        track.artist.as_ref().or(self.release.artist.as_ref())
+    }
+
     pub fn track(&self, number: u32) -> Option<&Track> {
         self.tracks.iter().find(|t| t.number == number)
     }

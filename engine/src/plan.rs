@@ -166,28 +166,123 @@ impl Planner {
     }
 }
 
-/// What a track's files say about themselves.
-fn tag_fields(project: &Project, track: &Track, total: u32, bext: bool) -> TagFields {
-    let release = &project.release;
-    let cover = release.cover.as_ref();
-    TagFields {
+/// How a deliverable encodes a master or a stem.
+fn encode_action(
+    deliverable: &Deliverable,
+    rate: u32,
+    ceiling: Option<f64>,
+    keep_loudness: bool,
+    check: Option<SpecCheck>,
+) -> Action {
+    Action::Encode {
+        container: deliverable.format.container(),
+        bits: deliverable.bits,
+        float: deliverable.float,
+        rate,
+        dither: deliverable.dither,
+        ceiling,
+        keep_loudness,
+        check,
+    }
+}
+
+/// The step that tags one file of a deliverable (a stem's, if named).
+fn tag_step(
+    deliverable: &Deliverable,
+    track: &Track,
+    stem: Option<&str>,
+    fields: TagFields,
+) -> Step {
+    let stem = stem.map(|s| format!(":{s}")).unwrap_or_default();
+    Step {
+        id: format!("tag:{}:{}{stem}", deliverable.name, track.number),
+        kind: StepKind::Tag,
+        track: Some(track.number),
+        action: Action::Tag {
+            container: deliverable.format.container(),
+            fields: Box::new(fields),
+        },
+    }
+}
+
+/// Renders the output path of one file (a stem's, if named) and claims it,
+/// reporting a failed template or a path another file claimed; `None` when
+/// there is no path to write to.
+fn claim_path(
+    project: &Project,
+    deliverable: &Deliverable,
+    track: &Track,
+    stem: Option<&str>,
+    paths: &mut BTreeMap<PathBuf, String>,
+    errors: &mut Vec<ProjectDiagnostic>,
+) -> Option<PathBuf> {
+    let values = TemplateValues {
+        release: project.release.title.clone(),
+        artist: project.artist_of(track).cloned().unwrap_or_default(),
+        version: project.release.version.clone(),
+        deliverable: deliverable.name.clone(),
+        track: Some(track.number),
         title: track.title.clone(),
-        artist: track.artist.clone().or_else(|| release.artist.clone()),
-        album: release.title.clone(),
-        track: track.number,
-        track_total: total,
-        year: release.year,
-        genre: track.genre.clone().or_else(|| release.genre.clone()),
-        label: release.label.clone(),
-        copyright: release.copyright.clone(),
-        composer: track.composer.clone().or_else(|| release.composer.clone()),
-        isrc: track.isrc.clone(),
-        upc: release.upc.clone(),
-        bext: bext.then(|| bext_info(project, track)),
-        cover_hash: cover
-            .and_then(|p| std::fs::read(p).ok())
-            .map(|bytes| blake3::hash(&bytes).to_hex().to_string()),
-        cover_path: cover.cloned(),
+        isrc: track.isrc.clone().unwrap_or_default(),
+        stem: stem.unwrap_or_default().to_string(),
+        ext: deliverable.format.extension().into(),
+    };
+    let path = match render(&deliverable.path, &values) {
+        Ok(path) => path,
+        Err(why) => {
+            errors.push(ProjectDiagnostic::new(&deliverable.span, why));
+            return None;
+        }
+    };
+    let mut who = format!(
+        "deliverable \"{}\", track {}",
+        deliverable.name, track.number
+    );
+    if let Some(stem) = stem {
+        who.push_str(&format!(", stem \"{stem}\""));
+    }
+    if let Some(other) = paths.insert(path.clone(), who.clone()) {
+        let help = match stem {
+            Some(_) => "put {stem} in the deliverable's path template",
+            None => "give the deliverables path templates that differ, e.g. with {deliverable} or {track}",
+        };
+        errors.push(
+            ProjectDiagnostic::new(
+                &deliverable.span,
+                format!("{who} and {other} both write {}", path.display()),
+            )
+            .help(help),
+        );
+    }
+    Some(path)
+}
+
+/// What a track's files say about themselves.
+fn tag_fields(
+    project: &Project,
+    deliverable: &Deliverable,
+    track: &Track,
+    total: u32,
+) -> TagFields {
+    let release = &project.release;
+    TagFields {
+        text: bounce_nodes::TagText {
+            title: track.title.clone(),
+            artist: project.artist_of(track).cloned(),
+            album: release.title.clone(),
+            track: track.number,
+            track_total: total,
+            year: release.year,
+            genre: track.genre.clone().or_else(|| release.genre.clone()),
+            label: release.label.clone(),
+            copyright: release.copyright.clone(),
+            composer: track.composer.clone().or_else(|| release.composer.clone()),
+            isrc: track.isrc.clone(),
+            upc: release.upc.clone(),
+            bext: (deliverable.format == FileFormat::Bwf).then(|| bext_info(project, track)),
+        },
+        cover_hash: release.cover_hash.clone(),
+        cover_path: release.cover.clone(),
     }
 }
 
@@ -196,7 +291,7 @@ fn tag_fields(project: &Project, track: &Track, total: u32, bext: bool) -> TagFi
 /// a date from `SOURCE_DATE_EPOCH` or the release's year, never the clock.
 fn bext_info(project: &Project, track: &Track) -> bounce_nodes::BextInfo {
     let release = &project.release;
-    let artist = track.artist.as_ref().or(release.artist.as_ref());
+    let artist = project.artist_of(track);
     let (origination_date, origination_time) = match source_date_epoch() {
         Some(seconds) => civil_date_time(seconds),
         None => (
@@ -343,51 +438,20 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     id: format!("deliverable:{}:{number}", deliverable.name),
                     kind: StepKind::Deliverable,
                     track: Some(number),
-                    action: Action::Encode {
-                        container: deliverable.format.container(),
-                        bits: deliverable.bits,
-                        float: deliverable.float,
+                    action: encode_action(
+                        deliverable,
                         rate,
-                        dither: deliverable.dither,
                         ceiling,
-                        keep_loudness: target.is_some(),
-                        check: check.clone(),
-                    },
+                        target.is_some(),
+                        check.clone(),
+                    ),
                 },
                 vec![master_step],
             );
-            let values = TemplateValues {
-                release: project.release.title.clone(),
-                artist: track
-                    .artist
-                    .clone()
-                    .or_else(|| project.release.artist.clone())
-                    .unwrap_or_default(),
-                version: project.release.version.clone(),
-                deliverable: deliverable.name.clone(),
-                track: Some(number),
-                title: track.title.clone(),
-                isrc: track.isrc.clone().unwrap_or_default(),
-                stem: String::new(),
-                ext: deliverable.format.extension().into(),
+            let Some(path) = claim_path(project, deliverable, track, None, &mut paths, &mut errors)
+            else {
+                continue;
             };
-            let path = match render(&deliverable.path, &values) {
-                Ok(path) => path,
-                Err(why) => {
-                    errors.push(ProjectDiagnostic::new(&deliverable.span, why));
-                    continue;
-                }
-            };
-            let who = format!("deliverable \"{}\", track {number}", deliverable.name);
-            if let Some(other) = paths.insert(path.clone(), who.clone()) {
-                errors.push(
-                    ProjectDiagnostic::new(
-                        &deliverable.span,
-                        format!("{who} and {other} both write {}", path.display()),
-                    )
-                    .help("give the deliverables path templates that differ, e.g. with {deliverable} or {track}"),
-                );
-            }
             encoded.push((outputs.len(), track, step));
             outputs.push(PlannedOutput {
                 step,
@@ -409,17 +473,9 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         );
         let total = project.tracks.len() as u32;
         for (output, track, encode) in &encoded {
-            let fields = tag_fields(project, track, total, deliverable.format == FileFormat::Bwf);
+            let fields = tag_fields(project, deliverable, track, total);
             let tag = planner.add(
-                Step {
-                    id: format!("tag:{}:{}", deliverable.name, track.number),
-                    kind: StepKind::Tag,
-                    track: Some(track.number),
-                    action: Action::Tag {
-                        container: deliverable.format.container(),
-                        fields: Box::new(fields),
-                    },
-                },
+                tag_step(deliverable, track, None, fields),
                 vec![*encode, replay_gain],
             );
             outputs[*output].step = tag;
@@ -462,74 +518,33 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         id: format!("deliverable:{}:{number}:{name}", deliverable.name),
                         kind: StepKind::Deliverable,
                         track: Some(number),
-                        action: Action::Encode {
-                            container: deliverable.format.container(),
-                            bits: deliverable.bits,
-                            float: deliverable.float,
-                            rate,
-                            dither: deliverable.dither,
-                            ceiling: deliverable.ceiling,
-                            keep_loudness: false,
-                            check: None,
-                        },
+                        action: encode_action(deliverable, rate, deliverable.ceiling, false, None),
                     },
                     vec![export],
                 );
-                let mut fields =
-                    tag_fields(project, track, total, deliverable.format == FileFormat::Bwf);
-                fields.title = format!("{} ({name})", track.title);
+                let mut fields = tag_fields(project, deliverable, track, total);
+                fields.text.title = format!("{} ({name})", track.title);
                 let tag = planner.add(
-                    Step {
-                        id: format!("tag:{}:{number}:{name}", deliverable.name),
-                        kind: StepKind::Tag,
-                        track: Some(number),
-                        action: Action::Tag {
-                            container: deliverable.format.container(),
-                            fields: Box::new(fields),
-                        },
-                    },
+                    tag_step(deliverable, track, Some(name), fields),
                     vec![encode],
                 );
-                let values = TemplateValues {
-                    release: project.release.title.clone(),
-                    artist: track
-                        .artist
-                        .clone()
-                        .or_else(|| project.release.artist.clone())
-                        .unwrap_or_default(),
-                    version: project.release.version.clone(),
-                    deliverable: deliverable.name.clone(),
-                    track: Some(number),
-                    title: track.title.clone(),
-                    isrc: track.isrc.clone().unwrap_or_default(),
-                    stem: name.clone(),
-                    ext: deliverable.format.extension().into(),
+                let Some(path) = claim_path(
+                    project,
+                    deliverable,
+                    track,
+                    Some(name),
+                    &mut paths,
+                    &mut errors,
+                ) else {
+                    continue;
                 };
-                match render(&deliverable.path, &values) {
-                    Ok(path) => {
-                        let who = format!(
-                            "deliverable \"{}\", track {number}, stem \"{name}\"",
-                            deliverable.name
-                        );
-                        if let Some(other) = paths.insert(path.clone(), who.clone()) {
-                            errors.push(
-                                ProjectDiagnostic::new(
-                                    &deliverable.span,
-                                    format!("{who} and {other} both write {}", path.display()),
-                                )
-                                .help("put {stem} in the deliverable's path template"),
-                            );
-                        }
-                        outputs.push(PlannedOutput {
-                            step: tag,
-                            deliverable: deliverable.name.clone(),
-                            track: number,
-                            path,
-                            isrc: track.isrc.clone(),
-                        });
-                    }
-                    Err(why) => errors.push(ProjectDiagnostic::new(&deliverable.span, why)),
-                }
+                outputs.push(PlannedOutput {
+                    step: tag,
+                    deliverable: deliverable.name.clone(),
+                    track: number,
+                    path,
+                    isrc: track.isrc.clone(),
+                });
             }
         }
     }

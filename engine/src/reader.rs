@@ -283,7 +283,10 @@ impl Reader {
                                     )
                                     .label("missing file"),
                                 );
-                            } else if let Err(why) = bounce_nodes::Cover::read(&path) {
+                            } else if let Err(why) = bounce_nodes::Cover::read(&path).map(|cover| {
+                                release.cover_hash =
+                                    Some(blake3::hash(&cover.data).to_hex().to_string());
+                            }) {
                                 diags.push(
                                     ProjectDiagnostic::new(
                                         &span,

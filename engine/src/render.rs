@@ -476,21 +476,9 @@ impl Renderer<'_> {
             None => None,
         };
         let tags = bounce_nodes::Tags {
-            title: fields.title.clone(),
-            artist: fields.artist.clone(),
-            album: fields.album.clone(),
-            track: fields.track,
-            track_total: fields.track_total,
-            year: fields.year,
-            genre: fields.genre.clone(),
-            label: fields.label.clone(),
-            copyright: fields.copyright.clone(),
-            composer: fields.composer.clone(),
-            isrc: fields.isrc.clone(),
-            upc: fields.upc.clone(),
+            text: fields.text.clone(),
             cover,
             replay_gain: replay_gain(inputs),
-            bext: fields.bext.clone(),
         };
         let temp = self.cache.temp_file("tag");
         let encoded = self.cache.blob_path(&inputs[0].output.hash);

@@ -152,22 +152,10 @@ pub struct SpecCheck {
     pub per_file_loudness: bool,
 }
 
-/// The text and pictures a delivered file carries.
+/// The text and picture a delivered file carries.
 #[derive(Debug, Clone, Serialize)]
 pub struct TagFields {
-    pub title: String,
-    pub artist: Option<String>,
-    pub album: String,
-    pub track: u32,
-    pub track_total: u32,
-    pub year: Option<i64>,
-    pub genre: Option<String>,
-    pub label: Option<String>,
-    pub copyright: Option<String>,
-    pub composer: Option<String>,
-    pub isrc: Option<String>,
-    pub upc: Option<String>,
-    pub bext: Option<bounce_nodes::BextInfo>,
+    pub text: bounce_nodes::TagText,
     /// The cover's content hash: the key follows the picture, not its path.
     pub cover_hash: Option<String>,
     #[serde(skip)]

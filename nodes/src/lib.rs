@@ -35,7 +35,7 @@ pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};
 pub use resample::{Resampled, RESAMPLER_VERSION};
 pub use sources::{Fit, Mixer, Offset, Scaled, Silence, Tee, Tone};
-pub use tags::{Cover, ReplayGain, Tags};
+pub use tags::{Cover, ReplayGain, TagText, Tags};
 pub use target::{
     render_limited, solve_target, LimiterSettings, Solution, TargetProblem, TARGET_TOLERANCE,
 };

@@ -93,9 +93,10 @@ fn jpeg_size(data: &[u8]) -> Option<(u32, u32)> {
     None
 }
 
-/// What a delivered file says about itself.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tags {
+/// The text a delivered file carries: serialisable, so it can be part of a
+/// step's key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TagText {
     pub title: String,
     pub artist: Option<String>,
     pub album: String,
@@ -108,10 +109,16 @@ pub struct Tags {
     pub composer: Option<String>,
     pub isrc: Option<String>,
     pub upc: Option<String>,
-    pub cover: Option<Cover>,
-    pub replay_gain: Option<ReplayGain>,
     /// For a broadcast WAV.
     pub bext: Option<BextInfo>,
+}
+
+/// What a delivered file says about itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tags {
+    pub text: TagText,
+    pub cover: Option<Cover>,
+    pub replay_gain: Option<ReplayGain>,
 }
 
 fn error(path: &Path) -> impl Fn(String) -> AudioError + '_ {
@@ -129,19 +136,20 @@ impl Tags {
     /// Field name → value, in a fixed order: what goes into ID3 and
     /// Vorbis comments alike.
     fn texts(&self) -> Vec<(&'static str, String)> {
-        let mut out = vec![("TITLE", self.title.clone())];
+        let t = &self.text;
+        let mut out = vec![("TITLE", t.title.clone())];
         let optional = [
-            ("ARTIST", self.artist.clone()),
-            ("ALBUM", Some(self.album.clone())),
-            ("TRACKNUMBER", Some(self.track.to_string())),
-            ("TRACKTOTAL", Some(self.track_total.to_string())),
-            ("DATE", self.year.map(|y| y.to_string())),
-            ("GENRE", self.genre.clone()),
-            ("LABEL", self.label.clone()),
-            ("COPYRIGHT", self.copyright.clone()),
-            ("COMPOSER", self.composer.clone()),
-            ("ISRC", self.isrc.clone()),
-            ("BARCODE", self.upc.clone()),
+            ("ARTIST", t.artist.clone()),
+            ("ALBUM", Some(t.album.clone())),
+            ("TRACKNUMBER", Some(t.track.to_string())),
+            ("TRACKTOTAL", Some(t.track_total.to_string())),
+            ("DATE", t.year.map(|y| y.to_string())),
+            ("GENRE", t.genre.clone()),
+            ("LABEL", t.label.clone()),
+            ("COPYRIGHT", t.copyright.clone()),
+            ("COMPOSER", t.composer.clone()),
+            ("ISRC", t.isrc.clone()),
+            ("BARCODE", t.upc.clone()),
         ];
         out.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
         if let Some(rg) = self.replay_gain {
@@ -161,8 +169,8 @@ impl Tags {
                 "TITLE" => tag.set_title(value),
                 "ARTIST" => tag.set_artist(value),
                 "ALBUM" => tag.set_album(value),
-                "TRACKNUMBER" => tag.set_track(self.track),
-                "TRACKTOTAL" => tag.set_total_tracks(self.track_total),
+                "TRACKNUMBER" => tag.set_track(self.text.track),
+                "TRACKTOTAL" => tag.set_total_tracks(self.text.track_total),
                 "DATE" => {
                     tag.add_frame(id3::Frame::text("TDRC", value));
                 }
@@ -203,7 +211,7 @@ impl Tags {
         let err = error(path);
         match container {
             Container::Wav | Container::Bwf => {
-                if let (Container::Bwf, Some(bext)) = (container, &self.bext) {
+                if let (Container::Bwf, Some(bext)) = (container, &self.text.bext) {
                     write_bext_text(path, bext)?;
                 }
                 self.id3()
