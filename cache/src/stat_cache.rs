@@ -13,7 +13,7 @@ use crate::{hash_file, write_atomically, CacheError, Hash};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Entry {
-    #[serde(flatten)]
+    // Nested, not flattened: serde's flatten cannot read a u128 back.
     stamp: Stamp,
     hash: Hash,
 }
@@ -116,5 +116,49 @@ impl StatCache {
             .expect("stat cache lock")
             .insert(path.to_path_buf(), entry);
         *self.dirty.lock().expect("stat cache lock") = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+    use std::time::Duration;
+
+    #[test]
+    fn a_saved_cache_is_used_by_the_next_process() {
+        let dir = std::env::temp_dir().join(format!("bounce-stat-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let audio = dir.join("stem.wav");
+        fs::write(&audio, b"first content").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&audio)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+
+        let first = StatCache::load(&dir.join("stat.json"));
+        let hash = first.hash(&audio).unwrap();
+        first.save().unwrap();
+
+        // Same size, same inode, same mtime, other bytes: a loaded cache
+        // answers from the stamp without reading the file.
+        fs::write(&audio, b"other content").unwrap();
+        File::options()
+            .write(true)
+            .open(&audio)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let second = StatCache::load(&dir.join("stat.json"));
+        assert_eq!(
+            second.hash(&audio).unwrap(),
+            hash,
+            "the saved entries were not loaded"
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
