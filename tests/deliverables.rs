@@ -54,6 +54,8 @@ deliverable "aiff" { master "r128"; format "aiff" bits=24; path "{deliverable}/{
 deliverable "wav" { master "r128"; format "wav" bits=24; path "{deliverable}/w{track}.{ext}"; }
 deliverable "flac" { master "r128"; format "flac" bits=16; path "{deliverable}/{track}.{ext}"; }
 deliverable "wav16" { master "r128"; format "wav" bits=16; path "{deliverable}/{track}.{ext}"; }
+deliverable "mp3" { master "r128"; format "mp3" bitrate=320; path "{deliverable}/{track}.{ext}"; }
+deliverable "mp3v" { master "r128"; format "mp3" quality=2; path "{deliverable}/{track}.{ext}"; }
 "#,
     );
     project
@@ -78,6 +80,28 @@ fn ffprobe(project: &TestProject, file: &str) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// ffmpeg's `ebur128=peak=true` summary: integrated loudness (LUFS) and
+/// true peak (dBTP), as ffmpeg prints them (one decimal).
+fn ffmpeg_loudness(project: &TestProject, file: &str) -> (f64, f64) {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(project.path(file))
+        .args(["-filter_complex", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "ffmpeg failed on {file}");
+    let log = String::from_utf8_lossy(&output.stderr);
+    let summary = &log[log.rfind("Summary:").expect("an ebur128 summary")..];
+    let value = |label: &str| -> f64 {
+        let line = summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in {summary}"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (value("I:"), value("Peak:"))
 }
 
 fn analyze(project: &TestProject, file: &str) -> serde_json::Value {
@@ -266,6 +290,8 @@ fn deliverables_are_byte_identical_across_clean_builds_and_dates_come_from_the_e
         "aiff/1.aiff",
         "wav/w1.wav",
         "flac/1.flac",
+        "mp3/1.mp3",
+        "mp3v/1.mp3",
     ] {
         let a = std::fs::read(one.path(&format!("out/f/{file}"))).unwrap();
         let b = std::fs::read(two.path(&format!("out/f/{file}"))).unwrap();
@@ -352,6 +378,8 @@ fn id3_tags_round_trip_in_wav_and_aiff() {
         "out/f/wav/w1.wav",
         "out/f/aiff/1.aiff",
         "out/f/broadcast/1.wav",
+        "out/f/mp3/1.mp3",
+        "out/f/mp3v/1.mp3",
     ] {
         use id3::TagLike;
         let tag =
@@ -531,4 +559,142 @@ fn a_stems_deliverable_naming_no_stem_is_an_error() {
         !stderr.contains("no track has a stem or bus \"mix\""),
         "{stderr}"
     );
+}
+
+#[test]
+fn every_format_meets_target_and_ceiling_in_ffmpegs_meter() {
+    if !tools_available() {
+        return;
+    }
+    let project = project();
+    project.build_ok(&[]);
+    for file in [
+        "broadcast/1.wav",
+        "aiff/1.aiff",
+        "wav/w1.wav",
+        "flac/1.flac",
+        "wav16/1.wav",
+        "mp3/1.mp3",
+        "mp3v/1.mp3",
+    ] {
+        let (loudness, true_peak) = ffmpeg_loudness(&project, &format!("out/f/{file}"));
+        // MP3s may give up a little level to keep the ceiling decoded.
+        let slack = if file.ends_with(".mp3") { 0.6 } else { 0.15 };
+        assert!(
+            (loudness + 23.0).abs() <= slack,
+            "{file}: {loudness} LUFS against -23"
+        );
+        assert!(true_peak <= -1.0, "{file}: {true_peak} dBTP over -1");
+    }
+}
+
+#[test]
+fn mp3_is_gapless_at_its_bitrate_and_rate() {
+    if !tools_available() {
+        return;
+    }
+    let project = project();
+    project.build_ok(&[]);
+    let wav = analyze(&project, "out/f/wav/w1.wav");
+    for (file, bitrate) in [("mp3/1.mp3", Some("320000")), ("mp3v/1.mp3", None)] {
+        // symphonia, honouring LAME's info frame, decodes exactly the
+        // master's frames: no encoder delay, no padding.
+        let mp3 = analyze(&project, &format!("out/f/{file}"));
+        assert_eq!(mp3["frames"], wav["frames"], "{file}");
+        assert!(mp3["true_peak"].as_f64().unwrap() <= -1.0, "{mp3}");
+        let probe = ffprobe(&project, &format!("out/f/{file}"));
+        let stream = &probe["streams"][0];
+        assert_eq!(stream["codec_name"], "mp3", "{file}");
+        assert_eq!(stream["sample_rate"], "48000", "{file}");
+        if let Some(bitrate) = bitrate {
+            assert_eq!(stream["bit_rate"], bitrate, "{file}");
+        }
+        // ffmpeg trims the same delay and padding.
+        let seconds: f64 = probe["format"]["duration"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let start: f64 = probe["format"]["start_time"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (seconds - start - wav["duration"].as_f64().unwrap()).abs() < 0.03,
+            "{file}: {seconds} s from {start}"
+        );
+    }
+}
+
+#[test]
+fn an_mp3_that_decodes_over_the_ceiling_is_encoded_again_quieter() {
+    let project = TestProject::new();
+    let rate = 44100;
+    // Pink noise limited loud: a low-bitrate MP3 of it overshoots.
+    let mut seed = 1u32;
+    let mut poles = [0.0f64; 3];
+    let noise: Vec<f64> = (0..rate * 4)
+        .map(|_| {
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            let white = (seed >> 8) as f64 / (1u32 << 24) as f64 - 0.5;
+            // Paul Kellet's economy pinking filter.
+            poles[0] = 0.99765 * poles[0] + white * 0.0990460;
+            poles[1] = 0.96300 * poles[1] + white * 0.2965164;
+            poles[2] = 0.57000 * poles[2] + white * 1.0526913;
+            0.1 * (poles.iter().sum::<f64>() + white * 0.1848)
+        })
+        .collect();
+    project.wav("loud.wav", rate as u32, 24, &[noise.clone(), noise]);
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Loud" { sample-rate 44100; version "l"; }
+master "loud" target=-9 ceiling=-1.0 { }
+track 1 "Hot" { stem "loud" "loud.wav" }
+deliverable "mp3" { master "loud"; format "mp3" bitrate=96; path "{track}.{ext}"; }
+"#,
+    );
+    let log = project.build_ok(&[]);
+    let warnings: Vec<String> = log
+        .steps
+        .iter()
+        .filter(|s| s["step"] == "deliverable:mp3:1")
+        .flat_map(|s| s["warnings"].as_array().cloned().unwrap_or_default())
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    let lowered = warnings
+        .iter()
+        .find(|w| w.starts_with("gain lowered by"))
+        .unwrap_or_else(|| panic!("no gain note: {warnings:?}"));
+    assert!(lowered.contains("the decoded MP3 peaked over the -1.0 dBTP ceiling"));
+    let decoded = analyze(&project, "out/l/1.mp3");
+    assert!(decoded["true_peak"].as_f64().unwrap() <= -1.0, "{decoded}");
+}
+
+#[test]
+fn mp3_refuses_what_it_cannot_carry() {
+    let project = project();
+    let text = std::fs::read_to_string(project.path("bounce.kdl"))
+        .unwrap()
+        .replace(
+            r#"format "mp3" bitrate=320"#,
+            r#"format "mp3" bitrate=300 rate=96000 bits=24"#,
+        )
+        .replace(
+            r#"format "mp3" quality=2"#,
+            r#"format "mp3" quality=2 bitrate=128"#,
+        );
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "300 kbit/s is not an MP3 bitrate bounce writes",
+        "MP3 does not carry 96000 Hz",
+        "MP3 has no `bits`",
+        "an MP3 is either constant bitrate or VBR",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
 }

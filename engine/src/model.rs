@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use bounce_nodes::processors::FadeCurve;
-use bounce_nodes::{Dither, ProcessorSpec};
+use bounce_nodes::{Dither, Mp3Mode, ProcessorSpec};
 
 use crate::Span;
 
@@ -130,23 +130,36 @@ pub enum FileFormat {
     Bwf,
     Aiff,
     Flac,
+    Mp3(Mp3Mode),
+    /// One 44.1 kHz/16-bit WAV image of the release with a CUE sheet.
+    Cd,
 }
 
 impl FileFormat {
     pub fn extension(self) -> &'static str {
         match self {
-            FileFormat::Wav | FileFormat::Bwf => "wav",
+            FileFormat::Wav | FileFormat::Bwf | FileFormat::Cd => "wav",
             FileFormat::Aiff => "aiff",
             FileFormat::Flac => "flac",
+            FileFormat::Mp3(_) => "mp3",
         }
     }
 
     pub fn container(self) -> bounce_nodes::Container {
         match self {
-            FileFormat::Wav => bounce_nodes::Container::Wav,
+            FileFormat::Wav | FileFormat::Cd => bounce_nodes::Container::Wav,
             FileFormat::Bwf => bounce_nodes::Container::Bwf,
             FileFormat::Aiff => bounce_nodes::Container::Aiff,
             FileFormat::Flac => bounce_nodes::Container::Flac,
+            FileFormat::Mp3(_) => bounce_nodes::Container::Mp3,
+        }
+    }
+
+    /// How the MP3 spends its bits, for MP3s.
+    pub fn mp3(self) -> Option<Mp3Mode> {
+        match self {
+            FileFormat::Mp3(mode) => Some(mode),
+            _ => None,
         }
     }
 }

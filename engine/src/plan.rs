@@ -180,6 +180,7 @@ fn encode_action(
         float: deliverable.float,
         rate,
         dither: deliverable.dither,
+        mp3: deliverable.format.mp3(),
         ceiling,
         keep_loudness,
         check,

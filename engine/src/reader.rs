@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bounce_nodes::processors::{
     BandParams, Breakpoint, CompressorParams, Detect, EqBand, FadeCurve, Parameter,
 };
-use bounce_nodes::{Dither, PanLaw, ProcessorSpec};
+use bounce_nodes::{Dither, Mp3Mode, PanLaw, ProcessorSpec, MP3_BITRATES, MP3_RATES};
 use kdl::KdlDocument;
 
 use crate::codes::{check_upc, normalise_isrc};
@@ -71,6 +71,11 @@ const SAMPLE_RATES: &[u32] = &[
 ];
 pub const DEFAULT_PATH: &str = "{deliverable}/{track:02} - {title}.{ext}";
 pub const DEFAULT_STEMS_PATH: &str = "{deliverable}/{track:02} - {title} - {stem}.{ext}";
+pub const DEFAULT_CD_PATH: &str = "{deliverable}/{release}.{ext}";
+/// A deliverable's bit depth when `format` does not say.
+const DEFAULT_BITS: u16 = 24;
+/// An MP3's bitrate when `format` does not say, kbit/s.
+const DEFAULT_MP3_BITRATE: u16 = 320;
 
 /// Reads the project file at `path` and everything it includes.
 pub fn load_project(path: &Path) -> Result<Project, ProjectErrors> {
@@ -992,7 +997,7 @@ impl Reader {
         let mut content: Option<(Content, Span)> = None;
         let mut format = None;
         let mut format_seen = false;
-        let (mut bits, mut float, mut rate) = (24u16, false, None);
+        let (mut bits, mut float, mut rate) = (DEFAULT_BITS, false, None);
         let mut dither = None;
         let mut tracks = None;
         let mut path = DEFAULT_PATH.to_string();
@@ -1026,110 +1031,9 @@ impl Reader {
                 }
                 "format" => {
                     format_seen = true;
-                    child.check_shape(diags, &["bits", "float", "rate", "bitrate"], 1, false);
-                    if let Some(kind) = child.string_arg(diags, 0, "a format") {
-                        let span = child.span_of(child.args()[0].span());
-                        let all = ["wav", "bwf", "aiff", "flac", "mp3", "cd"];
-                        if let Some(kind) = choose(diags, &kind, &span, &all, "format") {
-                            format = match kind {
-                                "wav" => Some(FileFormat::Wav),
-                                "bwf" => Some(FileFormat::Bwf),
-                                "aiff" => Some(FileFormat::Aiff),
-                                "flac" => Some(FileFormat::Flac),
-                                other => {
-                                    diags.push(
-                                        ProjectDiagnostic::new(&span, format!("format \"{other}\" is not available in this version of bounce"))
-                                            .label("not yet supported")
-                                            .help("available formats: \"wav\", \"bwf\", \"aiff\", \"flac\""),
-                                    );
-                                    None
-                                }
-                            };
-                        }
-                    }
-                    if let Some(b) =
-                        child.optional_number_prop(diags, "bits", Range::integer(16.0, 32.0))
-                    {
-                        if ![16.0, 24.0, 32.0].contains(&b) {
-                            let span = child.span_of(child.prop("bits").expect("read").span());
-                            diags.push(
-                                ProjectDiagnostic::new(
-                                    &span,
-                                    format!("{b}-bit WAV is not supported"),
-                                )
-                                .help("bits is 16, 24 or 32"),
-                            );
-                        }
-                        bits = b as u16;
-                    }
-                    let integer_only = matches!(format, Some(FileFormat::Aiff | FileFormat::Flac));
-                    let name = if format == Some(FileFormat::Flac) {
-                        "FLAC"
-                    } else {
-                        "AIFF"
-                    };
-                    if integer_only && ![16, 24].contains(&bits) {
-                        let at = child
-                            .prop("bits")
-                            .map(|e| e.span())
-                            .unwrap_or(child.node.span());
-                        diags.push(
-                            ProjectDiagnostic::new(
-                                &child.span_of(at),
-                                format!("{name} deliverables are 16 or 24 bits, not {bits}"),
-                            )
-                            .help("use bits=16 or bits=24, or format \"wav\" for 32-bit"),
-                        );
-                    }
-                    if format == Some(FileFormat::Flac) && bits == 24 {
-                        // flacenc 0.5 codes 24-bit residuals so badly that a
-                        // track grows to gigabytes; refuse until that is fixed.
-                        let at = child
-                            .prop("bits")
-                            .map(|e| e.span())
-                            .unwrap_or(child.node.span());
-                        diags.push(
-                            ProjectDiagnostic::new(
-                                &child.span_of(at),
-                                "24-bit FLAC is not available in this version of bounce",
-                            )
-                            .label("not yet supported")
-                            .help("use bits=16 for FLAC, or format \"wav\"/\"aiff\" for 24-bit"),
-                        );
-                    }
-                    float = child.bool_prop(diags, "float", false);
-                    if float && integer_only {
-                        let span = child.span_of(child.prop("float").expect("read").span());
-                        diags.push(
-                            ProjectDiagnostic::new(
-                                &span,
-                                format!("{name} carries integer samples only"),
-                            )
-                            .help("use format \"wav\" bits=32 float=#true"),
-                        );
-                    }
-                    if float && bits != 32 {
-                        let span = child.span_of(child.prop("float").expect("read").span());
-                        diags.push(
-                            ProjectDiagnostic::new(&span, "float samples need bits=32")
-                                .help("write `bits=32 float=#true`"),
-                        );
-                    }
-                    if let Some(r) =
-                        child.optional_number_prop(diags, "rate", Range::integer(1.0, 768000.0))
-                    {
-                        if SAMPLE_RATES.contains(&(r as u32)) {
-                            rate = Some(r as u32);
-                        } else {
-                            let span = child.span_of(child.prop("rate").expect("read").span());
-                            diags.push(
-                                ProjectDiagnostic::new(
-                                    &span,
-                                    format!("{r} Hz is not a standard sample rate"),
-                                )
-                                .label("unsupported rate"),
-                            );
-                        }
+                    if let Some(read) = read_format(diags, &child) {
+                        (format, bits, float, rate) =
+                            (Some(read.format), read.bits, read.float, read.rate);
                     }
                 }
                 "dither" => {
@@ -1213,6 +1117,10 @@ impl Reader {
         // One file per stem per track: the default path names the stem.
         if matches!(content, Content::Stems(_)) && !path_given {
             path = DEFAULT_STEMS_PATH.to_string();
+        }
+        // One image for the release.
+        if format == Some(FileFormat::Cd) && !path_given {
+            path = DEFAULT_CD_PATH.to_string();
         }
         if let Some(first) = self.deliverables.iter().find(|d| d.name == name) {
             let (line, _) = first.span.line_col();
@@ -1373,4 +1281,197 @@ fn check_version(version: &str) -> Result<(), String> {
         return Err("a version names one folder: no slashes, no `..`".into());
     }
     Ok(())
+}
+
+/// A deliverable's `format` node, read and checked against what the format
+/// can carry.
+struct FormatChoice {
+    format: FileFormat,
+    bits: u16,
+    float: bool,
+    rate: Option<u32>,
+}
+
+fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<FormatChoice> {
+    child.check_shape(
+        diags,
+        &["bits", "float", "rate", "bitrate", "quality"],
+        1,
+        false,
+    );
+    let kind = child.string_arg(diags, 0, "a format")?;
+    let kind_span = child.span_of(child.args()[0].span());
+    let all = ["wav", "bwf", "aiff", "flac", "mp3", "cd"];
+    let kind = choose(diags, &kind, &kind_span, &all, "format")?;
+    let prop_span = |name: &str| {
+        child.span_of(
+            child
+                .prop(name)
+                .map(|e| e.span())
+                .unwrap_or(child.node.span()),
+        )
+    };
+    let bits_given = child.optional_number_prop(diags, "bits", Range::integer(8.0, 64.0));
+    let bits = bits_given.map(|b| b as u16).unwrap_or(DEFAULT_BITS);
+    let float = child.bool_prop(diags, "float", false);
+    let mut rate = None;
+    if let Some(r) = child.optional_number_prop(diags, "rate", Range::integer(1.0, 768000.0)) {
+        if SAMPLE_RATES.contains(&(r as u32)) {
+            rate = Some(r as u32);
+        } else {
+            diags.push(
+                ProjectDiagnostic::new(
+                    &prop_span("rate"),
+                    format!("{r} Hz is not a standard sample rate"),
+                )
+                .label("unsupported rate"),
+            );
+        }
+    }
+    let bitrate = child.optional_number_prop(diags, "bitrate", Range::integer(8.0, 640.0));
+    let quality = child.optional_number_prop(diags, "quality", Range::integer(0.0, 9.0));
+    let mut refuse = |name: &str, message: String, help: &str| {
+        diags.push(ProjectDiagnostic::new(&prop_span(name), message).help(help.to_string()));
+    };
+    let lossy_only = ["bitrate", "quality"];
+    if kind != "mp3" {
+        for name in lossy_only {
+            if child.prop(name).is_some() {
+                refuse(
+                    name,
+                    format!("`{name}` applies to MP3 only"),
+                    "remove it, or use format \"mp3\"",
+                );
+            }
+        }
+    }
+    let format = match kind {
+        "wav" | "bwf" => {
+            if ![16, 24, 32].contains(&bits) {
+                refuse(
+                    "bits",
+                    format!("{bits}-bit WAV is not supported"),
+                    "bits is 16, 24 or 32",
+                );
+            }
+            if float && bits != 32 {
+                refuse(
+                    "float",
+                    "float samples need bits=32".into(),
+                    "write `bits=32 float=#true`",
+                );
+            }
+            if kind == "wav" {
+                FileFormat::Wav
+            } else {
+                FileFormat::Bwf
+            }
+        }
+        "aiff" | "flac" => {
+            let name = if kind == "flac" { "FLAC" } else { "AIFF" };
+            if ![16, 24].contains(&bits) {
+                refuse(
+                    "bits",
+                    format!("{name} deliverables are 16 or 24 bits, not {bits}"),
+                    "use bits=16 or bits=24, or format \"wav\" for 32-bit",
+                );
+            }
+            if float {
+                refuse(
+                    "float",
+                    format!("{name} carries integer samples only"),
+                    "use format \"wav\" bits=32 float=#true",
+                );
+            }
+            if kind == "flac" {
+                FileFormat::Flac
+            } else {
+                FileFormat::Aiff
+            }
+        }
+        "mp3" => {
+            for name in ["bits", "float"] {
+                if child.prop(name).is_some() {
+                    refuse(
+                        name,
+                        format!("MP3 has no `{name}`: the codec decides the samples"),
+                        "set `bitrate=` (CBR) or `quality=` (VBR) instead",
+                    );
+                }
+            }
+            if let Some(r) = rate.filter(|r| !MP3_RATES.contains(r)) {
+                refuse(
+                    "rate",
+                    format!("MP3 does not carry {r} Hz"),
+                    "MP3 is 32000, 44100 or 48000 Hz",
+                );
+            }
+            let mode = match (bitrate, quality) {
+                (Some(_), Some(_)) => {
+                    refuse(
+                        "quality",
+                        "an MP3 is either constant bitrate or VBR".into(),
+                        "keep `bitrate=` for CBR or `quality=` for VBR, not both",
+                    );
+                    return None;
+                }
+                (_, Some(q)) => Mp3Mode::Vbr(q as u8),
+                (b, None) => {
+                    let kbps = b.map(|b| b as u16).unwrap_or(DEFAULT_MP3_BITRATE);
+                    if !MP3_BITRATES.contains(&kbps) {
+                        let all: Vec<String> = MP3_BITRATES.iter().map(|b| b.to_string()).collect();
+                        refuse(
+                            "bitrate",
+                            format!("{kbps} kbit/s is not an MP3 bitrate bounce writes"),
+                            &format!("one of {}", all.join(", ")),
+                        );
+                    }
+                    Mp3Mode::Cbr(kbps)
+                }
+            };
+            FileFormat::Mp3(mode)
+        }
+        "cd" => {
+            let off_book = [
+                ("bits", bits_given.is_some_and(|b| b != 16.0)),
+                ("rate", rate.is_some_and(|r| r != 44100)),
+            ];
+            for (name, _) in off_book.iter().filter(|(_, off)| *off) {
+                refuse(
+                    name,
+                    "a CD image is 44100 Hz, 16 bits".into(),
+                    &format!("remove `{name}=`: Red Book audio has one format"),
+                );
+            }
+            if float {
+                refuse(
+                    "float",
+                    "a CD image carries 16-bit integers".into(),
+                    "remove `float=`",
+                );
+            }
+            return Some(FormatChoice {
+                format: FileFormat::Cd,
+                bits: 16,
+                float: false,
+                rate: Some(44100),
+            });
+        }
+        _ => unreachable!("chosen from the list"),
+    };
+    if format == FileFormat::Flac && bits == 24 {
+        // flacenc 0.5 codes 24-bit residuals so badly that a track grows to
+        // gigabytes; refuse until that is fixed.
+        refuse(
+            "bits",
+            "24-bit FLAC is not available in this version of bounce".into(),
+            "use bits=16 for FLAC, or format \"wav\"/\"aiff\" for 24-bit",
+        );
+    }
+    Some(FormatChoice {
+        format,
+        bits,
+        float,
+        rate,
+    })
 }

@@ -4,8 +4,8 @@ use bounce_cache::{Cache, Hash};
 use bounce_nodes::processors::FadeCurve;
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Dither, Fit,
-    LoudnessReport, Mixer, PanLaw, PcmReader, PcmWriter, Precision, ProcessorSpec, Resampled,
-    Scaled, Tone, WavFormat, WavSink, BLOCK_FRAMES,
+    LoudnessReport, Mixer, Mp3Mode, Mp3Sink, PanLaw, PcmReader, PcmWriter, Precision,
+    ProcessorSpec, Resampled, Scaled, Tone, WavFormat, WavSink, BLOCK_FRAMES,
 };
 use bounce_nodes::{render_limited, LimiterSettings};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,36 @@ use crate::BuildError;
 
 /// Room under the ceiling for TPDF dither's ±1 LSB at 16 bits, dB.
 const DITHER_HEADROOM_DB: f64 = 0.01;
+
+/// A deliverable's encoder, which tells what a listener will measure.
+trait EncodedSink: BlockSink {
+    /// Finishes the file; returns its frames and loudness as delivered.
+    fn finish_and_measure(
+        self: Box<Self>,
+        path: &std::path::Path,
+    ) -> Result<(u64, LoudnessReport), AudioError>;
+}
+
+impl EncodedSink for WavSink {
+    /// PCM is measured on the way in: the samples written are the file.
+    fn finish_and_measure(
+        self: Box<Self>,
+        _: &std::path::Path,
+    ) -> Result<(u64, LoudnessReport), AudioError> {
+        self.finish()
+    }
+}
+
+impl EncodedSink for Mp3Sink {
+    /// An MP3 is measured decoded: the codec reshapes peaks.
+    fn finish_and_measure(
+        self: Box<Self>,
+        path: &std::path::Path,
+    ) -> Result<(u64, LoudnessReport), AudioError> {
+        self.finish()?;
+        bounce_nodes::measure_decoded(path)
+    }
+}
 
 /// A file out of its delivery standard fails its step with the figures.
 fn check_spec(
@@ -72,10 +102,12 @@ fn replay_gain(inputs: &[Input]) -> Option<bounce_nodes::ReplayGain> {
     })
 }
 
-/// What a deliverable file is: its sample format and dither.
+/// What a deliverable file is: its sample format and dither, or for an
+/// MP3 its bitrate or VBR quality.
 pub struct FileSpec {
     pub format: WavFormat,
     pub dither: Dither,
+    pub mp3: Option<Mp3Mode>,
 }
 
 /// Facts about a step's output, kept in the action cache beside its hash.
@@ -379,6 +411,7 @@ impl Renderer<'_> {
                 float,
                 rate,
                 dither,
+                mp3,
                 ceiling,
                 keep_loudness,
                 check,
@@ -390,12 +423,15 @@ impl Renderer<'_> {
                     container: *container,
                 };
                 let master = &inputs[0];
-                let target = keep_loudness
+                // An MP3's level is only ever lowered (to keep the ceiling
+                // on the decoded audio), never corrected upwards.
+                let target = (*keep_loudness && mp3.is_none())
                     .then(|| master.output.info.measured.and_then(|m| m.integrated))
                     .flatten();
                 let file = FileSpec {
                     format,
                     dither: *dither,
+                    mp3: *mp3,
                 };
                 let output = self.encode(step, key, master, &file, *ceiling, target)?;
                 if let Some(check) = check {
@@ -624,7 +660,13 @@ impl Renderer<'_> {
                 .filter(|off| off.abs() > LOUDNESS_SLACK);
             if over.is_none() && off.is_none() {
                 let mut warnings = Vec::new();
-                if trim != 0.0 {
+                if file.mp3.is_some() && trim != 0.0 {
+                    warnings.push(format!(
+                        "gain lowered by {:.2} dB: the decoded MP3 peaked over the {:.1} dBTP ceiling",
+                        -trim,
+                        ceiling.unwrap_or(0.0)
+                    ));
+                } else if trim != 0.0 {
                     warnings.push(format!(
                         "level corrected by {trim:+.2} dB on the delivered file: resampling to {} Hz changed its {}",
                         format.sample_rate,
@@ -635,14 +677,14 @@ impl Renderer<'_> {
                 return Ok(StepOutput {
                     hash,
                     info: OutputInfo {
-                        bits: Some(format.bits),
+                        bits: file.mp3.is_none().then_some(format.bits),
                         float: format.float,
                         measured: Some(report.into()),
                         warnings,
                         ..OutputInfo::pcm(
                             format.sample_rate,
                             frames,
-                            if format.float {
+                            if format.float || file.mp3.is_some() {
                                 Precision::Float
                             } else {
                                 Precision::Int(format.bits as u8)
@@ -669,6 +711,8 @@ impl Renderer<'_> {
                 });
             }
             match (over, off) {
+                // The codec, not resampling, made this over: lower the gain.
+                (Some(over), _) if file.mp3.is_some() => trim -= over + 0.02,
                 (Some(over), _) if resampled => {
                     limit_at = limit_at.map(|c| c - over - 0.005);
                 }
@@ -720,8 +764,14 @@ impl Renderer<'_> {
             Dither::None
         };
         let temp = self.cache.temp_file("deliverable");
-        let mut sink =
-            WavSink::create(temp.path(), format, dither, key.seed(), None).map_err(audio)?;
+        let mut sink: Box<dyn EncodedSink> = match file.mp3 {
+            Some(mode) => {
+                Box::new(Mp3Sink::create(temp.path(), format.sample_rate, mode).map_err(audio)?)
+            }
+            None => Box::new(
+                WavSink::create(temp.path(), format, dither, key.seed(), None).map_err(audio)?,
+            ),
+        };
         match limit_at {
             // Resampling reshapes peaks (the band it removes took part in
             // them): limit again at the file's rate, which touches only the
@@ -732,14 +782,14 @@ impl Renderer<'_> {
                     release_ms: 50.0,
                     lookahead_ms: 1.5,
                 };
-                render_limited(source, format.sample_rate, 0.0, settings, &mut sink)
+                render_limited(source, format.sample_rate, 0.0, settings, sink.as_mut())
                     .map_err(audio)?;
             }
             _ => {
-                bounce_nodes::copy_source(source.as_mut(), &mut sink).map_err(audio)?;
+                bounce_nodes::copy_source(source.as_mut(), sink.as_mut()).map_err(audio)?;
             }
         }
-        let (frames, report) = sink.finish().map_err(audio)?;
+        let (frames, report) = sink.finish_and_measure(temp.path()).map_err(audio)?;
         Ok((temp, frames, report))
     }
 }

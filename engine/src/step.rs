@@ -127,6 +127,8 @@ pub enum Action {
         float: bool,
         rate: u32,
         dither: Dither,
+        /// For MP3s: the bitrate or VBR quality.
+        mp3: Option<bounce_nodes::Mp3Mode>,
         /// The ceiling the delivered file must keep, dBTP.
         ceiling: Option<f64>,
         /// The master had a loudness target: a resampled file must keep the

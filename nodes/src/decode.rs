@@ -105,7 +105,12 @@ impl DecodedFile {
             .format(
                 &hint,
                 stream,
-                &FormatOptions::default(),
+                // Lossy files lose their encoder delay and padding where
+                // the file says how long they are (LAME's info frame).
+                &FormatOptions {
+                    enable_gapless: true,
+                    ..Default::default()
+                },
                 &MetadataOptions::default(),
             )
             .map_err(|e| unsupported(e.to_string()))?;

@@ -25,7 +25,7 @@ pub enum AudioError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write WAV {path}: {reason}")]
+    #[error("cannot write {path}: {reason}")]
     Encode { path: PathBuf, reason: String },
     #[error("loudness measurement failed: {0}")]
     Meter(String),

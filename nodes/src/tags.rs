@@ -218,7 +218,7 @@ impl Tags {
                     .write_to_path(path, id3::Version::Id3v24)
                     .map_err(|e| err(e.to_string()))
             }
-            Container::Aiff => self
+            Container::Aiff | Container::Mp3 => self
                 .id3()
                 .write_to_path(path, id3::Version::Id3v24)
                 .map_err(|e| err(e.to_string())),

@@ -31,6 +31,8 @@ pub enum Container {
     Bwf,
     Aiff,
     Flac,
+    /// MP3, written by [`crate::Mp3Sink`].
+    Mp3,
 }
 
 /// Samples per FLAC frame (flacenc's default, the reference encoder's too).
@@ -142,6 +144,12 @@ impl WavSink {
         seed: u64,
         bext: Option<BextInfo>,
     ) -> Result<Self, AudioError> {
+        if format.container == Container::Mp3 {
+            return Err(AudioError::Encode {
+                path: path.to_path_buf(),
+                reason: "MP3 is written by the MP3 sink".into(),
+            });
+        }
         let file = File::create(path).map_err(io(path))?;
         let mut sink = WavSink {
             path: path.to_path_buf(),
@@ -234,6 +242,7 @@ impl WavSink {
             }
             // Reserved; the STREAMINFO is written once the stream is known.
             Container::Flac => h.resize(FLAC_HEADER, 0),
+            Container::Mp3 => unreachable!("refused by create"),
             Container::Aiff => {
                 h.extend_from_slice(b"FORM\0\0\0\0AIFF");
                 h.extend_from_slice(b"COMM");
@@ -302,7 +311,7 @@ impl WavSink {
                     put(self.bext_at + 412, &bext_loudness(&report))?;
                 }
             }
-            Container::Flac => unreachable!("finished above"),
+            Container::Flac | Container::Mp3 => unreachable!("finished above or refused"),
             Container::Aiff => {
                 put(4, &((total - 8) as u32).to_be_bytes())?;
                 put(22, &(self.frames as u32).to_be_bytes())?;

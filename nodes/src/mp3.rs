@@ -1,0 +1,248 @@
+//! MP3 through LAME (the `mp3lame-encoder` crate, which builds LAME 3.100
+//! from source): constant bitrate or LAME's VBR quality scale, at the
+//! file's own sample rate (LAME is never allowed to resample), with the
+//! LAME/Xing info frame that carries the encoder delay and padding, so
+//! decoders that honour it (symphonia, ffmpeg) play the file gaplessly.
+//!
+//! LAME writes its version, "LAME3.100", into the info frame and into
+//! spare bits of some frames; it is fixed by the lock file, like every
+//! other byte. No time, host or build string enters the file.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use mp3lame_encoder::{Bitrate, Builder, DualPcm, Encoder, FlushGap, Mode, Quality, VbrMode};
+use serde::{Deserialize, Serialize};
+
+use crate::{copy_source, AudioError, BlockSink, DecodedFile, LoudnessMeter, LoudnessReport};
+use crate::{Tee, TruePeakMeter};
+
+/// Sample rates an MPEG-1 Layer III file carries.
+pub const MP3_RATES: [u32; 3] = [32000, 44100, 48000];
+
+/// Constant bitrates LAME is offered here, kbit/s (MPEG-1 Layer III).
+pub const MP3_BITRATES: [u16; 13] = [32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+
+/// How the bits are spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mp3Mode {
+    /// Constant bitrate, kbit/s.
+    Cbr(u16),
+    /// LAME's VBR quality, 0 (best) to 9 (`lame -V`).
+    Vbr(u8),
+}
+
+/// Writes an MP3 file from float blocks.
+pub struct Mp3Sink {
+    path: PathBuf,
+    out: BufWriter<File>,
+    encoder: Encoder,
+    buffer: Vec<u8>,
+    frames: u64,
+}
+
+fn bitrate(kbps: u16) -> Option<Bitrate> {
+    Some(match kbps {
+        32 => Bitrate::Kbps32,
+        40 => Bitrate::Kbps40,
+        48 => Bitrate::Kbps48,
+        64 => Bitrate::Kbps64,
+        80 => Bitrate::Kbps80,
+        96 => Bitrate::Kbps96,
+        112 => Bitrate::Kbps112,
+        128 => Bitrate::Kbps128,
+        160 => Bitrate::Kbps160,
+        192 => Bitrate::Kbps192,
+        224 => Bitrate::Kbps224,
+        256 => Bitrate::Kbps256,
+        320 => Bitrate::Kbps320,
+        _ => return None,
+    })
+}
+
+fn vbr_quality(level: u8) -> Option<Quality> {
+    Some(match level {
+        0 => Quality::Best,
+        1 => Quality::SecondBest,
+        2 => Quality::NearBest,
+        3 => Quality::VeryNice,
+        4 => Quality::Nice,
+        5 => Quality::Good,
+        6 => Quality::Decent,
+        7 => Quality::Ok,
+        8 => Quality::SecondWorst,
+        9 => Quality::Worst,
+        _ => return None,
+    })
+}
+
+impl Mp3Sink {
+    pub fn create(path: &Path, sample_rate: u32, mode: Mp3Mode) -> Result<Self, AudioError> {
+        let fail = |reason: String| AudioError::Encode {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !MP3_RATES.contains(&sample_rate) {
+            return Err(fail(format!("MP3 does not carry {sample_rate} Hz")));
+        }
+        let mut builder = Builder::new().ok_or_else(|| fail("LAME did not start".into()))?;
+        let setting = |what: &str| {
+            let what = what.to_string();
+            move |e: mp3lame_encoder::BuildError| fail(format!("LAME refused {what}: {e:?}"))
+        };
+        builder.set_num_channels(2).map_err(setting("2 channels"))?;
+        builder
+            .set_sample_rate(sample_rate)
+            .map_err(setting("the sample rate"))?;
+        builder
+            .set_output_sample_rate(std::num::NonZeroU32::new(sample_rate))
+            .map_err(setting("the output sample rate"))?;
+        builder
+            .set_mode(Mode::JointStereo)
+            .map_err(setting("joint stereo"))?;
+        // `-q 2`, LAME's recommended quality of the psychoacoustic search.
+        builder
+            .set_quality(Quality::NearBest)
+            .map_err(setting("the quality"))?;
+        builder
+            .set_to_write_vbr_tag(true)
+            .map_err(setting("the info frame"))?;
+        match mode {
+            Mp3Mode::Cbr(kbps) => {
+                let rate = bitrate(kbps).ok_or_else(|| fail(format!("{kbps} kbit/s")))?;
+                builder.set_vbr_mode(VbrMode::Off).map_err(setting("CBR"))?;
+                builder.set_brate(rate).map_err(setting("the bitrate"))?;
+            }
+            Mp3Mode::Vbr(level) => {
+                let quality =
+                    vbr_quality(level).ok_or_else(|| fail(format!("VBR quality {level}")))?;
+                builder
+                    .set_vbr_mode(VbrMode::Mtrh)
+                    .map_err(setting("VBR"))?;
+                builder
+                    .set_vbr_quality(quality)
+                    .map_err(setting("the VBR quality"))?;
+            }
+        }
+        let encoder = builder.build().map_err(setting("the settings"))?;
+        let file = File::create(path).map_err(|e| AudioError::io(path, e))?;
+        Ok(Mp3Sink {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            encoder,
+            buffer: Vec::new(),
+            frames: 0,
+        })
+    }
+
+    /// Flushes the encoder and writes the final info frame over the
+    /// placeholder LAME put first; returns the frames encoded.
+    pub fn finish(mut self) -> Result<u64, AudioError> {
+        let fail = |reason: String| AudioError::Encode {
+            path: self.path.clone(),
+            reason,
+        };
+        self.buffer.clear();
+        self.buffer.reserve(7200);
+        self.encoder
+            .flush_to_vec::<FlushGap>(&mut self.buffer)
+            .map_err(|e| fail(format!("LAME: {e:?}")))?;
+        let io = |e| AudioError::io(&self.path, e);
+        self.out.write_all(&self.buffer).map_err(io)?;
+        let mut info = Vec::with_capacity(self.encoder.lame_tag_size());
+        if self.encoder.lame_tag_encode_to_vec(&mut info).is_some() {
+            self.out.seek(SeekFrom::Start(0)).map_err(io)?;
+            self.out.write_all(&info).map_err(io)?;
+        }
+        self.out.flush().map_err(io)?;
+        Ok(self.frames)
+    }
+}
+
+impl BlockSink for Mp3Sink {
+    fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
+        self.buffer.clear();
+        // LAME's bound for one call: 1.25 × samples + 7200 bytes.
+        self.buffer.reserve(left.len() * 5 / 4 + 7200);
+        self.encoder
+            .encode_to_vec(DualPcm { left, right }, &mut self.buffer)
+            .map_err(|e| AudioError::Encode {
+                path: self.path.clone(),
+                reason: format!("LAME: {e:?}"),
+            })?;
+        self.frames += left.len() as u64;
+        self.out
+            .write_all(&self.buffer)
+            .map_err(|e| AudioError::io(&self.path, e))
+    }
+}
+
+/// Decodes a delivered file and measures what a listener's decoder
+/// plays: its length in frames and its loudness, the true peak being the
+/// higher of the BS.1770 reading and the strict one.
+pub fn measure_decoded(path: &Path) -> Result<(u64, LoudnessReport), AudioError> {
+    let mut file = DecodedFile::open(path)?;
+    let rate = file.info().sample_rate;
+    let mut meter = LoudnessMeter::full(rate)?;
+    let mut strict = TruePeakMeter::new(rate);
+    let frames = copy_source(
+        &mut file,
+        &mut Tee {
+            first: &mut meter,
+            second: &mut strict,
+        },
+    )?;
+    let mut report = meter.report()?;
+    report.true_peak = report.true_peak.max(strict.true_peak_db());
+    Ok((frames, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BlockSource, Tone};
+
+    fn encode_tone(path: &Path, mode: Mp3Mode, frames: u64) -> u64 {
+        let mut tone = Tone::new(48000, 997.0, -6.0, frames);
+        let mut sink = Mp3Sink::create(path, 48000, mode).unwrap();
+        copy_source(&mut tone as &mut dyn BlockSource, &mut sink).unwrap();
+        sink.finish().unwrap()
+    }
+
+    #[test]
+    fn decodes_gaplessly_at_the_level_encoded() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [Mp3Mode::Cbr(320), Mp3Mode::Cbr(128), Mp3Mode::Vbr(2)] {
+            let path = dir.path().join("tone.mp3");
+            let written = encode_tone(&path, mode, 48000 + 123);
+            let (frames, report) = measure_decoded(&path).unwrap();
+            assert_eq!(frames, written, "{mode:?}: decoded length");
+            // A −6 dBFS sine reads −6.0 dBTP; the codec moves it a little.
+            assert!(
+                (report.true_peak + 6.0).abs() < 0.3,
+                "{mode:?}: {}",
+                report.true_peak
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_audio_gives_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.mp3"), dir.path().join("b.mp3"));
+        encode_tone(&a, Mp3Mode::Vbr(0), 30000);
+        encode_tone(&b, Mp3Mode::Vbr(0), 30000);
+        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    }
+
+    #[test]
+    fn refuses_rates_mp3_cannot_carry() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Mp3Sink::create(&dir.path().join("x.mp3"), 96000, Mp3Mode::Cbr(320))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("96000 Hz"), "{err}");
+    }
+}
