@@ -173,7 +173,7 @@ fn select(
         let matching: Vec<_> = plan
             .outputs
             .iter()
-            .filter(|o| o.deliverable == name && track.is_none_or(|t| o.track == t))
+            .filter(|o| o.deliverable == name && track.is_none_or(|t| o.track == Some(t)))
             .map(|o| o.step)
             .collect();
         if matching.is_empty() {

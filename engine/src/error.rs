@@ -51,6 +51,8 @@ pub enum BuildError {
         tolerance: f64,
         max_true_peak: f64,
     },
+    #[error("{step}: not a Red Book CD: {problem}")]
+    RedBook { step: String, problem: String },
     #[error("unknown target \"{target}\"{hint}")]
     UnknownTarget { target: String, hint: String },
     #[error("cannot start {jobs} worker threads: {reason}")]

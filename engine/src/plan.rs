@@ -24,7 +24,8 @@ pub struct Plan {
 pub struct PlannedOutput {
     pub step: NodeIndex,
     pub deliverable: String,
-    pub track: u32,
+    /// `None` for a file of the whole release (a CD image, its CUE sheet).
+    pub track: Option<u32>,
     pub path: PathBuf,
     pub isrc: Option<String>,
 }
@@ -258,6 +259,99 @@ fn claim_path(
     Some(path)
 }
 
+/// The image and CUE sheet of a CD deliverable, from its tracks' files
+/// (in disc order).
+fn plan_cd(
+    planner: &mut Planner,
+    project: &Project,
+    deliverable: &Deliverable,
+    tracks: &[(&Track, NodeIndex)],
+    (outputs, paths, errors): (
+        &mut Vec<PlannedOutput>,
+        &mut BTreeMap<PathBuf, String>,
+        &mut Vec<ProjectDiagnostic>,
+    ),
+) {
+    let release = &project.release;
+    let values = TemplateValues {
+        release: release.title.clone(),
+        artist: release.artist.clone().unwrap_or_default(),
+        version: release.version.clone(),
+        deliverable: deliverable.name.clone(),
+        title: release.title.clone(),
+        ext: deliverable.format.extension().into(),
+        ..TemplateValues::default()
+    };
+    let image_path = match render(&deliverable.path, &values) {
+        Ok(path) => path,
+        Err(why) => {
+            errors.push(ProjectDiagnostic::new(&deliverable.span, why));
+            return;
+        }
+    };
+    let cue_path = image_path.with_extension("cue");
+    for path in [&image_path, &cue_path] {
+        let who = format!("deliverable \"{}\"", deliverable.name);
+        if let Some(other) = paths.insert(path.clone(), who.clone()) {
+            errors.push(ProjectDiagnostic::new(
+                &deliverable.span,
+                format!("{who} and {other} both write {}", path.display()),
+            ));
+        }
+    }
+    let gaps: Vec<u64> = tracks
+        .iter()
+        .map(|(t, _)| bounce_nodes::cd_frames(t.gap))
+        .collect();
+    let files: Vec<NodeIndex> = tracks.iter().map(|(_, e)| *e).collect();
+    let text = bounce_nodes::CueText {
+        file: image_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        // A UPC-A is an EAN-13 with a leading zero.
+        catalog: release.upc.as_ref().map(|upc| format!("{upc:0>13}")),
+        title: release.title.clone(),
+        performer: release.artist.clone(),
+        tracks: tracks
+            .iter()
+            .map(|(track, _)| bounce_nodes::CueTrack {
+                title: track.title.clone(),
+                performer: track.artist.clone(),
+                songwriter: track.composer.clone().or_else(|| release.composer.clone()),
+                isrc: track.isrc.clone(),
+            })
+            .collect(),
+    };
+    let image = planner.add(
+        Step {
+            id: format!("image:{}", deliverable.name),
+            kind: StepKind::Image,
+            track: None,
+            action: Action::CdImage { gaps: gaps.clone() },
+        },
+        files.clone(),
+    );
+    let cue = planner.add(
+        Step {
+            id: format!("cue:{}", deliverable.name),
+            kind: StepKind::Cue,
+            track: None,
+            action: Action::CueSheet { text, gaps },
+        },
+        files,
+    );
+    for (step, path) in [(image, image_path), (cue, cue_path)] {
+        outputs.push(PlannedOutput {
+            step,
+            deliverable: deliverable.name.clone(),
+            track: None,
+            path,
+            isrc: None,
+        });
+    }
+}
+
 /// What a track's files say about themselves.
 fn tag_fields(
     project: &Project,
@@ -449,6 +543,10 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 },
                 vec![master_step],
             );
+            if deliverable.format == FileFormat::Cd {
+                encoded.push((0, track, step));
+                continue;
+            }
             let Some(path) = claim_path(project, deliverable, track, None, &mut paths, &mut errors)
             else {
                 continue;
@@ -457,10 +555,22 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             outputs.push(PlannedOutput {
                 step,
                 deliverable: deliverable.name.clone(),
-                track: number,
+                track: Some(number),
                 path,
                 isrc: track.isrc.clone(),
             });
+        }
+        if deliverable.format == FileFormat::Cd {
+            let tracks: Vec<(&Track, NodeIndex)> =
+                encoded.iter().map(|(_, t, e)| (*t, *e)).collect();
+            plan_cd(
+                &mut planner,
+                project,
+                deliverable,
+                &tracks,
+                (&mut outputs, &mut paths, &mut errors),
+            );
+            continue;
         }
         // Tags come last, with the album ReplayGain over the deliverable.
         let replay_gain = planner.add(
@@ -542,7 +652,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 outputs.push(PlannedOutput {
                     step: tag,
                     deliverable: deliverable.name.clone(),
-                    track: number,
+                    track: Some(number),
                     path,
                     isrc: track.isrc.clone(),
                 });

@@ -37,7 +37,8 @@ pub struct GitState {
 pub struct ManifestFile {
     pub path: String,
     pub deliverable: String,
-    pub track: u32,
+    /// `None` for a file of the whole release.
+    pub track: Option<u32>,
     pub blake3: String,
     pub duration: f64,
     pub sample_rate: u32,

@@ -1159,6 +1159,73 @@ impl Reader {
         });
     }
 
+    /// The Red Book limits a CD deliverable's project file can break: what
+    /// it renders, its track count, the pregap and any fixed track length
+    /// (rendered lengths are checked when the image is made).
+    fn red_book_errors(&self, deliverable: &Deliverable) -> Vec<ProjectDiagnostic> {
+        use bounce_nodes::{MAX_CD_TRACKS, MIN_CD_PREGAP_SECONDS, MIN_CD_TRACK_SECONDS};
+        let mut errors = Vec::new();
+        if matches!(deliverable.content, Content::Stems(_)) {
+            errors.push(
+                ProjectDiagnostic::new(
+                    &deliverable.content_span,
+                    "a CD image renders a master, not stems",
+                )
+                .help("use `master \"name\"` in a deliverable with format \"cd\""),
+            );
+        }
+        let on_disc: Vec<&Track> = self
+            .tracks
+            .iter()
+            .filter(|t| {
+                deliverable
+                    .tracks
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&t.number))
+            })
+            .collect();
+        if on_disc.len() > MAX_CD_TRACKS {
+            errors.push(
+                ProjectDiagnostic::new(
+                    &deliverable.span,
+                    format!("{} tracks do not fit a CD", on_disc.len()),
+                )
+                .help(format!(
+                    "a Red Book CD holds at most {MAX_CD_TRACKS} tracks; pick some with `tracks`"
+                )),
+            );
+        }
+        if let Some(first) = on_disc.first().filter(|t| t.gap < MIN_CD_PREGAP_SECONDS) {
+            errors.push(
+                ProjectDiagnostic::new(
+                    &first.span,
+                    format!(
+                        "track {} opens the CD with a {} s gap",
+                        first.number, first.gap
+                    ),
+                )
+                .help(format!("a Red Book CD has at least {MIN_CD_PREGAP_SECONDS} s before its first track: `gap 2`")),
+            );
+        }
+        for track in &on_disc {
+            if let Some(length) = track.length.filter(|l| *l < MIN_CD_TRACK_SECONDS) {
+                errors.push(
+                    ProjectDiagnostic::new(
+                        &track.span,
+                        format!(
+                            "track {} lasts {length} s, too short for a CD",
+                            track.number
+                        ),
+                    )
+                    .help(format!(
+                        "a Red Book CD track lasts at least {MIN_CD_TRACK_SECONDS} s"
+                    )),
+                );
+            }
+        }
+        errors
+    }
+
     /// Cross-references, then the project or every error found.
     fn finish(mut self, path: &Path) -> Result<Project, ProjectErrors> {
         let mut numbers: BTreeMap<u32, Span> = BTreeMap::new();
@@ -1178,6 +1245,9 @@ impl Reader {
         }
         let master_names: Vec<&str> = self.masters.iter().map(|m| m.name.as_str()).collect();
         for deliverable in &self.deliverables {
+            if deliverable.format == FileFormat::Cd {
+                errors.extend(self.red_book_errors(deliverable));
+            }
             if let Content::Master(name) = &deliverable.content {
                 if !master_names.contains(&name.as_str()) {
                     let mut d = ProjectDiagnostic::new(

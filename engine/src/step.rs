@@ -24,6 +24,10 @@ pub enum StepKind {
     ReplayGain,
     /// A stem or bus fitted to its track, for a stems deliverable.
     Export,
+    /// A CD image: the tracks' files joined with their gaps.
+    Image,
+    /// The CUE sheet of a CD image.
+    Cue,
 }
 
 impl StepKind {
@@ -39,6 +43,8 @@ impl StepKind {
             StepKind::Tag => "tag",
             StepKind::ReplayGain => "replaygain",
             StepKind::Export => "export",
+            StepKind::Image => "image",
+            StepKind::Cue => "cue",
         }
     }
 
@@ -119,6 +125,14 @@ pub enum Action {
     Tag {
         container: bounce_nodes::Container,
         fields: Box<TagFields>,
+    },
+    /// The tracks' CD files (the inputs, in disc order) joined into one
+    /// image, each after its gap (CD frames) and padded to a CD frame.
+    CdImage { gaps: Vec<u64> },
+    /// The CUE sheet of the image the same inputs and gaps make.
+    CueSheet {
+        text: bounce_nodes::CueText,
+        gaps: Vec<u64>,
     },
     /// The master encoded as a file.
     Encode {

@@ -9,6 +9,7 @@
 
 mod analyze;
 mod block;
+mod cd;
 mod chain;
 mod decode;
 mod dither;
@@ -27,6 +28,11 @@ mod wav;
 
 pub use analyze::{analyze_file, Analysis};
 pub use block::{copy_source, BlockSink, BlockSource, StereoBuffer, BLOCK_FRAMES};
+pub use cd::{
+    cd_frames, cue_sheet, lay_out, msf, write_image, CueText, CueTrack, TrackPlace, CD_BITS,
+    CD_RATE, MAX_CD_SECONDS, MAX_CD_TRACKS, MIN_CD_PREGAP_SECONDS, MIN_CD_TRACK_SECONDS,
+    SAMPLES_PER_CD_FRAME,
+};
 pub use chain::{render_chain, ChainContext};
 pub use decode::{probe_file, DecodedFile, FileInfo};
 pub use dither::{Dither, Quantizer, DITHER_VERSION};
