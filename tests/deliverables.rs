@@ -54,6 +54,7 @@ deliverable "aiff" { master "r128"; format "aiff" bits=24; path "{deliverable}/{
 deliverable "wav" { master "r128"; format "wav" bits=24; path "{deliverable}/w{track}.{ext}"; }
 deliverable "flac" { master "r128"; format "flac" bits=16; path "{deliverable}/{track}.{ext}"; }
 deliverable "wav16" { master "r128"; format "wav" bits=16; path "{deliverable}/{track}.{ext}"; }
+deliverable "flac24" { master "r128"; format "flac" bits=24; path "{deliverable}/{track}.{ext}"; }
 deliverable "mp3" { master "r128"; format "mp3" bitrate=320; path "{deliverable}/{track}.{ext}"; }
 deliverable "mp3v" { master "r128"; format "mp3" quality=2; path "{deliverable}/{track}.{ext}"; }
 "#,
@@ -226,56 +227,64 @@ fn flac_passes_the_reference_decoder_and_nulls_against_the_wav() {
     }
     let project = project();
     project.build_ok(&[]);
-    let file = project.path("out/f/flac/1.flac");
-    let check = Command::new("flac").args(["-t", "-s"]).arg(&file).output();
-    match check {
-        Ok(output) => assert!(
-            output.status.success(),
-            "flac -t: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(_) => assert!(std::env::var_os("CI").is_none(), "flac is required in CI"),
-    }
-    let probe = ffprobe(&project, "out/f/flac/1.flac");
-    assert_eq!(probe["format"]["format_name"], "flac");
-    assert_eq!(probe["streams"][0]["bits_per_raw_sample"], "16");
-    // Lossless coding of music is smaller than the raw samples.
-    let size = std::fs::metadata(&file).unwrap().len();
-    let raw = std::fs::metadata(project.path("out/f/wav16/1.wav"))
-        .unwrap()
-        .len();
-    assert!(size < raw, "FLAC {size} bytes against {raw} of WAV");
-    assert_eq!(probe["streams"][0]["sample_rate"], "48000");
-    // Symphonia decodes it (bounce analyze) to the WAV's length and loudness.
-    let flac = analyze(&project, "out/f/flac/1.flac");
-    let wav = analyze(&project, "out/f/wav16/1.wav");
-    assert_eq!(flac["frames"], wav["frames"]);
-    assert!(
-        (flac["integrated"].as_f64().unwrap() - wav["integrated"].as_f64().unwrap()).abs() < 0.01
-    );
-    // ffmpeg's decode nulls against the WAV within the two files' dither.
-    let decoded = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(&file)
-        .args(["-c:a", "pcm_s16le", "-y"])
-        .arg(project.path("flac-as-wav.wav"))
-        .status()
-        .unwrap();
-    assert!(decoded.success());
-    let (_, flac) = project.read_wav("flac-as-wav.wav");
-    let (_, wav) = read_wav(&project.path("out/f/wav16/1.wav"));
-    assert_eq!(flac[0].len(), wav[0].len());
-    for channel in 0..2 {
-        let worst = flac[channel]
-            .iter()
-            .zip(&wav[channel])
-            .map(|(a, w)| (a - w).abs())
-            .max()
-            .unwrap();
+    for (flac_file, wav_file, bits) in [
+        ("out/f/flac/1.flac", "out/f/wav16/1.wav", 16),
+        ("out/f/flac24/1.flac", "out/f/wav/w1.wav", 24),
+    ] {
+        let file = project.path(flac_file);
+        let check = Command::new("flac").args(["-t", "-s"]).arg(&file).output();
+        match check {
+            Ok(output) => assert!(
+                output.status.success(),
+                "flac -t {flac_file}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            Err(_) => assert!(std::env::var_os("CI").is_none(), "flac is required in CI"),
+        }
+        let probe = ffprobe(&project, flac_file);
+        assert_eq!(probe["format"]["format_name"], "flac");
+        assert_eq!(probe["streams"][0]["bits_per_raw_sample"], bits.to_string());
+        assert_eq!(probe["streams"][0]["sample_rate"], "48000");
+        // Lossless coding of music is smaller than the raw samples.
+        let size = std::fs::metadata(&file).unwrap().len();
+        let raw = std::fs::metadata(project.path(wav_file)).unwrap().len();
+        assert!(size < raw, "{flac_file}: {size} bytes against {raw} of WAV");
+        // Symphonia decodes it (bounce analyze) to the WAV's length and loudness.
+        let flac = analyze(&project, flac_file);
+        let wav = analyze(&project, wav_file);
+        assert_eq!(flac["frames"], wav["frames"]);
         assert!(
-            worst <= 2,
-            "channel {channel}: samples differ by {worst} LSB"
+            (flac["integrated"].as_f64().unwrap() - wav["integrated"].as_f64().unwrap()).abs()
+                < 0.01
         );
+        // ffmpeg's decode nulls against the WAV within the two files' dither.
+        let decoded = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&file)
+            .args([
+                "-c:a",
+                if bits == 16 { "pcm_s16le" } else { "pcm_s24le" },
+                "-y",
+            ])
+            .arg(project.path("flac-as-wav.wav"))
+            .status()
+            .unwrap();
+        assert!(decoded.success());
+        let (_, flac) = project.read_wav("flac-as-wav.wav");
+        let (_, wav) = read_wav(&project.path(wav_file));
+        assert_eq!(flac[0].len(), wav[0].len());
+        for channel in 0..2 {
+            let worst = flac[channel]
+                .iter()
+                .zip(&wav[channel])
+                .map(|(a, w)| (a - w).abs())
+                .max()
+                .unwrap();
+            assert!(
+                worst <= 2,
+                "{flac_file} channel {channel}: samples differ by {worst} LSB"
+            );
+        }
     }
 }
 
@@ -290,6 +299,7 @@ fn deliverables_are_byte_identical_across_clean_builds_and_dates_come_from_the_e
         "aiff/1.aiff",
         "wav/w1.wav",
         "flac/1.flac",
+        "flac24/1.flac",
         "mp3/1.mp3",
         "mp3v/1.mp3",
     ] {
@@ -309,22 +319,6 @@ fn deliverables_are_byte_identical_across_clean_builds_and_dates_come_from_the_e
     let bext = bext_body(&bytes);
     assert_eq!(&bext[320..330], b"2023-11-14");
     assert_eq!(&bext[330..338], b"22:13:20");
-}
-
-#[test]
-fn flac_at_24_bits_is_refused_for_now() {
-    let project = project();
-    let text = std::fs::read_to_string(project.path("bounce.kdl"))
-        .unwrap()
-        .replace(r#"format "flac" bits=16"#, r#"format "flac" bits=24"#);
-    project.write("bounce.kdl", &text);
-    let output = project.run(&["check"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("24-bit FLAC is not available in this version of bounce"),
-        "{stderr}"
-    );
 }
 
 #[test]
@@ -573,6 +567,7 @@ fn every_format_meets_target_and_ceiling_in_ffmpegs_meter() {
         "aiff/1.aiff",
         "wav/w1.wav",
         "flac/1.flac",
+        "flac24/1.flac",
         "wav16/1.wav",
         "mp3/1.mp3",
         "mp3v/1.mp3",

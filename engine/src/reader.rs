@@ -1529,15 +1529,6 @@ fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<FormatChoice
         }
         _ => unreachable!("chosen from the list"),
     };
-    if format == FileFormat::Flac && bits == 24 {
-        // flacenc 0.5 codes 24-bit residuals so badly that a track grows to
-        // gigabytes; refuse until that is fixed.
-        refuse(
-            "bits",
-            "24-bit FLAC is not available in this version of bounce".into(),
-            "use bits=16 for FLAC, or format \"wav\"/\"aiff\" for 24-bit",
-        );
-    }
     Some(FormatChoice {
         format,
         bits,

@@ -14,6 +14,7 @@ mod chain;
 mod decode;
 mod dither;
 mod error;
+mod flac;
 mod meter;
 mod mp3;
 mod pcm;

@@ -1,7 +1,7 @@
 //! PCM files: WAV, Broadcast WAV (WAV with a `bext` chunk, EBU Tech 3285
 //! v2), AIFF and FLAC, written block by block, measured as they are
-//! written. FLAC frames are encoded by flacenc one at a time and written at
-//! once, so memory does not grow with the length of the file.
+//! written. FLAC frames are encoded one at a time and written at once, so
+//! memory does not grow with the length of the file.
 //!
 //! Written by hand rather than through a WAV library because a broadcast
 //! WAV needs its `bext` chunk before the audio, with loudness figures known
@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::flac::{FlacStream, FLAC_HEADER};
 use crate::{
     AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Quantizer, TruePeakMeter,
 };
 
 /// Changes whenever the bytes these writers produce change.
-pub const WRITER_VERSION: u32 = 2;
+pub const WRITER_VERSION: u32 = 3;
 
 /// The file around the samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,20 +34,6 @@ pub enum Container {
     Flac,
     /// MP3, written by [`crate::Mp3Sink`].
     Mp3,
-}
-
-/// Samples per FLAC frame (flacenc's default, the reference encoder's too).
-const FLAC_BLOCK: usize = 4096;
-/// "fLaC", a metadata block header and the 34-byte STREAMINFO.
-const FLAC_HEADER: usize = 42;
-
-/// A FLAC stream being encoded frame by frame.
-struct FlacEncoder {
-    config: flacenc::error::Verified<flacenc::config::Encoder>,
-    buffer: (flacenc::source::FrameBuf, flacenc::source::Context),
-    pending: Vec<i32>,
-    frame_sizes: Option<(usize, usize)>,
-    bits: usize,
 }
 
 /// The sample format of a file.
@@ -94,7 +81,7 @@ pub struct WavSink {
     bext_at: u64,
     /// Offset of the audio data's first byte.
     data_at: u64,
-    flac: Option<FlacEncoder>,
+    flac: Option<FlacStream>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> AudioError + '_ {
@@ -167,26 +154,7 @@ impl WavSink {
             flac: None,
         };
         if format.container == Container::Flac {
-            use flacenc::error::Verify;
-            let invalid = |e: String| AudioError::Encode {
-                path: path.to_path_buf(),
-                reason: e,
-            };
-            let config = flacenc::config::Encoder::default()
-                .into_verified()
-                .map_err(|e| invalid(format!("{e:?}")))?;
-            let frame = flacenc::source::FrameBuf::with_size(2, FLAC_BLOCK)
-                .map_err(|e| invalid(e.to_string()))?;
-            sink.flac = Some(FlacEncoder {
-                config,
-                buffer: (
-                    frame,
-                    flacenc::source::Context::new(format.bits as usize, 2),
-                ),
-                pending: Vec::with_capacity(2 * FLAC_BLOCK),
-                frame_sizes: None,
-                bits: format.bits as usize,
-            });
+            sink.flac = Some(FlacStream::new(format.sample_rate, format.bits as u32));
         }
         sink.write_header()?;
         Ok(sink)
@@ -274,12 +242,11 @@ impl WavSink {
     pub fn finish(mut self) -> Result<(u64, LoudnessReport), AudioError> {
         let mut report = self.meter.report()?;
         report.true_peak = report.true_peak.max(self.strict.true_peak_db());
-        if self.flac.is_some() {
-            self.flush_flac(true)?;
-            let header = self.flac_header()?;
+        if let Some(flac) = &mut self.flac {
             let err = io(&self.path);
+            self.out.write_all(&flac.finish()).map_err(&err)?;
             self.out.seek(SeekFrom::Start(0)).map_err(&err)?;
-            self.out.write_all(&header).map_err(&err)?;
+            self.out.write_all(&flac.header()).map_err(&err)?;
             self.out.flush().map_err(&err)?;
             return Ok((self.frames, report));
         }
@@ -320,87 +287,6 @@ impl WavSink {
         }
         self.out.flush().map_err(&err)?;
         Ok((self.frames, report))
-    }
-}
-
-impl WavSink {
-    /// Encodes and writes every whole block waiting (and, at the end, the
-    /// last partial one).
-    fn flush_flac(&mut self, last: bool) -> Result<(), AudioError> {
-        let path = self.path.clone();
-        let encode_error = |reason: String| AudioError::Encode {
-            path: path.clone(),
-            reason,
-        };
-        let flac = self.flac.as_mut().expect("a FLAC sink");
-        let whole = 2 * FLAC_BLOCK;
-        let mut start = 0;
-        while flac.pending.len() - start >= whole || (last && start < flac.pending.len()) {
-            let end = (start + whole).min(flac.pending.len());
-            use flacenc::source::Fill;
-            flac.buffer
-                .fill_interleaved(&flac.pending[start..end])
-                .map_err(|e| encode_error(e.to_string()))?;
-            let number = flac.buffer.1.current_frame_number().unwrap_or(0);
-            let info =
-                flacenc::component::StreamInfo::new(self.format.sample_rate as usize, 2, flac.bits)
-                    .map_err(|e| encode_error(e.to_string()))?;
-            let frame =
-                flacenc::encode_fixed_size_frame(&flac.config, &flac.buffer.0, number, &info)
-                    .map_err(|e| encode_error(e.to_string()))?;
-            let mut bytes = flacenc::bitsink::ByteSink::new();
-            use flacenc::component::BitRepr;
-            frame
-                .write(&mut bytes)
-                .map_err(|e| encode_error(e.to_string()))?;
-            let size = bytes.as_slice().len();
-            flac.frame_sizes = Some(match flac.frame_sizes {
-                Some((low, high)) => (low.min(size), high.max(size)),
-                None => (size, size),
-            });
-            self.out
-                .write_all(bytes.as_slice())
-                .map_err(io(&self.path))?;
-            start = end;
-        }
-        flac.pending.drain(..start);
-        Ok(())
-    }
-
-    /// "fLaC" and the STREAMINFO block of the finished stream.
-    fn flac_header(&self) -> Result<Vec<u8>, AudioError> {
-        let encode_error = |reason: String| AudioError::Encode {
-            path: self.path.clone(),
-            reason,
-        };
-        let flac = self.flac.as_ref().expect("a FLAC sink");
-        let mut stream =
-            flacenc::component::Stream::new(self.format.sample_rate as usize, 2, flac.bits)
-                .map_err(|e| encode_error(e.to_string()))?;
-        let info = stream.stream_info_mut();
-        // The minimum block size excludes the last block (FLAC format,
-        // STREAMINFO), so both are the fixed size.
-        info.set_block_sizes(FLAC_BLOCK, FLAC_BLOCK)
-            .map_err(|e| encode_error(e.to_string()))?;
-        if let Some((low, high)) = flac.frame_sizes {
-            info.set_frame_sizes(low, high)
-                .map_err(|e| encode_error(e.to_string()))?;
-        }
-        info.set_md5_digest(&flac.buffer.1.md5_digest());
-        info.set_total_samples(self.frames as usize);
-        let mut bytes = flacenc::bitsink::ByteSink::new();
-        use flacenc::component::BitRepr;
-        stream
-            .write(&mut bytes)
-            .map_err(|e| encode_error(e.to_string()))?;
-        let header = bytes.as_slice().to_vec();
-        if header.len() != FLAC_HEADER {
-            return Err(encode_error(format!(
-                "unexpected FLAC header of {} bytes",
-                header.len()
-            )));
-        }
-        Ok(header)
     }
 }
 
@@ -472,12 +358,12 @@ impl BlockSink for WavSink {
         self.strict.write(ml, mr)?;
         self.meter.write(ml, mr)?;
         if let Some(flac) = &mut self.flac {
-            let values = self
-                .bytes
-                .chunks_exact(4)
-                .map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")));
-            flac.pending.extend(values);
-            self.flush_flac(false)
+            let mut channels = [Vec::new(), Vec::new()];
+            for (i, b) in self.bytes.chunks_exact(4).enumerate() {
+                channels[i % 2].push(i32::from_le_bytes(b.try_into().expect("4 bytes")));
+            }
+            let frames = flac.push(&channels[0], &channels[1]);
+            self.out.write_all(&frames).map_err(io(&self.path))
         } else {
             self.out.write_all(&self.bytes).map_err(io(&self.path))
         }
