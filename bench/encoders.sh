@@ -4,7 +4,7 @@
 # run. bounce's figure is the whole deliver step: quantise with dither,
 # write, meter (BS.1770 and the strict true peak) and tag.
 #
-#   bench/encoders.sh [WORKDIR]      needs sox, ffmpeg and flac
+#   bench/encoders.sh [WORKDIR]      needs sox, ffmpeg, flac and lame
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,6 +21,9 @@ deliverable "wav24" { master "flat"; format "wav" bits=24; path "{deliverable}.{
 deliverable "wav16" { master "flat"; format "wav" bits=16; path "{deliverable}.{ext}"; }
 deliverable "aiff24" { master "flat"; format "aiff" bits=24; path "{deliverable}.{ext}"; }
 deliverable "flac16" { master "flat"; format "flac" bits=16; path "{deliverable}.{ext}"; }
+deliverable "flac24" { master "flat"; format "flac" bits=24; path "{deliverable}.{ext}"; }
+deliverable "mp3cbr" { master "flat"; format "mp3" bitrate=320; path "{deliverable}.{ext}"; }
+deliverable "mp3vbr" { master "flat"; format "mp3" quality=2; path "{deliverable}.{ext}"; }
 KDL
 "$bounce" build -f "$album/bounce.kdl" float > /dev/null 2>&1
 master="$album/out/1/master.wav"
@@ -46,6 +49,22 @@ row "WAV 24-bit" "$(ours wav24)" "$(speed ffmpeg -v error -y -i "$master" -c:a p
 row "WAV 16-bit, TPDF" "$(ours wav16)" "$(speed sox "$master" -b 16 "$work/p16.wav" dither)" "sox -b 16 … dither"
 row "AIFF 24-bit" "$(ours aiff24)" "$(speed sox "$master" -b 24 "$work/p.aiff")" "sox -b 24 … .aiff"
 row "FLAC 16-bit" "$(ours flac16)" "$(speed sh -c "sox '$master' -b 16 '$work/p16b.wav' && flac -f -s -5 -o '$work/p16.flac' '$work/p16b.wav'")" "sox -b 16, then flac -5"
+sox "$master" -b 24 "$work/p24.wav"
+row "FLAC 24-bit" "$(ours flac24)" "$(speed flac -f -s -5 -o "$work/p24.flac" "$work/p24.wav")" "flac -5 (from a 24-bit WAV)"
+cbr=$(ours mp3cbr) # once: a second build of it is cached
+row "MP3 CBR 320" "$cbr" "$(speed lame --silent -q 2 -b 320 "$work/p24.wav" "$work/p320.mp3")" "lame -q 2 -b 320"
+row "MP3 CBR 320" "$cbr" "$(speed ffmpeg -v error -y -i "$master" -c:a libmp3lame -b:a 320k "$work/f320.mp3")" "ffmpeg -c:a libmp3lame -b:a 320k"
+row "MP3 VBR V2" "$(ours mp3vbr)" "$(speed lame --silent -q 2 -V 2 "$work/p24.wav" "$work/pv2.mp3")" "lame -q 2 -V 2"
 echo
-echo "bounce's figure includes metering each file twice and tagging it; the peers only convert."
+echo "bounce's figure includes metering each file twice and tagging it (an MP3 is"
+echo "decoded again and metered); the peers only convert."
+echo
+size() { stat -c %s "$1"; }
+echo "| file | bounce bytes | flac -5 bytes | bounce / flac |"
+echo "| --- | --- | --- | --- |"
+for bits in 16 24; do
+    ours_size=$(size "$album/out/1/flac$bits.flac")
+    peer_size=$(size "$work/p$bits.flac")
+    printf "| FLAC %s-bit | %s | %s | %s |\n" "$bits" "$ours_size" "$peer_size" "$(awk -v a="$ours_size" -v b="$peer_size" 'BEGIN { printf "%.3f", a / b }')"
+done
 rm -rf "$album"
