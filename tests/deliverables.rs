@@ -459,7 +459,7 @@ fn vorbis_comments_and_picture_round_trip_in_flac() {
 }
 
 #[test]
-fn retitling_retags_and_renders_no_audio() {
+fn retitling_or_a_new_isrc_retags_and_renders_no_audio() {
     let project = tagged_project();
     project.build_ok(&[]);
     let text = std::fs::read_to_string(project.path("bounce.kdl"))
@@ -475,6 +475,21 @@ fn retitling_retags_and_renders_no_audio() {
     use id3::TagLike;
     let tag = id3::Tag::read_from_path(project.path("out/f/aiff/1.aiff")).unwrap();
     assert_eq!(tag.title(), Some("On Air (Radio Edit)"));
+    // A corrected ISRC: tags again (and the bext reference), no audio.
+    let text = std::fs::read_to_string(project.path("bounce.kdl"))
+        .unwrap()
+        .replace("GB-XYZ-26-00042", "GB-XYZ-26-00043");
+    project.write("bounce.kdl", &text);
+    let built = project.build_ok(&[]).built();
+    assert!(
+        !built.is_empty() && built.iter().all(|s| s.starts_with("tag:")),
+        "{built:?}"
+    );
+    let tag = id3::Tag::read_from_path(project.path("out/f/mp3/1.mp3")).unwrap();
+    let isrc = tag.get("TSRC").and_then(|f| f.content().text());
+    assert_eq!(isrc, Some("GBXYZ2600043"));
+    let bytes = std::fs::read(project.path("out/f/broadcast/1.wav")).unwrap();
+    assert_eq!(&bext_body(&bytes)[288..300], b"GBXYZ2600043");
 }
 
 #[test]
