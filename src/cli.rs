@@ -31,6 +31,12 @@ pub enum MessageFormat {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphNotation {
+    Dot,
+    Mermaid,
+}
+
 #[derive(clap::Args)]
 struct ProjectArgs {
     /// The project file.
@@ -58,6 +64,25 @@ enum Command {
         /// `json`: one JSON object per step and a summary, on standard output.
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
+    },
+    /// Say what a build would render and why, rendering nothing.
+    Explain {
+        /// Deliverables to explain (`name` or `name:track`); all if none.
+        targets: Vec<String>,
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
+    /// Print the graph of steps (for Graphviz or Mermaid), each marked
+    /// cached or stale.
+    Graph {
+        /// Deliverables whose steps to show (`name` or `name:track`); all if none.
+        targets: Vec<String>,
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphNotation,
     },
     /// Check the project file and report every error in it.
     Check {
@@ -99,6 +124,16 @@ pub fn run() -> i32 {
             dry_run,
             message_format,
         } => run_build(&project, targets, jobs, dry_run, message_format),
+        Command::Explain {
+            targets,
+            project,
+            message_format,
+        } => run_build(&project, targets, None, true, message_format),
+        Command::Graph {
+            targets,
+            project,
+            format,
+        } => run_graph(&project, targets, format),
         Command::Check { project } => load(&project).map(|p| {
             eprintln!(
                 "{}: ok ({} tracks, {} masters, {} deliverables)",
@@ -193,4 +228,45 @@ fn run_clean(args: &ProjectArgs, outputs: bool) -> Result<(), i32> {
             Err(EXIT_FAILED)
         }
     }
+}
+
+/// Records each step's status in a dry run.
+#[derive(Default)]
+struct StatusCollector {
+    statuses: std::sync::Mutex<std::collections::BTreeMap<String, bounce_engine::Status>>,
+}
+
+impl bounce_engine::Observer for StatusCollector {
+    fn finished(&self, event: &bounce_engine::StepEvent) {
+        self.statuses
+            .lock()
+            .expect("status lock")
+            .insert(event.step.id.clone(), event.status);
+    }
+}
+
+fn run_graph(args: &ProjectArgs, targets: Vec<String>, notation: GraphNotation) -> Result<(), i32> {
+    let project = load(args)?;
+    let options = BuildOptions {
+        dry_run: true,
+        targets,
+        cache_dir: args.cache_dir.clone(),
+        ..BuildOptions::default()
+    };
+    let collector = StatusCollector::default();
+    if let Err(error) = build(&project, &options, &collector) {
+        print_build_error(&error);
+        return Err(EXIT_FAILED);
+    }
+    let plan = bounce_engine::plan(&project).map_err(|errors| {
+        print_project_errors(&errors);
+        EXIT_USAGE
+    })?;
+    let format = match notation {
+        GraphNotation::Dot => bounce_engine::GraphFormat::Dot,
+        GraphNotation::Mermaid => bounce_engine::GraphFormat::Mermaid,
+    };
+    let statuses = collector.statuses.into_inner().expect("status lock");
+    print!("{}", bounce_engine::render_graph(&plan, &statuses, format));
+    Ok(())
 }

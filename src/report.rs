@@ -76,6 +76,9 @@ impl Observer for JsonObserver {
         if !event.warnings.is_empty() {
             line["warnings"] = event.warnings.clone().into();
         }
+        if let Some(reason) = &event.reason {
+            line["reason"] = reason.clone().into();
+        }
         let _guard = self.out.lock();
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{line}");
@@ -194,7 +197,12 @@ impl Observer for HumanObserver {
         }
         match event.status {
             Status::Cached => {}
-            Status::Stale => self.line(format!("{:>10} {}", "Stale", event.step.id)),
+            Status::Stale => self.line(format!(
+                "{:>10} {}: {}",
+                "Stale",
+                event.step.id,
+                event.reason.as_deref().unwrap_or("not in the cache")
+            )),
             Status::Built => self.line(format!(
                 "{:>10} {} ({} ms)",
                 "Rendered", event.step.id, event.millis

@@ -12,7 +12,8 @@ use petgraph::visit::{Dfs, Reversed};
 use petgraph::Direction;
 use serde::Serialize;
 
-use crate::key::step_key;
+use crate::explain::{reason, StepRecord, StepRecords};
+use crate::key::{key_json, step_key};
 use crate::plan::{plan, Plan};
 use crate::publish::publish;
 use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
@@ -54,6 +55,8 @@ pub struct StepEvent<'a> {
     pub error: Option<String>,
     /// Warnings about the step's output (repeated when it comes from the cache).
     pub warnings: Vec<String>,
+    /// Why the step renders (or would, in a dry run).
+    pub reason: Option<String>,
 }
 
 /// Watches a build; the CLI turns these calls into progress and JSON.
@@ -106,6 +109,7 @@ pub fn build(
     let selected = select(project, &plan, &options.targets)?;
     let cache = Cache::open(&cache_dir(project, options))?;
     let stat = StatCache::load(&cache.root().join("stat.json"));
+    let mut records = StepRecords::load(cache.root());
     observer.planned(selected.len());
     let run = Run {
         plan: &plan,
@@ -113,6 +117,7 @@ pub fn build(
         stat: &stat,
         rate: project.release.sample_rate,
         observer,
+        records: &records,
         results: (0..plan.graph.node_count())
             .map(|_| OnceLock::new())
             .collect(),
@@ -123,15 +128,25 @@ pub fn build(
     } else {
         run.execute(&selected, options.jobs)?;
     }
+    let done: Vec<(String, StepRecord)> = run
+        .results
+        .iter()
+        .filter_map(OnceLock::get)
+        .filter_map(|outcome| match outcome {
+            Outcome::Done(_, _, Some(record)) => Some(record.clone()),
+            _ => None,
+        })
+        .collect();
     let mut report = BuildReport {
         version_dir: project.release.output.join(&project.release.version),
         errors: run.errors.into_inner().expect("errors lock"),
         ..BuildReport::default()
     };
+
     for result in run.results.iter().filter_map(OnceLock::get) {
         match result {
-            Outcome::Done(_, Status::Built) => report.built += 1,
-            Outcome::Done(_, Status::Cached) => report.cached += 1,
+            Outcome::Done(_, Status::Built, _) => report.built += 1,
+            Outcome::Done(_, Status::Cached, _) => report.cached += 1,
             Outcome::Done(..) => {}
             Outcome::Failed => report.failed += 1,
             Outcome::Stale => report.stale += 1,
@@ -143,7 +158,7 @@ pub fn build(
             .iter()
             .filter(|o| selected.contains(&o.step))
             .map(|o| {
-                let Some(Outcome::Done(output, _)) = run.results[o.step.index()].get() else {
+                let Some(Outcome::Done(output, ..)) = run.results[o.step.index()].get() else {
                     unreachable!("every selected step finished")
                 };
                 (o, output.as_ref())
@@ -152,6 +167,10 @@ pub fn build(
         publish(project, &cache, &stat, &outputs, &mut report)?;
     }
     stat.save()?;
+    for (id, record) in done {
+        records.record(&id, record);
+    }
+    records.save()?;
     Ok(report)
 }
 
@@ -206,7 +225,9 @@ fn select(
 }
 
 enum Outcome {
-    Done(Box<StepOutput>, Status),
+    /// The output, how it was found, and (in real builds) the record of
+    /// its key for the next build's explanations.
+    Done(Box<StepOutput>, Status, Option<(String, StepRecord)>),
     Failed,
     Stale,
 }
@@ -217,6 +238,7 @@ struct Run<'a> {
     stat: &'a StatCache,
     rate: u32,
     observer: &'a dyn Observer,
+    records: &'a StepRecords,
     results: Vec<OnceLock<Outcome>>,
     errors: Mutex<Vec<String>>,
 }
@@ -280,7 +302,7 @@ impl Run<'_> {
             .inputs_of(node)
             .iter()
             .map(|i| match self.results[i.index()].get() {
-                Some(Outcome::Done(output, _)) => Some(Input {
+                Some(Outcome::Done(output, ..)) => Some(Input {
                     step: &self.plan.graph[*i],
                     output,
                 }),
@@ -306,17 +328,23 @@ impl Run<'_> {
         };
         let millis = started.elapsed().as_millis() as u64;
         let (outcome, event) = match result {
-            Ok((output, status, key)) => {
-                let warnings = output.info.warnings.clone();
+            Ok(ran) => {
+                let warnings = ran.output.info.warnings.clone();
+                let key = ran.record.key;
                 (
-                    Outcome::Done(Box::new(output), status),
+                    Outcome::Done(
+                        Box::new(ran.output),
+                        ran.status,
+                        Some((step.id.clone(), ran.record)),
+                    ),
                     StepEvent {
                         step,
-                        status,
+                        status: ran.status,
                         millis,
                         key: Some(key),
                         error: None,
                         warnings,
+                        reason: ran.reason,
                     },
                 )
             }
@@ -329,6 +357,7 @@ impl Run<'_> {
                     key: None,
                     error: Some(error),
                     warnings: Vec::new(),
+                    reason: None,
                 },
             ),
         };
@@ -336,12 +365,35 @@ impl Run<'_> {
         let _ = self.results[node.index()].set(outcome);
     }
 
-    /// Finds the step in the cache or renders it.
-    fn run_ready(
+    /// The record of a step's key, and why it is not in the cache.
+    fn explain(
         &self,
         step: &Step,
         inputs: &[Input],
-    ) -> Result<(StepOutput, Status, Hash), BuildError> {
+        content: Option<Hash>,
+    ) -> (StepRecord, String) {
+        let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
+        let record = StepRecord {
+            key: step_key(step, self.rate, &hashes, content),
+            material: key_json(step, self.rate, &hashes, content),
+        };
+        let names: Vec<&str> = inputs.iter().map(|i| i.step.id.as_str()).collect();
+        let source = match &step.action {
+            Action::ReadFile { path } => Some(path.as_path()),
+            _ => None,
+        };
+        let why = reason(
+            self.records.get(&step.id),
+            &record.key,
+            &record.material,
+            &names,
+            source,
+        );
+        (record, why)
+    }
+
+    /// Finds the step in the cache or renders it.
+    fn run_ready(&self, step: &Step, inputs: &[Input]) -> Result<Ran, BuildError> {
         let input_hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
         let content = match &step.action {
             Action::ReadFile { path } => Some(self.stat.hash(path)?),
@@ -349,8 +401,21 @@ impl Run<'_> {
         };
         let key = step_key(step, self.rate, &input_hashes, content);
         if let Some(output) = self.lookup(step, &key) {
-            return Ok((output, Status::Cached, key));
+            let record = match self.records.get(&step.id) {
+                Some(known) if known.key == key => known.clone(),
+                _ => StepRecord {
+                    key,
+                    material: key_json(step, self.rate, &input_hashes, content),
+                },
+            };
+            return Ok(Ran {
+                output,
+                status: Status::Cached,
+                record,
+                reason: None,
+            });
         }
+        let (record, why) = self.explain(step, inputs, content);
         let output = match &step.action {
             Action::ReadFile { path } => read_source(path).map_err(|source| BuildError::Audio {
                 step: step.id.clone(),
@@ -375,7 +440,12 @@ impl Run<'_> {
             meta: serde_json::to_value(&output.info).expect("output info serialises"),
         };
         self.cache.put_action(&key, &entry)?;
-        Ok((output, Status::Built, key))
+        Ok(Ran {
+            output,
+            status: Status::Built,
+            record,
+            reason: Some(why),
+        })
     }
 
     /// A cached output for `key`, if its entry and (for rendered steps) its
@@ -393,27 +463,50 @@ impl Run<'_> {
         })
     }
 
-    /// Walks the graph in order, finding what is cached without rendering.
+    /// Walks the graph in order, finding what is cached without rendering,
+    /// and saying why each stale step would render.
     fn dry_run(&self, selected: &BTreeSet<NodeIndex>) {
         let order = petgraph::algo::toposort(&self.plan.graph, None).expect("the plan is acyclic");
         for node in order.into_iter().filter(|n| selected.contains(n)) {
             let step = &self.plan.graph[node];
-            let found = self.finished_inputs(node).and_then(|inputs| {
-                let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
-                let content = match &step.action {
-                    Action::ReadFile { path } => Some(self.stat.hash(path).ok()?),
-                    _ => None,
-                };
-                let key = step_key(step, self.rate, &hashes, content);
-                self.lookup(step, &key).map(|output| (output, key))
-            });
-            let (outcome, status, key) = match found {
-                Some((output, key)) => (
-                    Outcome::Done(Box::new(output), Status::Cached),
-                    Status::Cached,
-                    Some(key),
-                ),
-                None => (Outcome::Stale, Status::Stale, None),
+            let (outcome, key, why) = match self.finished_inputs(node) {
+                None => {
+                    let stale = self
+                        .plan
+                        .inputs_of(node)
+                        .iter()
+                        .find(|i| !matches!(self.results[i.index()].get(), Some(Outcome::Done(..))))
+                        .map(|i| self.plan.graph[*i].id.as_str())
+                        .unwrap_or("an input");
+                    (
+                        Outcome::Stale,
+                        None,
+                        Some(format!("input {stale} would render")),
+                    )
+                }
+                Some(inputs) => {
+                    let content = match &step.action {
+                        Action::ReadFile { path } => self.stat.hash(path).ok(),
+                        _ => None,
+                    };
+                    let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
+                    let key = step_key(step, self.rate, &hashes, content);
+                    match self.lookup(step, &key) {
+                        Some(output) => (
+                            Outcome::Done(Box::new(output), Status::Cached, None),
+                            Some(key),
+                            None,
+                        ),
+                        None => {
+                            let (_, why) = self.explain(step, &inputs, content);
+                            (Outcome::Stale, None, Some(why))
+                        }
+                    }
+                }
+            };
+            let status = match outcome {
+                Outcome::Done(..) => Status::Cached,
+                _ => Status::Stale,
             };
             self.observer.finished(&StepEvent {
                 step,
@@ -422,8 +515,18 @@ impl Run<'_> {
                 key,
                 error: None,
                 warnings: Vec::new(),
+                reason: why,
             });
             let _ = self.results[node.index()].set(outcome);
         }
     }
+}
+
+/// A step found or rendered: its output, how, its key record, and why it
+/// rendered.
+struct Ran {
+    output: StepOutput,
+    status: Status,
+    record: StepRecord,
+    reason: Option<String>,
 }

@@ -52,7 +52,29 @@ struct KeyMaterial<'a> {
 /// The key of `step` at processing rate `rate`, given its inputs' output
 /// hashes (and, for a file source, the file's content hash).
 pub fn step_key(step: &Step, rate: u32, inputs: &[Hash], content: Option<Hash>) -> Hash {
-    let material = KeyMaterial {
+    let material = key_material(step, rate, inputs, content);
+    let json = serde_json::to_vec(&material).expect("key material serialises");
+    Hash::of_bytes(&json)
+}
+
+/// What a key hashes, as JSON: kept so a later build can say what changed.
+pub fn key_json(
+    step: &Step,
+    rate: u32,
+    inputs: &[Hash],
+    content: Option<Hash>,
+) -> serde_json::Value {
+    serde_json::to_value(key_material(step, rate, inputs, content))
+        .expect("key material serialises")
+}
+
+fn key_material<'a>(
+    step: &'a Step,
+    rate: u32,
+    inputs: &'a [Hash],
+    content: Option<Hash>,
+) -> KeyMaterial<'a> {
+    KeyMaterial {
         schema: KEY_SCHEMA,
         kind: step.kind.name(),
         kind_version: step.kind.version(),
@@ -70,9 +92,7 @@ pub fn step_key(step: &Step, rate: u32, inputs: &[Hash], content: Option<Hash>) 
         params: &step.action,
         inputs,
         content,
-    };
-    let json = serde_json::to_vec(&material).expect("key material serialises");
-    Hash::of_bytes(&json)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,233 @@
+//! Why a step renders: each build records, per step, the key material it
+//! was found or rendered with (`steps.json` in the cache); the next build
+//! compares a stale step's material with that record and says, in plain
+//! words, what changed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bounce_cache::{write_atomically, CacheError, Hash};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A step as it was last built: its key and what the key hashed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub key: Hash,
+    pub material: Value,
+}
+
+/// The records of every step built so far, by step id.
+#[derive(Debug, Default)]
+pub struct StepRecords {
+    path: PathBuf,
+    records: BTreeMap<String, StepRecord>,
+    changed: bool,
+}
+
+impl StepRecords {
+    /// Loads the records in a cache folder (none if absent or unreadable).
+    pub fn load(cache_root: &Path) -> Self {
+        let path = cache_root.join("steps.json");
+        let records = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        StepRecords {
+            path,
+            records,
+            changed: false,
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&StepRecord> {
+        self.records.get(id)
+    }
+
+    pub fn record(&mut self, id: &str, record: StepRecord) {
+        if self.records.get(id) != Some(&record) {
+            self.records.insert(id.to_string(), record);
+            self.changed = true;
+        }
+    }
+
+    /// Writes the records if a step's changed.
+    pub fn save(&self) -> Result<(), CacheError> {
+        if !self.changed {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(&self.records).expect("records serialise");
+        write_atomically(&self.path, &bytes)
+    }
+}
+
+/// Versions that, when they change, re-render steps.
+const VERSIONS: [(&str, &str); 7] = [
+    ("schema", "key layout"),
+    ("kind_version", "step kind"),
+    ("dsp_versions", "DSP"),
+    ("resampler", "resampler"),
+    ("limiter", "limiter"),
+    ("dither", "dither"),
+    ("writer", "file writer"),
+];
+
+/// A value as the project file would show it.
+fn show(value: &Value) -> String {
+    match value {
+        Value::Null => "none".into(),
+        Value::String(s) => format!("\"{s}\""),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Every leaf that differs between two JSON values, with its path.
+fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) if a.get("action") == b.get("action") => {
+            for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+                let (x, y) = (
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                );
+                if x != y {
+                    differences(&join(key), x, y, out);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                if x != y {
+                    differences(&join(&i.to_string()), x, y, out);
+                }
+            }
+        }
+        _ => out.push(format!(
+            "{} changed from {} to {}",
+            if path.is_empty() { "the action" } else { path },
+            show(old),
+            show(new)
+        )),
+    }
+}
+
+/// Why a step whose key is `key` (material `material`) is not in the
+/// cache; `inputs` names the step's inputs in order; `source` is the file a
+/// source step reads.
+pub fn reason(
+    record: Option<&StepRecord>,
+    key: &Hash,
+    material: &Value,
+    inputs: &[&str],
+    source: Option<&Path>,
+) -> String {
+    let Some(record) = record else {
+        return "never built".into();
+    };
+    if &record.key == key {
+        return "its output was evicted from the cache".into();
+    }
+    let old = &record.material;
+    let mut why = Vec::new();
+    if old["content"] != material["content"] {
+        let file = source.map(|p| p.display().to_string()).unwrap_or_default();
+        why.push(format!("source file {file} changed (content)"));
+    }
+    for (field, name) in VERSIONS {
+        if old[field] != material[field] {
+            why.push(format!(
+                "new {name} version ({} → {})",
+                show(&old[field]),
+                show(&material[field])
+            ));
+        }
+    }
+    if old["rate"] != material["rate"] {
+        why.push(format!(
+            "processing rate changed from {} to {}",
+            show(&old["rate"]),
+            show(&material["rate"])
+        ));
+    }
+    if old["params"] != material["params"] {
+        differences("", &old["params"], &material["params"], &mut why);
+    }
+    if old["inputs"] != material["inputs"] {
+        let (a, b) = (&old["inputs"], &material["inputs"]);
+        let changed: Vec<&str> = inputs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| a.get(i) != b.get(i))
+            .map(|(_, id)| *id)
+            .collect();
+        if changed.is_empty() {
+            why.push("its inputs changed".into());
+        }
+        for id in changed {
+            why.push(format!("input {id} changed"));
+        }
+    }
+    if why.is_empty() {
+        "its key changed".into()
+    } else {
+        why.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn material(gain: f64, input: &str) -> Value {
+        json!({"schema": 1, "dsp_versions": [1], "rate": 48000, "content": null,
+               "params": {"action": "stem", "gain": gain, "chain": [{"eq": [{"bell": {"freq": 100.0}}]}]},
+               "inputs": [input]})
+    }
+
+    #[test]
+    fn names_the_parameter_and_its_values() {
+        let old = StepRecord {
+            key: Hash::of_bytes(b"old"),
+            material: material(-3.0, "a"),
+        };
+        let new = material(-4.5, "a");
+        assert_eq!(
+            reason(
+                Some(&old),
+                &Hash::of_bytes(b"new"),
+                &new,
+                &["source:1:kick"],
+                None
+            ),
+            "gain changed from -3.0 to -4.5"
+        );
+        let moved = material(-3.0, "b");
+        assert_eq!(
+            reason(
+                Some(&old),
+                &Hash::of_bytes(b"new"),
+                &moved,
+                &["source:1:kick"],
+                None
+            ),
+            "input source:1:kick changed"
+        );
+        assert_eq!(
+            reason(None, &Hash::of_bytes(b"new"), &new, &[], None),
+            "never built"
+        );
+        assert_eq!(
+            reason(Some(&old), &old.key, &old.material, &[], None),
+            "its output was evicted from the cache"
+        );
+    }
+}
