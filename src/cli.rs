@@ -84,6 +84,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphNotation,
     },
+    /// Lock the built version (`OUTPUT/VERSION/`): a later build that would
+    /// change any of its files stops with an error.
+    Release {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Check the project file and report every error in it.
     Check {
         #[command(flatten)]
@@ -134,6 +140,7 @@ pub fn run() -> i32 {
             project,
             format,
         } => run_graph(&project, targets, format),
+        Command::Release { project } => run_release(&project),
         Command::Check { project } => load(&project).map(|p| {
             eprintln!(
                 "{}: ok ({} tracks, {} masters, {} deliverables)",
@@ -269,4 +276,28 @@ fn run_graph(args: &ProjectArgs, targets: Vec<String>, notation: GraphNotation) 
     let statuses = collector.statuses.into_inner().expect("status lock");
     print!("{}", bounce_engine::render_graph(&plan, &statuses, format));
     Ok(())
+}
+
+fn run_release(args: &ProjectArgs) -> Result<(), i32> {
+    let project = load(args)?;
+    let dir = project.release.output.join(&project.release.version);
+    match bounce_engine::release(&project) {
+        Ok(bounce_engine::Released::Now { files }) => {
+            eprintln!(
+                "{:>10} version {} ({files} files in {}) is locked",
+                "Released",
+                project.release.version,
+                dir.display()
+            );
+            Ok(())
+        }
+        Ok(bounce_engine::Released::Already) => {
+            eprintln!("version {} was already released", project.release.version);
+            Ok(())
+        }
+        Err(error) => {
+            print_build_error(&error);
+            Err(EXIT_FAILED)
+        }
+    }
 }

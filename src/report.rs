@@ -59,6 +59,13 @@ impl JsonObserver {
 }
 
 impl Observer for JsonObserver {
+    fn waiting(&self, what: &std::path::Path) {
+        eprintln!(
+            "waiting for another bounce build to release {}",
+            what.display()
+        );
+    }
+
     fn finished(&self, event: &StepEvent) {
         let mut line = serde_json::json!({
             "step": event.step.id,
@@ -161,6 +168,14 @@ impl HumanObserver {
 }
 
 impl Observer for HumanObserver {
+    fn waiting(&self, what: &std::path::Path) {
+        self.line(format!(
+            "{:>10} for another bounce build to release {}",
+            "Waiting",
+            what.display()
+        ));
+    }
+
     fn planned(&self, steps: usize) {
         if let Some((_, overall)) = &self.bars {
             overall.set_length(steps as u64);

@@ -22,11 +22,13 @@
 mod atomic;
 mod error;
 mod hash;
+mod lock;
 mod stat_cache;
 mod store;
 
 pub use atomic::{write_atomically, AtomicFile};
 pub use error::CacheError;
 pub use hash::{hash_file, Hash};
+pub use lock::DirLock;
 pub use stat_cache::StatCache;
 pub use store::{ActionEntry, Cache, TempFile};

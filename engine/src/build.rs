@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use bounce_cache::{ActionEntry, Cache, Hash, StatCache};
+use bounce_cache::{ActionEntry, Cache, DirLock, Hash, StatCache};
 use bounce_nodes::Precision;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::{Dfs, Reversed};
@@ -61,6 +61,8 @@ pub struct StepEvent<'a> {
 
 /// Watches a build; the CLI turns these calls into progress and JSON.
 pub trait Observer: Sync {
+    /// Another bounce process holds `what`; this one waits for it.
+    fn waiting(&self, _what: &Path) {}
     fn planned(&self, _steps: usize) {}
     fn started(&self, _step: &Step) {}
     fn finished(&self, _event: &StepEvent) {}
@@ -108,6 +110,13 @@ pub fn build(
     let plan = plan(project).map_err(BuildError::Project)?;
     let selected = select(project, &plan, &options.targets)?;
     let cache = Cache::open(&cache_dir(project, options))?;
+    // One writer at a time per cache, and per output folder while
+    // publishing; reading (a dry run) needs no lock: every file appears whole.
+    let lock = |path: PathBuf| DirLock::acquire(&path, || observer.waiting(&path));
+    let _cache_lock = match options.dry_run {
+        true => None,
+        false => Some(lock(cache.root().join("lock"))?),
+    };
     let stat = StatCache::load(&cache.root().join("stat.json"));
     let mut records = StepRecords::load(cache.root());
     observer.planned(selected.len());
@@ -164,6 +173,7 @@ pub fn build(
                 (o, output.as_ref())
             })
             .collect();
+        let _output_lock = lock(project.release.output.join(".lock"))?;
         publish(project, &cache, &stat, &outputs, &mut report)?;
     }
     stat.save()?;

@@ -53,6 +53,12 @@ pub enum BuildError {
     },
     #[error("{step}: not a Red Book CD: {problem}")]
     RedBook { step: String, problem: String },
+    #[error("version {version} is released and this build would change {files}; set a new `version` in the release to make another")]
+    ReleasedChanged { version: String, files: String },
+    #[error("version {version} is released but {why}")]
+    ReleaseBroken { version: String, why: String },
+    #[error("cannot release version {version}: {why}")]
+    NotReleasable { version: String, why: String },
     #[error("unknown target \"{target}\"{hint}")]
     UnknownTarget { target: String, hint: String },
     #[error("cannot start {jobs} worker threads: {reason}")]

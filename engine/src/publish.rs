@@ -68,6 +68,7 @@ pub(crate) fn publish(
     report: &mut BuildReport,
 ) -> Result<(), BuildError> {
     let root = report.version_dir.clone();
+    let released = crate::release::check_unchanged(project, &root, outputs, stat)?;
     let mut files = Vec::new();
     for (planned, output) in outputs {
         let dest = root.join(&planned.path);
@@ -106,6 +107,10 @@ pub(crate) fn publish(
         });
     }
     let manifest_path = root.join("manifest.json");
+    if released {
+        // A released manifest is frozen: the files it lists were checked.
+        return Ok(());
+    }
     // A partial build (some targets) keeps the entries of files it did not
     // touch, as long as those files are still there unchanged.
     if let Some(previous) = read_manifest(&manifest_path) {
@@ -177,15 +182,25 @@ pub fn clean(
 ) -> Result<Vec<PathBuf>, BuildError> {
     let mut removed = Vec::new();
     let mut remove = |path: &Path| -> Result<(), BuildError> {
-        if path.exists() {
+        if path.is_dir() {
             fs::remove_dir_all(path).map_err(output_error(path))?;
+            removed.push(path.to_path_buf());
+        } else if path.exists() {
+            fs::remove_file(path).map_err(output_error(path))?;
             removed.push(path.to_path_buf());
         }
         Ok(())
     };
     remove(cache_root)?;
     if outputs_too {
-        remove(&output_root(project))?;
+        // Released versions stay; everything else in the output root goes.
+        let root = output_root(project);
+        for entry in fs::read_dir(&root).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if !crate::release::is_released(&path) {
+                remove(&path)?;
+            }
+        }
     }
     Ok(removed)
 }

@@ -141,7 +141,7 @@ fn partition(residual: &[i64], block: usize, warm_up: usize) -> Partitioned {
     let mut best: Option<Partitioned> = None;
     for order in 0..=MAX_PARTITION_ORDER {
         let parts = 1usize << order;
-        if block % parts != 0 || block / parts <= warm_up {
+        if !block.is_multiple_of(parts) || block / parts <= warm_up {
             break;
         }
         let size = block / parts;

@@ -134,7 +134,7 @@ impl PcmReader {
         if channels != 2 {
             return Err(bad("not stereo"));
         }
-        if (len - HEADER_LEN) % 8 != 0 {
+        if !(len - HEADER_LEN).is_multiple_of(8) {
             return Err(bad("truncated frame"));
         }
         let frames = (len - HEADER_LEN) / 8;

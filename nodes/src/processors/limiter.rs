@@ -259,7 +259,7 @@ impl Limiter {
         self.boxcar_sum += self.released - self.boxcar.pop_front().expect("full boxcar");
         self.boxcar.push_back(self.released);
         // Re-sum now and then so rounding cannot drift.
-        if self.index % 65536 == 0 {
+        if self.index.is_multiple_of(65536) {
             self.boxcar_sum = self.boxcar.iter().sum();
         }
         (self.boxcar_sum / self.lookahead as f64).min(1.0)

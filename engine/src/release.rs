@@ -1,0 +1,123 @@
+//! Released versions: `bounce release` locks `OUTPUT/VERSION/` by writing
+//! the hash of its manifest into `release.lock`. A later build that would
+//! change any byte of a released version stops before writing anything;
+//! an identical rebuild passes.
+
+use std::fs;
+use std::path::Path;
+
+use bounce_cache::{write_atomically, Hash, StatCache};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::PlannedOutput;
+use crate::publish::read_manifest;
+use crate::render::StepOutput;
+use crate::{BuildError, Project};
+
+/// The lock file in a released version folder.
+pub const RELEASE_LOCK: &str = "release.lock";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ReleaseLock {
+    version: String,
+    /// BLAKE3 of `manifest.json` as released.
+    manifest_blake3: String,
+}
+
+/// What `bounce release` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Released {
+    Now { files: usize },
+    Already,
+}
+
+/// Locks the project's current version: its files must be built and intact.
+pub fn release(project: &Project) -> Result<Released, BuildError> {
+    let version = &project.release.version;
+    let dir = project.release.output.join(version);
+    let lock_path = dir.join(RELEASE_LOCK);
+    if lock_path.exists() {
+        return Ok(Released::Already);
+    }
+    let manifest_path = dir.join("manifest.json");
+    let not_ready = |why: String| BuildError::NotReleasable {
+        version: version.clone(),
+        why,
+    };
+    let manifest = read_manifest(&manifest_path)
+        .ok_or_else(|| not_ready(format!("{} has no manifest: build it first", dir.display())))?;
+    for file in &manifest.files {
+        let path = dir.join(&file.path);
+        let hash = bounce_cache::hash_file(&path).ok().map(|h| h.to_hex());
+        if hash.as_deref() != Some(file.blake3.as_str()) {
+            return Err(not_ready(format!(
+                "{} is missing or differs from the manifest: build it again",
+                path.display()
+            )));
+        }
+    }
+    let lock = ReleaseLock {
+        version: version.clone(),
+        manifest_blake3: bounce_cache::hash_file(&manifest_path)?.to_hex(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&lock).expect("the lock serialises");
+    bytes.push(b'\n');
+    write_atomically(&lock_path, &bytes)?;
+    Ok(Released::Now {
+        files: manifest.files.len(),
+    })
+}
+
+/// Whether a version folder is released.
+pub fn is_released(version_dir: &Path) -> bool {
+    version_dir.join(RELEASE_LOCK).is_file()
+}
+
+/// Refuses a build that would change a released version: a file whose
+/// bytes differ from the released manifest's, or a file it does not list.
+/// Returns whether the version is released (its manifest is then frozen).
+pub(crate) fn check_unchanged(
+    project: &Project,
+    version_dir: &Path,
+    outputs: &[(&PlannedOutput, &StepOutput)],
+    stat: &StatCache,
+) -> Result<bool, BuildError> {
+    let lock_path = version_dir.join(RELEASE_LOCK);
+    let Ok(bytes) = fs::read(&lock_path) else {
+        return Ok(false);
+    };
+    let version = project.release.version.clone();
+    let lock: Option<ReleaseLock> = serde_json::from_slice(&bytes).ok();
+    let manifest_path = version_dir.join("manifest.json");
+    let manifest_hash = stat.hash(&manifest_path).ok().map(|h: Hash| h.to_hex());
+    let manifest = read_manifest(&manifest_path);
+    let (Some(lock), Some(manifest)) = (lock, manifest) else {
+        return Err(BuildError::ReleaseBroken {
+            version,
+            why: "its lock or manifest is unreadable".into(),
+        });
+    };
+    if manifest_hash.as_deref() != Some(lock.manifest_blake3.as_str()) {
+        return Err(BuildError::ReleaseBroken {
+            version,
+            why: "manifest.json no longer matches release.lock".into(),
+        });
+    }
+    let changed: Vec<String> = outputs
+        .iter()
+        .filter_map(|(planned, output)| {
+            let path = planned.path.to_string_lossy().replace('\\', "/");
+            let released = manifest.files.iter().find(|f| f.path == path);
+            (released.map(|f| f.blake3.as_str()) != Some(output.hash.to_hex().as_str()))
+                .then_some(path)
+        })
+        .collect();
+    if changed.is_empty() {
+        Ok(true)
+    } else {
+        Err(BuildError::ReleasedChanged {
+            version,
+            files: changed.join(", "),
+        })
+    }
+}
