@@ -38,13 +38,40 @@ pub enum GraphNotation {
 }
 
 #[derive(clap::Args)]
-struct ProjectArgs {
+pub(crate) struct ProjectArgs {
     /// The project file.
     #[arg(short = 'f', long = "file", default_value = "bounce.kdl")]
-    file: PathBuf,
+    pub file: PathBuf,
     /// The cache folder (default: .bounce/ beside the project file, or $BOUNCE_CACHE).
     #[arg(long)]
-    cache_dir: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CacheAction {
+    /// Size, entries and the last build's hit rate.
+    Stats {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+    /// Remove what no step can use, then evict down to the cap.
+    Gc {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The cap to evict down to (default 20G).
+        #[arg(long, value_parser = parse_cache_size)]
+        cache_size: Option<u64>,
+    },
+    /// Re-hash every blob; remove damaged ones so they render again.
+    Verify {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+}
+
+fn parse_cache_size(text: &str) -> Result<u64, String> {
+    bounce_cache::parse_size(text)
+        .ok_or_else(|| format!("`{text}` is not a size such as 20G or 500M"))
 }
 
 #[derive(Subcommand)]
@@ -64,6 +91,15 @@ enum Command {
         /// `json`: one JSON object per step and a summary, on standard output.
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
+        /// The most the cache may take (e.g. 20G, 500M); least recently
+        /// used outputs go first. Default 20G.
+        #[arg(long, value_parser = parse_cache_size)]
+        cache_size: Option<u64>,
+    },
+    /// Inspect and tend the cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
     },
     /// Say what a build would render and why, rendering nothing.
     Explain {
@@ -112,7 +148,7 @@ enum Command {
     },
 }
 
-fn load(args: &ProjectArgs) -> Result<Project, i32> {
+pub(crate) fn load(args: &ProjectArgs) -> Result<Project, i32> {
     load_project(&args.file).map_err(|errors| {
         print_project_errors(&errors);
         EXIT_USAGE
@@ -129,12 +165,31 @@ pub fn run() -> i32 {
             jobs,
             dry_run,
             message_format,
-        } => run_build(&project, targets, jobs, dry_run, message_format),
+            cache_size,
+        } => {
+            let options = BuildOptions {
+                jobs: jobs.unwrap_or(0),
+                dry_run,
+                targets,
+                cache_dir: project.cache_dir.clone(),
+                cache_size,
+            };
+            run_build(&project, options, message_format)
+        }
+        Command::Cache { action } => crate::cache::run(action),
         Command::Explain {
             targets,
             project,
             message_format,
-        } => run_build(&project, targets, None, true, message_format),
+        } => {
+            let options = BuildOptions {
+                dry_run: true,
+                targets,
+                cache_dir: project.cache_dir.clone(),
+                ..BuildOptions::default()
+            };
+            run_build(&project, options, message_format)
+        }
         Command::Graph {
             targets,
             project,
@@ -162,20 +217,9 @@ pub fn run() -> i32 {
     }
 }
 
-fn run_build(
-    args: &ProjectArgs,
-    targets: Vec<String>,
-    jobs: Option<usize>,
-    dry_run: bool,
-    format: MessageFormat,
-) -> Result<(), i32> {
+fn run_build(args: &ProjectArgs, options: BuildOptions, format: MessageFormat) -> Result<(), i32> {
     let project = load(args)?;
-    let options = BuildOptions {
-        jobs: jobs.unwrap_or(0),
-        dry_run,
-        targets,
-        cache_dir: args.cache_dir.clone(),
-    };
+    let dry_run = options.dry_run;
     let started = Instant::now();
     let result = match format {
         MessageFormat::Json => {

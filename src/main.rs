@@ -1,6 +1,7 @@
 //! The `bounce` command.
 
 mod analyze;
+mod cache;
 mod cli;
 mod report;
 

@@ -51,6 +51,7 @@ impl JsonObserver {
             "stale": report.stale,
             "written": report.written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "unchanged": report.unchanged.len(),
+            "evicted": report.evicted.blobs,
             "ms": elapsed.as_millis() as u64,
         });
         let _guard = self.out.lock();
@@ -164,6 +165,14 @@ impl HumanObserver {
             report.unchanged.len(),
             report.version_dir.display()
         );
+        if report.evicted.blobs > 0 {
+            eprintln!(
+                "{:>10} {} cached files ({:.1} MB) to keep the cache under its cap",
+                "Evicted",
+                report.evicted.blobs,
+                report.evicted.bytes as f64 / 1e6
+            );
+        }
     }
 }
 

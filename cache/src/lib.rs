@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod atomic;
+mod care;
 mod error;
 mod hash;
 mod lock;
@@ -27,6 +28,7 @@ mod stat_cache;
 mod store;
 
 pub use atomic::{write_atomically, AtomicFile};
+pub use care::{parse_size, BlobInfo, Evicted, Verification, DEFAULT_CACHE_SIZE};
 pub use error::CacheError;
 pub use hash::{hash_file, Hash};
 pub use lock::DirLock;

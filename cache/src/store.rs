@@ -17,6 +17,14 @@ pub struct ActionEntry {
     pub output: Hash,
     #[serde(default)]
     pub meta: serde_json::Value,
+    /// Whether `output` names a blob in the store (a source's output is
+    /// the hash of its decoded audio, kept nowhere).
+    #[serde(default = "yes")]
+    pub blob: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The on-disk action cache and blob store.
@@ -106,7 +114,9 @@ impl Cache {
             .map_err(|e| CacheError::io(temp.path(), e))?;
         let hash = hash_file(temp.path())?;
         let dest = self.blob_path(&hash);
-        if !dest.exists() {
+        if dest.exists() {
+            self.touch_blob(&hash);
+        } else {
             let dir = dest.parent().expect("blob paths have a parent");
             fs::create_dir_all(dir).map_err(|e| CacheError::io(dir, e))?;
             fs::rename(temp.path(), &dest).map_err(|e| CacheError::io(&dest, e))?;
@@ -146,6 +156,7 @@ mod tests {
         let entry = ActionEntry {
             output: hash,
             meta: serde_json::json!({"frames": 3}),
+            blob: true,
         };
         cache.put_action(&key, &entry).unwrap();
         assert_eq!(cache.action(&key), Some(entry));

@@ -31,6 +31,9 @@ pub struct BuildOptions {
     pub targets: Vec<String>,
     /// The cache folder; `None` means `.bounce/` beside the project file.
     pub cache_dir: Option<PathBuf>,
+    /// The most the cache's blobs may take, bytes; `None` means the
+    /// default ([`bounce_cache::DEFAULT_CACHE_SIZE`]).
+    pub cache_size: Option<u64>,
 }
 
 /// What happened to one step.
@@ -81,6 +84,21 @@ pub struct BuildReport {
     pub unchanged: Vec<PathBuf>,
     pub version_dir: PathBuf,
     pub errors: Vec<String>,
+    /// Blobs removed to keep the cache under its cap.
+    pub evicted: bounce_cache::Evicted,
+}
+
+/// The counts of the last build, for `bounce cache stats`.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+pub struct LastBuild {
+    pub built: usize,
+    pub cached: usize,
+}
+
+impl LastBuild {
+    pub fn path(cache_root: &Path) -> PathBuf {
+        cache_root.join("last-build.json")
+    }
 }
 
 /// The cache folder for a project.
@@ -137,6 +155,16 @@ pub fn build(
     } else {
         run.execute(&selected, options.jobs)?;
     }
+    // What this build used stays, whatever the cap.
+    let used: BTreeSet<Hash> = run
+        .results
+        .iter()
+        .filter_map(OnceLock::get)
+        .filter_map(|outcome| match outcome {
+            Outcome::Done(output, ..) => Some(output.hash),
+            _ => None,
+        })
+        .collect();
     let done: Vec<(String, StepRecord)> = run
         .results
         .iter()
@@ -181,6 +209,22 @@ pub fn build(
         records.record(&id, record);
     }
     records.save()?;
+    if !options.dry_run {
+        // Only new blobs grow the cache: a build that rendered nothing
+        // skips the scan unless a cap was asked for.
+        if report.built > 0 || options.cache_size.is_some() {
+            let cap = options
+                .cache_size
+                .unwrap_or(bounce_cache::DEFAULT_CACHE_SIZE);
+            report.evicted = cache.evict_to(cap, &used);
+        }
+        let last = LastBuild {
+            built: report.built,
+            cached: report.cached,
+        };
+        let bytes = serde_json::to_vec(&last).expect("counts serialise");
+        bounce_cache::write_atomically(&LastBuild::path(cache.root()), &bytes)?;
+    }
     Ok(report)
 }
 
@@ -448,6 +492,7 @@ impl Run<'_> {
         let entry = ActionEntry {
             output: output.hash,
             meta: serde_json::to_value(&output.info).expect("output info serialises"),
+            blob: !is_source(step),
         };
         self.cache.put_action(&key, &entry)?;
         Ok(Ran {
@@ -463,9 +508,11 @@ impl Run<'_> {
     fn lookup(&self, step: &Step, key: &Hash) -> Option<StepOutput> {
         let entry = self.cache.action(key)?;
         let info: OutputInfo = serde_json::from_value(entry.meta).ok()?;
-        let is_source = matches!(step.action, Action::ReadFile { .. } | Action::Tone { .. });
-        if !is_source && !self.cache.has_blob(&entry.output) {
-            return None;
+        if !is_source(step) {
+            if !self.cache.has_blob(&entry.output) {
+                return None;
+            }
+            self.cache.touch_blob(&entry.output);
         }
         Some(StepOutput {
             hash: entry.output,
@@ -530,6 +577,11 @@ impl Run<'_> {
             let _ = self.results[node.index()].set(outcome);
         }
     }
+}
+
+/// Sources are read, not rendered: their outputs name no blob.
+fn is_source(step: &Step) -> bool {
+    matches!(step.action, Action::ReadFile { .. } | Action::Tone { .. })
 }
 
 /// A step found or rendered: its output, how, its key record, and why it

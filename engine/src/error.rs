@@ -59,6 +59,8 @@ pub enum BuildError {
     ReleaseBroken { version: String, why: String },
     #[error("cannot release version {version}: {why}")]
     NotReleasable { version: String, why: String },
+    #[error("the cached file for {path} was damaged and has been removed; build again to render it anew")]
+    DamagedBlob { path: PathBuf },
     #[error("unknown target \"{target}\"{hint}")]
     UnknownTarget { target: String, hint: String },
     #[error("cannot start {jobs} worker threads: {reason}")]

@@ -22,7 +22,9 @@ pub mod step;
 mod suggest;
 mod template;
 
-pub use build::{build, cache_dir, BuildOptions, BuildReport, Observer, Status, StepEvent};
+pub use build::{
+    build, cache_dir, BuildOptions, BuildReport, LastBuild, Observer, Status, StepEvent,
+};
 pub use diagnostic::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 pub use error::BuildError;
 pub use graph::{render_graph, GraphFormat};

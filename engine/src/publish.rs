@@ -77,7 +77,14 @@ pub(crate) fn publish(
             report.unchanged.push(dest.clone());
         } else {
             let file = AtomicFile::new(&dest)?;
-            fs::copy(cache.blob_path(&output.hash), file.path()).map_err(output_error(&dest))?;
+            let blob = cache.blob_path(&output.hash);
+            fs::copy(&blob, file.path()).map_err(output_error(&dest))?;
+            // A damaged blob is never delivered: it goes, and the next
+            // build renders the step again.
+            if bounce_cache::hash_file(file.path())? != output.hash {
+                let _ = fs::remove_file(&blob);
+                return Err(BuildError::DamagedBlob { path: dest });
+            }
             file.commit()?;
             stat.record(&dest, output.hash)?;
             report.written.push(dest.clone());

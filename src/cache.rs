@@ -1,0 +1,119 @@
+//! `bounce cache stats|gc|verify`.
+
+use bounce_cache::{Cache, DirLock};
+use bounce_engine::{cache_dir, BuildOptions, LastBuild};
+
+use crate::cli::{load, CacheAction, ProjectArgs, EXIT_FAILED};
+use crate::report::print_build_error;
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// Opens the project's cache, reporting a failure.
+fn open(args: &ProjectArgs) -> Result<Cache, i32> {
+    let project = load(args)?;
+    let options = BuildOptions {
+        cache_dir: args.cache_dir.clone(),
+        ..BuildOptions::default()
+    };
+    Cache::open(&cache_dir(&project, &options)).map_err(|e| {
+        print_build_error(&e.into());
+        EXIT_FAILED
+    })
+}
+
+/// Holds the cache against builds while tending it.
+fn lock(cache: &Cache) -> Result<DirLock, i32> {
+    let path = cache.root().join("lock");
+    DirLock::acquire(&path, || {
+        eprintln!(
+            "Waiting for another bounce build to release {}",
+            path.display()
+        )
+    })
+    .map_err(|e| {
+        print_build_error(&e.into());
+        EXIT_FAILED
+    })
+}
+
+pub fn run(action: CacheAction) -> Result<(), i32> {
+    match action {
+        CacheAction::Stats { project } => {
+            let cache = open(&project)?;
+            let blobs = cache.blobs();
+            let bytes: u64 = blobs.iter().map(|b| b.size).sum();
+            println!("cache        {}", cache.root().display());
+            println!("size         {} in {} files", megabytes(bytes), blobs.len());
+            println!("entries      {}", cache.entries().len());
+            let last: Option<LastBuild> = std::fs::read(LastBuild::path(cache.root()))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            match last {
+                Some(last) if last.built + last.cached > 0 => println!(
+                    "last build   {} cached, {} rendered: {:.0} % hit rate",
+                    last.cached,
+                    last.built,
+                    100.0 * last.cached as f64 / (last.built + last.cached) as f64
+                ),
+                _ => println!("last build   none"),
+            }
+            Ok(())
+        }
+        CacheAction::Gc {
+            project,
+            cache_size,
+        } => {
+            let cache = open(&project)?;
+            let _lock = lock(&cache)?;
+            let unused = cache.collect_garbage().map_err(|e| {
+                print_build_error(&e.into());
+                EXIT_FAILED
+            })?;
+            let cap = cache_size.unwrap_or(bounce_cache::DEFAULT_CACHE_SIZE);
+            let evicted = cache.evict_to(cap, &Default::default());
+            eprintln!(
+                "removed {} unused files ({}) and evicted {} ({}) to stay under {}",
+                unused.blobs,
+                megabytes(unused.bytes),
+                evicted.blobs,
+                megabytes(evicted.bytes),
+                megabytes(cap)
+            );
+            Ok(())
+        }
+        CacheAction::Verify { project } => {
+            let cache = open(&project)?;
+            let _lock = lock(&cache)?;
+            let report = cache.verify().map_err(|e| {
+                print_build_error(&e.into());
+                EXIT_FAILED
+            })?;
+            for path in &report.corrupt {
+                eprintln!(
+                    "damaged (removed; its step renders again): {}",
+                    path.display()
+                );
+            }
+            for key in &report.missing {
+                eprintln!("missing output of step {} (it renders again)", key.short());
+            }
+            eprintln!(
+                "checked {} files and {} entries: {}",
+                report.blobs,
+                report.entries,
+                if report.is_clean() {
+                    "clean"
+                } else {
+                    "problems found"
+                }
+            );
+            if report.is_clean() {
+                Ok(())
+            } else {
+                Err(EXIT_FAILED)
+            }
+        }
+    }
+}
