@@ -126,6 +126,15 @@ enum Command {
         #[command(flatten)]
         project: ProjectArgs,
     },
+    /// Write a starting bounce.kdl from a folder of stems (one track per
+    /// sub-folder, or one track).
+    Init {
+        /// The folder (default: here).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a completion script for a shell.
+    Completions { shell: clap_complete::Shell },
     /// Check the project file and report every error in it.
     Check {
         #[command(flatten)]
@@ -196,6 +205,12 @@ pub fn run() -> i32 {
             format,
         } => run_graph(&project, targets, format),
         Command::Release { project } => run_release(&project),
+        Command::Init { dir } => run_init(&dir),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "bounce", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Check { project } => load(&project).map(|p| {
             eprintln!(
                 "{}: ok ({} tracks, {} masters, {} deliverables)",
@@ -344,4 +359,26 @@ fn run_release(args: &ProjectArgs) -> Result<(), i32> {
             Err(EXIT_FAILED)
         }
     }
+}
+
+fn run_init(dir: &std::path::Path) -> Result<(), i32> {
+    let started = bounce_engine::start_project(dir).map_err(|error| {
+        eprintln!("error: {error}");
+        EXIT_FAILED
+    })?;
+    let file = dir.join("bounce.kdl");
+    if let Err(error) = bounce_cache::write_atomically(&file, started.text.as_bytes()) {
+        eprintln!("error: {error}");
+        return Err(EXIT_FAILED);
+    }
+    let stems: usize = started.tracks.iter().map(|(_, s)| s.len()).sum();
+    eprintln!(
+        "{:>10} {} with {} track{} and {stems} stems; try `bounce build -f {}`",
+        "Wrote",
+        file.display(),
+        started.tracks.len(),
+        if started.tracks.len() == 1 { "" } else { "s" },
+        file.display()
+    );
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod diagnostic;
 mod error;
 mod explain;
 mod graph;
+mod init;
 mod kdl_view;
 mod key;
 mod mastering;
@@ -28,6 +29,7 @@ pub use build::{
 pub use diagnostic::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 pub use error::BuildError;
 pub use graph::{render_graph, GraphFormat};
+pub use init::{start_project, InitError, Started};
 pub use key::KEY_SCHEMA;
 pub use model::Project;
 pub use plan::{plan, Plan};
