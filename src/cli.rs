@@ -95,6 +95,22 @@ enum Command {
         /// used outputs go first. Default 20G.
         #[arg(long, value_parser = parse_cache_size)]
         cache_size: Option<u64>,
+        /// Render the project as it was at this git revision, into
+        /// OUTPUT/rev-DESCRIBE/ (stems git does not track come from the
+        /// work tree).
+        #[arg(long)]
+        rev: Option<String>,
+    },
+    /// What changed between two git revisions (the second defaults to the
+    /// work tree): steps and settings, then each file's loudness, peak and
+    /// a null test.
+    Diff {
+        from: String,
+        to: Option<String>,
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
     },
     /// Inspect and tend the cache.
     Cache {
@@ -175,16 +191,28 @@ pub fn run() -> i32 {
             dry_run,
             message_format,
             cache_size,
+            rev,
         } => {
-            let options = BuildOptions {
+            let mut options = BuildOptions {
                 jobs: jobs.unwrap_or(0),
                 dry_run,
                 targets,
                 cache_dir: project.cache_dir.clone(),
                 cache_size,
+                no_publish: false,
             };
-            run_build(&project, options, message_format)
+            let loaded = match &rev {
+                Some(rev) => crate::revisions::load_revision(&project, rev, &mut options),
+                None => load(&project),
+            };
+            loaded.and_then(|p| run_build(&p, options, message_format))
         }
+        Command::Diff {
+            from,
+            to,
+            project,
+            message_format,
+        } => crate::revisions::diff(&project, &from, to.as_deref(), message_format),
         Command::Cache { action } => crate::cache::run(action),
         Command::Explain {
             targets,
@@ -197,7 +225,7 @@ pub fn run() -> i32 {
                 cache_dir: project.cache_dir.clone(),
                 ..BuildOptions::default()
             };
-            run_build(&project, options, message_format)
+            load(&project).and_then(|p| run_build(&p, options, message_format))
         }
         Command::Graph {
             targets,
@@ -232,14 +260,13 @@ pub fn run() -> i32 {
     }
 }
 
-fn run_build(args: &ProjectArgs, options: BuildOptions, format: MessageFormat) -> Result<(), i32> {
-    let project = load(args)?;
+fn run_build(project: &Project, options: BuildOptions, format: MessageFormat) -> Result<(), i32> {
     let dry_run = options.dry_run;
     let started = Instant::now();
     let result = match format {
         MessageFormat::Json => {
             let observer = JsonObserver::default();
-            let result = build(&project, &options, &observer);
+            let result = build(project, &options, &observer);
             if let Ok(report) = &result {
                 observer.summary(report, started.elapsed());
             }
@@ -247,7 +274,7 @@ fn run_build(args: &ProjectArgs, options: BuildOptions, format: MessageFormat) -
         }
         MessageFormat::Human => {
             let observer = HumanObserver::new(std::io::stderr().is_terminal(), dry_run);
-            let result = build(&project, &options, &observer);
+            let result = build(project, &options, &observer);
             observer.finish();
             if let Ok(report) = &result {
                 observer.summary(report, started.elapsed());

@@ -66,7 +66,9 @@ fn completions_cover_every_command() {
         let output = project.run(&["completions", shell]);
         assert!(output.status.success());
         let script = String::from_utf8_lossy(&output.stdout);
-        for command in ["build", "explain", "graph", "release", "cache", "init"] {
+        for command in [
+            "build", "explain", "graph", "release", "cache", "init", "diff",
+        ] {
             assert!(script.contains(command), "{shell}: {command}");
         }
     }

@@ -34,6 +34,8 @@ pub struct BuildOptions {
     /// The most the cache's blobs may take, bytes; `None` means the
     /// default ([`bounce_cache::DEFAULT_CACHE_SIZE`]).
     pub cache_size: Option<u64>,
+    /// Render into the cache only: write no files (for `bounce diff`).
+    pub no_publish: bool,
 }
 
 /// What happened to one step.
@@ -86,6 +88,17 @@ pub struct BuildReport {
     pub errors: Vec<String>,
     /// Blobs removed to keep the cache under its cap.
     pub evicted: bounce_cache::Evicted,
+    /// Every deliverable file of the build, published or not.
+    pub files: Vec<BuiltFile>,
+}
+
+/// A deliverable file as the build made it, in the cache.
+#[derive(Debug, Clone)]
+pub struct BuiltFile {
+    /// Relative to the version folder.
+    pub path: String,
+    pub hash: Hash,
+    pub info: OutputInfo,
 }
 
 /// The counts of the last build, for `bounce cache stats`.
@@ -103,13 +116,22 @@ impl LastBuild {
 
 /// The cache folder for a project.
 pub fn cache_dir(project: &Project, options: &BuildOptions) -> PathBuf {
-    if let Some(dir) = &options.cache_dir {
-        return dir.clone();
+    match &options.cache_dir {
+        Some(dir) => dir.clone(),
+        None => default_cache_dir(&project.file),
     }
+}
+
+/// `$BOUNCE_CACHE`, or `.bounce/` beside the project file.
+pub fn default_cache_dir(project_file: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("BOUNCE_CACHE") {
         return PathBuf::from(dir);
     }
-    project_dir(project).join(".bounce")
+    std::path::absolute(project_file)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".bounce")
 }
 
 pub(crate) fn project_dir(project: &Project) -> PathBuf {
@@ -201,8 +223,18 @@ pub fn build(
                 (o, output.as_ref())
             })
             .collect();
-        let _output_lock = lock(project.release.output.join(".lock"))?;
-        publish(project, &cache, &stat, &outputs, &mut report)?;
+        report.files = outputs
+            .iter()
+            .map(|(planned, output)| BuiltFile {
+                path: planned.path.to_string_lossy().replace('\\', "/"),
+                hash: output.hash,
+                info: output.info.clone(),
+            })
+            .collect();
+        if !options.no_publish {
+            let _output_lock = lock(project.release.output.join(".lock"))?;
+            publish(project, &cache, &stat, &outputs, &mut report)?;
+        }
     }
     stat.save()?;
     for (id, record) in done {

@@ -83,7 +83,7 @@ fn show(value: &Value) -> String {
 }
 
 /// Every leaf that differs between two JSON values, with its path.
-fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
+pub(crate) fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
     let join = |key: &str| {
         if path.is_empty() {
             key.to_string()

@@ -6,6 +6,7 @@
 mod build;
 mod codes;
 mod diagnostic;
+mod diff;
 mod error;
 mod explain;
 mod graph;
@@ -19,14 +20,17 @@ mod publish;
 mod reader;
 mod release;
 mod render;
+mod revision;
 pub mod step;
 mod suggest;
 mod template;
 
 pub use build::{
-    build, cache_dir, BuildOptions, BuildReport, LastBuild, Observer, Status, StepEvent,
+    build, cache_dir, default_cache_dir, BuildOptions, BuildReport, BuiltFile, LastBuild, Observer,
+    Status, StepEvent,
 };
 pub use diagnostic::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
+pub use diff::{file_changes, step_changes, FileChange, StepChange};
 pub use error::BuildError;
 pub use graph::{render_graph, GraphFormat};
 pub use init::{start_project, InitError, Started};
@@ -37,3 +41,4 @@ pub use publish::{clean, read_manifest, Manifest, ManifestFile};
 pub use reader::load_project;
 pub use release::{is_released, release, Released, RELEASE_LOCK};
 pub use render::{Measured, OutputInfo};
+pub use revision::{load_at_revision, Revision, RevisionError};

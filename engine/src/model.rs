@@ -17,6 +17,9 @@ pub struct Project {
     pub tracks: Vec<Track>,
     pub masters: Vec<Master>,
     pub deliverables: Vec<Deliverable>,
+    /// Set when the project was read from a git revision rather than the
+    /// work tree: the manifest and `{rev}` then name that revision.
+    pub revision: Option<crate::revision::Revision>,
 }
 
 #[derive(Debug, Clone, Default)]

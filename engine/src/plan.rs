@@ -219,6 +219,7 @@ fn claim_path(
     errors: &mut Vec<ProjectDiagnostic>,
 ) -> Option<PathBuf> {
     let values = TemplateValues {
+        rev: revision_name(project, deliverable),
         release: project.release.title.clone(),
         artist: project.artist_of(track).cloned().unwrap_or_default(),
         version: project.release.version.clone(),
@@ -274,6 +275,7 @@ fn plan_cd(
 ) {
     let release = &project.release;
     let values = TemplateValues {
+        rev: revision_name(project, deliverable),
         release: release.title.clone(),
         artist: release.artist.clone().unwrap_or_default(),
         version: release.version.clone(),
@@ -349,6 +351,20 @@ fn plan_cd(
             path,
             isrc: None,
         });
+    }
+}
+
+/// `{rev}` for a deliverable's paths: the revision the project was read
+/// from, or the work tree's `git describe` (asked only of templates that
+/// use it), or `unversioned` outside git.
+fn revision_name(project: &Project, deliverable: &Deliverable) -> String {
+    if !deliverable.path.contains("{rev}") {
+        return String::new();
+    }
+    match &project.revision {
+        Some(revision) => revision.describe.clone(),
+        None => crate::revision::describe_work_tree(&crate::build::project_dir(project))
+            .unwrap_or_else(|| "unversioned".into()),
     }
 }
 

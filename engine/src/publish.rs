@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::build::{project_dir, BuildReport};
 use crate::plan::PlannedOutput;
 use crate::render::{Measured, StepOutput};
+use crate::revision::git;
 use crate::{BuildError, Project};
 
 /// `manifest.json`: what a version folder holds and how it was made.
@@ -30,6 +31,9 @@ pub struct Manifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GitState {
     pub commit: String,
+    /// `git describe --always --tags`.
+    #[serde(default)]
+    pub describe: String,
     pub dirty: bool,
 }
 
@@ -136,7 +140,7 @@ pub(crate) fn publish(
         tool_version: env!("CARGO_PKG_VERSION").into(),
         release: project.release.title.clone(),
         version: project.release.version.clone(),
-        git: git_state(&project_dir(project)),
+        git: git_state(project),
         files,
     };
     let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serialises");
@@ -152,25 +156,23 @@ pub fn read_manifest(path: &Path) -> Option<Manifest> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
-/// The commit checked out in the project's repository, if it is in one.
-fn git_state(dir: &Path) -> Option<GitState> {
-    let git = |args: &[&str]| -> Option<String> {
-        let output = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
-    };
-    let commit = git(&["rev-parse", "HEAD"])?;
+/// The revision the project was read from, or the commit checked out in
+/// its work tree (if it is in a repository) and whether it is dirty.
+fn git_state(project: &Project) -> Option<GitState> {
+    if let Some(revision) = &project.revision {
+        return Some(GitState {
+            commit: revision.commit.clone(),
+            describe: revision.describe.clone(),
+            dirty: false,
+        });
+    }
+    let dir = project_dir(project);
+    let commit = git(&dir, &["rev-parse", "HEAD"])?;
     // Outputs and the cache live in the work tree too; only tracked files
     // and new project files make it dirty, not what bounce itself writes.
-    let status = git(&["status", "--porcelain", "--untracked-files=no"])?;
+    let status = git(&dir, &["status", "--porcelain", "--untracked-files=no"])?;
     Some(GitState {
+        describe: git(&dir, &["describe", "--always", "--tags"]).unwrap_or(commit.clone()),
         commit,
         dirty: !status.is_empty(),
     })

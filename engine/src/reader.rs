@@ -1318,6 +1318,7 @@ impl Reader {
             tracks,
             masters: self.masters,
             deliverables: self.deliverables,
+            revision: None,
         };
         // Planning finds what only the whole project shows (colliding
         // output paths); a project that loads always plans.

@@ -195,7 +195,7 @@ impl OutputInfo {
 }
 
 /// A [`LoudnessReport`] that survives JSON: silence reads as `None`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
     pub integrated: Option<f64>,
     pub range: Option<f64>,

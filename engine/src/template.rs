@@ -12,6 +12,7 @@ const FIELDS: &[&str] = &[
     "isrc",
     "stem",
     "ext",
+    "rev",
 ];
 
 /// The values a template's fields take for one file.
@@ -26,6 +27,8 @@ pub struct TemplateValues {
     pub isrc: String,
     pub stem: String,
     pub ext: String,
+    /// The git revision (`git describe`), or `unversioned`.
+    pub rev: String,
 }
 
 enum Piece<'a> {
@@ -118,6 +121,7 @@ pub fn render(template: &str, values: &TemplateValues) -> Result<PathBuf, String
                     "title" => values.title.clone(),
                     "isrc" => values.isrc.clone(),
                     "stem" => values.stem.clone(),
+                    "rev" => values.rev.clone(),
                     _ => values.ext.clone(),
                 };
                 out.push_str(&sanitise(&value));

@@ -31,3 +31,40 @@ pub fn analyze_file(path: &Path) -> Result<Analysis, AudioError> {
         loudness: meter.report()?,
     })
 }
+
+/// A null test: the peak of `a − b`, dBFS (−∞ when they are identical),
+/// the shorter padded with silence; `None` when their rates differ.
+pub fn difference_peak(a: &Path, b: &Path) -> Result<Option<f64>, AudioError> {
+    let mut first = DecodedFile::open(a)?;
+    let mut second = DecodedFile::open(b)?;
+    if first.info().sample_rate != second.info().sample_rate {
+        return Ok(None);
+    }
+    let (mut x, mut y) = (
+        crate::StereoBuffer::default(),
+        crate::StereoBuffer::default(),
+    );
+    let mut peak = 0.0f32;
+    loop {
+        let n = crate::block::read_full(&mut first, &mut x.left, &mut x.right)?;
+        let m = crate::block::read_full(&mut second, &mut y.left, &mut y.right)?;
+        if n == 0 && m == 0 {
+            break;
+        }
+        for i in 0..n.max(m) {
+            let sample = |buffer: &crate::StereoBuffer, len: usize, right: bool| {
+                if i >= len {
+                    0.0
+                } else if right {
+                    buffer.right[i]
+                } else {
+                    buffer.left[i]
+                }
+            };
+            for right in [false, true] {
+                peak = peak.max((sample(&x, n, right) - sample(&y, m, right)).abs());
+            }
+        }
+    }
+    Ok(Some(crate::gain_to_db(peak as f64)))
+}

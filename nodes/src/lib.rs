@@ -27,7 +27,7 @@ mod true_peak;
 mod units;
 mod wav;
 
-pub use analyze::{analyze_file, Analysis};
+pub use analyze::{analyze_file, difference_peak, Analysis};
 pub use block::{copy_source, BlockSink, BlockSource, StereoBuffer, BLOCK_FRAMES};
 pub use cd::{
     cd_frames, cue_sheet, lay_out, msf, write_image, CueText, CueTrack, TrackPlace, CD_BITS,

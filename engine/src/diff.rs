@@ -1,0 +1,114 @@
+//! What changed between two revisions of a project: the steps whose
+//! settings differ, and for each file both render, the change in loudness
+//! and peak and a null test of the audio.
+
+use std::collections::BTreeMap;
+
+use bounce_cache::Cache;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::build::BuiltFile;
+use crate::explain::differences;
+use crate::plan::plan;
+use crate::{BuildError, Project, ProjectErrors};
+
+/// One difference in the graph of steps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepChange {
+    pub step: String,
+    /// `added`, `removed`, or what changed from what to what.
+    pub change: String,
+}
+
+/// How one delivered file differs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    pub integrated: (Option<f64>, Option<f64>),
+    pub range: (Option<f64>, Option<f64>),
+    pub true_peak: (Option<f64>, Option<f64>),
+    /// Peak of the difference signal, dBFS (−∞: the same audio); `None`
+    /// when the files cannot be compared sample by sample.
+    pub difference: Option<f64>,
+    /// Whether the bytes differ (tags can change while the audio does not).
+    pub bytes_differ: bool,
+}
+
+/// The steps added, removed or set differently from `a` to `b`.
+pub fn step_changes(a: &Project, b: &Project) -> Result<Vec<StepChange>, ProjectErrors> {
+    let actions = |project: &Project| -> Result<BTreeMap<String, Value>, ProjectErrors> {
+        let plan = plan(project)?;
+        Ok(plan
+            .graph
+            .node_weights()
+            .map(|step| {
+                let action = serde_json::to_value(&step.action).expect("actions serialise");
+                (step.id.clone(), action)
+            })
+            .collect())
+    };
+    let (before, after) = (actions(a)?, actions(b)?);
+    let mut changes = Vec::new();
+    for (id, old) in &before {
+        match after.get(id) {
+            None => changes.push(StepChange {
+                step: id.clone(),
+                change: "removed".into(),
+            }),
+            Some(new) if new != old => {
+                let mut what = Vec::new();
+                differences("", old, new, &mut what);
+                changes.extend(what.into_iter().map(|change| StepChange {
+                    step: id.clone(),
+                    change,
+                }));
+            }
+            Some(_) => {}
+        }
+    }
+    for id in after.keys().filter(|id| !before.contains_key(*id)) {
+        changes.push(StepChange {
+            step: id.clone(),
+            change: "added".into(),
+        });
+    }
+    Ok(changes)
+}
+
+/// Compares the files two builds made (by path), from the cache.
+pub fn file_changes(
+    a: &[BuiltFile],
+    b: &[BuiltFile],
+    cache: &Cache,
+) -> Result<Vec<FileChange>, BuildError> {
+    let mut changes = Vec::new();
+    for old in a {
+        let Some(new) = b.iter().find(|f| f.path == old.path) else {
+            continue;
+        };
+        let figures = |f: &BuiltFile| f.info.measured.unwrap_or_default();
+        let (x, y) = (figures(old), figures(new));
+        let difference = match (old.info.measured, new.info.measured) {
+            (Some(_), Some(_)) if old.hash == new.hash => Some(f64::NEG_INFINITY),
+            (Some(_), Some(_)) => bounce_nodes::difference_peak(
+                &cache.blob_path(&old.hash),
+                &cache.blob_path(&new.hash),
+            )
+            .map_err(|source| BuildError::Audio {
+                step: format!("diff {}", old.path),
+                source,
+            })?,
+            _ => None,
+        };
+        changes.push(FileChange {
+            path: old.path.clone(),
+            integrated: (x.integrated, y.integrated),
+            range: (x.range, y.range),
+            true_peak: (x.true_peak, y.true_peak),
+            difference,
+            bytes_differ: old.hash != new.hash,
+        });
+    }
+    Ok(changes)
+}
