@@ -15,6 +15,37 @@ pub(crate) fn temp_name(dir: &Path, stem: &str) -> PathBuf {
     dir.join(format!(".{stem}.{}.{n}.tmp", std::process::id()))
 }
 
+/// Whether a file name is one of [`temp_name`]'s: `.STEM.PID.N.tmp`.
+fn is_temp_name(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let mut parts = inner.rsplitn(3, '.');
+    let numeric =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    numeric(parts.next()) && numeric(parts.next()) && parts.next().is_some()
+}
+
+/// Removes temporary files a killed process left in `dir` (and, if
+/// `deep`, its sub-folders). Call only while holding the lock that guards
+/// `dir`: a live writer's temporary files look the same.
+pub fn remove_stale_temps(dir: &Path, deep: bool) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if deep {
+                removed.extend(remove_stale_temps(&path, deep));
+            }
+        } else if is_temp_name(&entry.file_name().to_string_lossy())
+            && fs::remove_file(&path).is_ok()
+        {
+            removed.push(path);
+        }
+    }
+    removed
+}
+
 /// A file being written beside its destination; `commit` renames it into
 /// place, dropping it uncommitted removes it.
 pub struct AtomicFile {
@@ -88,5 +119,19 @@ mod tests {
         write_atomically(&dest, b"whole").unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"whole");
         fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod temp_tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_recognised_and_nothing_else() {
+        let name = temp_name(Path::new("/x"), "01 - One.wav");
+        assert!(is_temp_name(&name.file_name().unwrap().to_string_lossy()));
+        assert!(!is_temp_name("01 - One.wav"));
+        assert!(!is_temp_name(".hidden.tmp"));
+        assert!(!is_temp_name(".a.b.tmp"));
     }
 }

@@ -162,6 +162,7 @@ impl Cache {
         for entry in fs::read_dir(&tmp).into_iter().flatten().flatten() {
             let _ = fs::remove_file(entry.path());
         }
+        crate::remove_stale_temps(&self.root().join("actions"), true);
         Ok(removed)
     }
 

@@ -27,7 +27,7 @@ mod lock;
 mod stat_cache;
 mod store;
 
-pub use atomic::{write_atomically, AtomicFile};
+pub use atomic::{remove_stale_temps, write_atomically, AtomicFile};
 pub use care::{parse_size, BlobInfo, Evicted, Verification, DEFAULT_CACHE_SIZE};
 pub use error::CacheError;
 pub use hash::{hash_file, Hash};

@@ -155,7 +155,13 @@ pub fn build(
     let lock = |path: PathBuf| DirLock::acquire(&path, || observer.waiting(&path));
     let _cache_lock = match options.dry_run {
         true => None,
-        false => Some(lock(cache.root().join("lock"))?),
+        false => {
+            let held = lock(cache.root().join("lock"))?;
+            // What a killed build left half-written; nobody else writes now.
+            bounce_cache::remove_stale_temps(cache.root(), false);
+            bounce_cache::remove_stale_temps(&cache.root().join("tmp"), false);
+            Some(held)
+        }
     };
     let stat = StatCache::load(&cache.root().join("stat.json"));
     let mut records = StepRecords::load(cache.root());
@@ -233,6 +239,7 @@ pub fn build(
             .collect();
         if !options.no_publish {
             let _output_lock = lock(project.release.output.join(".lock"))?;
+            bounce_cache::remove_stale_temps(&report.version_dir, true);
             publish(project, &cache, &stat, &outputs, &mut report)?;
         }
     }
