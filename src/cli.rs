@@ -112,6 +112,17 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
+    /// Build, then build again whenever the project or a source changes.
+    Watch {
+        /// Deliverables to build (`name` or `name:track`); all if none.
+        targets: Vec<String>,
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[arg(short = 'j', long = "jobs")]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+    },
     /// Inspect and tend the cache.
     Cache {
         #[command(subcommand)]
@@ -214,6 +225,20 @@ pub fn run() -> i32 {
             message_format,
         } => crate::revisions::diff(&project, &from, to.as_deref(), message_format),
         Command::Cache { action } => crate::cache::run(action),
+        Command::Watch {
+            targets,
+            project,
+            jobs,
+            message_format,
+        } => {
+            let options = BuildOptions {
+                jobs: jobs.unwrap_or(0),
+                targets,
+                cache_dir: project.cache_dir.clone(),
+                ..BuildOptions::default()
+            };
+            crate::watch::run(&project, options, message_format)
+        }
         Command::Explain {
             targets,
             project,
@@ -260,7 +285,11 @@ pub fn run() -> i32 {
     }
 }
 
-fn run_build(project: &Project, options: BuildOptions, format: MessageFormat) -> Result<(), i32> {
+pub(crate) fn run_build(
+    project: &Project,
+    options: BuildOptions,
+    format: MessageFormat,
+) -> Result<(), i32> {
     let dry_run = options.dry_run;
     let started = Instant::now();
     let result = match format {

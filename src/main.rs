@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod report;
 mod revisions;
+mod watch;
 
 fn main() {
     std::process::exit(cli::run());

@@ -17,6 +17,8 @@ pub struct Project {
     pub tracks: Vec<Track>,
     pub masters: Vec<Master>,
     pub deliverables: Vec<Deliverable>,
+    /// Every project file read (the file and what it includes).
+    pub files: Vec<PathBuf>,
     /// Set when the project was read from a git revision rather than the
     /// work tree: the manifest and `{rev}` then name that revision.
     pub revision: Option<crate::revision::Revision>,
@@ -267,5 +269,21 @@ impl Project {
     }
     pub fn master(&self, name: &str) -> Option<&Master> {
         self.masters.iter().find(|m| m.name == name)
+    }
+}
+
+impl Project {
+    /// The files a build reads: project files, sources and the cover.
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        let mut paths = self.files.clone();
+        for track in &self.tracks {
+            for source in &track.sources {
+                if let SourceKind::File(path) = &source.kind {
+                    paths.push(path.clone());
+                }
+            }
+        }
+        paths.extend(self.release.cover.clone());
+        paths
     }
 }

@@ -1318,6 +1318,11 @@ impl Reader {
             tracks,
             masters: self.masters,
             deliverables: self.deliverables,
+            files: {
+                let mut files: Vec<PathBuf> = self.seen.into_iter().collect();
+                files.sort();
+                files
+            },
             revision: None,
         };
         // Planning finds what only the whole project shows (colliding

@@ -1,0 +1,57 @@
+//! `bounce watch`: build, then build again whenever a project file, a
+//! source or the cover changes (polled: no platform watcher to miss events
+//! on network drives), with the same output as `bounce build`.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use bounce_engine::{load_project, BuildOptions};
+
+use crate::cli::{MessageFormat, ProjectArgs};
+use crate::report::print_project_errors;
+
+const POLL: Duration = Duration::from_millis(250);
+/// How long a change must hold still (editors save in several writes).
+const SETTLE: Duration = Duration::from_millis(100);
+
+type Stamps = Vec<(PathBuf, Option<(u64, SystemTime)>)>;
+
+fn stamps(paths: &[PathBuf]) -> Stamps {
+    paths
+        .iter()
+        .map(|p| {
+            let meta = std::fs::metadata(p).ok();
+            let stamp = meta.and_then(|m| Some((m.len(), m.modified().ok()?)));
+            (p.clone(), stamp)
+        })
+        .collect()
+}
+
+pub fn run(args: &ProjectArgs, options: BuildOptions, format: MessageFormat) -> Result<(), i32> {
+    let mut watched = vec![args.file.clone()];
+    loop {
+        match load_project(&args.file) {
+            Ok(project) => {
+                watched = project.inputs();
+                // A failed build is reported like `bounce build`'s and the
+                // watch goes on.
+                let _ = crate::cli::run_build(&project, options.clone(), format);
+            }
+            Err(errors) => print_project_errors(&errors),
+        }
+        if format == MessageFormat::Human {
+            eprintln!("{:>10} {} files for changes", "Watching", watched.len());
+        }
+        let before = stamps(&watched);
+        loop {
+            std::thread::sleep(POLL);
+            let now = stamps(&watched);
+            if now != before {
+                std::thread::sleep(SETTLE);
+                if stamps(&watched) == now {
+                    break;
+                }
+            }
+        }
+    }
+}
