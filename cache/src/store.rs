@@ -58,7 +58,12 @@ impl Cache {
         }
         let tag = root.join("CACHEDIR.TAG");
         if !tag.exists() {
-            write_atomically(&tag, CACHEDIR_TAG.as_bytes())?;
+            // Another process may be writing it at the same moment.
+            if let Err(error) = write_atomically(&tag, CACHEDIR_TAG.as_bytes()) {
+                if !tag.exists() {
+                    return Err(error);
+                }
+            }
         }
         Ok(Cache {
             root: root.to_path_buf(),

@@ -149,20 +149,21 @@ pub fn build(
 ) -> Result<BuildReport, BuildError> {
     let plan = plan(project).map_err(BuildError::Project)?;
     let selected = select(project, &plan, &options.targets)?;
-    let cache = Cache::open(&cache_dir(project, options))?;
-    // One writer at a time per cache, and per output folder while
-    // publishing; reading (a dry run) needs no lock: every file appears whole.
+    let root = cache_dir(project, options);
+    // One writer at a time per cache (locked before the cache is even
+    // opened), and per output folder while publishing; reading (a dry run)
+    // needs no lock: every file appears whole.
     let lock = |path: PathBuf| DirLock::acquire(&path, || observer.waiting(&path));
     let _cache_lock = match options.dry_run {
         true => None,
-        false => {
-            let held = lock(cache.root().join("lock"))?;
-            // What a killed build left half-written; nobody else writes now.
-            bounce_cache::remove_stale_temps(cache.root(), false);
-            bounce_cache::remove_stale_temps(&cache.root().join("tmp"), false);
-            Some(held)
-        }
+        false => Some(lock(root.join("lock"))?),
     };
+    let cache = Cache::open(&root)?;
+    if !options.dry_run {
+        // What a killed build left half-written; nobody else writes now.
+        bounce_cache::remove_stale_temps(cache.root(), false);
+        bounce_cache::remove_stale_temps(&cache.root().join("tmp"), false);
+    }
     let stat = StatCache::load(&cache.root().join("stat.json"));
     let mut records = StepRecords::load(cache.root());
     observer.planned(selected.len());
