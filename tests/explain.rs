@@ -114,7 +114,9 @@ fn age_record(project: &TestProject, step: &str, field: &str, old: Value) {
     let mut records: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let record = &mut records[step];
     let key = record["key"].as_str().unwrap().to_string();
-    record["material"][field] = old;
+    let mut material: Value = serde_json::from_str(record["material"].as_str().unwrap()).unwrap();
+    material[field] = old;
+    record["material"] = Value::String(material.to_string());
     record["key"] = Value::String("0".repeat(64));
     std::fs::write(&path, serde_json::to_vec(&records).unwrap()).unwrap();
     // The old bounce had no entry under today's key.
@@ -129,9 +131,9 @@ fn a_new_dsp_version_is_named() {
     let records: Value =
         serde_json::from_slice(&std::fs::read(project.path(".bounce/steps.json")).unwrap())
             .unwrap();
-    let current = records["master:main:1"]["material"]["limiter"]
-        .as_u64()
-        .unwrap();
+    let material: Value =
+        serde_json::from_str(records["master:main:1"]["material"].as_str().unwrap()).unwrap();
+    let current = material["limiter"].as_u64().unwrap();
     age_record(
         &project,
         "master:main:1",

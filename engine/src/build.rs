@@ -307,13 +307,14 @@ fn select(
         }
         roots.extend(matching);
     }
+    // One walk from every root at once: shared ancestors (an album step,
+    // a deliverable's ReplayGain) are visited once, not once per root.
     let reversed = Reversed(&plan.graph);
+    let mut dfs = Dfs::empty(reversed);
+    dfs.stack = roots;
     let mut selected = BTreeSet::new();
-    for root in roots {
-        let mut dfs = Dfs::new(reversed, root);
-        while let Some(node) = dfs.next(reversed) {
-            selected.insert(node);
-        }
+    while let Some(node) = dfs.next(reversed) {
+        selected.insert(node);
     }
     Ok(selected)
 }
@@ -424,12 +425,12 @@ impl Run<'_> {
         let (outcome, event) = match result {
             Ok(ran) => {
                 let warnings = ran.output.info.warnings.clone();
-                let key = ran.record.key;
+                let key = ran.key;
                 (
                     Outcome::Done(
                         Box::new(ran.output),
                         ran.status,
-                        Some((step.id.clone(), ran.record)),
+                        ran.record.map(|r| (step.id.clone(), r)),
                     ),
                     StepEvent {
                         step,
@@ -495,16 +496,18 @@ impl Run<'_> {
         };
         let key = step_key(step, self.rate, &input_hashes, content);
         if let Some(output) = self.lookup(step, &key) {
+            // Recorded already (the usual case): nothing to copy or keep.
             let record = match self.records.get(&step.id) {
-                Some(known) if known.key == key => known.clone(),
-                _ => StepRecord {
+                Some(known) if known.key == key => None,
+                _ => Some(StepRecord {
                     key,
                     material: key_json(step, self.rate, &input_hashes, content),
-                },
+                }),
             };
             return Ok(Ran {
                 output,
                 status: Status::Cached,
+                key,
                 record,
                 reason: None,
             });
@@ -538,7 +541,8 @@ impl Run<'_> {
         Ok(Ran {
             output,
             status: Status::Built,
-            record,
+            key,
+            record: Some(record),
             reason: Some(why),
         })
     }
@@ -629,6 +633,8 @@ fn is_source(step: &Step) -> bool {
 struct Ran {
     output: StepOutput,
     status: Status,
-    record: StepRecord,
+    key: Hash,
+    /// A record for the next build, when it differs from the last one.
+    record: Option<StepRecord>,
     reason: Option<String>,
 }

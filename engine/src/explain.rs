@@ -10,11 +10,12 @@ use bounce_cache::{write_atomically, CacheError, Hash};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A step as it was last built: its key and what the key hashed.
+/// A step as it was last built: its key and what the key hashed (as JSON
+/// text, parsed only to explain a change: loading stays cheap).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub key: Hash,
-    pub material: Value,
+    pub material: String,
 }
 
 /// The records of every step built so far, by step id.
@@ -125,7 +126,7 @@ pub(crate) fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<St
 pub fn reason(
     record: Option<&StepRecord>,
     key: &Hash,
-    material: &Value,
+    material: &str,
     inputs: &[&str],
     source: Option<&Path>,
 ) -> String {
@@ -135,7 +136,8 @@ pub fn reason(
     if &record.key == key {
         return "its output was evicted from the cache".into();
     }
-    let old = &record.material;
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let (old, material) = (&parse(&record.material), &parse(material));
     let mut why = Vec::new();
     if old["content"] != material["content"] {
         let file = source.map(|p| p.display().to_string()).unwrap_or_default();
@@ -187,10 +189,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn material(gain: f64, input: &str) -> Value {
+    fn material(gain: f64, input: &str) -> String {
         json!({"schema": 1, "dsp_versions": [1], "rate": 48000, "content": null,
                "params": {"action": "stem", "gain": gain, "chain": [{"eq": [{"bell": {"freq": 100.0}}]}]},
                "inputs": [input]})
+        .to_string()
     }
 
     #[test]

@@ -57,14 +57,10 @@ pub fn step_key(step: &Step, rate: u32, inputs: &[Hash], content: Option<Hash>) 
     Hash::of_bytes(&json)
 }
 
-/// What a key hashes, as JSON: kept so a later build can say what changed.
-pub fn key_json(
-    step: &Step,
-    rate: u32,
-    inputs: &[Hash],
-    content: Option<Hash>,
-) -> serde_json::Value {
-    serde_json::to_value(key_material(step, rate, inputs, content))
+/// What a key hashes, as JSON text: kept so a later build can say what
+/// changed.
+pub fn key_json(step: &Step, rate: u32, inputs: &[Hash], content: Option<Hash>) -> String {
+    serde_json::to_string(&key_material(step, rate, inputs, content))
         .expect("key material serialises")
 }
 

@@ -125,7 +125,8 @@ pub(crate) fn publish(
     // A partial build (some targets) keeps the entries of files it did not
     // touch, as long as those files are still there unchanged.
     if let Some(previous) = read_manifest(&manifest_path) {
-        let built: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+        let built: std::collections::BTreeSet<String> =
+            files.iter().map(|f| f.path.clone()).collect();
         for file in previous.files {
             let path = root.join(&file.path);
             let intact = stat.hash(&path).ok().map(|h| h.to_hex()) == Some(file.blake3.clone());

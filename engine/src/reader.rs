@@ -322,7 +322,7 @@ impl Reader {
                 &mut self.diags,
                 0,
                 "a track number",
-                Range::integer(1.0, 999.0),
+                Range::integer(1.0, 9999.0),
             )
             .map(|n| n as u32);
         let title = node
@@ -1058,7 +1058,7 @@ impl Reader {
                     child.check_shape(diags, &[], usize::MAX, false);
                     tracks = Some(
                         child
-                            .number_args(diags, 0, Range::integer(1.0, 999.0))
+                            .number_args(diags, 0, Range::integer(1.0, 9999.0))
                             .into_iter()
                             .map(|(n, _)| n as u32)
                             .collect::<Vec<_>>(),
