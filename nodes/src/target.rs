@@ -186,7 +186,7 @@ mod tests {
             for i in 0..n {
                 let t = self.position + i as u64;
                 let mut x = 0.1 * (std::f64::consts::TAU * self.freq * t as f64 / 48000.0).sin();
-                if t % 4800 == 0 {
+                if t.is_multiple_of(4800) {
                     x = 1.0;
                 }
                 left[i] = x as f32;
