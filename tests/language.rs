@@ -1,0 +1,93 @@
+//! The example at the top of LANGUAGE.md (copied verbatim into
+//! `tests/fixtures/language-example.kdl`) builds as written, and its
+//! deliverables are what it says.
+
+mod common;
+
+use common::*;
+
+fn analyze(project: &TestProject, file: &str) -> serde_json::Value {
+    let output = project.run(&["analyze", "--message-format", "json", file]);
+    assert!(output.status.success(), "{file}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_language_example_builds_as_written() {
+    let project = TestProject::new();
+    // Its stems: mono and stereo, 48 and 44.1 kHz, one FLAC (made by
+    // bounce itself from a WAV), and its cover.
+    for stem in ["kick", "snare", "vox"] {
+        project.wav(
+            &format!("stems/01/{stem}.wav"),
+            48000,
+            24,
+            &sine(48000, 1, 220.0, 0.3, 6.0),
+        );
+    }
+    project.wav(
+        "stems/02/mix.wav",
+        44100,
+        16,
+        &sine(44100, 2, 330.0, 0.3, 8.0),
+    );
+    let flac = TestProject::new();
+    flac.wav("bass.wav", 48000, 16, &sine(48000, 1, 55.0, 0.4, 6.0));
+    flac.write(
+        "bounce.kdl",
+        r#"release "B" { version "b"; }
+master "flat" { }
+track 1 "Bass" { stem "bass" "bass.wav" }
+deliverable "f" { master "flat"; format "flac" bits=16; path "bass.flac"; }"#,
+    );
+    flac.build_ok(&[]);
+    std::fs::copy(
+        flac.path("out/b/bass.flac"),
+        project.path("stems/01/bass.flac"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(project.path("art")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cover.jpg"),
+        project.path("art/cover.jpg"),
+    )
+    .unwrap();
+    project.write("bounce.kdl", include_str!("fixtures/language-example.kdl"));
+
+    project.build_ok(&[]);
+    let out = "out/1.0.0";
+    let streaming = analyze(&project, &format!("{out}/streaming/01 - Intro.wav"));
+    assert_eq!(streaming["sample_rate"], 44100);
+    assert!(
+        (streaming["integrated"].as_f64().unwrap() + 14.0).abs() < 0.15,
+        "{streaming}"
+    );
+    let mp3 = analyze(&project, &format!("{out}/mp3/02 - Night Drive.mp3"));
+    assert!(mp3["true_peak"].as_f64().unwrap() <= -1.0, "{mp3}");
+    let broadcast = analyze(&project, &format!("{out}/broadcast/01 - Intro.wav"));
+    assert!(
+        (broadcast["integrated"].as_f64().unwrap() + 23.0).abs() <= 0.5,
+        "{broadcast}"
+    );
+    for stem in ["drums", "bass", "vox"] {
+        let file = format!("{out}/stems/01 - Intro - {stem}.wav");
+        assert!(
+            analyze(&project, &file)["frames"].as_u64().unwrap() > 0,
+            "{file}"
+        );
+    }
+    let cue = std::fs::read_to_string(project.path(&format!("{out}/cd/Night Drive.cue"))).unwrap();
+    assert!(cue.contains("CATALOG 5012345678900"), "{cue}");
+    assert!(
+        cue.contains("ISRC GBXYZ2600001") && cue.contains("ISRC GBXYZ2600002"),
+        "{cue}"
+    );
+    let image = analyze(&project, &format!("{out}/cd/Night Drive.wav"));
+    assert_eq!(
+        (image["sample_rate"].as_u64(), image["bits"].as_u64()),
+        (Some(44100), Some(16))
+    );
+    use id3::TagLike;
+    let tag = id3::Tag::read_from_path(project.path(&format!("{out}/mp3/01 - Intro.mp3"))).unwrap();
+    assert_eq!(tag.pictures().next().unwrap().mime_type, "image/jpeg");
+}
