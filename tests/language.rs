@@ -87,7 +87,6 @@ deliverable "f" { master "flat"; format "flac" bits=16; path "bass.flac"; }"#,
         (image["sample_rate"].as_u64(), image["bits"].as_u64()),
         (Some(44100), Some(16))
     );
-    use id3::TagLike;
     let tag = id3::Tag::read_from_path(project.path(&format!("{out}/mp3/01 - Intro.mp3"))).unwrap();
     assert_eq!(tag.pictures().next().unwrap().mime_type, "image/jpeg");
 }
