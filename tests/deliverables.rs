@@ -708,3 +708,57 @@ fn mp3_refuses_what_it_cannot_carry() {
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }
 }
+
+#[test]
+fn album_replay_gain_measures_the_album_as_one_programme() {
+    let project = TestProject::new();
+    // A loud track and a very quiet one: the album's relative gate drops
+    // the quiet one, which a mean of the tracks' figures would not.
+    project.wav("loud.wav", 48000, 24, &sine(48000, 2, 1000.0, 0.5, 5.0));
+    project.wav("quiet.wav", 48000, 24, &sine(48000, 2, 1000.0, 0.005, 5.0));
+    project.write(
+        "bounce.kdl",
+        r#"
+release "RG" { version "rg"; }
+master "flat" { }
+track 1 "Loud" { stem "a" "loud.wav" }
+track 2 "Quiet" { stem "a" "quiet.wav" }
+deliverable "wav" { master "flat"; format "wav" bits=24; path "{track}.{ext}"; }
+"#,
+    );
+    project.build_ok(&[]);
+    // The album as one file, measured by `bounce analyze`.
+    let (spec, one) = project.read_wav("out/rg/1.wav");
+    let (_, two) = project.read_wav("out/rg/2.wav");
+    let mut writer = hound::WavWriter::create(project.path("album.wav"), spec).unwrap();
+    for track in [&one, &two] {
+        for i in 0..track[0].len() {
+            writer.write_sample(track[0][i]).unwrap();
+            writer.write_sample(track[1][i]).unwrap();
+        }
+    }
+    writer.finalize().unwrap();
+    let album = analyze(&project, "album.wav")["integrated"]
+        .as_f64()
+        .unwrap();
+    let tracks: Vec<f64> = ["out/rg/1.wav", "out/rg/2.wav"]
+        .iter()
+        .map(|f| analyze(&project, f)["integrated"].as_f64().unwrap())
+        .collect();
+    let mean = 10.0 * ((10f64.powf(tracks[0] / 10.0) + 10f64.powf(tracks[1] / 10.0)) / 2.0).log10();
+    assert!(
+        (album - mean).abs() > 1.0,
+        "the test tells them apart: {album} vs {mean}"
+    );
+    use id3::TagLike;
+    let tag = id3::Tag::read_from_path(project.path("out/rg/2.wav")).unwrap();
+    let gain = tag
+        .extended_texts()
+        .find(|t| t.description == "REPLAYGAIN_ALBUM_GAIN")
+        .map(|t| t.value.trim_end_matches(" dB").parse::<f64>().unwrap())
+        .unwrap();
+    assert!(
+        (gain - (-18.0 - album)).abs() < 0.02,
+        "album gain {gain} for {album} LUFS"
+    );
+}

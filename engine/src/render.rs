@@ -435,7 +435,7 @@ impl Renderer<'_> {
             Action::CdImage { gaps } => self.cd_image(step, inputs, gaps),
             Action::CueSheet { text, gaps } => self.cue_sheet(step, inputs, text, gaps),
             Action::Tag { container, fields } => self.tag(step, inputs, *container, fields),
-            Action::AlbumReplayGain => self.album_replay_gain(inputs),
+            Action::AlbumReplayGain => self.album_replay_gain(step, inputs),
             Action::Export => {
                 let frames = inputs[1].output.info.frames;
                 let precision = inputs[0].output.info.precision;
@@ -479,24 +479,32 @@ impl Renderer<'_> {
         }
     }
 
-    /// The album's loudness (the duration-weighted energy mean of its
-    /// files) and peak, rounded as tags print them: the output is a tiny
+    /// The album's loudness, measured as one programme (every file of the
+    /// deliverable, in order, through one BS.1770 meter, so the gates
+    /// apply to the album as ReplayGain 2.0 asks), and its peak (the
+    /// highest file's), rounded as tags print them: the output is a tiny
     /// blob that changes only when the album figures do.
-    fn album_replay_gain(&self, inputs: &[Input]) -> Result<StepOutput, BuildError> {
-        let all: Vec<(f64, f64, f64)> = inputs
+    fn album_replay_gain(&self, step: &Step, inputs: &[Input]) -> Result<StepOutput, BuildError> {
+        let audio = |source: AudioError| BuildError::Audio {
+            step: step.id.clone(),
+            source,
+        };
+        let rate = inputs
+            .first()
+            .map_or(self.rate, |i| i.output.info.sample_rate);
+        let mut meter = bounce_nodes::LoudnessMeter::integrated_only(rate).map_err(audio)?;
+        let mut frames = 0;
+        for input in inputs {
+            let mut file =
+                DecodedFile::open(&self.cache.blob_path(&input.output.hash)).map_err(audio)?;
+            frames += bounce_nodes::copy_source(&mut file, &mut meter).map_err(audio)?;
+        }
+        let measured = meter.report().map_err(audio)?.integrated;
+        let loudness = (measured * 100.0).round() / 100.0;
+        let peak = inputs
             .iter()
             .filter_map(|i| loudness_figures(&i.output.info))
-            .collect();
-        let frames: f64 = all.iter().map(|(_, _, n)| n).sum();
-        let energy = all
-            .iter()
-            .map(|(l, _, n)| n * 10f64.powf(l / 10.0))
-            .sum::<f64>()
-            / frames;
-        let loudness = (10.0 * energy.log10() * 100.0).round() / 100.0;
-        let peak = all
-            .iter()
-            .map(|(_, p, _)| *p)
+            .map(|(_, p, _)| p)
             .fold(f64::NEG_INFINITY, f64::max);
         let peak = (peak * 1000.0).round() / 1000.0;
         let temp = self.cache.temp_file("replaygain");
@@ -521,7 +529,7 @@ impl Renderer<'_> {
                     max_momentary: None,
                     max_short_term: None,
                 }),
-                ..OutputInfo::pcm(self.rate, frames as u64, Precision::Float)
+                ..OutputInfo::pcm(rate, frames, Precision::Float)
             },
         })
     }
