@@ -732,9 +732,9 @@ deliverable "wav" { master "flat"; format "wav" bits=24; path "{track}.{ext}"; }
     let (_, two) = project.read_wav("out/rg/2.wav");
     let mut writer = hound::WavWriter::create(project.path("album.wav"), spec).unwrap();
     for track in [&one, &two] {
-        for i in 0..track[0].len() {
-            writer.write_sample(track[0][i]).unwrap();
-            writer.write_sample(track[1][i]).unwrap();
+        for (left, right) in track[0].iter().zip(&track[1]) {
+            writer.write_sample(*left).unwrap();
+            writer.write_sample(*right).unwrap();
         }
     }
     writer.finalize().unwrap();
@@ -750,7 +750,6 @@ deliverable "wav" { master "flat"; format "wav" bits=24; path "{track}.{ext}"; }
         (album - mean).abs() > 1.0,
         "the test tells them apart: {album} vs {mean}"
     );
-    use id3::TagLike;
     let tag = id3::Tag::read_from_path(project.path("out/rg/2.wav")).unwrap();
     let gain = tag
         .extended_texts()
