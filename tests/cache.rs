@@ -119,3 +119,35 @@ fn gc_removes_files_no_step_names() {
     let log = project.build_ok(&[]);
     assert!(log.built().is_empty(), "{:?}", log.built());
 }
+
+#[test]
+fn a_damaged_intermediate_is_never_used_and_renders_again() {
+    let project = three_track_project();
+    let log = project.build_ok(&[]);
+    let mix = log.steps.iter().find(|s| s["step"] == "mix:2").unwrap();
+    let key = mix["key"].as_str().unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(project.path(&format!(".bounce/actions/{}/{key}.json", &key[..2]))).unwrap(),
+    )
+    .unwrap();
+    let blob = entry["output"].as_str().unwrap();
+    let path = project.path(&format!(".bounce/blobs/{}/{blob}", &blob[..2]));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    // The master reads the mix again.
+    let text = std::fs::read_to_string(project.path("bounce.kdl")).unwrap();
+    project.write("bounce.kdl", &text.replace("width 1.1", "width 1.2"));
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&log.output.stderr);
+    assert!(stderr.contains("a cached file is damaged"), "{stderr}");
+    assert!(!path.exists(), "the damaged file is removed");
+    let log = project.build_ok(&[]);
+    assert!(log.built().contains("mix:2"));
+    let clean = three_track_project();
+    clean.write("bounce.kdl", &text.replace("width 1.1", "width 1.2"));
+    clean.build_ok(&[]);
+    assert_eq!(outputs(&project), outputs(&clean));
+}

@@ -413,6 +413,14 @@ impl Run<'_> {
         let result = match self.finished_inputs(node) {
             None => Err("not run: an input failed".to_string()),
             Some(inputs) => self.run_ready(step, &inputs).map_err(|e| {
+                // A damaged cached input goes, so the next build renders it.
+                if let BuildError::Audio {
+                    source: bounce_nodes::AudioError::Damaged { path },
+                    ..
+                } = &e
+                {
+                    let _ = std::fs::remove_file(path);
+                }
                 let message = e.to_string();
                 self.errors
                     .lock()

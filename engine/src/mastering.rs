@@ -42,13 +42,15 @@ impl Renderer<'_> {
         chain: &[ProcessorSpec],
     ) -> Result<Rendered, BuildError> {
         let audio = Self::audio(step);
-        let blob = self.cache.blob_path(&input.output.hash);
         let file = self.cache.temp_file("chain");
         let mut writer =
             PcmWriter::create(file.path(), self.rate, Precision::Float).map_err(&audio)?;
         let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
         let mut open = || -> Result<Box<dyn BlockSource>, AudioError> {
-            Ok(Box::new(PcmReader::open(&blob)?))
+            Ok(Box::new(crate::render::open_blob(
+                self.cache,
+                &input.output.hash,
+            )?))
         };
         let context = ChainContext {
             sample_rate: self.rate,

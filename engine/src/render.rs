@@ -81,6 +81,11 @@ fn red_book_layout(
     Ok(places)
 }
 
+/// A cached intermediate file, checked against its name as it is read.
+pub(crate) fn open_blob(cache: &Cache, hash: &Hash) -> Result<PcmReader, AudioError> {
+    PcmReader::verified(&cache.blob_path(hash), *hash.as_bytes())
+}
+
 /// A file out of its delivery standard fails its step with the figures.
 fn check_spec(
     step: &Step,
@@ -675,8 +680,7 @@ impl Renderer<'_> {
         Box::new(move || {
             let mut readers: Vec<Box<dyn BlockSource>> = Vec::new();
             for input in inputs {
-                let path = self.cache.blob_path(&input.output.hash);
-                readers.push(Box::new(PcmReader::open(&path)?));
+                readers.push(Box::new(open_blob(self.cache, &input.output.hash)?));
             }
             let mixer = Mixer::new(readers);
             Ok(match frames {
@@ -849,8 +853,10 @@ impl Renderer<'_> {
             step: step.id.clone(),
             source,
         };
-        let blob = self.cache.blob_path(&master.output.hash);
-        let reader = Scaled::new(PcmReader::open(&blob).map_err(audio)?, trim_db);
+        let reader = Scaled::new(
+            open_blob(self.cache, &master.output.hash).map_err(audio)?,
+            trim_db,
+        );
         let resample = format.sample_rate != self.rate;
         let mut source: Box<dyn BlockSource> = if resample {
             Box::new(Resampled::new(reader, self.rate, format.sample_rate).map_err(audio)?)

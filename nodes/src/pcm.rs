@@ -108,6 +108,9 @@ pub struct PcmReader {
     frames: u64,
     remaining: u64,
     scratch: Vec<u8>,
+    header: [u8; HEADER_LEN as usize],
+    /// For a file named by its content: the hash so far and the one due.
+    check: Option<(blake3::Hasher, [u8; 32])>,
 }
 
 impl PcmReader {
@@ -146,7 +149,34 @@ impl PcmReader {
             frames,
             remaining: frames,
             scratch: Vec::new(),
+            header,
+            check: None,
         })
+    }
+
+    /// Opens a file whose BLAKE3 hash must be `expected` (a cached file,
+    /// named by its content): reading it to the end checks that, and a
+    /// damaged file fails with [`AudioError::Damaged`] instead of being used.
+    pub fn verified(path: &Path, expected: [u8; 32]) -> Result<Self, AudioError> {
+        let mut reader = Self::open(path)?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&reader.header);
+        reader.check = Some((hasher, expected));
+        if reader.remaining == 0 {
+            reader.finish_check()?;
+        }
+        Ok(reader)
+    }
+
+    fn finish_check(&mut self) -> Result<(), AudioError> {
+        if let Some((hasher, expected)) = self.check.take() {
+            if hasher.finalize().as_bytes() != &expected {
+                return Err(AudioError::Damaged {
+                    path: self.path.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub fn sample_rate(&self) -> u32 {
@@ -172,6 +202,12 @@ impl BlockSource for PcmReader {
             right[i] = f32::from_le_bytes(frame[4..].try_into().expect("4 bytes"));
         }
         self.remaining -= frames as u64;
+        if let Some((hasher, _)) = &mut self.check {
+            hasher.update(&self.scratch);
+            if self.remaining == 0 {
+                self.finish_check()?;
+            }
+        }
         Ok(frames)
     }
 }
