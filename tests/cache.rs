@@ -70,18 +70,7 @@ fn verify_finds_damage_and_the_next_build_renders_it_again() {
     assert!(project.run(&["cache", "verify"]).status.success());
     let before = outputs(&project);
     // Damage the blob of track 2's master.
-    let master = log
-        .steps
-        .iter()
-        .find(|s| s["step"] == "master:main:2")
-        .unwrap();
-    let key = master["key"].as_str().unwrap();
-    let entry: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(project.path(&format!(".bounce/actions/{}/{key}.json", &key[..2]))).unwrap(),
-    )
-    .unwrap();
-    let blob = entry["output"].as_str().unwrap();
-    let path = project.path(&format!(".bounce/blobs/{}/{blob}", &blob[..2]));
+    let path = blob_of(&project, &log, "master:main:2");
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;
@@ -124,14 +113,7 @@ fn gc_removes_files_no_step_names() {
 fn a_damaged_intermediate_is_never_used_and_renders_again() {
     let project = three_track_project();
     let log = project.build_ok(&[]);
-    let mix = log.steps.iter().find(|s| s["step"] == "mix:2").unwrap();
-    let key = mix["key"].as_str().unwrap();
-    let entry: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(project.path(&format!(".bounce/actions/{}/{key}.json", &key[..2]))).unwrap(),
-    )
-    .unwrap();
-    let blob = entry["output"].as_str().unwrap();
-    let path = project.path(&format!(".bounce/blobs/{}/{blob}", &blob[..2]));
+    let path = blob_of(&project, &log, "mix:2");
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;

@@ -9,18 +9,7 @@ use std::process::Command;
 use common::*;
 
 fn cuetools_available() -> bool {
-    let ok = Command::new("cueprint")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "cuetools is required in CI"
-        );
-        eprintln!("SKIPPED: cuetools is not installed");
-    }
-    ok
+    tool_available("cueprint", "-V")
 }
 
 /// Three tracks of 4.5, 5.01 and 6 s at 48 kHz (so the CD files are

@@ -10,18 +10,7 @@ use std::process::Command;
 use common::*;
 
 fn tools_available() -> bool {
-    let ok = Command::new("ffprobe")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ffprobe is required in CI"
-        );
-        eprintln!("SKIPPED: ffprobe is not installed");
-    }
-    ok
+    tool_available("ffprobe", "-version")
 }
 
 fn project() -> TestProject {
@@ -193,31 +182,9 @@ fn aiff_holds_the_same_samples_as_the_wav() {
     assert!(
         (aiff["integrated"].as_f64().unwrap() - wav["integrated"].as_f64().unwrap()).abs() < 0.01
     );
-    let decoded = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(project.path("out/f/aiff/1.aiff"))
-        .args(["-c:a", "pcm_s24le", "-y"])
-        .arg(project.path("aiff-as-wav.wav"))
-        .status()
-        .unwrap();
-    assert!(decoded.success());
     // ffmpeg's decode nulls against the WAV of the same master: the two
     // files differ only in their TPDF dither (seeded per step), ±2 LSB.
-    let (_, aiff) = project.read_wav("aiff-as-wav.wav");
-    let (_, wav) = read_wav(&project.path("out/f/wav/w1.wav"));
-    assert_eq!(aiff[0].len(), wav[0].len());
-    for channel in 0..2 {
-        let worst = aiff[channel]
-            .iter()
-            .zip(&wav[channel])
-            .map(|(a, w)| (a - w).abs())
-            .max()
-            .unwrap();
-        assert!(
-            worst <= 2,
-            "channel {channel}: samples differ by {worst} LSB"
-        );
-    }
+    assert_ffmpeg_nulls(&project, "out/f/aiff/1.aiff", "out/f/wav/w1.wav", 24, 2);
 }
 
 #[test]
@@ -258,33 +225,7 @@ fn flac_passes_the_reference_decoder_and_nulls_against_the_wav() {
                 < 0.01
         );
         // ffmpeg's decode nulls against the WAV within the two files' dither.
-        let decoded = Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(&file)
-            .args([
-                "-c:a",
-                if bits == 16 { "pcm_s16le" } else { "pcm_s24le" },
-                "-y",
-            ])
-            .arg(project.path("flac-as-wav.wav"))
-            .status()
-            .unwrap();
-        assert!(decoded.success());
-        let (_, flac) = project.read_wav("flac-as-wav.wav");
-        let (_, wav) = read_wav(&project.path(wav_file));
-        assert_eq!(flac[0].len(), wav[0].len());
-        for channel in 0..2 {
-            let worst = flac[channel]
-                .iter()
-                .zip(&wav[channel])
-                .map(|(a, w)| (a - w).abs())
-                .max()
-                .unwrap();
-            assert!(
-                worst <= 2,
-                "{flac_file} channel {channel}: samples differ by {worst} LSB"
-            );
-        }
+        assert_ffmpeg_nulls(&project, flac_file, wav_file, bits, 2);
     }
 }
 

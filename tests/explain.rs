@@ -153,14 +153,7 @@ fn a_new_dsp_version_is_named() {
 fn an_evicted_output_is_named() {
     let project = three_track_project();
     let log = project.build_ok(&[]);
-    let mix = log.steps.iter().find(|s| s["step"] == "mix:3").unwrap();
-    let key = mix["key"].as_str().unwrap();
-    let entry: Value = serde_json::from_slice(
-        &std::fs::read(project.path(&format!(".bounce/actions/{}/{key}.json", &key[..2]))).unwrap(),
-    )
-    .unwrap();
-    let blob = entry["output"].as_str().unwrap();
-    std::fs::remove_file(project.path(&format!(".bounce/blobs/{}/{blob}", &blob[..2]))).unwrap();
+    std::fs::remove_file(blob_of(&project, &log, "mix:3")).unwrap();
     let reasons = explain(&project, &[]);
     assert_eq!(reasons["mix:3"], "its output was evicted from the cache");
 }

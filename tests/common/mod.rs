@@ -273,3 +273,70 @@ deliverable "lo" {
     format "wav" bits=16 rate=44100
 }
 "#;
+
+/// Whether `tool` runs (`tool ARG` succeeds). CI installs every tool the
+/// tests use, so there a missing one fails; elsewhere the test says
+/// SKIPPED and passes.
+pub fn tool_available(tool: &str, arg: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
+        eprintln!("SKIPPED: {tool} is not installed");
+    }
+    ok
+}
+
+/// ffmpeg decodes `file` to PCM of `bits`; its samples must match the WAV
+/// `reference` within `lsb` (two deliverables of one master differ only
+/// in their dither).
+pub fn assert_ffmpeg_nulls(
+    project: &TestProject,
+    file: &str,
+    reference: &str,
+    bits: u16,
+    lsb: i32,
+) {
+    let codec = if bits == 16 { "pcm_s16le" } else { "pcm_s24le" };
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(project.path(file))
+        .args(["-c:a", codec, "-y"])
+        .arg(project.path("decoded-by-ffmpeg.wav"))
+        .status()
+        .unwrap();
+    assert!(decoded.success(), "ffmpeg cannot decode {file}");
+    let (_, got) = project.read_wav("decoded-by-ffmpeg.wav");
+    let (_, want) = project.read_wav(reference);
+    assert_eq!(got[0].len(), want[0].len(), "{file}: length");
+    for channel in 0..2 {
+        let worst = got[channel]
+            .iter()
+            .zip(&want[channel])
+            .map(|(a, w)| (a - w).abs())
+            .max()
+            .unwrap();
+        assert!(
+            worst <= lsb,
+            "{file} channel {channel}: samples differ by {worst} LSB"
+        );
+    }
+}
+
+/// The cached file a step of `log` produced.
+pub fn blob_of(project: &TestProject, log: &BuildLog, step: &str) -> PathBuf {
+    let event = log
+        .steps
+        .iter()
+        .find(|s| s["step"] == step)
+        .unwrap_or_else(|| panic!("no step {step}"));
+    let key = event["key"].as_str().unwrap();
+    let entry: Value = serde_json::from_slice(
+        &std::fs::read(project.path(&format!(".bounce/actions/{}/{key}.json", &key[..2]))).unwrap(),
+    )
+    .unwrap();
+    let blob = entry["output"].as_str().unwrap();
+    project.path(&format!(".bounce/blobs/{}/{blob}", &blob[..2]))
+}
