@@ -1,6 +1,8 @@
 //! A FLAC encoder for 16- and 24-bit stereo: fixed blocks of 4096 samples,
 //! the better of FLAC's four stereo decorrelations, fixed polynomial
-//! predictors (orders 0–4), wasted-bits detection, and partitioned Rice
+//! predictors (orders 0–4) and linear prediction (Levinson–Durbin on a
+//! Tukey-windowed block, orders 1–8, 15-bit coefficients), wasted-bits
+//! detection, and partitioned Rice
 //! coding with 5-bit parameters (the `RICE2` method), which 24-bit
 //! residuals need: with 4-bit parameters (all that flacenc 0.5 writes)
 //! loud 24-bit audio codes larger than it is raw.
@@ -170,11 +172,161 @@ fn partition(residual: &[i64], block: usize, warm_up: usize) -> Partitioned {
 enum Subframe {
     Constant(i64),
     Verbatim,
-    Fixed {
-        order: usize,
+    Predicted {
+        predictor: Predictor,
         residual: Vec<i64>,
         partitioned: Partitioned,
     },
+}
+
+/// What predicts each sample from the ones before it.
+#[derive(Debug, Clone, PartialEq)]
+enum Predictor {
+    /// One of FLAC's fixed polynomials, orders 0–4.
+    Fixed(usize),
+    /// Quantised linear prediction: `Σ c[j]·x[n−1−j] >> shift`.
+    Lpc {
+        coefficients: Vec<i64>,
+        precision: u32,
+        shift: u32,
+    },
+}
+
+impl Predictor {
+    fn order(&self) -> usize {
+        match self {
+            Predictor::Fixed(order) => *order,
+            Predictor::Lpc { coefficients, .. } => coefficients.len(),
+        }
+    }
+
+    /// Warm-up samples and coefficients, in bits.
+    fn header_bits(&self, bits: u32) -> u64 {
+        let warm_up = self.order() as u64 * bits as u64;
+        match self {
+            Predictor::Fixed(_) => warm_up,
+            Predictor::Lpc {
+                coefficients,
+                precision,
+                ..
+            } => warm_up + 9 + coefficients.len() as u64 * *precision as u64,
+        }
+    }
+
+    fn residual(&self, samples: &[i64], out: &mut Vec<i64>) {
+        match self {
+            Predictor::Fixed(order) => fixed_residual(samples, *order, out),
+            Predictor::Lpc {
+                coefficients,
+                shift,
+                ..
+            } => lpc_residual(samples, coefficients, *shift, out),
+        }
+    }
+}
+
+/// Bits of each quantised LPC coefficient.
+const LPC_PRECISION: u32 = 15;
+const MAX_LPC_ORDER: usize = 8;
+
+fn lpc_residual(samples: &[i64], coefficients: &[i64], shift: u32, out: &mut Vec<i64>) {
+    let order = coefficients.len();
+    out.clear();
+    out.extend((order..samples.len()).map(|i| {
+        let history = &samples[i - order..i];
+        let prediction: i64 = coefficients
+            .iter()
+            .zip(history.iter().rev())
+            .map(|(c, x)| c * x)
+            .sum();
+        samples[i] - (prediction >> shift)
+    }));
+}
+
+/// Autocorrelation of the Tukey(0.5)-windowed block, lags 0 to `lags`.
+fn autocorrelation(samples: &[i64], lags: usize) -> Vec<f64> {
+    let n = samples.len();
+    let taper = (n / 4).max(1);
+    let window = |i: usize| {
+        let edge = i.min(n - 1 - i);
+        if edge >= taper {
+            1.0
+        } else {
+            0.5 - 0.5 * (std::f64::consts::PI * edge as f64 / taper as f64).cos()
+        }
+    };
+    let windowed: Vec<f64> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, x)| *x as f64 * window(i))
+        .collect();
+    (0..=lags)
+        .map(|lag| {
+            windowed[lag..]
+                .iter()
+                .zip(&windowed)
+                .map(|(a, b)| a * b)
+                .sum()
+        })
+        .collect()
+}
+
+/// Levinson–Durbin: predictor coefficients for every order up to
+/// `autoc.len() − 1` (fewer if the signal is fully predicted sooner).
+fn levinson(autoc: &[f64]) -> Vec<Vec<f64>> {
+    let max = autoc.len() - 1;
+    let mut lpc = vec![0.0; max];
+    let mut error = autoc[0];
+    let mut orders = Vec::new();
+    for i in 0..max {
+        if error <= 0.0 {
+            break;
+        }
+        let mut r = -autoc[i + 1];
+        for j in 0..i {
+            r -= lpc[j] * autoc[i - j];
+        }
+        r /= error;
+        lpc[i] = r;
+        for j in 0..i / 2 {
+            let tmp = lpc[j];
+            lpc[j] += r * lpc[i - 1 - j];
+            lpc[i - 1 - j] += r * tmp;
+        }
+        if i % 2 == 1 {
+            lpc[i / 2] += lpc[i / 2] * r;
+        }
+        error *= 1.0 - r * r;
+        orders.push(lpc[..=i].iter().map(|c| -c).collect());
+    }
+    orders
+}
+
+/// Coefficients quantised to `precision` bits with the shift that keeps
+/// the largest in range (error feedback spreads the rounding), or `None`
+/// where FLAC's shift field cannot hold the shift.
+fn quantise(coefficients: &[f64], precision: u32) -> Option<(Vec<i64>, u32)> {
+    let largest = coefficients.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+    if largest <= 0.0 || !largest.is_finite() {
+        return None;
+    }
+    let log2 = largest.log2().floor() as i32 + 1;
+    let shift = (precision as i32 - 1 - log2).min(15);
+    if shift < 0 {
+        return None;
+    }
+    let (low, high) = (-(1i64 << (precision - 1)), (1i64 << (precision - 1)) - 1);
+    let mut carried = 0.0;
+    let quantised = coefficients
+        .iter()
+        .map(|c| {
+            carried += c * (1u64 << shift) as f64;
+            let q = (carried.round() as i64).clamp(low, high);
+            carried -= q as f64;
+            q
+        })
+        .collect();
+    Some((quantised, shift as u32))
 }
 
 /// One channel's samples, ready to code at `bits` per sample.
@@ -201,29 +353,49 @@ impl Channel<'_> {
         }
         let n = shifted.len();
         let verbatim = n as u64 * bits as u64;
-        // Pick the order by the residual's magnitude, as the reference
-        // encoder does, then code that order exactly.
-        let mut residual = Vec::with_capacity(n);
-        let mut best_order = 0;
-        let mut best_sum = u64::MAX;
-        for order in 0..=MAX_FIXED_ORDER.min(n - 1) {
-            fixed_residual(shifted, order, &mut residual);
-            let sum: u64 = residual.iter().map(|r| r.unsigned_abs()).sum();
-            if sum < best_sum {
-                (best_order, best_sum) = (order, sum);
+        // Candidates: every fixed order and every LPC order; the best by
+        // the residual's magnitude is then coded exactly (the reference
+        // encoder's way of choosing).
+        let mut candidates: Vec<Predictor> = (0..=MAX_FIXED_ORDER.min(n - 1))
+            .map(Predictor::Fixed)
+            .collect();
+        if n > MAX_LPC_ORDER * 2 {
+            let autoc = autocorrelation(shifted, MAX_LPC_ORDER);
+            for coefficients in levinson(&autoc) {
+                if let Some((coefficients, shift)) = quantise(&coefficients, LPC_PRECISION) {
+                    candidates.push(Predictor::Lpc {
+                        coefficients,
+                        precision: LPC_PRECISION,
+                        shift,
+                    });
+                }
             }
         }
-        fixed_residual(shifted, best_order, &mut residual);
-        let partitioned = partition(&residual, n, best_order);
-        let fixed = best_order as u64 * bits as u64 + 6 + partitioned.bits;
-        if fixed < verbatim {
+        let mut residual = Vec::with_capacity(n);
+        let mut best: Option<(Predictor, u64)> = None;
+        for predictor in candidates {
+            predictor.residual(shifted, &mut residual);
+            // Rice codes cost about log2 of the mean magnitude per sample.
+            let sum: u64 = residual.iter().map(|r| r.unsigned_abs()).sum();
+            let mean = sum / residual.len().max(1) as u64;
+            let estimate = predictor.header_bits(bits)
+                + residual.len() as u64 * (64 - mean.leading_zeros() as u64 + 1);
+            if best.as_ref().is_none_or(|(_, b)| estimate < *b) {
+                best = Some((predictor, estimate));
+            }
+        }
+        let (predictor, _) = best.expect("order 0 is always a candidate");
+        predictor.residual(shifted, &mut residual);
+        let partitioned = partition(&residual, n, predictor.order());
+        let size = predictor.header_bits(bits) + 6 + partitioned.bits;
+        if size < verbatim {
             (
-                Subframe::Fixed {
-                    order: best_order,
+                Subframe::Predicted {
+                    predictor,
                     residual,
                     partitioned,
                 },
-                fixed,
+                size,
             )
         } else {
             (Subframe::Verbatim, verbatim)
@@ -247,7 +419,10 @@ fn write_subframe(w: &mut BitWriter, subframe: &Subframe, samples: &[i64], bits:
     let kind = match subframe {
         Subframe::Constant(_) => 0,
         Subframe::Verbatim => 1,
-        Subframe::Fixed { order, .. } => 8 | *order as u64,
+        Subframe::Predicted { predictor, .. } => match predictor {
+            Predictor::Fixed(order) => 8 | *order as u64,
+            Predictor::Lpc { coefficients, .. } => 32 | (coefficients.len() as u64 - 1),
+        },
     };
     w.put(1, 0);
     w.put(6, kind);
@@ -260,13 +435,26 @@ fn write_subframe(w: &mut BitWriter, subframe: &Subframe, samples: &[i64], bits:
     match subframe {
         Subframe::Constant(value) => w.put_signed(bits, *value),
         Subframe::Verbatim => samples.iter().for_each(|s| w.put_signed(bits, *s)),
-        Subframe::Fixed {
-            order,
+        Subframe::Predicted {
+            predictor,
             residual,
             partitioned,
         } => {
+            let order = &predictor.order();
             for s in &samples[..*order] {
                 w.put_signed(bits, *s);
+            }
+            if let Predictor::Lpc {
+                coefficients,
+                precision,
+                shift,
+            } = predictor
+            {
+                w.put(4, *precision as u64 - 1);
+                w.put_signed(5, *shift as i64);
+                for c in coefficients {
+                    w.put_signed(*precision, *c);
+                }
             }
             let wide = partitioned.parameters.iter().any(|k| *k > 14);
             let parameter_bits = if wide { 5 } else { 4 };
