@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Changes whenever the bytes these writers produce change.
-pub const WRITER_VERSION: u32 = 4;
+pub const WRITER_VERSION: u32 = 5;
 
 /// The file around the samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
