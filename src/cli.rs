@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bounce_engine::{build, cache_dir, clean, load_project, BuildOptions, Project};
+use bounce_engine::{build, cache_dir, check_project, clean, load_project, BuildOptions, Project};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::report::{print_build_error, print_project_errors, HumanObserver, JsonObserver};
@@ -264,7 +264,10 @@ pub fn run() -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "bounce", &mut std::io::stdout());
             Ok(())
         }
-        Command::Check { project } => load(&project).map(|p| {
+        Command::Check { project } => check_project(&project.file).map_err(|errors| {
+            print_project_errors(&errors);
+            EXIT_USAGE
+        }).map(|p| {
             eprintln!(
                 "{}: ok ({} tracks, {} masters, {} deliverables)",
                 project.file.display(),

@@ -231,12 +231,15 @@ impl Observer for HumanObserver {
                 "{:>10} {} ({} ms)",
                 "Rendered", event.step.id, event.millis
             )),
-            Status::Failed => self.line(format!(
-                "{:>10} {}: {}",
-                "Failed",
-                event.step.id,
-                event.error.as_deref().unwrap_or("failed")
-            )),
+            Status::Failed => {
+                let error = event.error.as_deref().unwrap_or("failed");
+                // Build errors name their step already.
+                let error = error
+                    .strip_prefix(event.step.id.as_str())
+                    .and_then(|rest| rest.strip_prefix(": "))
+                    .unwrap_or(error);
+                self.line(format!("{:>10} {}: {error}", "Failed", event.step.id))
+            }
         }
     }
 }

@@ -248,3 +248,77 @@ fn output_paths_that_collide_are_errors() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("both write x.wav"), "{stderr}");
 }
+
+#[test]
+fn check_opens_every_audio_file_and_points_at_the_bad_ones() {
+    let project = project();
+    project.write("notes.wav", "these are session notes, saved as .wav");
+    project.wav("surround.wav", 48000, 16, &sine(48000, 6, 100.0, 0.1, 0.1));
+    let stderr = check_fails(
+        &project,
+        &format!(
+            "{HEAD}master \"m\" {{}}\ntrack 1 \"A\" {{\n    stem \"k\" \"kick.wav\"\n    stem \"n\" \"notes.wav\"\n}}\n\
+             track 2 \"B\" {{\n    stem \"s\" \"surround.wav\"\n}}\n\
+             deliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n"
+        ),
+    );
+    assert_reports(&stderr, "7:14", "notes.wav: not an audio file bounce can read");
+    assert_reports(
+        &stderr,
+        "10:14",
+        "surround.wav: 6 channels; bounce takes mono or stereo sources",
+    );
+    assert!(stderr.contains("2 errors"), "{stderr}");
+    assert!(!stderr.contains("kick.wav:"), "the good file is not reported:\n{stderr}");
+}
+
+#[test]
+fn a_truncated_file_fails_the_build_and_says_how_short_it_is() {
+    let project = project();
+    // An interrupted copy: the header declares half a second, the file
+    // holds the first 1000 frames.
+    let whole = std::fs::read(project.path("kick.wav")).unwrap();
+    let header = whole.len() - 24000 * 2;
+    std::fs::write(project.path("cut.wav"), &whole[..header + 2000]).unwrap();
+    project.write(
+        "bounce.kdl",
+        &format!(
+            "{HEAD}master \"m\" {{}}\ntrack 1 \"A\" {{ stem \"k\" \"cut.wav\"; }}\n\
+             deliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n"
+        ),
+    );
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&log.output.stderr);
+    assert!(
+        stderr.contains(
+            "cut.wav: truncated: its header declares 24000 frames but the audio ends after 1000"
+        ),
+        "{stderr}"
+    );
+    assert!(!project.path("out").exists());
+}
+
+#[test]
+fn a_wav_whose_writer_could_not_seek_back_is_read_to_its_end() {
+    let project = project();
+    project.wav("stereo.wav", 48000, 16, &sine(48000, 2, 60.0, 0.5, 0.5));
+    // A piped WAV: RIFF and data sizes left at 0xFFFFFFFF.
+    let mut bytes = std::fs::read(project.path("stereo.wav")).unwrap();
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap();
+    bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    bytes[data + 4..data + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(project.path("piped.wav"), &bytes).unwrap();
+    project.write(
+        "bounce.kdl",
+        &format!(
+            "{HEAD}master \"m\" {{}}\ntrack 1 \"A\" {{ stem \"k\" \"piped.wav\"; }}\n\
+             deliverable \"d\" {{ master \"m\"; format \"wav\" bits=16; }}\n"
+        ),
+    );
+    project.build_ok(&[]);
+    let (_, delivered) = project.read_wav("out/1/d/01 - A.wav");
+    let (_, original) = project.read_wav("stereo.wav");
+    assert_eq!(delivered[0].len(), original[0].len(), "every frame");
+    assert!(delivered == original, "the samples, unchanged");
+}

@@ -38,7 +38,7 @@ pub use key::KEY_SCHEMA;
 pub use model::Project;
 pub use plan::{plan, Plan};
 pub use publish::{clean, read_manifest, Manifest, ManifestFile};
-pub use reader::load_project;
+pub use reader::{check_project, load_project};
 pub use release::{is_released, release, Released, RELEASE_LOCK};
 pub use render::{Measured, OutputInfo};
 pub use revision::{load_at_revision, Revision, RevisionError};

@@ -1,7 +1,7 @@
 //! Reads project files (LANGUAGE.md) into a [`Project`], reporting every
 //! mistake at once.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use bounce_nodes::processors::{
@@ -84,6 +84,18 @@ pub fn load_project(path: &Path) -> Result<Project, ProjectErrors> {
     reader.finish(path)
 }
 
+/// As [`load_project`], and opens every audio file to check that bounce can
+/// decode it (format, channels), as `bounce check` does. Builds skip this:
+/// a no-op build opens no audio, and a render reports a bad file anyway.
+pub fn check_project(path: &Path) -> Result<Project, ProjectErrors> {
+    let mut reader = Reader {
+        probed: Some(HashMap::new()),
+        ..Reader::default()
+    };
+    reader.read_file(path, None);
+    reader.finish(path)
+}
+
 #[derive(Default)]
 struct Reader {
     diags: Diagnostics,
@@ -93,6 +105,8 @@ struct Reader {
     tracks: Vec<Track>,
     masters: Vec<Master>,
     deliverables: Vec<Deliverable>,
+    /// When audio files are opened at load: what each one's header said.
+    probed: Option<HashMap<PathBuf, Result<(), String>>>,
 }
 
 fn display_name(path: &Path) -> String {
@@ -470,6 +484,23 @@ impl Reader {
                     .label("missing file")
                     .help("paths are relative to the project file"),
                 );
+            } else if let Some(probed) = &mut self.probed {
+                let verdict = probed.entry(full.clone()).or_insert_with(|| {
+                    bounce_nodes::probe_file(&full)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(problem) = verdict {
+                    // The caret shows which file; the message says what is wrong.
+                    let problem = problem
+                        .strip_prefix(&format!("{}: ", full.display()))
+                        .unwrap_or(problem);
+                    let span = node.span_of(node.args()[1].span());
+                    diags.push(
+                        ProjectDiagnostic::new(&span, format!("{path}: {problem}"))
+                            .label("bad audio file"),
+                    );
+                }
             }
             SourceKind::File(full)
         };

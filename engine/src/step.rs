@@ -50,7 +50,11 @@ impl StepKind {
 
     /// Bumped when a kind's rendering changes outside its processors.
     pub fn version(self) -> u32 {
-        1
+        match self {
+            // 2: a file shorter than its header declares is refused.
+            StepKind::Source => 2,
+            _ => 1,
+        }
     }
 }
 

@@ -53,6 +53,9 @@ pub struct DecodedFile {
     /// offset fields as audio and reads one frame too many from a trailing
     /// chunk (such as ID3 tags), so for AIFF the COMM chunk's count is used.
     remaining: Option<u64>,
+    /// The frame count the container declares exactly, to tell a truncated
+    /// file (an interrupted copy) from a whole one.
+    declared: Option<u64>,
 }
 
 /// The frame count in an AIFF file's COMM chunk, if `path` is an AIFF.
@@ -79,6 +82,14 @@ fn aiff_frames(path: &Path) -> Option<u64> {
         )
         .ok()?;
     }
+}
+
+/// Whether a declared length is a streaming writer's placeholder (a WAV
+/// `data` size of 0xFFFFFFFF, written when the length was not yet known)
+/// rather than a length to hold the file to.
+fn is_placeholder_length(frames: u64, channels: usize, bits: Option<u32>) -> bool {
+    let bytes_per_frame = channels as u64 * bits.map_or(4, |b| b.div_ceil(8)) as u64;
+    frames.saturating_mul(bytes_per_frame) >= u32::MAX as u64 - bytes_per_frame
 }
 
 /// Reads only the header of a file.
@@ -164,6 +175,14 @@ impl DecodedFile {
         } else {
             aiff_frames(path).or(params.n_frames)
         };
+        // PCM and FLAC headers state their length exactly (unless a
+        // streaming writer left a placeholder); a shorter stream is a
+        // damaged file, not a short one.
+        let pcm = info.codec.starts_with("pcm");
+        let declared = remaining.filter(|&frames| match pcm {
+            true => !is_placeholder_length(frames, channels, params.bits_per_sample),
+            false => info.codec == "flac",
+        });
         Ok(DecodedFile {
             path: path.to_path_buf(),
             info,
@@ -174,6 +193,7 @@ impl DecodedFile {
             pending_pos: 0,
             finished: false,
             remaining,
+            declared,
         })
     }
 
@@ -265,6 +285,13 @@ impl BlockSource for DecodedFile {
         }
         if let Some(remaining) = &mut self.remaining {
             *remaining -= written as u64;
+            if let (true, Some(declared)) = (self.finished && written < want, self.declared) {
+                return Err(AudioError::Truncated {
+                    path: self.path.clone(),
+                    declared,
+                    found: declared - *remaining,
+                });
+            }
         }
         Ok(written)
     }

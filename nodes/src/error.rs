@@ -13,6 +13,12 @@ pub enum AudioError {
     Unsupported { path: PathBuf, reason: String },
     #[error("{path}: {channels} channels; bounce takes mono or stereo sources")]
     Channels { path: PathBuf, channels: usize },
+    #[error("{path}: truncated: its header declares {declared} frames but the audio ends after {found} (an interrupted copy or export?)")]
+    Truncated {
+        path: PathBuf,
+        declared: u64,
+        found: u64,
+    },
     #[error("{path}: damaged audio data: {reason}")]
     Decode { path: PathBuf, reason: String },
     #[error("{path}: not a bounce PCM file ({reason})")]
