@@ -264,18 +264,20 @@ pub fn run() -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "bounce", &mut std::io::stdout());
             Ok(())
         }
-        Command::Check { project } => check_project(&project.file).map_err(|errors| {
-            print_project_errors(&errors);
-            EXIT_USAGE
-        }).map(|p| {
-            eprintln!(
-                "{}: ok ({} tracks, {} masters, {} deliverables)",
-                project.file.display(),
-                p.tracks.len(),
-                p.masters.len(),
-                p.deliverables.len()
-            );
-        }),
+        Command::Check { project } => check_project(&project.file)
+            .map_err(|errors| {
+                print_project_errors(&errors);
+                EXIT_USAGE
+            })
+            .map(|p| {
+                eprintln!(
+                    "{}: ok ({} tracks, {} masters, {} deliverables)",
+                    project.file.display(),
+                    p.tracks.len(),
+                    p.masters.len(),
+                    p.deliverables.len()
+                );
+            }),
         Command::Analyze {
             files,
             message_format,

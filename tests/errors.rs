@@ -262,14 +262,21 @@ fn check_opens_every_audio_file_and_points_at_the_bad_ones() {
              deliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n"
         ),
     );
-    assert_reports(&stderr, "7:14", "notes.wav: not an audio file bounce can read");
+    assert_reports(
+        &stderr,
+        "7:14",
+        "notes.wav: not an audio file bounce can read",
+    );
     assert_reports(
         &stderr,
         "10:14",
         "surround.wav: 6 channels; bounce takes mono or stereo sources",
     );
     assert!(stderr.contains("2 errors"), "{stderr}");
-    assert!(!stderr.contains("kick.wav:"), "the good file is not reported:\n{stderr}");
+    assert!(
+        !stderr.contains("kick.wav:"),
+        "the good file is not reported:\n{stderr}"
+    );
 }
 
 #[test]
