@@ -329,3 +329,14 @@ fn a_wav_whose_writer_could_not_seek_back_is_read_to_its_end() {
     assert_eq!(delivered[0].len(), original[0].len(), "every frame");
     assert!(delivered == original, "the samples, unchanged");
 }
+
+#[test]
+fn no_project_file_says_how_to_name_or_write_one() {
+    let project = TestProject::new();
+    let output = project.run(&["build"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read bounce.kdl"), "{stderr}");
+    assert!(stderr.contains("-f FILE"), "{stderr}");
+    assert!(stderr.contains("bounce init"), "{stderr}");
+}

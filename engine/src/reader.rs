@@ -140,6 +140,11 @@ impl Reader {
                     Some(span) => {
                         self.error(span, message);
                     }
+                    None if e.kind() == std::io::ErrorKind::NotFound => self.diags.push(
+                        ProjectDiagnostic::global(message).help(
+                            "name the project file with -f FILE, or write one from a folder of stems with `bounce init`",
+                        ),
+                    ),
                     None => self.diags.push(ProjectDiagnostic::global(message)),
                 }
                 return;
