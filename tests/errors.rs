@@ -294,15 +294,18 @@ fn a_truncated_file_fails_the_build_and_says_how_short_it_is() {
              deliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n"
         ),
     );
+    let message =
+        "cut.wav: truncated: its header declares 24000 frames but the audio ends after 1000";
+    // check reads the chunk sizes against the file's length...
+    let checked = project.run(&["check"]);
+    assert_eq!(checked.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&checked.stderr).replace("\n  │ ", " ");
+    assert_reports(&stderr, "5:24", message);
+    // ...and a build, decoding, finds the audio end early.
     let log = project.build(&[]);
     assert_eq!(log.output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&log.output.stderr);
-    assert!(
-        stderr.contains(
-            "cut.wav: truncated: its header declares 24000 frames but the audio ends after 1000"
-        ),
-        "{stderr}"
-    );
+    assert!(stderr.contains(message), "{stderr}");
     assert!(!project.path("out").exists());
 }
 

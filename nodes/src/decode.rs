@@ -92,9 +92,76 @@ fn is_placeholder_length(frames: u64, channels: usize, bits: Option<u32>) -> boo
     frames.saturating_mul(bytes_per_frame) >= u32::MAX as u64 - bytes_per_frame
 }
 
-/// Reads only the header of a file.
+/// Reads only the header of a file (and, for WAV and AIFF, the chunk
+/// sizes, to catch a file cut short without decoding it).
 pub fn probe_file(path: &Path) -> Result<FileInfo, AudioError> {
-    DecodedFile::open(path).map(|file| file.info)
+    let info = DecodedFile::open(path)?.info;
+    match cut_short(path) {
+        Some((declared, found)) => Err(AudioError::Truncated {
+            path: path.to_path_buf(),
+            declared,
+            found,
+        }),
+        None => Ok(info),
+    }
+}
+
+/// For a WAV or AIFF file whose audio chunk claims more bytes than the file
+/// holds: the frames it declares and the frames it has.
+fn cut_short(path: &Path) -> Option<(u64, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).ok()?;
+    let length = file.metadata().ok()?.len();
+    let mut header = [0u8; 12];
+    file.read_exact(&mut header).ok()?;
+    let big_endian = match (&header[..4], &header[8..12]) {
+        (b"RIFF", b"WAVE") => false,
+        (b"FORM", b"AIFF" | b"AIFC") => true,
+        _ => return None,
+    };
+    let number = |bytes: [u8; 4]| match big_endian {
+        true => u32::from_be_bytes(bytes),
+        false => u32::from_le_bytes(bytes),
+    };
+    let mut frame_bytes = None;
+    let mut position = 12u64;
+    while position + 8 <= length {
+        let mut chunk = [0u8; 8];
+        file.read_exact(&mut chunk).ok()?;
+        let size = number(chunk[4..8].try_into().ok()?);
+        let body = position + 8;
+        let mut field = [0u8; 8];
+        match &chunk[..4] {
+            // WAV fmt: block align at byte 12.
+            b"fmt " => {
+                file.read_exact(&mut field[..8]).ok()?;
+                file.read_exact(&mut field[..6]).ok()?;
+                frame_bytes = Some(u16::from_le_bytes([field[4], field[5]]) as u64);
+            }
+            // AIFF COMM: channels, then (after the frame count) sample size.
+            b"COMM" => {
+                file.read_exact(&mut field[..8]).ok()?;
+                let channels = u16::from_be_bytes([field[0], field[1]]) as u64;
+                let bits = u16::from_be_bytes([field[6], field[7]]) as u64;
+                frame_bytes = Some(channels * bits.div_ceil(8));
+            }
+            b"data" | b"SSND" if size != u32::MAX => {
+                let frame_bytes = frame_bytes.filter(|&b| b > 0)?;
+                // SSND starts with an offset and a block size.
+                let skip = if &chunk[..4] == b"SSND" { 8 } else { 0 };
+                let held = length - body;
+                return (size as u64 > held).then(|| {
+                    let declared = (size as u64).saturating_sub(skip) / frame_bytes;
+                    let found = held.saturating_sub(skip) / frame_bytes;
+                    (declared, found)
+                });
+            }
+            _ => {}
+        }
+        position = body + size as u64 + size as u64 % 2;
+        file.seek(SeekFrom::Start(position)).ok()?;
+    }
+    None
 }
 
 impl DecodedFile {
