@@ -19,6 +19,9 @@ master "flat" { }
 deliverable "float" { master "flat"; format "wav" bits=32 float=#true; path "master.{ext}"; }
 deliverable "wav24" { master "flat"; format "wav" bits=24; path "{deliverable}.{ext}"; }
 deliverable "wav16" { master "flat"; format "wav" bits=16; path "{deliverable}.{ext}"; }
+deliverable "bwf24" { master "flat"; format "bwf" bits=24; path "{deliverable}.{ext}"; }
+deliverable "disc" { master "flat"; format "cd"; }
+deliverable "stems24" { stems "drums" "bass" "music"; format "wav" bits=24; path "{deliverable}/{stem}.{ext}"; }
 deliverable "aiff24" { master "flat"; format "aiff" bits=24; path "{deliverable}.{ext}"; }
 deliverable "flac16" { master "flat"; format "flac" bits=16; path "{deliverable}.{ext}"; }
 deliverable "flac24" { master "flat"; format "flac" bits=24; path "{deliverable}.{ext}"; }
@@ -31,7 +34,7 @@ seconds=180
 speed() { # command…; prints x realtime
     local start end
     start=$(date +%s.%N)
-    "$@" > /dev/null 2>&1
+    "$@" > /dev/null 2> "$work/stderr.txt" || { cat "$work/stderr.txt" >&2; echo "FAILED"; return; }
     end=$(date +%s.%N)
     awk -v a="$start" -v b="$end" -v s="$seconds" 'BEGIN { printf "%.0f", s / (b - a) }'
 }
@@ -47,6 +50,10 @@ row() {
 }
 row "WAV 24-bit" "$(ours wav24)" "$(speed ffmpeg -v error -y -i "$master" -c:a pcm_s24le "$work/p.wav")" "ffmpeg -c:a pcm_s24le"
 row "WAV 16-bit, TPDF" "$(ours wav16)" "$(speed sox "$master" -b 16 "$work/p16.wav" dither)" "sox -b 16 … dither"
+row "BWF 24-bit (bext)" "$(ours bwf24)" "$(speed ffmpeg -v error -y -i "$master" -c:a pcm_s24le -write_bext 1 -metadata originator=Bench "$work/p.bwf.wav")" "ffmpeg -c:a pcm_s24le -write_bext 1"
+row "CD image + CUE (44.1 kHz/16)" "$(ours disc)" "$(speed sox "$master" -b 16 "$work/cd.wav" rate -v 44100 dither)" "sox -b 16 … rate -v 44100 dither"
+stems=("$album/stems/01/kick.wav" "$album/stems/01/bass.wav" "$album/stems/01/pad.wav")
+row "stems, 3 × WAV 24-bit" "$(ours stems24)" "$(speed sh -c "for s in ${stems[*]}; do sox \$s -b 24 '$work/'\$(basename \$s); done")" "sox -b 24, once per stem"
 row "AIFF 24-bit" "$(ours aiff24)" "$(speed sox "$master" -b 24 "$work/p.aiff")" "sox -b 24 … .aiff"
 row "FLAC 16-bit" "$(ours flac16)" "$(speed sh -c "sox '$master' -b 16 '$work/p16b.wav' && flac -f -s -5 -o '$work/p16.flac' '$work/p16b.wav'")" "sox -b 16, then flac -5"
 sox "$master" -b 24 "$work/p24.wav"
