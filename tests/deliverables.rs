@@ -702,3 +702,52 @@ deliverable "wav" { master "flat"; format "wav" bits=24; path "{track}.{ext}"; }
         "album gain {gain} for {album} LUFS"
     );
 }
+
+#[test]
+fn samples_clipped_to_an_integer_files_full_scale_are_reported() {
+    let project = TestProject::new();
+    // A 0.5 s sine at -1 dBFS, raised 6 dB by the stem's gain: +5 dBFS.
+    project.wav("hot.wav", 48000, 24, &sine(48000, 2, 440.0, 0.891, 0.5));
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Hot" { sample-rate 48000; version "h"; }
+master "flat" { }
+master "safe" ceiling=-1.0 { }
+track 1 "Loud" { stem "hot" "hot.wav" gain=6 }
+deliverable "pcm" { master "flat"; format "wav" bits=24; path "pcm.{ext}"; }
+deliverable "float" { master "flat"; format "wav" bits=32 float=#true; path "float.{ext}"; }
+deliverable "limited" { master "safe"; format "flac" bits=16; path "limited.{ext}"; }
+"#,
+    );
+    let log = project.build_ok(&[]);
+    let warnings = |step: &str| -> Vec<String> {
+        log.steps
+            .iter()
+            .filter(|s| s["step"] == step)
+            .flat_map(|s| s["warnings"].as_array().cloned().unwrap_or_default())
+            .map(|w| w.as_str().unwrap().to_string())
+            .collect()
+    };
+    // Every sample over full scale is counted, from the file itself.
+    let (_, samples) = project.read_wav("out/h/pcm.wav");
+    let full_scale = (1 << 23) - 1;
+    let at_full_scale: usize = samples
+        .iter()
+        .map(|channel| channel.iter().filter(|s| s.abs() >= full_scale).count())
+        .sum();
+    let pcm = warnings("deliverable:pcm:1");
+    assert_eq!(pcm.len(), 1, "{pcm:?}");
+    let counted: usize = pcm[0].split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        counted > 0 && counted <= at_full_scale,
+        "{counted} reported, {at_full_scale} at full scale"
+    );
+    assert!(
+        pcm[0].contains("peaks at +5.0") && pcm[0].contains("24-bit file's full scale"),
+        "{pcm:?}"
+    );
+    // A float file holds the overs; a ceiling keeps them out.
+    assert!(warnings("deliverable:float:1").is_empty());
+    assert!(warnings("deliverable:limited:1").is_empty());
+}

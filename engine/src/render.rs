@@ -4,7 +4,7 @@ use bounce_cache::{Cache, Hash};
 use bounce_nodes::processors::FadeCurve;
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Dither, Fit,
-    LoudnessReport, Mixer, Mp3Mode, Mp3Sink, PanLaw, PcmReader, PcmWriter, Precision,
+    LoudnessReport, Mixer, Mp3Mode, Mp3Sink, Overs, PanLaw, PcmReader, PcmWriter, Precision,
     ProcessorSpec, Resampled, Scaled, Tone, WavFormat, WavSink, BLOCK_FRAMES,
 };
 use bounce_nodes::{render_limited, LimiterSettings};
@@ -23,9 +23,18 @@ trait EncodedSink: BlockSink {
         self: Box<Self>,
         path: &std::path::Path,
     ) -> Result<(u64, LoudnessReport), AudioError>;
+
+    /// Samples past full scale the encoder had to clip.
+    fn clipped(&self) -> Overs {
+        Overs::default()
+    }
 }
 
 impl EncodedSink for WavSink {
+    fn clipped(&self) -> Overs {
+        self.overs()
+    }
+
     /// PCM is measured on the way in: the samples written are the file.
     fn finish_and_measure(
         self: Box<Self>,
@@ -763,7 +772,7 @@ impl Renderer<'_> {
         let mut limit_at = ceiling.map(|c| c - DITHER_HEADROOM_DB);
         for attempt in 1..=ATTEMPTS {
             let output_limit = limit_at.filter(|_| resampled);
-            let (temp, frames, report) =
+            let (temp, frames, report, overs) =
                 self.encode_once(step, key, master, file, output_limit, trim)?;
             let over = ceiling
                 .map(|c| report.true_peak - c)
@@ -785,6 +794,14 @@ impl Renderer<'_> {
                         "level corrected by {trim:+.2} dB on the delivered file: resampling to {} Hz changed its {}",
                         format.sample_rate,
                         if target.is_some() { "loudness or peaks" } else { "peaks" }
+                    ));
+                }
+                if overs.samples > 0 {
+                    warnings.push(format!(
+                        "{} samples clipped: the audio peaks at {:+.2} dBFS, over the {}-bit file's full scale; give the master a ceiling or lower its level",
+                        overs.samples,
+                        bounce_nodes::gain_to_db(overs.peak as f64),
+                        format.bits
                     ));
                 }
                 let hash = self.cache.commit_blob(temp)?;
@@ -847,7 +864,7 @@ impl Renderer<'_> {
         file: &FileSpec,
         limit_at: Option<f64>,
         trim_db: f64,
-    ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport), BuildError> {
+    ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
         let (format, dither) = (file.format, file.dither);
         let audio = |source: AudioError| BuildError::Audio {
             step: step.id.clone(),
@@ -905,7 +922,8 @@ impl Renderer<'_> {
                 bounce_nodes::copy_source(source.as_mut(), sink.as_mut()).map_err(audio)?;
             }
         }
+        let overs = sink.clipped();
         let (frames, report) = sink.finish_and_measure(temp.path()).map_err(audio)?;
-        Ok((temp, frames, report))
+        Ok((temp, frames, report, overs))
     }
 }

@@ -53,6 +53,8 @@ impl StepKind {
         match self {
             // 2: a file shorter than its header declares is refused.
             StepKind::Source => 2,
+            // 2: samples clipped to an integer file's full scale are reported.
+            StepKind::Deliverable => 2,
             _ => 1,
         }
     }

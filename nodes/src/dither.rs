@@ -37,6 +37,15 @@ pub struct Quantizer {
     rng: SplitMix64,
     /// Past quantisation errors, newest first (shaped dither only).
     errors: [f64; 9],
+    overs: Overs,
+}
+
+/// Samples beyond full scale that a quantiser had to clip.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overs {
+    pub samples: u64,
+    /// The largest magnitude among them (1.0 is full scale).
+    pub peak: f32,
 }
 
 impl Quantizer {
@@ -50,7 +59,14 @@ impl Quantizer {
             dither,
             rng: SplitMix64(seed),
             errors: [0.0; 9],
+            overs: Overs::default(),
         }
+    }
+
+    /// The samples clipped so far: those past full scale on the way in,
+    /// not the dither's last LSB at full scale.
+    pub fn overs(&self) -> Overs {
+        self.overs
     }
 
     pub fn scale(&self) -> f64 {
@@ -58,6 +74,10 @@ impl Quantizer {
     }
 
     pub fn quantize(&mut self, x: f32) -> i32 {
+        if x.abs() > 1.0 {
+            self.overs.samples += 1;
+            self.overs.peak = self.overs.peak.max(x.abs());
+        }
         let mut value = x as f64 * self.scale;
         if self.dither == Dither::Shaped {
             value -= SHAPER
@@ -99,6 +119,21 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_the_samples_past_full_scale_not_the_ones_at_it() {
+        let mut q = Quantizer::new(16, Dither::Tpdf, 3);
+        for x in [1.0, -1.0, 0.5, 1.25, -2.0, 0.999] {
+            q.quantize(x);
+        }
+        assert_eq!(
+            q.overs(),
+            Overs {
+                samples: 2,
+                peak: 2.0
+            }
+        );
+    }
 
     #[test]
     fn samples_on_the_grid_pass_untouched_without_dither() {

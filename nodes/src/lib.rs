@@ -36,7 +36,7 @@ pub use cd::{
 };
 pub use chain::{render_chain, ChainContext};
 pub use decode::{probe_file, DecodedFile, FileInfo};
-pub use dither::{Dither, Quantizer, DITHER_VERSION};
+pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
 pub use error::AudioError;
 pub use meter::{LoudnessMeter, LoudnessReport};
 pub use mp3::{measure_decoded, Mp3Mode, Mp3Sink, MP3_BITRATES, MP3_RATES};

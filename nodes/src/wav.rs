@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::flac::{FlacStream, FLAC_HEADER};
 use crate::{
-    AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Quantizer, TruePeakMeter,
+    AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Overs, Quantizer, TruePeakMeter,
 };
 
 /// Changes whenever the bytes these writers produce change.
@@ -239,6 +239,14 @@ impl WavSink {
     /// Finalises the sizes (and the `bext` loudness); returns the frame
     /// count and the measurement of the written samples, the true peak
     /// being the higher of the BS.1770 meter's and the strict reading.
+    /// The samples clipped to full scale so far (integer formats).
+    pub fn overs(&self) -> Overs {
+        self.quantizer
+            .as_ref()
+            .map(Quantizer::overs)
+            .unwrap_or_default()
+    }
+
     pub fn finish(mut self) -> Result<(u64, LoudnessReport), AudioError> {
         let mut report = self.meter.report()?;
         report.true_peak = report.true_peak.max(self.strict.true_peak_db());
