@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bounce_engine::{build, cache_dir, check_project, clean, load_project, BuildOptions, Project};
+use bounce_engine::{
+    build, cache_dir, check_project, clean, load_project, BuildError, BuildOptions, Project,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::report::{print_build_error, print_project_errors, HumanObserver, JsonObserver};
@@ -332,8 +334,17 @@ pub(crate) fn run_build(
         }
         Err(error) => {
             print_build_error(&error);
-            Err(EXIT_FAILED)
+            Err(exit_status(&error))
         }
+    }
+}
+
+/// A target the project does not have is a command-line mistake; anything
+/// else stopping a build is a failed build.
+fn exit_status(error: &BuildError) -> i32 {
+    match error {
+        BuildError::UnknownTarget { .. } => EXIT_USAGE,
+        _ => EXIT_FAILED,
     }
 }
 
@@ -383,7 +394,7 @@ fn run_graph(args: &ProjectArgs, targets: Vec<String>, notation: GraphNotation) 
     let collector = StatusCollector::default();
     if let Err(error) = build(&project, &options, &collector) {
         print_build_error(&error);
-        return Err(EXIT_FAILED);
+        return Err(exit_status(&error));
     }
     let plan = bounce_engine::plan(&project).map_err(|errors| {
         print_project_errors(&errors);

@@ -227,7 +227,7 @@ fn a_target_builds_only_what_it_needs() {
     assert!(!project.path("out/1.0.0/lo/01 - One.wav").exists());
 
     let unknown = project.run(&["build", "loo"]);
-    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(unknown.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(
         stderr.contains("unknown target \"loo\"") && stderr.contains("did you mean \"lo\""),
