@@ -187,7 +187,15 @@ enum Command {
 }
 
 pub(crate) fn load(args: &ProjectArgs) -> Result<Project, i32> {
-    load_project(&args.file).map_err(|errors| {
+    load_with(args, load_project)
+}
+
+/// Reads the project with `loader`, printing its errors.
+fn load_with(
+    args: &ProjectArgs,
+    loader: fn(&std::path::Path) -> Result<Project, bounce_engine::ProjectErrors>,
+) -> Result<Project, i32> {
+    loader(&args.file).map_err(|errors| {
         print_project_errors(&errors);
         EXIT_USAGE
     })
@@ -266,20 +274,15 @@ pub fn run() -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "bounce", &mut std::io::stdout());
             Ok(())
         }
-        Command::Check { project } => check_project(&project.file)
-            .map_err(|errors| {
-                print_project_errors(&errors);
-                EXIT_USAGE
-            })
-            .map(|p| {
-                eprintln!(
-                    "{}: ok ({} tracks, {} masters, {} deliverables)",
-                    project.file.display(),
-                    p.tracks.len(),
-                    p.masters.len(),
-                    p.deliverables.len()
-                );
-            }),
+        Command::Check { project } => load_with(&project, check_project).map(|p| {
+            eprintln!(
+                "{}: ok ({} tracks, {} masters, {} deliverables)",
+                project.file.display(),
+                p.tracks.len(),
+                p.masters.len(),
+                p.deliverables.len()
+            );
+        }),
         Command::Analyze {
             files,
             message_format,

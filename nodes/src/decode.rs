@@ -58,30 +58,77 @@ pub struct DecodedFile {
     declared: Option<u64>,
 }
 
+/// The chunks of a RIFF WAV or an AIFF file, walked by their headers
+/// without reading the audio.
+struct Chunks {
+    file: File,
+    length: u64,
+    /// AIFF sizes are big-endian, RIFF's little-endian.
+    aiff: bool,
+    /// Where the next chunk header starts.
+    next: u64,
+}
+
+impl Chunks {
+    fn open(path: &Path) -> Option<Self> {
+        use std::io::Read;
+        let mut file = File::open(path).ok()?;
+        let length = file.metadata().ok()?.len();
+        let mut header = [0u8; 12];
+        file.read_exact(&mut header).ok()?;
+        let aiff = match (&header[..4], &header[8..12]) {
+            (b"RIFF", b"WAVE") => false,
+            (b"FORM", b"AIFF" | b"AIFC") => true,
+            _ => return None,
+        };
+        Some(Chunks {
+            file,
+            length,
+            aiff,
+            next: 12,
+        })
+    }
+
+    /// The next chunk's id, size and body offset, leaving the file at its
+    /// body.
+    fn next_chunk(&mut self) -> Option<([u8; 4], u32, u64)> {
+        use std::io::{Seek, SeekFrom};
+        if self.next + 8 > self.length {
+            return None;
+        }
+        self.file.seek(SeekFrom::Start(self.next)).ok()?;
+        let header: [u8; 8] = self.read()?;
+        let id = header[..4].try_into().ok()?;
+        let size_bytes = header[4..8].try_into().ok()?;
+        let size = match self.aiff {
+            true => u32::from_be_bytes(size_bytes),
+            false => u32::from_le_bytes(size_bytes),
+        };
+        let body = self.next + 8;
+        // Chunks are padded to an even length.
+        self.next = body + size as u64 + size as u64 % 2;
+        Some((id, size, body))
+    }
+
+    /// The next `N` bytes of the current chunk.
+    fn read<const N: usize>(&mut self) -> Option<[u8; N]> {
+        use std::io::Read;
+        let mut bytes = [0u8; N];
+        self.file.read_exact(&mut bytes).ok()?;
+        Some(bytes)
+    }
+}
+
 /// The frame count in an AIFF file's COMM chunk, if `path` is an AIFF.
 fn aiff_frames(path: &Path) -> Option<u64> {
-    use std::io::Read;
-    let mut file = File::open(path).ok()?;
-    let mut header = [0u8; 12];
-    file.read_exact(&mut header).ok()?;
-    if &header[..4] != b"FORM" || !matches!(&header[8..12], b"AIFF" | b"AIFC") {
-        return None;
-    }
-    loop {
-        let mut chunk = [0u8; 8];
-        file.read_exact(&mut chunk).ok()?;
-        let size = u32::from_be_bytes(chunk[4..8].try_into().ok()?) as u64;
-        if &chunk[..4] == b"COMM" {
-            let mut comm = [0u8; 6];
-            file.read_exact(&mut comm).ok()?;
+    let mut chunks = Chunks::open(path).filter(|c| c.aiff)?;
+    while let Some((id, _, _)) = chunks.next_chunk() {
+        if &id == b"COMM" {
+            let comm: [u8; 6] = chunks.read()?;
             return Some(u32::from_be_bytes(comm[2..6].try_into().ok()?) as u64);
         }
-        std::io::Seek::seek(
-            &mut file,
-            std::io::SeekFrom::Current((size + size % 2) as i64),
-        )
-        .ok()?;
     }
+    None
 }
 
 /// Whether a declared length is a streaming writer's placeholder (a WAV
@@ -109,47 +156,27 @@ pub fn probe_file(path: &Path) -> Result<FileInfo, AudioError> {
 /// For a WAV or AIFF file whose audio chunk claims more bytes than the file
 /// holds: the frames it declares and the frames it has.
 fn cut_short(path: &Path) -> Option<(u64, u64)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = File::open(path).ok()?;
-    let length = file.metadata().ok()?.len();
-    let mut header = [0u8; 12];
-    file.read_exact(&mut header).ok()?;
-    let big_endian = match (&header[..4], &header[8..12]) {
-        (b"RIFF", b"WAVE") => false,
-        (b"FORM", b"AIFF" | b"AIFC") => true,
-        _ => return None,
-    };
-    let number = |bytes: [u8; 4]| match big_endian {
-        true => u32::from_be_bytes(bytes),
-        false => u32::from_le_bytes(bytes),
-    };
+    let mut chunks = Chunks::open(path)?;
     let mut frame_bytes = None;
-    let mut position = 12u64;
-    while position + 8 <= length {
-        let mut chunk = [0u8; 8];
-        file.read_exact(&mut chunk).ok()?;
-        let size = number(chunk[4..8].try_into().ok()?);
-        let body = position + 8;
-        let mut field = [0u8; 8];
-        match &chunk[..4] {
+    while let Some((id, size, body)) = chunks.next_chunk() {
+        match &id {
             // WAV fmt: block align at byte 12.
             b"fmt " => {
-                file.read_exact(&mut field[..8]).ok()?;
-                file.read_exact(&mut field[..6]).ok()?;
-                frame_bytes = Some(u16::from_le_bytes([field[4], field[5]]) as u64);
+                let fmt: [u8; 14] = chunks.read()?;
+                frame_bytes = Some(u16::from_le_bytes([fmt[12], fmt[13]]) as u64);
             }
-            // AIFF COMM: channels, then (after the frame count) sample size.
+            // AIFF COMM: channels, frame count, sample size.
             b"COMM" => {
-                file.read_exact(&mut field[..8]).ok()?;
-                let channels = u16::from_be_bytes([field[0], field[1]]) as u64;
-                let bits = u16::from_be_bytes([field[6], field[7]]) as u64;
+                let comm: [u8; 8] = chunks.read()?;
+                let channels = u16::from_be_bytes([comm[0], comm[1]]) as u64;
+                let bits = u16::from_be_bytes([comm[6], comm[7]]) as u64;
                 frame_bytes = Some(channels * bits.div_ceil(8));
             }
             b"data" | b"SSND" if size != u32::MAX => {
                 let frame_bytes = frame_bytes.filter(|&b| b > 0)?;
                 // SSND starts with an offset and a block size.
-                let skip = if &chunk[..4] == b"SSND" { 8 } else { 0 };
-                let held = length - body;
+                let skip = if &id == b"SSND" { 8 } else { 0 };
+                let held = chunks.length - body;
                 return (size as u64 > held).then(|| {
                     let declared = (size as u64).saturating_sub(skip) / frame_bytes;
                     let found = held.saturating_sub(skip) / frame_bytes;
@@ -158,8 +185,6 @@ fn cut_short(path: &Path) -> Option<(u64, u64)> {
             }
             _ => {}
         }
-        position = body + size as u64 + size as u64 % 2;
-        file.seek(SeekFrom::Start(position)).ok()?;
     }
     None
 }

@@ -236,9 +236,6 @@ impl WavSink {
         )
     }
 
-    /// Finalises the sizes (and the `bext` loudness); returns the frame
-    /// count and the measurement of the written samples, the true peak
-    /// being the higher of the BS.1770 meter's and the strict reading.
     /// The samples clipped to full scale so far (integer formats).
     pub fn overs(&self) -> Overs {
         self.quantizer
@@ -247,6 +244,9 @@ impl WavSink {
             .unwrap_or_default()
     }
 
+    /// Finalises the sizes (and the `bext` loudness); returns the frame
+    /// count and the measurement of the written samples, the true peak
+    /// being the higher of the BS.1770 meter's and the strict reading.
     pub fn finish(mut self) -> Result<(u64, LoudnessReport), AudioError> {
         let mut report = self.meter.report()?;
         report.true_peak = report.true_peak.max(self.strict.true_peak_db());
