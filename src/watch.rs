@@ -30,19 +30,25 @@ fn stamps(paths: &[PathBuf]) -> Stamps {
 pub fn run(args: &ProjectArgs, options: BuildOptions, format: MessageFormat) -> Result<(), i32> {
     let mut watched = vec![args.file.clone()];
     loop {
-        match load_project(&args.file) {
+        // Stamped before the build reads anything: an edit saved while it
+        // runs, or just after its summary, starts the next one.
+        let before = match load_project(&args.file) {
             Ok(project) => {
                 watched = project.inputs();
+                let before = stamps(&watched);
                 // A failed build is reported like `bounce build`'s and the
                 // watch goes on.
                 let _ = crate::cli::run_build(&project, options.clone(), format);
+                before
             }
-            Err(errors) => print_project_errors(&errors),
-        }
+            Err(errors) => {
+                print_project_errors(&errors);
+                stamps(&watched)
+            }
+        };
         if format == MessageFormat::Human {
             eprintln!("{:>10} {} files for changes", "Watching", watched.len());
         }
-        let before = stamps(&watched);
         loop {
             std::thread::sleep(POLL);
             let now = stamps(&watched);
