@@ -25,7 +25,7 @@ fn open(args: &ProjectArgs) -> Result<Cache, i32> {
 
 /// Holds the cache against builds while tending it.
 fn lock(cache: &Cache) -> Result<DirLock, i32> {
-    let path = cache.root().join("lock");
+    let path = cache.layout().lock();
     DirLock::acquire(&path, || {
         eprintln!(
             "Waiting for another bounce build to release {}",

@@ -358,9 +358,12 @@ fn run_clean(args: &ProjectArgs, outputs: bool) -> Result<(), i32> {
         ..BuildOptions::default()
     };
     match clean(&project, &cache_dir(&project, &options), outputs) {
-        Ok(removed) => {
-            for path in removed {
+        Ok(cleaned) => {
+            for path in &cleaned.removed {
                 eprintln!("removed {}", path.display());
+            }
+            for path in &cleaned.kept {
+                eprintln!("kept {} (bounce did not write it)", path.display());
             }
             Ok(())
         }

@@ -51,6 +51,7 @@ impl JsonObserver {
             "stale": report.stale,
             "written": report.written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "unchanged": report.unchanged.len(),
+            "removed": report.removed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "evicted": report.evicted.blobs,
             "ms": elapsed.as_millis() as u64,
         });
@@ -165,6 +166,13 @@ impl HumanObserver {
             report.unchanged.len(),
             report.version_dir.display()
         );
+        for path in &report.removed {
+            eprintln!(
+                "{:>10} {} (an earlier build of this version wrote it; the project makes it no more)",
+                "Removed",
+                path.display()
+            );
+        }
         if report.evicted.blobs > 0 {
             eprintln!(
                 "{:>10} {} cached files ({:.1} MB) to keep the cache under its cap",

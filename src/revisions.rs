@@ -24,7 +24,12 @@ pub fn load_revision(
 ) -> Result<Project, i32> {
     let cache = work_cache(args);
     options.cache_dir = Some(cache.clone());
-    load_at_revision(&args.file, rev, &cache.join("revisions")).map_err(|error| {
+    load_at_revision(
+        &args.file,
+        rev,
+        &bounce_cache::CacheLayout::new(&cache).revisions(),
+    )
+    .map_err(|error| {
         if let bounce_engine::RevisionError::Project { errors, .. } = &error {
             print_project_errors(errors);
         }

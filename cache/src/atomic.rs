@@ -16,7 +16,7 @@ pub(crate) fn temp_name(dir: &Path, stem: &str) -> PathBuf {
 }
 
 /// Whether a file name is one of [`temp_name`]'s: `.STEM.PID.N.tmp`.
-fn is_temp_name(name: &str) -> bool {
+pub(crate) fn is_temp_name(name: &str) -> bool {
     let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
         return false;
     };

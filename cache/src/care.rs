@@ -81,9 +81,7 @@ impl Cache {
     /// Every blob, with its size and last use.
     pub fn blobs(&self) -> Vec<BlobInfo> {
         let mut blobs = Vec::new();
-        let shards = fs::read_dir(self.root().join("blobs"))
-            .into_iter()
-            .flatten();
+        let shards = fs::read_dir(self.layout().blobs()).into_iter().flatten();
         for shard in shards.flatten() {
             for entry in fs::read_dir(shard.path()).into_iter().flatten().flatten() {
                 let Ok(meta) = entry.metadata() else { continue };
@@ -101,9 +99,7 @@ impl Cache {
     /// Every action entry's key and the blob it names.
     pub fn entries(&self) -> Vec<(Hash, crate::ActionEntry)> {
         let mut entries = Vec::new();
-        let shards = fs::read_dir(self.root().join("actions"))
-            .into_iter()
-            .flatten();
+        let shards = fs::read_dir(self.layout().actions()).into_iter().flatten();
         for shard in shards.flatten() {
             for file in fs::read_dir(shard.path()).into_iter().flatten().flatten() {
                 let name = file.file_name();
@@ -158,11 +154,11 @@ impl Cache {
                 removed.bytes += blob.size;
             }
         }
-        let tmp = self.root().join("tmp");
+        let tmp = self.layout().tmp();
         for entry in fs::read_dir(&tmp).into_iter().flatten().flatten() {
             let _ = fs::remove_file(entry.path());
         }
-        crate::remove_stale_temps(&self.root().join("actions"), true);
+        crate::remove_stale_temps(&self.layout().actions(), true);
         Ok(removed)
     }
 

@@ -9,6 +9,11 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{path} is not a bounce cache: it has no bounce CACHEDIR.TAG, so bounce neither \
+         writes its cache there nor removes it; name an empty folder or bounce's own"
+    )]
+    NotACache { path: PathBuf },
     #[error("cache entry {path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
 }

@@ -4,11 +4,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::temp_name;
+use crate::layout::{CacheLayout, CACHEDIR_TAG};
 use crate::{hash_file, write_atomically, CacheError, Hash};
-
-const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
-# This file is a cache directory tag created by bounce.\n\
-# For information about cache directory tags see https://bford.info/cachedir/\n";
 
 /// What a step produced: its output blob and facts about it that later
 /// steps and the manifest need without reading the blob.
@@ -50,13 +47,20 @@ impl Drop for TempFile {
 }
 
 impl Cache {
-    /// Opens the cache at `root`, creating it (with `CACHEDIR.TAG`) if needed.
+    /// Opens the cache at `root`, creating it (with `CACHEDIR.TAG`) if
+    /// needed. A folder that holds other files and no bounce marker is
+    /// refused: it is someone's folder, not a cache.
     pub fn open(root: &Path) -> Result<Self, CacheError> {
-        for dir in ["blobs", "actions", "tmp"] {
-            let path = root.join(dir);
+        let layout = CacheLayout::new(root);
+        if !layout.may_open() {
+            return Err(CacheError::NotACache {
+                path: root.to_path_buf(),
+            });
+        }
+        for path in [layout.blobs(), layout.actions(), layout.tmp()] {
             fs::create_dir_all(&path).map_err(|e| CacheError::io(&path, e))?;
         }
-        let tag = root.join("CACHEDIR.TAG");
+        let tag = layout.tag();
         if !tag.exists() {
             // Another process may be writing it at the same moment.
             if let Err(error) = write_atomically(&tag, CACHEDIR_TAG.as_bytes()) {
@@ -74,10 +78,15 @@ impl Cache {
         &self.root
     }
 
+    /// The names of the cache's files.
+    pub fn layout(&self) -> CacheLayout {
+        CacheLayout::new(&self.root)
+    }
+
     fn action_path(&self, key: &Hash) -> PathBuf {
         let hex = key.to_hex();
-        self.root
-            .join("actions")
+        self.layout()
+            .actions()
             .join(&hex[..2])
             .join(format!("{hex}.json"))
     }
@@ -85,7 +94,7 @@ impl Cache {
     /// Where the blob with this hash lives (whether or not it exists).
     pub fn blob_path(&self, hash: &Hash) -> PathBuf {
         let hex = hash.to_hex();
-        self.root.join("blobs").join(&hex[..2]).join(hex)
+        self.layout().blobs().join(&hex[..2]).join(hex)
     }
 
     pub fn has_blob(&self, hash: &Hash) -> bool {
@@ -108,7 +117,7 @@ impl Cache {
     /// A fresh file to write a blob into.
     pub fn temp_file(&self, stem: &str) -> TempFile {
         TempFile {
-            path: temp_name(&self.root.join("tmp"), stem),
+            path: temp_name(&self.layout().tmp(), stem),
         }
     }
 
@@ -127,11 +136,6 @@ impl Cache {
             fs::rename(temp.path(), &dest).map_err(|e| CacheError::io(&dest, e))?;
         }
         Ok(hash)
-    }
-
-    /// Removes every cached entry and blob.
-    pub fn clear(self) -> Result<(), CacheError> {
-        fs::remove_dir_all(&self.root).map_err(|e| CacheError::io(&self.root, e))
     }
 }
 

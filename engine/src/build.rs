@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::explain::{reason, StepRecord, StepRecords};
 use crate::key::{key_json, step_key};
 use crate::plan::{plan, Plan};
-use crate::publish::publish;
+use crate::publish::{publish, MANIFEST};
 use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
 use crate::step::{Action, Step};
 use crate::{BuildError, Project};
@@ -82,6 +82,9 @@ pub struct BuildReport {
     pub stale: usize,
     /// Files written in the version folder (new or changed).
     pub written: Vec<PathBuf>,
+    /// Files an earlier build of this version wrote that the project no
+    /// longer makes, removed.
+    pub removed: Vec<PathBuf>,
     /// Files that were already there, byte for byte.
     pub unchanged: Vec<PathBuf>,
     pub version_dir: PathBuf,
@@ -110,7 +113,7 @@ pub struct LastBuild {
 
 impl LastBuild {
     pub fn path(cache_root: &Path) -> PathBuf {
-        cache_root.join("last-build.json")
+        bounce_cache::CacheLayout::new(cache_root).last_build()
     }
 }
 
@@ -154,17 +157,22 @@ pub fn build(
     // opened), and per output folder while publishing; reading (a dry run)
     // needs no lock: every file appears whole.
     let lock = |path: PathBuf| DirLock::acquire(&path, || observer.waiting(&path));
+    let layout = bounce_cache::CacheLayout::new(&root);
+    if !layout.may_open() {
+        // Checked before the lock, which would leave a file there.
+        return Err(bounce_cache::CacheError::NotACache { path: root }.into());
+    }
     let _cache_lock = match options.dry_run {
         true => None,
-        false => Some(lock(root.join("lock"))?),
+        false => Some(lock(layout.lock())?),
     };
     let cache = Cache::open(&root)?;
     if !options.dry_run {
         // What a killed build left half-written; nobody else writes now.
         bounce_cache::remove_stale_temps(cache.root(), false);
-        bounce_cache::remove_stale_temps(&cache.root().join("tmp"), false);
+        bounce_cache::remove_stale_temps(&layout.tmp(), false);
     }
-    let stat = StatCache::load(&cache.root().join("stat.json"));
+    let stat = StatCache::load(&layout.stat());
     let mut records = StepRecords::load(cache.root());
     observer.planned(selected.len());
     let run = Run {
@@ -239,9 +247,12 @@ pub fn build(
             })
             .collect();
         if !options.no_publish {
-            let _output_lock = lock(project.release.output.join(".lock"))?;
+            // Checked before the lock, which would be written through a link.
+            crate::publish::refuse_links(project, &report.version_dir, Path::new(MANIFEST))?;
+            let _output_lock = lock(project.release.output.join(crate::publish::OUTPUT_LOCK))?;
             bounce_cache::remove_stale_temps(&report.version_dir, true);
-            publish(project, &cache, &stat, &outputs, &mut report)?;
+            let complete = options.targets.is_empty();
+            publish(project, &cache, &stat, &outputs, complete, &mut report)?;
         }
     }
     stat.save()?;

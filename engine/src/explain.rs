@@ -29,7 +29,7 @@ pub struct StepRecords {
 impl StepRecords {
     /// Loads the records in a cache folder (none if absent or unreadable).
     pub fn load(cache_root: &Path) -> Self {
-        let path = cache_root.join("steps.json");
+        let path = bounce_cache::CacheLayout::new(cache_root).steps();
         let records = std::fs::read(&path)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())

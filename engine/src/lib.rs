@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod build;
+mod clean;
 mod codes;
 mod diagnostic;
 mod diff;
@@ -24,11 +25,13 @@ mod revision;
 pub mod step;
 mod suggest;
 mod template;
+mod transaction;
 
 pub use build::{
     build, cache_dir, default_cache_dir, BuildOptions, BuildReport, BuiltFile, LastBuild, Observer,
     Status, StepEvent,
 };
+pub use clean::{clean, Cleaned};
 pub use diagnostic::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 pub use diff::{file_changes, step_changes, FileChange, StepChange};
 pub use error::BuildError;
@@ -37,7 +40,7 @@ pub use init::{start_project, InitError, Started};
 pub use key::KEY_SCHEMA;
 pub use model::Project;
 pub use plan::{plan, Plan};
-pub use publish::{clean, read_manifest, Manifest, ManifestFile};
+pub use publish::{read_manifest, Manifest, ManifestFile, MANIFEST};
 pub use reader::{check_project, load_project};
 pub use release::{is_released, release, Released, RELEASE_LOCK};
 pub use render::{Measured, OutputInfo};

@@ -1,7 +1,7 @@
 //! Planning: a project becomes a DAG of steps.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -237,6 +237,16 @@ fn claim_path(
             return None;
         }
     };
+    if let Some(reserved) = reserved_name(&path) {
+        errors.push(
+            ProjectDiagnostic::new(
+                &deliverable.span,
+                format!("the path \"{}\" is bounce's own {reserved}", path.display()),
+            )
+            .help("choose another name for the deliverable's files"),
+        );
+        return None;
+    }
     let mut who = format!(
         "deliverable \"{}\", track {}",
         deliverable.name, track.number
@@ -244,8 +254,11 @@ fn claim_path(
     if let Some(stem) = stem {
         who.push_str(&format!(", stem \"{stem}\""));
     }
-    if let Some(other) = paths.insert(path.clone(), who.clone()) {
+    if let Some(other) = paths.insert(case_folded(&path), who.clone()) {
         let help = match stem {
+            Some(_) if deliverable.path.contains("{stem}") => {
+                "give the stems names that differ in more than letter case"
+            }
             Some(_) => "put {stem} in the deliverable's path template",
             None => "give the deliverables path templates that differ, e.g. with {deliverable} or {track}",
         };
@@ -258,6 +271,30 @@ fn claim_path(
         );
     }
     Some(path)
+}
+
+/// Names that differ only in case are one file on macOS and Windows.
+fn case_folded(path: &Path) -> PathBuf {
+    PathBuf::from(path.to_string_lossy().to_lowercase())
+}
+
+/// What a version folder's own file `path` would overwrite, if any.
+fn reserved_name(path: &Path) -> Option<&'static str> {
+    let text = path.to_string_lossy().to_lowercase();
+    let first = path
+        .components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if text == crate::publish::MANIFEST {
+        Some("manifest")
+    } else if text == crate::release::RELEASE_LOCK {
+        Some("release lock")
+    } else if first == crate::transaction::STAGE {
+        Some("staging folder")
+    } else {
+        None
+    }
 }
 
 /// The image and CUE sheet of a CD deliverable, from its tracks' files
@@ -294,7 +331,12 @@ fn plan_cd(
     let cue_path = image_path.with_extension("cue");
     for path in [&image_path, &cue_path] {
         let who = format!("deliverable \"{}\"", deliverable.name);
-        if let Some(other) = paths.insert(path.clone(), who.clone()) {
+        if let Some(reserved) = reserved_name(path) {
+            errors.push(ProjectDiagnostic::new(
+                &deliverable.span,
+                format!("the path \"{}\" is bounce's own {reserved}", path.display()),
+            ));
+        } else if let Some(other) = paths.insert(case_folded(path), who.clone()) {
             errors.push(ProjectDiagnostic::new(
                 &deliverable.span,
                 format!("{who} and {other} both write {}", path.display()),

@@ -1,20 +1,21 @@
 //! Writing deliverables into the version folder, and the manifest last.
 //!
-//! Each file is copied from the cache beside its destination and renamed
-//! into place, so it appears whole or not at all. A file whose bytes are
-//! already there is left alone (its modification time too), so sync and
-//! backup tools see no churn.
+//! A version is published all or nothing (see [`Transaction`]). A file
+//! whose bytes are already there is left alone (its modification time
+//! too), so sync and backup tools see no churn.
 
+use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use bounce_cache::{write_atomically, AtomicFile, Cache, StatCache};
+use bounce_cache::{Cache, StatCache};
 use serde::{Deserialize, Serialize};
 
 use crate::build::{project_dir, BuildReport};
 use crate::plan::PlannedOutput;
 use crate::render::{Measured, StepOutput};
 use crate::revision::git;
+use crate::transaction::Transaction;
 use crate::{BuildError, Project};
 
 /// `manifest.json`: what a version folder holds and how it was made.
@@ -55,102 +56,147 @@ pub struct ManifestFile {
     pub isrc: Option<String>,
 }
 
-fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
-    move |source| BuildError::Output {
-        path: path.to_path_buf(),
-        source,
+/// The manifest's name in a version folder.
+pub const MANIFEST: &str = "manifest.json";
+/// The lock file a publishing build holds in the output folder.
+pub const OUTPUT_LOCK: &str = ".lock";
+
+/// Whether a folder on `relative`'s way down from `root` (or `root`
+/// itself) is a symbolic link: bounce writes through no link.
+pub(crate) fn has_linked_folder(root: &Path, relative: &Path) -> bool {
+    let mut path = root.to_path_buf();
+    let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link(&path) {
+        return true;
     }
+    let mut parts = relative.components().peekable();
+    while let Some(part) = parts.next() {
+        path.push(part);
+        if parts.peek().is_some() && is_link(&path) {
+            return true;
+        }
+    }
+    false
 }
 
-/// Copies each output into the version folder if it changed, then writes
-/// the manifest if it changed.
+/// Refuses an output tree that leads through a symbolic link.
+pub(crate) fn refuse_links(
+    project: &Project,
+    root: &Path,
+    relative: &Path,
+) -> Result<(), BuildError> {
+    let output = &project.release.output;
+    let version = root.strip_prefix(output).unwrap_or(root);
+    if has_linked_folder(output, &version.join(relative)) {
+        return Err(BuildError::UnsafeOutput {
+            path: root.join(relative),
+            why: "a folder on its way is a symbolic link; bounce writes through no link \
+                  (point `output` at the real folder instead)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// Publishes the outputs all or nothing: stages each changed file, then
+/// renames them into place with the manifest last (see [`Transaction`]).
+/// A complete build (every target) also removes the files an earlier
+/// build of this version wrote that the project no longer makes.
 pub(crate) fn publish(
     project: &Project,
     cache: &Cache,
     stat: &StatCache,
     outputs: &[(&PlannedOutput, &StepOutput)],
+    complete: bool,
     report: &mut BuildReport,
 ) -> Result<(), BuildError> {
     let root = report.version_dir.clone();
+    refuse_links(project, &root, Path::new(MANIFEST))?;
+    let mut transaction = Transaction::begin(&root)?;
     let released = crate::release::check_unchanged(project, &root, outputs, stat)?;
     let mut files = Vec::new();
+    let mut changed = Vec::new();
     for (planned, output) in outputs {
+        refuse_links(project, &root, &planned.path)?;
         let dest = root.join(&planned.path);
-        let same = dest.is_file() && stat.hash(&dest).ok() == Some(output.hash);
-        if same {
+        let is_file = fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file());
+        if is_file && stat.hash(&dest).ok() == Some(output.hash) {
             report.unchanged.push(dest.clone());
         } else {
-            let file = AtomicFile::new(&dest)?;
-            let blob = cache.blob_path(&output.hash);
-            fs::copy(&blob, file.path()).map_err(output_error(&dest))?;
-            // A damaged blob is never delivered: it goes, and the next
-            // build renders the step again.
-            if bounce_cache::hash_file(file.path())? != output.hash {
-                let _ = fs::remove_file(&blob);
-                return Err(BuildError::DamagedBlob { path: dest });
-            }
-            file.commit()?;
-            stat.record(&dest, output.hash)?;
-            report.written.push(dest.clone());
+            transaction.copy(&planned.path, &cache.blob_path(&output.hash), output.hash)?;
+            changed.push((dest, output.hash));
         }
-        let measured = output.info.measured.unwrap_or(Measured {
-            integrated: None,
-            range: None,
-            true_peak: None,
-            sample_peak: None,
-            max_momentary: None,
-            max_short_term: None,
-        });
-        files.push(ManifestFile {
-            path: planned.path.to_string_lossy().replace('\\', "/"),
-            deliverable: planned.deliverable.clone(),
-            track: planned.track,
-            blake3: output.hash.to_hex(),
-            duration: (output.info.seconds() * 1e6).round() / 1e6,
-            sample_rate: output.info.sample_rate,
-            bits: output.info.bits,
-            float: output.info.float,
-            integrated_loudness: measured.integrated,
-            loudness_range: measured.range,
-            true_peak: measured.true_peak,
-            sample_peak: measured.sample_peak,
-            isrc: planned.isrc.clone(),
-        });
+        files.push(manifest_file(planned, output));
     }
-    let manifest_path = root.join("manifest.json");
-    if released {
-        // A released manifest is frozen: the files it lists were checked.
-        return Ok(());
-    }
-    // A partial build (some targets) keeps the entries of files it did not
-    // touch, as long as those files are still there unchanged.
-    if let Some(previous) = read_manifest(&manifest_path) {
-        let built: std::collections::BTreeSet<String> =
-            files.iter().map(|f| f.path.clone()).collect();
-        for file in previous.files {
+    if !released {
+        let manifest_path = root.join(MANIFEST);
+        let previous = read_manifest(&manifest_path);
+        let built: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
+        for file in previous.into_iter().flat_map(|m| m.files) {
+            if built.contains(&file.path) {
+                continue;
+            }
             let path = root.join(&file.path);
             let intact = stat.hash(&path).ok().map(|h| h.to_hex()) == Some(file.blake3.clone());
-            if !built.contains(&file.path) && intact {
+            if !intact || has_linked_folder(&root, Path::new(&file.path)) {
+                continue;
+            }
+            if complete {
+                // Written by an earlier build of this version, made no more.
+                transaction.remove(Path::new(&file.path));
+            } else {
+                // A partial build keeps the entries of files it did not touch.
                 files.push(file);
             }
         }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let manifest = Manifest {
+            tool: "bounce".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            release: project.release.title.clone(),
+            version: project.release.version.clone(),
+            git: git_state(project),
+            files,
+        };
+        let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serialises");
+        bytes.push(b'\n');
+        if fs::read(&manifest_path).ok().as_deref() != Some(&bytes[..]) {
+            transaction.write(Path::new(MANIFEST), &bytes)?;
+        }
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = Manifest {
-        tool: "bounce".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        release: project.release.title.clone(),
-        version: project.release.version.clone(),
-        git: git_state(project),
-        files,
-    };
-    let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serialises");
-    bytes.push(b'\n');
-    if fs::read(&manifest_path).ok().as_deref() != Some(&bytes[..]) {
-        write_atomically(&manifest_path, &bytes)?;
-        report.written.push(manifest_path);
+    let applied = transaction.commit()?;
+    for (dest, hash) in changed {
+        stat.record(&dest, hash)?;
     }
+    report.written.extend(applied.written);
+    report.removed.extend(applied.removed);
     Ok(())
+}
+
+fn manifest_file(planned: &PlannedOutput, output: &StepOutput) -> ManifestFile {
+    let measured = output.info.measured.unwrap_or(Measured {
+        integrated: None,
+        range: None,
+        true_peak: None,
+        sample_peak: None,
+        max_momentary: None,
+        max_short_term: None,
+    });
+    ManifestFile {
+        path: planned.path.to_string_lossy().replace('\\', "/"),
+        deliverable: planned.deliverable.clone(),
+        track: planned.track,
+        blake3: output.hash.to_hex(),
+        duration: (output.info.seconds() * 1e6).round() / 1e6,
+        sample_rate: output.info.sample_rate,
+        bits: output.info.bits,
+        float: output.info.float,
+        integrated_loudness: measured.integrated,
+        loudness_range: measured.range,
+        true_peak: measured.true_peak,
+        sample_peak: measured.sample_peak,
+        isrc: planned.isrc.clone(),
+    }
 }
 
 pub fn read_manifest(path: &Path) -> Option<Manifest> {
@@ -177,40 +223,4 @@ fn git_state(project: &Project) -> Option<GitState> {
         commit,
         dirty: !status.is_empty(),
     })
-}
-
-/// Folders of a project's versions, for `bounce clean`.
-pub fn output_root(project: &Project) -> PathBuf {
-    project.release.output.clone()
-}
-
-/// Removes cached and temporary state; returns what was removed.
-pub fn clean(
-    project: &Project,
-    cache_root: &Path,
-    outputs_too: bool,
-) -> Result<Vec<PathBuf>, BuildError> {
-    let mut removed = Vec::new();
-    let mut remove = |path: &Path| -> Result<(), BuildError> {
-        if path.is_dir() {
-            fs::remove_dir_all(path).map_err(output_error(path))?;
-            removed.push(path.to_path_buf());
-        } else if path.exists() {
-            fs::remove_file(path).map_err(output_error(path))?;
-            removed.push(path.to_path_buf());
-        }
-        Ok(())
-    };
-    remove(cache_root)?;
-    if outputs_too {
-        // Released versions stay; everything else in the output root goes.
-        let root = output_root(project);
-        for entry in fs::read_dir(&root).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if !crate::release::is_released(&path) {
-                remove(&path)?;
-            }
-        }
-    }
-    Ok(removed)
 }

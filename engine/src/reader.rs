@@ -233,7 +233,8 @@ impl Reader {
                 self.unknown_node(child, name, RELEASE_FIELDS, "in `release`");
                 continue;
             }
-            child.check_shape(&mut self.diags, &[], 1, false);
+            let props: &[&str] = if name == "output" { &["outside"] } else { &[] };
+            child.check_shape(&mut self.diags, props, 1, false);
             let diags = &mut self.diags;
             match name {
                 "year" => {
@@ -324,7 +325,22 @@ impl Reader {
                             }
                             release.cover = Some(path);
                         }
-                        "output" => release.output = child.dir.join(value),
+                        "output" => {
+                            let outside = child.bool_prop(diags, "outside", false);
+                            if let Err(why) = check_output(&value, outside) {
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("output folder \"{value}\" {why}"),
+                                    )
+                                    .label("outside the project")
+                                    .help(format!(
+                                        "if that is meant, write `output \"{value}\" outside=#true`"
+                                    )),
+                                );
+                            }
+                            release.output = child.dir.join(value)
+                        }
                         _ => unreachable!("checked against RELEASE_FIELDS"),
                     }
                 }
@@ -1379,6 +1395,24 @@ fn syntax_error_range(text: &str, span: miette::SourceSpan) -> miette::SourceSpa
     let trimmed = text[..end].trim_end();
     let last = trimmed.len().saturating_sub(1).max(start);
     miette::SourceSpan::new(last.into(), 1)
+}
+
+/// An output folder outside the project's folder (absolute, or up
+/// through `..`) is written only when the project says so; the root of a
+/// file system never.
+fn check_output(value: &str, outside: bool) -> Result<(), String> {
+    let path = std::path::Path::new(value);
+    let leaves = path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if path.parent().is_none() && path.has_root() {
+        return Err("is the root of the file system".into());
+    }
+    if leaves && !outside {
+        return Err("leaves the project's folder".into());
+    }
+    Ok(())
 }
 
 fn check_version(version: &str) -> Result<(), String> {

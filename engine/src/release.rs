@@ -39,7 +39,7 @@ pub fn release(project: &Project) -> Result<Released, BuildError> {
     if lock_path.exists() {
         return Ok(Released::Already);
     }
-    let manifest_path = dir.join("manifest.json");
+    let manifest_path = dir.join(crate::publish::MANIFEST);
     let not_ready = |why: String| BuildError::NotReleasable {
         version: version.clone(),
         why,
@@ -88,7 +88,7 @@ pub(crate) fn check_unchanged(
     };
     let version = project.release.version.clone();
     let lock: Option<ReleaseLock> = serde_json::from_slice(&bytes).ok();
-    let manifest_path = version_dir.join("manifest.json");
+    let manifest_path = version_dir.join(crate::publish::MANIFEST);
     let manifest_hash = stat.hash(&manifest_path).ok().map(|h: Hash| h.to_hex());
     let manifest = read_manifest(&manifest_path);
     let (Some(lock), Some(manifest)) = (lock, manifest) else {

@@ -86,7 +86,7 @@ fn sanitise(value: &str) -> String {
         .chars()
         .map(|c| match c {
             '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
-            c if c.is_control() => '_',
+            c if c.is_control() || is_bidi_control(c) => '_',
             c => c,
         })
         .collect();
@@ -98,8 +98,35 @@ fn sanitise(value: &str) -> String {
     }
 }
 
+/// Unicode's explicit direction controls (UAX #9): they make a name read
+/// otherwise than it sorts, as `U+202E` hides a file's real extension.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The longest file name, in bytes, that common file systems take (ext4,
+/// APFS, NTFS in UTF-16 units, which UTF-8 bytes never undercount).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Names Windows keeps for devices, whatever the extension.
+const DEVICE_NAMES: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// A path component safe on every common file system: a device name gets
+/// an underscore.
+fn safe_component(name: &str) -> String {
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    if DEVICE_NAMES.iter().any(|d| d.eq_ignore_ascii_case(stem)) {
+        format!("_{name}")
+    } else {
+        name.to_string()
+    }
+}
+
 /// Renders a template into a path relative to the output root; fails if
-/// the result would leave it.
+/// the result would leave it, names no file, or a name is too long.
 pub fn render(template: &str, values: &TemplateValues) -> Result<PathBuf, String> {
     let mut out = String::new();
     for piece in parse(template)? {
@@ -128,7 +155,30 @@ pub fn render(template: &str, values: &TemplateValues) -> Result<PathBuf, String
             }
         }
     }
+    if out.chars().any(|c| c.is_control()) {
+        return Err("the path holds a control character".into());
+    }
+    if out.ends_with('/') || out.ends_with('\\') {
+        return Err(format!("the path \"{out}\" names a folder, not a file"));
+    }
     let path = PathBuf::from(&out);
+    if path.components().any(|c| matches!(c, Component::CurDir)) {
+        return Err(format!(
+            "the path \"{out}\" holds a `.` folder; name the file"
+        ));
+    }
+    if let Some(long) = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .find(|name| name.len() > MAX_NAME_BYTES)
+    {
+        return Err(format!(
+            "the file name \"{}…\" is {} bytes long; file systems take at most {MAX_NAME_BYTES} \
+             (shorten the title or the template)",
+            long.chars().take(40).collect::<String>(),
+            long.len()
+        ));
+    }
     let escapes = path.components().any(|c| {
         matches!(
             c,
@@ -138,7 +188,10 @@ pub fn render(template: &str, values: &TemplateValues) -> Result<PathBuf, String
     if escapes || out.is_empty() {
         return Err(format!("the path \"{out}\" leaves the output folder"));
     }
-    Ok(path)
+    Ok(path
+        .components()
+        .map(|c| safe_component(&c.as_os_str().to_string_lossy()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -168,6 +221,28 @@ mod tests {
         let mut v = values();
         v.title = "..".into();
         assert_eq!(render("{title}", &v).unwrap(), PathBuf::from("_"));
+    }
+
+    #[test]
+    fn names_break_on_no_common_file_system() {
+        let mut v = values();
+        v.title = "evil\u{202E}vaw.exe".into();
+        assert_eq!(
+            render("{title}", &v).unwrap(),
+            PathBuf::from("evil_vaw.exe")
+        );
+        v.title = "con".into();
+        assert_eq!(
+            render("x/{title}.{ext}", &v).unwrap(),
+            PathBuf::from("x/_con.wav")
+        );
+        v.title = "x".repeat(260);
+        assert!(render("{title}.{ext}", &v)
+            .unwrap_err()
+            .contains("264 bytes"));
+        assert!(render(".", &v).is_err());
+        assert!(render("{deliverable}/", &v).is_err());
+        assert!(render("a\u{0}b", &v).is_err());
     }
 
     #[test]

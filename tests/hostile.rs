@@ -1,0 +1,444 @@
+//! The hostile-input suite: projects, audio and file-system states that
+//! once lost a user's files or crashed bounce. Each test reproduces its
+//! report; the suite grows with every new one.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn small_project() -> TestProject {
+    let project = TestProject::new();
+    project
+        .wav("stems/a.wav", 48000, 24, &sine(48000, 2, 220.0, 0.4, 1.0))
+        .wav("stems/b.wav", 48000, 24, &sine(48000, 2, 330.0, 0.4, 1.0));
+    project.write("bounce.kdl", &small_kdl("", "-18", "Two"));
+    project
+}
+
+/// Two tracks, two WAV deliverables; `release_extra` goes in the release.
+fn small_kdl(release_extra: &str, loudness: &str, second_title: &str) -> String {
+    format!(
+        r#"release "Hostile" {{
+    version "1.0.0"
+    {release_extra}
+}}
+master "m" {{
+    loudness {loudness}
+}}
+track 1 "One" {{
+    stem "a" "stems/a.wav"
+}}
+track 2 "{second_title}" {{
+    stem "b" "stems/b.wav"
+}}
+deliverable "hi" {{
+    master "m"
+    format "wav" bits=24
+}}
+deliverable "lo" {{
+    master "m"
+    format "wav" bits=16
+}}
+"#
+    )
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every file under `dir` with the hash of its bytes, sorted by path.
+fn snapshot(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = blake3::hash(&fs::read(&path).unwrap_or_default())
+                    .to_hex()
+                    .to_string();
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((name, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+// --- 1. `clean` removes only bounce's own cache ---------------------------
+
+#[test]
+fn clean_refuses_a_cache_dir_that_is_not_a_bounce_cache() {
+    let project = small_project();
+    let before = snapshot(&project.path(""));
+    for dir in ["stems", "."] {
+        let output = project.run(&["clean", "--cache-dir", dir]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("is not a bounce cache"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .arg("clean")
+        .current_dir(project.path(""))
+        .env("BOUNCE_CACHE", project.path("stems"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        snapshot(&project.path("")),
+        before,
+        "clean touched the user's files"
+    );
+    // Nor does a build turn someone's folder into a cache.
+    let log = project.build(&["--cache-dir", "stems"]);
+    assert_eq!(log.output.status.code(), Some(1));
+    assert_eq!(snapshot(&project.path("")), before);
+}
+
+#[test]
+fn clean_removes_the_cache_but_not_what_the_user_put_in_it() {
+    let project = small_project();
+    project.build_ok(&[]);
+    project.write(".bounce/notes.txt", "mine");
+    let output = project.run(&["clean"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!project.path(".bounce/blobs").exists());
+    assert_eq!(
+        fs::read_to_string(project.path(".bounce/notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(stderr(&output).contains("kept"), "{}", stderr(&output));
+}
+
+// --- 2. `clean --outputs` removes only versions bounce wrote ----------------
+
+#[test]
+fn clean_outputs_keeps_the_users_files_and_released_versions() {
+    let project = small_project();
+    project.build_ok(&[]);
+    project.write("out/NOTES.txt", "keep me");
+    project.write("out/old-mixes/mix1.wav", "old");
+    project.write("out/1.0.0/hi/cover-notes.txt", "mine too");
+    let output = project.run(&["clean", "--outputs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        fs::read_to_string(project.path("out/NOTES.txt")).unwrap(),
+        "keep me"
+    );
+    assert!(project.path("out/old-mixes/mix1.wav").is_file());
+    assert!(project.path("out/1.0.0/hi/cover-notes.txt").is_file());
+    assert!(!project.path("out/1.0.0/manifest.json").exists());
+    assert!(
+        !project.path("out/1.0.0/lo").exists(),
+        "an emptied folder stays"
+    );
+    assert!(!project.path(".bounce").exists());
+}
+
+#[test]
+fn clean_outputs_refuses_an_output_folder_holding_the_project() {
+    for output in [".", "stems"] {
+        let project = small_project();
+        project.write(
+            "bounce.kdl",
+            &small_kdl(&format!("output \"{output}\""), "-18", "Two"),
+        );
+        project.build_ok(&[]);
+        let before = snapshot(&project.path(""));
+        let result = project.run(&["clean", "--outputs"]);
+        assert_eq!(
+            result.status.code(),
+            Some(1),
+            "output {output}: {}",
+            stderr(&result)
+        );
+        assert!(
+            stderr(&result).contains("which the project reads"),
+            "{}",
+            stderr(&result)
+        );
+        assert_eq!(snapshot(&project.path("")), before, "output {output}");
+    }
+}
+
+#[test]
+fn clean_outputs_does_not_follow_a_linked_output_folder() {
+    let project = small_project();
+    let elsewhere = tempfile::tempdir().unwrap();
+    fs::create_dir(elsewhere.path().join("1.0.0")).unwrap();
+    fs::write(elsewhere.path().join("1.0.0/manifest.json"), "{}").unwrap();
+    fs::write(elsewhere.path().join("precious.wav"), "x").unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), project.path("out")).unwrap();
+    let result = project.run(&["clean", "--outputs"]);
+    assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains("symbolic link"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(elsewhere.path().join("precious.wav").is_file());
+    assert!(elsewhere.path().join("1.0.0/manifest.json").is_file());
+}
+
+// --- 3. a failed build publishes nothing ------------------------------------
+
+#[test]
+fn a_name_too_long_is_caught_before_anything_renders_or_changes() {
+    let project = small_project();
+    project.build_ok(&[]);
+    let before = snapshot(&project.path("out"));
+    let long = "x".repeat(260);
+    project.write("bounce.kdl", &small_kdl("", "-14", &long));
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("269 bytes"), "{}", stderr(&output));
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(2));
+    assert!(log.built().is_empty());
+    assert_eq!(snapshot(&project.path("out")), before);
+}
+
+/// Mounts a tmpfs of `size` at `dir`; false (and SKIPPED) where mounting
+/// is not allowed, a failure under CI.
+fn mount_tmpfs(dir: &Path, options: &str) -> bool {
+    fs::create_dir_all(dir).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to mount a tmpfs"
+        );
+        eprintln!("SKIPPED: cannot mount a tmpfs here");
+    }
+    ok
+}
+
+struct Mount<'a>(&'a Path);
+
+impl Drop for Mount<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_mid_publish_leaves_the_previous_version_whole() {
+    let project = small_project();
+    let out = project.path("out");
+    // One version (4 files of 1 s, ~850 kB) fits; two do not.
+    if !mount_tmpfs(&out, "size=1200k") {
+        return;
+    }
+    let _mount = Mount(&out);
+    project.build_ok(&[]);
+    let before = snapshot(&out);
+    assert_eq!(before.len(), 6, "four files, the manifest and the lock");
+    project.write("bounce.kdl", &small_kdl("", "-14", "Two"));
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1), "the disk was full");
+    assert!(
+        stderr(&log.output).contains("No space left"),
+        "{}",
+        stderr(&log.output)
+    );
+    assert_eq!(snapshot(&out), before, "the old version must stay whole");
+}
+
+#[test]
+fn a_read_only_folder_mid_publish_rolls_every_file_back() {
+    let project = small_project();
+    project.build_ok(&[]);
+    let before = snapshot(&project.path("out"));
+    // The second deliverable's folder refuses writes: "hi" renames first.
+    let lo = project.path("out/1.0.0/lo");
+    fs::remove_dir_all(&lo).unwrap();
+    if !mount_tmpfs(&lo, "ro,size=64k") {
+        return;
+    }
+    let _mount = Mount(&lo);
+    let mut before = before;
+    before.retain(|(name, _)| !name.starts_with("1.0.0/lo/"));
+    project.write("bounce.kdl", &small_kdl("", "-14", "Two"));
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1), "{}", stderr(&log.output));
+    assert_eq!(snapshot(&project.path("out")), before);
+    assert!(!project.path("out/1.0.0/.bounce-stage").exists());
+}
+
+#[test]
+fn a_file_where_a_folder_must_go_changes_nothing() {
+    let project = small_project();
+    project.build_ok(&[]);
+    fs::remove_dir_all(project.path("out/1.0.0/lo")).unwrap();
+    project.write("out/1.0.0/lo", "a file in the way");
+    let before = snapshot(&project.path("out"));
+    project.write("bounce.kdl", &small_kdl("", "-14", "Two"));
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1), "{}", stderr(&log.output));
+    assert_eq!(snapshot(&project.path("out")), before);
+}
+
+#[test]
+fn a_version_folder_holds_exactly_what_its_manifest_lists() {
+    let project = small_project();
+    project.build_ok(&[]);
+    project.write("out/1.0.0/hi/mine.txt", "the user's");
+    project.write("bounce.kdl", &small_kdl("", "-18", "Renamed"));
+    let log = project.build_ok(&[]);
+    let removed = log.summary["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(project.path("out/1.0.0/manifest.json")).unwrap())
+            .unwrap();
+    let mut listed: Vec<String> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    listed.push("manifest.json".into());
+    listed.push("hi/mine.txt".into());
+    listed.sort();
+    let present: Vec<String> = snapshot(&project.path("out/1.0.0"))
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(present, listed);
+    assert!(present.iter().any(|p| p.contains("Renamed")));
+}
+
+// --- 4. reserved names -------------------------------------------------------
+
+#[test]
+fn reserved_names_are_errors_at_check() {
+    for path in [
+        "manifest.json",
+        "release.lock",
+        "Manifest.JSON",
+        ".bounce-stage/x.wav",
+    ] {
+        let project = small_project();
+        let text = small_kdl("", "-18", "Two").replace(
+            "format \"wav\" bits=16",
+            &format!("format \"wav\" bits=16\n    path \"{path}\"\n    tracks 1"),
+        );
+        project.write("bounce.kdl", &text);
+        let output = project.run(&["check"]);
+        assert_eq!(output.status.code(), Some(2), "{path}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("bounce's own"),
+            "{path}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+// --- 5. no writes through links or outside the project -------------------------
+
+#[test]
+fn a_linked_folder_in_the_output_tree_is_not_followed() {
+    for link in ["out", "out/1.0.0", "out/1.0.0/hi"] {
+        let project = small_project();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let path = project.path(link);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), &path).unwrap();
+        let log = project.build(&[]);
+        assert_eq!(
+            log.output.status.code(),
+            Some(1),
+            "{link}: {}",
+            stderr(&log.output)
+        );
+        assert!(
+            stderr(&log.output).contains("symbolic link"),
+            "{}",
+            stderr(&log.output)
+        );
+        assert_eq!(
+            fs::read_dir(elsewhere.path()).unwrap().count(),
+            0,
+            "{link}: wrote through the link"
+        );
+    }
+}
+
+#[test]
+fn an_output_outside_the_project_needs_an_opt_in() {
+    let project = small_project();
+    for output in ["/", "..", "../elsewhere", "/tmp/bounce-hostile-out"] {
+        project.write(
+            "bounce.kdl",
+            &small_kdl(&format!("output \"{output}\""), "-18", "Two"),
+        );
+        let result = project.run(&["check"]);
+        assert_eq!(
+            result.status.code(),
+            Some(2),
+            "{output}: {}",
+            stderr(&result)
+        );
+        assert!(
+            stderr(&result).contains("output folder"),
+            "{}",
+            stderr(&result)
+        );
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = elsewhere.path().join("masters");
+    project.write(
+        "bounce.kdl",
+        &small_kdl(
+            &format!("output \"{}\" outside=#true", output.display()),
+            "-18",
+            "Two",
+        ),
+    );
+    project.build_ok(&[]);
+    assert!(output.join("1.0.0/manifest.json").is_file());
+    project.write(
+        "bounce.kdl",
+        &small_kdl("output \"/\" outside=#true", "-18", "Two"),
+    );
+    assert_eq!(project.run(&["check"]).status.code(), Some(2));
+}
+
+// --- 23. names safe on every common file system --------------------------------
+
+#[test]
+fn names_differing_only_in_case_clash() {
+    let project = small_project();
+    let text = small_kdl("", "-18", "ONE");
+    let text = text.replace(
+        "format \"wav\" bits=24",
+        "format \"wav\" bits=24\n    path \"{deliverable}/{title}.{ext}\"",
+    );
+    let text = text.replace("track 1 \"One\"", "track 1 \"one\"");
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("both write"),
+        "{}",
+        stderr(&output)
+    );
+}
