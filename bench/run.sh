@@ -3,6 +3,7 @@
 # hold even on a shared, noisy machine. Prints a Markdown report.
 #
 #   bench/run.sh [WORKDIR]     (default: a temporary folder; needs ~25 GB free)
+#   TRACKS=4 bench/run.sh      (a shorter mastering album)
 #
 # Needs sox and GNU time (`apt-get install -y sox time`).
 set -euo pipefail
@@ -102,3 +103,7 @@ echo "| case | bounce time | bounce peak RSS | sox time | sox peak RSS | time ra
 echo "| --- | --- | --- | --- | --- | --- |"
 row "1 hour, 1 track, cold build" "$cold" "$peer"
 rm -rf "$hour"
+
+# The mastering album and its ffmpeg peer (bench/mastering.sh), 10 tracks.
+echo
+"$repo/bench/mastering.sh" "$work/mastering" "${TRACKS:-10}"

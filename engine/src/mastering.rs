@@ -3,8 +3,8 @@
 use bounce_cache::TempFile;
 use bounce_nodes::{
     render_chain, render_limited, solve_target, AudioError, BlockSource, ChainContext,
-    LimiterSettings, LoudnessMeter, PcmReader, PcmWriter, Precision, ProcessorSpec, Solution,
-    TargetProblem, Tee, TruePeakMeter, TARGET_TOLERANCE,
+    EnvelopeWriter, LimiterSettings, LoudnessMeter, PcmReader, PcmWriter, Precision, ProcessorSpec,
+    Solution, TargetProblem, Tee, TruePeakMeter, TARGET_TOLERANCE,
 };
 
 use crate::render::{Input, OutputInfo, Renderer, StepOutput};
@@ -19,9 +19,11 @@ const VERIFY_ROUNDS: usize = 4;
 /// Extra room taken when the limiter's ceiling is lowered after an over, dB.
 const VERIFY_MARGIN_DB: f64 = 0.005;
 
-/// A chain's output kept in a temp file, with its loudness and true peak.
+/// A chain's output kept in a temp file, with its loudness and true peak,
+/// and the limiter's detection of it (so trying gains costs no detection).
 struct Rendered {
     file: TempFile,
+    envelope: TempFile,
     loudness: f64,
     true_peak: f64,
 }
@@ -46,6 +48,8 @@ impl Renderer<'_> {
         let mut writer =
             PcmWriter::create(file.path(), self.rate, Precision::Float).map_err(&audio)?;
         let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
+        let envelope = self.cache.temp_file("envelope");
+        let mut detection = EnvelopeWriter::create(envelope.path(), self.rate).map_err(&audio)?;
         let mut open = || -> Result<Box<dyn BlockSource>, AudioError> {
             Ok(Box::new(crate::render::open_blob(
                 self.cache,
@@ -57,15 +61,21 @@ impl Renderer<'_> {
             total_frames: input.output.info.frames,
             ring_out: false,
         };
+        let mut measures = Tee {
+            first: &mut meter,
+            second: &mut detection,
+        };
         let mut tee = Tee {
             first: &mut writer,
-            second: &mut meter,
+            second: &mut measures,
         };
         render_chain(&mut open, chain, &context, &mut tee).map_err(&audio)?;
         writer.finish().map_err(&audio)?;
+        detection.finish().map_err(&audio)?;
         let report = meter.report().map_err(&audio)?;
         Ok(Rendered {
             file,
+            envelope,
             loudness: report.integrated,
             true_peak: report.true_peak,
         })
@@ -109,6 +119,7 @@ impl Renderer<'_> {
                             unlimited_loudness: rendered.loudness,
                             true_peak_in: rendered.true_peak,
                             start_gain: previous_gain,
+                            envelopes: &[rendered.envelope.path().to_path_buf()],
                         },
                     )
                     .map_err(&audio)?;
@@ -132,8 +143,15 @@ impl Renderer<'_> {
                 first: &mut writer,
                 second: &mut meters,
             };
-            render_limited(Box::new(reader), self.rate, gain, settings, &mut tee)
-                .map_err(&audio)?;
+            render_limited(
+                Box::new(reader),
+                self.rate,
+                gain,
+                settings,
+                Some(rendered.envelope.path()),
+                &mut tee,
+            )
+            .map_err(&audio)?;
             let frames = writer.finish().map_err(&audio)?;
             let over = strict.true_peak_db() - ceiling;
             if over > 0.0 && round < VERIFY_ROUNDS {
@@ -197,6 +215,10 @@ impl Renderer<'_> {
             .iter()
             .map(|r| r.file.path().to_path_buf())
             .collect();
+        let envelopes: Vec<_> = rendered
+            .iter()
+            .map(|r| r.envelope.path().to_path_buf())
+            .collect();
         let mut open = |i: usize| -> Result<Box<dyn BlockSource>, AudioError> {
             Ok(Box::new(PcmReader::open(&paths[i])?))
         };
@@ -221,6 +243,7 @@ impl Renderer<'_> {
                     unlimited_loudness: whole.integrated,
                     true_peak_in: whole.true_peak,
                     start_gain: previous_gain,
+                    envelopes: &envelopes,
                 },
             )
             .map_err(&audio)?;
@@ -229,12 +252,13 @@ impl Renderer<'_> {
             previous_gain = Some(gain);
             // Verify every track's limited output with the strict meter.
             let mut strict = TruePeakMeter::new(self.rate);
-            for index in 0..paths.len() {
+            for (index, envelope) in envelopes.iter().enumerate() {
                 render_limited(
                     open(index).map_err(&audio)?,
                     self.rate,
                     gain,
                     settings,
+                    Some(envelope),
                     &mut strict,
                 )
                 .map_err(&audio)?;

@@ -915,8 +915,15 @@ impl Renderer<'_> {
                     release_ms: 50.0,
                     lookahead_ms: 1.5,
                 };
-                render_limited(source, format.sample_rate, 0.0, settings, sink.as_mut())
-                    .map_err(audio)?;
+                render_limited(
+                    source,
+                    format.sample_rate,
+                    0.0,
+                    settings,
+                    None,
+                    sink.as_mut(),
+                )
+                .map_err(audio)?;
             }
             _ => {
                 bounce_nodes::copy_source(source.as_mut(), sink.as_mut()).map_err(audio)?;

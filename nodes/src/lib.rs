@@ -13,8 +13,10 @@ mod cd;
 mod chain;
 mod decode;
 mod dither;
+mod envelope;
 mod error;
 mod flac;
+mod interpolation;
 mod meter;
 mod mp3;
 mod pcm;
@@ -37,6 +39,7 @@ pub use cd::{
 pub use chain::{render_chain, ChainContext};
 pub use decode::{probe_file, DecodedFile, FileInfo};
 pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
+pub use envelope::{EnvelopeReader, EnvelopeWriter};
 pub use error::AudioError;
 pub use meter::{LoudnessMeter, LoudnessReport};
 pub use mp3::{measure_decoded, Mp3Mode, Mp3Sink, MP3_BITRATES, MP3_RATES};

@@ -1,7 +1,10 @@
 //! Solving the gain before a true-peak limiter so that the limited output
 //! reads a loudness target: measure, adjust, repeat, a bounded number of times.
 
+use std::path::{Path, PathBuf};
+
 use crate::processors::{Limiter, Processor};
+use crate::EnvelopeReader;
 use crate::{db_to_gain, AudioError, BlockSink, BlockSource, LoudnessMeter, StereoBuffer};
 
 /// How close the solver gets before it stops, LU.
@@ -17,8 +20,6 @@ pub struct Solution {
     pub gain_db: f64,
     /// The loudness of the limited output, LUFS.
     pub loudness: f64,
-    /// The true peak of the limited output, dBTP.
-    pub true_peak: f64,
     /// The most the limiter had to take off, dB.
     pub max_reduction: f64,
     pub iterations: usize,
@@ -45,7 +46,7 @@ impl LimiterSettings {
 /// What the solver is asked: bring `count` signals, each through a gain
 /// and the limiter and measured together as one programme, to `target`.
 #[derive(Debug, Clone, Copy)]
-pub struct TargetProblem {
+pub struct TargetProblem<'a> {
     pub count: usize,
     pub rate: u32,
     /// LUFS.
@@ -57,6 +58,9 @@ pub struct TargetProblem {
     pub true_peak_in: f64,
     /// A gain to try first, such as a previous solution.
     pub start_gain: Option<f64>,
+    /// Signal i's limiter detection (see [`crate::EnvelopeWriter`]), or
+    /// none to detect on every try.
+    pub envelopes: &'a [PathBuf],
 }
 
 /// Finds the gain for `problem`; `open(i)` yields signal `i`, the same on
@@ -73,17 +77,19 @@ pub fn solve_target(
         unlimited_loudness,
         true_peak_in,
         start_gain,
+        envelopes,
     } = *problem;
     // Without limiting the gain is exact; a previous solution is closer.
     let mut gain = start_gain.unwrap_or(target - unlimited_loudness);
     let mut previous: Option<(f64, f64)> = None;
     let mut best: Option<Solution> = None;
     for iteration in 1..=MAX_ITERATIONS {
-        let (loudness, true_peak) = measure_limited(open, count, rate, gain, limiter)?;
+        // Loudness alone: the ceiling is the limiter's, verified by the
+        // caller with the strict meter on the output it keeps.
+        let loudness = measure_limited(open, count, rate, gain, limiter, envelopes)?;
         let solution = Solution {
             gain_db: gain,
             loudness,
-            true_peak,
             max_reduction: (true_peak_in + gain - limiter.ceiling).max(0.0),
             iterations: iteration,
         };
@@ -113,25 +119,32 @@ fn measure_limited(
     rate: u32,
     gain_db: f64,
     settings: LimiterSettings,
-) -> Result<(f64, f64), AudioError> {
-    let mut meter = LoudnessMeter::true_peak_and_integrated(rate)?;
+    envelopes: &[PathBuf],
+) -> Result<f64, AudioError> {
+    let mut meter = LoudnessMeter::integrated_only(rate)?;
     for index in 0..count {
         let source = open(index)?;
-        render_limited(source, rate, gain_db, settings, &mut meter)?;
+        let envelope = envelopes.get(index).map(PathBuf::as_path);
+        render_limited(source, rate, gain_db, settings, envelope, &mut meter)?;
     }
     let report = meter.report()?;
-    Ok((report.integrated, report.true_peak))
+    Ok(report.integrated)
 }
 
 /// `source` through a gain and the limiter into `sink`, aligned and of the
-/// same length as the source.
+/// same length as the source. With an `envelope` (the limiter's detection
+/// of the same source, see [`crate::EnvelopeWriter`]) the limiter reads
+/// its peaks there instead of detecting them again.
 pub fn render_limited(
     source: Box<dyn BlockSource>,
     rate: u32,
     gain_db: f64,
     settings: LimiterSettings,
+    envelope: Option<&Path>,
     sink: &mut dyn BlockSink,
 ) -> Result<(), AudioError> {
+    let mut envelope = envelope.map(EnvelopeReader::open).transpose()?;
+    let mut peaks = Vec::new();
     let mut limiter = Limiter::new(
         settings.ceiling,
         settings.release_ms,
@@ -159,7 +172,13 @@ pub fn render_limited(
         for x in left.iter_mut().chain(right.iter_mut()) {
             *x *= gain;
         }
-        limiter.process(left, right);
+        match envelope.as_mut() {
+            Some(envelope) => {
+                envelope.read(frames, &mut peaks)?;
+                limiter.process_detected(left, right, &peaks, gain as f64);
+            }
+            None => limiter.process(left, right),
+        }
         let skip = to_skip.min(frames);
         to_skip -= skip;
         if skip < frames {
@@ -220,14 +239,127 @@ mod tests {
             unlimited_loudness: before.integrated,
             true_peak_in: before.true_peak,
             start_gain: None,
+            envelopes: &[],
         };
         let solution = solve_target(&mut open, &problem).unwrap();
         assert!(
             (solution.loudness + 10.0).abs() <= CONVERGED,
             "{solution:?}"
         );
-        assert!(solution.true_peak <= -1.0, "{solution:?}");
+        // The solved gain's output keeps the ceiling on the BS.1770 meter.
+        let mut output = LoudnessMeter::full(rate).unwrap();
+        for i in 0..2 {
+            let settings = problem.limiter;
+            render_limited(
+                open(i).unwrap(),
+                rate,
+                solution.gain_db,
+                settings,
+                None,
+                &mut output,
+            )
+            .unwrap();
+        }
+        let true_peak = output.report().unwrap().true_peak;
+        assert!(true_peak <= -1.0, "{true_peak} dBTP, {solution:?}");
         assert!(solution.max_reduction > 6.0, "{solution:?}");
         assert!(solution.iterations > 1, "{solution:?}");
+    }
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::*;
+    use crate::EnvelopeWriter;
+
+    /// A buffer as a source, block by block.
+    struct Samples {
+        left: Vec<f32>,
+        right: Vec<f32>,
+        at: usize,
+    }
+
+    impl BlockSource for Samples {
+        fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+            let n = left.len().min(self.left.len() - self.at);
+            left[..n].copy_from_slice(&self.left[self.at..self.at + n]);
+            right[..n].copy_from_slice(&self.right[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    struct Collect(Vec<f32>, Vec<f32>);
+
+    impl BlockSink for Collect {
+        fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
+            self.0.extend_from_slice(left);
+            self.1.extend_from_slice(right);
+            Ok(())
+        }
+    }
+
+    /// Limiting through a stored detection gives what detecting again
+    /// gives, at every gain tried, within f32 rounding, and keeps the
+    /// ceiling on the BS.1770 meter.
+    #[test]
+    fn a_stored_detection_limits_as_detecting_again_does() {
+        let rate = 48000;
+        let mut state = 7u64;
+        let left: Vec<f32> = (0..3 * 48000)
+            .map(|i| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let noise = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+                0.3 * noise + 0.2 * (i as f32 * 0.05).sin()
+            })
+            .collect();
+        let right: Vec<f32> = left.iter().rev().copied().collect();
+        let source = || Samples {
+            left: left.clone(),
+            right: right.clone(),
+            at: 0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("envelope");
+        let mut writer = EnvelopeWriter::create(&path, rate).unwrap();
+        crate::copy_source(&mut source(), &mut writer).unwrap();
+        writer.finish().unwrap();
+        for gain_db in [0.0, 6.0, 14.0] {
+            let settings = LimiterSettings::master(-1.0);
+            let mut direct = Collect(Vec::new(), Vec::new());
+            render_limited(
+                Box::new(source()),
+                rate,
+                gain_db,
+                settings,
+                None,
+                &mut direct,
+            )
+            .unwrap();
+            let mut stored = Collect(Vec::new(), Vec::new());
+            render_limited(
+                Box::new(source()),
+                rate,
+                gain_db,
+                settings,
+                Some(&path),
+                &mut stored,
+            )
+            .unwrap();
+            assert_eq!(direct.0.len(), left.len());
+            assert_eq!(stored.0.len(), left.len());
+            let worst = direct
+                .0
+                .iter()
+                .zip(&stored.0)
+                .chain(direct.1.iter().zip(&stored.1))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{gain_db} dB: differs by {worst}");
+            let mut meter = LoudnessMeter::full(rate).unwrap();
+            meter.write(&stored.0, &stored.1).unwrap();
+            let peak = meter.report().unwrap().true_peak;
+            assert!(peak <= -1.0, "{gain_db} dB: {peak} dBTP");
+        }
     }
 }

@@ -19,75 +19,58 @@
 use std::collections::VecDeque;
 
 use super::Processor;
+use crate::interpolation::{Interpolator, DETECT_DELAY, TAPS};
 
 /// Changes whenever the limiter's output changes; part of the key of every
 /// step that limits (masters with a ceiling, resampled deliverables).
-pub const LIMITER_VERSION: u32 = 4;
+pub const LIMITER_VERSION: u32 = 5;
 
 /// Interpolated values per input sample (the sample itself included).
 const OVERSAMPLE: usize = 8;
-/// Filter taps per phase: long enough to reconstruct close to Nyquist.
-const TAPS: usize = 64;
 /// A hair under the ceiling, for the gain's own rounding to f32.
 const SAFETY_DB: f64 = 0.005;
 
-/// One channel's peak reading: each input sample and the interpolated
-/// values after it, by the phases of a Kaiser-windowed sinc and the phases
-/// a BS.1770-4 meter uses; `push` returns the largest magnitude around the
-/// sample `delay()` samples back.
+/// The larger of both channels' detector readings for one frame.
+fn detect(detectors: &mut [Interpolator; 2], left: f32, right: f32) -> f32 {
+    // Each reading is an f32 dot product: exact in f32.
+    detectors[0]
+        .push(left as f64)
+        .max(detectors[1].push(right as f64)) as f32
+}
+
+/// The limiter's detection alone, over a whole signal at unit gain: one
+/// reading per frame, then `TAPS` more for the silence after it (past
+/// which every reading is 0), for [`Limiter::process_detected`].
 #[derive(Clone)]
-pub struct Interpolator {
-    /// In f32: twice the vector width of f64, and its 1e-7 relative error
-    /// is far below any margin a ceiling is checked with.
-    phases: Vec<[f32; TAPS]>,
-    /// The last TAPS samples, written twice so that `[next..next + TAPS]`
-    /// is always the window, oldest first.
-    history: [f32; 2 * TAPS],
-    next: usize,
+pub struct PeakDetector {
+    detectors: [Interpolator; 2],
 }
 
-impl Interpolator {
-    pub fn new(oversample: usize, rate: u32) -> Self {
-        Interpolator {
-            phases: interpolation_phases(oversample)
-                .into_iter()
-                .chain(meter_phases(rate))
-                .map(|phase| phase.map(|h| h as f32))
-                .collect(),
-            history: [0.0; 2 * TAPS],
-            next: 0,
+impl PeakDetector {
+    pub fn new(rate: u32) -> Self {
+        PeakDetector {
+            detectors: [
+                Interpolator::new(OVERSAMPLE, rate),
+                Interpolator::new(OVERSAMPLE, rate),
+            ],
         }
     }
 
-    pub fn delay(&self) -> usize {
-        DETECT_DELAY
+    /// Appends one reading per frame to `peaks`.
+    pub fn detect(&mut self, left: &[f32], right: &[f32], peaks: &mut Vec<f32>) {
+        peaks.extend(
+            left.iter()
+                .zip(right)
+                .map(|(l, r)| detect(&mut self.detectors, *l, *r)),
+        );
     }
 
-    pub fn push(&mut self, x: f64) -> f64 {
-        let x = x as f32;
-        self.history[self.next] = x;
-        self.history[self.next + TAPS] = x;
-        self.next = (self.next + 1) % TAPS;
-        let window = &self.history[self.next..self.next + TAPS];
-        let mut peak = window[TAPS / 2 - 1].abs();
-        for phase in &self.phases {
-            peak = peak.max(dot(phase, window).abs());
-        }
-        peak as f64
+    /// The readings while silence flushes the last frames out; after them
+    /// the detectors read only zeros.
+    pub fn flush(&mut self, peaks: &mut Vec<f32>) {
+        let silence = [0.0f32; TAPS];
+        self.detect(&silence, &silence, peaks);
     }
-}
-
-/// A dot product over eight independent sums, which the compiler can keep
-/// in vector registers (a single running sum forces one add at a time).
-#[inline]
-fn dot(taps: &[f32; TAPS], window: &[f32]) -> f32 {
-    let mut sums = [0.0f32; 8];
-    for (h, x) in taps.chunks_exact(8).zip(window.chunks_exact(8)) {
-        for lane in 0..8 {
-            sums[lane] += h[lane] * x[lane];
-        }
-    }
-    sums.iter().sum()
 }
 
 /// The limiter's running state.
@@ -104,91 +87,6 @@ pub struct Limiter {
     boxcar: VecDeque<f64>,
     boxcar_sum: f64,
     index: u64,
-}
-
-/// The detector's delay: the interpolated values around sample n are known
-/// once TAPS/2 later samples have arrived.
-const DETECT_DELAY: usize = TAPS / 2;
-
-/// The meter's interpolation phases (BS.1770-4 Annex 2 as libebur128 builds
-/// it: 48 taps, Hann window, sinc at the input's Nyquist), laid over the
-/// detector's history so each reads a point between the centre sample and
-/// the next.
-fn meter_phases(rate: u32) -> Vec<[f64; TAPS]> {
-    const METER_TAPS: usize = 48;
-    let factor = match rate {
-        r if r < 96_000 => 4,
-        r if r < 192_000 => 2,
-        _ => return Vec::new(),
-    };
-    let coefficient = |j: usize| {
-        let j = j as f64;
-        let window = METER_TAPS as f64;
-        let w = 0.5 * (1.0 - (2.0 * std::f64::consts::PI * j / window).cos());
-        let m = j - window / 2.0;
-        let x = m * std::f64::consts::PI / factor as f64;
-        if m.abs() > 1e-6 {
-            w * x.sin() / x
-        } else {
-            w
-        }
-    };
-    let active = METER_TAPS / factor;
-    let centre = TAPS / 2 - 1;
-    (0..factor)
-        .map(|phase| {
-            // Phase p, fed up to sample centre + k, reads the point
-            // (24 - p) / factor samples back from its newest sample.
-            let newest = centre + (METER_TAPS / 2).div_ceil(factor);
-            let mut taps = [0.0; TAPS];
-            for t in 0..active {
-                taps[newest - t] = coefficient(t * factor + phase);
-            }
-            taps
-        })
-        .collect()
-}
-
-fn interpolation_phases(oversample: usize) -> Vec<[f64; TAPS]> {
-    // A Kaiser-windowed sinc at the input's Nyquist frequency, sampled at
-    // 1/OVERSAMPLE steps; phase p interpolates at p/OVERSAMPLE after the
-    // centre sample.
-    let beta = 8.0;
-    let half = (TAPS / 2) as f64;
-    let bessel = |x: f64| {
-        let mut sum = 1.0;
-        let mut term = 1.0;
-        for k in 1..30 {
-            term *= (x / 2.0 / k as f64).powi(2);
-            sum += term;
-        }
-        sum
-    };
-    (1..oversample)
-        .map(|p| {
-            let frac = p as f64 / oversample as f64;
-            let mut taps = [0.0; TAPS];
-            for (j, tap) in taps.iter_mut().enumerate() {
-                // Tap j weighs the sample at offset (j - half + 1) from the centre.
-                let t = j as f64 - half + 1.0 - frac;
-                let sinc = if t == 0.0 {
-                    1.0
-                } else {
-                    (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t)
-                };
-                let r = t / half;
-                let window = if r.abs() >= 1.0 {
-                    0.0
-                } else {
-                    bessel(beta * (1.0 - r * r).sqrt()) / bessel(beta)
-                };
-                *tap = sinc * window;
-            }
-            let sum: f64 = taps.iter().sum();
-            taps.iter_mut().for_each(|t| *t /= sum);
-            taps
-        })
-        .collect()
 }
 
 impl Limiter {
@@ -227,9 +125,40 @@ impl Limiter {
 
     /// Takes one input frame; returns the gain for the frame leaving the delay.
     fn next_gain(&mut self, left: f32, right: f32) -> f64 {
-        let peak = self.detectors[0]
-            .push(left as f64)
-            .max(self.detectors[1].push(right as f64));
+        let peak = detect(&mut self.detectors, left, right);
+        self.gain_for_peak(peak as f64)
+    }
+
+    /// Limits a block whose detection was done beforehand: `peaks[i]` is
+    /// what [`PeakDetector`] read for frame i of the same audio at unit
+    /// gain, and the block is that audio times `scale`. Detection is
+    /// linear, so the peaks scale with the audio; the costly part of the
+    /// limiter then runs once however often a gain is tried.
+    pub fn process_detected(
+        &mut self,
+        left: &mut [f32],
+        right: &mut [f32],
+        peaks: &[f32],
+        scale: f64,
+    ) {
+        for ((l, r), peak) in left.iter_mut().zip(right.iter_mut()).zip(peaks) {
+            let gain = self.gain_for_peak(*peak as f64 * scale);
+            self.delay_and_apply(l, r, gain);
+        }
+    }
+
+    fn delay_and_apply(&mut self, l: &mut f32, r: &mut f32, gain: f64) {
+        self.delay[0].push_back(*l);
+        self.delay[1].push_back(*r);
+        let dl = self.delay[0].pop_front().expect("full delay") as f64;
+        let dr = self.delay[1].pop_front().expect("full delay") as f64;
+        *l = (dl * gain) as f32;
+        *r = (dr * gain) as f32;
+    }
+
+    /// The gain for the frame leaving the delay, given the peak the
+    /// detectors read for the frame entering it.
+    fn gain_for_peak(&mut self, peak: f64) -> f64 {
         let needed = if peak > self.ceiling {
             self.ceiling / peak
         } else {
@@ -270,12 +199,7 @@ impl Processor for Limiter {
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
             let gain = self.next_gain(*l, *r);
-            self.delay[0].push_back(*l);
-            self.delay[1].push_back(*r);
-            let dl = self.delay[0].pop_front().expect("full delay") as f64;
-            let dr = self.delay[1].pop_front().expect("full delay") as f64;
-            *l = (dl * gain) as f32;
-            *r = (dr * gain) as f32;
+            self.delay_and_apply(l, r, gain);
         }
     }
 

@@ -17,13 +17,14 @@ mod polarity;
 mod reverb;
 mod width;
 
+pub use crate::interpolation::Interpolator;
 pub use automate::{Automation, Breakpoint, Parameter};
 pub use compressor::{Compressor, CompressorParams, Detect};
 pub use delay::Delay;
 pub use eq::{Eq, EqBand};
 pub use fade::{Fade, FadeCurve};
 pub use gain::Gain;
-pub use limiter::{Interpolator, Limiter, LIMITER_VERSION};
+pub use limiter::{Limiter, PeakDetector, LIMITER_VERSION};
 pub use multiband::{BandParams, Multiband};
 pub use pan::{Pan, PanLaw};
 pub use polarity::Polarity;

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! `demo-generator album DIR [TRACKS] [SECONDS]` writes a larger project of
-//! the same material for benchmarks.
+//! the same material for benchmarks, and `demo-generator mastering-album
+//! DIR [TRACKS] [SECONDS]` one with full mixing and mastering chains and an
+//! ffmpeg script doing the same work.
 //!
 //! The stems cover what a real session has: mono and stereo, 16- and 24-bit,
 //! WAV and FLAC, 48 kHz and one at 44.1 kHz.
@@ -294,6 +296,13 @@ fn main() {
         album(&dir, number(2, 10), number(3, 180) as f64);
         return;
     }
+    if args.first().map(String::as_str) == Some("mastering-album") {
+        let number =
+            |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+        let dir = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "album".into()));
+        mastering_album(&dir, number(2, 10), number(3, 180) as f64);
+        return;
+    }
     let root = PathBuf::from(
         args.first()
             .cloned()
@@ -355,6 +364,114 @@ fn album(dir: &Path, tracks: usize, seconds: f64) {
     );
     std::fs::write(dir.join("bounce.kdl"), project).expect("write project");
 }
+
+/// The mastering benchmark album: `tracks` tracks of `seconds` each, 8
+/// stems per track (24-bit WAV at 48 kHz, every track's audio its own),
+/// each stem through an EQ and a compressor, two bus compressors, a mix
+/// compressor, a master with an EQ, a 3-band multiband and a loudness
+/// target, and three deliverables (WAV 24-bit/44.1 kHz, MP3 320 kbps,
+/// FLAC 24-bit/44.1 kHz). Beside it, `peer.sh TRACK` does the same work
+/// for one track with ffmpeg filter graphs.
+fn mastering_album(dir: &Path, tracks: usize, seconds: f64) {
+    const STEM_CHAIN: &str =
+        "eq { highpass 40 slope=12; bell 800 gain=-2 q=1; high-shelf 8000 gain=1.5; }\n        \
+         compress threshold=-18 ratio=3 attack=10 release=120";
+    const BUS_CHAIN: &str = "compress threshold=-12 ratio=2 attack=20 release=200";
+    let bars = (seconds / BAR).ceil() as usize;
+    let mut project = String::from(
+        "release \"Mastering Benchmark\" {\n    artist \"Bench\"\n    version \"1\"\n    sample-rate 48000\n}\n\
+         master \"main\" target=-14 ceiling=-1.0 {\n    \
+         eq { low-shelf 100 gain=1; bell 3000 gain=-1 q=0.8; }\n    \
+         multiband 200 2500 {\n        \
+         band threshold=-20 ratio=2 attack=30 release=200\n        \
+         band threshold=-18 ratio=1.5 attack=10 release=100\n        \
+         band threshold=-16 ratio=2 attack=5 release=80\n    }\n}\n",
+    );
+    for track in 1..=tracks {
+        let folder = dir.join(format!("stems/{track:02}"));
+        std::fs::create_dir_all(&folder).expect("create stem folder");
+        let seed = track as u64 * 1000 + 7;
+        let shift = track % 4;
+        let stems: [(&str, usize, Part); 8] = [
+            (
+                "kick",
+                1,
+                Box::new(move |s| kick(s, bars, &[0.0, 1.0, 2.0, 3.0, 2.5][..3 + shift % 3])),
+            ),
+            ("snare", 1, Box::new(move |s| snare(s, bars, seed + 1))),
+            ("hats", 1, Box::new(move |s| hats(s, bars, seed + 2))),
+            ("perc", 1, Box::new(move |s| hats(s, bars, seed + 3))),
+            ("bass", 1, Box::new(move |s| bass(s, bars))),
+            ("chords", 2, Box::new(move |s| chords(s, bars))),
+            ("pad", 2, Box::new(move |s| chords(s, bars))),
+            ("lead", 2, Box::new(move |s| lead(s, bars, shift))),
+        ];
+        project.push_str(&format!("track {track} \"Track {track}\" {{\n"));
+        let mut noise = Noise(seed + 99);
+        for (name, channels, render) in &stems {
+            let mut stem = Stem::new(48000, *channels, seconds);
+            render(&mut stem);
+            // A level and a breath of noise per track: no two tracks share
+            // audio, or the cache would render shared steps once.
+            let level = 1.0 - 0.01 * track as f64;
+            stem.channels
+                .iter_mut()
+                .flatten()
+                .for_each(|x| *x = *x * level + 1e-4 * noise.next());
+            write_wav(&folder.join(format!("{name}.wav")), &stem, 24);
+            project.push_str(&format!(
+                "    stem \"{name}\" \"stems/{track:02}/{name}.wav\" gain=-6 {{\n        {STEM_CHAIN}\n    }}\n"
+            ));
+        }
+        project.push_str(&format!(
+            "    bus \"drums\" \"kick\" \"snare\" \"hats\" \"perc\" gain=-1 {{ {BUS_CHAIN}; }}\n    \
+             bus \"music\" \"chords\" \"pad\" \"lead\" {{ {BUS_CHAIN}; }}\n    \
+             mix {{ compress threshold=-10 ratio=1.5 attack=30 release=300; }}\n}}\n"
+        ));
+    }
+    project.push_str(
+        "deliverable \"wav\" {\n    master \"main\"\n    format \"wav\" bits=24 rate=44100\n}\n\
+         deliverable \"mp3\" {\n    master \"main\"\n    format \"mp3\" bitrate=320 rate=44100\n}\n\
+         deliverable \"flac\" {\n    master \"main\"\n    format \"flac\" bits=24 rate=44100\n}\n",
+    );
+    std::fs::write(dir.join("bounce.kdl"), project).expect("write project");
+    std::fs::write(dir.join("peer.sh"), PEER_SCRIPT).expect("write peer script");
+}
+
+/// The same work as `mastering_album`'s project, for one track, as ffmpeg
+/// filter graphs: two-pass loudnorm (linear) to -14 LUFS / -1 dBTP, soxr
+/// to 44.1 kHz, then WAV 24-bit, MP3 320 kbps and FLAC 24-bit.
+const PEER_SCRIPT: &str = r#"#!/usr/bin/env bash
+# peer.sh TRACK OUTDIR: the benchmark's ffmpeg peer for one track.
+set -euo pipefail
+cd "$(dirname "$0")"
+t=$(printf %02d "$1"); out="$2"; mkdir -p "$out"
+stem='aformat=channel_layouts=stereo,highpass=f=40:poles=2,equalizer=f=800:t=q:w=1:g=-2,highshelf=f=8000:g=1.5,acompressor=threshold=-18dB:ratio=3:attack=10:release=120,volume=-6dB'
+bus='acompressor=threshold=-12dB:ratio=2:attack=20:release=200'
+inputs=(); graph=''
+i=0
+for s in kick snare hats perc bass chords pad lead; do
+    inputs+=(-i "stems/$t/$s.wav"); graph+="[$i:a]$stem[s$i];"; i=$((i + 1))
+done
+graph+="[s0][s1][s2][s3]amix=inputs=4:normalize=0,$bus,volume=-1dB[drums];"
+graph+="[s5][s6][s7]amix=inputs=3:normalize=0,$bus[music];"
+graph+="[drums][s4][music]amix=inputs=3:normalize=0,acompressor=threshold=-10dB:ratio=1.5:attack=30:release=300,"
+graph+="lowshelf=f=100:g=1,equalizer=f=3000:t=q:w=0.8:g=-1,acrossover=split=200 2500[b0][b1][b2];"
+graph+="[b0]acompressor=threshold=-20dB:ratio=2:attack=30:release=200[c0];"
+graph+="[b1]acompressor=threshold=-18dB:ratio=1.5:attack=10:release=100[c1];"
+graph+="[b2]acompressor=threshold=-16dB:ratio=2:attack=5:release=80[c2];"
+graph+="[c0][c1][c2]amix=inputs=3:normalize=0"
+measured=$(ffmpeg -hide_banner -nostdin "${inputs[@]}" -filter_complex \
+    "$graph,loudnorm=I=-14:TP=-1:LRA=20:print_format=json" -f null - 2>&1 | sed -n '/^{/,/^}/p')
+value() { printf '%s' "$measured" | sed -n "s/.*\"$1\" : \"\(.*\)\".*/\1/p"; }
+norm="loudnorm=I=-14:TP=-1:LRA=20:linear=true:measured_I=$(value input_i):measured_TP=$(value input_tp)"
+norm+=":measured_LRA=$(value input_lra):measured_thresh=$(value input_thresh):offset=$(value target_offset)"
+ffmpeg -hide_banner -nostdin -loglevel error -y "${inputs[@]}" -filter_complex \
+    "$graph,$norm,aresample=resampler=soxr:osr=44100,aformat=channel_layouts=stereo,asplit=3[w][m][f]" \
+    -map '[w]' -c:a pcm_s24le "$out/$t.wav" \
+    -map '[m]' -c:a libmp3lame -b:a 320k "$out/$t.mp3" \
+    -map '[f]' -c:a flac -sample_fmt s32 -bits_per_raw_sample 24 "$out/$t.flac"
+"#;
 
 /// The demo project's stems.
 fn demo(root: &Path) {
