@@ -133,3 +133,68 @@ fn a_damaged_intermediate_is_never_used_and_renders_again() {
     clean.build_ok(&[]);
     assert_eq!(outputs(&project), outputs(&clean));
 }
+
+/// Stems and buses are transient: after a build the cache holds no file of
+/// theirs (their keys stay), a no-op build renders nothing, and a one-stem
+/// edit renders the track's other stems again to mix them, giving exactly
+/// the files a clean build of the edited project gives.
+#[test]
+fn stems_and_buses_are_not_kept_and_edits_still_render_exactly() {
+    let project = three_track_project();
+    let log = project.build_ok(&[]);
+    let transient: Vec<&serde_json::Value> = log
+        .steps
+        .iter()
+        .filter(|s| s["kind"] == "stem" || s["kind"] == "bus")
+        .collect();
+    assert!(transient.len() >= 12, "{} stems and buses", transient.len());
+    for step in &transient {
+        let key = step["key"].as_str().unwrap();
+        let entry: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(project.path(&format!(".bounce/actions/{}/{key}.json", &key[..2])))
+                .unwrap(),
+        )
+        .unwrap();
+        let output = entry["output"].as_str().unwrap();
+        assert!(
+            !project
+                .path(&format!(".bounce/blobs/{}/{output}", &output[..2]))
+                .exists(),
+            "{} kept its output",
+            step["step"]
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(project.path(".bounce/scratch"))
+            .unwrap()
+            .count(),
+        0,
+        "scratch outlived the build"
+    );
+    assert!(project.build_ok(&[]).rendered().is_empty());
+
+    let edited = THREE_TRACKS.replacen(
+        "stem \"kick\" \"stems/2/kick.wav\" gain=-3",
+        "stem \"kick\" \"stems/2/kick.wav\" gain=-4",
+        1,
+    );
+    project.write("bounce.kdl", &edited);
+    let log = project.build_ok(&[]);
+    let rendered = log.rendered();
+    assert!(rendered.contains("stem:2:kick"), "{rendered:?}");
+    assert!(rendered.contains("mix:2"), "{rendered:?}");
+    let track_one_audio = |s: &String| {
+        s.starts_with("stem:1:") || s.starts_with("bus:1:") || s == "mix:1" || s == "master:main:1"
+    };
+    assert!(!rendered.iter().any(track_one_audio), "{rendered:?}");
+    let after_edit = outputs(&project);
+
+    let clean = three_track_project();
+    clean.write("bounce.kdl", &edited);
+    clean.build_ok(&[]);
+    assert_eq!(
+        after_edit,
+        outputs(&clean),
+        "an edit renders what a clean build does"
+    );
+}

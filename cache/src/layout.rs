@@ -22,10 +22,11 @@ const STEPS: &str = "steps.json";
 const LAST_BUILD: &str = "last-build.json";
 const LOCK: &str = "lock";
 const REVISIONS: &str = "revisions";
+const SCRATCH: &str = "scratch";
 
 /// Every name bounce writes directly under a cache root.
 const OWN_ENTRIES: &[&str] = &[
-    TAG_FILE, BLOBS, ACTIONS, TMP, STAT, STEPS, LAST_BUILD, LOCK, REVISIONS,
+    TAG_FILE, BLOBS, ACTIONS, TMP, STAT, STEPS, LAST_BUILD, LOCK, REVISIONS, SCRATCH,
 ];
 
 /// Where each of the cache's files lives under its root.
@@ -55,6 +56,11 @@ impl CacheLayout {
 
     pub(crate) fn actions(&self) -> PathBuf {
         self.root.join(ACTIONS)
+    }
+
+    /// Outputs kept only while a build uses them (see [`crate::Cache::commit_scratch`]).
+    pub fn scratch(&self) -> PathBuf {
+        self.root.join(SCRATCH)
     }
 
     pub fn tmp(&self) -> PathBuf {

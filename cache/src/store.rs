@@ -15,7 +15,8 @@ pub struct ActionEntry {
     #[serde(default)]
     pub meta: serde_json::Value,
     /// Whether `output` names a blob in the store (a source's output is
-    /// the hash of its decoded audio, kept nowhere).
+    /// the hash of its decoded audio, kept nowhere; a transient step's is
+    /// kept only while a build reads it).
     #[serde(default = "yes")]
     pub blob: bool,
 }
@@ -57,7 +58,12 @@ impl Cache {
                 path: root.to_path_buf(),
             });
         }
-        for path in [layout.blobs(), layout.actions(), layout.tmp()] {
+        for path in [
+            layout.blobs(),
+            layout.actions(),
+            layout.tmp(),
+            layout.scratch(),
+        ] {
             fs::create_dir_all(&path).map_err(|e| CacheError::io(&path, e))?;
         }
         let tag = layout.tag();
@@ -99,6 +105,50 @@ impl Cache {
 
     pub fn has_blob(&self, hash: &Hash) -> bool {
         self.blob_path(hash).is_file()
+    }
+
+    /// Where a scratch output with this hash lives (whether or not it exists).
+    pub fn scratch_path(&self, hash: &Hash) -> PathBuf {
+        self.layout().scratch().join(hash.to_hex())
+    }
+
+    /// Where the bytes with this hash can be read: the blob store, or the
+    /// scratch folder.
+    pub fn output_path(&self, hash: &Hash) -> PathBuf {
+        let blob = self.blob_path(hash);
+        if blob.is_file() {
+            return blob;
+        }
+        self.scratch_path(hash)
+    }
+
+    /// Whether the bytes with this hash are here, as a blob or in scratch.
+    pub fn has_output(&self, hash: &Hash) -> bool {
+        self.blob_path(hash).is_file() || self.scratch_path(hash).is_file()
+    }
+
+    /// Hashes a finished temp file and keeps it in the scratch folder: an
+    /// output that is cheap to render again, so it lives only while the
+    /// build that made it needs it ([`Cache::drop_scratch`]). It never
+    /// shares a file with a blob, so dropping it never takes a kept output.
+    pub fn commit_scratch(&self, temp: TempFile) -> Result<Hash, CacheError> {
+        let hash = hash_file(temp.path())?;
+        let dest = self.scratch_path(&hash);
+        fs::rename(temp.path(), &dest).map_err(|e| CacheError::io(&dest, e))?;
+        Ok(hash)
+    }
+
+    /// Removes a scratch output.
+    pub fn drop_scratch(&self, hash: &Hash) {
+        let _ = fs::remove_file(self.scratch_path(hash));
+    }
+
+    /// Removes every scratch output (a build's leftovers, under its lock).
+    pub fn clear_scratch(&self) {
+        let dir = self.layout().scratch();
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 
     /// The entry for a step key, if the step has run. An unreadable entry

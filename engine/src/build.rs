@@ -169,6 +169,7 @@ pub fn build(
     let cache = Cache::open(&root)?;
     if !options.dry_run {
         // What a killed build left half-written; nobody else writes now.
+        cache.clear_scratch();
         bounce_cache::remove_stale_temps(cache.root(), false);
         bounce_cache::remove_stale_temps(&layout.tmp(), false);
     }
@@ -177,6 +178,7 @@ pub fn build(
     observer.planned(selected.len());
     let run = Run {
         plan: &plan,
+        selected: &selected,
         cache: &cache,
         stat: &stat,
         rate: project.release.sample_rate,
@@ -186,6 +188,10 @@ pub fn build(
             .map(|_| OnceLock::new())
             .collect(),
         errors: Mutex::new(Vec::new()),
+        restoring: (0..plan.graph.node_count())
+            .map(|_| Mutex::new(()))
+            .collect(),
+        scratch_readers: Mutex::new(std::collections::HashMap::new()),
     };
     if options.dry_run {
         run.dry_run(&selected);
@@ -254,6 +260,9 @@ pub fn build(
             let complete = options.targets.is_empty();
             publish(project, &cache, &stat, &outputs, complete, &mut report)?;
         }
+    }
+    if !options.dry_run {
+        cache.clear_scratch();
     }
     stat.save()?;
     for (id, record) in done {
@@ -340,6 +349,7 @@ enum Outcome {
 
 struct Run<'a> {
     plan: &'a Plan,
+    selected: &'a BTreeSet<NodeIndex>,
     cache: &'a Cache,
     stat: &'a StatCache,
     rate: u32,
@@ -347,6 +357,11 @@ struct Run<'a> {
     records: &'a StepRecords,
     results: Vec<OnceLock<Outcome>>,
     errors: Mutex<Vec<String>>,
+    /// Per step: held while a transient output is rendered again.
+    restoring: Vec<Mutex<()>>,
+    /// Per transient output: the consumers that have yet to finish, after
+    /// which its scratch file goes.
+    scratch_readers: Mutex<std::collections::HashMap<Hash, usize>>,
 }
 
 impl Run<'_> {
@@ -423,7 +438,7 @@ impl Run<'_> {
         self.observer.started(step);
         let result = match self.finished_inputs(node) {
             None => Err("not run: an input failed".to_string()),
-            Some(inputs) => self.run_ready(step, &inputs).map_err(|e| {
+            Some(inputs) => self.run_ready(node, step, &inputs).map_err(|e| {
                 // A damaged cached input goes, so the next build renders it.
                 if let BuildError::Audio {
                     source: bounce_nodes::AudioError::Damaged { path },
@@ -476,7 +491,86 @@ impl Run<'_> {
             ),
         };
         self.observer.finished(&event);
+        if let Outcome::Done(output, ..) = &outcome {
+            if step.kind.is_transient() {
+                self.add_scratch_readers(node, output.hash);
+            }
+        }
         let _ = self.results[node.index()].set(outcome);
+        self.release_scratch_inputs(node);
+    }
+
+    /// Counts the selected consumers that will read a transient output.
+    fn add_scratch_readers(&self, node: NodeIndex, hash: Hash) {
+        let readers = self
+            .plan
+            .graph
+            .neighbors_directed(node, Direction::Outgoing)
+            .filter(|n| self.selected.contains(n))
+            .count();
+        let mut counts = self.scratch_readers.lock().expect("scratch lock");
+        *counts.entry(hash).or_default() += readers;
+        if counts[&hash] == 0 {
+            counts.remove(&hash);
+            self.cache.drop_scratch(&hash);
+        }
+    }
+
+    /// A consumer is done with its transient inputs: the last one to
+    /// finish drops each scratch file.
+    fn release_scratch_inputs(&self, node: NodeIndex) {
+        let mut counts = self.scratch_readers.lock().expect("scratch lock");
+        for input in self.plan.inputs_of(node) {
+            if !self.plan.graph[*input].kind.is_transient() {
+                continue;
+            }
+            let Some(Outcome::Done(output, ..)) = self.results[input.index()].get() else {
+                continue;
+            };
+            if let Some(count) = counts.get_mut(&output.hash) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(&output.hash);
+                    self.cache.drop_scratch(&output.hash);
+                }
+            }
+        }
+    }
+
+    /// Renders again, into scratch, the transient inputs of `node` whose
+    /// output is gone (kept by no earlier build), so `node` can read them.
+    fn restore_transient_inputs(&self, node: NodeIndex) -> Result<(), BuildError> {
+        for &input in self.plan.inputs_of(node) {
+            let step = &self.plan.graph[input];
+            if !step.kind.is_transient() {
+                continue;
+            }
+            let Some(Outcome::Done(output, ..)) = self.results[input.index()].get() else {
+                continue;
+            };
+            let _restoring = self.restoring[input.index()].lock().expect("restore lock");
+            if self.cache.has_output(&output.hash) {
+                continue;
+            }
+            self.restore_transient_inputs(input)?;
+            let inputs = self
+                .finished_inputs(input)
+                .expect("a finished step's inputs are finished");
+            let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
+            let key = step_key(step, self.rate, &hashes, None);
+            let again = Renderer {
+                cache: self.cache,
+                rate: self.rate,
+            }
+            .render(step, key, &inputs)?;
+            if again.hash != output.hash {
+                self.cache.drop_scratch(&again.hash);
+                return Err(BuildError::NotReproducible {
+                    step: step.id.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The record of a step's key, and why it is not in the cache.
@@ -507,7 +601,7 @@ impl Run<'_> {
     }
 
     /// Finds the step in the cache or renders it.
-    fn run_ready(&self, step: &Step, inputs: &[Input]) -> Result<Ran, BuildError> {
+    fn run_ready(&self, node: NodeIndex, step: &Step, inputs: &[Input]) -> Result<Ran, BuildError> {
         let input_hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
         let content = match &step.action {
             Action::ReadFile { path } => Some(self.stat.hash(path)?),
@@ -532,6 +626,7 @@ impl Run<'_> {
             });
         }
         let (record, why) = self.explain(step, inputs, content);
+        self.restore_transient_inputs(node)?;
         let output = match &step.action {
             Action::ReadFile { path } => read_source(path).map_err(|source| BuildError::Audio {
                 step: step.id.clone(),
@@ -554,7 +649,7 @@ impl Run<'_> {
         let entry = ActionEntry {
             output: output.hash,
             meta: serde_json::to_value(&output.info).expect("output info serialises"),
-            blob: !is_source(step),
+            blob: !is_source(step) && !step.kind.is_transient(),
         };
         self.cache.put_action(&key, &entry)?;
         Ok(Ran {
@@ -571,7 +666,8 @@ impl Run<'_> {
     fn lookup(&self, step: &Step, key: &Hash) -> Option<StepOutput> {
         let entry = self.cache.action(key)?;
         let info: OutputInfo = serde_json::from_value(entry.meta).ok()?;
-        if !is_source(step) {
+        // A transient output is rendered again when a consumer needs it.
+        if !is_source(step) && !step.kind.is_transient() {
             if !self.cache.has_blob(&entry.output) {
                 return None;
             }

@@ -61,6 +61,8 @@ pub enum BuildError {
     NotReleasable { version: String, why: String },
     #[error("the cached file for {path} was damaged and has been removed; build again to render it anew")]
     DamagedBlob { path: PathBuf },
+    #[error("{step}: rendering it again gave other audio than the cache records; run `bounce cache verify`, and report this")]
+    NotReproducible { step: String },
     #[error("refusing {path}: {why}")]
     UnsafeOutput { path: PathBuf, why: String },
     #[error("unknown target \"{target}\"{hint}")]

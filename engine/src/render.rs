@@ -92,7 +92,7 @@ fn red_book_layout(
 
 /// A cached intermediate file, checked against its name as it is read.
 pub(crate) fn open_blob(cache: &Cache, hash: &Hash) -> Result<PcmReader, AudioError> {
-    PcmReader::verified(&cache.blob_path(hash), *hash.as_bytes())
+    PcmReader::verified(&cache.output_path(hash), *hash.as_bytes())
 }
 
 /// A file out of its delivery standard fails its step with the figures.
@@ -740,7 +740,10 @@ impl Renderer<'_> {
         };
         render_chain(&mut open, chain, &context, &mut writer).map_err(audio)?;
         let frames = writer.finish().map_err(audio)?;
-        let hash = self.cache.commit_blob(temp)?;
+        let hash = match step.kind.is_transient() {
+            true => self.cache.commit_scratch(temp)?,
+            false => self.cache.commit_blob(temp)?,
+        };
         Ok(StepOutput {
             hash,
             info: OutputInfo::pcm(self.rate, frames, precision),

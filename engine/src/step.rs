@@ -48,6 +48,16 @@ impl StepKind {
         }
     }
 
+    /// Whether the kind's output is cheap to render again and is kept only
+    /// while a build needs it: stems and buses are rendered into scratch,
+    /// read by their consumers and dropped, so the cache holds mixes,
+    /// masters and files but not every track's stems a second time. Their
+    /// keys stay in the action cache; a consumer that must render when
+    /// their output is gone renders them again first.
+    pub fn is_transient(self) -> bool {
+        matches!(self, StepKind::Stem | StepKind::Bus)
+    }
+
     /// Bumped when a kind's rendering changes outside its processors.
     pub fn version(self) -> u32 {
         match self {
