@@ -3,6 +3,7 @@
 //! what is stale and publishes the deliverables.
 #![forbid(unsafe_code)]
 
+mod at_rate;
 mod build;
 mod clean;
 mod codes;

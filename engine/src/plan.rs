@@ -586,6 +586,23 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 },
                 std::iter::once(mixes[&number]).chain(album).collect(),
             );
+            let mut encode_inputs = vec![master_step];
+            if rate != project.release.sample_rate {
+                // Shared by every deliverable of this master at this rate.
+                encode_inputs.push(planner.add(
+                    Step {
+                        id: format!("resample:{}{variant}:{number}:{rate}", master.name),
+                        kind: StepKind::Resample,
+                        track: Some(number),
+                        action: Action::Resample {
+                            rate,
+                            ceiling,
+                            keep_loudness: target.is_some(),
+                        },
+                    },
+                    vec![master_step],
+                ));
+            }
             let step = planner.add(
                 Step {
                     id: format!("deliverable:{}:{number}", deliverable.name),
@@ -599,7 +616,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         check.clone(),
                     ),
                 },
-                vec![master_step],
+                encode_inputs,
             );
             if deliverable.format == FileFormat::Cd {
                 encoded.push((0, track, step));

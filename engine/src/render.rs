@@ -16,6 +16,32 @@ use crate::BuildError;
 /// Room under the ceiling for TPDF dither's ±1 LSB at 16 bits, dB.
 const DITHER_HEADROOM_DB: f64 = 0.01;
 
+/// Tries at bringing a delivered file to its ceiling and loudness.
+pub(crate) const ATTEMPTS: usize = 6;
+/// How far a resampled file's loudness may sit from its master's, LU.
+pub(crate) const LOUDNESS_SLACK: f64 = 0.05;
+
+/// Where a resampled file is first limited, under its ceiling.
+pub(crate) fn first_limit(ceiling: Option<f64>) -> Option<f64> {
+    ceiling.map(|c| c - DITHER_HEADROOM_DB)
+}
+
+/// The limiter a resampled file goes through at its own rate.
+pub(crate) fn file_limiter(ceiling: f64) -> LimiterSettings {
+    LimiterSettings {
+        ceiling,
+        release_ms: 50.0,
+        lookahead_ms: 1.5,
+    }
+}
+
+/// What a deliverable's attempt encodes: the shared resample step's audio,
+/// or the master, trimmed and (if resampled) limited at the file's rate.
+enum Prepared<'a> {
+    AtRate { audio: &'a Input<'a>, gain_db: f64 },
+    Master { limit_at: Option<f64>, trim_db: f64 },
+}
+
 /// A deliverable's encoder, which tells what a listener will measure.
 trait EncodedSink: BlockSink {
     /// Finishes the file; returns its frames and loudness as delivered.
@@ -456,6 +482,16 @@ impl Renderer<'_> {
                 let open = self.mixer(&inputs[..1], Some(frames));
                 self.render_pcm(step, open, &[], (frames, false), 0, precision)
             }
+            Action::Resample {
+                rate,
+                ceiling,
+                keep_loudness,
+            } => {
+                let target = keep_loudness
+                    .then(|| inputs[0].output.info.measured.and_then(|m| m.integrated))
+                    .flatten();
+                self.render_at_rate(step, &inputs[0], *rate, *ceiling, target)
+            }
             Action::Encode {
                 container,
                 bits,
@@ -484,7 +520,8 @@ impl Renderer<'_> {
                     dither: *dither,
                     mp3: *mp3,
                 };
-                let output = self.encode(step, key, master, &file, *ceiling, target)?;
+                let at_rate = inputs.get(1);
+                let output = self.encode(step, key, master, at_rate, &file, *ceiling, target)?;
                 if let Some(check) = check {
                     check_spec(step, check, &output)?;
                 }
@@ -761,22 +798,42 @@ impl Renderer<'_> {
         step: &Step,
         key: Hash,
         master: &Input,
+        at_rate: Option<&Input>,
         file: &FileSpec,
         ceiling: Option<f64>,
         target: Option<f64>,
     ) -> Result<StepOutput, BuildError> {
         let format = file.format;
-        const ATTEMPTS: usize = 6;
-        const LOUDNESS_SLACK: f64 = 0.05;
         let resampled = format.sample_rate != self.rate;
-        let mut trim = 0.0;
+        // The resample step corrected the level and the limiter's ceiling
+        // already; a later attempt starts from there.
+        let start_trim = at_rate
+            .and_then(|a| a.output.info.solved_gain)
+            .unwrap_or(0.0);
+        let mut trim = start_trim;
         // On a resampled file the limiter at the file's rate keeps the
         // ceiling; an over lowers its ceiling, not the whole file.
-        let mut limit_at = ceiling.map(|c| c - DITHER_HEADROOM_DB);
+        let mut limit_at = at_rate
+            .and_then(|a| a.output.info.limiter_ceiling)
+            .or(first_limit(ceiling));
         for attempt in 1..=ATTEMPTS {
             let output_limit = limit_at.filter(|_| resampled);
+            // The first attempt's audio is the shared resample step's; an
+            // MP3 lowered after it needs no limiter to stay under the
+            // ceiling, so it is that audio lowered.
+            let lowered_mp3 = file.mp3.is_some() && trim <= start_trim;
+            let source = match at_rate.filter(|_| attempt == 1 || lowered_mp3) {
+                Some(at_rate) => Prepared::AtRate {
+                    audio: at_rate,
+                    gain_db: trim - start_trim,
+                },
+                None => Prepared::Master {
+                    limit_at: output_limit,
+                    trim_db: trim,
+                },
+            };
             let (temp, frames, report, overs) =
-                self.encode_once(step, key, master, file, output_limit, trim)?;
+                self.encode_once(step, key, master, file, source)?;
             let over = ceiling
                 .map(|c| report.true_peak - c)
                 .filter(|over| *over > 0.0);
@@ -786,17 +843,20 @@ impl Renderer<'_> {
                 .filter(|off| off.abs() > LOUDNESS_SLACK);
             if over.is_none() && off.is_none() {
                 let mut warnings = Vec::new();
-                if file.mp3.is_some() && trim != 0.0 {
+                // An MP3 is only ever lowered from what the resample step made.
+                let corrected = if file.mp3.is_some() { start_trim } else { trim };
+                if corrected != 0.0 {
+                    warnings.push(format!(
+                        "level corrected by {corrected:+.2} dB on the delivered file: resampling to {} Hz changed its {}",
+                        format.sample_rate,
+                        if target.is_some() || start_trim != 0.0 { "loudness or peaks" } else { "peaks" }
+                    ));
+                }
+                if file.mp3.is_some() && trim < start_trim {
                     warnings.push(format!(
                         "gain lowered by {:.2} dB: the decoded MP3 peaked over the {:.1} dBTP ceiling",
-                        -trim,
+                        start_trim - trim,
                         ceiling.unwrap_or(0.0)
-                    ));
-                } else if trim != 0.0 {
-                    warnings.push(format!(
-                        "level corrected by {trim:+.2} dB on the delivered file: resampling to {} Hz changed its {}",
-                        format.sample_rate,
-                        if target.is_some() { "loudness or peaks" } else { "peaks" }
                     ));
                 }
                 if overs.samples > 0 {
@@ -858,27 +918,36 @@ impl Renderer<'_> {
         unreachable!("the loop returns")
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn encode_once(
         &self,
         step: &Step,
         key: Hash,
         master: &Input,
         file: &FileSpec,
-        limit_at: Option<f64>,
-        trim_db: f64,
+        prepared: Prepared,
     ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
-        let (format, dither) = (file.format, file.dither);
+        let format = file.format;
         let audio = |source: AudioError| BuildError::Audio {
             step: step.id.clone(),
             source,
+        };
+        let (limit_at, trim_db) = match prepared {
+            Prepared::AtRate {
+                audio: at_rate,
+                gain_db,
+            } => {
+                let reader = open_blob(self.cache, &at_rate.output.hash).map_err(audio)?;
+                let source = Box::new(Scaled::new(reader, gain_db));
+                return self.encode_pcm(step, key, file, source, None, Precision::Float);
+            }
+            Prepared::Master { limit_at, trim_db } => (limit_at, trim_db),
         };
         let reader = Scaled::new(
             open_blob(self.cache, &master.output.hash).map_err(audio)?,
             trim_db,
         );
         let resample = format.sample_rate != self.rate;
-        let mut source: Box<dyn BlockSource> = if resample {
+        let source: Box<dyn BlockSource> = if resample {
             Box::new(Resampled::new(reader, self.rate, format.sample_rate).map_err(audio)?)
         } else {
             Box::new(reader)
@@ -887,6 +956,25 @@ impl Renderer<'_> {
             Precision::Float
         } else {
             master.output.info.precision
+        };
+        self.encode_pcm(step, key, file, source, limit_at, precision)
+    }
+
+    /// Encodes `source` (at the file's rate, of `precision`) into a file,
+    /// through the limiter at `limit_at` if given, measuring what it wrote.
+    fn encode_pcm(
+        &self,
+        step: &Step,
+        key: Hash,
+        file: &FileSpec,
+        mut source: Box<dyn BlockSource>,
+        limit_at: Option<f64>,
+        precision: Precision,
+    ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
+        let (format, dither) = (file.format, file.dither);
+        let audio = |source: AudioError| BuildError::Audio {
+            step: step.id.clone(),
+            source,
         };
         // Dither only when bits are really lost: a signal already on a grid
         // at least as coarse as the file's goes in untouched.
@@ -913,11 +1001,7 @@ impl Renderer<'_> {
             // them): limit again at the file's rate, which touches only the
             // few new overs, a hair under the ceiling to leave room for dither.
             Some(ceiling) => {
-                let settings = LimiterSettings {
-                    ceiling,
-                    release_ms: 50.0,
-                    lookahead_ms: 1.5,
-                };
+                let settings = file_limiter(ceiling);
                 render_limited(
                     source,
                     format.sample_rate,

@@ -17,6 +17,9 @@ pub enum StepKind {
     Master,
     /// One gain for a master in album mode, solved over every track.
     Album,
+    /// A master at a deliverable's rate, limited again there: what every
+    /// deliverable of that master and rate encodes first.
+    Resample,
     Deliverable,
     /// Tags written into an encoded file.
     Tag,
@@ -39,6 +42,7 @@ impl StepKind {
             StepKind::Mix => "mix",
             StepKind::Master => "master",
             StepKind::Album => "album",
+            StepKind::Resample => "resample",
             StepKind::Deliverable => "deliverable",
             StepKind::Tag => "tag",
             StepKind::ReplayGain => "replaygain",
@@ -55,7 +59,7 @@ impl StepKind {
     /// keys stay in the action cache; a consumer that must render when
     /// their output is gone renders them again first.
     pub fn is_transient(self) -> bool {
-        matches!(self, StepKind::Stem | StepKind::Bus)
+        matches!(self, StepKind::Stem | StepKind::Bus | StepKind::Resample)
     }
 
     /// Bumped when a kind's rendering changes outside its processors.
@@ -150,7 +154,16 @@ pub enum Action {
         text: bounce_nodes::CueText,
         gaps: Vec<u64>,
     },
-    /// The master encoded as a file.
+    /// The master (the input) resampled to `rate`, under a `ceiling`
+    /// limited again at that rate, and, to keep its loudness, brought back
+    /// to the master's.
+    Resample {
+        rate: u32,
+        ceiling: Option<f64>,
+        keep_loudness: bool,
+    },
+    /// The master encoded as a file; a second input, when resampled, is
+    /// the master at the file's rate, which the first attempt encodes.
     Encode {
         container: bounce_nodes::Container,
         bits: u16,
