@@ -175,7 +175,7 @@ impl Renderer<'_> {
                     "the limiter takes off up to {reduction:.1} dB to reach the target under the {ceiling} dBTP ceiling"
                 ));
             }
-            let hash = self.cache.commit_blob(temp)?;
+            let hash = self.commit(step, temp)?;
             let report = meter.report().map_err(&audio)?;
             return Ok(StepOutput {
                 hash,

@@ -321,6 +321,19 @@ pub struct Renderer<'c> {
 type Open<'a> = Box<dyn FnMut() -> Result<Box<dyn BlockSource>, AudioError> + 'a>;
 
 impl Renderer<'_> {
+    /// Keeps a finished output: in scratch for a transient step, in the
+    /// blob store otherwise.
+    pub(crate) fn commit(
+        &self,
+        step: &Step,
+        temp: bounce_cache::TempFile,
+    ) -> Result<Hash, BuildError> {
+        Ok(match step.kind.is_transient() {
+            true => self.cache.commit_scratch(temp)?,
+            false => self.cache.commit_blob(temp)?,
+        })
+    }
+
     /// Renders `step` (not a source: those are read, not rendered).
     pub fn render(
         &self,
@@ -777,10 +790,7 @@ impl Renderer<'_> {
         };
         render_chain(&mut open, chain, &context, &mut writer).map_err(audio)?;
         let frames = writer.finish().map_err(audio)?;
-        let hash = match step.kind.is_transient() {
-            true => self.cache.commit_scratch(temp)?,
-            false => self.cache.commit_blob(temp)?,
-        };
+        let hash = self.commit(step, temp)?;
         Ok(StepOutput {
             hash,
             info: OutputInfo::pcm(self.rate, frames, precision),

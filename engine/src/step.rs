@@ -52,14 +52,18 @@ impl StepKind {
         }
     }
 
-    /// Whether the kind's output is cheap to render again and is kept only
-    /// while a build needs it: stems and buses are rendered into scratch,
-    /// read by their consumers and dropped, so the cache holds mixes,
-    /// masters and files but not every track's stems a second time. Their
+    /// Whether the kind's output is kept only while a build needs it:
+    /// stems, buses, masters and their resampled copies are rendered into
+    /// scratch, read by their consumers and dropped, so the cache holds
+    /// each track's mix and its files, not its stems a second time. Their
     /// keys stay in the action cache; a consumer that must render when
-    /// their output is gone renders them again first.
+    /// their output is gone renders them again first. The mix stays: it
+    /// is what a master edit starts from.
     pub fn is_transient(self) -> bool {
-        matches!(self, StepKind::Stem | StepKind::Bus | StepKind::Resample)
+        matches!(
+            self,
+            StepKind::Stem | StepKind::Bus | StepKind::Master | StepKind::Resample
+        )
     }
 
     /// Bumped when a kind's rendering changes outside its processors.
