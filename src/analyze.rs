@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use bounce_nodes::analyze_file;
 
 use crate::cli::{MessageFormat, EXIT_FAILED};
+use crate::output::outln;
 
 fn figure(value: f64, unit: &str) -> String {
     if value.is_finite() {
@@ -53,7 +54,7 @@ pub fn run(files: &[PathBuf], format: MessageFormat) -> Result<(), i32> {
                     "max_momentary": json_number(l.max_momentary),
                     "max_short_term": json_number(l.max_short_term),
                 });
-                println!("{line}");
+                outln!("{line}");
             }
             MessageFormat::Human => {
                 let bits = match (info.bits, info.float) {
@@ -61,23 +62,23 @@ pub fn run(files: &[PathBuf], format: MessageFormat) -> Result<(), i32> {
                     (Some(b), false) => format!("{b}-bit"),
                     (None, _) => "lossy".into(),
                 };
-                println!("{}", path.display());
-                println!(
+                outln!("{}", path.display());
+                outln!(
                     "  format       {} {} Hz {} {}",
                     info.codec,
                     info.sample_rate,
                     bits,
                     if info.channels == 1 { "mono" } else { "stereo" }
                 );
-                println!(
+                outln!(
                     "  duration     {:.3} s ({} frames)",
                     analysis.seconds(),
                     analysis.frames
                 );
-                println!("  sample peak  {}", figure(l.sample_peak, "dBFS"));
-                println!("  true peak    {}", figure(l.true_peak, "dBTP"));
-                println!("  integrated   {}", figure(l.integrated, "LUFS"));
-                println!("  range        {}", figure(l.range, "LU"));
+                outln!("  sample peak  {}", figure(l.sample_peak, "dBFS"));
+                outln!("  true peak    {}", figure(l.true_peak, "dBTP"));
+                outln!("  integrated   {}", figure(l.integrated, "LUFS"));
+                outln!("  range        {}", figure(l.range, "LU"));
             }
         }
     }

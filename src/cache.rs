@@ -4,6 +4,7 @@ use bounce_cache::{Cache, DirLock};
 use bounce_engine::{cache_dir, BuildOptions, LastBuild};
 
 use crate::cli::{load, CacheAction, ProjectArgs, EXIT_FAILED};
+use crate::output::outln;
 use crate::report::print_build_error;
 
 fn megabytes(bytes: u64) -> String {
@@ -44,20 +45,20 @@ pub fn run(action: CacheAction) -> Result<(), i32> {
             let cache = open(&project)?;
             let blobs = cache.blobs();
             let bytes: u64 = blobs.iter().map(|b| b.size).sum();
-            println!("cache        {}", cache.root().display());
-            println!("size         {} in {} files", megabytes(bytes), blobs.len());
-            println!("entries      {}", cache.entries().len());
+            outln!("cache        {}", cache.root().display());
+            outln!("size         {} in {} files", megabytes(bytes), blobs.len());
+            outln!("entries      {}", cache.entries().len());
             let last: Option<LastBuild> = std::fs::read(LastBuild::path(cache.root()))
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok());
             match last {
-                Some(last) if last.built + last.cached > 0 => println!(
+                Some(last) if last.built + last.cached > 0 => outln!(
                     "last build   {} cached, {} rendered: {:.0} % hit rate",
                     last.cached,
                     last.built,
                     100.0 * last.cached as f64 / (last.built + last.cached) as f64
                 ),
-                _ => println!("last build   none"),
+                _ => outln!("last build   none"),
             }
             Ok(())
         }

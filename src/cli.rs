@@ -9,6 +9,7 @@ use bounce_engine::{
 };
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::output::out;
 use crate::report::{print_build_error, print_project_errors, HumanObserver, JsonObserver};
 
 /// Exit status: the build failed or an output is out of spec.
@@ -411,7 +412,7 @@ fn run_graph(args: &ProjectArgs, targets: Vec<String>, notation: GraphNotation) 
         GraphNotation::Mermaid => bounce_engine::GraphFormat::Mermaid,
     };
     let statuses = collector.statuses.into_inner().expect("status lock");
-    print!("{}", bounce_engine::render_graph(&plan, &statuses, format));
+    out!("{}", bounce_engine::render_graph(&plan, &statuses, format));
     Ok(())
 }
 

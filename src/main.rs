@@ -3,6 +3,7 @@
 mod analyze;
 mod cache;
 mod cli;
+mod output;
 mod report;
 mod revisions;
 mod watch;

@@ -1,10 +1,10 @@
 //! How builds are shown: progress bars on a terminal, plain lines
 //! elsewhere, or JSON lines for tools.
 
-use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::output::outln;
 use bounce_engine::step::Step;
 use bounce_engine::{BuildError, BuildReport, Observer, ProjectErrors, Status, StepEvent};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -56,7 +56,7 @@ impl JsonObserver {
             "ms": elapsed.as_millis() as u64,
         });
         let _guard = self.out.lock();
-        println!("{line}");
+        outln!("{line}");
     }
 }
 
@@ -89,8 +89,7 @@ impl Observer for JsonObserver {
             line["reason"] = reason.clone().into();
         }
         let _guard = self.out.lock();
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{line}");
+        outln!("{line}");
     }
 }
 

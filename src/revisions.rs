@@ -7,6 +7,7 @@ use bounce_engine::{
 };
 
 use crate::cli::{load, MessageFormat, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
+use crate::output::outln;
 use crate::report::{print_build_error, print_project_errors};
 
 /// The work tree's cache: a revision's steps hit it.
@@ -135,22 +136,22 @@ pub fn diff(
                     })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"from": from, "to": to_name, "steps": steps, "files": files})
             );
         }
         MessageFormat::Human => {
-            println!("Steps, {from} → {to_name}:");
+            outln!("Steps, {from} → {to_name}:");
             if steps.is_empty() {
-                println!("  no step changed");
+                outln!("  no step changed");
             }
             for change in &steps {
-                println!("  {}: {}", change.step, change.change);
+                outln!("  {}: {}", change.step, change.change);
             }
-            println!("Files:");
+            outln!("Files:");
             for change in &files {
-                println!("  {}: {}", change.path, describe_file(change));
+                outln!("  {}: {}", change.path, describe_file(change));
             }
         }
     }

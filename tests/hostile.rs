@@ -47,8 +47,11 @@ deliverable "lo" {{
     )
 }
 
+/// Standard error with miette's line wrapping undone, so a message can be
+/// matched whatever the width it was wrapped at.
 fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    let text = String::from_utf8_lossy(&output.stderr).replace(['│', '\n'], " ");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Every file under `dir` with the hash of its bytes, sorted by path.
@@ -441,4 +444,136 @@ fn names_differing_only_in_case_clash() {
         "{}",
         stderr(&output)
     );
+}
+
+// --- 10. a reader that goes away ---------------------------------------------
+
+/// Runs bounce with its output into a pipe that is closed after the first
+/// line; bounce must end quietly with status 0.
+fn run_into_closed_pipe(project: &TestProject, args: &[&str]) -> std::process::Output {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .args(args)
+        .current_dir(project.path(""))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    assert!(!first.is_empty(), "no first line");
+    // The reader is dropped here: every later write meets a closed pipe.
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let project = small_project();
+    let output = run_into_closed_pipe(&project, &["build", "--message-format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    let files: Vec<String> = (0..400).map(|_| "stems/a.wav".to_string()).collect();
+    let mut args = vec!["analyze"];
+    args.extend(files.iter().map(String::as_str));
+    let output = run_into_closed_pipe(&project, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
+// --- 18. targets that name no track --------------------------------------------
+
+#[test]
+fn a_target_whose_track_is_not_a_number_is_a_usage_error() {
+    let project = small_project();
+    for target in ["hi:abc", "hi:", "hi:1:2", "hi:-1", "hi:0"] {
+        for command in ["build", "explain", "graph"] {
+            let output = project.run(&[command, target]);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{command} {target}: {}",
+                stderr(&output)
+            );
+            assert!(
+                stderr(&output).contains("track number"),
+                "{}",
+                stderr(&output)
+            );
+        }
+    }
+    assert!(!project.path("out").exists(), "nothing was built");
+}
+
+// --- 12. absurd worker counts ---------------------------------------------------
+
+#[test]
+fn a_huge_job_count_is_capped() {
+    let project = small_project();
+    let started = std::time::Instant::now();
+    project.build_ok(&["-j", "100000"]);
+    project.build_ok(&["-j", "100000"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "two small builds at -j 100000 took {:?}",
+        started.elapsed()
+    );
+}
+
+// --- 8. headers no audio can have ---------------------------------------------
+
+/// A WAV whose fmt chunk gives `rate` Hz and `channels` channels.
+fn wav_with_header(path: &Path, rate: u32, channels: u16) {
+    let data = vec![0u8; 400];
+    let mut fmt = Vec::new();
+    for field in [1u16.to_le_bytes().to_vec(), channels.to_le_bytes().to_vec()] {
+        fmt.extend(field);
+    }
+    fmt.extend(rate.to_le_bytes());
+    fmt.extend((rate * 4).to_le_bytes());
+    fmt.extend(4u16.to_le_bytes());
+    fmt.extend(16u16.to_le_bytes());
+    let mut bytes = b"RIFF".to_vec();
+    bytes.extend(((4 + 8 + fmt.len() + 8 + data.len()) as u32).to_le_bytes());
+    bytes.extend(b"WAVEfmt ");
+    bytes.extend((fmt.len() as u32).to_le_bytes());
+    bytes.extend(&fmt);
+    bytes.extend(b"data");
+    bytes.extend((data.len() as u32).to_le_bytes());
+    bytes.extend(&data);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_header_of_zero_hertz_or_channels_is_an_error_not_a_panic() {
+    for (rate, channels, why) in [(0, 2, "0 Hz"), (48000, 0, "0 channels")] {
+        let project = small_project();
+        wav_with_header(&project.path("stems/b.wav"), rate, channels);
+        for args in [
+            vec!["check"],
+            vec!["build"],
+            vec!["analyze", "stems/b.wav"],
+            vec!["init", "stems"],
+        ] {
+            let output = project.run(&args);
+            let code = output.status.code();
+            assert!(
+                matches!(code, Some(1) | Some(2)),
+                "{args:?}: {code:?} {}",
+                stderr(&output)
+            );
+            assert!(
+                stderr(&output).contains(why),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            assert!(
+                stderr(&output).contains("b.wav"),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
 }

@@ -300,7 +300,17 @@ fn select(
     }
     for target in targets {
         let (name, track) = match target.split_once(':') {
-            Some((name, track)) => (name, track.parse::<u32>().ok()),
+            Some((name, track)) => match track.parse::<u32>() {
+                Ok(number) if number >= 1 => (name, Some(number)),
+                _ => {
+                    return Err(BuildError::UnknownTarget {
+                        target: target.clone(),
+                        hint: format!(
+                            " (after the deliverable comes a track number, as in \"{name}:1\")"
+                        ),
+                    })
+                }
+            },
             None => (target.as_str(), None),
         };
         let matching: Vec<_> = plan
@@ -367,6 +377,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// Renders every selected step once its inputs are done, on `jobs` threads.
     fn execute(&self, selected: &BTreeSet<NodeIndex>, jobs: usize) -> Result<(), BuildError> {
+        let jobs = worker_count(jobs, selected.len());
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
@@ -736,6 +747,15 @@ impl Run<'_> {
             let _ = self.results[node.index()].set(outcome);
         }
     }
+}
+
+/// Worker threads for `asked` (0: one per core): never more than the
+/// cores, which the rendering keeps busy, nor than the steps to run. The
+/// bytes are the same at any count.
+fn worker_count(asked: usize, steps: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let asked = if asked == 0 { cores } else { asked };
+    asked.min(cores).min(steps.max(1))
 }
 
 /// Sources are read, not rendered: their outputs name no blob.

@@ -153,6 +153,45 @@ pub fn probe_file(path: &Path) -> Result<FileInfo, AudioError> {
     }
 }
 
+/// What a WAV or AIFF header says that no audio can be: a rate, a channel
+/// count or a frame size of zero (checked before the decoder sees the
+/// file, which would not survive them).
+fn impossible_header(path: &Path) -> Option<String> {
+    let mut chunks = Chunks::open(path)?;
+    while let Some((id, _, _)) = chunks.next_chunk() {
+        match &id {
+            // WAV fmt: channels at 2, rate at 4, block align at 12.
+            b"fmt " => {
+                let fmt: [u8; 14] = chunks.read()?;
+                let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+                let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+                let align = u16::from_le_bytes([fmt[12], fmt[13]]);
+                return zero_field(channels as u64, rate as u64, align as u64);
+            }
+            // AIFF COMM: channels, frames, sample size, rate (80-bit float,
+            // zero when its exponent and mantissa are).
+            b"COMM" => {
+                let comm: [u8; 18] = chunks.read()?;
+                let channels = u16::from_be_bytes([comm[0], comm[1]]) as u64;
+                let bits = u16::from_be_bytes([comm[6], comm[7]]) as u64;
+                let rate_is_zero = comm[8..18].iter().all(|b| *b == 0);
+                return zero_field(channels, (!rate_is_zero) as u64, bits);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn zero_field(channels: u64, rate: u64, frame: u64) -> Option<String> {
+    match (channels, rate, frame) {
+        (_, 0, _) => Some("its header gives a sample rate of 0 Hz".into()),
+        (0, _, _) => Some("its header gives 0 channels".into()),
+        (_, _, 0) => Some("its header gives samples of 0 bytes".into()),
+        _ => None,
+    }
+}
+
 /// For a WAV or AIFF file whose audio chunk claims more bytes than the file
 /// holds: the frames it declares and the frames it has.
 fn cut_short(path: &Path) -> Option<(u64, u64)> {
@@ -199,6 +238,9 @@ impl DecodedFile {
             path: path.to_path_buf(),
             reason,
         };
+        if let Some(reason) = impossible_header(path) {
+            return Err(unsupported(reason));
+        }
         let stream = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
