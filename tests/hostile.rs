@@ -577,3 +577,232 @@ fn a_header_of_zero_hertz_or_channels_is_an_error_not_a_panic() {
         }
     }
 }
+
+// --- 19. a backslash in a file name -------------------------------------------
+
+#[test]
+fn init_keeps_a_backslash_in_a_file_name() {
+    let project = TestProject::new();
+    project.wav(
+        "songs/back\\slash.wav",
+        48000,
+        16,
+        &sine(48000, 2, 220.0, 0.3, 1.0),
+    );
+    let output = project.run(&["init", "songs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = fs::read_to_string(project.path("songs/bounce.kdl")).unwrap();
+    assert!(text.contains(r#""back\\slash.wav""#), "{text}");
+    let check = project.run(&["check", "-f", "songs/bounce.kdl"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+}
+
+// --- 11 and 17. durations past a day, lengths of nothing -----------------------
+
+#[test]
+fn durations_over_a_day_and_empty_lengths_are_errors_at_check() {
+    let cases = [
+        (
+            "stem \"b\" \"stems/b.wav\"",
+            "stem \"b\" \"stems/b.wav\" offset=1e12",
+        ),
+        ("stem \"b\" \"stems/b.wav\"", "tone \"b\" length=1e12"),
+        (
+            "stem \"b\" \"stems/b.wav\"",
+            "stem \"b\" \"stems/b.wav\"\n    length 1e12",
+        ),
+        (
+            "stem \"b\" \"stems/b.wav\"",
+            "stem \"b\" \"stems/b.wav\"\n    length 0",
+        ),
+        ("stem \"b\" \"stems/b.wav\"", "tone \"b\" length=0"),
+        (
+            "stem \"b\" \"stems/b.wav\"",
+            "stem \"b\" \"stems/b.wav\"\n    fade-out 90000",
+        ),
+    ];
+    for (from, to) in cases {
+        let project = small_project();
+        project.write("bounce.kdl", &small_kdl("", "-18", "Two").replace(from, to));
+        let output = project.run(&["check"]);
+        assert_eq!(output.status.code(), Some(2), "{to}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("out of range"),
+            "{to}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn a_track_whose_stems_are_all_muted_is_an_error() {
+    let project = small_project();
+    let text = small_kdl("", "-18", "Two").replace(
+        "stem \"b\" \"stems/b.wav\"",
+        "stem \"b\" \"stems/b.wav\" mute=#true",
+    );
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("muted"), "{}", stderr(&output));
+}
+
+// --- 6, 7, 9, 14, 20. files that are not what they seem ------------------------
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+/// Runs bounce with a deadline: a command that blocks (on a FIFO) fails the
+/// test instead of hanging it.
+fn run_briefly(project: &TestProject, args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .args(args)
+        .current_dir(project.path(""))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("bounce {args:?} blocked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn include_reads_only_kdl_files_inside_the_project() {
+    let project = small_project();
+    let secret = tempfile::tempdir().unwrap();
+    fs::write(secret.path().join("key.kdl"), "TOKEN=hunter2-secret\n").unwrap();
+    fs::write(
+        project.path("id_rsa"),
+        "-----BEGIN KEY----- hunter2-secret\n",
+    )
+    .unwrap();
+    mkfifo(&project.path("fifo.kdl"));
+    let outside = secret.path().join("key.kdl");
+    for (include, why) in [
+        ("/proc/self/environ", "not a .kdl file"),
+        ("id_rsa", "not a .kdl file"),
+        (outside.to_str().unwrap(), "outside the project"),
+        ("fifo.kdl", "FIFO"),
+    ] {
+        project.write(
+            "bounce.kdl",
+            &format!("{}include \"{include}\"\n", small_kdl("", "-18", "Two")),
+        );
+        let output = run_briefly(&project, &["check"]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{include}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(why),
+            "{include}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("hunter2"),
+            "{include} leaked: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn a_project_file_that_is_a_device_a_fifo_or_huge_is_refused() {
+    let project = small_project();
+    mkfifo(&project.path("pipe.kdl"));
+    let huge = format!(
+        "// {}\n{}",
+        "x".repeat(5 << 20),
+        small_kdl("", "-18", "Two")
+    );
+    project.write("huge.kdl", &huge);
+    for (file, why) in [
+        ("/dev/zero", "device"),
+        ("pipe.kdl", "FIFO"),
+        ("huge.kdl", "larger than 4 MB"),
+        ("stems", "folder"),
+    ] {
+        let output = run_briefly(&project, &["check", "-f", file]);
+        assert_eq!(output.status.code(), Some(2), "{file}: {}", stderr(&output));
+        assert!(stderr(&output).contains(why), "{file}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn nodes_nested_ten_thousand_deep_are_an_error_at_their_line() {
+    let project = small_project();
+    let mut text = small_kdl("", "-18", "Two");
+    text.push_str("deep ");
+    text.push_str(&"{ n ".repeat(10_000));
+    text.push_str(&"}".repeat(10_000));
+    project.write("bounce.kdl", &text);
+    let output = run_briefly(&project, &["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("nested 65 deep"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("bounce.kdl:22:262"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_stem_or_cover_that_is_not_a_file_says_what_it_is() {
+    let project = small_project();
+    fs::create_dir(project.path("stems/folder.wav")).unwrap();
+    mkfifo(&project.path("stems/fifo.wav"));
+    std::os::unix::fs::symlink(
+        project.path("stems/gone.wav"),
+        project.path("stems/dangling.wav"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(project.path("stems/l2.wav"), project.path("stems/l1.wav")).unwrap();
+    std::os::unix::fs::symlink(project.path("stems/l1.wav"), project.path("stems/l2.wav")).unwrap();
+    for (stem, what) in [
+        ("stems/folder.wav", "a folder"),
+        ("stems/fifo.wav", "FIFO"),
+        ("/dev/zero", "device"),
+        ("/dev/null", "device"),
+        ("stems/dangling.wav", "link to nothing"),
+        ("stems/l1.wav", "loop of symbolic links"),
+    ] {
+        let text = small_kdl("", "-18", "Two").replace("stems/b.wav", stem);
+        project.write("bounce.kdl", &text);
+        for command in ["check", "build"] {
+            let output = run_briefly(&project, &[command]);
+            assert_eq!(output.status.code(), Some(2), "{stem}: {}", stderr(&output));
+            assert!(
+                stderr(&output).contains(what),
+                "{command} {stem}: {}",
+                stderr(&output)
+            );
+        }
+    }
+    project.write("bounce.kdl", &small_kdl("cover \"stems\"", "-18", "Two"));
+    let output = run_briefly(&project, &["check"]);
+    assert!(stderr(&output).contains("a folder"), "{}", stderr(&output));
+    for (file, what) in [("stems", "a folder"), ("stems/fifo.wav", "FIFO")] {
+        let output = run_briefly(&project, &["analyze", file]);
+        assert_eq!(output.status.code(), Some(1), "{file}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(what),
+            "analyze {file}: {}",
+            stderr(&output)
+        );
+    }
+}

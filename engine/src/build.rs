@@ -247,7 +247,7 @@ pub fn build(
         report.files = outputs
             .iter()
             .map(|(planned, output)| BuiltFile {
-                path: planned.path.to_string_lossy().replace('\\', "/"),
+                path: crate::template::portable(&planned.path),
                 hash: output.hash,
                 info: output.info.clone(),
             })

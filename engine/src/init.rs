@@ -166,7 +166,7 @@ fn project_text(dir: &Path, tracks: &[(String, Vec<FoundStem>)]) -> String {
             let info = &stem.info;
             let bits = info.bits.map(|b| format!("{b}-bit ")).unwrap_or_default();
             let channels = if info.channels == 1 { "mono" } else { "stereo" };
-            let path = stem.path.to_string_lossy().replace('\\', "/");
+            let path = crate::template::portable(&stem.path);
             out.push_str(&format!(
                 "    stem {} {}    // {} {} Hz {bits}{channels}\n",
                 quoted(&name),

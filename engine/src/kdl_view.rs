@@ -325,6 +325,9 @@ pub fn choose(
 }
 
 /// The valid values of a number.
+/// The longest time a project may name, seconds (24 hours).
+pub const MAX_SECONDS: f64 = 86_400.0;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Range {
     pub min: f64,
@@ -354,8 +357,17 @@ impl Range {
             unit,
         }
     }
-    pub const fn non_negative(unit: &'static str) -> Self {
-        Range::between(0.0, f64::MAX, unit)
+    /// A time in a release: from 0 to a day. Longer is a slip of the
+    /// keyboard that would fill the disk with silence.
+    pub const fn duration() -> Self {
+        Range::between(0.0, MAX_SECONDS, "s")
+    }
+    /// A length in a release: more than 0, at most a day.
+    pub const fn length() -> Self {
+        Range {
+            min_exclusive: true,
+            ..Range::duration()
+        }
     }
     pub const fn integer(min: f64, max: f64) -> Self {
         Range {

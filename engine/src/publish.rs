@@ -183,7 +183,7 @@ fn manifest_file(planned: &PlannedOutput, output: &StepOutput) -> ManifestFile {
         max_short_term: None,
     });
     ManifestFile {
-        path: planned.path.to_string_lossy().replace('\\', "/"),
+        path: crate::template::portable(&planned.path),
         deliverable: planned.deliverable.clone(),
         track: planned.track,
         blake3: output.hash.to_hex(),

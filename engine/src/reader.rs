@@ -105,8 +105,94 @@ struct Reader {
     tracks: Vec<Track>,
     masters: Vec<Master>,
     deliverables: Vec<Deliverable>,
+    /// The folder of the project file: includes stay inside it.
+    root: Option<PathBuf>,
     /// When audio files are opened at load: what each one's header said.
     probed: Option<HashMap<PathBuf, Result<(), String>>>,
+}
+
+/// The largest project file bounce reads, bytes: far past any release's
+/// text, and short of what a wrong `-f` (a device, an audio file) holds.
+const MAX_PROJECT_BYTES: u64 = 4 << 20;
+
+/// How deep nodes may nest: a project needs four or five levels.
+const MAX_DEPTH: usize = 64;
+
+/// A project file's text: a regular file of at most [`MAX_PROJECT_BYTES`].
+fn read_project_text(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    if let Some(what) = bounce_nodes::not_a_regular_file(path) {
+        let kind = match what.as_str() {
+            "not found" => ErrorKind::NotFound,
+            _ => ErrorKind::InvalidInput,
+        };
+        return Err(Error::new(kind, what));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_PROJECT_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PROJECT_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "larger than {} MB: not a project file",
+                MAX_PROJECT_BYTES >> 20
+            ),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Error::new(ErrorKind::InvalidData, "not UTF-8 text: not a project file"))
+}
+
+/// Where braces first nest deeper than [`MAX_DEPTH`], and how deep, found
+/// before the KDL parser (which recurses) sees the text. Strings and
+/// comments are skipped, so a brace inside them does not count.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // A plain string: up to the next unescaped quote.
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut nested = 1;
+                i += 2;
+                while i < bytes.len() && nested > 0 {
+                    if bytes[i..].starts_with(b"/*") {
+                        nested += 1;
+                        i += 1;
+                    } else if bytes[i..].starts_with(b"*/") {
+                        nested -= 1;
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some((i, depth));
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn display_name(path: &Path) -> String {
@@ -125,6 +211,9 @@ impl Reader {
 
     fn read_file(&mut self, path: &Path, included_at: Option<&Span>) {
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.root.is_none() {
+            self.root = absolute.parent().map(Path::to_path_buf);
+        }
         if !self.seen.insert(absolute.clone()) {
             if let Some(span) = included_at {
                 self.error(span, format!("{} is included twice", display_name(path)))
@@ -132,7 +221,7 @@ impl Reader {
             }
             return;
         }
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_project_text(path) {
             Ok(text) => text,
             Err(e) => {
                 let message = format!("cannot read {}: {e}", display_name(path));
@@ -151,6 +240,18 @@ impl Reader {
             }
         };
         let file = SourceFile::new(display_name(path), text.clone());
+        if let Some((offset, depth)) = too_deep(&text) {
+            let span = Span {
+                file: file.clone(),
+                range: (offset, 1).into(),
+            };
+            self.error(
+                &span,
+                format!("nodes nested {depth} deep; a project nests at most {MAX_DEPTH}"),
+            )
+            .label = "too deep".into();
+            return;
+        }
         let document = match KdlDocument::parse(&text) {
             Ok(document) => document,
             Err(error) => {
@@ -191,10 +292,38 @@ impl Reader {
                 node.check_shape(&mut self.diags, &[], 1, false);
                 if let Some(path) = node.string_arg(&mut self.diags, 0, "a file to include") {
                     let span = node.span_of(node.args()[0].span());
-                    self.read_file(&node.dir.join(path), Some(&span));
+                    let full = node.dir.join(&path);
+                    match self.includable(&full) {
+                        Ok(()) => self.read_file(&full, Some(&span)),
+                        Err(why) => {
+                            self.error(&span, format!("cannot include \"{path}\": {why}"))
+                                .help = Some(
+                                "include takes .kdl files in the project's folder or below".into(),
+                            );
+                        }
+                    }
                 }
             }
             other => self.unknown_node(node, other, TOP_LEVEL, "at the top level"),
+        }
+    }
+
+    /// An included file must be a `.kdl` file under the project's folder:
+    /// a project can then never read, nor echo in an error, a file of the
+    /// system's (`/proc/self/environ`, a private key).
+    fn includable(&self, path: &Path) -> Result<(), String> {
+        if path.extension().and_then(|e| e.to_str()) != Some("kdl") {
+            return Err("not a .kdl file".into());
+        }
+        let root = self.root.as_deref().unwrap_or(Path::new("."));
+        let inside = std::fs::canonicalize(path)
+            .ok()
+            .zip(std::fs::canonicalize(root).ok())
+            .is_some_and(|(file, root)| file.starts_with(root));
+        match inside {
+            true => Ok(()),
+            false if !path.exists() => Ok(()),
+            false => Err("outside the project's folder".into()),
         }
     }
 
@@ -300,13 +429,15 @@ impl Reader {
                         "composer" => release.composer = Some(value),
                         "cover" => {
                             let path = child.dir.join(&value);
-                            if !path.is_file() {
+                            if let Some(what) = bounce_nodes::not_a_regular_file(&path) {
+                                let message = match what.as_str() {
+                                    "not found" => {
+                                        format!("cover image not found: {}", display_name(&path))
+                                    }
+                                    _ => format!("cover image {}: {what}", display_name(&path)),
+                                };
                                 diags.push(
-                                    ProjectDiagnostic::new(
-                                        &span,
-                                        format!("cover image not found: {}", display_name(&path)),
-                                    )
-                                    .label("missing file"),
+                                    ProjectDiagnostic::new(&span, message).label("not an image"),
                                 );
                             } else if let Err(why) = bounce_nodes::Cover::read(&path).map(|cover| {
                                 release.cover_hash =
@@ -432,12 +563,11 @@ impl Reader {
                 }
                 "length" | "gap" => {
                     child.check_shape(diags, &[], 1, false);
-                    let value = child.number_arg(
-                        diags,
-                        0,
-                        "a duration in seconds",
-                        Range::non_negative("s"),
-                    );
+                    let range = match name {
+                        "length" => Range::length(),
+                        _ => Range::duration(),
+                    };
+                    let value = child.number_arg(diags, 0, "a duration in seconds", range);
                     if name == "length" {
                         track.length = value;
                     } else if let Some(gap) = value {
@@ -446,12 +576,8 @@ impl Reader {
                 }
                 "fade-in" | "fade-out" => {
                     child.check_shape(diags, &["curve"], 1, false);
-                    let seconds = child.number_arg(
-                        diags,
-                        0,
-                        "a duration in seconds",
-                        Range::non_negative("s"),
-                    );
+                    let seconds =
+                        child.number_arg(diags, 0, "a duration in seconds", Range::duration());
                     let curve = match child.choice_prop(diags, "curve", &["linear", "cos", "exp"]) {
                         Some("linear") => FadeCurve::Linear,
                         Some("exp") => FadeCurve::Exp,
@@ -470,6 +596,16 @@ impl Reader {
         if track.sources.is_empty() && number.is_some() {
             self.error(&track.span, format!("track {} has no stems", track.number))
                 .help = Some("add a `stem \"name\" \"file.wav\"` or a `tone`".into());
+        } else if track.sources.iter().all(|s| s.mute) && track.length.is_none() {
+            // Nothing sounds and nothing says how long: a file of no samples.
+            self.error(
+                &track.span,
+                format!(
+                    "every stem of track {} is muted: it would deliver an empty file",
+                    track.number
+                ),
+            )
+            .help = Some("unmute a stem, or give the track a `length` of silence".into());
         }
         self.check_routing(&track);
         self.tracks.push(track);
@@ -490,19 +626,27 @@ impl Reader {
             SourceKind::Tone {
                 freq: node.number_prop(diags, "freq", 1000.0, Range::positive("Hz")),
                 level: node.number_prop(diags, "level", -18.0, Range::between(-200.0, 0.0, "dBFS")),
-                length: node.number_prop(diags, "length", 30.0, Range::positive("s")),
+                length: node.number_prop(diags, "length", 30.0, Range::length()),
             }
         } else {
             let path = node.string_arg(diags, 1, "an audio file path")?;
             let full = node.dir.join(&path);
-            if !full.is_file() {
+            if let Some(what) = bounce_nodes::not_a_regular_file(&full) {
                 let span = node.span_of(node.args()[1].span());
+                let missing = what == "not found";
                 diags.push(
                     ProjectDiagnostic::new(
                         &span,
-                        format!("audio file not found: {}", display_name(&full)),
+                        match missing {
+                            true => format!("audio file not found: {}", display_name(&full)),
+                            false => format!("{}: {what}", display_name(&full)),
+                        },
                     )
-                    .label("missing file")
+                    .label(if missing {
+                        "missing file"
+                    } else {
+                        "not an audio file"
+                    })
                     .help("paths are relative to the project file"),
                 );
             } else if let Some(probed) = &mut self.probed {
@@ -548,7 +692,7 @@ impl Reader {
             kind,
             gain: node.number_prop(diags, "gain", 0.0, Range::between(-200.0, 60.0, "dB")),
             pan: node.number_prop(diags, "pan", 0.0, Range::between(-1.0, 1.0, "")),
-            offset: node.number_prop(diags, "offset", 0.0, Range::non_negative("s")),
+            offset: node.number_prop(diags, "offset", 0.0, Range::duration()),
             mute: node.bool_prop(diags, "mute", false),
             chain: self.read_chain(node),
             span: node.name_span(),
@@ -893,7 +1037,7 @@ impl Reader {
             }
             let diags = &mut self.diags;
             child.check_shape(diags, &[], 2, false);
-            let time = child.number_arg(diags, 0, "a time in seconds", Range::non_negative("s"));
+            let time = child.number_arg(diags, 0, "a time in seconds", Range::duration());
             let value = child.number_arg(diags, 1, "a value", values);
             if let (Some(time), Some(value)) = (time, value) {
                 points.push(Breakpoint { time, value });

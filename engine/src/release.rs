@@ -106,7 +106,7 @@ pub(crate) fn check_unchanged(
     let changed: Vec<String> = outputs
         .iter()
         .filter_map(|(planned, output)| {
-            let path = planned.path.to_string_lossy().replace('\\', "/");
+            let path = crate::template::portable(&planned.path);
             let released = manifest.files.iter().find(|f| f.path == path);
             (released.map(|f| f.blake3.as_str()) != Some(output.hash.to_hex().as_str()))
                 .then_some(path)

@@ -125,13 +125,24 @@ fn safe_component(name: &str) -> String {
     }
 }
 
+/// A relative path as manifests and project files write it: its components
+/// joined by `/` (a backslash inside a Unix file name stays a character).
+pub fn portable(path: &std::path::Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Renders a template into a path relative to the output root; fails if
 /// the result would leave it, names no file, or a name is too long.
 pub fn render(template: &str, values: &TemplateValues) -> Result<PathBuf, String> {
     let mut out = String::new();
     for piece in parse(template)? {
         match piece {
-            Piece::Text(text) => out.push_str(text),
+            // A backslash in the template is a folder separator, as on
+            // Windows: never a character of a file name.
+            Piece::Text(text) => out.push_str(&text.replace('\\', "/")),
             Piece::Field { name, width } => {
                 let value = match name {
                     "track" => {

@@ -230,6 +230,12 @@ fn cut_short(path: &Path) -> Option<(u64, u64)> {
 
 impl DecodedFile {
     pub fn open(path: &Path) -> Result<Self, AudioError> {
+        if let Some(what) = crate::not_a_regular_file(path) {
+            return Err(AudioError::NotAFile {
+                path: path.to_path_buf(),
+                what,
+            });
+        }
         let file = File::open(path).map_err(|e| AudioError::Open {
             path: path.to_path_buf(),
             source: e,

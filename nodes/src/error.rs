@@ -3,6 +3,8 @@ use std::path::PathBuf;
 /// What can go wrong while reading, processing or writing audio.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
+    #[error("{path}: {what}")]
+    NotAFile { path: PathBuf, what: String },
     #[error("cannot open {path}: {source}")]
     Open {
         path: PathBuf,
