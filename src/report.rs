@@ -9,9 +9,19 @@ use bounce_engine::step::Step;
 use bounce_engine::{BuildError, BuildReport, Observer, ProjectErrors, Status, StepEvent};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+/// The most errors shown in full: past a few screens more help nobody,
+/// and each one shown reads its file up to its line.
+const SHOWN_ERRORS: usize = 100;
+
 pub fn print_project_errors(errors: &ProjectErrors) {
-    for diagnostic in &errors.0 {
+    for diagnostic in errors.0.iter().take(SHOWN_ERRORS) {
         eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
+    }
+    if let Some(more) = errors.0.len().checked_sub(SHOWN_ERRORS).filter(|n| *n > 0) {
+        eprintln!(
+            "… and {more} more error{} not shown: mend these first",
+            if more == 1 { "" } else { "s" }
+        );
     }
     eprintln!("error: {errors}");
 }

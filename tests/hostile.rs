@@ -806,3 +806,104 @@ fn a_stem_or_cover_that_is_not_a_file_says_what_it_is() {
         );
     }
 }
+
+// --- 15. samples that are not numbers -------------------------------------------
+
+/// A 32-bit float stereo WAV of a quiet sine with `bad` at frame `at`.
+fn float_wav_with(path: &Path, at: usize, bad: f32) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..48000 {
+        let x = 0.1 * (i as f32 * 0.05).sin();
+        writer.write_sample(if i == at { bad } else { x }).unwrap();
+        writer.write_sample(x).unwrap();
+    }
+    writer.finalize().unwrap();
+}
+
+#[test]
+fn non_finite_samples_are_an_error_naming_the_file_and_the_place() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let project = small_project();
+        float_wav_with(&project.path("stems/b.wav"), 1234, bad);
+        let log = project.build(&[]);
+        assert_eq!(
+            log.output.status.code(),
+            Some(1),
+            "{bad}: {}",
+            stderr(&log.output)
+        );
+        let text = stderr(&log.output);
+        assert!(
+            text.contains("b.wav") && text.contains("sample frame 1234"),
+            "{bad}: {text}"
+        );
+        assert!(
+            !project.path("out").exists(),
+            "{bad}: something was delivered"
+        );
+        let output = project.run(&["analyze", "stems/b.wav"]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("not a number"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+// --- 13. a flood of errors ------------------------------------------------------
+
+#[test]
+fn a_flood_of_errors_shows_the_first_hundred_and_counts_the_rest() {
+    let project = small_project();
+    let mut text = small_kdl("", "-18", "Two");
+    text.push_str(&"foo\n".repeat(100_000));
+    project.write("bounce.kdl", &text);
+    let output = run_briefly(&project, &["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert_eq!(
+        text.matches("unknown node `foo`").count(),
+        100,
+        "shown in full"
+    );
+    assert!(
+        text.contains("and 99900 more errors not shown"),
+        "{}",
+        &text[text.len() - 300..]
+    );
+    assert!(text.contains("100000 errors in the project"));
+}
+
+// --- 16. covers that are not whole pictures -----------------------------------
+
+#[test]
+fn a_broken_cover_is_an_error_at_check() {
+    // SOI, APP0, SOF0 of 500×300, and no end-of-image marker.
+    let cut_jpeg: &[u8] = &[
+        0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 1, 44, 1, 244, 3, 0, 0, 0,
+    ];
+    // A PNG whose IHDR claims 100000×100000 without fixing its checksum.
+    let mut huge_png = vec![0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13];
+    huge_png.extend(b"IHDR");
+    huge_png.extend(100_000u32.to_be_bytes());
+    huge_png.extend(100_000u32.to_be_bytes());
+    huge_png.extend([8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89]);
+    for (bytes, why) in [(cut_jpeg.to_vec(), "cut short"), (huge_png, "damaged PNG")] {
+        let project = small_project();
+        fs::write(project.path("cover.img"), &bytes).unwrap();
+        project.write(
+            "bounce.kdl",
+            &small_kdl("cover \"cover.img\"", "-18", "Two"),
+        );
+        let output = project.run(&["check"]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(why), "{}", stderr(&output));
+    }
+}

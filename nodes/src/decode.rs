@@ -56,6 +56,8 @@ pub struct DecodedFile {
     /// The frame count the container declares exactly, to tell a truncated
     /// file (an interrupted copy) from a whole one.
     declared: Option<u64>,
+    /// Frames decoded so far, to say where a bad sample sits.
+    decoded: u64,
 }
 
 /// The chunks of a RIFF WAV or an AIFF file, walked by their headers
@@ -334,6 +336,7 @@ impl DecodedFile {
             finished: false,
             remaining,
             declared,
+            decoded: 0,
         })
     }
 
@@ -373,6 +376,17 @@ impl DecodedFile {
             };
             buffer.copy_planar_ref(decoded);
             self.pending_pos = 0;
+            // A float file can hold NaN or infinities: no level, no
+            // loudness, no dither can be computed from them.
+            let frames = buffer.samples().len() / spec.channels.count().max(1);
+            if let Some(at) = buffer.samples().iter().position(|x| !x.is_finite()) {
+                return Err(AudioError::NotFinite {
+                    path: self.path.clone(),
+                    frame: self.decoded + (at % frames.max(1)) as u64,
+                    rate: self.info.sample_rate,
+                });
+            }
+            self.decoded += frames as u64;
             if !buffer.samples().is_empty() {
                 return Ok(true);
             }

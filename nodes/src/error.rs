@@ -5,6 +5,15 @@ use std::path::PathBuf;
 pub enum AudioError {
     #[error("{path}: {what}")]
     NotAFile { path: PathBuf, what: String },
+    #[error(
+        "{path}: sample frame {frame} ({:.3} s in) is not a number (NaN or infinite); bounce takes finite samples only",
+        *frame as f64 / *rate as f64
+    )]
+    NotFinite {
+        path: PathBuf,
+        frame: u64,
+        rate: u32,
+    },
     #[error("cannot open {path}: {source}")]
     Open {
         path: PathBuf,

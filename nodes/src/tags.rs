@@ -34,7 +34,14 @@ pub struct Cover {
 impl Cover {
     /// Reads a JPEG or PNG, or says why it cannot be cover art.
     pub fn read(path: &Path) -> Result<Cover, String> {
-        let data = fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+        use std::io::Read;
+        if let Some(what) = crate::not_a_regular_file(path) {
+            return Err(what);
+        }
+        let mut data = Vec::new();
+        fs::File::open(path)
+            .and_then(|f| f.take(1 << 24).read_to_end(&mut data))
+            .map_err(|e| format!("cannot read it: {e}"))?;
         // A FLAC metadata block holds at most 2^24 - 1 bytes.
         if data.len() >= (1 << 24) - 64 {
             return Err(format!(
@@ -43,10 +50,7 @@ impl Cover {
             ));
         }
         let (mime, (width, height)) = if data.starts_with(&[0x89, b'P', b'N', b'G']) {
-            (
-                "image/png",
-                png_size(&data).ok_or("a PNG without a readable header")?,
-            )
+            ("image/png", check_png(&data)?)
         } else if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
             (
                 "image/jpeg",
@@ -55,6 +59,14 @@ impl Cover {
         } else {
             return Err("not a JPEG or PNG image".into());
         };
+        if mime == "image/jpeg" && !data.ends_with(&[0xFF, 0xD9]) {
+            return Err("a JPEG cut short: it does not end with its end-of-image marker".into());
+        }
+        if width == 0 || height == 0 || width > MAX_COVER_SIDE || height > MAX_COVER_SIDE {
+            return Err(format!(
+                "{width}×{height} pixels: cover art is 1 to {MAX_COVER_SIDE} pixels a side"
+            ));
+        }
         Ok(Cover {
             mime,
             data,
@@ -64,14 +76,52 @@ impl Cover {
     }
 }
 
-fn png_size(data: &[u8]) -> Option<(u32, u32)> {
-    let ihdr = data.get(12..24)?;
-    (&ihdr[..4] == b"IHDR").then(|| {
-        (
-            u32::from_be_bytes(ihdr[4..8].try_into().expect("4 bytes")),
-            u32::from_be_bytes(ihdr[8..12].try_into().expect("4 bytes")),
-        )
-    })
+/// The largest side of a cover bounce embeds, pixels: stores ask for
+/// 1400 to 3000, and a header claiming more is a damaged or hostile file.
+const MAX_COVER_SIDE: u32 = 16_384;
+
+/// A PNG's size, once every chunk's CRC (PNG spec, section 5.3) holds and
+/// the image ends with IEND: a file cut short or damaged fails here.
+fn check_png(data: &[u8]) -> Result<(u32, u32), String> {
+    let damaged = |what: &str| format!("a damaged PNG: {what}");
+    let mut at = 8;
+    let mut size = None;
+    loop {
+        let header = data
+            .get(at..at + 8)
+            .ok_or_else(|| damaged("it ends before its IEND chunk"))?;
+        let length = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        let kind = &header[4..8];
+        let body_end = at + 8 + length;
+        let body = data
+            .get(at + 8..body_end)
+            .ok_or_else(|| damaged("a chunk runs past the end of the file"))?;
+        let crc = data
+            .get(body_end..body_end + 4)
+            .ok_or_else(|| damaged("a chunk runs past the end of the file"))?;
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(kind);
+        hasher.update(body);
+        if hasher.finalize().to_be_bytes() != crc {
+            return Err(damaged(&format!(
+                "its {} chunk fails its checksum",
+                String::from_utf8_lossy(kind)
+            )));
+        }
+        if at == 8 {
+            if kind != b"IHDR" || length < 8 {
+                return Err(damaged("it does not start with IHDR"));
+            }
+            size = Some((
+                u32::from_be_bytes(body[..4].try_into().expect("4 bytes")),
+                u32::from_be_bytes(body[4..8].try_into().expect("4 bytes")),
+            ));
+        }
+        if kind == b"IEND" {
+            return size.ok_or_else(|| damaged("no IHDR"));
+        }
+        at = body_end + 4;
+    }
 }
 
 fn jpeg_size(data: &[u8]) -> Option<(u32, u32)> {
@@ -325,17 +375,56 @@ fn write_bext_text(path: &Path, bext: &BextInfo) -> Result<(), AudioError> {
 mod tests {
     use super::*;
 
+    /// A PNG of `width`×`height` whose chunks carry their CRCs (the image
+    /// data is a placeholder: the check reads structure, not pixels).
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut png = vec![0x89, b'P', b'N', b'G', 13, 10, 26, 10];
+        let mut chunk = |kind: &[u8], body: &[u8]| {
+            png.extend((body.len() as u32).to_be_bytes());
+            png.extend(kind);
+            png.extend(body);
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(kind);
+            hasher.update(body);
+            png.extend(hasher.finalize().to_be_bytes());
+        };
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend(height.to_be_bytes());
+        ihdr.extend([8, 6, 0, 0, 0]);
+        chunk(b"IHDR", &ihdr);
+        chunk(b"IDAT", &[0x78, 0x9C, 0x63, 0, 0, 0, 1, 0, 1]);
+        chunk(b"IEND", &[]);
+        png
+    }
+
     #[test]
-    fn cover_sizes_are_read_from_png_and_jpeg_headers() {
-        let mut png = vec![0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13];
-        png.extend_from_slice(b"IHDR");
-        png.extend_from_slice(&640u32.to_be_bytes());
-        png.extend_from_slice(&480u32.to_be_bytes());
-        assert_eq!(png_size(&png), Some((640, 480)));
+    fn covers_are_checked_whole_and_sized_from_their_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = |bytes: &[u8]| {
+            let path = dir.path().join("cover");
+            fs::write(&path, bytes).unwrap();
+            Cover::read(&path)
+        };
+        let cover = read(&png(640, 480)).unwrap();
+        assert_eq!((cover.width, cover.height), (640, 480));
+        let whole = png(640, 480);
+        assert!(read(&whole[..whole.len() - 12])
+            .unwrap_err()
+            .contains("IEND"));
+        let mut flipped = whole.clone();
+        flipped[40] ^= 1;
+        assert!(read(&flipped).unwrap_err().contains("checksum"));
+        assert!(read(&png(0, 0)).unwrap_err().contains("0×0"));
+        assert!(read(&png(100_000, 100_000))
+            .unwrap_err()
+            .contains("pixels a side"));
         // SOI, an APP0 of 4 bytes, then SOF0 with height 300 and width 500.
-        let jpeg = [
+        let mut jpeg = vec![
             0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 1, 44, 1, 244, 3, 0, 0, 0,
         ];
         assert_eq!(jpeg_size(&jpeg), Some((500, 300)));
+        assert!(read(&jpeg).unwrap_err().contains("cut short"));
+        jpeg.extend([0xFF, 0xD9]);
+        assert_eq!(read(&jpeg).map(|c| c.width), Ok(500));
     }
 }
