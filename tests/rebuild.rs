@@ -308,3 +308,40 @@ fn clean_removes_the_cache() {
     );
     assert_eq!(project.build_ok(&[]).built().len(), 44);
 }
+
+/// Two tracks of identical audio render it once, even side by side: the
+/// second of each pair of steps waits for the first and reports `cached`.
+#[test]
+fn identical_steps_in_flight_render_once() {
+    let project = TestProject::new();
+    project.wav("stems/a.wav", 48000, 24, &sine(48000, 2, 220.0, 0.4, 2.0));
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Twins" {
+    version "1"
+}
+master "m" {
+    eq { bell 1000 gain=2 q=1; }
+    loudness -16
+}
+track 1 "One" {
+    stem "a" "stems/a.wav" { compress threshold=-20 ratio=3; }
+}
+track 2 "Two" {
+    stem "a" "stems/a.wav" { compress threshold=-20 ratio=3; }
+}
+deliverable "wav" {
+    master "m"
+    format "wav" bits=24
+}
+"#,
+    );
+    let log = project.build_ok(&["-j", "2"]);
+    for step in ["stem:{}:a", "mix:{}", "master:m:{}", "deliverable:wav:{}"] {
+        let ids = [step.replace("{}", "1"), step.replace("{}", "2")];
+        let built = ids.iter().filter(|id| log.built().contains(*id)).count();
+        let cached = ids.iter().filter(|id| log.cached().contains(*id)).count();
+        assert_eq!((built, cached), (1, 1), "{step}: {:?}", log.built());
+    }
+}

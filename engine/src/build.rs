@@ -192,6 +192,7 @@ pub fn build(
             .map(|_| Mutex::new(()))
             .collect(),
         scratch_readers: Mutex::new(std::collections::HashMap::new()),
+        in_flight: Mutex::new(std::collections::HashMap::new()),
     };
     if options.dry_run {
         run.dry_run(&selected);
@@ -372,6 +373,8 @@ struct Run<'a> {
     /// Per transient output: the consumers that have yet to finish, after
     /// which its scratch file goes.
     scratch_readers: Mutex<std::collections::HashMap<Hash, usize>>,
+    /// Per key being rendered: held while it renders.
+    in_flight: Mutex<std::collections::HashMap<Hash, std::sync::Arc<Mutex<()>>>>,
 }
 
 impl Run<'_> {
@@ -619,7 +622,7 @@ impl Run<'_> {
             _ => None,
         };
         let key = step_key(step, self.rate, &input_hashes, content);
-        if let Some(output) = self.lookup(step, &key) {
+        let cached = |output: StepOutput| {
             // Recorded already (the usual case): nothing to copy or keep.
             let record = match self.records.get(&step.id) {
                 Some(known) if known.key == key => None,
@@ -628,13 +631,29 @@ impl Run<'_> {
                     material: key_json(step, self.rate, &input_hashes, content),
                 }),
             };
-            return Ok(Ran {
+            Ran {
                 output,
                 status: Status::Cached,
                 key,
                 record,
                 reason: None,
-            });
+            }
+        };
+        if let Some(output) = self.lookup(step, &key) {
+            return Ok(cached(output));
+        }
+        // Steps of one key (identical tracks) render once: a second one
+        // waits for the first and finds its output.
+        let slot = self
+            .in_flight
+            .lock()
+            .expect("in-flight lock")
+            .entry(key)
+            .or_default()
+            .clone();
+        let _rendering = slot.lock().expect("key lock");
+        if let Some(output) = self.lookup(step, &key) {
+            return Ok(cached(output));
         }
         let (record, why) = self.explain(step, inputs, content);
         self.restore_transient_inputs(node)?;

@@ -989,15 +989,23 @@ impl Reader {
             );
             bands.push(BandParams { compressor, gain });
         }
-        if bands.len() != crossovers.len() + 1 {
+        // A crossover that did not read has its own error already.
+        let given = node.args().len();
+        if crossovers.len() != given {
+            return None;
+        }
+        if bands.len() != given + 1 {
             self.diags.push(
                 ProjectDiagnostic::new(
                     &node.name_span(),
                     format!(
-                        "{} crossovers make {} bands, but {} `band`s are given",
-                        crossovers.len(),
-                        crossovers.len() + 1,
-                        bands.len()
+                        "{} make {}, but {} given",
+                        count(given, "crossover"),
+                        count(given + 1, "band"),
+                        match bands.len() {
+                            1 => "1 `band` is".to_string(),
+                            n => format!("{n} `band`s are"),
+                        }
                     ),
                 )
                 .label("band count"),
@@ -1559,15 +1567,22 @@ fn check_output(value: &str, outside: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// `n` things, in English: "1 band", "3 bands".
+fn count(n: usize, thing: &str) -> String {
+    match n {
+        1 => format!("1 {thing}"),
+        _ => format!("{n} {thing}s"),
+    }
+}
+
 fn check_version(version: &str) -> Result<(), String> {
     if version.is_empty() {
         return Err("a version names the output folder and cannot be empty".into());
     }
-    if version == "."
-        || version == ".."
-        || version.contains(['/', '\\'])
-        || version.chars().any(char::is_control)
-    {
+    if version.chars().any(char::is_control) {
+        return Err("a version names a folder: it holds no control characters".into());
+    }
+    if version == "." || version == ".." || version.contains(['/', '\\']) {
         return Err("a version names one folder: no slashes, no `..`".into());
     }
     Ok(())
