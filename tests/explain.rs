@@ -133,17 +133,14 @@ fn a_new_dsp_version_is_named() {
             .unwrap();
     let material: Value =
         serde_json::from_str(records["master:main:1"]["material"].as_str().unwrap()).unwrap();
-    let current = material["limiter"].as_u64().unwrap();
-    age_record(
-        &project,
-        "master:main:1",
-        "limiter",
-        Value::from(current - 1),
-    );
+    let current = material["versions"]["width"].as_u64().unwrap();
+    let mut versions = material["versions"].clone();
+    versions["width"] = Value::from(current - 1);
+    age_record(&project, "master:main:1", "versions", versions);
     let reasons = explain(&project, &[]);
     assert_eq!(
         reasons["master:main:1"],
-        format!("new limiter version ({} → {current})", current - 1)
+        format!("new width version ({} → {current})", current - 1)
     );
     assert!(!reasons.contains_key("master:main:2"), "{reasons:?}");
     assert!(!reasons.contains_key("mix:1"), "{reasons:?}");

@@ -62,16 +62,9 @@ impl StepRecords {
     }
 }
 
-/// Versions that, when they change, re-render steps.
-const VERSIONS: [(&str, &str); 7] = [
-    ("schema", "key layout"),
-    ("kind_version", "step kind"),
-    ("dsp_versions", "DSP"),
-    ("resampler", "resampler"),
-    ("limiter", "limiter"),
-    ("dither", "dither"),
-    ("writer", "file writer"),
-];
+/// Versions that, when they change, re-render steps (beside `versions`,
+/// each processor's and tool's by name).
+const VERSIONS: [(&str, &str); 2] = [("schema", "key layout"), ("kind_version", "step kind")];
 
 /// A value as the project file would show it.
 fn show(value: &Value) -> String {
@@ -93,21 +86,43 @@ pub(crate) fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<St
         }
     };
     match (old, new) {
-        (Value::Object(a), Value::Object(b)) if a.get("action") == b.get("action") => {
+        (Value::Object(a), Value::Object(b))
+            if a.get("action") == b.get("action") && a.get("kind") == b.get("kind") =>
+        {
+            // A processor's main value is named by the processor: "gain
+            // changed", "pan changed", not "gain.db", "pan.position".
+            const MAIN: [&str; 4] = ["db", "position", "width", "lufs"];
             for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
                 let (x, y) = (
                     a.get(key).unwrap_or(&Value::Null),
                     b.get(key).unwrap_or(&Value::Null),
                 );
                 if x != y {
-                    differences(&join(key), x, y, out);
+                    let main = a.contains_key("kind") && MAIN.contains(&key.as_str());
+                    let at = if main { path.to_string() } else { join(key) };
+                    differences(&at, x, y, out);
                 }
             }
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            // A chain's processors go by name (`compress`, or `compress 2`
+            // when the chain has two), not by position.
+            let named = path == "chain" || path.ends_with(".chain");
+            let kind = |i: usize| b[i]["kind"].as_str().map(str::to_string);
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
                 if x != y {
-                    differences(&join(&i.to_string()), x, y, out);
+                    let label = match kind(i).filter(|_| named) {
+                        Some(k) => {
+                            let same = (0..b.len()).filter(|j| kind(*j).as_deref() == Some(&k));
+                            match same.clone().count() {
+                                1 => k,
+                                _ => format!("{k} {}", same.take_while(|j| *j <= i).count()),
+                            }
+                        }
+                        None => i.to_string(),
+                    };
+                    let at = if named { label } else { join(&label) };
+                    differences(&at, x, y, out);
                 }
             }
         }
@@ -152,6 +167,16 @@ pub fn reason(
             ));
         }
     }
+    if let (Value::Object(a), Value::Object(b)) = (&old["versions"], &material["versions"]) {
+        for name in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+            // A processor added or removed shows as a parameter change.
+            if let (Some(x), Some(y)) = (a.get(name), b.get(name)) {
+                if x != y {
+                    why.push(format!("new {name} version ({} → {})", show(x), show(y)));
+                }
+            }
+        }
+    }
     if old["rate"] != material["rate"] {
         why.push(format!(
             "processing rate changed from {} to {}",
@@ -190,8 +215,9 @@ mod tests {
     use serde_json::json;
 
     fn material(gain: f64, input: &str) -> String {
-        json!({"schema": 1, "dsp_versions": [1], "rate": 48000, "content": null,
-               "params": {"action": "stem", "gain": gain, "chain": [{"eq": [{"bell": {"freq": 100.0}}]}]},
+        json!({"schema": 2, "versions": {"eq": 1, "gain": 1}, "rate": 48000, "content": null,
+               "params": {"action": "stem", "chain": [{"kind": "eq", "bands": [{"bell": {"freq": 100.0}}]},
+                                                       {"kind": "gain", "db": gain}]},
                "inputs": [input]})
         .to_string()
     }

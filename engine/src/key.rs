@@ -7,11 +7,7 @@
 //! | `schema` | [`KEY_SCHEMA`] | changes when this table changes |
 //! | `kind` | the step kind (`stem`, `mix`, …) | two kinds never share outputs |
 //! | `kind_version` | the kind's own version | its rendering outside processors changed |
-//! | `dsp_versions` | each processor's DSP version, in chain order | a processor's output changed |
-//! | `resampler` | [`RESAMPLER_VERSION`] | the resampler changed |
-//! | `limiter` | [`LIMITER_VERSION`] | the limiter changed (masters and deliverables use it outside any chain) |
-//! | `dither` | [`DITHER_VERSION`] | requantisation changed |
-//! | `writer` | [`WRITER_VERSION`] | the file writers' bytes changed |
+//! | `versions` | the version of each processor the step runs (faders, pans, fades and limiters included, as the plan states them) and of each tool it uses outside processors (resampler, a file's limiter, dither, writers): [`Action::processors`], [`Action::tools`] | exactly what changed the step's output; bumping one renders again only the steps that run it |
 //! | `rate` | the release's processing rate | everything renders at it |
 //! | `params` | the step's [`Action`] (chains, gains, formats; no paths) | the settings |
 //! | `inputs` | the output hashes of its inputs, in summing order | what it reads |
@@ -22,26 +18,23 @@
 //! hash of the decoded audio: touching a stem, or re-saving it with other
 //! bytes but the same audio, renders nothing downstream.
 
+use std::collections::BTreeMap;
+
 use bounce_cache::Hash;
-use bounce_nodes::processors::LIMITER_VERSION;
-use bounce_nodes::{DITHER_VERSION, RESAMPLER_VERSION, WRITER_VERSION};
 use serde::Serialize;
 
 use crate::step::{Action, Step};
 
-/// The version of the key layout itself.
-pub const KEY_SCHEMA: u32 = 1;
+/// The version of the key layout itself (2: versions of what each step
+/// runs, not of every tool in every key).
+pub const KEY_SCHEMA: u32 = 2;
 
 #[derive(Serialize)]
 struct KeyMaterial<'a> {
     schema: u32,
     kind: &'static str,
     kind_version: u32,
-    dsp_versions: Vec<u32>,
-    resampler: u32,
-    limiter: u32,
-    dither: u32,
-    writer: u32,
+    versions: BTreeMap<&'static str, u32>,
     rate: u32,
     params: &'a Action,
     inputs: &'a [Hash],
@@ -74,21 +67,22 @@ fn key_material<'a>(
         schema: KEY_SCHEMA,
         kind: step.kind.name(),
         kind_version: step.kind.version(),
-        dsp_versions: step
-            .action
-            .chains()
-            .iter()
-            .map(|p| p.dsp_version())
-            .collect(),
-        resampler: RESAMPLER_VERSION,
-        limiter: LIMITER_VERSION,
-        dither: DITHER_VERSION,
-        writer: WRITER_VERSION,
+        versions: versions(&step.action),
         rate,
         params: &step.action,
         inputs,
         content,
     }
+}
+
+/// The version of everything `action` runs, by name.
+pub fn versions(action: &Action) -> BTreeMap<&'static str, u32> {
+    action
+        .processors()
+        .into_iter()
+        .map(|p| (p.name(), p.dsp_version()))
+        .chain(action.tools())
+        .collect()
 }
 
 #[cfg(test)]
@@ -103,9 +97,7 @@ mod tests {
             kind: StepKind::Stem,
             track: Some(1),
             action: Action::Stem {
-                chain: vec![ProcessorSpec::Polarity],
-                gain,
-                pan: 0.0,
+                chain: vec![ProcessorSpec::Polarity, ProcessorSpec::Gain { db: gain }],
                 offset: 0.0,
             },
         }
@@ -128,6 +120,80 @@ mod tests {
             base,
             step_key(&renamed, 48000, &input, None),
             "ids are not settings"
+        );
+    }
+
+    /// The key of `step` as if processor or tool `bumped` had a new version.
+    fn key_bumped(step: &Step, bumped: &str) -> Hash {
+        let mut material = key_material(step, 48000, &[], None);
+        if let Some(version) = material.versions.get_mut(bumped) {
+            *version += 1;
+        }
+        Hash::of_bytes(&serde_json::to_vec(&material).unwrap())
+    }
+
+    /// The plan states every processor a step runs: faders, pans, fades
+    /// and limiters too. So bumping one version changes the keys of the
+    /// steps that run it and no others: pan renders stems and buses again
+    /// (every fader pans), fades the faded mix, the limiter the masters and
+    /// resampled files, the writer only encoding and tagging, never a stem.
+    #[test]
+    fn a_version_reaches_exactly_the_steps_that_run_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("bounce.kdl");
+        std::fs::write(
+            &project,
+            r#"
+release "Keys" { version "1"; }
+master "m" target=-14 ceiling=-1.0 { eq { bell 1000 gain=1 q=1; }; }
+master "plain" { width 1.1; }
+track 1 "Faded" {
+    tone "a" freq=440 length=5 pan=0.3
+    tone "b" freq=660 length=5
+    bus "both" "a" "b" gain=-2
+    fade-out 2
+}
+track 2 "Dry" {
+    tone "c" freq=550 length=5
+}
+deliverable "wav" { master "m"; format "wav" bits=24 rate=44100; }
+deliverable "flac" { master "plain"; format "flac" bits=16; }
+"#,
+        )
+        .unwrap();
+        let project = crate::load_project(&project).unwrap();
+        let plan = crate::plan(&project).unwrap();
+        let steps: Vec<&Step> = plan.graph.node_weights().collect();
+        let changed = |bumped: &str| -> std::collections::BTreeSet<String> {
+            steps
+                .iter()
+                .filter(|s| key_bumped(s, bumped) != key_bumped(s, "nothing"))
+                .map(|s| s.id.clone())
+                .collect()
+        };
+        let ids = |kinds: &[&str]| -> std::collections::BTreeSet<String> {
+            steps
+                .iter()
+                .filter(|s| kinds.contains(&s.kind.name()))
+                .map(|s| s.id.clone())
+                .collect()
+        };
+        assert_eq!(changed("pan"), ids(&["stem", "bus"]));
+        assert_eq!(changed("fade"), ["mix:1".to_string()].into());
+        assert_eq!(
+            changed("limit"),
+            ids(&["master", "album"])
+                .into_iter()
+                .filter(|id| id.starts_with("master:m:"))
+                .collect()
+        );
+        assert_eq!(changed("limiter"), ids(&["resample", "deliverable"]));
+        assert_eq!(changed("writer"), ids(&["deliverable", "tag", "image"]));
+        assert!(changed("writer").iter().all(|id| !id.starts_with("stem:")));
+        assert_eq!(changed("dither"), ids(&["deliverable"]));
+        assert_eq!(
+            changed("width"),
+            ["master:plain:1".to_string(), "master:plain:2".to_string()].into()
         );
     }
 }

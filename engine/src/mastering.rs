@@ -90,17 +90,18 @@ impl Renderer<'_> {
         step: &Step,
         chain: &[ProcessorSpec],
         target: Option<f64>,
-        ceiling: f64,
+        limiter: LimiterSettings,
         album: Option<(f64, f64)>,
         inputs: &[Input],
     ) -> Result<StepOutput, BuildError> {
         let audio = Self::audio(step);
+        let ceiling = limiter.ceiling;
         let rendered = self.render_chain_to_temp(step, &inputs[0], chain)?;
         let mut warnings = Vec::new();
         let mut limit_at = album.map(|(_, c)| c).unwrap_or(ceiling);
         let mut previous_gain = None;
         for round in 1..=VERIFY_ROUNDS {
-            let settings = LimiterSettings::master(limit_at);
+            let settings = limiter.at(limit_at);
             let gain = match (album, target) {
                 (Some((gain, _)), _) => gain,
                 (None, Some(_)) if !rendered.loudness.is_finite() => 0.0,
@@ -197,9 +198,10 @@ impl Renderer<'_> {
         step: &Step,
         chain: &[ProcessorSpec],
         target: f64,
-        ceiling: f64,
+        limiter: LimiterSettings,
         inputs: &[Input],
     ) -> Result<StepOutput, BuildError> {
+        let ceiling = limiter.ceiling;
         let audio = Self::audio(step);
         let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
         let mut rendered = Vec::new();
@@ -232,7 +234,7 @@ impl Renderer<'_> {
             if !whole.integrated.is_finite() {
                 break;
             }
-            let settings = LimiterSettings::master(limit_at);
+            let settings = limiter.at(limit_at);
             let solution = solve_target(
                 &mut open,
                 &TargetProblem {

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use bounce_nodes::processors::FadeCurve;
+use bounce_nodes::{PanLaw, ProcessorSpec};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::model::*;
@@ -89,9 +91,9 @@ impl Planner {
                     kind: StepKind::Stem,
                     track: Some(number),
                     action: Action::Stem {
-                        chain: source.chain.clone(),
-                        gain: source.gain,
-                        pan: source.pan,
+                        // The pan law follows the source's channels: it
+                        // is resolved when the source is read.
+                        chain: with_fader(&source.chain, source.gain, source.pan, PanLaw::Auto),
                         offset: source.offset,
                     },
                 },
@@ -124,9 +126,7 @@ impl Planner {
                         kind: StepKind::Bus,
                         track: Some(number),
                         action: Action::Bus {
-                            chain: bus.chain.clone(),
-                            gain: bus.gain,
-                            pan: bus.pan,
+                            chain: with_fader(&bus.chain, bus.gain, bus.pan, PanLaw::Balance),
                         },
                     },
                     members,
@@ -156,14 +156,48 @@ impl Planner {
                 kind: StepKind::Mix,
                 track: Some(number),
                 action: Action::Mix {
-                    chain: track.mix.clone(),
+                    chain: with_fades(&track.mix, track),
                     length: track.length,
-                    fade_in: track.fade_in.map(|f| (f.seconds, f.curve)),
-                    fade_out: track.fade_out.map(|f| (f.seconds, f.curve)),
                 },
             },
             unrouted,
         )
+    }
+}
+
+/// A chain followed by a fader and a pan, as every stem and bus ends.
+fn with_fader(chain: &[ProcessorSpec], gain: f64, pan: f64, law: PanLaw) -> Vec<ProcessorSpec> {
+    let mut full = chain.to_vec();
+    full.push(ProcessorSpec::Gain { db: gain });
+    full.push(ProcessorSpec::Pan { position: pan, law });
+    full
+}
+
+/// The mix chain followed by the track's fades, if it has any (one curve
+/// for both: the fade-in's, else the fade-out's).
+fn with_fades(chain: &[ProcessorSpec], track: &Track) -> Vec<ProcessorSpec> {
+    let mut full = chain.to_vec();
+    if track.fade_in.is_some() || track.fade_out.is_some() {
+        full.push(ProcessorSpec::Fade {
+            fade_in: track.fade_in.map(|f| f.seconds).unwrap_or(0.0),
+            fade_out: track.fade_out.map(|f| f.seconds).unwrap_or(0.0),
+            curve: track
+                .fade_in
+                .or(track.fade_out)
+                .map(|f| f.curve)
+                .unwrap_or(FadeCurve::Cos),
+        });
+    }
+    full
+}
+
+/// The limiter of a master: true peak at `ceiling`, 50 ms release, 5 ms
+/// lookahead (a master's, where a file at its own rate uses 1.5 ms).
+fn master_limiter(ceiling: f64) -> ProcessorSpec {
+    ProcessorSpec::Limit {
+        ceiling,
+        release: 50.0,
+        lookahead: 5.0,
     }
 }
 
@@ -556,7 +590,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         action: Action::AlbumGain {
                             chain: master.chain.clone(),
                             target,
-                            ceiling: ceiling.unwrap_or(-1.0),
+                            limit: master_limiter(ceiling.unwrap_or(-1.0)),
                         },
                     },
                     all_mixes,
@@ -577,11 +611,25 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     id: format!("master:{}{variant}:{number}", master.name),
                     kind: StepKind::Master,
                     track: Some(number),
-                    action: Action::Master {
-                        chain: master.chain.clone(),
-                        target,
-                        ceiling,
-                        album: album.is_some(),
+                    action: match (target, album.is_some()) {
+                        (None, false) => Action::Master {
+                            // Without a target a ceiling only limits.
+                            chain: master
+                                .chain
+                                .iter()
+                                .cloned()
+                                .chain(ceiling.map(master_limiter))
+                                .collect(),
+                            target: None,
+                            limit: None,
+                            album: false,
+                        },
+                        _ => Action::Master {
+                            chain: master.chain.clone(),
+                            target,
+                            limit: Some(master_limiter(ceiling.unwrap_or(-1.0))),
+                            album: album.is_some(),
+                        },
                     },
                 },
                 std::iter::once(mixes[&number]).chain(album).collect(),

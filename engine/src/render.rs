@@ -1,11 +1,11 @@
 //! Running one step: reading its inputs' outputs, rendering, storing.
 
 use bounce_cache::{Cache, Hash};
-use bounce_nodes::processors::FadeCurve;
+
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Dither, Fit,
-    LoudnessReport, Mixer, Mp3Mode, Mp3Sink, Overs, PanLaw, PcmReader, PcmWriter, Precision,
-    ProcessorSpec, Resampled, Scaled, Tone, WavFormat, WavSink, BLOCK_FRAMES,
+    LoudnessReport, Mixer, Mp3Mode, Mp3Sink, Overs, PcmReader, PcmWriter, Precision, ProcessorSpec,
+    Resampled, Scaled, Tone, WavFormat, WavSink, BLOCK_FRAMES,
 };
 use bounce_nodes::{render_limited, LimiterSettings};
 use serde::{Deserialize, Serialize};
@@ -345,64 +345,39 @@ impl Renderer<'_> {
             Action::ReadFile { .. } | Action::Tone { .. } => {
                 unreachable!("sources are read by the scheduler")
             }
-            Action::Stem {
-                chain,
-                gain,
-                pan,
-                offset,
-            } => {
+            Action::Stem { chain, offset } => {
                 let source = &inputs[0];
                 let mono = source.output.info.channels == 1;
-                let mut full: Vec<ProcessorSpec> =
+                let chain: Vec<ProcessorSpec> =
                     chain.iter().map(|p| p.resolve_pan_law(mono)).collect();
-                full.push(ProcessorSpec::Gain { db: *gain });
-                full.push(ProcessorSpec::Pan {
-                    position: *pan,
-                    law: if mono {
-                        PanLaw::ConstantPower
-                    } else {
-                        PanLaw::Balance
-                    },
-                });
                 let resample = source.output.info.sample_rate != self.rate;
-                let precision = if resample || !full.iter().all(ProcessorSpec::is_identity) {
+                let precision = if resample || !chain.iter().all(ProcessorSpec::is_identity) {
                     Precision::Float
                 } else {
                     source.output.info.precision
                 };
                 let offset_frames = (offset * self.rate as f64).round() as u64;
                 let open = self.source_opener(source, resample);
-                self.render_pcm(step, open, &full, (0, true), offset_frames, precision)
+                self.render_pcm(step, open, &chain, (0, true), offset_frames, precision)
             }
-            Action::Bus { chain, gain, pan } => {
-                let mut full = chain.clone();
-                full.push(ProcessorSpec::Gain { db: *gain });
-                full.push(ProcessorSpec::Pan {
-                    position: *pan,
-                    law: PanLaw::Balance,
-                });
-                let full: Vec<_> = full.iter().map(|p| p.resolve_pan_law(false)).collect();
+            Action::Bus { chain } => {
+                let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
                 let frames = inputs
                     .iter()
                     .map(|i| i.output.info.frames)
                     .max()
                     .unwrap_or(0);
-                let precision = self.sum_precision(inputs, &full);
+                let precision = self.sum_precision(inputs, &chain);
                 self.render_pcm(
                     step,
                     self.mixer(inputs, None),
-                    &full,
+                    &chain,
                     (frames, true),
                     0,
                     precision,
                 )
             }
-            Action::Mix {
-                chain,
-                length,
-                fade_in,
-                fade_out,
-            } => {
+            Action::Mix { chain, length } => {
                 let frames = match length {
                     Some(seconds) => (seconds * self.rate as f64).round() as u64,
                     None => inputs
@@ -411,22 +386,12 @@ impl Renderer<'_> {
                         .max()
                         .unwrap_or(0),
                 };
-                let mut full: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                if fade_in.is_some() || fade_out.is_some() {
-                    let curve_of = |f: &Option<(f64, FadeCurve)>| f.map(|(_, c)| c);
-                    full.push(ProcessorSpec::Fade {
-                        fade_in: fade_in.map(|(s, _)| s).unwrap_or(0.0),
-                        fade_out: fade_out.map(|(s, _)| s).unwrap_or(0.0),
-                        curve: curve_of(fade_in)
-                            .or(curve_of(fade_out))
-                            .unwrap_or(FadeCurve::Cos),
-                    });
-                }
-                let precision = self.sum_precision(inputs, &full);
+                let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
+                let precision = self.sum_precision(inputs, &chain);
                 self.render_pcm(
                     step,
                     self.mixer(inputs, Some(frames)),
-                    &full,
+                    &chain,
                     (frames, false),
                     0,
                     precision,
@@ -435,55 +400,52 @@ impl Renderer<'_> {
             Action::Master {
                 chain,
                 target,
-                ceiling,
+                limit,
                 album,
             } => {
                 let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                if target.is_some() || *album {
-                    let ceiling = ceiling.unwrap_or(-1.0);
-                    // The album step's gain and the limiter ceiling it verified.
-                    let album_gain = album.then(|| {
-                        let info = &inputs[1].output.info;
-                        (
-                            info.solved_gain.unwrap_or(0.0),
-                            info.limiter_ceiling.unwrap_or(ceiling),
+                match limit.as_ref().and_then(LimiterSettings::from_spec) {
+                    Some(settings) => {
+                        // The album step's gain and the ceiling it verified.
+                        let album_gain = album.then(|| {
+                            let info = &inputs[1].output.info;
+                            (
+                                info.solved_gain.unwrap_or(0.0),
+                                info.limiter_ceiling.unwrap_or(settings.ceiling),
+                            )
+                        });
+                        self.render_master(
+                            step,
+                            &chain,
+                            *target,
+                            settings,
+                            album_gain,
+                            &inputs[..1],
                         )
-                    });
-                    return self.render_master(
-                        step,
-                        &chain,
-                        *target,
-                        ceiling,
-                        album_gain,
-                        &inputs[..1],
-                    );
+                    }
+                    None => {
+                        let frames = inputs[0].output.info.frames;
+                        let precision = self.sum_precision(inputs, &chain);
+                        self.render_pcm(
+                            step,
+                            self.mixer(inputs, None),
+                            &chain,
+                            (frames, false),
+                            0,
+                            precision,
+                        )
+                    }
                 }
-                let mut full = chain;
-                if let Some(ceiling) = ceiling {
-                    full.push(ProcessorSpec::Limit {
-                        ceiling: *ceiling,
-                        release: 50.0,
-                        lookahead: 5.0,
-                    });
-                }
-                let frames = inputs[0].output.info.frames;
-                let precision = self.sum_precision(inputs, &full);
-                self.render_pcm(
-                    step,
-                    self.mixer(inputs, None),
-                    &full,
-                    (frames, false),
-                    0,
-                    precision,
-                )
             }
             Action::AlbumGain {
                 chain,
                 target,
-                ceiling,
+                limit,
             } => {
                 let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                self.render_album_gain(step, &chain, *target, *ceiling, inputs)
+                let settings =
+                    LimiterSettings::from_spec(limit).expect("an album step's limit is a limiter");
+                self.render_album_gain(step, &chain, *target, settings, inputs)
             }
             Action::CdImage { gaps } => self.cd_image(step, inputs, gaps),
             Action::CueSheet { text, gaps } => self.cue_sheet(step, inputs, text, gaps),

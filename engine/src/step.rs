@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use bounce_nodes::processors::FadeCurve;
 use bounce_nodes::{Dither, ProcessorSpec};
 use serde::Serialize;
 
@@ -100,42 +99,38 @@ pub enum Action {
     },
     /// A generated sine.
     Tone { freq: f64, level: f64, length: f64 },
-    /// A source through its chain, fader and pan, placed at its offset.
+    /// A source (resampled to the release's rate) through its chain, which
+    /// ends with its fader and pan, placed at its offset.
     Stem {
         chain: Vec<ProcessorSpec>,
-        gain: f64,
-        pan: f64,
         offset: f64,
     },
-    /// The sum of the inputs, in order, through a chain, fader and pan.
-    Bus {
-        chain: Vec<ProcessorSpec>,
-        gain: f64,
-        pan: f64,
-    },
+    /// The sum of the inputs, in order, through a chain that ends with the
+    /// bus's fader and pan.
+    Bus { chain: Vec<ProcessorSpec> },
     /// The sum of the inputs, fitted to the track's length, through the mix
-    /// chain and the track's fades.
+    /// chain, which ends with the track's fades.
     Mix {
         chain: Vec<ProcessorSpec>,
         length: Option<f64>,
-        fade_in: Option<(f64, FadeCurve)>,
-        fade_out: Option<(f64, FadeCurve)>,
     },
-    /// A mastering chain, then a gain solved to reach the target (or, in
-    /// album mode, the gain of the album step, its second input), then a
-    /// true-peak limiter at the ceiling.
+    /// A mastering chain; with a `target` (or, in album mode, the gain of
+    /// the album step, its second input) a solved gain and the `limit`ing
+    /// that keeps the ceiling. Without a target the limiter, if any, ends
+    /// the chain.
     Master {
         chain: Vec<ProcessorSpec>,
         target: Option<f64>,
-        ceiling: Option<f64>,
+        /// The limiter after the solved gain: a [`ProcessorSpec::Limit`].
+        limit: Option<ProcessorSpec>,
         album: bool,
     },
     /// The gain that brings every track's master, measured as one
-    /// programme, to the target.
+    /// programme, to the target, through the master's `limit`.
     AlbumGain {
         chain: Vec<ProcessorSpec>,
         target: f64,
-        ceiling: f64,
+        limit: ProcessorSpec,
     },
     /// A stem or bus (first input) from 0 to the length of its track's mix
     /// (second input), so a track's stems sum to its mix.
@@ -212,14 +207,35 @@ pub struct TagFields {
 }
 
 impl Action {
-    /// The processor chains in this action, for their DSP versions.
-    pub fn chains(&self) -> Vec<&ProcessorSpec> {
+    /// Every processor this action runs, in order, for their DSP versions.
+    pub fn processors(&self) -> Vec<&ProcessorSpec> {
         match self {
-            Action::Stem { chain, .. }
-            | Action::Bus { chain, .. }
-            | Action::Mix { chain, .. }
-            | Action::Master { chain, .. }
-            | Action::AlbumGain { chain, .. } => chain.iter().collect(),
+            Action::Stem { chain, .. } | Action::Bus { chain } | Action::Mix { chain, .. } => {
+                chain.iter().collect()
+            }
+            Action::Master { chain, limit, .. } => chain.iter().chain(limit).collect(),
+            Action::AlbumGain { chain, limit, .. } => {
+                chain.iter().chain(std::iter::once(limit)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The versions of the code outside processors that this action's
+    /// output depends on: the resampler, the limiter a file is limited
+    /// with again, requantisation, the file writers.
+    pub fn tools(&self) -> Vec<(&'static str, u32)> {
+        use bounce_nodes::processors::LIMITER_VERSION;
+        use bounce_nodes::{DITHER_VERSION, RESAMPLER_VERSION, WRITER_VERSION};
+        let resampler = ("resampler", RESAMPLER_VERSION);
+        let limiter = ("limiter", LIMITER_VERSION);
+        let dither = ("dither", DITHER_VERSION);
+        let writer = ("writer", WRITER_VERSION);
+        match self {
+            Action::Stem { .. } => vec![resampler],
+            Action::Resample { .. } => vec![resampler, limiter],
+            Action::Encode { .. } => vec![resampler, limiter, dither, writer],
+            Action::Tag { .. } | Action::CdImage { .. } => vec![writer],
             _ => Vec::new(),
         }
     }

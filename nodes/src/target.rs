@@ -41,6 +41,28 @@ impl LimiterSettings {
             lookahead_ms: 5.0,
         }
     }
+
+    /// The settings a [`ProcessorSpec::Limit`] states; `None` for any
+    /// other processor.
+    pub fn from_spec(spec: &crate::ProcessorSpec) -> Option<Self> {
+        match *spec {
+            crate::ProcessorSpec::Limit {
+                ceiling,
+                release,
+                lookahead,
+            } => Some(LimiterSettings {
+                ceiling,
+                release_ms: release,
+                lookahead_ms: lookahead,
+            }),
+            _ => None,
+        }
+    }
+
+    /// These settings at another ceiling.
+    pub fn at(self, ceiling: f64) -> Self {
+        LimiterSettings { ceiling, ..self }
+    }
 }
 
 /// What the solver is asked: bring `count` signals, each through a gain

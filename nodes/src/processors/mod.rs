@@ -111,6 +111,25 @@ pub enum ProcessorSpec {
 }
 
 impl ProcessorSpec {
+    /// The processor's name, as the project file writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProcessorSpec::Gain { .. } => "gain",
+            ProcessorSpec::Pan { .. } => "pan",
+            ProcessorSpec::Polarity => "polarity",
+            ProcessorSpec::Width { .. } => "width",
+            ProcessorSpec::Eq { .. } => "eq",
+            ProcessorSpec::Compress(_) => "compress",
+            ProcessorSpec::Delay { .. } => "delay",
+            ProcessorSpec::Reverb { .. } => "reverb",
+            ProcessorSpec::Automate { .. } => "automate",
+            ProcessorSpec::Limit { .. } => "limit",
+            ProcessorSpec::Multiband { .. } => "multiband",
+            ProcessorSpec::Loudness { .. } => "loudness",
+            ProcessorSpec::Fade { .. } => "fade",
+        }
+    }
+
     /// The version of this kind's DSP: bump it whenever its output changes,
     /// so cached renders made by the old code are not reused.
     pub fn dsp_version(&self) -> u32 {
