@@ -150,7 +150,8 @@ impl HumanObserver {
 
     pub fn summary(&self, report: &BuildReport, elapsed: Duration) {
         if self.dry_run {
-            eprintln!(
+            // The answer of a query goes to standard output.
+            outln!(
                 "{:>10} {} step{} would render, {} cached",
                 "Dry run",
                 report.stale,
@@ -238,12 +239,13 @@ impl Observer for HumanObserver {
         }
         match event.status {
             Status::Cached => {}
-            Status::Stale => self.line(format!(
+            // What a dry run finds is its answer: standard output.
+            Status::Stale => outln!(
                 "{:>10} {}: {}",
                 "Stale",
                 event.step.id,
                 event.reason.as_deref().unwrap_or("not in the cache")
-            )),
+            ),
             Status::Built => self.line(format!(
                 "{:>10} {} ({} ms)",
                 "Rendered", event.step.id, event.millis

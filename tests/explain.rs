@@ -194,3 +194,26 @@ fn the_graph_marks_what_is_stale() {
     );
     assert_eq!(mermaid.matches(":::stale").count(), stale.len());
 }
+
+/// What `explain` and `--dry-run` find is their answer: standard output,
+/// so it pipes into `grep`; standard error stays for progress and warnings.
+#[test]
+fn the_answer_of_explain_goes_to_standard_output() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    edit(&project, "gain=-3", "gain=-4.5");
+    for args in [vec!["explain"], vec!["build", "--dry-run"]] {
+        let output = project.run(&args);
+        assert!(output.status.success());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("stem:1:kick: gain changed from -3.0 to -4.5"),
+            "{args:?}: {stdout}"
+        );
+        assert!(stdout.contains("would render"), "{args:?}: {stdout}");
+        assert!(
+            !String::from_utf8_lossy(&output.stderr).contains("Stale"),
+            "{args:?}"
+        );
+    }
+}

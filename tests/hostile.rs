@@ -907,3 +907,27 @@ fn a_broken_cover_is_an_error_at_check() {
         assert!(stderr(&output).contains(why), "{}", stderr(&output));
     }
 }
+
+#[test]
+fn a_huge_template_width_is_an_error_not_a_panic() {
+    let project = small_project();
+    let text = small_kdl("", "-18", "Two").replace(
+        "format \"wav\" bits=16",
+        "format \"wav\" bits=16\n    path \"{track:070000}.{ext}\"",
+    );
+    project.write("bounce.kdl", &text);
+    for command in ["check", "build"] {
+        let output = project.run(&[command]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("at most 9 digits"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}

@@ -31,6 +31,9 @@ pub struct TemplateValues {
     pub rev: String,
 }
 
+/// The widest zero-padded number a template may ask for.
+const MAX_WIDTH: usize = 9;
+
 enum Piece<'a> {
     Text(&'a str),
     Field { name: &'a str, width: Option<usize> },
@@ -50,8 +53,14 @@ fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
             Some((name, spec)) => {
                 let width = spec
                     .strip_prefix('0')
-                    .and_then(|w| w.parse().ok())
+                    .and_then(|w| w.parse::<usize>().ok())
                     .ok_or_else(|| format!("`{{{inner}}}`: a width is written `:02`"))?;
+                // Track numbers have at most four digits.
+                if width > MAX_WIDTH {
+                    return Err(format!(
+                        "`{{{inner}}}`: a width is at most {MAX_WIDTH} digits"
+                    ));
+                }
                 (name, Some(width))
             }
             None => (inner, None),
@@ -261,6 +270,7 @@ mod tests {
         let error = check("{titel}.{ext}").unwrap_err();
         assert!(error.contains("did you mean `{title}`"), "{error}");
         assert!(check("{track:2}").is_err());
+        assert!(check("{track:070000}").unwrap_err().contains("at most 9"));
         assert!(check("{track").is_err());
     }
 }
