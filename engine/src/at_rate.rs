@@ -1,6 +1,7 @@
 //! A master at a deliverable's rate: resampled once, limited there and
 //! brought back to the master's loudness, for every deliverable of that
-//! master and rate to encode.
+//! master and rate to encode (an MP3 under a ceiling has its own, limited
+//! lower by the room its codec's overshoot takes, at any rate).
 //!
 //! Resampling drops what lies above the new Nyquist frequency and reshapes
 //! the peaks, so the file's own limiter keeps the ceiling and a trim
@@ -41,7 +42,10 @@ impl Renderer<'_> {
         let envelope = self.cache.temp_file("envelope");
         {
             let reader = open_blob(self.cache, &master.output.hash).map_err(audio)?;
-            let mut source = Resampled::new(reader, self.rate, rate).map_err(audio)?;
+            let mut source: Box<dyn BlockSource> = match rate == self.rate {
+                true => Box::new(reader),
+                false => Box::new(Resampled::new(reader, self.rate, rate).map_err(audio)?),
+            };
             let mut writer =
                 PcmWriter::create(resampled.path(), rate, Precision::Float).map_err(audio)?;
             let mut detection = EnvelopeWriter::create(envelope.path(), rate).map_err(audio)?;
@@ -49,7 +53,7 @@ impl Renderer<'_> {
                 first: &mut writer,
                 second: &mut detection,
             };
-            copy_source(&mut source, &mut tee).map_err(audio)?;
+            copy_source(source.as_mut(), &mut tee).map_err(audio)?;
             writer.finish().map_err(audio)?;
             detection.finish().map_err(audio)?;
         }

@@ -635,16 +635,25 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 std::iter::once(mixes[&number]).chain(album).collect(),
             );
             let mut encode_inputs = vec![master_step];
-            if rate != project.release.sample_rate {
-                // Shared by every deliverable of this master at this rate.
+            // An MP3 under a ceiling is limited lower, by what the codec
+            // adds to the peaks, at any rate.
+            let codec_room = deliverable
+                .format
+                .mp3()
+                .filter(|_| ceiling.is_some())
+                .map(bounce_nodes::Mp3Mode::overshoot_db);
+            if rate != project.release.sample_rate || codec_room.is_some() {
+                // Shared by every deliverable of this master at this rate
+                // (and, for MP3s, this codec room).
+                let room = codec_room.map(|r| format!(":mp3-{r}")).unwrap_or_default();
                 encode_inputs.push(planner.add(
                     Step {
-                        id: format!("resample:{}{variant}:{number}:{rate}", master.name),
+                        id: format!("resample:{}{variant}:{number}:{rate}{room}", master.name),
                         kind: StepKind::Resample,
                         track: Some(number),
                         action: Action::Resample {
                             rate,
-                            ceiling,
+                            ceiling: ceiling.map(|c| c - codec_room.unwrap_or(0.0)),
                             keep_loudness: target.is_some(),
                         },
                     },

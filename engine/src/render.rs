@@ -818,10 +818,17 @@ impl Renderer<'_> {
                 // An MP3 is only ever lowered from what the resample step made.
                 let corrected = if file.mp3.is_some() { start_trim } else { trim };
                 if corrected != 0.0 {
+                    let why = match (resampled, file.mp3.is_some()) {
+                        (true, _) => format!(
+                            "resampling to {} Hz changed its {}",
+                            format.sample_rate,
+                            if target.is_some() || start_trim != 0.0 { "loudness or peaks" } else { "peaks" }
+                        ),
+                        (false, true) => "limited lower to leave room for the MP3 codec's overshoot, its loudness restored".into(),
+                        (false, false) => "its peaks passed the ceiling".into(),
+                    };
                     warnings.push(format!(
-                        "level corrected by {corrected:+.2} dB on the delivered file: resampling to {} Hz changed its {}",
-                        format.sample_rate,
-                        if target.is_some() || start_trim != 0.0 { "loudness or peaks" } else { "peaks" }
+                        "level corrected by {corrected:+.2} dB on the delivered file: {why}"
                     ));
                 }
                 if file.mp3.is_some() && trim < start_trim {

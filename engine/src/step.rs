@@ -153,9 +153,10 @@ pub enum Action {
         text: bounce_nodes::CueText,
         gaps: Vec<u64>,
     },
-    /// The master (the input) resampled to `rate`, under a `ceiling`
-    /// limited again at that rate, and, to keep its loudness, brought back
-    /// to the master's.
+    /// The master (the input) resampled to `rate` (when it differs), under
+    /// a `ceiling` limited again at that rate, and, to keep its loudness,
+    /// brought back to the master's. An MP3's ceiling here is the file's
+    /// less the room the codec's overshoot takes.
     Resample {
         rate: u32,
         ceiling: Option<f64>,
