@@ -19,12 +19,8 @@ cargo build --release --quiet --manifest-path "$repo/Cargo.toml" --workspace
 bounce="$repo/target/release/bounce"
 generator="$repo/target/release/demo-generator"
 
-# Runs a command; prints "seconds peak_MiB".
-measure() {
-    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" > /dev/null 2> "$work/stderr.txt" \
-        || { cat "$work/stderr.txt" >&2; exit 1; }
-    awk '{ printf "%.2f %.0f", $1, $2 / 1024 }' "$work/time.txt"
-}
+# shellcheck source=bench/common.sh
+. "$repo/bench/common.sh"
 seconds() { echo "${1%% *}"; }
 mib() { echo "${1##* }"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }

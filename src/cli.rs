@@ -277,11 +277,11 @@ pub fn run() -> i32 {
         }
         Command::Check { project } => load_with(&project, check_project).map(|p| {
             eprintln!(
-                "{}: ok ({} tracks, {} masters, {} deliverables)",
+                "{}: ok ({}, {}, {})",
                 project.file.display(),
-                p.tracks.len(),
-                p.masters.len(),
-                p.deliverables.len()
+                count(p.tracks.len(), "track"),
+                count(p.masters.len(), "master"),
+                count(p.deliverables.len(), "deliverable")
             );
         }),
         Command::Analyze {
@@ -460,4 +460,12 @@ fn run_init(dir: &std::path::Path) -> Result<(), i32> {
         file.display()
     );
     Ok(())
+}
+
+/// `n` things, in English: "1 track", "3 tracks".
+fn count(n: usize, thing: &str) -> String {
+    match n {
+        1 => format!("1 {thing}"),
+        _ => format!("{n} {thing}s"),
+    }
 }

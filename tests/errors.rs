@@ -343,3 +343,26 @@ fn no_project_file_says_how_to_name_or_write_one() {
     assert!(stderr.contains("-f FILE"), "{stderr}");
     assert!(stderr.contains("bounce init"), "{stderr}");
 }
+
+#[test]
+fn check_counts_in_english() {
+    let project = project();
+    project.write(
+        "bounce.kdl",
+        &format!(
+            "{HEAD}master \"m\" {{ }}\ntrack 1 \"A\" {{\n    stem \"k\" \"kick.wav\"\n}}\n\
+             deliverable \"d\" {{\n    master \"m\"\n    format \"wav\"\n}}\n"
+        ),
+    );
+    let output = project.run(&["check"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ok (1 track, 1 master, 1 deliverable)"),
+        "{stderr}"
+    );
+}

@@ -289,18 +289,16 @@ fn write_flac(path: &Path, stem: &Stem, bits: usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("album") {
+    let albums: [(&str, fn(&Path, usize, f64)); 2] =
+        [("album", album), ("mastering-album", mastering_album)];
+    if let Some((_, write)) = albums
+        .iter()
+        .find(|(name, _)| args.first().map(String::as_str) == Some(*name))
+    {
         let number =
             |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
         let dir = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "album".into()));
-        album(&dir, number(2, 10), number(3, 180) as f64);
-        return;
-    }
-    if args.first().map(String::as_str) == Some("mastering-album") {
-        let number =
-            |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-        let dir = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "album".into()));
-        mastering_album(&dir, number(2, 10), number(3, 180) as f64);
+        write(&dir, number(2, 10), number(3, 180) as f64);
         return;
     }
     let root = PathBuf::from(
