@@ -287,10 +287,12 @@ fn write_flac(path: &Path, stem: &Stem, bits: usize) {
     std::fs::write(path, sink.as_slice()).expect("write FLAC");
 }
 
+/// Writes an album: folder, tracks, seconds a track.
+type AlbumWriter = fn(&Path, usize, f64);
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let albums: [(&str, fn(&Path, usize, f64)); 2] =
-        [("album", album), ("mastering-album", mastering_album)];
+    let albums: [(&str, AlbumWriter); 2] = [("album", album), ("mastering-album", mastering_album)];
     if let Some((_, write)) = albums
         .iter()
         .find(|(name, _)| args.first().map(String::as_str) == Some(*name))
