@@ -416,10 +416,53 @@ fn run_graph(args: &ProjectArgs, targets: Vec<String>, notation: GraphNotation) 
     Ok(())
 }
 
+/// Collects the steps a dry run finds stale.
+#[derive(Default)]
+struct StaleSteps(std::sync::Mutex<Vec<String>>);
+
+impl bounce_engine::Observer for StaleSteps {
+    fn finished(&self, event: &bounce_engine::StepEvent) {
+        if event.status == bounce_engine::Status::Stale {
+            self.0
+                .lock()
+                .expect("stale list")
+                .push(event.step.id.clone());
+        }
+    }
+}
+
 fn run_release(args: &ProjectArgs) -> Result<(), i32> {
     let project = load(args)?;
     let dir = project.release.output.join(&project.release.version);
-    match bounce_engine::release(&project) {
+    if bounce_engine::is_released(&dir) {
+        eprintln!("version {} was already released", project.release.version);
+        return Ok(());
+    }
+    // What the project makes now, from the keys alone: nothing renders.
+    let options = BuildOptions {
+        dry_run: true,
+        cache_dir: args.cache_dir.clone(),
+        ..BuildOptions::default()
+    };
+    let stale = StaleSteps::default();
+    let report = build(&project, &options, &stale).map_err(|error| {
+        print_build_error(&error);
+        EXIT_FAILED
+    })?;
+    let stale = stale.0.into_inner().expect("stale list");
+    if !stale.is_empty() {
+        let shown: Vec<&str> = stale.iter().take(5).map(String::as_str).collect();
+        eprintln!(
+            "error: cannot release version {}: {} step{} would render ({}{}): build it first (`bounce build`, every deliverable)",
+            project.release.version,
+            stale.len(),
+            if stale.len() == 1 { "" } else { "s" },
+            shown.join(", "),
+            if stale.len() > shown.len() { ", …" } else { "" }
+        );
+        return Err(EXIT_FAILED);
+    }
+    match bounce_engine::release(&project, &report.files) {
         Ok(bounce_engine::Released::Now { files }) => {
             eprintln!(
                 "{:>10} version {} ({files} files in {}) is locked",

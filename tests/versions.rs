@@ -88,3 +88,50 @@ fn two_builds_at_once_both_finish_with_correct_outputs() {
         assert!(read(&project, &path) == read(&reference, &path), "{file}");
     }
 }
+
+/// The engineer's story: a full build, an edit, a rebuild of one target
+/// only (as `watch` on a target does). The folder now mixes two states of
+/// the project; `release` refuses it, naming what would render, and locks
+/// it once a complete build has brought every file up to date.
+#[test]
+fn release_never_locks_a_folder_built_from_two_states_of_the_project() {
+    let project = three_track_project();
+    project.build_ok(&[]);
+    edit(&project, "gain=-3", "gain=-4");
+    project.build_ok(&["hi"]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&project, "out/1.0.0/manifest.json")).unwrap();
+    assert_eq!(
+        manifest["partial"], true,
+        "a build of one target marks the version"
+    );
+
+    let refused = project.run(&["release"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("would render") && stderr.contains("deliverable:lo:1"),
+        "{stderr}"
+    );
+    assert!(!project.path("out/1.0.0/release.lock").exists());
+
+    project.build_ok(&[]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&project, "out/1.0.0/manifest.json")).unwrap();
+    assert_eq!(manifest["partial"], false);
+    assert!(project.run(&["release"]).status.success());
+    // Every locked file is what a clean build of the project makes now.
+    let clean = three_track_project();
+    clean.write(
+        "bounce.kdl",
+        &std::fs::read_to_string(project.path("bounce.kdl")).unwrap(),
+    );
+    clean.build_ok(&[]);
+    for file in ["hi/01 - One.wav", "lo/01 - One.wav", "lo/03 - Three.wav"] {
+        assert_eq!(
+            read(&project, &format!("out/1.0.0/{file}")),
+            read(&clean, &format!("out/1.0.0/{file}")),
+            "{file}"
+        );
+    }
+}

@@ -233,7 +233,9 @@ pub fn build(
             Outcome::Stale => report.stale += 1,
         }
     }
-    if report.failed == 0 && !options.dry_run {
+    // Every file is known when nothing failed, nor (in a dry run) would
+    // render: `release` checks the version folder against them.
+    if report.failed == 0 && report.stale == 0 {
         let outputs: Vec<_> = plan
             .outputs
             .iter()
@@ -253,7 +255,7 @@ pub fn build(
                 info: output.info.clone(),
             })
             .collect();
-        if !options.no_publish {
+        if !options.no_publish && !options.dry_run {
             // Checked before the lock, which would be written through a link.
             crate::publish::refuse_links(project, &report.version_dir, Path::new(MANIFEST))?;
             let _output_lock = lock(project.release.output.join(crate::publish::OUTPUT_LOCK))?;

@@ -26,6 +26,11 @@ pub struct Manifest {
     pub release: String,
     pub version: String,
     pub git: Option<GitState>,
+    /// Whether the last build that changed this version built only some
+    /// of it (a target, `watch` on a target): its files may come from
+    /// more than one state of the project until a complete build.
+    #[serde(default)]
+    pub partial: bool,
     pub files: Vec<ManifestFile>,
 }
 
@@ -131,6 +136,8 @@ pub(crate) fn publish(
     if !released {
         let manifest_path = root.join(MANIFEST);
         let previous = read_manifest(&manifest_path);
+        let partial =
+            !complete && (!changed.is_empty() || previous.as_ref().is_some_and(|m| m.partial));
         let built: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
         for file in previous.into_iter().flat_map(|m| m.files) {
             if built.contains(&file.path) {
@@ -156,6 +163,7 @@ pub(crate) fn publish(
             release: project.release.title.clone(),
             version: project.release.version.clone(),
             git: git_state(project),
+            partial,
             files,
         };
         let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serialises");

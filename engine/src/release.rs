@@ -9,6 +9,7 @@ use std::path::Path;
 use bounce_cache::{write_atomically, Hash, StatCache};
 use serde::{Deserialize, Serialize};
 
+use crate::build::BuiltFile;
 use crate::plan::PlannedOutput;
 use crate::publish::read_manifest;
 use crate::render::StepOutput;
@@ -31,8 +32,12 @@ pub enum Released {
     Already,
 }
 
-/// Locks the project's current version: its files must be built and intact.
-pub fn release(project: &Project) -> Result<Released, BuildError> {
+/// Locks the project's current version. `current` is every file the
+/// project makes now, as a dry run of a complete build found them all in
+/// the cache: the version folder must hold exactly those bytes, so a
+/// folder built in part, or from an older state of the project, is never
+/// locked.
+pub fn release(project: &Project, current: &[BuiltFile]) -> Result<Released, BuildError> {
     let version = &project.release.version;
     let dir = project.release.output.join(version);
     let lock_path = dir.join(RELEASE_LOCK);
@@ -46,6 +51,29 @@ pub fn release(project: &Project) -> Result<Released, BuildError> {
     };
     let manifest = read_manifest(&manifest_path)
         .ok_or_else(|| not_ready(format!("{} has no manifest: build it first", dir.display())))?;
+    let listed: std::collections::BTreeMap<&str, &str> = manifest
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.blake3.as_str()))
+        .collect();
+    let stale: Vec<&str> = current
+        .iter()
+        .filter(|f| listed.get(f.path.as_str()) != Some(&f.hash.to_hex().as_str()))
+        .map(|f| f.path.as_str())
+        .collect();
+    if !stale.is_empty() {
+        return Err(not_ready(format!(
+            "{} {} not what the project makes now: build it first (`bounce build`, every deliverable)",
+            stale.join(", "),
+            if stale.len() == 1 { "is" } else { "are" }
+        )));
+    }
+    if manifest.partial || listed.len() != current.len() {
+        return Err(not_ready(
+            "the version was last built in part: build it first (`bounce build`, every deliverable)"
+                .into(),
+        ));
+    }
     for file in &manifest.files {
         let path = dir.join(&file.path);
         let hash = bounce_cache::hash_file(&path).ok().map(|h| h.to_hex());
