@@ -26,11 +26,16 @@ pub fn print_project_errors(errors: &ProjectErrors) {
     eprintln!("error: {errors}");
 }
 
+/// An error and the causes its own message does not already give (most
+/// of bounce's messages end with their cause, so each is said once).
 pub fn print_build_error(error: &BuildError) {
     let mut message = format!("error: {error}");
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        message.push_str(&format!("\n  caused by: {cause}"));
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(&format!("\n  caused by: {text}"));
+        }
         source = cause.source();
     }
     eprintln!("{message}");

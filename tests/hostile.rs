@@ -931,3 +931,18 @@ fn a_huge_template_width_is_an_error_not_a_panic() {
         );
     }
 }
+
+/// Each cause is said once: "No space left" once, not again as a cause.
+#[test]
+fn an_io_error_says_its_cause_once() {
+    let project = small_project();
+    let out = project.path("out");
+    if !mount_tmpfs(&out, "size=300k") {
+        return;
+    }
+    let _mount = Mount(&out);
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&log.output.stderr);
+    assert_eq!(text.matches("No space left").count(), 1, "{text}");
+}
