@@ -946,3 +946,33 @@ fn an_io_error_says_its_cause_once() {
     let text = String::from_utf8_lossy(&log.output.stderr);
     assert_eq!(text.matches("No space left").count(), 1, "{text}");
 }
+
+// --- 11. a render that cannot fit ------------------------------------------------
+
+#[test]
+fn a_step_that_cannot_fit_fails_before_it_writes() {
+    let project = TestProject::new();
+    project.write(
+        "bounce.kdl",
+        r#"release "Long" { version "1"; }
+master "m" { }
+track 1 "Hour" { tone "t" freq=440 length=3600; }
+deliverable "wav" { master "m"; format "wav" bits=16; }
+"#,
+    );
+    let cache = project.path("small-cache");
+    if !mount_tmpfs(&cache, "size=2m") {
+        return;
+    }
+    let _mount = Mount(&cache);
+    let log = project.build(&["--cache-dir", "small-cache"]);
+    assert_eq!(log.output.status.code(), Some(1), "{}", stderr(&log.output));
+    let text = stderr(&log.output);
+    assert!(
+        text.contains("needs about") && text.contains("MB are free"),
+        "{text}"
+    );
+    let used: u64 = fs::read_dir(cache.join("tmp")).unwrap().count() as u64
+        + fs::read_dir(cache.join("scratch")).unwrap().count() as u64;
+    assert_eq!(used, 0, "a half-written file was left");
+}

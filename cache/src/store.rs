@@ -107,6 +107,11 @@ impl Cache {
         self.blob_path(hash).is_file()
     }
 
+    /// The bytes free on the cache's file system.
+    pub fn available_space(&self) -> Result<u64, CacheError> {
+        fs4::available_space(&self.root).map_err(|e| CacheError::io(&self.root, e))
+    }
+
     /// Where a scratch output with this hash lives (whether or not it exists).
     pub fn scratch_path(&self, hash: &Hash) -> PathBuf {
         self.layout().scratch().join(hash.to_hex())

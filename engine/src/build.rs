@@ -516,6 +516,38 @@ impl Run<'_> {
         self.release_scratch_inputs(node);
     }
 
+    /// Refuses to start a step whose output cannot fit on the cache's
+    /// file system: a long track fails at once with the figures instead of
+    /// filling the disk. The output is at most its longest input (or its
+    /// stated length) as stereo float, twice over for the temporary file.
+    fn check_space(&self, step: &Step, inputs: &[Input]) -> Result<(), BuildError> {
+        let rate = self.rate as f64;
+        // The longest input, at the processing rate.
+        let longest = inputs
+            .iter()
+            .map(|i| i.output.info.frames as f64 * rate / i.output.info.sample_rate.max(1) as f64)
+            .fold(0.0, f64::max);
+        let frames = match &step.action {
+            Action::Mix {
+                length: Some(length),
+                ..
+            } => length * rate,
+            Action::Stem { offset, .. } => longest + offset * rate,
+            _ => longest,
+        };
+        let needed = (frames * 2.0 * 4.0 * 2.0) as u64;
+        let free = self.cache.available_space()?;
+        if needed > free {
+            return Err(BuildError::NoSpace {
+                step: step.id.clone(),
+                needed,
+                free,
+                dir: self.cache.root().to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+
     /// Counts the selected consumers that will read a transient output.
     fn add_scratch_readers(&self, node: NodeIndex, hash: Hash) {
         let readers = self
@@ -658,6 +690,10 @@ impl Run<'_> {
             return Ok(cached(output));
         }
         let (record, why) = self.explain(step, inputs, content);
+        if !is_source(step) {
+            // Sources are read where they lie: they write nothing.
+            self.check_space(step, inputs)?;
+        }
         self.restore_transient_inputs(node)?;
         let output = match &step.action {
             Action::ReadFile { path } => read_source(path).map_err(|source| BuildError::Audio {

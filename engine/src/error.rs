@@ -63,6 +63,17 @@ pub enum BuildError {
     DamagedBlob { path: PathBuf },
     #[error("{step}: rendering it again gave other audio than the cache records; run `bounce cache verify`, and report this")]
     NotReproducible { step: String },
+    #[error(
+        "{step}: needs about {} MB in {dir} and {} MB are free; free some space or point --cache-dir elsewhere",
+        needed / 1_000_000,
+        free / 1_000_000
+    )]
+    NoSpace {
+        step: String,
+        needed: u64,
+        free: u64,
+        dir: PathBuf,
+    },
     #[error("refusing {path}: {why}")]
     UnsafeOutput { path: PathBuf, why: String },
     #[error("unknown target \"{target}\"{hint}")]
