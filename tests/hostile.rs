@@ -976,3 +976,30 @@ deliverable "wav" { master "m"; format "wav" bits=16; }
         + fs::read_dir(cache.join("scratch")).unwrap().count() as u64;
     assert_eq!(used, 0, "a half-written file was left");
 }
+
+// --- 20. a FLAC with a corrupt frame -------------------------------------------
+
+#[test]
+fn a_flac_with_a_corrupt_frame_is_named_damaged_at_check() {
+    let project = small_project();
+    project.write(
+        "bounce.kdl",
+        &small_kdl("", "-18", "Two").replace("format \"wav\" bits=16", "format \"flac\" bits=16"),
+    );
+    project.build_ok(&[]);
+    let mut flac = fs::read(project.path("out/1.0.0/lo/01 - One.flac")).unwrap();
+    let middle = flac.len() / 2;
+    for byte in &mut flac[middle..middle + 200] {
+        *byte ^= 0x5A;
+    }
+    fs::write(project.path("stems/b.flac"), &flac).unwrap();
+    project.write(
+        "bounce.kdl",
+        &small_kdl("", "-18", "Two").replace("stems/b.wav", "stems/b.flac"),
+    );
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("b.flac: damaged or cut short"), "{text}");
+    assert!(!text.contains("truncated"), "{text}");
+}

@@ -84,3 +84,12 @@ pub(crate) fn read_full(
     }
     Ok(filled)
 }
+
+/// A sink that keeps nothing: for reading a source through to its end.
+pub(crate) struct Discard;
+
+impl BlockSink for Discard {
+    fn write(&mut self, _: &[f32], _: &[f32]) -> Result<(), AudioError> {
+        Ok(())
+    }
+}

@@ -30,6 +30,12 @@ pub enum AudioError {
         declared: u64,
         found: u64,
     },
+    #[error("{path}: damaged or cut short: its header declares {declared} frames but only {found} decode (a corrupt frame skipped, or a copy interrupted)")]
+    FramesMissing {
+        path: PathBuf,
+        declared: u64,
+        found: u64,
+    },
     #[error("{path}: damaged audio data: {reason}")]
     Decode { path: PathBuf, reason: String },
     #[error("{path}: not a bounce PCM file ({reason})")]
