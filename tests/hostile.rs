@@ -1003,3 +1003,20 @@ fn a_flac_with_a_corrupt_frame_is_named_damaged_at_check() {
     assert!(text.contains("b.flac: damaged or cut short"), "{text}");
     assert!(!text.contains("truncated"), "{text}");
 }
+
+// --- 22. a KDL 1 keyword in a KDL 2 file ----------------------------------------
+
+#[test]
+fn a_kdl_1_keyword_among_kdl_2_points_at_itself_and_says_how_2_writes_it() {
+    let project = small_project();
+    let text = small_kdl("", "-18", "Two").replace(
+        "stem \"b\" \"stems/b.wav\"",
+        "stem \"b\" \"stems/b.wav\" mute=true\n    tone \"t\" length=1 mute=#false",
+    );
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.contains("bounce.kdl:12:33"), "{text}");
+    assert!(text.contains("KDL 2 writes `#true`"), "{text}");
+}

@@ -266,6 +266,19 @@ impl Reader {
                     )
                     .label(d.label.unwrap_or_else(|| "here".into()));
                     diagnostic.help = d.help;
+                    // A KDL 1 keyword in a KDL 2 file: say how 2 writes it.
+                    let at = syntax_error_range(&text, d.span);
+                    let word = text.get(at.offset()..at.offset() + at.len()).unwrap_or("");
+                    if let Some(v2) = match word {
+                        "true" => Some("#true"),
+                        "false" => Some("#false"),
+                        "null" => Some("#null"),
+                        _ => None,
+                    } {
+                        diagnostic.help = Some(format!(
+                            "KDL 2 writes `{v2}`; a file that mixes KDL 1 and 2 reads as neither"
+                        ));
+                    }
                     self.diags.push(diagnostic);
                 }
                 return;
