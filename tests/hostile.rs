@@ -1020,3 +1020,67 @@ fn a_kdl_1_keyword_among_kdl_2_points_at_itself_and_says_how_2_writes_it() {
     assert!(text.contains("bounce.kdl:12:33"), "{text}");
     assert!(text.contains("KDL 2 writes `#true`"), "{text}");
 }
+
+#[test]
+fn band_counts_and_versions_say_what_is_wrong() {
+    let project = small_project();
+    let text = small_kdl("", "-18", "Two").replace(
+        "loudness -18",
+        "loudness -18\n    multiband 200 2000 {\n        band ratio=2\n        band ratio=2\n    }",
+    );
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("2 crossovers make 3 bands, but 2 `band`s are given"),
+        "{}",
+        stderr(&output)
+    );
+    project.write(
+        "bounce.kdl",
+        &small_kdl("", "-18", "Two").replace("version \"1.0.0\"", "version \"1.0\\u{7}\""),
+    );
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no control characters"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("slashes"), "{}", stderr(&output));
+}
+
+#[test]
+fn clean_outputs_refuses_a_parent_output_folder() {
+    let parent = tempfile::tempdir().unwrap();
+    let project = small_project();
+    // The project inside a folder whose parent is its output.
+    let inner = parent.path().join("project");
+    fs::create_dir(&inner).unwrap();
+    for entry in ["bounce.kdl", "stems"] {
+        fs::rename(project.path(entry), inner.join(entry)).unwrap();
+    }
+    fs::write(
+        inner.join("bounce.kdl"),
+        small_kdl("output \"..\" outside=#true", "-18", "Two"),
+    )
+    .unwrap();
+    fs::write(parent.path().join("precious.txt"), "mine").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bounce"))
+            .args(args)
+            .current_dir(&inner)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["build"]).status.success());
+    let output = run(&["clean", "--outputs"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("which the project reads"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(parent.path().join("precious.txt").is_file());
+    assert!(inner.join("bounce.kdl").is_file());
+}
