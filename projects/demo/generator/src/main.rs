@@ -313,6 +313,22 @@ fn main() {
 
 type Part = Box<dyn Fn(&mut Stem)>;
 
+/// The eight stems of a benchmark track: name, channels and how to play
+/// it, from the track's seed, its kick pattern and the lead's entry.
+fn band(bars: usize, seed: u64, kicks: &[f64], lead_at: usize) -> [(&'static str, usize, Part); 8] {
+    let kicks = kicks.to_vec();
+    [
+        ("kick", 1, Box::new(move |s| kick(s, bars, &kicks))),
+        ("snare", 1, Box::new(move |s| snare(s, bars, seed + 1))),
+        ("hats", 1, Box::new(move |s| hats(s, bars, seed + 2))),
+        ("perc", 1, Box::new(move |s| hats(s, bars, seed + 3))),
+        ("bass", 1, Box::new(move |s| bass(s, bars))),
+        ("chords", 2, Box::new(move |s| chords(s, bars))),
+        ("pad", 2, Box::new(move |s| chords(s, bars))),
+        ("lead", 2, Box::new(move |s| lead(s, bars, lead_at))),
+    ]
+}
+
 /// A benchmark album: `tracks` tracks of `seconds` each, 8 stems per track
 /// (16-bit WAV at 48 kHz; drums and bass mono, the rest stereo), and its
 /// project file.
@@ -326,20 +342,7 @@ fn album(dir: &Path, tracks: usize, seconds: f64) {
         let folder = dir.join(format!("stems/{track:02}"));
         std::fs::create_dir_all(&folder).expect("create stem folder");
         let seed = track as u64 * 100;
-        let stems: [(&str, usize, Part); 8] = [
-            (
-                "kick",
-                1,
-                Box::new(move |s| kick(s, bars, &[0.0, 1.0, 2.0, 3.0])),
-            ),
-            ("snare", 1, Box::new(move |s| snare(s, bars, seed + 1))),
-            ("hats", 1, Box::new(move |s| hats(s, bars, seed + 2))),
-            ("perc", 1, Box::new(move |s| hats(s, bars, seed + 3))),
-            ("bass", 1, Box::new(move |s| bass(s, bars))),
-            ("chords", 2, Box::new(move |s| chords(s, bars))),
-            ("pad", 2, Box::new(move |s| chords(s, bars))),
-            ("lead", 2, Box::new(move |s| lead(s, bars, 0))),
-        ];
+        let stems = band(bars, seed, &[0.0, 1.0, 2.0, 3.0], 0);
         project.push_str(&format!("track {track} \"Track {track}\" {{\n"));
         for (name, channels, render) in &stems {
             let mut stem = Stem::new(48000, *channels, seconds);
@@ -392,20 +395,12 @@ fn mastering_album(dir: &Path, tracks: usize, seconds: f64) {
         std::fs::create_dir_all(&folder).expect("create stem folder");
         let seed = track as u64 * 1000 + 7;
         let shift = track % 4;
-        let stems: [(&str, usize, Part); 8] = [
-            (
-                "kick",
-                1,
-                Box::new(move |s| kick(s, bars, &[0.0, 1.0, 2.0, 3.0, 2.5][..3 + shift % 3])),
-            ),
-            ("snare", 1, Box::new(move |s| snare(s, bars, seed + 1))),
-            ("hats", 1, Box::new(move |s| hats(s, bars, seed + 2))),
-            ("perc", 1, Box::new(move |s| hats(s, bars, seed + 3))),
-            ("bass", 1, Box::new(move |s| bass(s, bars))),
-            ("chords", 2, Box::new(move |s| chords(s, bars))),
-            ("pad", 2, Box::new(move |s| chords(s, bars))),
-            ("lead", 2, Box::new(move |s| lead(s, bars, shift))),
-        ];
+        let stems = band(
+            bars,
+            seed,
+            &[0.0, 1.0, 2.0, 3.0, 2.5][..3 + shift % 3],
+            shift,
+        );
         project.push_str(&format!("track {track} \"Track {track}\" {{\n"));
         let mut noise = Noise(seed + 99);
         for (name, channels, render) in &stems {
