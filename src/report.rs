@@ -99,6 +99,8 @@ impl Observer for JsonObserver {
         }
         if !event.warnings.is_empty() {
             line["warnings"] = event.warnings.clone().into();
+            // Said when the step rendered, in an earlier build.
+            line["warnings_recalled"] = (event.status == Status::Cached).into();
         }
         if let Some(reason) = &event.reason {
             line["reason"] = reason.clone().into();
@@ -239,8 +241,14 @@ impl Observer for HumanObserver {
                 multi.remove(&spinner);
             }
         }
+        // A cached step's warnings were said when it rendered: recalled,
+        // so a build that renders nothing does not look like it found news.
         for warning in &event.warnings {
-            self.line(format!("{:>10} {}: {warning}", "Warning", event.step.id));
+            let id = &event.step.id;
+            self.line(match event.status {
+                Status::Cached => format!("{:>10} {id}: {warning} (from the cache)", "Recalled"),
+                _ => format!("{:>10} {id}: {warning}", "Warning"),
+            });
         }
         match event.status {
             Status::Cached => {}

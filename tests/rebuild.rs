@@ -345,3 +345,37 @@ deliverable "wav" {
         assert_eq!((built, cached), (1, 1), "{step}: {:?}", log.built());
     }
 }
+
+/// A warning comes with the render that found it; a later build that
+/// finds the step cached recalls it as such, in both output formats.
+#[test]
+fn warnings_from_cached_steps_are_recalled_not_repeated_as_news() {
+    let project = three_track_project();
+    project.write(
+        "bounce.kdl",
+        &THREE_TRACKS.replace("loudness -18", "loudness -18\n    gain 30"),
+    );
+    let first = project.build_ok(&[]);
+    let warned: Vec<&serde_json::Value> = first
+        .steps
+        .iter()
+        .filter(|s| s["warnings"].is_array())
+        .collect();
+    assert!(!warned.is_empty(), "the clipping masters warn");
+    assert!(warned.iter().all(|s| s["warnings_recalled"] == false));
+    let second = project.build_ok(&[]);
+    let recalled: Vec<&serde_json::Value> = second
+        .steps
+        .iter()
+        .filter(|s| s["warnings"].is_array())
+        .collect();
+    assert_eq!(recalled.len(), warned.len());
+    assert!(recalled.iter().all(|s| s["warnings_recalled"] == true));
+    let human = project.run(&["build"]);
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(
+        stderr.contains("Recalled") && stderr.contains("(from the cache)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("   Warning "), "{stderr}");
+}
