@@ -34,7 +34,10 @@ pub struct LimiterSettings {
 }
 
 impl LimiterSettings {
-    pub fn master(ceiling: f64) -> Self {
+    /// A master's settings, for tests here; the plan states a master's
+    /// limiter (engine's `master_limiter`).
+    #[cfg(test)]
+    fn master(ceiling: f64) -> Self {
         LimiterSettings {
             ceiling,
             release_ms: 50.0,
