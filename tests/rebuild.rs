@@ -16,15 +16,15 @@ fn first_build_renders_everything_and_second_nothing() {
     let project = three_track_project();
     let first = project.build_ok(&[]);
     // 3 tracks × (3 sources + 3 stems + 1 bus + 1 mix + 1 master
-    // + 1 resample to 44.1 kHz + 2 deliverables + 2 tag steps), and an
-    // album ReplayGain step for each of the 2 deliverables.
-    assert_eq!(first.all().len(), 44);
+    // + 1 resample to 44.1 kHz and its fit + 2 deliverables + 2 tag
+    // steps), and an album ReplayGain step for each of the 2 deliverables.
+    assert_eq!(first.all().len(), 47);
     assert_eq!(
         first.built(),
         first.all(),
         "a cold build renders every step"
     );
-    assert_eq!(first.summary["built"], 44);
+    assert_eq!(first.summary["built"], 47);
     for step in &first.steps {
         for field in ["step", "kind", "track", "status", "ms"] {
             assert!(
@@ -35,7 +35,7 @@ fn first_build_renders_everything_and_second_nothing() {
     }
     let second = project.build_ok(&[]);
     assert!(second.built().is_empty(), "rebuilt: {:?}", second.built());
-    assert_eq!(second.cached().len(), 44);
+    assert_eq!(second.cached().len(), 47);
     assert_eq!(second.summary["written"].as_array().unwrap().len(), 0);
 }
 
@@ -57,6 +57,7 @@ fn one_gain_change_renders_only_that_stems_path() {
         "master:main:2",
         "deliverable:hi:2",
         "resample:main:2:44100",
+        "fit:main:2:44100",
         "deliverable:lo:2",
         "tag:hi:2",
         "tag:lo:2",
@@ -159,6 +160,7 @@ fn changing_a_stem_file_renders_its_path_only() {
         "master:main:3",
         "deliverable:hi:3",
         "resample:main:3:44100",
+        "fit:main:3:44100",
         "deliverable:lo:3",
         "tag:hi:3",
         "tag:lo:3",
@@ -199,7 +201,7 @@ fn unchanged_outputs_are_not_rewritten() {
     // Drop the cache: everything re-renders to the same bytes.
     std::fs::remove_dir_all(project.path(".bounce")).unwrap();
     let log = project.build_ok(&[]);
-    assert_eq!(log.built().len(), 44);
+    assert_eq!(log.built().len(), 47);
     assert_eq!(log.summary["written"].as_array().unwrap().len(), 0);
     assert_eq!(
         std::fs::metadata(&file).unwrap().modified().unwrap(),
@@ -252,12 +254,13 @@ fn dry_run_names_the_stale_steps_and_renders_nothing() {
         .filter(|s| s["status"] == "stale")
         .map(|s| s["step"].as_str().unwrap().to_string())
         .collect();
-    // 3 masters, 3 resamples, 6 encodes, 6 tag steps and 2 album
-    // ReplayGain steps.
-    assert_eq!(stale.len(), 20, "{stale:?}");
+    // 3 masters, 3 resamples, 3 fits, 6 encodes, 6 tag steps and 2
+    // album ReplayGain steps.
+    assert_eq!(stale.len(), 23, "{stale:?}");
     let downstream = [
         "master:",
         "resample:",
+        "fit:",
         "deliverable:",
         "tag:",
         "replaygain:",
@@ -267,7 +270,7 @@ fn dry_run_names_the_stale_steps_and_renders_nothing() {
         .all(|s| downstream.iter().any(|d| s.starts_with(d))));
     assert!(log.built().is_empty());
     // Nothing was rendered: the real build still has all of them to do.
-    assert_eq!(project.build_ok(&[]).built().len(), 20);
+    assert_eq!(project.build_ok(&[]).built().len(), 23);
 }
 
 #[test]
@@ -306,7 +309,7 @@ fn clean_removes_the_cache() {
         project.path("out/1.0.0/manifest.json").exists(),
         "outputs stay without --outputs"
     );
-    assert_eq!(project.build_ok(&[]).built().len(), 44);
+    assert_eq!(project.build_ok(&[]).built().len(), 47);
 }
 
 /// Two tracks of identical audio render it once, even side by side: the

@@ -143,9 +143,26 @@ impl Cache {
         Ok(hash)
     }
 
-    /// Removes a scratch output.
+    /// A file kept beside a scratch output and dropped with it (such as
+    /// the limiter's detection of resampled audio).
+    pub fn scratch_sidecar(&self, hash: &Hash, kind: &str) -> PathBuf {
+        self.scratch_path(hash).with_extension(kind)
+    }
+
+    /// Removes a scratch output and its sidecars.
     pub fn drop_scratch(&self, hash: &Hash) {
-        let _ = fs::remove_file(self.scratch_path(hash));
+        let path = self.scratch_path(hash);
+        let _ = fs::remove_file(&path);
+        let prefix = format!("{}.", hash.to_hex());
+        for entry in fs::read_dir(self.layout().scratch())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Removes every scratch output (a build's leftovers, under its lock).

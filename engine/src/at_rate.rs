@@ -1,17 +1,20 @@
-//! A master at a deliverable's rate: resampled once, limited there and
-//! brought back to the master's loudness, for every deliverable of that
-//! master and rate to encode (an MP3 under a ceiling has its own, limited
-//! lower by the room its codec's overshoot takes, at any rate).
+//! A master fitted to a deliverable: at its rate (resampled once per rate,
+//! with the limiter's detection of the result kept beside it), limited
+//! there under its ceiling and brought back to the master's loudness, for
+//! every deliverable of that master, rate and ceiling to encode (an MP3
+//! under a ceiling has its own fit, limited lower by the room its codec's
+//! overshoot takes, at any rate).
 //!
 //! Resampling drops what lies above the new Nyquist frequency and reshapes
 //! the peaks, so the file's own limiter keeps the ceiling and a trim
-//! restores the loudness. The resampled audio and the limiter's detection
-//! of it are kept while trying, so a try costs the limiter's gain stage
-//! and two meters, not a resampler and a detector.
+//! restores the loudness. Each try reads the resampled audio and its
+//! detection, so it costs the limiter's gain stage and two meters, not a
+//! resampler and a detector; and fits of one rate share both.
 
+use bounce_cache::Hash;
 use bounce_nodes::{
-    copy_source, render_limited, AudioError, BlockSource, EnvelopeWriter, LoudnessMeter, PcmReader,
-    PcmWriter, Precision, Resampled, Scaled, Tee, TruePeakMeter,
+    copy_source, render_limited, AudioError, BlockSource, EnvelopeWriter, LoudnessMeter, PcmWriter,
+    Precision, Resampled, Scaled, Tee, TruePeakMeter,
 };
 
 use crate::render::{
@@ -21,50 +24,101 @@ use crate::render::{
 use crate::step::Step;
 use crate::BuildError;
 
+/// The sidecar holding the limiter's detection of a scratch output.
+const ENVELOPE: &str = "envelope";
+
 impl Renderer<'_> {
-    /// Renders `master` at `rate` under `ceiling` (dBTP), at `target`
-    /// loudness (LUFS) if given. The output records the trim applied as
-    /// `solved_gain` and the limiter's ceiling as `limiter_ceiling`.
-    pub(crate) fn render_at_rate(
+    fn audio_error(step: &Step) -> impl Fn(AudioError) -> BuildError + '_ {
+        move |source| BuildError::Audio {
+            step: step.id.clone(),
+            source,
+        }
+    }
+
+    /// Writes `source` (at `rate`) into a float file, and the limiter's
+    /// detection of it into `envelope`; returns its frames and loudness.
+    fn write_with_detection(
+        &self,
+        step: &Step,
+        source: &mut dyn BlockSource,
+        rate: u32,
+        audio: &std::path::Path,
+        envelope: &std::path::Path,
+    ) -> Result<(u64, f64), BuildError> {
+        let error = Self::audio_error(step);
+        let mut writer = PcmWriter::create(audio, rate, Precision::Float).map_err(&error)?;
+        let mut detection = EnvelopeWriter::create(envelope, rate).map_err(&error)?;
+        let mut meter = LoudnessMeter::integrated_only(rate).map_err(&error)?;
+        let mut measures = Tee {
+            first: &mut detection,
+            second: &mut meter,
+        };
+        let mut tee = Tee {
+            first: &mut writer,
+            second: &mut measures,
+        };
+        copy_source(source, &mut tee).map_err(&error)?;
+        detection.finish().map_err(&error)?;
+        let frames = writer.finish().map_err(&error)?;
+        Ok((frames, meter.report().map_err(&error)?.integrated))
+    }
+
+    /// The master at `rate`, with the limiter's detection of it kept as
+    /// its sidecar.
+    pub(crate) fn render_resampled(
         &self,
         step: &Step,
         master: &Input,
         rate: u32,
+    ) -> Result<StepOutput, BuildError> {
+        let error = Self::audio_error(step);
+        let reader = open_blob(self.cache, &master.output.hash).map_err(&error)?;
+        let mut source = Resampled::new(reader, self.rate, rate).map_err(&error)?;
+        let audio = self.cache.temp_file(step.kind.name());
+        let envelope = self.cache.temp_file(ENVELOPE);
+        let (frames, loudness) =
+            self.write_with_detection(step, &mut source, rate, audio.path(), envelope.path())?;
+        let hash = self.commit(step, audio)?;
+        let sidecar = self.cache.scratch_sidecar(&hash, ENVELOPE);
+        std::fs::rename(envelope.path(), &sidecar).map_err(|source| BuildError::Output {
+            path: sidecar,
+            source,
+        })?;
+        Ok(StepOutput {
+            hash,
+            info: OutputInfo {
+                // What resampling left of the master's loudness: a fit's
+                // first trim starts from it.
+                solved_gain: Some(master_loudness(master) - loudness).filter(|g| g.is_finite()),
+                ..OutputInfo::pcm(rate, frames, Precision::Float)
+            },
+        })
+    }
+
+    /// Fits `audio` (the master, or the master resampled to `rate`) under
+    /// `ceiling` (dBTP), at `target` loudness (LUFS) if given. The output
+    /// records the trim applied as `solved_gain` and the limiter's ceiling
+    /// as `limiter_ceiling`.
+    pub(crate) fn render_fit(
+        &self,
+        step: &Step,
+        audio: &Input,
+        rate: u32,
         ceiling: Option<f64>,
         target: Option<f64>,
     ) -> Result<StepOutput, BuildError> {
-        let audio = |source: AudioError| BuildError::Audio {
-            step: step.id.clone(),
-            source,
-        };
+        let error = Self::audio_error(step);
         let target = target.filter(|t| t.is_finite());
-        let resampled = self.cache.temp_file("resampled");
-        let envelope = self.cache.temp_file("envelope");
-        {
-            let reader = open_blob(self.cache, &master.output.hash).map_err(audio)?;
-            let mut source: Box<dyn BlockSource> = match rate == self.rate {
-                true => Box::new(reader),
-                false => Box::new(Resampled::new(reader, self.rate, rate).map_err(audio)?),
-            };
-            let mut writer =
-                PcmWriter::create(resampled.path(), rate, Precision::Float).map_err(audio)?;
-            let mut detection = EnvelopeWriter::create(envelope.path(), rate).map_err(audio)?;
-            let mut tee = Tee {
-                first: &mut writer,
-                second: &mut detection,
-            };
-            copy_source(source.as_mut(), &mut tee).map_err(audio)?;
-            writer.finish().map_err(audio)?;
-            detection.finish().map_err(audio)?;
-        }
-        let mut trim = 0.0;
+        let envelope = self.detection_of(step, &audio.output.hash, rate)?;
+        // Start from what resampling took off, where the loudness matters.
+        let mut trim = target.and(audio.output.info.solved_gain).unwrap_or(0.0);
         let mut limit_at = first_limit(ceiling);
         for attempt in 1..=ATTEMPTS {
             let output = self.cache.temp_file(step.kind.name());
             let mut writer =
-                PcmWriter::create(output.path(), rate, Precision::Float).map_err(audio)?;
+                PcmWriter::create(output.path(), rate, Precision::Float).map_err(&error)?;
             let mut strict = TruePeakMeter::new(rate);
-            let mut meter = LoudnessMeter::integrated_only(rate).map_err(audio)?;
+            let mut meter = LoudnessMeter::integrated_only(rate).map_err(&error)?;
             let mut meters = Tee {
                 first: &mut strict,
                 second: &mut meter,
@@ -73,7 +127,7 @@ impl Renderer<'_> {
                 first: &mut writer,
                 second: &mut meters,
             };
-            let reader = PcmReader::open(resampled.path()).map_err(audio)?;
+            let reader = open_blob(self.cache, &audio.output.hash).map_err(&error)?;
             match limit_at {
                 Some(at) => render_limited(
                     Box::new(reader),
@@ -83,14 +137,14 @@ impl Renderer<'_> {
                     Some(envelope.path()),
                     &mut sink,
                 )
-                .map_err(audio)?,
+                .map_err(&error)?,
                 None => {
                     let mut scaled: Box<dyn BlockSource> = Box::new(Scaled::new(reader, trim));
-                    copy_source(scaled.as_mut(), &mut sink).map_err(audio)?;
+                    copy_source(scaled.as_mut(), &mut sink).map_err(&error)?;
                 }
             }
-            let frames = writer.finish().map_err(audio)?;
-            let loudness = meter.report().map_err(audio)?.integrated;
+            let frames = writer.finish().map_err(&error)?;
+            let loudness = meter.report().map_err(&error)?.integrated;
             let over = ceiling
                 .map(|c| strict.true_peak_db() - c)
                 .filter(|over| *over > 0.0);
@@ -122,5 +176,46 @@ impl Renderer<'_> {
             }
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// The limiter's detection of the output `hash`: its resample step's
+    /// sidecar, or (for a master at its own rate) detected now.
+    fn detection_of(&self, step: &Step, hash: &Hash, rate: u32) -> Result<Detection, BuildError> {
+        let sidecar = self.cache.scratch_sidecar(hash, ENVELOPE);
+        if sidecar.is_file() {
+            return Ok(Detection::Kept(sidecar));
+        }
+        let error = Self::audio_error(step);
+        let temp = self.cache.temp_file(ENVELOPE);
+        let mut detection = EnvelopeWriter::create(temp.path(), rate).map_err(&error)?;
+        let mut reader = open_blob(self.cache, hash).map_err(&error)?;
+        copy_source(&mut reader, &mut detection).map_err(&error)?;
+        detection.finish().map_err(&error)?;
+        Ok(Detection::Made(temp))
+    }
+}
+
+/// The master's measured integrated loudness, LUFS (NaN if unmeasured).
+fn master_loudness(master: &Input) -> f64 {
+    master
+        .output
+        .info
+        .measured
+        .and_then(|m| m.integrated)
+        .unwrap_or(f64::NAN)
+}
+
+/// A detection read from a resample step's sidecar, or made for one fit.
+enum Detection {
+    Kept(std::path::PathBuf),
+    Made(bounce_cache::TempFile),
+}
+
+impl Detection {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Detection::Kept(path) => path,
+            Detection::Made(temp) => temp.path(),
+        }
     }
 }

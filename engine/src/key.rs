@@ -187,7 +187,7 @@ deliverable "flac" { master "plain"; format "flac" bits=16; }
                 .filter(|id| id.starts_with("master:m:"))
                 .collect()
         );
-        assert_eq!(changed("limiter"), ids(&["resample", "deliverable"]));
+        assert_eq!(changed("limiter"), ids(&["resample", "fit", "deliverable"]));
         assert_eq!(changed("writer"), ids(&["deliverable", "tag", "image"]));
         assert!(changed("writer").iter().all(|id| !id.starts_with("stem:")));
         assert_eq!(changed("dither"), ids(&["deliverable"]));

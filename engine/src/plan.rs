@@ -642,22 +642,37 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 .mp3()
                 .filter(|_| ceiling.is_some())
                 .map(bounce_nodes::Mp3Mode::overshoot_db);
-            if rate != project.release.sample_rate || codec_room.is_some() {
+            let resampled = rate != project.release.sample_rate;
+            if resampled || codec_room.is_some() {
+                let mut fit_inputs = vec![master_step];
+                if resampled {
+                    // One resampling and detection of a master at a rate,
+                    // for every fit of it.
+                    fit_inputs.push(planner.add(
+                        Step {
+                            id: format!("resample:{}{variant}:{number}:{rate}", master.name),
+                            kind: StepKind::Resample,
+                            track: Some(number),
+                            action: Action::Resample { rate },
+                        },
+                        vec![master_step],
+                    ));
+                }
                 // Shared by every deliverable of this master at this rate
                 // (and, for MP3s, this codec room).
                 let room = codec_room.map(|r| format!(":mp3-{r}")).unwrap_or_default();
                 encode_inputs.push(planner.add(
                     Step {
-                        id: format!("resample:{}{variant}:{number}:{rate}{room}", master.name),
-                        kind: StepKind::Resample,
+                        id: format!("fit:{}{variant}:{number}:{rate}{room}", master.name),
+                        kind: StepKind::Fit,
                         track: Some(number),
-                        action: Action::Resample {
+                        action: Action::Fit {
                             rate,
                             ceiling: ceiling.map(|c| c - codec_room.unwrap_or(0.0)),
                             keep_loudness: target.is_some(),
                         },
                     },
-                    vec![master_step],
+                    fit_inputs,
                 ));
             }
             let step = planner.add(

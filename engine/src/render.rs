@@ -457,7 +457,8 @@ impl Renderer<'_> {
                 let open = self.mixer(&inputs[..1], Some(frames));
                 self.render_pcm(step, open, &[], (frames, false), 0, precision)
             }
-            Action::Resample {
+            Action::Resample { rate } => self.render_resampled(step, &inputs[0], *rate),
+            Action::Fit {
                 rate,
                 ceiling,
                 keep_loudness,
@@ -465,7 +466,9 @@ impl Renderer<'_> {
                 let target = keep_loudness
                     .then(|| inputs[0].output.info.measured.and_then(|m| m.integrated))
                     .flatten();
-                self.render_at_rate(step, &inputs[0], *rate, *ceiling, target)
+                // The resampled master when the rate differs, else the master.
+                let audio = inputs.last().expect("a fit has its master");
+                self.render_fit(step, audio, *rate, *ceiling, target)
             }
             Action::Encode {
                 container,

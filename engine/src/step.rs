@@ -16,9 +16,13 @@ pub enum StepKind {
     Master,
     /// One gain for a master in album mode, solved over every track.
     Album,
-    /// A master at a deliverable's rate, limited again there: what every
-    /// deliverable of that master and rate encodes first.
+    /// A master at a deliverable's rate, with the limiter's detection of
+    /// it beside it.
     Resample,
+    /// A master fitted to a file: at its rate, limited again there under
+    /// its ceiling, at its master's loudness. What every deliverable of
+    /// that master, rate and ceiling encodes first.
+    Fit,
     Deliverable,
     /// Tags written into an encoded file.
     Tag,
@@ -42,6 +46,7 @@ impl StepKind {
             StepKind::Master => "master",
             StepKind::Album => "album",
             StepKind::Resample => "resample",
+            StepKind::Fit => "fit",
             StepKind::Deliverable => "deliverable",
             StepKind::Tag => "tag",
             StepKind::ReplayGain => "replaygain",
@@ -61,7 +66,7 @@ impl StepKind {
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            StepKind::Stem | StepKind::Bus | StepKind::Master | StepKind::Resample
+            StepKind::Stem | StepKind::Bus | StepKind::Master | StepKind::Resample | StepKind::Fit
         )
     }
 
@@ -153,11 +158,15 @@ pub enum Action {
         text: bounce_nodes::CueText,
         gaps: Vec<u64>,
     },
-    /// The master (the input) resampled to `rate` (when it differs), under
-    /// a `ceiling` limited again at that rate, and, to keep its loudness,
-    /// brought back to the master's. An MP3's ceiling here is the file's
-    /// less the room the codec's overshoot takes.
-    Resample {
+    /// The master (the input) resampled to `rate`, with the limiter's
+    /// detection of it kept beside it for the fit steps that read it.
+    Resample { rate: u32 },
+    /// The master (first input) at `rate` (the second input, a resample
+    /// step, when the rate differs), under a `ceiling` limited again at
+    /// that rate, and, to keep its loudness, brought back to the
+    /// master's. An MP3's ceiling here is the file's less the room the
+    /// codec's overshoot takes.
+    Fit {
         rate: u32,
         ceiling: Option<f64>,
         keep_loudness: bool,
@@ -235,6 +244,7 @@ impl Action {
         match self {
             Action::Stem { .. } => vec![resampler],
             Action::Resample { .. } => vec![resampler, limiter],
+            Action::Fit { .. } => vec![limiter],
             Action::Encode { .. } => vec![resampler, limiter, dither, writer],
             Action::Tag { .. } | Action::CdImage { .. } => vec![writer],
             _ => Vec::new(),
