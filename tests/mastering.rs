@@ -240,3 +240,30 @@ fn a_ceiling_without_a_target_only_limits() {
         assert!(value["true_peak"].as_f64().unwrap() <= -3.0, "{value}");
     }
 }
+
+/// `loudness` in a master without a ceiling levels the music but holds no
+/// peak: the build says so, once, with the form that does.
+#[test]
+fn a_master_with_loudness_and_no_ceiling_warns() {
+    let project = three_track_project();
+    let log = project.build_ok(&[]);
+    let warnings: Vec<String> = log
+        .steps
+        .iter()
+        .filter(|s| s["kind"] == "master")
+        .flat_map(|s| s["warnings"].as_array().cloned().unwrap_or_default())
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(warnings.len(), 3, "one per track's master: {warnings:?}");
+    assert!(warnings.iter().all(|w| w.contains("no ceiling") && w.contains("ceiling=-1.0")));
+    project.write(
+        "bounce.kdl",
+        &THREE_TRACKS.replace("master \"main\" {", "master \"main\" ceiling=-1.0 {"),
+    );
+    let log = project.build_ok(&[]);
+    assert!(log
+        .steps
+        .iter()
+        .filter(|s| s["kind"] == "master")
+        .all(|s| s["warnings"].is_null()));
+}

@@ -426,14 +426,30 @@ impl Renderer<'_> {
                     None => {
                         let frames = inputs[0].output.info.frames;
                         let precision = self.sum_precision(inputs, &chain);
-                        self.render_pcm(
+                        let mut output = self.render_pcm(
                             step,
                             self.mixer(inputs, None),
                             &chain,
                             (frames, false),
                             0,
                             precision,
-                        )
+                        )?;
+                        // A level set with nothing to hold the peaks: the
+                        // trap of `loudness` in a master without a ceiling.
+                        let levels = chain
+                            .iter()
+                            .any(|p| matches!(p, ProcessorSpec::Loudness { .. }));
+                        let limits = chain
+                            .iter()
+                            .any(|p| matches!(p, ProcessorSpec::Limit { .. }));
+                        if levels && !limits {
+                            output.info.warnings.push(
+                                "the master sets a loudness but has no ceiling, so nothing holds its true peaks \
+                                 (services ask for -1 dBTP): write `target=LUFS ceiling=-1.0` on the master"
+                                    .into(),
+                            );
+                        }
+                        Ok(output)
                     }
                 }
             }
