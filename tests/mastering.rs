@@ -255,7 +255,9 @@ fn a_master_with_loudness_and_no_ceiling_warns() {
         .map(|w| w.as_str().unwrap().to_string())
         .collect();
     assert_eq!(warnings.len(), 3, "one per track's master: {warnings:?}");
-    assert!(warnings.iter().all(|w| w.contains("no ceiling") && w.contains("ceiling=-1.0")));
+    assert!(warnings
+        .iter()
+        .all(|w| w.contains("no ceiling") && w.contains("ceiling=-1.0")));
     project.write(
         "bounce.kdl",
         &THREE_TRACKS.replace("master \"main\" {", "master \"main\" ceiling=-1.0 {"),

@@ -177,7 +177,7 @@ pub struct Deliverable {
     pub format: FileFormat,
     pub bits: u16,
     pub float: bool,
-    /// `None`: the release's sample rate.
+    /// `None`: see [`Deliverable::file_rate`].
     pub rate: Option<u32>,
     pub dither: Dither,
     pub tracks: Option<Vec<u32>>,
@@ -188,6 +188,19 @@ pub struct Deliverable {
     pub target: Option<f64>,
     pub ceiling: Option<f64>,
     pub span: Span,
+}
+
+impl Deliverable {
+    /// The rate of this deliverable's files: the one it names, else the
+    /// release's, except that an MP3 of a release at 48 kHz or more is
+    /// 44.1 kHz, as MP3s are played and sold.
+    pub fn file_rate(&self, release_rate: u32) -> u32 {
+        match (self.rate, self.format) {
+            (Some(rate), _) => rate,
+            (None, FileFormat::Mp3(_)) if release_rate >= 48_000 => 44_100,
+            (None, _) => release_rate,
+        }
+    }
 }
 
 /// A delivery standard: its loudness target, tolerance and true-peak limit.

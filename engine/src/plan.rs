@@ -598,7 +598,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             }
             _ => None,
         };
-        let rate = deliverable.rate.unwrap_or(project.release.sample_rate);
+        let rate = deliverable.file_rate(project.release.sample_rate);
         for track in &project.tracks {
             if let Some(subset) = &deliverable.tracks {
                 if !subset.contains(&track.number) {
@@ -743,7 +743,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         let Content::Stems(names) = &deliverable.content else {
             continue;
         };
-        let rate = deliverable.rate.unwrap_or(project.release.sample_rate);
+        let rate = deliverable.file_rate(project.release.sample_rate);
         let total = project.tracks.len() as u32;
         for track in &project.tracks {
             if deliverable
