@@ -81,6 +81,16 @@ fn describe_file(change: &FileChange) -> String {
         None if !change.bytes_differ => "same bytes".to_string(),
         None => "not comparable sample by sample".to_string(),
     };
+    // A file with no audio measured (a CUE sheet) has no figures to show.
+    if [change.integrated, change.range, change.true_peak]
+        .iter()
+        .all(|(a, b)| a.is_none() && b.is_none())
+    {
+        return match change.bytes_differ {
+            true => "text changed".into(),
+            false => "same bytes".into(),
+        };
+    }
     format!(
         "loudness {}, range {}, true peak {}; {null}",
         pair(change.integrated, "LUFS"),

@@ -134,3 +134,38 @@ fn templates_can_name_the_revision() {
         .path(&format!("out/1.0.0/hi/{describe}/1.wav"))
         .is_file());
 }
+
+/// A CUE sheet has no loudness: `diff` says whether its text changed and
+/// shows no empty figures for it.
+#[test]
+fn diff_leaves_cue_sheets_out_of_the_loudness_lines() {
+    let project = three_track_project();
+    let text = THREE_TRACKS.replace(
+        "version \"1.0.0\"",
+        "version \"1.0.0\"\n    upc \"5012345678900\"",
+    ) + "deliverable \"cd\" {\n    master \"main\"\n    format \"cd\"\n}\n";
+    // Red Book wants each track 4 s: lengthen them.
+    let text = text.replace(
+        "bus \"drums\" \"kick\" \"snare\"",
+        "bus \"drums\" \"kick\" \"snare\"\n    length 4",
+    );
+    project.write("bounce.kdl", &text);
+    project.write(".gitignore", ".bounce/\nout/\n");
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "."]);
+    git(&project, &["commit", "-q", "-m", "first"]);
+    edit(&project, "track 2 \"Two\"", "track 2 \"Second\"");
+    let output = project.run(&["diff", "HEAD"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let cue = stdout
+        .lines()
+        .find(|l| l.contains(".cue"))
+        .unwrap_or_else(|| panic!("no cue line: {stdout}"));
+    assert!(cue.ends_with("text changed"), "{cue}");
+    assert!(!cue.contains("LUFS"), "{cue}");
+}
