@@ -761,3 +761,45 @@ deliverable "limited" { master "safe"; format "flac" bits=16; path "limited.{ext
     assert!(warnings("deliverable:float:1").is_empty());
     assert!(warnings("deliverable:limited:1").is_empty());
 }
+
+/// An ISRC names the recording: the track's file carries it, its stems do
+/// not (in their tags and in the manifest).
+#[test]
+fn stems_carry_no_isrc() {
+    let project = TestProject::new();
+    project.wav("kick.wav", 48000, 24, &sine(48000, 1, 60.0, 0.5, 1.0));
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Parts" { version "1"; }
+master "m" { }
+track 1 "One" {
+    isrc "GB-XYZ-26-00042"
+    stem "kick" "kick.wav"
+}
+deliverable "mix" { master "m"; format "wav" bits=24; path "{deliverable}.{ext}"; }
+deliverable "parts" { stems "kick"; format "wav" bits=24; path "{deliverable}/{stem}.{ext}"; }
+"#,
+    );
+    project.build_ok(&[]);
+    let isrc = |file: &str| {
+        use id3::TagLike;
+        id3::Tag::read_from_path(project.path(&format!("out/1/{file}")))
+            .unwrap()
+            .get("TSRC")
+            .and_then(|f| f.content().text().map(str::to_string))
+    };
+    assert_eq!(isrc("mix.wav").as_deref(), Some("GBXYZ2600042"));
+    assert_eq!(isrc("parts/kick.wav"), None);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.path("out/1/manifest.json")).unwrap())
+            .unwrap();
+    for file in manifest["files"].as_array().unwrap() {
+        let expected = if file["path"] == "mix.wav" {
+            "GBXYZ2600042"
+        } else {
+            ""
+        };
+        assert_eq!(file["isrc"].as_str().unwrap_or(""), expected, "{file}");
+    }
+}

@@ -782,6 +782,8 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 );
                 let mut fields = tag_fields(project, deliverable, track, total);
                 fields.text.title = format!("{} ({name})", track.title);
+                // An ISRC names the recording, not a stem of it.
+                fields.text.isrc = None;
                 let tag = planner.add(
                     tag_step(deliverable, track, Some(name), fields),
                     vec![encode],
@@ -801,7 +803,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     deliverable: deliverable.name.clone(),
                     track: Some(number),
                     path,
-                    isrc: track.isrc.clone(),
+                    isrc: None,
                 });
             }
         }
