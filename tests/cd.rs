@@ -86,9 +86,9 @@ fn the_cue_sheet_parses_and_its_indexes_fall_on_the_image_tracks() {
     assert_eq!(
         tracks.lines().collect::<Vec<_>>(),
         [
-            "1|GBXYZ2600001|Opening|",
+            "1|GBXYZ2600001|Opening|The Examples",
             "2|GBXYZ2600002|Middle|Guest",
-            "3|GBXYZ2600003|Close|"
+            "3|GBXYZ2600003|Close|The Examples"
         ]
     );
     let sheet = std::fs::read_to_string(project.path(&format!("out/cd/cd/{cue}"))).unwrap();

@@ -395,7 +395,9 @@ fn plan_cd(
             .iter()
             .map(|(track, _)| bounce_nodes::CueTrack {
                 title: track.title.clone(),
-                performer: track.artist.clone(),
+                // Every track names its performer (CD-Text readers show
+                // each track's): its own artist, else the release's.
+                performer: project.artist_of(track).cloned(),
                 songwriter: track.composer.clone().or_else(|| release.composer.clone()),
                 isrc: track.isrc.clone(),
             })
