@@ -102,6 +102,9 @@ impl Observer for JsonObserver {
             // Said when the step rendered, in an earlier build.
             line["warnings_recalled"] = (event.status == Status::Cached).into();
         }
+        if !event.notes.is_empty() {
+            line["notes"] = event.notes.clone().into();
+        }
         if let Some(reason) = &event.reason {
             line["reason"] = reason.clone().into();
         }
@@ -183,6 +186,21 @@ impl HumanObserver {
             report.unchanged.len(),
             report.version_dir.display()
         );
+        let noted = report
+            .files
+            .iter()
+            .filter(|f| !f.info.notes.is_empty())
+            .count();
+        if noted > 0 {
+            eprintln!(
+                "{:>10} {} corrected for level or peaks at their own rate (notes in the manifest)",
+                "Noted",
+                match noted {
+                    1 => "1 file".to_string(),
+                    n => format!("{n} files"),
+                }
+            );
+        }
         for path in &report.removed {
             eprintln!(
                 "{:>10} {} (an earlier build of this version wrote it; the project makes it no more)",

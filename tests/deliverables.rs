@@ -609,21 +609,30 @@ deliverable "mp3" { master "loud"; format "mp3" bitrate=96; path "{track}.{ext}"
 "#,
     );
     let log = project.build_ok(&[]);
-    let warnings: Vec<String> = log
-        .steps
-        .iter()
-        .filter(|s| s["step"] == "deliverable:mp3:1")
-        .flat_map(|s| s["warnings"].as_array().cloned().unwrap_or_default())
-        .map(|w| w.as_str().unwrap().to_string())
-        .collect();
+    let said = |field: &str| -> Vec<String> {
+        log.steps
+            .iter()
+            .filter(|s| s["step"] == "deliverable:mp3:1")
+            .flat_map(|s| s[field].as_array().cloned().unwrap_or_default())
+            .map(|w| w.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (warnings, notes) = (said("warnings"), said("notes"));
     // The codec's overshoot was made room for under the ceiling, and the
-    // loudness that took restored: a note says so, and no second encode
-    // at a lower level was needed.
+    // loudness that took restored: a routine note (not a warning) says so,
+    // in the manifest too, and no second encode at a lower level was needed.
     assert!(
-        warnings
+        notes
             .iter()
             .any(|w| w.contains("room for the MP3 codec's overshoot")),
-        "{warnings:?}"
+        "{notes:?}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.path("out/l/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["files"][0]["notes"].as_array().unwrap().len(),
+        notes.len()
     );
     assert!(
         !warnings.iter().any(|w| w.starts_with("gain lowered by")),

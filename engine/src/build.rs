@@ -58,8 +58,10 @@ pub struct StepEvent<'a> {
     pub millis: u64,
     pub key: Option<Hash>,
     pub error: Option<String>,
-    /// Warnings about the step's output (repeated when it comes from the cache).
+    /// Warnings about the step's output (recalled when it comes from the cache).
     pub warnings: Vec<String>,
+    /// Routine corrections made to the output (see [`OutputInfo::notes`]).
+    pub notes: Vec<String>,
     /// Why the step renders (or would, in a dry run).
     pub reason: Option<String>,
 }
@@ -475,6 +477,7 @@ impl Run<'_> {
         let (outcome, event) = match result {
             Ok(ran) => {
                 let warnings = ran.output.info.warnings.clone();
+                let notes = ran.output.info.notes.clone();
                 let key = ran.key;
                 (
                     Outcome::Done(
@@ -489,6 +492,7 @@ impl Run<'_> {
                         key: Some(key),
                         error: None,
                         warnings,
+                        notes,
                         reason: ran.reason,
                     },
                 )
@@ -502,6 +506,7 @@ impl Run<'_> {
                     key: None,
                     error: Some(error),
                     warnings: Vec::new(),
+                    notes: Vec::new(),
                     reason: None,
                 },
             ),
@@ -799,6 +804,7 @@ impl Run<'_> {
                 key,
                 error: None,
                 warnings: Vec::new(),
+                notes: Vec::new(),
                 reason: why,
             });
             let _ = self.results[node.index()].set(outcome);

@@ -59,6 +59,9 @@ pub struct ManifestFile {
     pub true_peak: Option<f64>,
     pub sample_peak: Option<f64>,
     pub isrc: Option<String>,
+    /// Routine corrections made to reach the file's targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The manifest's name in a version folder.
@@ -204,6 +207,7 @@ fn manifest_file(planned: &PlannedOutput, output: &StepOutput) -> ManifestFile {
         true_peak: measured.true_peak,
         sample_peak: measured.sample_peak,
         isrc: planned.isrc.clone(),
+        notes: output.info.notes.clone(),
     }
 }
 

@@ -207,9 +207,13 @@ pub struct OutputInfo {
     /// the output, kept the true peak under the stated ceiling, dBTP.
     #[serde(default)]
     pub limiter_ceiling: Option<f64>,
-    /// What the user should know about this output.
+    /// What the user should know about this output, and may act on.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Routine corrections made to reach a target, recorded in the
+    /// manifest rather than raised (nothing for the user to act on).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl OutputInfo {
@@ -226,6 +230,7 @@ impl OutputInfo {
             solved_gain: None,
             limiter_ceiling: None,
             warnings: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -834,6 +839,7 @@ impl Renderer<'_> {
                 .filter(|off| off.abs() > LOUDNESS_SLACK);
             if over.is_none() && off.is_none() {
                 let mut warnings = Vec::new();
+                let mut notes = Vec::new();
                 // An MP3 is only ever lowered from what the resample step made.
                 let corrected = if file.mp3.is_some() { start_trim } else { trim };
                 if corrected != 0.0 {
@@ -846,7 +852,7 @@ impl Renderer<'_> {
                         (false, true) => "limited lower to leave room for the MP3 codec's overshoot, its loudness restored".into(),
                         (false, false) => "its peaks passed the ceiling".into(),
                     };
-                    warnings.push(format!(
+                    notes.push(format!(
                         "level corrected by {corrected:+.2} dB on the delivered file: {why}"
                     ));
                 }
@@ -873,6 +879,7 @@ impl Renderer<'_> {
                         float: format.float,
                         measured: Some(report.into()),
                         warnings,
+                        notes,
                         ..OutputInfo::pcm(
                             format.sample_rate,
                             frames,
