@@ -13,8 +13,8 @@
 
 use bounce_cache::Hash;
 use bounce_nodes::{
-    copy_source, render_limited, AudioError, BlockSource, EnvelopeWriter, LoudnessMeter, PcmWriter,
-    Precision, Resampled, Scaled, Tee, TruePeakMeter,
+    copy_source, render_limited, BlockSource, EnvelopeWriter, LoudnessMeter, PcmWriter, Precision,
+    Resampled, Scaled, Tee, TruePeakMeter,
 };
 
 use crate::render::{
@@ -28,13 +28,6 @@ use crate::BuildError;
 const ENVELOPE: &str = "envelope";
 
 impl Renderer<'_> {
-    fn audio_error(step: &Step) -> impl Fn(AudioError) -> BuildError + '_ {
-        move |source| BuildError::Audio {
-            step: step.id.clone(),
-            source,
-        }
-    }
-
     /// Writes `source` (at `rate`) into a float file, and the limiter's
     /// detection of it into `envelope`; returns its frames and loudness.
     fn write_with_detection(
@@ -45,7 +38,7 @@ impl Renderer<'_> {
         audio: &std::path::Path,
         envelope: &std::path::Path,
     ) -> Result<(u64, f64), BuildError> {
-        let error = Self::audio_error(step);
+        let error = Self::audio(step);
         let mut writer = PcmWriter::create(audio, rate, Precision::Float).map_err(&error)?;
         let mut detection = EnvelopeWriter::create(envelope, rate).map_err(&error)?;
         let mut meter = LoudnessMeter::integrated_only(rate).map_err(&error)?;
@@ -71,7 +64,7 @@ impl Renderer<'_> {
         master: &Input,
         rate: u32,
     ) -> Result<StepOutput, BuildError> {
-        let error = Self::audio_error(step);
+        let error = Self::audio(step);
         let reader = open_blob(self.cache, &master.output.hash).map_err(&error)?;
         let mut source = Resampled::new(reader, self.rate, rate).map_err(&error)?;
         let audio = self.cache.temp_file(step.kind.name());
@@ -107,7 +100,7 @@ impl Renderer<'_> {
         ceiling: Option<f64>,
         target: Option<f64>,
     ) -> Result<StepOutput, BuildError> {
-        let error = Self::audio_error(step);
+        let error = Self::audio(step);
         let target = target.filter(|t| t.is_finite());
         let envelope = self.detection_of(step, &audio.output.hash, rate)?;
         // Start from what resampling took off, where the loudness matters.
@@ -185,7 +178,7 @@ impl Renderer<'_> {
         if sidecar.is_file() {
             return Ok(Detection::Kept(sidecar));
         }
-        let error = Self::audio_error(step);
+        let error = Self::audio(step);
         let temp = self.cache.temp_file(ENVELOPE);
         let mut detection = EnvelopeWriter::create(temp.path(), rate).map_err(&error)?;
         let mut reader = open_blob(self.cache, hash).map_err(&error)?;

@@ -29,7 +29,8 @@ struct Rendered {
 }
 
 impl Renderer<'_> {
-    fn audio(step: &Step) -> impl Fn(AudioError) -> BuildError + '_ {
+    /// Wraps an audio error with the step it stopped.
+    pub(crate) fn audio(step: &Step) -> impl Fn(AudioError) -> BuildError + '_ {
         move |source| BuildError::Audio {
             step: step.id.clone(),
             source,

@@ -535,10 +535,7 @@ impl Renderer<'_> {
     /// highest file's), rounded as tags print them: the output is a tiny
     /// blob that changes only when the album figures do.
     fn album_replay_gain(&self, step: &Step, inputs: &[Input]) -> Result<StepOutput, BuildError> {
-        let audio = |source: AudioError| BuildError::Audio {
-            step: step.id.clone(),
-            source,
-        };
+        let audio = &Self::audio(step);
         let rate = inputs
             .first()
             .map_or(self.rate, |i| i.output.info.sample_rate);
@@ -593,10 +590,7 @@ impl Renderer<'_> {
         gaps: &[u64],
     ) -> Result<StepOutput, BuildError> {
         let places = red_book_layout(step, inputs, gaps)?;
-        let audio = |source: AudioError| BuildError::Audio {
-            step: step.id.clone(),
-            source,
-        };
+        let audio = &Self::audio(step);
         let mut tracks: Vec<Box<dyn BlockSource>> = Vec::new();
         for input in inputs {
             let path = self.cache.blob_path(&input.output.hash);
@@ -658,10 +652,7 @@ impl Renderer<'_> {
         container: bounce_nodes::Container,
         fields: &TagFields,
     ) -> Result<StepOutput, BuildError> {
-        let audio = |source: AudioError| BuildError::Audio {
-            step: step.id.clone(),
-            source,
-        };
+        let audio = &Self::audio(step);
         let cover = match &fields.cover_path {
             Some(path) => Some(bounce_nodes::Cover::read(path).map_err(|reason| {
                 audio(AudioError::Encode {
@@ -756,10 +747,7 @@ impl Renderer<'_> {
         lead_in: u64,
         precision: Precision,
     ) -> Result<StepOutput, BuildError> {
-        let audio = |source: AudioError| BuildError::Audio {
-            step: step.id.clone(),
-            source,
-        };
+        let audio = &Self::audio(step);
         let temp = self.cache.temp_file(step.kind.name());
         let mut writer = PcmWriter::create(temp.path(), self.rate, precision).map_err(audio)?;
         let silence = vec![0.0f32; BLOCK_FRAMES];
@@ -932,10 +920,7 @@ impl Renderer<'_> {
         prepared: Prepared,
     ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
         let format = file.format;
-        let audio = |source: AudioError| BuildError::Audio {
-            step: step.id.clone(),
-            source,
-        };
+        let audio = &Self::audio(step);
         let (limit_at, trim_db) = match prepared {
             Prepared::AtRate {
                 audio: at_rate,
@@ -977,10 +962,7 @@ impl Renderer<'_> {
         precision: Precision,
     ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
         let (format, dither) = (file.format, file.dither);
-        let audio = |source: AudioError| BuildError::Audio {
-            step: step.id.clone(),
-            source,
-        };
+        let audio = &Self::audio(step);
         // Dither only when bits are really lost: a signal already on a grid
         // at least as coarse as the file's goes in untouched.
         let needs_dither = match precision {

@@ -106,10 +106,6 @@ impl Interpolator {
         }
     }
 
-    pub fn delay(&self) -> usize {
-        DETECT_DELAY
-    }
-
     pub fn push(&mut self, x: f64) -> f64 {
         let x = x as f32;
         self.history[self.next] = x;
