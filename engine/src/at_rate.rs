@@ -14,7 +14,7 @@
 use bounce_cache::Hash;
 use bounce_nodes::{
     copy_source, render_limited, BlockSource, EnvelopeWriter, LoudnessMeter, PcmWriter, Precision,
-    Resampled, Scaled, Tee, TruePeakMeter,
+    Resampled, Scaled, Tee,
 };
 
 use crate::render::{
@@ -110,15 +110,10 @@ impl Renderer<'_> {
             let output = self.cache.temp_file(step.kind.name());
             let mut writer =
                 PcmWriter::create(output.path(), rate, Precision::Float).map_err(&error)?;
-            let mut strict = TruePeakMeter::new(rate);
-            let mut meter = LoudnessMeter::integrated_only(rate).map_err(&error)?;
-            let mut meters = Tee {
-                first: &mut strict,
-                second: &mut meter,
-            };
+            let mut meter = LoudnessMeter::true_peak_and_integrated(rate).map_err(&error)?;
             let mut sink = Tee {
                 first: &mut writer,
-                second: &mut meters,
+                second: &mut meter,
             };
             let reader = open_blob(self.cache, &audio.output.hash).map_err(&error)?;
             match limit_at {
@@ -137,9 +132,10 @@ impl Renderer<'_> {
                 }
             }
             let frames = writer.finish().map_err(&error)?;
-            let loudness = meter.report().map_err(&error)?.integrated;
+            let report = meter.report().map_err(&error)?;
+            let loudness = report.integrated;
             let over = ceiling
-                .map(|c| strict.true_peak_db() - c)
+                .map(|c| report.true_peak - c)
                 .filter(|over| *over > 0.0);
             let off = target
                 .filter(|_| loudness.is_finite())

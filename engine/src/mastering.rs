@@ -48,7 +48,7 @@ impl Renderer<'_> {
         let file = self.cache.temp_file("chain");
         let mut writer =
             PcmWriter::create(file.path(), self.rate, Precision::Float).map_err(&audio)?;
-        let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
+        let mut meter = LoudnessMeter::integrated_only(self.rate).map_err(&audio)?;
         let envelope = self.cache.temp_file("envelope");
         let mut detection = EnvelopeWriter::create(envelope.path(), self.rate).map_err(&audio)?;
         let mut open = || -> Result<Box<dyn BlockSource>, AudioError> {
@@ -72,13 +72,13 @@ impl Renderer<'_> {
         };
         render_chain(&mut open, chain, &context, &mut tee).map_err(&audio)?;
         writer.finish().map_err(&audio)?;
-        detection.finish().map_err(&audio)?;
+        let true_peak = detection.finish().map_err(&audio)?;
         let report = meter.report().map_err(&audio)?;
         Ok(Rendered {
             file,
             envelope,
             loudness: report.integrated,
-            true_peak: report.true_peak,
+            true_peak,
         })
     }
 
@@ -134,16 +134,11 @@ impl Renderer<'_> {
             let temp = self.cache.temp_file("master");
             let mut writer =
                 PcmWriter::create(temp.path(), self.rate, Precision::Float).map_err(&audio)?;
-            let mut strict = TruePeakMeter::new(self.rate);
             let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
             let reader = PcmReader::open(rendered.file.path()).map_err(&audio)?;
-            let mut meters = Tee {
-                first: &mut strict,
-                second: &mut meter,
-            };
             let mut tee = Tee {
                 first: &mut writer,
-                second: &mut meters,
+                second: &mut meter,
             };
             render_limited(
                 Box::new(reader),
@@ -155,7 +150,8 @@ impl Renderer<'_> {
             )
             .map_err(&audio)?;
             let frames = writer.finish().map_err(&audio)?;
-            let over = strict.true_peak_db() - ceiling;
+            let report = meter.report().map_err(&audio)?;
+            let over = report.true_peak - ceiling;
             if over > 0.0 && round < VERIFY_ROUNDS {
                 limit_at -= over + VERIFY_MARGIN_DB;
                 continue;
@@ -178,7 +174,6 @@ impl Renderer<'_> {
                 ));
             }
             let hash = self.commit(step, temp)?;
-            let report = meter.report().map_err(&audio)?;
             return Ok(StepOutput {
                 hash,
                 info: OutputInfo {
@@ -204,7 +199,7 @@ impl Renderer<'_> {
     ) -> Result<StepOutput, BuildError> {
         let ceiling = limiter.ceiling;
         let audio = Self::audio(step);
-        let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
+        let mut meter = LoudnessMeter::integrated_only(self.rate).map_err(&audio)?;
         let mut rendered = Vec::new();
         for input in inputs {
             let r = self.render_chain_to_temp(step, input, chain)?;
@@ -244,7 +239,10 @@ impl Renderer<'_> {
                     target,
                     limiter: settings,
                     unlimited_loudness: whole.integrated,
-                    true_peak_in: whole.true_peak,
+                    true_peak_in: rendered
+                        .iter()
+                        .map(|r| r.true_peak)
+                        .fold(f64::NEG_INFINITY, f64::max),
                     start_gain: previous_gain,
                     envelopes: &envelopes,
                 },

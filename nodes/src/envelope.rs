@@ -17,6 +17,7 @@ pub struct EnvelopeWriter {
     out: BufWriter<File>,
     path: PathBuf,
     peaks: Vec<f32>,
+    peak: f32,
 }
 
 impl EnvelopeWriter {
@@ -27,10 +28,12 @@ impl EnvelopeWriter {
             out: BufWriter::new(file),
             path: path.to_path_buf(),
             peaks: Vec::new(),
+            peak: 0.0,
         })
     }
 
     fn write_peaks(&mut self) -> Result<(), AudioError> {
+        self.peak = self.peaks.iter().fold(self.peak, |m, p| m.max(*p));
         let bytes: Vec<u8> = self.peaks.iter().flat_map(|p| p.to_le_bytes()).collect();
         self.peaks.clear();
         self.out
@@ -38,11 +41,16 @@ impl EnvelopeWriter {
             .map_err(|e| AudioError::io(&self.path, e))
     }
 
-    /// Adds the readings of the silence after the audio and closes the file.
-    pub fn finish(mut self) -> Result<(), AudioError> {
+    /// Adds the readings of the silence after the audio and closes the
+    /// file; returns the highest reading, dBTP (the limiter's view of the
+    /// true peak: 8× and the BS.1770 phases).
+    pub fn finish(mut self) -> Result<f64, AudioError> {
         self.detector.flush(&mut self.peaks);
         self.write_peaks()?;
-        self.out.flush().map_err(|e| AudioError::io(&self.path, e))
+        self.out
+            .flush()
+            .map_err(|e| AudioError::io(&self.path, e))?;
+        Ok(crate::gain_to_db(self.peak as f64))
     }
 }
 

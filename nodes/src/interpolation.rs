@@ -12,10 +12,8 @@ pub(crate) const DETECT_DELAY: usize = TAPS / 2;
 /// Where the sample being read sits in a window of TAPS samples.
 const CENTRE: usize = TAPS / 2 - 1;
 
-/// One phase: taps over `window[start..start + taps.len()]`. A phase whose
-/// taps are mostly zero (the meter's) keeps only the lanes that hold some,
-/// cut at multiples of eight so every product lands in the lane it would
-/// in the full dot product: the sum is the same to the bit.
+/// One phase: its taps over `window[start..start + taps.len()]`, the
+/// zero taps at either end left out (the meter's phases are mostly zero).
 #[derive(Clone)]
 pub(crate) struct Phase {
     start: usize,
@@ -26,41 +24,123 @@ impl Phase {
     fn new(full: [f64; TAPS]) -> Self {
         let first = full.iter().position(|t| *t != 0.0).unwrap_or(0);
         let last = full.iter().rposition(|t| *t != 0.0).unwrap_or(0);
-        let start = first / 8 * 8;
-        let end = (last + 1).div_ceil(8) * 8;
         Phase {
-            start,
-            taps: full[start..end].iter().map(|t| *t as f32).collect(),
+            start: first,
+            taps: full[first..=last].iter().map(|t| *t as f32).collect(),
         }
-    }
-
-    /// The interpolated value this phase reads from a window of TAPS samples.
-    #[inline]
-    pub(crate) fn read(&self, window: &[f32]) -> f32 {
-        dot(
-            &self.taps,
-            &window[self.start..self.start + self.taps.len()],
-        )
     }
 }
 
-/// A dot product over eight independent sums, which the compiler can keep
-/// in vector registers (a single running sum forces one add at a time).
-#[inline]
-fn dot(taps: &[f32], window: &[f32]) -> f32 {
-    let mut sums = [0.0f32; 8];
-    for (h, x) in taps.chunks_exact(8).zip(window.chunks_exact(8)) {
-        for lane in 0..8 {
-            sums[lane] += h[lane] * x[lane];
-        }
+/// Frames read together in one vector of sums.
+const LANES: usize = 8;
+
+/// For every frame j of `peaks`, raises `peaks[j]` to the magnitude each of
+/// `phases` reads from the window `history[j + 1..j + 1 + TAPS]`, so
+/// `history` holds TAPS samples before the frames read.
+///
+/// Each reading sums its taps in order, one frame per lane, so a reading
+/// does not depend on where its frame falls in a block, and every path
+/// below (portable, AVX) adds the same products in the same order: the
+/// same bits on every machine. Rust never fuses a multiply and an add.
+pub(crate) fn read_phases(phases: &[Phase], history: &[f32], peaks: &mut [f32]) {
+    assert!(
+        history.len() >= peaks.len() + TAPS,
+        "history holds TAPS more"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU has AVX, checked just above.
+        #[allow(unsafe_code)]
+        unsafe {
+            read_phases_avx(phases, history, peaks)
+        };
+        return;
     }
-    sums.iter().sum()
+    read_phases_portable(phases, history, peaks);
 }
 
-/// The magnitude of a window's centre sample.
-#[inline]
-pub(crate) fn centre(window: &[f32]) -> f32 {
-    window[CENTRE].abs()
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn read_phases_avx(phases: &[Phase], history: &[f32], peaks: &mut [f32]) {
+    read_phases_portable(phases, history, peaks);
+}
+
+#[inline(always)]
+fn read_phases_portable(phases: &[Phase], history: &[f32], peaks: &mut [f32]) {
+    for phase in phases {
+        let taps = phase.taps.as_slice();
+        let from = &history[phase.start + 1..];
+        let wide = peaks.len() / WIDE * WIDE;
+        let (head, rest) = peaks.split_at_mut(wide);
+        for (group, out) in head.chunks_exact_mut(WIDE).enumerate() {
+            read_wide(taps, &from[group * WIDE..], out);
+        }
+        let lanes = rest.len() / LANES * LANES;
+        let (middle, tail) = rest.split_at_mut(lanes);
+        for (group, out) in middle.chunks_exact_mut(LANES).enumerate() {
+            read_lanes(taps, &from[wide + group * LANES..], out);
+        }
+        for (j, out) in tail.iter_mut().enumerate() {
+            let sum = taps
+                .iter()
+                .zip(&from[wide + lanes + j..])
+                .fold(0.0f32, |sum, (h, x)| sum + h * x);
+            *out = out.max(sum.abs());
+        }
+    }
+}
+
+/// Vectors of sums kept at once: independent additions, so the next can
+/// start before the last has finished (one vector alone waits on each).
+const WIDE: usize = 4 * LANES;
+
+/// The readings of `WIDE` frames by one phase, from `from[0..]`.
+#[inline(always)]
+fn read_wide(taps: &[f32], from: &[f32], out: &mut [f32]) {
+    let x = &from[..taps.len() + WIDE - 1];
+    let (mut s0, mut s1, mut s2, mut s3) =
+        ([0.0f32; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
+    for (k, h) in taps.iter().enumerate() {
+        let w: &[f32; WIDE] = x[k..k + WIDE].try_into().expect("WIDE samples");
+        for lane in 0..LANES {
+            s0[lane] += h * w[lane];
+            s1[lane] += h * w[LANES + lane];
+            s2[lane] += h * w[2 * LANES + lane];
+            s3[lane] += h * w[3 * LANES + lane];
+        }
+    }
+    let out: &mut [f32; WIDE] = out.try_into().expect("WIDE frames");
+    for lane in 0..LANES {
+        out[lane] = out[lane].max(s0[lane].abs());
+        out[LANES + lane] = out[LANES + lane].max(s1[lane].abs());
+        out[2 * LANES + lane] = out[2 * LANES + lane].max(s2[lane].abs());
+        out[3 * LANES + lane] = out[3 * LANES + lane].max(s3[lane].abs());
+    }
+}
+
+/// The readings of `LANES` frames by one phase, from `from[0..]`.
+#[inline(always)]
+fn read_lanes(taps: &[f32], from: &[f32], out: &mut [f32]) {
+    let x = &from[..taps.len() + LANES - 1];
+    let mut sums = [0.0f32; LANES];
+    for (k, h) in taps.iter().enumerate() {
+        let w: &[f32; LANES] = x[k..k + LANES].try_into().expect("LANES samples");
+        for lane in 0..LANES {
+            sums[lane] += h * w[lane];
+        }
+    }
+    let out: &mut [f32; LANES] = out.try_into().expect("LANES frames");
+    for lane in 0..LANES {
+        out[lane] = out[lane].max(sums[lane].abs());
+    }
+}
+
+/// Raises `peaks[j]` to the magnitude of frame j's own sample, the centre
+/// of its window (see [`read_phases`]).
+pub(crate) fn read_centres(history: &[f32], peaks: &mut [f32]) {
+    for (peak, x) in peaks.iter_mut().zip(&history[CENTRE + 1..]) {
+        *peak = peak.max(x.abs());
+    }
 }
 
 /// The Kaiser phases of `oversample`× interpolation (phase p reads p /
@@ -78,19 +158,17 @@ pub(crate) fn bs1770_phases(rate: u32) -> Vec<Phase> {
     meter_phases(rate).into_iter().map(Phase::new).collect()
 }
 
-/// One channel's peak reading: each input sample and the interpolated
-/// values after it, by the phases of a Kaiser-windowed sinc and the phases
-/// a BS.1770-4 meter uses; `push` returns the largest magnitude around the
-/// sample `delay()` samples back.
+/// One channel's peak reading, block by block: each input sample and the
+/// interpolated values after it, by the phases of a Kaiser-windowed sinc
+/// and the phases a BS.1770-4 meter uses. The reading for a sample comes
+/// with the sample `DETECT_DELAY` later.
 #[derive(Clone)]
 pub struct Interpolator {
     /// In f32: twice the vector width of f64, and its 1e-7 relative error
     /// is far below any margin a ceiling is checked with.
     phases: Vec<Phase>,
-    /// The last TAPS samples, written twice so that `[next..next + TAPS]`
-    /// is always the window, oldest first.
-    history: [f32; 2 * TAPS],
-    next: usize,
+    /// The last TAPS samples, then the block being read.
+    history: Vec<f32>,
 }
 
 impl Interpolator {
@@ -101,22 +179,19 @@ impl Interpolator {
                 .map(|(_, phase)| phase)
                 .chain(bs1770_phases(rate))
                 .collect(),
-            history: [0.0; 2 * TAPS],
-            next: 0,
+            history: vec![0.0; TAPS],
         }
     }
 
-    pub fn push(&mut self, x: f64) -> f64 {
-        let x = x as f32;
-        self.history[self.next] = x;
-        self.history[self.next + TAPS] = x;
-        self.next = (self.next + 1) % TAPS;
-        let window = &self.history[self.next..self.next + TAPS];
-        let mut peak = centre(window);
-        for phase in &self.phases {
-            peak = peak.max(phase.read(window).abs());
-        }
-        peak as f64
+    /// Appends to `peaks` one reading per sample of `samples`: the largest
+    /// magnitude around the sample `DETECT_DELAY` before it.
+    pub fn read(&mut self, samples: &[f32], peaks: &mut Vec<f32>) {
+        let from = peaks.len();
+        self.history.extend_from_slice(samples);
+        peaks.resize(from + samples.len(), 0.0);
+        read_centres(&self.history, &mut peaks[from..]);
+        read_phases(&self.phases, &self.history, &mut peaks[from..]);
+        self.history.drain(..samples.len());
     }
 }
 

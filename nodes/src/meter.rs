@@ -1,8 +1,10 @@
-//! Loudness and peak measurement (ITU-R BS.1770-4, EBU R128) through ebur128.
+//! Loudness and peak measurement (ITU-R BS.1770-4, EBU R128): loudness
+//! through ebur128, true peak through the strict meter, which reads every
+//! point BS.1770-4's oversampler reads and more (see `true_peak`).
 
 use ebur128::{EbuR128, Mode};
 
-use crate::{AudioError, BlockSink};
+use crate::{AudioError, BlockSink, TruePeakMeter};
 
 /// What a meter read over a whole signal.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -11,7 +13,7 @@ pub struct LoudnessReport {
     pub integrated: f64,
     /// Loudness range, LU.
     pub range: f64,
-    /// Maximum true peak over both channels, dBTP.
+    /// Maximum true peak over both channels, dBTP, by the strict meter.
     pub true_peak: f64,
     /// Maximum sample peak over both channels, dBFS.
     pub sample_peak: f64,
@@ -24,6 +26,7 @@ pub struct LoudnessReport {
 /// A sink that measures what flows into it.
 pub struct LoudnessMeter {
     meter: EbuR128,
+    strict: Option<TruePeakMeter>,
     full: bool,
     /// Frames per 100 ms, the step at which momentary and short-term are read.
     step: usize,
@@ -42,24 +45,26 @@ impl LoudnessMeter {
     pub fn full(sample_rate: u32) -> Result<Self, AudioError> {
         Self::new(
             sample_rate,
-            Mode::I | Mode::LRA | Mode::M | Mode::S | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK,
+            Mode::I | Mode::LRA | Mode::M | Mode::S | Mode::SAMPLE_PEAK,
+            true,
             true,
         )
     }
 
     /// Measures integrated loudness and true peak only (others read NaN).
     pub fn true_peak_and_integrated(sample_rate: u32) -> Result<Self, AudioError> {
-        Self::new(sample_rate, Mode::I | Mode::TRUE_PEAK, false)
+        Self::new(sample_rate, Mode::I, true, false)
     }
 
     /// Measures integrated loudness only (the other fields read as NaN).
     pub fn integrated_only(sample_rate: u32) -> Result<Self, AudioError> {
-        Self::new(sample_rate, Mode::I, false)
+        Self::new(sample_rate, Mode::I, false, false)
     }
 
-    fn new(sample_rate: u32, mode: Mode, full: bool) -> Result<Self, AudioError> {
+    fn new(sample_rate: u32, mode: Mode, true_peak: bool, full: bool) -> Result<Self, AudioError> {
         Ok(LoudnessMeter {
             meter: EbuR128::new(2, sample_rate, mode).map_err(meter_error)?,
+            strict: true_peak.then(|| TruePeakMeter::new(sample_rate)),
             full,
             step: (sample_rate / 10) as usize,
             since_reading: 0,
@@ -78,13 +83,10 @@ impl LoudnessMeter {
 
     pub fn report(&self) -> Result<LoudnessReport, AudioError> {
         let integrated = self.meter.loudness_global().map_err(meter_error)?;
-        let true_peak = if self.meter.mode().contains(Mode::TRUE_PEAK) {
-            let l = self.meter.true_peak(0).map_err(meter_error)?;
-            let r = self.meter.true_peak(1).map_err(meter_error)?;
-            crate::gain_to_db(l.max(r))
-        } else {
-            f64::NAN
-        };
+        let true_peak = self
+            .strict
+            .as_ref()
+            .map_or(f64::NAN, TruePeakMeter::true_peak_db);
         if !self.full {
             return Ok(LoudnessReport {
                 integrated,
@@ -104,7 +106,7 @@ impl LoudnessMeter {
         Ok(LoudnessReport {
             integrated,
             range: self.meter.loudness_range().map_err(meter_error)?,
-            true_peak: peak(EbuR128::true_peak)?,
+            true_peak,
             sample_peak: peak(EbuR128::sample_peak)?,
             max_momentary: self.max_momentary,
             max_short_term: self.max_short_term,
@@ -114,6 +116,9 @@ impl LoudnessMeter {
 
 impl BlockSink for LoudnessMeter {
     fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
+        if let Some(strict) = &mut self.strict {
+            strict.write(left, right)?;
+        }
         if !self.full {
             return self
                 .meter
@@ -138,4 +143,17 @@ impl BlockSink for LoudnessMeter {
         }
         Ok(())
     }
+}
+
+/// The true peak a BS.1770-4 meter (libebur128, 4× at 48 kHz) reads,
+/// dBTP: the reading the limiter's own guarantee is stated against.
+#[cfg(test)]
+pub(crate) fn bs1770_true_peak_db(left: &[f32], right: &[f32], rate: u32) -> f64 {
+    let mut meter = EbuR128::new(2, rate, Mode::TRUE_PEAK).expect("a valid rate");
+    meter
+        .add_frames_planar_f32(&[left, right])
+        .expect("two channels");
+    let l = meter.true_peak(0).expect("measured");
+    let r = meter.true_peak(1).expect("measured");
+    crate::gain_to_db(l.max(r))
 }

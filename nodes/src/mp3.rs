@@ -16,7 +16,6 @@ use mp3lame_encoder::{Bitrate, Builder, DualPcm, Encoder, FlushGap, Mode, Qualit
 use serde::{Deserialize, Serialize};
 
 use crate::{copy_source, AudioError, BlockSink, DecodedFile, LoudnessMeter, LoudnessReport};
-use crate::{Tee, TruePeakMeter};
 
 /// Sample rates an MPEG-1 Layer III file carries.
 pub const MP3_RATES: [u32; 3] = [32000, 44100, 48000];
@@ -197,23 +196,13 @@ impl BlockSink for Mp3Sink {
 }
 
 /// Decodes a delivered file and measures what a listener's decoder
-/// plays: its length in frames and its loudness, the true peak being the
-/// higher of the BS.1770 reading and the strict one.
+/// plays: its length in frames and its loudness.
 pub fn measure_decoded(path: &Path) -> Result<(u64, LoudnessReport), AudioError> {
     let mut file = DecodedFile::open(path)?;
     let rate = file.info().sample_rate;
     let mut meter = LoudnessMeter::full(rate)?;
-    let mut strict = TruePeakMeter::new(rate);
-    let frames = copy_source(
-        &mut file,
-        &mut Tee {
-            first: &mut meter,
-            second: &mut strict,
-        },
-    )?;
-    let mut report = meter.report()?;
-    report.true_peak = report.true_peak.max(strict.true_peak_db());
-    Ok((frames, report))
+    let frames = copy_source(&mut file, &mut meter)?;
+    Ok((frames, meter.report()?))
 }
 
 #[cfg(test)]

@@ -16,9 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::flac::{FlacStream, FLAC_HEADER};
-use crate::{
-    AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Overs, Quantizer, TruePeakMeter,
-};
+use crate::{AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Overs, Quantizer};
 
 /// Changes whenever the bytes these writers produce change.
 pub const WRITER_VERSION: u32 = 5;
@@ -72,7 +70,6 @@ pub struct WavSink {
     format: WavFormat,
     quantizer: Option<Quantizer>,
     meter: LoudnessMeter,
-    strict: TruePeakMeter,
     scratch: [Vec<f32>; 2],
     bytes: Vec<u8>,
     frames: u64,
@@ -144,7 +141,6 @@ impl WavSink {
             format,
             quantizer: (!format.float).then(|| Quantizer::new(format.bits as u32, dither, seed)),
             meter: LoudnessMeter::full(format.sample_rate)?,
-            strict: TruePeakMeter::new(format.sample_rate),
             scratch: [Vec::new(), Vec::new()],
             bytes: Vec::new(),
             frames: 0,
@@ -245,11 +241,9 @@ impl WavSink {
     }
 
     /// Finalises the sizes (and the `bext` loudness); returns the frame
-    /// count and the measurement of the written samples, the true peak
-    /// being the higher of the BS.1770 meter's and the strict reading.
+    /// count and the measurement of the written samples.
     pub fn finish(mut self) -> Result<(u64, LoudnessReport), AudioError> {
-        let mut report = self.meter.report()?;
-        report.true_peak = report.true_peak.max(self.strict.true_peak_db());
+        let report = self.meter.report()?;
         if let Some(flac) = &mut self.flac {
             let err = io(&self.path);
             self.out.write_all(&flac.finish()).map_err(&err)?;
@@ -363,7 +357,6 @@ impl BlockSink for WavSink {
             }
         }
         self.frames += left.len() as u64;
-        self.strict.write(ml, mr)?;
         self.meter.write(ml, mr)?;
         if let Some(flac) = &mut self.flac {
             let mut channels = [Vec::new(), Vec::new()];

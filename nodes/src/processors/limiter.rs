@@ -30,20 +30,14 @@ const OVERSAMPLE: usize = 8;
 /// A hair under the ceiling, for the gain's own rounding to f32.
 const SAFETY_DB: f64 = 0.005;
 
-/// The larger of both channels' detector readings for one frame.
-fn detect(detectors: &mut [Interpolator; 2], left: f32, right: f32) -> f32 {
-    // Each reading is an f32 dot product: exact in f32.
-    detectors[0]
-        .push(left as f64)
-        .max(detectors[1].push(right as f64)) as f32
-}
-
-/// The limiter's detection alone, over a whole signal at unit gain: one
-/// reading per frame, then `TAPS` more for the silence after it (past
-/// which every reading is 0), for [`Limiter::process_detected`].
+/// The limiter's detection: per frame, the larger of both channels'
+/// interpolated peaks, read `DETECT_DELAY` frames late. [`Limiter`] runs
+/// it on each block; over a whole signal at unit gain it is what
+/// [`Limiter::process_detected`] takes.
 #[derive(Clone)]
 pub struct PeakDetector {
     detectors: [Interpolator; 2],
+    right: Vec<f32>,
 }
 
 impl PeakDetector {
@@ -53,16 +47,19 @@ impl PeakDetector {
                 Interpolator::new(OVERSAMPLE, rate),
                 Interpolator::new(OVERSAMPLE, rate),
             ],
+            right: Vec::new(),
         }
     }
 
     /// Appends one reading per frame to `peaks`.
     pub fn detect(&mut self, left: &[f32], right: &[f32], peaks: &mut Vec<f32>) {
-        peaks.extend(
-            left.iter()
-                .zip(right)
-                .map(|(l, r)| detect(&mut self.detectors, *l, *r)),
-        );
+        let from = peaks.len();
+        self.detectors[0].read(left, peaks);
+        self.right.clear();
+        self.detectors[1].read(right, &mut self.right);
+        for (peak, r) in peaks[from..].iter_mut().zip(&self.right) {
+            *peak = peak.max(*r);
+        }
     }
 
     /// The readings while silence flushes the last frames out; after them
@@ -78,7 +75,9 @@ pub struct Limiter {
     ceiling: f64,
     lookahead: usize,
     release_coef: f64,
-    detectors: [Interpolator; 2],
+    detector: PeakDetector,
+    /// One block's detection.
+    peaks: Vec<f32>,
     /// The audio waiting for its gain.
     delay: [VecDeque<f32>; 2],
     /// (index, needed gain) candidates for the sliding minimum.
@@ -102,10 +101,8 @@ impl Limiter {
             } else {
                 0.0
             },
-            detectors: [
-                Interpolator::new(OVERSAMPLE, rate),
-                Interpolator::new(OVERSAMPLE, rate),
-            ],
+            detector: PeakDetector::new(rate),
+            peaks: Vec::new(),
             delay: [
                 VecDeque::from(vec![0.0f32; lookahead + DETECT_DELAY]),
                 VecDeque::from(vec![0.0f32; lookahead + DETECT_DELAY]),
@@ -121,12 +118,6 @@ impl Limiter {
     /// The latency the limiter adds, in frames.
     pub fn latency(&self) -> usize {
         self.lookahead + DETECT_DELAY
-    }
-
-    /// Takes one input frame; returns the gain for the frame leaving the delay.
-    fn next_gain(&mut self, left: f32, right: f32) -> f64 {
-        let peak = detect(&mut self.detectors, left, right);
-        self.gain_for_peak(peak as f64)
     }
 
     /// Limits a block whose detection was done beforehand: `peaks[i]` is
@@ -197,10 +188,11 @@ impl Limiter {
 
 impl Processor for Limiter {
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
-        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            let gain = self.next_gain(*l, *r);
-            self.delay_and_apply(l, r, gain);
-        }
+        let mut peaks = std::mem::take(&mut self.peaks);
+        peaks.clear();
+        self.detector.detect(left, right, &mut peaks);
+        self.process_detected(left, right, &peaks, 1.0);
+        self.peaks = peaks;
     }
 
     fn latency(&self) -> usize {
@@ -211,7 +203,6 @@ impl Processor for Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BlockSink, LoudnessMeter};
 
     const RATE: u32 = 48000;
 
@@ -231,9 +222,7 @@ mod tests {
     }
 
     fn true_peak_db(signal: &[f32]) -> f64 {
-        let mut meter = LoudnessMeter::full(RATE).unwrap();
-        meter.write(signal, signal).unwrap();
-        meter.report().unwrap().true_peak
+        crate::meter::bs1770_true_peak_db(signal, signal, RATE)
     }
 
     fn sine(freq: f64, level_db: f64, phase: f64, seconds: f64) -> Vec<f32> {
@@ -337,7 +326,6 @@ mod tests {
 #[cfg(test)]
 mod rates {
     use super::*;
-    use crate::{BlockSink, LoudnessMeter};
 
     /// Full-band noise 6 dB over full scale, limited at every common rate
     /// with short and long lookahead: the meter never reads over.
@@ -364,9 +352,7 @@ mod rates {
                     limiter.process(a, b);
                 }
                 l.drain(..latency);
-                let mut meter = LoudnessMeter::full(rate).unwrap();
-                meter.write(&l, &l).unwrap();
-                let peak = meter.report().unwrap().true_peak;
+                let peak = crate::meter::bs1770_true_peak_db(&l, &l, rate);
                 assert!(peak <= -1.0, "{rate} Hz, {lookahead} ms: {peak} dBTP");
             }
         }
