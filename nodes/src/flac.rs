@@ -55,16 +55,6 @@ impl BitWriter {
         self.put(count as u32 + 1, 1);
     }
 
-    /// The bytes written, the last one partial and left-aligned when
-    /// `tail` (its bit count) is not 0.
-    fn into_bits(mut self) -> (Vec<u8>, u32) {
-        let tail = self.filled;
-        if tail > 0 {
-            self.bytes.push((self.acc << (8 - tail)) as u8);
-        }
-        (self.bytes, tail)
-    }
-
     fn align(&mut self) {
         if self.filled > 0 {
             self.put(8 - self.filled, 0);
@@ -272,8 +262,9 @@ fn autocorrelation(samples: &[i64], lags: usize) -> Vec<f64> {
 }
 
 /// Levinson–Durbin: predictor coefficients for every order up to
-/// `autoc.len() − 1` (fewer if the signal is fully predicted sooner).
-fn levinson(autoc: &[f64]) -> Vec<Vec<f64>> {
+/// `autoc.len() − 1` (fewer if the signal is fully predicted sooner), each
+/// with its prediction error (of the windowed block).
+fn levinson(autoc: &[f64]) -> Vec<(Vec<f64>, f64)> {
     let max = autoc.len() - 1;
     let mut lpc = vec![0.0; max];
     let mut error = autoc[0];
@@ -297,7 +288,7 @@ fn levinson(autoc: &[f64]) -> Vec<Vec<f64>> {
             lpc[i / 2] += lpc[i / 2] * r;
         }
         error *= 1.0 - r * r;
-        orders.push(lpc[..=i].iter().map(|c| -c).collect());
+        orders.push((lpc[..=i].iter().map(|c| -c).collect(), error));
     }
     orders
 }
@@ -329,6 +320,61 @@ fn quantise(coefficients: &[f64], precision: u32) -> Option<(Vec<i64>, u32)> {
     Some((quantised, shift as u32))
 }
 
+/// The fixed polynomial order (0 to 4) whose residual has the smallest
+/// sum of magnitudes, with that sum: all five from one pass, each order's
+/// residual being the difference of the one below (as libFLAC does).
+fn best_fixed_order(samples: &[i64]) -> (usize, u64) {
+    let order = MAX_FIXED_ORDER.min(samples.len() - 1);
+    let mut sums = [0u64; MAX_FIXED_ORDER + 1];
+    let mut last = [0i64; MAX_FIXED_ORDER];
+    for (i, s) in samples.iter().enumerate() {
+        let mut d = *s;
+        for (k, previous) in last.iter_mut().enumerate() {
+            let next = d - *previous;
+            *previous = d;
+            if i >= MAX_FIXED_ORDER {
+                sums[k] += d.unsigned_abs();
+            }
+            d = next;
+        }
+        if i >= MAX_FIXED_ORDER {
+            sums[MAX_FIXED_ORDER] += d.unsigned_abs();
+        }
+    }
+    (0..=order)
+        .map(|k| (k, sums[k]))
+        .min_by_key(|(_, sum)| *sum)
+        .expect("order 0 is always there")
+}
+
+/// The LPC order whose prediction error promises the fewest bits, as the
+/// reference encoder estimates it (bits per residual sample =
+/// ½·log2(error / samples), plus its warm-up and coefficients).
+fn best_lpc(samples: &[i64], bits: u32) -> Option<Predictor> {
+    let n = samples.len();
+    let autoc = autocorrelation(samples, MAX_LPC_ORDER);
+    let expected = |order: usize, error: f64| {
+        let per_sample = if error > 0.0 {
+            (0.5 * (error / n as f64).log2()).max(0.0)
+        } else {
+            0.0
+        };
+        per_sample * (n - order) as f64 + (order as u32 * (bits + LPC_PRECISION)) as f64
+    };
+    let (order, (coefficients, _)) = levinson(&autoc)
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c))
+        .min_by(|(a, (_, ea)), (b, (_, eb))| expected(*a, *ea).total_cmp(&expected(*b, *eb)))?;
+    debug_assert_eq!(order, coefficients.len());
+    let (coefficients, shift) = quantise(&coefficients, LPC_PRECISION)?;
+    Some(Predictor::Lpc {
+        coefficients,
+        precision: LPC_PRECISION,
+        shift,
+    })
+}
+
 /// One channel's samples, ready to code at `bits` per sample.
 struct Channel<'a> {
     samples: &'a [i64],
@@ -353,39 +399,32 @@ impl Channel<'_> {
         }
         let n = shifted.len();
         let verbatim = n as u64 * bits as u64;
-        // Candidates: every fixed order and every LPC order; the best by
-        // the residual's magnitude is then coded exactly (the reference
-        // encoder's way of choosing).
-        let mut candidates: Vec<Predictor> = (0..=MAX_FIXED_ORDER.min(n - 1))
-            .map(Predictor::Fixed)
-            .collect();
-        if n > MAX_LPC_ORDER * 2 {
-            let autoc = autocorrelation(shifted, MAX_LPC_ORDER);
-            for coefficients in levinson(&autoc) {
-                if let Some((coefficients, shift)) = quantise(&coefficients, LPC_PRECISION) {
-                    candidates.push(Predictor::Lpc {
-                        coefficients,
-                        precision: LPC_PRECISION,
-                        shift,
-                    });
-                }
-            }
-        }
-        let mut residual = Vec::with_capacity(n);
-        let mut best: Option<(Predictor, u64)> = None;
-        for predictor in candidates {
-            predictor.residual(shifted, &mut residual);
+        // Candidates, as the reference encoder chooses at its default
+        // level: the best fixed order by the sum of its residual, and the
+        // LPC order whose prediction error promises the fewest bits; the
+        // better of the two by the residual's magnitude is coded exactly.
+        let estimate = |predictor: &Predictor, magnitude: u64, count: usize| {
             // Rice codes cost about log2 of the mean magnitude per sample.
-            let sum: u64 = residual.iter().map(|r| r.unsigned_abs()).sum();
-            let mean = sum as f64 / residual.len().max(1) as f64;
+            let mean = magnitude as f64 / count.max(1) as f64;
             let per_sample = (mean + 1.0).log2() + 1.5;
-            let estimate =
-                predictor.header_bits(bits) + (residual.len() as f64 * per_sample) as u64;
-            if best.as_ref().is_none_or(|(_, b)| estimate < *b) {
-                best = Some((predictor, estimate));
+            predictor.header_bits(bits) + (count as f64 * per_sample) as u64
+        };
+        let (order, magnitude) = best_fixed_order(shifted);
+        let fixed = Predictor::Fixed(order);
+        let mut best = (estimate(&fixed, magnitude, n - order), fixed);
+        let mut residual = Vec::with_capacity(n);
+        if let Some(lpc) = (n > MAX_LPC_ORDER * 2)
+            .then(|| best_lpc(shifted, bits))
+            .flatten()
+        {
+            lpc.residual(shifted, &mut residual);
+            let magnitude = residual.iter().map(|r| r.unsigned_abs()).sum();
+            let lpc_estimate = estimate(&lpc, magnitude, residual.len());
+            if lpc_estimate < best.0 {
+                best = (lpc_estimate, lpc);
             }
         }
-        let (predictor, _) = best.expect("order 0 is always a candidate");
+        let predictor = best.1;
         predictor.residual(shifted, &mut residual);
         let partitioned = partition(&residual, n, predictor.order());
         let size = predictor.header_bits(bits) + 6 + partitioned.bits;
@@ -403,16 +442,35 @@ impl Channel<'_> {
         }
     }
 
-    /// A coded subframe and its size in bits.
-    fn encode(&self) -> (Vec<u8>, u32, u64) {
+    /// How the channel is best coded, and its size in bits; written only
+    /// if the frame's channel assignment takes it.
+    fn plan(&self) -> Plan {
         let wasted = self.wasted_bits();
         let shifted: Vec<i64> = self.samples.iter().map(|s| s >> wasted).collect();
         let bits = self.bits - wasted;
         let (subframe, size) = self.choose(&shifted, bits);
-        let mut w = BitWriter::default();
-        write_subframe(&mut w, &subframe, &shifted, bits, wasted);
-        let (bytes, tail) = w.into_bits();
-        (bytes, tail, size)
+        Plan {
+            subframe,
+            shifted,
+            bits,
+            wasted,
+            size,
+        }
+    }
+}
+
+/// A channel's chosen coding.
+struct Plan {
+    subframe: Subframe,
+    shifted: Vec<i64>,
+    bits: u32,
+    wasted: u32,
+    size: u64,
+}
+
+impl Plan {
+    fn write(&self, w: &mut BitWriter) {
+        write_subframe(w, &self.subframe, &self.shifted, self.bits, self.wasted);
     }
 }
 
@@ -469,8 +527,14 @@ fn write_subframe(w: &mut BitWriter, subframe: &Subframe, samples: &[i64], bits:
                 w.put(parameter_bits, *k as u64);
                 for r in &residual[start..start + len] {
                     let u = zigzag(*r);
-                    w.put_unary(u >> k);
-                    w.put(*k, u);
+                    let quotient = u >> k;
+                    if quotient + 1 + (*k as u64) <= 32 {
+                        // Unary quotient, its stop bit and the k low bits in one put.
+                        w.put(quotient as u32 + 1 + k, (1 << k) | (u & ((1 << k) - 1)));
+                    } else {
+                        w.put_unary(quotient);
+                        w.put(*k, u);
+                    }
                 }
                 start += len;
             }
@@ -563,7 +627,7 @@ impl FlacStream {
         let side: Vec<i64> = left.iter().zip(right).map(|(l, r)| l - r).collect();
         let mid: Vec<i64> = left.iter().zip(right).map(|(l, r)| (l + r) >> 1).collect();
         let bits = self.bits;
-        let channel = |samples: &[i64], bits: u32| Channel { samples, bits }.encode();
+        let channel = |samples: &[i64], bits: u32| Channel { samples, bits }.plan();
         let (l, r, s, m) = (
             channel(left, bits),
             channel(right, bits),
@@ -572,10 +636,10 @@ impl FlacStream {
         );
         // Channel assignments: independent, left/side, side/right, mid/side.
         let choices = [
-            (0b0001, &l, &r, l.2 + r.2),
-            (0b1000, &l, &s, l.2 + s.2),
-            (0b1001, &s, &r, s.2 + r.2),
-            (0b1010, &m, &s, m.2 + s.2),
+            (0b0001, &l, &r, l.size + r.size),
+            (0b1000, &l, &s, l.size + s.size),
+            (0b1001, &s, &r, s.size + r.size),
+            (0b1010, &m, &s, m.size + s.size),
         ];
         let (assignment, first, second, _) =
             choices.iter().min_by_key(|c| c.3).expect("four choices");
@@ -595,9 +659,8 @@ impl FlacStream {
         }
         let crc = crc8(&w.bytes);
         w.put(8, crc as u64);
-        for (bytes, tail, _) in [first, second] {
-            append_bits(&mut w, bytes, *tail);
-        }
+        first.write(&mut w);
+        second.write(&mut w);
         w.align();
         let crc = crc16(&w.bytes);
         w.put(16, crc as u64);
@@ -608,21 +671,6 @@ impl FlacStream {
             None => (size, size),
         });
         w.bytes
-    }
-}
-
-/// Appends a subframe's bytes whose last byte holds `tail` bits (0: full).
-fn append_bits(w: &mut BitWriter, bytes: &[u8], tail: u32) {
-    let whole = if tail > 0 {
-        bytes.len() - 1
-    } else {
-        bytes.len()
-    };
-    for byte in &bytes[..whole] {
-        w.put(8, *byte as u64);
-    }
-    if tail > 0 {
-        w.put(tail, (bytes[whole] >> (8 - tail)) as u64);
     }
 }
 

@@ -88,8 +88,15 @@ pub struct Compressor {
     release_coef: f64,
     rms_coef: f64,
     makeup: f64,
+    /// Detector values (magnitude or mean square) certainly under the
+    /// knee, where the curve wants no reduction: no logarithm needed.
+    quiet_below: f64,
     sidechains: [Sidechain; 2],
 }
+
+/// A reduction this small (dB) is no reduction: its gain differs from 1
+/// by under 1.2e-10, far below an f32 sample's resolution.
+const NO_REDUCTION_DB: f64 = 1e-9;
 
 fn coefficient(seconds: f64, rate: f64) -> f64 {
     if seconds <= 0.0 {
@@ -112,6 +119,15 @@ impl Compressor {
             release_coef: coefficient(params.release / 1000.0, rate),
             rms_coef: coefficient(RMS_WINDOW_SECONDS, rate),
             makeup: crate::db_to_gain(params.makeup),
+            quiet_below: {
+                let knee_start = params.threshold - params.knee / 2.0;
+                let per_db = match params.detect {
+                    Detect::Peak => 20.0,
+                    Detect::Rms => 10.0,
+                };
+                // A hair lower, so rounding never moves a level across.
+                10f64.powf(knee_start / per_db) * (1.0 - 1e-9)
+            },
             sidechains: [sidechain(), sidechain()],
         }
     }
@@ -121,21 +137,32 @@ impl Compressor {
     fn gain(&mut self, which: usize, value: f64) -> f64 {
         let params = self.params;
         let side = &mut self.sidechains[which];
-        let level = match params.detect {
-            Detect::Peak => 20.0 * value.max(1e-10).log10(),
+        let detected = match params.detect {
+            Detect::Peak => value,
             Detect::Rms => {
                 side.mean_square = self.rms_coef * side.mean_square + (1.0 - self.rms_coef) * value;
-                10.0 * side.mean_square.max(1e-20).log10()
+                side.mean_square
             }
-        }
-        .max(FLOOR_DB);
-        let wanted = level - params.curve(level);
+        };
+        let wanted = if detected < self.quiet_below {
+            0.0
+        } else {
+            let level = match params.detect {
+                Detect::Peak => 20.0 * detected.max(1e-10).log10(),
+                Detect::Rms => 10.0 * detected.max(1e-20).log10(),
+            }
+            .max(FLOOR_DB);
+            level - params.curve(level)
+        };
         let coef = if wanted > side.reduction {
             self.attack_coef
         } else {
             self.release_coef
         };
         side.reduction = coef * side.reduction + (1.0 - coef) * wanted;
+        if side.reduction < NO_REDUCTION_DB {
+            return self.makeup;
+        }
         crate::db_to_gain(-side.reduction) * self.makeup
     }
 }
