@@ -1,5 +1,5 @@
-//! The example at the top of LANGUAGE.md (copied verbatim into
-//! `tests/fixtures/language-example.kdl`) builds as written, and its
+//! The complete example in docs/language.md (read from the reference
+//! itself, so the two cannot drift) builds as written, and its
 //! deliverables are what it says.
 
 mod common;
@@ -10,6 +10,14 @@ fn analyze(project: &TestProject, file: &str) -> serde_json::Value {
     let output = project.run(&["analyze", "--message-format", "json", file]);
     assert!(output.status.success(), "{file}");
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The first KDL block of docs/language.md: its complete example.
+fn reference_example() -> String {
+    let docs = include_str!("../docs/language.md");
+    let start = docs.find("```kdl\n").expect("a kdl block") + "```kdl\n".len();
+    let end = start + docs[start..].find("```").expect("the block's end");
+    docs[start..end].to_string()
 }
 
 #[test]
@@ -52,7 +60,7 @@ deliverable "f" { master "flat"; format "flac" bits=16; path "bass.flac"; }"#,
         project.path("art/cover.jpg"),
     )
     .unwrap();
-    project.write("bounce.kdl", include_str!("fixtures/language-example.kdl"));
+    project.write("bounce.kdl", &reference_example());
 
     project.build_ok(&[]);
     let out = "out/1.0.0";

@@ -44,6 +44,9 @@ const PROCESSORS: &[&str] = &[
     "compress",
     "multiband",
     "limit",
+    "delay",
+    "reverb",
+    "automate",
 ];
 const COMPRESS_PROPS: &[&str] = &[
     "threshold",
@@ -1783,4 +1786,51 @@ fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<FormatChoice
         float,
         rate,
     })
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    /// The reference in `docs/` names every node, processor, parameter and
+    /// template field the reader accepts, so the docs cannot fall behind.
+    #[test]
+    fn the_language_reference_names_everything_the_reader_accepts() {
+        let docs = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md"));
+        let lists = [
+            TOP_LEVEL,
+            RELEASE_FIELDS,
+            TRACK_CHILDREN,
+            PROCESSORS,
+            COMPRESS_PROPS,
+            EQ_BANDS,
+            DELIVERABLE_CHILDREN,
+        ];
+        let missing: Vec<&str> = lists
+            .iter()
+            .flat_map(|list| list.iter().copied())
+            .filter(|name| {
+                // In prose (`name`, name=) or as a node in an example.
+                let in_example = docs
+                    .lines()
+                    .any(|line| line.trim_start().starts_with(&format!("{name} ")));
+                !docs.contains(&format!("`{name}"))
+                    && !docs.contains(&format!("{name}="))
+                    && !in_example
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/language.md never names {missing:?}"
+        );
+        let fields: Vec<&str> = crate::template::FIELDS
+            .iter()
+            .copied()
+            .filter(|field| !docs.contains(&format!("{{{field}")))
+            .collect();
+        assert!(
+            fields.is_empty(),
+            "docs/language.md never names the fields {fields:?}"
+        );
+    }
 }

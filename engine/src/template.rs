@@ -2,7 +2,7 @@
 
 use std::path::{Component, PathBuf};
 
-const FIELDS: &[&str] = &[
+pub(crate) const FIELDS: &[&str] = &[
     "release",
     "artist",
     "version",
