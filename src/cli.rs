@@ -156,6 +156,13 @@ enum Command {
         #[command(flatten)]
         project: ProjectArgs,
     },
+    /// Build the current version, then inspect every delivered file and
+    /// write the release report (`OUTPUT/VERSION/report/index.html` and
+    /// `report.json`) with its delivery checklist; a failed check exits 1.
+    Report {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Write a starting bounce.kdl from a folder of stems (one track per
     /// sub-folder, or one track).
     Init {
@@ -269,6 +276,7 @@ pub fn run() -> i32 {
             format,
         } => run_graph(&project, targets, format),
         Command::Release { project } => run_release(&project),
+        Command::Report { project } => run_report(&project),
         Command::Init { dir } => run_init(&dir),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -429,6 +437,41 @@ impl bounce_engine::Observer for StaleSteps {
                 .push(event.step.id.clone());
         }
     }
+}
+
+fn run_report(args: &ProjectArgs) -> Result<(), i32> {
+    let project = load(args)?;
+    let options = BuildOptions {
+        cache_dir: args.cache_dir.clone(),
+        ..BuildOptions::default()
+    };
+    run_build(&project, options.clone(), MessageFormat::Human)?;
+    let outcome = bounce_engine::qc::write_report(&project, &cache_dir(&project, &options))
+        .map_err(|error| {
+            print_build_error(&error);
+            EXIT_FAILED
+        })?;
+    for check in outcome.failed().chain(outcome.warned()) {
+        let word = match check.status {
+            bounce_engine::qc::Status::Fail => "error",
+            _ => "warning",
+        };
+        eprintln!("{word}: {}: {}", check.name, check.figures);
+    }
+    eprintln!(
+        "{:>10} {} ({} files, {} inspected now; {} passed, {} warnings, {} failed)",
+        "Reported",
+        outcome.page.display(),
+        outcome.files,
+        outcome.inspected,
+        outcome.checks.len() - outcome.failed().count() - outcome.warned().count(),
+        outcome.warned().count(),
+        outcome.failed().count()
+    );
+    if outcome.failed().next().is_some() {
+        return Err(EXIT_FAILED);
+    }
+    Ok(())
 }
 
 fn run_release(args: &ProjectArgs) -> Result<(), i32> {

@@ -23,10 +23,21 @@ const LAST_BUILD: &str = "last-build.json";
 const LOCK: &str = "lock";
 const REVISIONS: &str = "revisions";
 const SCRATCH: &str = "scratch";
+const INSPECTIONS: &str = "inspections";
 
 /// Every name bounce writes directly under a cache root.
 const OWN_ENTRIES: &[&str] = &[
-    TAG_FILE, BLOBS, ACTIONS, TMP, STAT, STEPS, LAST_BUILD, LOCK, REVISIONS, SCRATCH,
+    TAG_FILE,
+    BLOBS,
+    ACTIONS,
+    TMP,
+    STAT,
+    STEPS,
+    LAST_BUILD,
+    LOCK,
+    REVISIONS,
+    SCRATCH,
+    INSPECTIONS,
 ];
 
 /// Where each of the cache's files lives under its root.
@@ -85,6 +96,12 @@ impl CacheLayout {
     /// The file a writer locks.
     pub fn lock(&self) -> PathBuf {
         self.root.join(LOCK)
+    }
+
+    /// The release report's measurements of delivered files, one JSON
+    /// file per file's BLAKE3 hash: a file is inspected once.
+    pub fn inspections(&self) -> PathBuf {
+        self.root.join(INSPECTIONS)
     }
 
     /// Where projects exported from git revisions live.

@@ -59,6 +59,8 @@ pub enum BuildError {
     ReleaseBroken { version: String, why: String },
     #[error("cannot release version {version}: {why}")]
     NotReleasable { version: String, why: String },
+    #[error("cannot write the release report: {why}")]
+    NoReport { why: String },
     #[error("the cached file for {path} was damaged and has been removed; build again to render it anew")]
     DamagedBlob { path: PathBuf },
     #[error("{step}: rendering it again gave other audio than the cache records; run `bounce cache verify`, and report this")]

@@ -19,6 +19,7 @@ mod mastering;
 pub mod model;
 mod plan;
 mod publish;
+pub mod qc;
 mod reader;
 mod release;
 mod render;

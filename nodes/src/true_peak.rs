@@ -44,7 +44,8 @@ pub struct TruePeakMeter {
     history: [Vec<f32>; 2],
     /// One block's readings.
     readings: Vec<f32>,
-    peak: f32,
+    /// Per channel: the highest reading so far.
+    peaks: [f32; 2],
 }
 
 impl TruePeakMeter {
@@ -61,17 +62,23 @@ impl TruePeakMeter {
             refine: others.into_iter().map(|(_, phase)| phase).collect(),
             history: [vec![0.0; TAPS], vec![0.0; TAPS]],
             readings: Vec::with_capacity(BLOCK),
-            peak: 0.0,
+            peaks: [0.0; 2],
         }
     }
 
     /// The highest true peak so far, dBTP (−∞ for silence).
     pub fn true_peak_db(&self) -> f64 {
+        let [left, right] = self.true_peak_channels_db();
+        left.max(right)
+    }
+
+    /// Each channel's highest true peak so far, dBTP.
+    pub fn true_peak_channels_db(&self) -> [f64; 2] {
         // The last samples sit in the interpolator's window: flush a copy.
         let mut flushing = self.clone();
         let silence = [0.0f32; DETECT_DELAY];
         flushing.read(&silence, &silence);
-        crate::gain_to_db(flushing.peak as f64)
+        flushing.peaks.map(|p| crate::gain_to_db(p as f64))
     }
 
     fn read(&mut self, left: &[f32], right: &[f32]) {
@@ -80,7 +87,7 @@ impl TruePeakMeter {
             for block in samples.chunks(BLOCK) {
                 let mut history = std::mem::take(&mut self.history[channel]);
                 history.extend_from_slice(block);
-                self.read_block(&history, block.len());
+                self.read_block(channel, &history, block.len());
                 history.drain(..block.len());
                 self.history[channel] = history;
             }
@@ -89,7 +96,7 @@ impl TruePeakMeter {
 
     /// Reads the `frames` newest samples of `history` (TAPS older ones
     /// before them).
-    fn read_block(&mut self, history: &[f32], frames: usize) {
+    fn read_block(&mut self, channel: usize, history: &[f32], frames: usize) {
         let mut readings = std::mem::take(&mut self.readings);
         readings.clear();
         readings.resize(frames, 0.0);
@@ -98,10 +105,11 @@ impl TruePeakMeter {
         // The sample after the last one read bounds its interval too.
         let next = history[frames + TAPS / 2].abs();
         let cheap = readings.iter().fold(next, |m, r| m.max(*r));
-        self.peak = self.peak.max(cheap);
-        if cheap * GRID_OVERSHOOT >= self.peak {
+        let peak = &mut self.peaks[channel];
+        *peak = peak.max(cheap);
+        if cheap * GRID_OVERSHOOT >= *peak {
             read_phases(&self.refine, history, &mut readings);
-            self.peak = readings.iter().fold(self.peak, |m, r| m.max(*r));
+            *peak = readings.iter().fold(*peak, |m, r| m.max(*r));
         }
         self.readings = readings;
     }

@@ -1,0 +1,320 @@
+//! The release report: every delivered file of the current version
+//! inspected (once per content hash, kept in the cache), the checks a
+//! mastering engineer makes before sending an album out, and the page and
+//! JSON that show them (`OUTPUT/VERSION/report/`).
+
+mod checks;
+mod page;
+mod plot;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bounce_nodes::{inspect_file, AudioError, Inspection};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::model::{Content, Project};
+use crate::publish::{read_manifest, ManifestFile, MANIFEST};
+use crate::BuildError;
+
+pub use checks::{Check, Status};
+
+/// The report's folder inside a version folder.
+pub const REPORT_DIR: &str = "report";
+
+/// What `report` wrote and found.
+pub struct ReportOutcome {
+    pub page: PathBuf,
+    pub json: PathBuf,
+    pub files: usize,
+    /// Files measured now (the rest came from the cache).
+    pub inspected: usize,
+    pub checks: Vec<Check>,
+}
+
+impl ReportOutcome {
+    pub fn failed(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.status == Status::Fail)
+    }
+
+    pub fn warned(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.status == Status::Warn)
+    }
+}
+
+/// One delivered file and its inspection.
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectedFile {
+    pub deliverable: String,
+    pub path: String,
+    pub lossy: bool,
+    /// A float file keeps samples over full scale: they clip only in an
+    /// integer copy.
+    pub float: bool,
+    pub bits: Option<u16>,
+    /// The loudness and ceiling the project asks of it.
+    pub target: Option<f64>,
+    pub ceiling: Option<f64>,
+    /// How far from the target the file may land, LU.
+    pub tolerance: f64,
+    #[serde(flatten)]
+    pub figures: Inspection,
+}
+
+/// A track's files and checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackReport {
+    pub track: u32,
+    pub title: String,
+    pub isrc: Option<String>,
+    pub gap: f64,
+    pub files: Vec<InspectedFile>,
+    pub checks: Vec<Check>,
+}
+
+impl TrackReport {
+    /// The file the page draws: the first lossless one in the project's
+    /// order of deliverables, else the first.
+    pub fn primary(&self) -> Option<&InspectedFile> {
+        self.files
+            .iter()
+            .find(|f| !f.lossy)
+            .or_else(|| self.files.first())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseInfo {
+    pub title: String,
+    pub artist: Option<String>,
+    pub version: String,
+    pub upc: Option<String>,
+    pub git: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlbumReport {
+    /// Seconds, the tracks of the longest deliverable end to end with
+    /// their gaps.
+    pub length: f64,
+    pub checks: Vec<Check>,
+}
+
+/// report.json, and what the page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub release: ReleaseInfo,
+    pub album: AlbumReport,
+    pub tracks: Vec<TrackReport>,
+}
+
+/// Inspects the project's current version folder and writes its report.
+pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcome, BuildError> {
+    let dir = project.release.output.join(&project.release.version);
+    let manifest = read_manifest(&dir.join(MANIFEST)).ok_or_else(|| BuildError::NoReport {
+        why: format!(
+            "{} holds no manifest: build version {} first",
+            dir.display(),
+            project.release.version
+        ),
+    })?;
+    let store = InspectionStore::new(cache_root);
+    let files: Vec<&ManifestFile> = manifest
+        .files
+        .iter()
+        .filter(|f| f.track.is_some() && is_audio(&f.path))
+        .collect();
+    // Files are inspected in parallel, one per core.
+    let inspections: Vec<(Inspection, bool)> = files
+        .par_iter()
+        .map(|file| store.inspect(&dir.join(&file.path), &file.blake3))
+        .collect::<Result<_, _>>()?;
+    let inspected = inspections.iter().filter(|(_, fresh)| *fresh).count();
+    let mut by_track: BTreeMap<u32, Vec<InspectedFile>> = BTreeMap::new();
+    for (file, (figures, _)) in files.iter().zip(inspections) {
+        let wanted = Wanted::of(project, &file.deliverable);
+        by_track
+            .entry(file.track.expect("filtered"))
+            .or_default()
+            .push(InspectedFile {
+                deliverable: file.deliverable.clone(),
+                path: file.path.clone(),
+                lossy: file.path.ends_with(".mp3"),
+                float: file.float,
+                bits: file.bits,
+                target: wanted.target,
+                ceiling: wanted.ceiling,
+                tolerance: wanted.tolerance,
+                figures,
+            });
+    }
+    let tracks: Vec<TrackReport> = project
+        .tracks
+        .iter()
+        .filter_map(|track| {
+            let mut files = by_track.remove(&track.number)?;
+            // In the project's order of deliverables: the first is the
+            // one the page draws (see `TrackReport::primary`).
+            files.sort_by_key(|f| {
+                project
+                    .deliverables
+                    .iter()
+                    .position(|d| d.name == f.deliverable)
+            });
+            let checks = checks::track_checks(&files);
+            Some(TrackReport {
+                track: track.number,
+                title: track.title.clone(),
+                isrc: track.isrc.clone(),
+                gap: track.gap,
+                files,
+                checks,
+            })
+        })
+        .collect();
+    let report = Report {
+        release: ReleaseInfo {
+            title: project.release.title.clone(),
+            artist: project.release.artist.clone(),
+            version: project.release.version.clone(),
+            upc: project.release.upc.clone(),
+            git: manifest
+                .git
+                .as_ref()
+                .map(|g| format!("{}{}", g.describe, if g.dirty { " (dirty)" } else { "" })),
+        },
+        album: AlbumReport {
+            length: album_length(&tracks),
+            checks: checks::album_checks(project),
+        },
+        tracks,
+    };
+    let out = dir.join(REPORT_DIR);
+    std::fs::create_dir_all(&out).map_err(|source| BuildError::Output {
+        path: out.clone(),
+        source,
+    })?;
+    let json = out.join("report.json");
+    let page = out.join("index.html");
+    let text = serde_json::to_string(&report).expect("a report serialises");
+    write_atomically(&json, text.as_bytes())?;
+    write_atomically(&page, page::render(&report).as_bytes())?;
+    let mut all_checks: Vec<Check> = report.album.checks.clone();
+    for track in &report.tracks {
+        all_checks.extend(track.checks.iter().cloned());
+    }
+    Ok(ReportOutcome {
+        page,
+        json,
+        files: files.len(),
+        inspected,
+        checks: all_checks,
+    })
+}
+
+fn is_audio(path: &str) -> bool {
+    [".wav", ".aiff", ".flac", ".mp3"]
+        .iter()
+        .any(|ext| path.ends_with(ext))
+}
+
+/// What the project asks of a deliverable's files.
+struct Wanted {
+    target: Option<f64>,
+    ceiling: Option<f64>,
+    tolerance: f64,
+}
+
+/// Off target by more than this fails a file with no standard, LU: the
+/// solver lands within 0.1; a lossy codec moves a file a little more.
+const DEFAULT_TOLERANCE: f64 = 0.5;
+
+impl Wanted {
+    fn of(project: &Project, deliverable: &str) -> Wanted {
+        let Some(d) = project.deliverables.iter().find(|d| d.name == deliverable) else {
+            return Wanted {
+                target: None,
+                ceiling: None,
+                tolerance: DEFAULT_TOLERANCE,
+            };
+        };
+        let master = match &d.content {
+            Content::Master(name) => project.masters.iter().find(|m| &m.name == name),
+            Content::Stems(_) => None,
+        };
+        // An album-mode master's tracks keep their relative loudness: the
+        // album carries the target, not each file.
+        let album = master.is_some_and(|m| m.mode == crate::model::LoudnessMode::Album);
+        let target = d
+            .target
+            .or(d.standard.map(|s| s.target()))
+            .or(master.and_then(|m| m.target))
+            .filter(|_| !album);
+        let ceiling = d
+            .ceiling
+            .or(d.standard.map(|s| s.ceiling()))
+            .or(master.and_then(|m| m.ceiling));
+        Wanted {
+            target,
+            ceiling,
+            tolerance: d.standard.map_or(DEFAULT_TOLERANCE, |s| s.tolerance()),
+        }
+    }
+}
+
+/// The album end to end in the deliverable with the most of it.
+fn album_length(tracks: &[TrackReport]) -> f64 {
+    tracks
+        .iter()
+        .map(|t| t.gap + t.primary().map_or(0.0, |f| f.figures.seconds))
+        .sum()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    let temp = path.with_extension("tmp");
+    let error = |source| BuildError::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(&temp, bytes).map_err(error)?;
+    std::fs::rename(&temp, path).map_err(error)
+}
+
+/// Inspections kept in the cache by the file's hash.
+struct InspectionStore {
+    dir: PathBuf,
+}
+
+impl InspectionStore {
+    fn new(cache_root: &Path) -> Self {
+        InspectionStore {
+            dir: bounce_cache::CacheLayout::new(cache_root).inspections(),
+        }
+    }
+
+    /// The file's inspection, and whether it was measured now.
+    fn inspect(&self, path: &Path, hash: &str) -> Result<(Inspection, bool), BuildError> {
+        let kept = self.dir.join(format!("{hash}.json"));
+        if let Some(figures) = std::fs::read(&kept)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        {
+            return Ok((figures, false));
+        }
+        let audio = |source: AudioError| BuildError::Audio {
+            step: format!("report: {}", path.display()),
+            source,
+        };
+        let figures = inspect_file(path).map_err(audio)?;
+        // Keeping it is an optimisation: a cache that cannot take it
+        // only means measuring again next time.
+        if std::fs::create_dir_all(&self.dir).is_ok() {
+            let temp = kept.with_extension("tmp");
+            if std::fs::write(&temp, serde_json::to_vec(&figures).expect("serialises")).is_ok() {
+                let _ = std::fs::rename(&temp, &kept);
+            }
+        }
+        Ok((figures, true))
+    }
+}

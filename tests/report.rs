@@ -1,0 +1,278 @@
+//! The release report: `bounce report` builds, inspects every delivered
+//! file once, writes a page and its JSON twin, and fails on a failed
+//! check; the page renders in a real browser.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+const PROJECT: &str = r#"
+release "Report" {
+    artist "Tests"
+    version "1.0.0"
+}
+master "main" target=-16 ceiling=-1.0 { }
+track 1 "Tone" {
+    stem "a" "stems/a.wav"
+}
+track 2 "Other" {
+    stem "b" "stems/b.wav"
+}
+deliverable "wav" {
+    master "main"
+    format "wav" bits=24
+}
+deliverable "mp3" {
+    master "main"
+    format "mp3" bitrate=320
+}
+"#;
+
+fn project() -> TestProject {
+    let project = TestProject::new();
+    project
+        .wav("stems/a.wav", 48000, 24, &sine(48000, 2, 440.0, 0.5, 6.0))
+        .wav("stems/b.wav", 48000, 24, &sine(48000, 1, 220.0, 0.3, 5.0));
+    project.write("bounce.kdl", PROJECT);
+    project
+}
+
+fn report_json(project: &TestProject) -> serde_json::Value {
+    let text = std::fs::read(project.path("out/1.0.0/report/report.json")).unwrap();
+    serde_json::from_slice(&text).unwrap()
+}
+
+#[test]
+fn the_report_measures_every_delivered_file_and_checks_it() {
+    let project = project();
+    let output = project.run(&["report"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("4 files, 4 inspected now"), "{stderr}");
+    let report = report_json(&project);
+    assert_eq!(report["release"]["title"], "Report");
+    let tracks = report["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 2);
+    for track in tracks {
+        let files = track["files"].as_array().unwrap();
+        assert_eq!(files.len(), 2, "a WAV and an MP3 per track");
+        for file in files {
+            let integrated = file["integrated"].as_f64().unwrap();
+            let true_peak = file["true_peak"].as_f64().unwrap();
+            assert!((integrated + 16.0).abs() < 0.3, "{integrated} LUFS");
+            assert!(true_peak <= -1.0, "{true_peak} dBTP");
+            // A steady sine: its short-term curve is flat once filled.
+            let short_term: Vec<f64> = file["series"]["short_term"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|v| v.as_f64())
+                .collect();
+            let settled = &short_term[30..short_term.len() - 2];
+            let spread = settled.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+                - settled.iter().cloned().fold(f64::INFINITY, f64::min);
+            assert!(spread < 0.2, "short-term moves {spread} dB");
+            assert_eq!(file["overs"]["on_sample"], 0);
+        }
+        let checks = track["checks"].as_array().unwrap();
+        for name in [
+            "loudness",
+            "ceiling",
+            "true-peak overs",
+            "clipping",
+            "dc offset",
+            "silence",
+            "mono",
+            "dynamics",
+        ] {
+            assert!(checks.iter().any(|c| c["name"] == name), "no {name} check");
+        }
+        assert!(checks.iter().all(|c| c["status"] != "fail"), "{checks:?}");
+    }
+    // Track 2 is mono: correlation 1, nothing lost in a fold-down.
+    let mono = &tracks[1]["files"][0];
+    assert!((mono["correlation"]["mean"].as_f64().unwrap() - 1.0).abs() < 1e-6);
+    assert!(mono["mono_loss"].as_f64().unwrap().abs() < 0.01);
+
+    // Nothing changed: nothing is inspected again, and the report is the same.
+    let before = std::fs::read(project.path("out/1.0.0/report/report.json")).unwrap();
+    let output = project.run(&["report"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("4 files, 0 inspected now"), "{stderr}");
+    let after = std::fs::read(project.path("out/1.0.0/report/report.json")).unwrap();
+    assert!(before == after, "the report changed with nothing else");
+
+    // A changed master re-inspects its files only.
+    project.write("bounce.kdl", &PROJECT.replace("target=-16", "target=-18"));
+    let output = project.run(&["report"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("4 files, 4 inspected now"), "{stderr}");
+    let report = report_json(&project);
+    let integrated = report["tracks"][0]["files"][0]["integrated"]
+        .as_f64()
+        .unwrap();
+    assert!((integrated + 18.0).abs() < 0.3, "{integrated}");
+}
+
+#[test]
+fn a_failed_check_fails_the_report_with_its_figures() {
+    let project = project();
+    // One track of two with an ISRC: a release needs them on all or none.
+    project.write(
+        "bounce.kdl",
+        &PROJECT.replace(
+            "track 1 \"Tone\" {",
+            "track 1 \"Tone\" {\n    isrc \"GBXYZ2600001\"",
+        ),
+    );
+    let output = project.run(&["report"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: isrc: 1 of 2 tracks have an ISRC"),
+        "{stderr}"
+    );
+    let report = report_json(&project);
+    let isrc = report["album"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "isrc")
+        .unwrap();
+    assert_eq!(isrc["status"], "fail");
+}
+
+/// The decoded screenshot: its pixels, and how many differ from the
+/// page's background (the top-left pixel).
+fn screenshot_ink(path: &Path) -> (usize, usize) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    let bytes = &buffer[..info.buffer_size()];
+    let channels = info.color_type.samples();
+    let pixels: Vec<&[u8]> = bytes.chunks(channels).collect();
+    let background = pixels[0];
+    let ink = pixels.iter().filter(|p| p[..3] != background[..3]).count();
+    (pixels.len(), ink)
+}
+
+fn chromium(args: &[&str]) -> std::process::Output {
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args(args)
+        .output()
+        .expect("chromium runs")
+}
+
+#[test]
+fn the_page_renders_in_a_browser_in_both_schemes_and_fetches_nothing() {
+    if !tool_available("chromium", "--version") {
+        return;
+    }
+    // The demo release: its report is the one README shows.
+    let demo = TestProject::new();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/demo");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".bounce" || name == "out" {
+            continue;
+        }
+        copy_tree(&entry.path(), &demo.path(name.to_str().unwrap()));
+    }
+    let output = demo.run(&["report"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let page = demo.path("out/1.0.0/report/index.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: a policy that forbids every fetch, and nothing to fetch.
+    assert!(html.contains("default-src 'none'"));
+    for outside in [
+        "http://", "https://", "src=", "href=", "<script", "@import", "url(",
+    ] {
+        assert!(!html.contains(outside), "the page names {outside}");
+    }
+    let url = format!("file://{}", page.display());
+    let dom = chromium(&["--dump-dom", &url]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for section in [
+        r#"id="checklist""#,
+        r#"id="album""#,
+        r#"id="track-1""#,
+        r#"id="track-3""#,
+    ] {
+        assert!(dom.contains(section), "the rendered page lacks {section}");
+    }
+    assert!(dom.matches("<svg").count() >= 3 * 6, "a track's six plots");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for (scheme, flags) in [
+        ("light", vec![]),
+        (
+            "dark",
+            vec![
+                "--force-dark-mode",
+                "--blink-settings=preferredColorScheme=0",
+            ],
+        ),
+    ] {
+        let shot = shots.join(format!("report-{scheme}.png"));
+        let _ = std::fs::remove_file(&shot);
+        let mut args = flags.clone();
+        let target = format!("--screenshot={}", shot.display());
+        args.extend(["--window-size=1000,1800", &target, &url]);
+        let output = chromium(&args);
+        assert!(
+            shot.is_file(),
+            "no screenshot: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let (pixels, ink) = screenshot_ink(&shot);
+        assert!(
+            ink * 20 > pixels,
+            "{scheme}: only {ink} of {pixels} pixels drawn"
+        );
+        // README's picture is the light one, made here on request.
+        if scheme == "light" && std::env::var_os("BOUNCE_UPDATE_SCREENSHOT").is_some() {
+            std::fs::copy(
+                &shot,
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.png"),
+            )
+            .unwrap();
+        }
+    }
+    // The dark page's background is dark, the light page's light.
+    let background = |scheme: &str| {
+        let file = std::fs::File::open(shots.join(format!("report-{scheme}.png"))).unwrap();
+        let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+            .read_info()
+            .unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size()];
+        reader.next_frame(&mut buffer).unwrap();
+        buffer[..3].iter().map(|b| *b as u32).sum::<u32>()
+    };
+    assert!(background("light") > 600 && background("dark") < 150);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
