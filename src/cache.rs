@@ -1,9 +1,9 @@
-//! `bounce cache stats|gc|verify`.
+//! `bounce cache stats|gc|verify|push|pull`.
 
 use bounce_cache::{Cache, DirLock};
-use bounce_engine::{cache_dir, BuildOptions, LastBuild};
+use bounce_engine::{build, cache_dir, BuildOptions, CacheSync, LastBuild};
 
-use crate::cli::{load, CacheAction, ProjectArgs, EXIT_FAILED};
+use crate::cli::{load, CacheAction, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
 use crate::output::outln;
 use crate::report::print_build_error;
 
@@ -84,6 +84,8 @@ pub fn run(action: CacheAction) -> Result<(), i32> {
             );
             Ok(())
         }
+        CacheAction::Push { project } => sync(&project, Vec::new(), CacheSync::Push),
+        CacheAction::Pull { targets, project } => sync(&project, targets, CacheSync::Pull),
         CacheAction::Verify { project } => {
             let cache = open(&project)?;
             let _lock = lock(&cache)?;
@@ -118,3 +120,50 @@ pub fn run(action: CacheAction) -> Result<(), i32> {
         }
     }
 }
+
+/// `cache push` and `cache pull`: a dry run that moves what it finds.
+fn sync(args: &ProjectArgs, targets: Vec<String>, sync: CacheSync) -> Result<(), i32> {
+    let project = load(args)?;
+    let options = BuildOptions {
+        dry_run: true,
+        targets,
+        sync: Some(sync),
+        ..args.options()?
+    };
+    let Some(remote) = options.remote.clone() else {
+        eprintln!("error: name the shared cache with --remote-cache URL or BOUNCE_REMOTE_CACHE");
+        return Err(EXIT_USAGE);
+    };
+    let report = build(&project, &options, &Quiet).map_err(|error| {
+        print_build_error(&error);
+        EXIT_FAILED
+    })?;
+    let moved = report.remote.unwrap_or_default();
+    if let Some(warning) = &moved.warning {
+        eprintln!("warning: {warning}");
+        return Err(EXIT_FAILED);
+    }
+    match sync {
+        CacheSync::Push => eprintln!(
+            "{:>10} {} to {} ({} steps in the local cache)",
+            "Pushed",
+            megabytes(moved.uploaded),
+            remote.url(),
+            report.cached
+        ),
+        CacheSync::Pull => eprintln!(
+            "{:>10} {} from {} ({} steps found there, {} to render)",
+            "Pulled",
+            megabytes(moved.downloaded),
+            remote.url(),
+            moved.hits,
+            report.stale
+        ),
+    }
+    Ok(())
+}
+
+/// Watches nothing: push and pull report their totals only.
+struct Quiet;
+
+impl bounce_engine::Observer for Quiet {}

@@ -48,6 +48,74 @@ pub(crate) struct ProjectArgs {
     /// The cache folder (default: .bounce/ beside the project file, or $BOUNCE_CACHE).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// A cache shared with other machines.
+#[derive(clap::Args)]
+pub(crate) struct RemoteArgs {
+    /// A shared cache: s3://BUCKET/PREFIX (endpoint, region and credentials
+    /// from the AWS variables), webdav+http(s)://HOST/PATH, http(s)://HOST/PATH
+    /// (read only) or file:///PATH.
+    #[arg(long, env = "BOUNCE_REMOTE_CACHE", global = true)]
+    pub remote_cache: Option<String>,
+    /// What the build may do with the shared cache.
+    #[arg(long, value_enum, default_value = "read-write", global = true)]
+    pub remote_cache_mode: RemoteModeArg,
+    /// Fail when the shared cache fails, instead of going on locally.
+    #[arg(long, global = true)]
+    pub remote_cache_required: bool,
+    /// Seconds before a request to the shared cache gives up.
+    #[arg(long, default_value_t = 10.0, global = true)]
+    pub remote_cache_timeout: f64,
+    /// Tries again after a failed request.
+    #[arg(long, default_value_t = 2, global = true)]
+    pub remote_cache_retries: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RemoteModeArg {
+    Read,
+    Write,
+    ReadWrite,
+}
+
+impl RemoteArgs {
+    /// The shared cache, if one is named; a bad URL is a usage error.
+    pub fn open(&self) -> Result<Option<std::sync::Arc<bounce_cache::RemoteCache>>, i32> {
+        let Some(url) = &self.remote_cache else {
+            return Ok(None);
+        };
+        let settings = bounce_cache::RemoteSettings {
+            url: url.clone(),
+            mode: match self.remote_cache_mode {
+                RemoteModeArg::Read => bounce_cache::RemoteMode::Read,
+                RemoteModeArg::Write => bounce_cache::RemoteMode::Write,
+                RemoteModeArg::ReadWrite => bounce_cache::RemoteMode::ReadWrite,
+            },
+            required: self.remote_cache_required,
+            timeout: std::time::Duration::from_secs_f64(self.remote_cache_timeout.max(0.1)),
+            retries: self.remote_cache_retries,
+        };
+        bounce_cache::RemoteCache::open(&settings)
+            .map(|remote| Some(std::sync::Arc::new(remote)))
+            .map_err(|error| {
+                eprintln!("error: {error}");
+                EXIT_USAGE
+            })
+    }
+}
+
+impl ProjectArgs {
+    /// Build options for this project: its cache and the shared cache.
+    pub fn options(&self) -> Result<BuildOptions, i32> {
+        Ok(BuildOptions {
+            cache_dir: self.cache_dir.clone(),
+            remote: self.remote.open()?,
+            ..BuildOptions::default()
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -64,6 +132,20 @@ pub(crate) enum CacheAction {
         /// The cap to evict down to (default 20G).
         #[arg(long, value_parser = parse_cache_size)]
         cache_size: Option<u64>,
+    },
+    /// Upload to the shared cache (--remote-cache) what the local cache
+    /// holds of the project's steps.
+    Push {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+    /// Download from the shared cache what a build of the targets would
+    /// use, rendering nothing: a later build then needs no network.
+    Pull {
+        /// Deliverables (`name` or `name:track`); all if none.
+        targets: Vec<String>,
+        #[command(flatten)]
+        project: ProjectArgs,
     },
     /// Re-hash every blob; remove damaged ones so they render again.
     Verify {
@@ -222,13 +304,15 @@ pub fn run() -> i32 {
             cache_size,
             rev,
         } => {
-            let mut options = BuildOptions {
-                jobs: jobs.unwrap_or(0),
-                dry_run,
-                targets,
-                cache_dir: project.cache_dir.clone(),
-                cache_size,
-                no_publish: false,
+            let mut options = match project.options() {
+                Ok(options) => BuildOptions {
+                    jobs: jobs.unwrap_or(0),
+                    dry_run,
+                    targets,
+                    cache_size,
+                    ..options
+                },
+                Err(code) => return code,
             };
             let loaded = match &rev {
                 Some(rev) => crate::revisions::load_revision(&project, rev, &mut options),
@@ -249,11 +333,13 @@ pub fn run() -> i32 {
             jobs,
             message_format,
         } => {
-            let options = BuildOptions {
-                jobs: jobs.unwrap_or(0),
-                targets,
-                cache_dir: project.cache_dir.clone(),
-                ..BuildOptions::default()
+            let options = match project.options() {
+                Ok(options) => BuildOptions {
+                    jobs: jobs.unwrap_or(0),
+                    targets,
+                    ..options
+                },
+                Err(code) => return code,
             };
             crate::watch::run(&project, options, message_format)
         }
@@ -262,11 +348,13 @@ pub fn run() -> i32 {
             project,
             message_format,
         } => {
-            let options = BuildOptions {
-                dry_run: true,
-                targets,
-                cache_dir: project.cache_dir.clone(),
-                ..BuildOptions::default()
+            let options = match project.options() {
+                Ok(options) => BuildOptions {
+                    dry_run: true,
+                    targets,
+                    ..options
+                },
+                Err(code) => return code,
             };
             load(&project).and_then(|p| run_build(&p, options, message_format))
         }
@@ -441,10 +529,7 @@ impl bounce_engine::Observer for StaleSteps {
 
 fn run_report(args: &ProjectArgs) -> Result<(), i32> {
     let project = load(args)?;
-    let options = BuildOptions {
-        cache_dir: args.cache_dir.clone(),
-        ..BuildOptions::default()
-    };
+    let options = args.options()?;
     run_build(&project, options.clone(), MessageFormat::Human)?;
     let outcome = bounce_engine::qc::write_report(&project, &cache_dir(&project, &options))
         .map_err(|error| {
@@ -484,8 +569,7 @@ fn run_release(args: &ProjectArgs) -> Result<(), i32> {
     // What the project makes now, from the keys alone: nothing renders.
     let options = BuildOptions {
         dry_run: true,
-        cache_dir: args.cache_dir.clone(),
-        ..BuildOptions::default()
+        ..args.options()?
     };
     let stale = StaleSteps::default();
     let report = build(&project, &options, &stale).map_err(|error| {

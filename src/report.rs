@@ -70,6 +70,18 @@ impl JsonObserver {
             "evicted": report.evicted.blobs,
             "ms": elapsed.as_millis() as u64,
         });
+        let mut line = line;
+        if let Some(remote) = &report.remote {
+            // People read standard error whatever the format.
+            remote_warnings(remote);
+            line["remote"] = serde_json::json!({
+                "hits": remote.hits,
+                "downloaded": remote.downloaded,
+                "uploaded": remote.uploaded,
+                "warning": remote.warning,
+                "damaged": remote.damaged,
+            });
+        }
         let _guard = self.out.lock();
         outln!("{line}");
     }
@@ -107,6 +119,9 @@ impl Observer for JsonObserver {
         }
         if let Some(reason) = &event.reason {
             line["reason"] = reason.clone().into();
+        }
+        if event.status == Status::Cached {
+            line["cache"] = if event.remote { "remote" } else { "local" }.into();
         }
         let _guard = self.out.lock();
         outln!("{line}");
@@ -159,6 +174,9 @@ impl HumanObserver {
     }
 
     pub fn summary(&self, report: &BuildReport, elapsed: Duration) {
+        if let Some(remote) = &report.remote {
+            remote_summary(remote);
+        }
         if self.dry_run {
             // The answer of a query goes to standard output.
             outln!(
@@ -291,5 +309,32 @@ impl Observer for HumanObserver {
                 self.line(format!("{:>10} {}: {error}", "Failed", event.step.id))
             }
         }
+    }
+}
+
+/// What the shared cache did, and its warnings, each said once.
+fn remote_summary(remote: &bounce_cache::RemoteReport) {
+    remote_warnings(remote);
+    if remote.hits > 0 || remote.uploaded > 0 {
+        eprintln!(
+            "{:>10} {} step{} from the shared cache ({:.1} MB down), {:.1} MB up",
+            "Shared",
+            remote.hits,
+            if remote.hits == 1 { "" } else { "s" },
+            remote.downloaded as f64 / 1e6,
+            remote.uploaded as f64 / 1e6
+        );
+    }
+}
+
+/// A damaged download (named by its step's key) and a remote that failed.
+fn remote_warnings(remote: &bounce_cache::RemoteReport) {
+    for key in &remote.damaged {
+        eprintln!(
+            "warning: the shared cache holds damaged bytes for step key {key}: rendered here instead"
+        );
+    }
+    if let Some(warning) = &remote.warning {
+        eprintln!("warning: {warning}");
     }
 }

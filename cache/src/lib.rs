@@ -25,6 +25,7 @@ mod error;
 mod hash;
 mod layout;
 mod lock;
+mod remote;
 mod stat_cache;
 mod store;
 
@@ -34,5 +35,6 @@ pub use error::CacheError;
 pub use hash::{hash_file, Hash};
 pub use layout::{CacheLayout, Removal};
 pub use lock::DirLock;
+pub use remote::{RemoteCache, RemoteError, RemoteMode, RemoteReport, RemoteSettings};
 pub use stat_cache::StatCache;
 pub use store::{ActionEntry, Cache, TempFile};

