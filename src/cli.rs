@@ -318,7 +318,23 @@ pub fn run() -> i32 {
                 Some(rev) => crate::revisions::load_revision(&project, rev, &mut options),
                 None => load(&project),
             };
-            loaded.and_then(|p| run_build(&p, options, message_format))
+            loaded.and_then(|p| {
+                // A report deliverable measures the whole version: naming
+                // it builds everything, then writes it.
+                let asked = options.targets.len();
+                options.targets.retain(|t| !p.reports.contains(t));
+                let report = !p.reports.is_empty()
+                    && !options.dry_run
+                    && (options.targets.is_empty() || options.targets.len() < asked);
+                if options.targets.len() < asked {
+                    options.targets.clear();
+                }
+                run_build(&p, options.clone(), message_format)?;
+                if report {
+                    write_report(&p, &options)?;
+                }
+                Ok(())
+            })
         }
         Command::Diff {
             from,
@@ -531,11 +547,18 @@ fn run_report(args: &ProjectArgs) -> Result<(), i32> {
     let project = load(args)?;
     let options = args.options()?;
     run_build(&project, options.clone(), MessageFormat::Human)?;
-    let outcome = bounce_engine::qc::write_report(&project, &cache_dir(&project, &options))
-        .map_err(|error| {
+    write_report(&project, &options)
+}
+
+/// Writes the release report of a built version and says what it found;
+/// a failed check fails the command.
+fn write_report(project: &Project, options: &BuildOptions) -> Result<(), i32> {
+    let outcome = bounce_engine::qc::write_report(project, &cache_dir(project, options)).map_err(
+        |error| {
             print_build_error(&error);
             EXIT_FAILED
-        })?;
+        },
+    )?;
     for check in outcome.failed().chain(outcome.warned()) {
         let word = match check.status {
             bounce_engine::qc::Status::Fail => "error",

@@ -179,6 +179,16 @@ fn an_unreachable_target_fails_with_the_figures() {
         stderr.contains("cannot reach -2 LUFS under a -1 dBTP ceiling"),
         "{stderr}"
     );
+    // In an engineer's terms: the loudest level it can reach, no gain
+    // figure of hundreds of dB.
+    let reached: f64 = stderr
+        .split("the loudest this mix gets under it is about ")
+        .nth(1)
+        .and_then(|rest| rest.split(" LUFS").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no loudest level in {stderr}"));
+    assert!(reached > -20.0 && reached < -2.0, "{reached}");
+    assert!(!stderr.contains("into the limiter"), "{stderr}");
     assert!(!project.path("out").exists());
 }
 

@@ -118,6 +118,141 @@ fn the_report_measures_every_delivered_file_and_checks_it() {
 }
 
 #[test]
+fn a_report_deliverable_writes_the_report_with_every_complete_build() {
+    let project = project();
+    project.write(
+        "bounce.kdl",
+        &format!("{PROJECT}\ndeliverable \"qc\" {{ report }}\n"),
+    );
+    let log = project.build_ok(&[]);
+    assert!(log.rendered().len() > 4);
+    let report = report_json(&project);
+    assert_eq!(report["tracks"].as_array().unwrap().len(), 2);
+    // Naming it builds everything and reports; a target of one file does not.
+    std::fs::remove_dir_all(project.path("out/1.0.0/report")).unwrap();
+    project.build_ok(&["wav:1"]);
+    assert!(!project.path("out/1.0.0/report").exists());
+    project.build_ok(&["qc"]);
+    assert!(project.path("out/1.0.0/report/index.html").is_file());
+    // A failed check fails the build, with its figures.
+    project.write(
+        "bounce.kdl",
+        &format!(
+            "{}\ndeliverable \"qc\" {{ report }}\n",
+            PROJECT.replace(
+                "track 1 \"Tone\" {",
+                "track 1 \"Tone\" {\n    isrc \"GBXYZ2600001\""
+            )
+        ),
+    );
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&log.output.stderr).contains("error: isrc"));
+    // A report holds only `report`.
+    project.write(
+        "bounce.kdl",
+        &format!("{PROJECT}\ndeliverable \"qc\" {{ report; format \"wav\" }}\n"),
+    );
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("holds only `report`"));
+}
+
+/// ffmpeg's `ebur128=peak=true` summary of a file: I (LUFS), LRA (LU) and
+/// its 4× true peak (dBFS), as ffmpeg prints them (one decimal).
+fn ffmpeg_ebur128(path: &Path) -> (f64, f64, f64) {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-filter_complex", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    let summary = &log[log.rfind("Summary:").expect("an ebur128 summary")..];
+    let value = |label: &str| -> f64 {
+        let line = summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in {summary}"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (value("I:"), value("LRA:"), value("Peak:"))
+}
+
+#[test]
+fn the_report_agrees_with_ffmpeg_on_the_demo() {
+    if !tool_available("ffmpeg", "-version") {
+        return;
+    }
+    let demo = demo_with_report();
+    let report = report_json(&demo);
+    let mut compared = 0;
+    for track in report["tracks"].as_array().unwrap() {
+        for file in track["files"].as_array().unwrap() {
+            let path = demo.path(&format!("out/1.0.0/{}", file["path"].as_str().unwrap()));
+            let (integrated, lra, peak) = ffmpeg_ebur128(&path);
+            let ours = |k: &str| file[k].as_f64().unwrap();
+            let name = file["path"].as_str().unwrap();
+            assert!(
+                (ours("integrated") - integrated).abs() <= 0.1,
+                "{name}: I {} vs {integrated}",
+                ours("integrated")
+            );
+            // LRA on 12-second tracks is a handful of short-term windows,
+            // where meters differ; it is compared on EBU Tech 3342 below.
+            let _ = lra;
+            // The strict reading reads at least ffmpeg's 4× points, and not far more.
+            let true_peak = ours("true_peak");
+            assert!(
+                true_peak >= peak - 0.1 && true_peak <= peak + 0.6,
+                "{name}: {true_peak} vs {peak}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 12, "{compared} files");
+}
+
+/// EBU Tech 3342 case 1: a 1 kHz sine, 20 s at −20 dBFS then 20 s at
+/// −30 dBFS, on both channels, has a loudness range of 10 LU (±1).
+#[test]
+fn the_loudness_range_is_that_of_ebu_tech_3342_and_ffmpeg() {
+    let project = TestProject::new();
+    let mut signal = sine(48000, 1, 1000.0, 0.1, 20.0);
+    signal[0].extend(sine(48000, 1, 1000.0, 0.1 / 10f64.powf(0.5), 20.0).remove(0));
+    let stereo = vec![signal[0].clone(), signal[0].clone()];
+    project.wav("stems/case1.wav", 48000, 24, &stereo);
+    project.write(
+        "bounce.kdl",
+        r#"release "3342" { artist "EBU"; version "1"; }
+master "flat" { }
+track 1 "Case 1" { stem "s" "stems/case1.wav" }
+deliverable "wav" { master "flat"; format "wav" bits=24; }
+"#,
+    );
+    let output = project.run(&["report"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let file = &report["tracks"][0]["files"][0];
+    let lra = file["lra"].as_f64().unwrap();
+    assert!((lra - 10.0).abs() <= 1.0, "LRA {lra} LU");
+    if tool_available("ffmpeg", "-version") {
+        let path = project.path(&format!("out/1/{}", file["path"].as_str().unwrap()));
+        let (_, theirs, _) = ffmpeg_ebur128(&path);
+        assert!(
+            (lra - theirs).abs() <= 0.5,
+            "LRA {lra} against ffmpeg's {theirs}"
+        );
+    }
+}
+
+#[test]
 fn a_failed_check_fails_the_report_with_its_figures() {
     let project = project();
     // One track of two with an ISRC: a release needs them on all or none.
@@ -263,6 +398,27 @@ fn the_page_renders_in_a_browser_in_both_schemes_and_fetches_nothing() {
         buffer[..3].iter().map(|b| *b as u32).sum::<u32>()
     };
     assert!(background("light") > 600 && background("dark") < 150);
+}
+
+/// A copy of the demo release, built with its report.
+fn demo_with_report() -> TestProject {
+    let demo = TestProject::new();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/demo");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".bounce" || name == "out" {
+            continue;
+        }
+        copy_tree(&entry.path(), &demo.path(name.to_str().unwrap()));
+    }
+    let output = demo.run(&["report"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    demo
 }
 
 fn copy_tree(from: &Path, to: &Path) {

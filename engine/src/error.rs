@@ -25,7 +25,7 @@ pub enum BuildError {
         source: std::io::Error,
     },
     #[error(
-        "{step}: cannot reach {target} LUFS under a {ceiling} dBTP ceiling: with {gain:+.1} dB into the limiter the master reads {reached:.2} LUFS"
+        "{step}: cannot reach {target} LUFS under a {ceiling} dBTP ceiling: the loudest this mix gets under it is about {reached:.1} LUFS; lower the target, raise the ceiling, or tame the mix's peaks before the limiter"
     )]
     TargetMissed {
         step: String,

@@ -17,6 +17,10 @@ pub struct Project {
     pub tracks: Vec<Track>,
     pub masters: Vec<Master>,
     pub deliverables: Vec<Deliverable>,
+    /// Deliverables that are the release report (`deliverable "qc" {
+    /// report }`): written after a complete build, which fails when a
+    /// check does.
+    pub reports: Vec<String>,
     /// Every project file read (the file and what it includes).
     pub files: Vec<PathBuf>,
     /// Set when the project was read from a git revision rather than the

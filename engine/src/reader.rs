@@ -68,6 +68,7 @@ const EQ_BANDS: &[&str] = &[
 ];
 const DELIVERABLE_CHILDREN: &[&str] = &[
     "master", "stems", "format", "dither", "tracks", "path", "standard", "target", "ceiling",
+    "report",
 ];
 const SAMPLE_RATES: &[u32] = &[
     8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000, 352800, 384000,
@@ -108,6 +109,7 @@ struct Reader {
     tracks: Vec<Track>,
     masters: Vec<Master>,
     deliverables: Vec<Deliverable>,
+    reports: Vec<String>,
     /// The folder of the project file: includes stay inside it.
     root: Option<PathBuf>,
     /// When audio files are opened at load: what each one's header said.
@@ -1222,6 +1224,7 @@ impl Reader {
         let mut tracks = None;
         let mut path = DEFAULT_PATH.to_string();
         let mut path_given = false;
+        let mut report = None;
         for child in node.children() {
             let diags = &mut self.diags;
             match child.name() {
@@ -1323,8 +1326,32 @@ impl Reader {
                         ceiling = value;
                     }
                 }
+                "report" => {
+                    child.check_shape(diags, &[], 0, false);
+                    report = Some(child.name_span());
+                }
                 other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
             }
+        }
+        if let Some(span) = report {
+            // The report renders no audio of its own: it measures the rest.
+            if content.is_some() || format_seen {
+                self.error(
+                    &span,
+                    format!("deliverable \"{name}\" is the release report: it holds only `report`"),
+                )
+                .help = Some("give the report a deliverable of its own".into());
+            } else if self.reports.contains(&name)
+                || self.deliverables.iter().any(|d| d.name == name)
+            {
+                self.error(
+                    &node.name_span(),
+                    format!("deliverable \"{name}\" is defined twice"),
+                );
+            } else {
+                self.reports.push(name);
+            }
+            return;
         }
         let Some((content, content_span)) = content else {
             self.error(
@@ -1538,6 +1565,7 @@ impl Reader {
             tracks,
             masters: self.masters,
             deliverables: self.deliverables,
+            reports: self.reports,
             files: {
                 let mut files: Vec<PathBuf> = self.seen.into_iter().collect();
                 files.sort();

@@ -271,7 +271,11 @@ fn album_length(tracks: &[TrackReport]) -> f64 {
         .sum()
 }
 
+/// Writes `bytes` whole at `path`, unless it holds them already.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
     let temp = path.with_extension("tmp");
     let error = |source| BuildError::Output {
         path: path.to_path_buf(),
