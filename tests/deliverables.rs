@@ -812,3 +812,59 @@ deliverable "parts" { stems "kick"; format "wav" bits=24; path "{deliverable}/{s
         assert_eq!(file["isrc"].as_str().unwrap_or(""), expected, "{file}");
     }
 }
+
+/// Every sample of a decoded file, planar.
+fn decoded_samples(path: &std::path::Path) -> [Vec<f32>; 2] {
+    use bounce_nodes::BlockSource;
+    let mut file = bounce_nodes::DecodedFile::open(path).unwrap();
+    let (mut left, mut right) = (vec![0.0f32; 4096], vec![0.0f32; 4096]);
+    let mut out = [Vec::new(), Vec::new()];
+    loop {
+        let n = file.read(&mut left, &mut right).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out[0].extend_from_slice(&left[..n]);
+        out[1].extend_from_slice(&right[..n]);
+    }
+}
+
+/// A WAV and a FLAC of one master at one rate and depth carry the same
+/// samples, dither included (it is seeded by where the samples come
+/// from, not by the file): they null exactly, and one measurement serves
+/// both.
+#[test]
+fn wav_and_flac_of_one_master_carry_the_same_samples() {
+    let project = TestProject::new();
+    project.wav("a.wav", 48000, 24, &sine(48000, 2, 1000.0, 0.5, 3.0));
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Twins" { version "t"; }
+master "m" target=-16 ceiling=-1.0 { }
+track 1 "One" { stem "a" "a.wav" }
+deliverable "wav" { master "m"; format "wav" bits=16 rate=44100; path "one.{ext}"; }
+deliverable "flac" { master "m"; format "flac" bits=16 rate=44100; path "one.{ext}"; }
+deliverable "aiff" { master "m"; format "aiff" bits=16 rate=44100; path "one.{ext}"; }
+"#,
+    );
+    project.build_ok(&[]);
+    let wav = decoded_samples(&project.path("out/t/one.wav"));
+    assert!(wav[0].len() > 100_000);
+    for other in ["out/t/one.flac", "out/t/one.aiff"] {
+        assert!(
+            decoded_samples(&project.path(other)) == wav,
+            "{other} differs from the WAV"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.path("out/t/manifest.json")).unwrap())
+            .unwrap();
+    let loudness: Vec<f64> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["integrated_loudness"].as_f64().unwrap())
+        .collect();
+    assert!(loudness.windows(2).all(|w| w[0] == w[1]), "{loudness:?}");
+}

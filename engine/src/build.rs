@@ -217,6 +217,7 @@ pub fn build(
         in_flight: Mutex::new(std::collections::HashMap::new()),
         remote: options.remote.as_deref(),
         sync: options.sync,
+        measures: crate::render::Measures::default(),
     };
     if options.dry_run {
         run.dry_run(&selected)?;
@@ -406,6 +407,8 @@ struct Run<'a> {
     in_flight: Mutex<std::collections::HashMap<Hash, std::sync::Arc<Mutex<()>>>>,
     remote: Option<&'a bounce_cache::RemoteCache>,
     sync: Option<CacheSync>,
+    /// Measurements of PCM streams, shared by the files that carry them.
+    measures: crate::render::Measures,
 }
 
 impl Run<'_> {
@@ -638,13 +641,12 @@ impl Run<'_> {
             let inputs = self
                 .finished_inputs(input)
                 .expect("a finished step's inputs are finished");
-            let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
-            let key = step_key(step, self.rate, &hashes, None);
             let again = Renderer {
                 cache: self.cache,
                 rate: self.rate,
+                measures: &self.measures,
             }
-            .render(step, key, &inputs)?;
+            .render(step, &inputs)?;
             if again.hash != output.hash {
                 self.cache.drop_scratch(&again.hash);
                 return Err(BuildError::NotReproducible {
@@ -746,8 +748,9 @@ impl Run<'_> {
             _ => Renderer {
                 cache: self.cache,
                 rate: self.rate,
+                measures: &self.measures,
             }
-            .render(step, key, inputs)?,
+            .render(step, inputs)?,
         };
         let entry = ActionEntry {
             output: output.hash,

@@ -1,5 +1,8 @@
 //! Running one step: reading its inputs' outputs, rendering, storing.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use bounce_cache::{Cache, Hash};
 
 use bounce_nodes::{
@@ -321,6 +324,29 @@ pub struct Input<'a> {
 pub struct Renderer<'c> {
     pub cache: &'c Cache,
     pub rate: u32,
+    pub measures: &'c Measures,
+}
+
+/// What one build measured of each distinct stream of PCM samples. A WAV
+/// and a FLAC of one master at one rate and depth carry the same samples
+/// (their dither is seeded by the samples' origin, not the file), so the
+/// second to render takes the first's measurement instead of metering
+/// the same samples again; one waits while the other measures.
+#[derive(Default)]
+pub struct Measures(Mutex<HashMap<Hash, Arc<Mutex<Option<Measurement>>>>>);
+
+/// A stream's frames, loudness and clipped samples.
+type Measurement = (u64, LoudnessReport, Overs);
+
+impl Measures {
+    fn slot(&self, samples: Hash) -> Arc<Mutex<Option<Measurement>>> {
+        self.0
+            .lock()
+            .expect("measures lock")
+            .entry(samples)
+            .or_default()
+            .clone()
+    }
 }
 
 type Open<'a> = Box<dyn FnMut() -> Result<Box<dyn BlockSource>, AudioError> + 'a>;
@@ -340,12 +366,7 @@ impl Renderer<'_> {
     }
 
     /// Renders `step` (not a source: those are read, not rendered).
-    pub fn render(
-        &self,
-        step: &Step,
-        key: Hash,
-        inputs: &[Input],
-    ) -> Result<StepOutput, BuildError> {
+    pub fn render(&self, step: &Step, inputs: &[Input]) -> Result<StepOutput, BuildError> {
         match &step.action {
             Action::ReadFile { .. } | Action::Tone { .. } => {
                 unreachable!("sources are read by the scheduler")
@@ -520,7 +541,7 @@ impl Renderer<'_> {
                     mp3: *mp3,
                 };
                 let at_rate = inputs.get(1);
-                let output = self.encode(step, key, master, at_rate, &file, *ceiling, target)?;
+                let output = self.encode(step, master, at_rate, &file, *ceiling, target)?;
                 if let Some(check) = check {
                     check_spec(step, check, &output)?;
                 }
@@ -605,7 +626,7 @@ impl Renderer<'_> {
         let temp = self.cache.temp_file("image");
         // The tracks are 16-bit already: no dither, the samples go through.
         let mut sink =
-            WavSink::create(temp.path(), format, Dither::None, 0, None).map_err(audio)?;
+            WavSink::create(temp.path(), format, Dither::None, 0, None, None).map_err(audio)?;
         bounce_nodes::write_image(tracks, &places, &mut sink).map_err(audio)?;
         let (frames, report) = sink.finish().map_err(audio)?;
         let hash = self.cache.commit_blob(temp)?;
@@ -780,7 +801,6 @@ impl Renderer<'_> {
     fn encode(
         &self,
         step: &Step,
-        key: Hash,
         master: &Input,
         at_rate: Option<&Input>,
         file: &FileSpec,
@@ -816,8 +836,7 @@ impl Renderer<'_> {
                     trim_db: trim,
                 },
             };
-            let (temp, frames, report, overs) =
-                self.encode_once(step, key, master, file, source)?;
+            let (temp, frames, report, overs) = self.encode_once(step, master, file, source)?;
             let over = ceiling
                 .map(|c| report.true_peak - c)
                 .filter(|over| *over > 0.0);
@@ -914,7 +933,6 @@ impl Renderer<'_> {
     fn encode_once(
         &self,
         step: &Step,
-        key: Hash,
         master: &Input,
         file: &FileSpec,
         prepared: Prepared,
@@ -928,7 +946,12 @@ impl Renderer<'_> {
             } => {
                 let reader = open_blob(self.cache, &at_rate.output.hash).map_err(audio)?;
                 let source = Box::new(Scaled::new(reader, gain_db));
-                return self.encode_pcm(step, key, file, source, None, Precision::Float);
+                let origin = Origin {
+                    audio: at_rate.output.hash,
+                    gain_db,
+                    limit_at: None,
+                };
+                return self.encode_pcm(step, origin, file, source, None, Precision::Float);
             }
             Prepared::Master { limit_at, trim_db } => (limit_at, trim_db),
         };
@@ -947,15 +970,22 @@ impl Renderer<'_> {
         } else {
             master.output.info.precision
         };
-        self.encode_pcm(step, key, file, source, limit_at, precision)
+        let origin = Origin {
+            audio: master.output.hash,
+            gain_db: trim_db,
+            limit_at,
+        };
+        self.encode_pcm(step, origin, file, source, limit_at, precision)
     }
 
     /// Encodes `source` (at the file's rate, of `precision`) into a file,
-    /// through the limiter at `limit_at` if given, measuring what it wrote.
+    /// through the limiter at `limit_at` if given, measuring what it wrote
+    /// (or taking the measurement of the same samples in another file).
+    #[allow(clippy::too_many_arguments)]
     fn encode_pcm(
         &self,
         step: &Step,
-        key: Hash,
+        origin: Origin,
         file: &FileSpec,
         mut source: Box<dyn BlockSource>,
         limit_at: Option<f64>,
@@ -975,14 +1005,29 @@ impl Renderer<'_> {
             Dither::None
         };
         let temp = self.cache.temp_file("deliverable");
+        // PCM samples follow from their origin, depth and dither: seeded by
+        // them, the WAV and the FLAC of one fit are the same samples.
+        let samples = origin.samples(format, dither, precision);
+        let slot = file.mp3.is_none().then(|| self.measures.slot(samples));
+        let mut known = slot.as_ref().map(|s| s.lock().expect("measure lock"));
+        let measured = known.as_deref().copied().flatten();
         let mut sink: Box<dyn EncodedSink> = match file.mp3 {
             Some(mode) => {
                 Box::new(Mp3Sink::create(temp.path(), format.sample_rate, mode).map_err(audio)?)
             }
             None => Box::new(
-                WavSink::create(temp.path(), format, dither, key.seed(), None).map_err(audio)?,
+                WavSink::create(
+                    temp.path(),
+                    format,
+                    dither,
+                    samples.seed(),
+                    None,
+                    measured.map(|(_, report, _)| report),
+                )
+                .map_err(audio)?,
             ),
         };
+
         match limit_at {
             // Resampling reshapes peaks (the band it removes took part in
             // them): limit again at the file's rate, which touches only the
@@ -1005,6 +1050,34 @@ impl Renderer<'_> {
         }
         let overs = sink.clipped();
         let (frames, report) = sink.finish_and_measure(temp.path()).map_err(audio)?;
+        if let Some(known) = known.as_deref_mut() {
+            known.get_or_insert((frames, report, overs));
+        }
         Ok((temp, frames, report, overs))
+    }
+}
+
+/// Where a delivered file's samples come from: the audio it encodes, the
+/// gain before it and the limiter it passes.
+struct Origin {
+    audio: Hash,
+    gain_db: f64,
+    limit_at: Option<f64>,
+}
+
+impl Origin {
+    /// The identity of the PCM samples made from this origin at `format`'s
+    /// rate and depth with `dither`.
+    fn samples(&self, format: WavFormat, dither: Dither, precision: Precision) -> Hash {
+        let text = format!(
+            "{} {:?} {:?} {} {} {} {dither:?} {precision:?}",
+            self.audio.to_hex(),
+            self.gain_db.to_bits(),
+            self.limit_at.map(f64::to_bits),
+            format.sample_rate,
+            format.bits,
+            format.float,
+        );
+        Hash::of_bytes(text.as_bytes())
     }
 }

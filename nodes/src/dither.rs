@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Changes whenever requantisation changes; part of every encode step's key.
-pub const DITHER_VERSION: u32 = 2;
+/// 3: the noise is seeded by the samples' origin, not by the file's step.
+pub const DITHER_VERSION: u32 = 3;
 
 /// What noise to add before rounding to fewer bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -69,7 +69,10 @@ pub struct WavSink {
     out: BufWriter<File>,
     format: WavFormat,
     quantizer: Option<Quantizer>,
-    meter: LoudnessMeter,
+    /// Measures the samples written, unless their measurement is known
+    /// already (`measured`): the same samples in another container.
+    meter: Option<LoudnessMeter>,
+    measured: Option<LoudnessReport>,
     scratch: [Vec<f32>; 2],
     bytes: Vec<u8>,
     frames: u64,
@@ -120,13 +123,16 @@ fn extended(value: u32) -> [u8; 10] {
 
 impl WavSink {
     /// `dither` applies only to integer formats; `seed` fixes its noise;
-    /// `bext` is written for [`Container::Bwf`].
+    /// `bext` is written for [`Container::Bwf`]. `measured` is the
+    /// measurement of exactly these samples when another file already
+    /// took it (it is then reported, not measured again).
     pub fn create(
         path: &Path,
         format: WavFormat,
         dither: Dither,
         seed: u64,
         bext: Option<BextInfo>,
+        measured: Option<LoudnessReport>,
     ) -> Result<Self, AudioError> {
         if format.container == Container::Mp3 {
             return Err(AudioError::Encode {
@@ -140,7 +146,11 @@ impl WavSink {
             out: BufWriter::with_capacity(1 << 16, file),
             format,
             quantizer: (!format.float).then(|| Quantizer::new(format.bits as u32, dither, seed)),
-            meter: LoudnessMeter::full(format.sample_rate)?,
+            meter: match measured {
+                Some(_) => None,
+                None => Some(LoudnessMeter::full(format.sample_rate)?),
+            },
+            measured,
             scratch: [Vec::new(), Vec::new()],
             bytes: Vec::new(),
             frames: 0,
@@ -243,7 +253,11 @@ impl WavSink {
     /// Finalises the sizes (and the `bext` loudness); returns the frame
     /// count and the measurement of the written samples.
     pub fn finish(mut self) -> Result<(u64, LoudnessReport), AudioError> {
-        let report = self.meter.report()?;
+        let report = match (&self.meter, self.measured) {
+            (Some(meter), _) => meter.report()?,
+            (None, Some(known)) => known,
+            (None, None) => unreachable!("a sink measures or is told"),
+        };
         if let Some(flac) = &mut self.flac {
             let err = io(&self.path);
             self.out.write_all(&flac.finish()).map_err(&err)?;
@@ -357,7 +371,9 @@ impl BlockSink for WavSink {
             }
         }
         self.frames += left.len() as u64;
-        self.meter.write(ml, mr)?;
+        if let Some(meter) = &mut self.meter {
+            meter.write(ml, mr)?;
+        }
         if let Some(flac) = &mut self.flac {
             let mut channels = [Vec::new(), Vec::new()];
             for (i, b) in self.bytes.chunks_exact(4).enumerate() {
