@@ -1,8 +1,9 @@
 //! The scheduler: renders what is stale, in dependency order, in parallel.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Instant;
 
 use bounce_cache::{ActionEntry, Cache, DirLock, Hash, StatCache};
@@ -17,7 +18,7 @@ use crate::key::{key_json, step_key};
 use crate::plan::{plan, Plan};
 use crate::publish::{publish, MANIFEST};
 use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
-use crate::step::{Action, Step};
+use crate::step::{Action, Step, StepKind};
 use crate::{BuildError, Project};
 
 /// How to build.
@@ -412,7 +413,12 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Renders every selected step once its inputs are done, on `jobs` threads.
+    /// Renders every selected step once its inputs are done, on `jobs`
+    /// threads. Of the steps ready to run, each worker takes the one with
+    /// the costliest path still ahead of it (critical-path scheduling):
+    /// every track's stems and mix come before any track's long serial
+    /// run of master, resample, fits and files, so at the end those runs
+    /// share the cores instead of the last one running alone.
     fn execute(&self, selected: &BTreeSet<NodeIndex>, jobs: usize) -> Result<(), BuildError> {
         let jobs = worker_count(jobs, selected.len());
         let pool = rayon::ThreadPoolBuilder::new()
@@ -422,46 +428,63 @@ impl Run<'_> {
                 jobs,
                 reason: e.to_string(),
             })?;
-        let waiting: Vec<std::sync::atomic::AtomicUsize> = self
+        let waiting: Vec<AtomicUsize> = self
             .plan
             .graph
             .node_indices()
-            .map(|n| std::sync::atomic::AtomicUsize::new(self.plan.inputs_of(n).len()))
+            .map(|n| AtomicUsize::new(self.plan.inputs_of(n).len()))
             .collect();
+        let ahead = self.critical_paths(selected);
+        let queue = ReadyQueue {
+            ready: Mutex::new((BinaryHeap::new(), selected.len())),
+            changed: Condvar::new(),
+        };
+        for &node in selected {
+            if self.plan.inputs_of(node).is_empty() {
+                queue.push(node, ahead[node.index()]);
+            }
+        }
         pool.scope(|scope| {
-            for &node in selected {
-                if self.plan.inputs_of(node).is_empty() {
-                    self.spawn(scope, node, selected, &waiting);
-                }
+            for _ in 0..jobs {
+                scope.spawn(|_| {
+                    while let Some(node) = queue.pop() {
+                        self.run_step(node);
+                        for next in self
+                            .plan
+                            .graph
+                            .neighbors_directed(node, Direction::Outgoing)
+                        {
+                            if selected.contains(&next)
+                                && waiting[next.index()].fetch_sub(1, Ordering::AcqRel) == 1
+                            {
+                                queue.push(next, ahead[next.index()]);
+                            }
+                        }
+                        queue.done();
+                    }
+                });
             }
         });
         Ok(())
     }
 
-    fn spawn<'s>(
-        &'s self,
-        scope: &rayon::Scope<'s>,
-        node: NodeIndex,
-        selected: &'s BTreeSet<NodeIndex>,
-        waiting: &'s [std::sync::atomic::AtomicUsize],
-    ) {
-        scope.spawn(move |scope| {
-            self.run_step(node);
-            for next in self
+    /// Per step: the typical cost of the costliest path from it to the end
+    /// of the build, itself included.
+    fn critical_paths(&self, selected: &BTreeSet<NodeIndex>) -> Vec<u64> {
+        let mut ahead = vec![0u64; self.plan.graph.node_count()];
+        let order = petgraph::algo::toposort(&self.plan.graph, None).expect("the plan is acyclic");
+        for node in order.into_iter().rev().filter(|n| selected.contains(n)) {
+            let after = self
                 .plan
                 .graph
                 .neighbors_directed(node, Direction::Outgoing)
-            {
-                if !selected.contains(&next) {
-                    continue;
-                }
-                let inputs_left =
-                    waiting[next.index()].fetch_sub(1, std::sync::atomic::Ordering::AcqRel) - 1;
-                if inputs_left == 0 {
-                    self.spawn(scope, next, selected, waiting);
-                }
-            }
-        });
+                .filter(|n| selected.contains(n))
+                .map(|n| ahead[n.index()])
+                .max()
+                .unwrap_or(0);
+            ahead[node.index()] = typical_cost(self.plan.graph[node].kind) + after;
+        }
+        ahead
     }
 
     /// The outputs of a step's inputs, or `None` if any has none (failed,
@@ -896,6 +919,60 @@ impl Run<'_> {
             let _ = self.results[node.index()].set(outcome);
         }
         Ok(())
+    }
+}
+
+/// A step's typical cost, in tenths of a second for a 3-minute track at
+/// 48 kHz (BENCHMARKS.md, per-step figures): only their proportions
+/// matter, to order the ready steps.
+fn typical_cost(kind: StepKind) -> u64 {
+    match kind {
+        StepKind::Source | StepKind::Mix | StepKind::Tag | StepKind::Cue => 1,
+        StepKind::Stem | StepKind::Bus | StepKind::Export => 3,
+        StepKind::ReplayGain => 2,
+        StepKind::Image => 5,
+        StepKind::Resample | StepKind::Fit => 8,
+        StepKind::Master | StepKind::Album => 20,
+        StepKind::Deliverable => 15,
+    }
+}
+
+/// The steps ready to run, costliest path first, and how many steps are
+/// still to finish (workers stop when none are).
+struct ReadyQueue {
+    ready: Mutex<(BinaryHeap<(u64, std::cmp::Reverse<usize>)>, usize)>,
+    changed: Condvar,
+}
+
+impl ReadyQueue {
+    fn push(&self, node: NodeIndex, ahead: u64) {
+        let mut state = self.ready.lock().expect("ready lock");
+        // Ties go to the earlier step in plan order: the same order every run.
+        state.0.push((ahead, std::cmp::Reverse(node.index())));
+        self.changed.notify_one();
+    }
+
+    /// The next step to run; `None` once every step has finished.
+    fn pop(&self) -> Option<NodeIndex> {
+        let mut state = self.ready.lock().expect("ready lock");
+        loop {
+            if let Some((_, std::cmp::Reverse(index))) = state.0.pop() {
+                return Some(NodeIndex::new(index));
+            }
+            if state.1 == 0 {
+                return None;
+            }
+            state = self.changed.wait(state).expect("ready lock");
+        }
+    }
+
+    /// A step finished (its ready successors are pushed already).
+    fn done(&self) {
+        let mut state = self.ready.lock().expect("ready lock");
+        state.1 -= 1;
+        if state.1 == 0 {
+            self.changed.notify_all();
+        }
     }
 }
 
