@@ -436,7 +436,10 @@ impl Run<'_> {
             .collect();
         let ahead = self.critical_paths(selected);
         let queue = ReadyQueue {
-            ready: Mutex::new((BinaryHeap::new(), selected.len())),
+            ready: Mutex::new(Ready {
+                steps: BinaryHeap::new(),
+                unfinished: selected.len(),
+            }),
             changed: Condvar::new(),
         };
         for &node in selected {
@@ -940,15 +943,21 @@ fn typical_cost(kind: StepKind) -> u64 {
 /// The steps ready to run, costliest path first, and how many steps are
 /// still to finish (workers stop when none are).
 struct ReadyQueue {
-    ready: Mutex<(BinaryHeap<(u64, std::cmp::Reverse<usize>)>, usize)>,
+    ready: Mutex<Ready>,
     changed: Condvar,
+}
+
+struct Ready {
+    /// (cost ahead, the step's index, reversed so ties go to plan order).
+    steps: BinaryHeap<(u64, std::cmp::Reverse<usize>)>,
+    unfinished: usize,
 }
 
 impl ReadyQueue {
     fn push(&self, node: NodeIndex, ahead: u64) {
         let mut state = self.ready.lock().expect("ready lock");
         // Ties go to the earlier step in plan order: the same order every run.
-        state.0.push((ahead, std::cmp::Reverse(node.index())));
+        state.steps.push((ahead, std::cmp::Reverse(node.index())));
         self.changed.notify_one();
     }
 
@@ -956,10 +965,10 @@ impl ReadyQueue {
     fn pop(&self) -> Option<NodeIndex> {
         let mut state = self.ready.lock().expect("ready lock");
         loop {
-            if let Some((_, std::cmp::Reverse(index))) = state.0.pop() {
+            if let Some((_, std::cmp::Reverse(index))) = state.steps.pop() {
                 return Some(NodeIndex::new(index));
             }
-            if state.1 == 0 {
+            if state.unfinished == 0 {
                 return None;
             }
             state = self.changed.wait(state).expect("ready lock");
@@ -969,8 +978,8 @@ impl ReadyQueue {
     /// A step finished (its ready successors are pushed already).
     fn done(&self) {
         let mut state = self.ready.lock().expect("ready lock");
-        state.1 -= 1;
-        if state.1 == 0 {
+        state.unfinished -= 1;
+        if state.unfinished == 0 {
             self.changed.notify_all();
         }
     }
