@@ -399,3 +399,136 @@ fn after_a_pull_the_build_needs_no_server() {
         server.resume();
     });
 }
+
+/// A cache published read only behind a plain web server: a machine reads
+/// every step from it and uploads nothing.
+#[test]
+fn a_read_only_http_cache_serves_a_second_machine() {
+    if !tool_available("rclone", "version") {
+        return;
+    }
+    let dav = Server::start(Kind::WebDav);
+    let a = three_track_project();
+    build(&dav, &a, &[]);
+    // The same folder, served as plain files.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut http = Command::new("rclone")
+        .args([
+            "serve",
+            "http",
+            "--addr",
+            &addr,
+            dav.root.path().to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rclone runs");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "rclone did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let b = three_track_project();
+    let output = Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .args(["build", "--message-format", "json"])
+        .current_dir(b.path("."))
+        .env_remove("BOUNCE_CACHE")
+        .env("BOUNCE_REMOTE_CACHE", format!("http://{addr}/team"))
+        .output()
+        .unwrap();
+    let _ = http.kill();
+    let _ = http.wait();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(rendered(&output), Vec::<String>::new());
+    assert!(warnings(&output).is_empty(), "{:?}", warnings(&output));
+    assert_eq!(steps(&output).1["remote"]["uploaded"], 0);
+    assert!(delivered(&a) == delivered(&b));
+}
+
+/// A server that goes away in the middle of a build: the build finishes
+/// locally, says so once, and delivers what a build without it delivers.
+#[test]
+fn a_server_stopped_mid_build_costs_one_warning() {
+    on_both_servers(|kind| {
+        let mut server = Server::start(kind);
+        let project = TestProject::new();
+        let mut body = String::from(
+            "release \"Long\" { version \"1\"; }\nmaster \"m\" target=-16 ceiling=-1.0 { }\n",
+        );
+        for track in 1..=3 {
+            let stem = format!("stems/{track}.wav");
+            project.wav(
+                &stem,
+                48000,
+                24,
+                &sine(48000, 2, 110.0 * track as f64, 0.5, 20.0),
+            );
+            body.push_str(&format!(
+                "track {track} \"T{track}\" {{ stem \"s\" \"{stem}\" }}\n"
+            ));
+        }
+        body.push_str("deliverable \"wav\" { master \"m\"; format \"wav\" bits=24 rate=44100; }\n");
+        project.write("bounce.kdl", &body);
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_bounce"))
+            .args([
+                "build",
+                "--remote-cache-timeout",
+                "2",
+                "--remote-cache-retries",
+                "0",
+            ])
+            .current_dir(project.path("."))
+            .env_remove("BOUNCE_CACHE")
+            .env("BOUNCE_REMOTE_CACHE", server.url())
+            .env(
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", server.port),
+            )
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        server.stop();
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{kind:?}: {stderr}");
+        let warned = warnings(&output);
+        // A build still uploading when the server went saw it go.
+        if started.elapsed() > Duration::from_secs(1) {
+            assert_eq!(warned.len(), 1, "{kind:?}: {warned:?}");
+            assert!(warned[0].contains("not usable"), "{kind:?}: {warned:?}");
+        }
+        assert!(warned.len() <= 1, "{kind:?}: {warned:?}");
+        // The same bytes as a build that never had a remote.
+        let alone = TestProject::new();
+        for track in 1..=3 {
+            alone.wav(
+                &format!("stems/{track}.wav"),
+                48000,
+                24,
+                &sine(48000, 2, 110.0 * track as f64, 0.5, 20.0),
+            );
+        }
+        alone.write("bounce.kdl", &body);
+        alone.build_ok(&[]);
+        assert!(delivered(&project) == delivered(&alone), "{kind:?}");
+    });
+}
