@@ -26,6 +26,9 @@ pub const EXIT_USAGE: i32 = 2;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Say every step rendered, not only the files.
+    #[arg(short, long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -294,6 +297,7 @@ fn load_with(
 /// Runs the command line; returns the exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    crate::output::set_verbose(cli.verbose);
     let result = match cli.command {
         Command::Build {
             targets,
@@ -331,7 +335,7 @@ pub fn run() -> i32 {
                 }
                 run_build(&p, options.clone(), message_format)?;
                 if report {
-                    write_report(&p, &options)?;
+                    write_report(&p, &options, true)?;
                 }
                 Ok(())
             })
@@ -547,24 +551,27 @@ fn run_report(args: &ProjectArgs) -> Result<(), i32> {
     let project = load(args)?;
     let options = args.options()?;
     run_build(&project, options.clone(), MessageFormat::Human)?;
-    write_report(&project, &options)
+    write_report(&project, &options, false)
 }
 
 /// Writes the release report of a built version and says what it found;
 /// a failed check fails the command.
-fn write_report(project: &Project, options: &BuildOptions) -> Result<(), i32> {
+/// In a build (`recall` true), warnings about files that did not change
+/// were said when they did: they are counted, not repeated. Failures are
+/// always said.
+fn write_report(project: &Project, options: &BuildOptions, recall: bool) -> Result<(), i32> {
     let outcome = bounce_engine::qc::write_report(project, &cache_dir(project, options)).map_err(
         |error| {
             print_build_error(&error);
             EXIT_FAILED
         },
     )?;
-    for check in outcome.failed().chain(outcome.warned()) {
-        let word = match check.status {
-            bounce_engine::qc::Status::Fail => "error",
-            _ => "warning",
-        };
-        eprintln!("{word}: {}: {}", check.name, check.figures);
+    let quiet_warnings = recall && outcome.inspected == 0;
+    for check in outcome.failed() {
+        eprintln!("error: {}: {}", check.name, check.figures);
+    }
+    for check in outcome.warned().filter(|_| !quiet_warnings) {
+        eprintln!("warning: {}: {}", check.name, check.figures);
     }
     eprintln!(
         "{:>10} {} ({} files, {} inspected now; {} passed, {} warnings, {} failed)",

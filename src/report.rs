@@ -204,6 +204,7 @@ impl HumanObserver {
             report.unchanged.len(),
             report.version_dir.display()
         );
+        files_table(report);
         let noted = report
             .files
             .iter()
@@ -295,10 +296,11 @@ impl Observer for HumanObserver {
                 event.step.id,
                 event.reason.as_deref().unwrap_or("not in the cache")
             ),
-            Status::Built => self.line(format!(
-                "{:>10} {} ({} ms)",
-                "Rendered", event.step.id, event.millis
-            )),
+            // The files are news; the steps inside a track are detail.
+            Status::Built if shows_file(event.step.kind) || crate::output::verbose() => self.line(
+                format!("{:>10} {} ({} ms)", "Rendered", event.step.id, event.millis),
+            ),
+            Status::Built => {}
             Status::Failed => {
                 let error = event.error.as_deref().unwrap_or("failed");
                 // Build errors name their step already.
@@ -336,5 +338,58 @@ fn remote_warnings(remote: &bounce_cache::RemoteReport) {
     }
     if let Some(warning) = &remote.warning {
         eprintln!("warning: {warning}");
+    }
+}
+
+/// Steps whose output is a delivered file (its audio, a CD image or its
+/// sheet): said as they render. The rest only with `-v`.
+fn shows_file(kind: bounce_engine::step::StepKind) -> bool {
+    use bounce_engine::step::StepKind;
+    matches!(
+        kind,
+        StepKind::Deliverable | StepKind::Export | StepKind::Image | StepKind::Cue
+    )
+}
+
+/// Every file this build wrote, in an engineer's terms: its loudness and
+/// true peak, each against what the project asks of it.
+fn files_table(report: &BuildReport) {
+    let written: std::collections::BTreeSet<&std::path::Path> =
+        report.written.iter().map(|p| p.as_path()).collect();
+    let rows: Vec<_> = report
+        .files
+        .iter()
+        .filter(|f| written.contains(report.version_dir.join(&f.path).as_path()))
+        .filter_map(|f| f.info.measured.as_ref().map(|m| (f, m)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let width = rows
+        .iter()
+        .map(|(f, _)| f.path.chars().count())
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "{:>10} {:<width$}  {:>24}  {:>24}",
+        "Files", "", "loudness", "true peak"
+    );
+    for (file, measured) in rows {
+        let loudness = match (measured.integrated, file.targets.target) {
+            (Some(l), Some(t)) if (l - t).abs() < 0.05 => format!("{l:.1} LUFS (on target)"),
+            (Some(l), Some(t)) => format!("{l:.1} LUFS ({:+.1} LU)", l - t),
+            (Some(l), None) => format!("{l:.1} LUFS"),
+            (None, _) => "silent".into(),
+        };
+        let peak = match (measured.true_peak, file.targets.ceiling) {
+            (Some(p), Some(c)) if p > c => format!("{p:.2} dBTP (OVER by {:.2})", p - c),
+            (Some(p), Some(c)) => format!("{p:.1} dBTP ({:.1} under)", c - p),
+            (Some(p), None) => format!("{p:.1} dBTP"),
+            (None, _) => "—".into(),
+        };
+        eprintln!(
+            "{:>10} {:<width$}  {loudness:>24}  {peak:>24}",
+            "", file.path
+        );
     }
 }

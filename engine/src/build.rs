@@ -121,6 +121,9 @@ pub struct BuildReport {
 pub struct BuiltFile {
     /// Relative to the version folder.
     pub path: String,
+    pub deliverable: String,
+    /// What the file is held to.
+    pub targets: crate::model::FileTargets,
     pub hash: Hash,
     pub info: OutputInfo,
 }
@@ -280,6 +283,8 @@ pub fn build(
             .iter()
             .map(|(planned, output)| BuiltFile {
                 path: crate::template::portable(&planned.path),
+                deliverable: planned.deliverable.clone(),
+                targets: project.file_targets(&planned.deliverable),
                 hash: output.hash,
                 info: output.info.clone(),
             })

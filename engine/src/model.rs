@@ -287,6 +287,40 @@ impl Project {
     pub fn master(&self, name: &str) -> Option<&Master> {
         self.masters.iter().find(|m| m.name == name)
     }
+
+    /// What a deliverable's files are held to: their loudness target (none
+    /// for an album-mode master's, whose album carries it), their true-peak
+    /// ceiling and the tolerance of their standard (`None` without one).
+    pub fn file_targets(&self, deliverable: &str) -> FileTargets {
+        let Some(d) = self.deliverables.iter().find(|d| d.name == deliverable) else {
+            return FileTargets::default();
+        };
+        let master = match &d.content {
+            Content::Master(name) => self.master(name),
+            Content::Stems(_) => None,
+        };
+        let album = master.is_some_and(|m| m.mode == LoudnessMode::Album);
+        FileTargets {
+            target: d
+                .target
+                .or(d.standard.map(|s| s.target()))
+                .or(master.and_then(|m| m.target))
+                .filter(|_| !album),
+            ceiling: d
+                .ceiling
+                .or(d.standard.map(|s| s.ceiling()))
+                .or(master.and_then(|m| m.ceiling)),
+            tolerance: d.standard.map(|s| s.tolerance()),
+        }
+    }
+}
+
+/// See [`Project::file_targets`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FileTargets {
+    pub target: Option<f64>,
+    pub ceiling: Option<f64>,
+    pub tolerance: Option<f64>,
 }
 
 impl Project {

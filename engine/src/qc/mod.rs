@@ -14,7 +14,7 @@ use bounce_nodes::{inspect_file, AudioError, Inspection};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::model::{Content, Project};
+use crate::model::Project;
 use crate::publish::{read_manifest, ManifestFile, MANIFEST};
 use crate::BuildError;
 
@@ -232,33 +232,11 @@ const DEFAULT_TOLERANCE: f64 = 0.5;
 
 impl Wanted {
     fn of(project: &Project, deliverable: &str) -> Wanted {
-        let Some(d) = project.deliverables.iter().find(|d| d.name == deliverable) else {
-            return Wanted {
-                target: None,
-                ceiling: None,
-                tolerance: DEFAULT_TOLERANCE,
-            };
-        };
-        let master = match &d.content {
-            Content::Master(name) => project.masters.iter().find(|m| &m.name == name),
-            Content::Stems(_) => None,
-        };
-        // An album-mode master's tracks keep their relative loudness: the
-        // album carries the target, not each file.
-        let album = master.is_some_and(|m| m.mode == crate::model::LoudnessMode::Album);
-        let target = d
-            .target
-            .or(d.standard.map(|s| s.target()))
-            .or(master.and_then(|m| m.target))
-            .filter(|_| !album);
-        let ceiling = d
-            .ceiling
-            .or(d.standard.map(|s| s.ceiling()))
-            .or(master.and_then(|m| m.ceiling));
+        let targets = project.file_targets(deliverable);
         Wanted {
-            target,
-            ceiling,
-            tolerance: d.standard.map_or(DEFAULT_TOLERANCE, |s| s.tolerance()),
+            target: targets.target,
+            ceiling: targets.ceiling,
+            tolerance: targets.tolerance.unwrap_or(DEFAULT_TOLERANCE),
         }
     }
 }
