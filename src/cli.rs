@@ -645,7 +645,7 @@ fn run_init(dir: &std::path::Path) -> Result<(), i32> {
         eprintln!("error: {error}");
         EXIT_FAILED
     })?;
-    let file = dir.join("bounce.kdl");
+    let file = started.file.clone();
     if let Err(error) = bounce_cache::write_atomically(&file, started.text.as_bytes()) {
         eprintln!("error: {error}");
         return Err(EXIT_FAILED);

@@ -44,6 +44,51 @@ fn init_writes_a_project_with_a_track_per_folder_that_builds() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
+/// `bounce init stems` of 22.05 kHz speech with its cover: the project goes
+/// beside the stems folder (its cache and outputs out of it), at a rate
+/// stores take, with the cover and places for what init cannot know.
+#[test]
+fn init_writes_the_project_beside_the_stems_with_choices_an_engineer_makes() {
+    let project = TestProject::new();
+    project
+        .wav(
+            "stems/host.wav",
+            22050,
+            16,
+            &sine(22050, 1, 200.0, 0.3, 2.0),
+        )
+        .wav(
+            "stems/guest.wav",
+            22050,
+            16,
+            &sine(22050, 1, 300.0, 0.3, 2.0),
+        );
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cover.jpg"),
+        project.path("stems/Cover.JPG"),
+    )
+    .unwrap();
+    let output = project.run(&["init", "stems"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!project.path("stems/bounce.kdl").exists());
+    let text = std::fs::read_to_string(project.path("bounce.kdl")).unwrap();
+    assert!(text.contains("sample-rate 44100"), "{text}");
+    assert!(text.contains("stem \"host\" \"stems/host.wav\""), "{text}");
+    assert!(text.contains("cover \"stems/Cover.JPG\""), "{text}");
+    for placeholder in ["// artist ", "// year ", "// isrc "] {
+        assert!(text.contains(placeholder), "no {placeholder} in {text}");
+    }
+    let log = project.build_ok(&[]);
+    assert!(log.built().contains("deliverable:wav:1"));
+    assert!(project.path(".bounce").is_dir() && !project.path("stems/.bounce").exists());
+    let again = project.run(&["init", "stems"]);
+    assert_eq!(again.status.code(), Some(1));
+}
+
 #[test]
 fn init_names_a_file_it_cannot_read_and_writes_nothing() {
     let project = TestProject::new();

@@ -31,10 +31,27 @@ pub struct FoundStem {
     pub info: FileInfo,
 }
 
-/// The project file's text, and the stems it names (per track).
+/// The project file's text, where it goes, and the stems it names (per
+/// track).
 pub struct Started {
     pub text: String,
+    pub file: PathBuf,
     pub tracks: Vec<(String, Vec<FoundStem>)>,
+}
+
+/// File names taken for the release's cover art, as music folders name it.
+const COVER_NAMES: &[&str] = &["cover", "folder", "front", "artwork"];
+
+/// Where the project for the stems in `dir` goes: beside the folder (so
+/// its cache and outputs are not mixed into the stems), or in `dir` when
+/// it is the current folder.
+pub fn project_file_for(dir: &Path) -> PathBuf {
+    let here = dir.as_os_str().is_empty() || dir == Path::new(".");
+    match dir.parent().filter(|_| !here) {
+        Some(parent) if parent.as_os_str().is_empty() => PathBuf::from("bounce.kdl"),
+        Some(parent) => parent.join("bounce.kdl"),
+        None => dir.join("bounce.kdl"),
+    }
 }
 
 fn audio_files(dir: &Path) -> Result<Vec<PathBuf>, InitError> {
@@ -70,10 +87,12 @@ fn name_of(path: &Path) -> String {
 
 /// Reads `dir` and writes nothing: returns the project text for it.
 pub fn start_project(dir: &Path) -> Result<Started, InitError> {
-    let file = dir.join("bounce.kdl");
+    let file = project_file_for(dir);
     if file.exists() {
         return Err(InitError::Exists(file));
     }
+    // Stem paths are written relative to the project file's folder.
+    let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut groups: Vec<(String, Vec<PathBuf>)> = Vec::new();
     let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| InitError::Io {
@@ -116,7 +135,7 @@ pub fn start_project(dir: &Path) -> Result<Started, InitError> {
         for path in files {
             match probe_file(&path) {
                 Ok(info) => stems.push(FoundStem {
-                    path: path.strip_prefix(dir).unwrap_or(&path).to_path_buf(),
+                    path: relative_to(&path, &base),
                     info,
                 }),
                 Err(error) => bad.push(error),
@@ -127,24 +146,75 @@ pub fn start_project(dir: &Path) -> Result<Started, InitError> {
     if !bad.is_empty() {
         return Err(InitError::BadFiles(bad));
     }
-    let text = project_text(dir, &tracks);
-    Ok(Started { text, tracks })
+    let cover = find_cover(dir).map(|c| relative_to(&c, &base));
+    // The release is named after the project's folder.
+    let named = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &base
+    };
+    let text = project_text(named, &tracks, cover.as_deref());
+    Ok(Started { text, file, tracks })
 }
 
-/// The most common rate among the stems (the higher on a tie).
+/// The year now, for a placeholder the user edits (files never carry
+/// the clock: a release's dates come from its `year`).
+fn this_year() -> u64 {
+    const SECONDS_PER_YEAR: u64 = 31_556_952; // 365.2425 days
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(2026, |d| 1970 + d.as_secs() / SECONDS_PER_YEAR)
+}
+
+/// `path` relative to the folder `base` ("" for the current folder).
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    path.strip_prefix(base).unwrap_or(path).to_path_buf()
+}
+
+/// A JPEG or PNG named as cover art, in `dir`.
+fn find_cover(dir: &Path) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let stem = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_ascii_lowercase);
+            let ext = p
+                .extension()
+                .and_then(|s| s.to_str())
+                .map(str::to_ascii_lowercase);
+            p.is_file()
+                && stem.is_some_and(|s| COVER_NAMES.contains(&s.as_str()))
+                && ext.is_some_and(|e| matches!(e.as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// The most common rate among the stems (the higher on a tie), but never
+/// under 44.1 kHz: a release of 22.05 kHz speech is still delivered at a
+/// rate players and stores take, in the stems' own family of rates.
 fn release_rate(tracks: &[(String, Vec<FoundStem>)]) -> u32 {
     let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
     for stem in tracks.iter().flat_map(|(_, s)| s) {
         *counts.entry(stem.info.sample_rate).or_default() += 1;
     }
-    counts
+    let common = counts
         .into_iter()
         .max_by_key(|(rate, n)| (*n, *rate))
         .map(|(rate, _)| rate)
-        .unwrap_or(48000)
+        .unwrap_or(48000);
+    match common {
+        r if r >= 44_100 => r,
+        r if 44_100 % r == 0 => 44_100,
+        _ => 48_000,
+    }
 }
 
-fn project_text(dir: &Path, tracks: &[(String, Vec<FoundStem>)]) -> String {
+fn project_text(dir: &Path, tracks: &[(String, Vec<FoundStem>)], cover: Option<&Path>) -> String {
     let title = std::path::absolute(dir)
         .ok()
         .map(|d| name_of(&d))
@@ -152,11 +222,24 @@ fn project_text(dir: &Path, tracks: &[(String, Vec<FoundStem>)]) -> String {
     let mut out = String::new();
     out.push_str("// Written by `bounce init`: edit freely.\n");
     out.push_str(&format!("release {} {{\n", quoted(&title)));
+    out.push_str("    // artist \"The Artist\"\n");
+    out.push_str(&format!("    // year {}\n", this_year()));
+    out.push_str("    // label \"The Label\"\n");
+    out.push_str("    // upc \"012345678905\"\n");
     out.push_str("    version \"1.0.0\"\n");
+    if let Some(cover) = cover {
+        out.push_str(&format!(
+            "    cover {}\n",
+            quoted(&crate::template::portable(cover))
+        ));
+    } else {
+        out.push_str("    // cover \"cover.jpg\"\n");
+    }
     out.push_str(&format!("    sample-rate {}\n}}\n\n", release_rate(tracks)));
     out.push_str("master \"main\" target=-14 ceiling=-1.0 { }\n\n");
     for (number, (title, stems)) in tracks.iter().enumerate() {
         out.push_str(&format!("track {} {} {{\n", number + 1, quoted(title)));
+        out.push_str("    // isrc \"CC-XXX-YY-NNNNN\"\n");
         let mut used: BTreeMap<String, usize> = BTreeMap::new();
         for stem in stems {
             let base = name_of(&stem.path);
