@@ -225,6 +225,11 @@ fn a_second_machine_renders_nothing_and_delivers_the_same_bytes() {
         assert!(steps(&first).1["remote"]["uploaded"].as_u64().unwrap() > 0);
 
         let b = three_track_project();
+        // explain sees across machines: nothing would render on B.
+        let explain = server.bounce(&b, &["explain"]);
+        let said = String::from_utf8_lossy(&explain.stdout);
+        assert!(explain.status.success(), "{kind:?}");
+        assert!(said.contains("0 steps would render"), "{kind:?}: {said}");
         let second = build(&server, &b, &[]);
         assert_eq!(
             rendered(&second),
