@@ -214,6 +214,72 @@ fn the_report_agrees_with_ffmpeg_on_the_demo() {
     assert!(compared >= 12, "{compared} files");
 }
 
+/// References at any rate and format, loudness-matched: one identical to
+/// the track shows no difference at all; one at 44.1 kHz, 6 dB louder,
+/// shows its loudness and the same tone where the tone is.
+#[test]
+fn references_compare_loudness_matched_at_any_rate() {
+    let project = TestProject::new();
+    project.wav("stems/a.wav", 48000, 24, &sine(48000, 2, 1000.0, 0.25, 6.0));
+    project.wav(
+        "refs/loud.wav",
+        44100,
+        16,
+        &sine(44100, 2, 1000.0, 0.5, 6.0),
+    );
+    project.write(
+        "bounce.kdl",
+        r#"release "Refs" { artist "A"; version "1"; }
+reference "Same" "stems/a.wav"
+master "flat" { }
+track 1 "One" {
+    stem "a" "stems/a.wav"
+    reference "Louder" "refs/loud.wav"
+}
+deliverable "wav" { master "flat"; format "wav" bits=24; }
+"#,
+    );
+    let output = project.run(&["report"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let track = &report["tracks"][0];
+    let references = track["references"].as_array().unwrap();
+    assert_eq!(references.len(), 2);
+    let same = references.iter().find(|r| r["name"] == "Same").unwrap();
+    for key in ["spectrum_difference", "width_difference"] {
+        for pair in same[key].as_array().unwrap() {
+            let d = pair[1].as_f64().unwrap();
+            assert!(d.abs() < 1e-9, "{key}: {pair}");
+        }
+    }
+    let ours = track["files"][0]["integrated"].as_f64().unwrap();
+    assert!((same["integrated"].as_f64().unwrap() - ours).abs() < 1e-9);
+    let louder = references.iter().find(|r| r["name"] == "Louder").unwrap();
+    assert!(
+        (louder["integrated"].as_f64().unwrap() - ours - 6.02).abs() < 0.2,
+        "{louder}"
+    );
+    let at_1k = louder["spectrum_difference"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p[0] == 1000.0)
+        .unwrap()[1]
+        .as_f64()
+        .unwrap();
+    assert!(
+        at_1k.abs() < 0.5,
+        "1 kHz octave differs by {at_1k} dB once loudness-matched"
+    );
+    let page = std::fs::read_to_string(project.path("out/1/report/index.html")).unwrap();
+    assert!(page.contains("Against the references") && page.contains("Louder"));
+}
+
 /// EBU Tech 3342 case 1: a 1 kHz sine, 20 s at −20 dBFS then 20 s at
 /// −30 dBFS, on both channels, has a loudness range of 10 LU (±1).
 #[test]

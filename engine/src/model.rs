@@ -21,6 +21,8 @@ pub struct Project {
     /// report }`): written after a complete build, which fails when a
     /// check does.
     pub reports: Vec<String>,
+    /// Commercial or earlier masters the report compares tracks with.
+    pub references: Vec<Reference>,
     /// Every project file read (the file and what it includes).
     pub files: Vec<PathBuf>,
     /// Set when the project was read from a git revision rather than the
@@ -315,6 +317,15 @@ impl Project {
     }
 }
 
+/// A reference track: read like a source (any rate or format), for the
+/// release report only; `track` limits it to one track.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub name: String,
+    pub path: PathBuf,
+    pub track: Option<u32>,
+}
+
 /// See [`Project::file_targets`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FileTargets {
@@ -335,6 +346,7 @@ impl Project {
             }
         }
         paths.extend(self.release.cover.clone());
+        paths.extend(self.references.iter().map(|r| r.path.clone()));
         paths
     }
 }

@@ -16,7 +16,14 @@ use crate::model::*;
 use crate::suggest::nearest;
 use crate::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 
-const TOP_LEVEL: &[&str] = &["release", "track", "master", "deliverable", "include"];
+const TOP_LEVEL: &[&str] = &[
+    "release",
+    "track",
+    "master",
+    "deliverable",
+    "include",
+    "reference",
+];
 const RELEASE_FIELDS: &[&str] = &[
     "artist",
     "version",
@@ -31,8 +38,19 @@ const RELEASE_FIELDS: &[&str] = &[
     "output",
 ];
 const TRACK_CHILDREN: &[&str] = &[
-    "isrc", "artist", "composer", "genre", "stem", "tone", "bus", "mix", "length", "fade-in",
-    "fade-out", "gap",
+    "isrc",
+    "artist",
+    "composer",
+    "genre",
+    "stem",
+    "tone",
+    "bus",
+    "mix",
+    "length",
+    "fade-in",
+    "fade-out",
+    "gap",
+    "reference",
 ];
 const PROCESSORS: &[&str] = &[
     "gain",
@@ -110,6 +128,7 @@ struct Reader {
     masters: Vec<Master>,
     deliverables: Vec<Deliverable>,
     reports: Vec<String>,
+    references: Vec<Reference>,
     /// The folder of the project file: includes stay inside it.
     root: Option<PathBuf>,
     /// When audio files are opened at load: what each one's header said.
@@ -306,6 +325,7 @@ impl Reader {
             "track" => self.read_track(node),
             "master" => self.read_master(node),
             "deliverable" => self.read_deliverable(node),
+            "reference" => self.read_reference(node, None),
             "include" => {
                 node.check_shape(&mut self.diags, &[], 1, false);
                 if let Some(path) = node.string_arg(&mut self.diags, 0, "a file to include") {
@@ -563,6 +583,7 @@ impl Reader {
                         track.sources.push(source);
                     }
                 }
+                "reference" => self.read_reference(child, number),
                 "bus" => {
                     if let Some(bus) = self.read_bus(child) {
                         track.buses.push(bus);
@@ -627,6 +648,34 @@ impl Reader {
         }
         self.check_routing(&track);
         self.tracks.push(track);
+    }
+
+    /// `reference "Name" "path"`: an audio file the report compares the
+    /// release's tracks (or, inside a track, that track) with.
+    fn read_reference(&mut self, node: NodeView, track: Option<u32>) {
+        let diags = &mut self.diags;
+        node.check_shape(diags, &[], 2, false);
+        let Some(name) = node.string_arg(diags, 0, "a name") else {
+            return;
+        };
+        let Some(path) = node.string_arg(diags, 1, "an audio file path") else {
+            return;
+        };
+        let full = node.dir.join(&path);
+        if let Some(what) = bounce_nodes::not_a_regular_file(&full) {
+            let span = node.span_of(node.args()[1].span());
+            diags.push(
+                ProjectDiagnostic::new(&span, format!("reference {}: {what}", display_name(&full)))
+                    .label("not an audio file")
+                    .help("paths are relative to the project file"),
+            );
+            return;
+        }
+        self.references.push(Reference {
+            name,
+            path: full,
+            track,
+        });
     }
 
     fn read_source(&mut self, node: NodeView) -> Option<Source> {
@@ -1566,6 +1615,7 @@ impl Reader {
             masters: self.masters,
             deliverables: self.deliverables,
             reports: self.reports,
+            references: self.references,
             files: {
                 let mut files: Vec<PathBuf> = self.seen.into_iter().collect();
                 files.sort();

@@ -46,7 +46,7 @@ pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
 pub use envelope::{EnvelopeReader, EnvelopeWriter};
 pub use error::AudioError;
 pub use file_kind::not_a_regular_file;
-pub use inspect::{inspect_file, Inspection, Inspector, SCOPE_CELLS};
+pub use inspect::{inspect_file, Inspection, Inspector, Spectrum, SCOPE_CELLS};
 pub use meter::{LoudnessMeter, LoudnessReport};
 pub use mp3::{measure_decoded, Mp3Mode, Mp3Sink, MP3_BITRATES, MP3_RATES};
 pub use pcm::{PcmReader, PcmWriter, Precision};

@@ -6,6 +6,7 @@
 mod checks;
 mod page;
 mod plot;
+mod references;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct TrackReport {
     pub isrc: Option<String>,
     pub gap: f64,
     pub files: Vec<InspectedFile>,
+    /// The track's first lossless file against each reference.
+    pub references: Vec<references::Comparison>,
     pub checks: Vec<Check>,
 }
 
@@ -131,6 +134,13 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
         .map(|file| store.inspect(&dir.join(&file.path), &file.blake3))
         .collect::<Result<_, _>>()?;
     let inspected = inspections.iter().filter(|(_, fresh)| *fresh).count();
+    // References, each inspected once per content like the files.
+    let mut compared = Vec::new();
+    for reference in &project.references {
+        let hash = bounce_cache::hash_file(&reference.path).map_err(BuildError::Cache)?;
+        let (figures, _) = store.inspect(&reference.path, &hash.to_hex())?;
+        compared.push((reference, figures));
+    }
     let mut by_track: BTreeMap<u32, Vec<InspectedFile>> = BTreeMap::new();
     for (file, (figures, _)) in files.iter().zip(inspections) {
         let wanted = Wanted::of(project, &file.deliverable);
@@ -163,12 +173,32 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
                     .position(|d| d.name == f.deliverable)
             });
             let checks = checks::track_checks(&files);
+            let references = files
+                .iter()
+                .find(|f| !f.lossy)
+                .or(files.first())
+                .map(|primary| {
+                    compared
+                        .iter()
+                        .filter(|(r, _)| r.track.is_none_or(|t| t == track.number))
+                        .map(|(r, figures)| {
+                            references::compare(
+                                &primary.figures,
+                                &r.name,
+                                &r.path.display().to_string(),
+                                figures,
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             Some(TrackReport {
                 track: track.number,
                 title: track.title.clone(),
                 isrc: track.isrc.clone(),
                 gap: track.gap,
                 files,
+                references,
                 checks,
             })
         })

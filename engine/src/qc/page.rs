@@ -417,6 +417,7 @@ fn track_section(html: &mut String, t: &TrackReport) {
         ("c3", "mid"),
         ("c4", "side"),
     ]));
+    references(html, t, g);
     write!(
         html,
         r#"<h3>Stereo: correlation over time (mean {:.2}, min {:.2}) and vectorscope</h3><div class="stereo">"#,
@@ -449,6 +450,73 @@ fn track_section(html: &mut String, t: &TrackReport) {
     );
     html.push_str(&plot.finish(&[]));
     html.push_str("</div></section>");
+}
+
+/// The track against its references, loudness-matched: the spectra over
+/// each other, and per octave the differences in level and width.
+fn references(html: &mut String, t: &TrackReport, g: &bounce_nodes::Inspection) {
+    if t.references.is_empty() {
+        return;
+    }
+    html.push_str("<h3>Against the references (loudness-matched)</h3>");
+    let mut plot = Plot::new(
+        "references",
+        Axis::frequency(),
+        Axis::linear(-100.0, -20.0, 10.0, " dB"),
+    );
+    let sp = &g.spectrum;
+    plot.line("c1", sp.bands.iter().copied().zip(sp.mid.iter().copied()));
+    let classes = ["c2", "c3", "c4"];
+    let mut legend = vec![("c1", "this track".to_string())];
+    for (i, r) in t.references.iter().enumerate() {
+        let class = classes[i % classes.len()];
+        plot.line(
+            class,
+            sp.bands.iter().copied().zip(r.matched_mid.iter().copied()),
+        );
+        legend.push((class, escape(&r.name)));
+    }
+    let legend: Vec<(&str, &str)> = legend.iter().map(|(c, l)| (*c, l.as_str())).collect();
+    html.push_str(&plot.finish(&legend));
+    html.push_str("<table><tr><th>reference</th><th>integrated</th><th>LRA</th><th>PLR</th><th>PSR median</th>");
+    let octaves: Vec<f64> = t.references[0]
+        .spectrum_difference
+        .iter()
+        .map(|(c, _)| *c)
+        .collect();
+    for centre in &octaves {
+        write!(html, "<th>{}</th>", hz(*centre)).unwrap();
+    }
+    html.push_str("</tr>");
+    for r in &t.references {
+        write!(
+            html,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{:.1}</td>"#,
+            escape(&r.name),
+            fig(r.integrated, "LUFS"),
+            fig(r.lra, "LU"),
+            fig(r.plr, "dB"),
+            r.psr
+        )
+        .unwrap();
+        for ((_, level), (_, width)) in r.spectrum_difference.iter().zip(&r.width_difference) {
+            write!(
+                html,
+                r#"<td class="n" title="width {width:+.1} dB">{level:+.1}</td>"#
+            )
+            .unwrap();
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str(r#"</table><p class="meta">Per octave: this track's level less the reference's at the same loudness, dB (hover for the difference in width, side to mid).</p>"#);
+}
+
+fn hz(centre: f64) -> String {
+    if centre >= 1000.0 {
+        format!("{}k", centre / 1000.0)
+    } else {
+        format!("{centre}")
+    }
 }
 
 fn time_step(seconds: f64) -> f64 {
