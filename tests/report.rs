@@ -212,6 +212,18 @@ fn the_report_agrees_with_ffmpeg_on_the_demo() {
         }
     }
     assert!(compared >= 12, "{compared} files");
+    // The demo has a CD: the Red Book's limits are checked on its tracks.
+    let red_book = report["album"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "red book")
+        .expect("a red book check");
+    assert_eq!(red_book["status"], "pass", "{red_book}");
+    assert!(red_book["figures"]
+        .as_str()
+        .unwrap()
+        .starts_with("3 tracks"));
 }
 
 /// References at any rate and format, loudness-matched: one identical to

@@ -159,10 +159,17 @@ pub fn track_checks(files: &[InspectedFile]) -> Vec<Check> {
     checks
 }
 
-/// The release's metadata and cover.
-pub fn album_checks(project: &Project) -> Vec<Check> {
+/// The release's metadata and cover, and for a CD the Red Book's limits.
+pub fn album_checks(project: &Project, tracks: &[super::TrackReport]) -> Vec<Check> {
     let release = &project.release;
     let mut checks = Vec::new();
+    if project
+        .deliverables
+        .iter()
+        .any(|d| d.format == crate::model::FileFormat::Cd)
+    {
+        checks.push(red_book(tracks));
+    }
     let with_isrc = project.tracks.iter().filter(|t| t.isrc.is_some()).count();
     checks.push(check(
         "isrc",
@@ -236,4 +243,31 @@ fn db_or_none(value: f64, unit: &str) -> String {
     } else {
         "none".into()
     }
+}
+
+/// The Red Book's limits on the disc the tracks make: at most 99 tracks,
+/// each at least 4 s, 79:57 in all with the gaps.
+fn red_book(tracks: &[super::TrackReport]) -> Check {
+    use bounce_nodes::{MAX_CD_SECONDS, MAX_CD_TRACKS, MIN_CD_TRACK_SECONDS};
+    let lengths: Vec<f64> = tracks
+        .iter()
+        .map(|t| t.primary().map_or(0.0, |f| f.figures.seconds))
+        .collect();
+    let total: f64 = tracks.iter().map(|t| t.gap).sum::<f64>() + lengths.iter().sum::<f64>();
+    let short = lengths
+        .iter()
+        .filter(|l| **l < MIN_CD_TRACK_SECONDS)
+        .count();
+    let fits = tracks.len() <= MAX_CD_TRACKS && short == 0 && total <= MAX_CD_SECONDS;
+    check(
+        "red book",
+        fits,
+        Status::Fail,
+        format!(
+            "{} tracks ({MAX_CD_TRACKS} at most), {short} shorter than {MIN_CD_TRACK_SECONDS} s, {}:{:04.1} in all with the gaps (79:57 at most)",
+            tracks.len(),
+            (total / 60.0) as u64,
+            total % 60.0
+        ),
+    )
 }

@@ -216,7 +216,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
         },
         album: AlbumReport {
             length: album_length(&tracks),
-            checks: checks::album_checks(project),
+            checks: checks::album_checks(project, &tracks),
         },
         tracks,
     };
