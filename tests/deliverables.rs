@@ -868,3 +868,41 @@ deliverable "aiff" { master "m"; format "aiff" bits=16 rate=44100; path "one.{ex
         .collect();
     assert!(loudness.windows(2).all(|w| w[0] == w[1]), "{loudness:?}");
 }
+
+/// An MP3 at a low bitrate at the release's own rate lands on its target:
+/// LAME takes loudness off (about half a dB at 128 kbps), and the file is
+/// raised through its own limiter until its decoded loudness is the
+/// target, its true peak still under the ceiling.
+#[test]
+fn a_low_bitrate_mp3_is_raised_to_its_target() {
+    let project = TestProject::new();
+    // Noise with a falling spectrum: what a codec thins out.
+    let mut state = 7u64;
+    let mut lowpassed = 0.0;
+    let noise: Vec<f64> = (0..44100 * 8)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let white = ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0;
+            lowpassed = 0.9 * lowpassed + 0.1 * white;
+            (0.2 * white + 1.0 * lowpassed).clamp(-0.99, 0.99)
+        })
+        .collect();
+    project.wav("noise.wav", 44100, 24, &[noise.clone(), noise]);
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Low" { sample-rate 44100; version "l"; }
+master "m" target=-16 ceiling=-1.0 { }
+track 1 "Noise" { stem "n" "noise.wav" }
+deliverable "mp3" { master "m"; format "mp3" bitrate=96; path "low.{ext}"; }
+"#,
+    );
+    project.build_ok(&[]);
+    let measured = analyze(&project, "out/l/low.mp3");
+    let loudness = measured["integrated"].as_f64().unwrap();
+    let peak = measured["true_peak"].as_f64().unwrap();
+    assert!((loudness + 16.0).abs() <= 0.1, "{loudness} LUFS");
+    assert!(peak <= -1.0, "{peak} dBTP");
+}

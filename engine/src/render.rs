@@ -530,9 +530,9 @@ impl Renderer<'_> {
                     container: *container,
                 };
                 let master = &inputs[0];
-                // An MP3's level is only ever lowered (to keep the ceiling
-                // on the decoded audio), never corrected upwards.
-                let target = (*keep_loudness && mp3.is_none())
+                // Every file keeps its master's loudness as delivered; an
+                // MP3's is what its decoder plays (see `encode`).
+                let target = keep_loudness
                     .then(|| master.output.info.measured.and_then(|m| m.integrated))
                     .flatten();
                 let file = FileSpec {
@@ -820,8 +820,17 @@ impl Renderer<'_> {
         let mut limit_at = at_rate
             .and_then(|a| a.output.info.limiter_ceiling)
             .or(first_limit(ceiling));
+        // A lossy codec takes loudness off too (LAME at 128 kbps about
+        // 0.45 dB): an MP3 that lands low is raised once through its own
+        // limiter, unless the codec has already pushed a peak over the
+        // ceiling, when the ceiling comes first. What one raise cannot
+        // make up (a limiter with no room left) is a warning, not a
+        // failure: the master met its target.
+        let mp3 = file.mp3.is_some();
+        let mut codec_over_seen = false;
+        let mut raised = false;
         for attempt in 1..=ATTEMPTS {
-            let output_limit = limit_at.filter(|_| resampled);
+            let output_limit = limit_at.filter(|_| resampled || mp3);
             // The first attempt's audio is the shared resample step's; an
             // MP3 lowered after it needs no limiter to stay under the
             // ceiling, so it is that audio lowered.
@@ -840,16 +849,39 @@ impl Renderer<'_> {
             let over = ceiling
                 .map(|c| report.true_peak - c)
                 .filter(|over| *over > 0.0);
+            let chase_loudness = if mp3 {
+                !codec_over_seen && !raised
+            } else {
+                resampled
+            };
             let off = target
-                .filter(|_| resampled && report.integrated.is_finite())
+                .filter(|_| chase_loudness && report.integrated.is_finite())
                 .map(|t| t - report.integrated)
                 .filter(|off| off.abs() > LOUDNESS_SLACK);
             if over.is_none() && off.is_none() {
                 let mut warnings = Vec::new();
                 let mut notes = Vec::new();
-                // An MP3 is only ever lowered from what the resample step made.
+                // An MP3's fit made its level; what the codec took off
+                // after it is said on its own.
                 let corrected = if file.mp3.is_some() { start_trim } else { trim };
-                if corrected != 0.0 {
+                if mp3 && trim > start_trim {
+                    notes.push(format!(
+                        "level raised by {:+.2} dB on the delivered file: the MP3 codec took that much loudness off",
+                        trim - start_trim
+                    ));
+                }
+                let short = target
+                    .filter(|_| mp3)
+                    .map(|t| t - report.integrated)
+                    .filter(|off| *off > LOUDNESS_SLACK && report.integrated.is_finite());
+                if let Some(short) = short {
+                    warnings.push(format!(
+                        "the decoded MP3 reads {:.2} LUFS, {short:.2} LU under its master: the codec took loudness off and its limiter had no room to give it back under the {:.1} dBTP ceiling",
+                        report.integrated,
+                        ceiling.unwrap_or(0.0)
+                    ));
+                }
+                if corrected.abs() >= 0.005 {
                     let why = match (resampled, file.mp3.is_some()) {
                         (true, _) => format!(
                             "resampling to {} Hz changed its {}",
@@ -918,12 +950,18 @@ impl Renderer<'_> {
             }
             match (over, off) {
                 // The codec, not resampling, made this over: lower the gain.
-                (Some(over), _) if file.mp3.is_some() => trim -= over + 0.02,
+                (Some(over), _) if mp3 => {
+                    codec_over_seen = true;
+                    trim -= over + 0.02;
+                }
                 (Some(over), _) if resampled => {
                     limit_at = limit_at.map(|c| c - over - 0.005);
                 }
                 (Some(over), _) => trim -= over + 0.01,
-                (None, Some(off)) => trim += off,
+                (None, Some(off)) => {
+                    raised |= mp3;
+                    trim += off;
+                }
                 (None, None) => unreachable!("handled above"),
             }
         }
