@@ -371,8 +371,8 @@ fn files_table(report: &BuildReport) {
         .max()
         .unwrap_or(0);
     eprintln!(
-        "{:>10} {:<width$}  {:>24}  {:>24}",
-        "Files", "", "loudness", "true peak"
+        "{:>10} {:<width$}  {:>24}  {:>24}  {:>9}",
+        "Files", "", "loudness", "true peak", "limiting"
     );
     for (file, measured) in rows {
         let loudness = match (measured.integrated, file.targets.target) {
@@ -387,8 +387,13 @@ fn files_table(report: &BuildReport) {
             (Some(p), None) => format!("{p:.1} dBTP"),
             (None, _) => "—".into(),
         };
+        // The most the master's limiter took off to reach its target.
+        let limiting = file
+            .info
+            .limiter_reduction
+            .map_or(String::new(), |r| format!("{r:.1} dB"));
         eprintln!(
-            "{:>10} {:<width$}  {loudness:>24}  {peak:>24}",
+            "{:>10} {:<width$}  {loudness:>24}  {peak:>24}  {limiting:>9}",
             "", file.path
         );
     }

@@ -32,7 +32,10 @@ fn a_build_says_its_files_in_audio_terms_and_its_steps_only_when_asked() {
     for row in &rows {
         assert!(row.contains("(on target)") || row.contains(" LU)"), "{row}");
         assert!(row.contains("dBTP (") && row.contains(" under)"), "{row}");
+        // The most the master's limiter takes off, in dB.
+        assert!(row.trim_end().ends_with(" dB"), "{row}");
     }
+    assert!(stderr.contains("limiting"), "{stderr}");
     // Nothing written, nothing to show.
     let again = project.run(&["build"]);
     let stderr = String::from_utf8_lossy(&again.stderr);

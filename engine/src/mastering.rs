@@ -185,6 +185,7 @@ impl Renderer<'_> {
                 info: OutputInfo {
                     solved_gain: Some(gain),
                     limiter_ceiling: Some(limit_at),
+                    limiter_reduction: Some(reduction.max(0.0)),
                     measured: Some(report.into()),
                     warnings,
                     ..OutputInfo::pcm(self.rate, frames, Precision::Float)

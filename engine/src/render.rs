@@ -210,6 +210,10 @@ pub struct OutputInfo {
     /// the output, kept the true peak under the stated ceiling, dBTP.
     #[serde(default)]
     pub limiter_ceiling: Option<f64>,
+    /// For masters, and the files made from them: the most the master's
+    /// limiter takes off, dB.
+    #[serde(default)]
+    pub limiter_reduction: Option<f64>,
     /// What the user should know about this output, and may act on.
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -230,6 +234,7 @@ impl OutputInfo {
             bits: None,
             float: false,
             measured: None,
+            limiter_reduction: None,
             solved_gain: None,
             limiter_ceiling: None,
             warnings: Vec::new(),
@@ -917,6 +922,7 @@ impl Renderer<'_> {
                         bits: file.mp3.is_none().then_some(format.bits),
                         float: format.float,
                         measured: Some(report.into()),
+                        limiter_reduction: master.output.info.limiter_reduction,
                         warnings,
                         notes,
                         ..OutputInfo::pcm(
