@@ -1054,7 +1054,15 @@ impl Renderer<'_> {
         let samples = origin.samples(format, dither, precision);
         let slot = file.mp3.is_none().then(|| self.measures.slot(samples));
         let mut known = slot.as_ref().map(|s| s.lock().expect("measure lock"));
-        let measured = known.as_deref().copied().flatten();
+        // A bext chunk needs the momentary and short-term maxima, which a
+        // plain file's measurement leaves out.
+        let measured = known
+            .as_deref()
+            .copied()
+            .flatten()
+            .filter(|(_, report, _)| {
+                format.container != bounce_nodes::Container::Bwf || !report.max_momentary.is_nan()
+            });
         let mut sink: Box<dyn EncodedSink> = match file.mp3 {
             Some(mode) => {
                 Box::new(Mp3Sink::create(temp.path(), format.sample_rate, mode).map_err(audio)?)

@@ -27,7 +27,13 @@ pub struct LoudnessReport {
 pub struct LoudnessMeter {
     meter: EbuR128,
     strict: Option<TruePeakMeter>,
+    /// Reports the range and sample peak.
     full: bool,
+    /// Reads momentary and short-term every 100 ms for their maxima:
+    /// ebur128 sums each 3 s window again at every reading, which costs
+    /// more than the rest of the meter, so only a file whose `bext` chunk
+    /// carries them (and `analyze`) asks.
+    windows: bool,
     /// Frames per 100 ms, the step at which momentary and short-term are read.
     step: usize,
     /// Frames since the last momentary/short-term reading.
@@ -43,6 +49,14 @@ fn meter_error(e: ebur128::Error) -> AudioError {
 impl LoudnessMeter {
     /// Measures everything in [`LoudnessReport`].
     pub fn full(sample_rate: u32) -> Result<Self, AudioError> {
+        let mut meter = Self::program(sample_rate)?;
+        meter.windows = true;
+        Ok(meter)
+    }
+
+    /// Measures what a delivered file's manifest records: everything but
+    /// the momentary and short-term maxima (which read NaN).
+    pub fn program(sample_rate: u32) -> Result<Self, AudioError> {
         Self::new(
             sample_rate,
             Mode::I | Mode::LRA | Mode::M | Mode::S | Mode::SAMPLE_PEAK,
@@ -66,6 +80,7 @@ impl LoudnessMeter {
             meter: EbuR128::new(2, sample_rate, mode).map_err(meter_error)?,
             strict: true_peak.then(|| TruePeakMeter::new(sample_rate)),
             full,
+            windows: false,
             step: (sample_rate / 10) as usize,
             since_reading: 0,
             max_momentary: f64::NEG_INFINITY,
@@ -108,8 +123,16 @@ impl LoudnessMeter {
             range: self.meter.loudness_range().map_err(meter_error)?,
             true_peak,
             sample_peak: peak(EbuR128::sample_peak)?,
-            max_momentary: self.max_momentary,
-            max_short_term: self.max_short_term,
+            max_momentary: if self.windows {
+                self.max_momentary
+            } else {
+                f64::NAN
+            },
+            max_short_term: if self.windows {
+                self.max_short_term
+            } else {
+                f64::NAN
+            },
         })
     }
 }
@@ -119,7 +142,7 @@ impl BlockSink for LoudnessMeter {
         if let Some(strict) = &mut self.strict {
             strict.write(left, right)?;
         }
-        if !self.full {
+        if !self.windows {
             return self
                 .meter
                 .add_frames_planar_f32(&[left, right])

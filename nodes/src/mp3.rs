@@ -200,7 +200,7 @@ impl BlockSink for Mp3Sink {
 pub fn measure_decoded(path: &Path) -> Result<(u64, LoudnessReport), AudioError> {
     let mut file = DecodedFile::open(path)?;
     let rate = file.info().sample_rate;
-    let mut meter = LoudnessMeter::full(rate)?;
+    let mut meter = LoudnessMeter::program(rate)?;
     let frames = copy_source(&mut file, &mut meter)?;
     Ok((frames, meter.report()?))
 }

@@ -149,7 +149,11 @@ impl WavSink {
             quantizer: (!format.float).then(|| Quantizer::new(format.bits as u32, dither, seed)),
             meter: match measured {
                 Some(_) => None,
-                None => Some(LoudnessMeter::full(format.sample_rate)?),
+                // A bext chunk carries the momentary and short-term maxima.
+                None if format.container == Container::Bwf => {
+                    Some(LoudnessMeter::full(format.sample_rate)?)
+                }
+                None => Some(LoudnessMeter::program(format.sample_rate)?),
             },
             measured,
             scratch: [Vec::new(), Vec::new()],
