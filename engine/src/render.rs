@@ -23,6 +23,10 @@ const DITHER_HEADROOM_DB: f64 = 0.01;
 pub(crate) const ATTEMPTS: usize = 6;
 /// How far a resampled file's loudness may sit from its master's, LU.
 pub(crate) const LOUDNESS_SLACK: f64 = 0.05;
+/// How far a decoded MP3 may land from its target before it is encoded
+/// again, LU: the ±0.1 LU every delivered file is held to. LAME at 320
+/// kbps takes off about 0.05 LU, which is not worth a second encode.
+const CODEC_LOUDNESS_SLACK: f64 = 0.1;
 
 /// Where a resampled file is first limited, under its ceiling.
 pub(crate) fn first_limit(ceiling: Option<f64>) -> Option<f64> {
@@ -862,7 +866,14 @@ impl Renderer<'_> {
             let off = target
                 .filter(|_| chase_loudness && report.integrated.is_finite())
                 .map(|t| t - report.integrated)
-                .filter(|off| off.abs() > LOUDNESS_SLACK);
+                .filter(|off| {
+                    off.abs()
+                        > if mp3 {
+                            CODEC_LOUDNESS_SLACK
+                        } else {
+                            LOUDNESS_SLACK
+                        }
+                });
             if over.is_none() && off.is_none() {
                 let mut warnings = Vec::new();
                 let mut notes = Vec::new();
@@ -878,7 +889,7 @@ impl Renderer<'_> {
                 let short = target
                     .filter(|_| mp3)
                     .map(|t| t - report.integrated)
-                    .filter(|off| *off > LOUDNESS_SLACK && report.integrated.is_finite());
+                    .filter(|off| *off > CODEC_LOUDNESS_SLACK && report.integrated.is_finite());
                 if let Some(short) = short {
                     warnings.push(format!(
                         "the decoded MP3 reads {:.2} LUFS, {short:.2} LU under its master: the codec took loudness off and its limiter had no room to give it back under the {:.1} dBTP ceiling",
