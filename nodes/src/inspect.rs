@@ -13,6 +13,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
 use crate::interpolation::Interpolator;
+use crate::meter::meter_error;
 use crate::{AudioError, BlockSink, TruePeakMeter};
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
@@ -268,10 +269,6 @@ struct Run {
     value: f32,
     start: u64,
     length: u64,
-}
-
-fn meter_error(e: ebur128::Error) -> AudioError {
-    AudioError::Meter(e.to_string())
 }
 
 impl Inspector {

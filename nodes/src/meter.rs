@@ -42,7 +42,7 @@ pub struct LoudnessMeter {
     max_short_term: f64,
 }
 
-fn meter_error(e: ebur128::Error) -> AudioError {
+pub(crate) fn meter_error(e: ebur128::Error) -> AudioError {
     AudioError::Meter(e.to_string())
 }
 

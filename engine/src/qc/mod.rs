@@ -143,7 +143,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
     }
     let mut by_track: BTreeMap<u32, Vec<InspectedFile>> = BTreeMap::new();
     for (file, (figures, _)) in files.iter().zip(inspections) {
-        let wanted = Wanted::of(project, &file.deliverable);
+        let wanted = project.file_targets(&file.deliverable);
         by_track
             .entry(file.track.expect("filtered"))
             .or_default()
@@ -155,7 +155,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
                 bits: file.bits,
                 target: wanted.target,
                 ceiling: wanted.ceiling,
-                tolerance: wanted.tolerance,
+                tolerance: wanted.tolerance.unwrap_or(DEFAULT_TOLERANCE),
                 figures,
             });
     }
@@ -228,8 +228,8 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
     let json = out.join("report.json");
     let page = out.join("index.html");
     let text = serde_json::to_string(&report).expect("a report serialises");
-    write_atomically(&json, text.as_bytes())?;
-    write_atomically(&page, page::render(&report).as_bytes())?;
+    write_unless_same(&json, text.as_bytes())?;
+    write_unless_same(&page, page::render(&report).as_bytes())?;
     let mut all_checks: Vec<Check> = report.album.checks.clone();
     for track in &report.tracks {
         all_checks.extend(track.checks.iter().cloned());
@@ -249,27 +249,9 @@ fn is_audio(path: &str) -> bool {
         .any(|ext| path.ends_with(ext))
 }
 
-/// What the project asks of a deliverable's files.
-struct Wanted {
-    target: Option<f64>,
-    ceiling: Option<f64>,
-    tolerance: f64,
-}
-
 /// Off target by more than this fails a file with no standard, LU: the
 /// solver lands within 0.1; a lossy codec moves a file a little more.
 const DEFAULT_TOLERANCE: f64 = 0.5;
-
-impl Wanted {
-    fn of(project: &Project, deliverable: &str) -> Wanted {
-        let targets = project.file_targets(deliverable);
-        Wanted {
-            target: targets.target,
-            ceiling: targets.ceiling,
-            tolerance: targets.tolerance.unwrap_or(DEFAULT_TOLERANCE),
-        }
-    }
-}
 
 /// The album end to end in the deliverable with the most of it.
 fn album_length(tracks: &[TrackReport]) -> f64 {
@@ -280,17 +262,11 @@ fn album_length(tracks: &[TrackReport]) -> f64 {
 }
 
 /// Writes `bytes` whole at `path`, unless it holds them already.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+fn write_unless_same(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
-    let temp = path.with_extension("tmp");
-    let error = |source| BuildError::Output {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::write(&temp, bytes).map_err(error)?;
-    std::fs::rename(&temp, path).map_err(error)
+    Ok(bounce_cache::write_atomically(path, bytes)?)
 }
 
 /// Inspections kept in the cache by the file's hash.
@@ -321,12 +297,10 @@ impl InspectionStore {
         let figures = inspect_file(path).map_err(audio)?;
         // Keeping it is an optimisation: a cache that cannot take it
         // only means measuring again next time.
-        if std::fs::create_dir_all(&self.dir).is_ok() {
-            let temp = kept.with_extension("tmp");
-            if std::fs::write(&temp, serde_json::to_vec(&figures).expect("serialises")).is_ok() {
-                let _ = std::fs::rename(&temp, &kept);
-            }
-        }
+        let _ = bounce_cache::write_atomically(
+            &kept,
+            &serde_json::to_vec(&figures).expect("figures serialise"),
+        );
         Ok((figures, true))
     }
 }
