@@ -72,26 +72,10 @@ fn ffprobe(project: &TestProject, file: &str) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-/// ffmpeg's `ebur128=peak=true` summary: integrated loudness (LUFS) and
-/// true peak (dBTP), as ffmpeg prints them (one decimal).
+/// ffmpeg's integrated loudness (LUFS) and true peak (dBTP) of a file.
 fn ffmpeg_loudness(project: &TestProject, file: &str) -> (f64, f64) {
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostats", "-i"])
-        .arg(project.path(file))
-        .args(["-filter_complex", "ebur128=peak=true", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "ffmpeg failed on {file}");
-    let log = String::from_utf8_lossy(&output.stderr);
-    let summary = &log[log.rfind("Summary:").expect("an ebur128 summary")..];
-    let value = |label: &str| -> f64 {
-        let line = summary
-            .lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .unwrap_or_else(|| panic!("no {label} in {summary}"));
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
-    (value("I:"), value("Peak:"))
+    let (integrated, _, peak) = ffmpeg_ebur128(&project.path(file));
+    (integrated, peak)
 }
 
 fn analyze(project: &TestProject, file: &str) -> serde_json::Value {

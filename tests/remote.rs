@@ -112,7 +112,15 @@ impl Server {
     }
 
     fn bounce_with(&self, project: &TestProject, args: &[&str], secret: &str) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_bounce"))
+        self.command(project, args, secret)
+            .output()
+            .expect("run bounce")
+    }
+
+    /// `bounce` in `project`, pointed at this server with `secret`.
+    fn command(&self, project: &TestProject, args: &[&str], secret: &str) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bounce"));
+        command
             .args(args)
             .current_dir(project.path("."))
             .env_remove("BOUNCE_CACHE")
@@ -124,9 +132,8 @@ impl Server {
             )
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env("AWS_REGION", "us-east-1")
-            .output()
-            .expect("run bounce")
+            .env("AWS_REGION", "us-east-1");
+        command
     }
 }
 
@@ -488,24 +495,18 @@ fn a_server_stopped_mid_build_costs_one_warning() {
         body.push_str("deliverable \"wav\" { master \"m\"; format \"wav\" bits=24 rate=44100; }\n");
         project.write("bounce.kdl", &body);
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_bounce"))
-            .args([
-                "build",
-                "--remote-cache-timeout",
-                "2",
-                "--remote-cache-retries",
-                "0",
-            ])
-            .current_dir(project.path("."))
-            .env_remove("BOUNCE_CACHE")
-            .env("BOUNCE_REMOTE_CACHE", server.url())
-            .env(
-                "AWS_ENDPOINT_URL",
-                format!("http://127.0.0.1:{}", server.port),
+        let child = server
+            .command(
+                &project,
+                &[
+                    "build",
+                    "--remote-cache-timeout",
+                    "2",
+                    "--remote-cache-retries",
+                    "0",
+                ],
+                SECRET_KEY,
             )
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", "us-east-1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -158,28 +158,6 @@ fn a_report_deliverable_writes_the_report_with_every_complete_build() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("holds only `report`"));
 }
 
-/// ffmpeg's `ebur128=peak=true` summary of a file: I (LUFS), LRA (LU) and
-/// its 4× true peak (dBFS), as ffmpeg prints them (one decimal).
-fn ffmpeg_ebur128(path: &Path) -> (f64, f64, f64) {
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostats", "-i"])
-        .arg(path)
-        .args(["-filter_complex", "ebur128=peak=true", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let log = String::from_utf8_lossy(&output.stderr);
-    let summary = &log[log.rfind("Summary:").expect("an ebur128 summary")..];
-    let value = |label: &str| -> f64 {
-        let line = summary
-            .lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .unwrap_or_else(|| panic!("no {label} in {summary}"));
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
-    (value("I:"), value("LRA:"), value("Peak:"))
-}
-
 #[test]
 fn the_report_agrees_with_ffmpeg_on_the_demo() {
     if !tool_available("ffmpeg", "-version") {
@@ -358,15 +336,22 @@ fn a_failed_check_fails_the_report_with_its_figures() {
     assert_eq!(isrc["status"], "fail");
 }
 
+/// A PNG's pixel bytes, and the samples per pixel.
+fn decode_png(path: &Path) -> (Vec<u8>, usize) {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    buffer.truncate(info.buffer_size());
+    (buffer, info.color_type.samples())
+}
+
 /// The decoded screenshot: its pixels, and how many differ from the
 /// page's background (the top-left pixel).
 fn screenshot_ink(path: &Path) -> (usize, usize) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buffer = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buffer).unwrap();
-    let bytes = &buffer[..info.buffer_size()];
-    let channels = info.color_type.samples();
+    let (bytes, channels) = decode_png(path);
     let pixels: Vec<&[u8]> = bytes.chunks(channels).collect();
     let background = pixels[0];
     let ink = pixels.iter().filter(|p| p[..3] != background[..3]).count();
@@ -467,13 +452,8 @@ fn the_page_renders_in_a_browser_in_both_schemes_and_fetches_nothing() {
     }
     // The dark page's background is dark, the light page's light.
     let background = |scheme: &str| {
-        let file = std::fs::File::open(shots.join(format!("report-{scheme}.png"))).unwrap();
-        let mut reader = png::Decoder::new(std::io::BufReader::new(file))
-            .read_info()
-            .unwrap();
-        let mut buffer = vec![0; reader.output_buffer_size()];
-        reader.next_frame(&mut buffer).unwrap();
-        buffer[..3].iter().map(|b| *b as u32).sum::<u32>()
+        let (bytes, _) = decode_png(&shots.join(format!("report-{scheme}.png")));
+        bytes[..3].iter().map(|b| *b as u32).sum::<u32>()
     };
     assert!(background("light") > 600 && background("dark") < 150);
 }

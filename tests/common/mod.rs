@@ -340,3 +340,25 @@ pub fn blob_of(project: &TestProject, log: &BuildLog, step: &str) -> PathBuf {
     let blob = entry["output"].as_str().unwrap();
     project.path(&format!(".bounce/blobs/{}/{blob}", &blob[..2]))
 }
+
+/// ffmpeg's `ebur128=peak=true` summary of a file: I (LUFS), LRA (LU) and
+/// its 4× true peak (dBFS), as ffmpeg prints them (one decimal).
+pub fn ffmpeg_ebur128(path: &Path) -> (f64, f64, f64) {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-filter_complex", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    let summary = &log[log.rfind("Summary:").expect("an ebur128 summary")..];
+    let value = |label: &str| -> f64 {
+        let line = summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in {summary}"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (value("I:"), value("LRA:"), value("Peak:"))
+}
