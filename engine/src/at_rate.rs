@@ -8,8 +8,11 @@
 //! Resampling drops what lies above the new Nyquist frequency and reshapes
 //! the peaks, so the file's own limiter keeps the ceiling and a trim
 //! restores the loudness. Each try reads the resampled audio and its
-//! detection, so it costs the limiter's gain stage and two meters, not a
-//! resampler and a detector; and fits of one rate share both.
+//! detection, so it costs the limiter's gain stage and a loudness meter,
+//! not a resampler and a detector; and fits of one rate share both. The
+//! true peak is not measured here: every deliverable measures its file as
+//! written (an MP3 decoded), where dither and codecs have had their say,
+//! and corrects a miss; a second strict meter here cost more than the fit.
 
 use bounce_cache::Hash;
 use bounce_nodes::{
@@ -105,12 +108,12 @@ impl Renderer<'_> {
         let envelope = self.detection_of(step, &audio.output.hash, rate)?;
         // Start from what resampling took off, where the loudness matters.
         let mut trim = target.and(audio.output.info.solved_gain).unwrap_or(0.0);
-        let mut limit_at = first_limit(ceiling);
+        let limit_at = first_limit(ceiling);
         for attempt in 1..=ATTEMPTS {
             let output = self.cache.temp_file(step.kind.name());
             let mut writer =
                 PcmWriter::create(output.path(), rate, Precision::Float).map_err(&error)?;
-            let mut meter = LoudnessMeter::true_peak_and_integrated(rate).map_err(&error)?;
+            let mut meter = LoudnessMeter::integrated_only(rate).map_err(&error)?;
             let mut sink = Tee {
                 first: &mut writer,
                 second: &mut meter,
@@ -134,17 +137,13 @@ impl Renderer<'_> {
             let frames = writer.finish().map_err(&error)?;
             let report = meter.report().map_err(&error)?;
             let loudness = report.integrated;
-            let over = ceiling
-                .map(|c| report.true_peak - c)
-                .filter(|over| *over > 0.0);
             let off = target
                 .filter(|_| loudness.is_finite())
                 .map(|t| t - loudness)
                 .filter(|off| off.abs() > LOUDNESS_SLACK);
-            let done = over.is_none() && off.is_none();
             // The last try stands: the deliverable verifies what it encodes
             // and reports a miss with the figures.
-            if done || attempt == ATTEMPTS {
+            let Some(off) = off.filter(|_| attempt < ATTEMPTS) else {
                 let hash = self.commit(step, output)?;
                 return Ok(StepOutput {
                     hash,
@@ -154,15 +153,8 @@ impl Renderer<'_> {
                         ..OutputInfo::pcm(rate, frames, Precision::Float)
                     },
                 });
-            }
-            match (over, off) {
-                (Some(over), _) => match limit_at.as_mut() {
-                    Some(at) => *at -= over + 0.005,
-                    None => trim -= over + 0.01,
-                },
-                (None, Some(off)) => trim += off,
-                (None, None) => unreachable!("done above"),
-            }
+            };
+            trim += off;
         }
         unreachable!("the last attempt returns")
     }

@@ -7,6 +7,7 @@ use bounce_nodes::{
     Solution, TargetProblem, Tee, TruePeakMeter, TARGET_TOLERANCE,
 };
 
+use crate::render::GRID_MARGIN_DB;
 use crate::render::{Input, OutputInfo, Renderer, StepOutput};
 use crate::step::Step;
 use crate::BuildError;
@@ -18,12 +19,6 @@ const HEAVY_LIMITING_DB: f64 = 6.0;
 const VERIFY_ROUNDS: usize = 4;
 /// Extra room taken when the limiter's ceiling is lowered after an over, dB.
 const VERIFY_MARGIN_DB: f64 = 0.005;
-/// How far under the ceiling the limiter starts, dB. It detects on an 8×
-/// grid and the BS.1770 points; the strict meter's 16× points read a few
-/// hundredths of a dB higher on music (0.015 to 0.046 dB seen), which
-/// cost most masters a second round of solving and rendering. Starting
-/// this much lower keeps one round; the strict check still decides.
-const GRID_MARGIN_DB: f64 = 0.05;
 
 /// A chain's output kept in a temp file, with its loudness and true peak,
 /// and the limiter's detection of it (so trying gains costs no detection).

@@ -107,13 +107,17 @@ fn zigzag(r: i64) -> u64 {
     ((r << 1) ^ (r >> 63)) as u64
 }
 
-/// The cheapest Rice parameter for a partition and its cost in bits.
-fn rice_parameter(residual: &[i64]) -> (u32, u64) {
-    let n = residual.len() as u64;
-    let sum: u64 = residual.iter().map(|r| zigzag(*r)).sum();
+/// The cheapest Rice parameter for a partition of `n` samples whose
+/// zigzagged residuals sum to `sum`, and its cost in bits, estimated from
+/// the sum as libFLAC does: each sample costs k + 1 bits and its value
+/// shifted by k, which truncation lowers by half a unit on average.
+fn rice_parameter(sum: u64, n: u64) -> (u32, u64) {
     let mean = sum / n.max(1);
     let estimate = 64 - mean.leading_zeros();
-    let cost = |k: u32| n * (k as u64 + 1) + residual.iter().map(|r| zigzag(*r) >> k).sum::<u64>();
+    let cost = |k: u32| {
+        let truncated = if k > 0 { n / 2 } else { 0 };
+        (n * (k as u64 + 1) + (sum >> k)).saturating_sub(truncated)
+    };
     (estimate.saturating_sub(1)..=estimate.min(30))
         .map(|k| (k.min(30), cost(k.min(30))))
         .min_by_key(|(_, c)| *c)
@@ -128,32 +132,57 @@ struct Partitioned {
 }
 
 /// The partition order that codes `residual` (of a block of `block`
-/// samples, after `warm_up` warm-up samples) in the fewest bits.
+/// samples, after `warm_up` warm-up samples) in the fewest bits. The
+/// residual is summed once at the finest order; each coarser order adds
+/// pairs of the finer one's sums (as libFLAC does).
 fn partition(residual: &[i64], block: usize, warm_up: usize) -> Partitioned {
-    let mut best: Option<Partitioned> = None;
-    for order in 0..=MAX_PARTITION_ORDER {
+    let fits = |order: u32| {
         let parts = 1usize << order;
-        if !block.is_multiple_of(parts) || block / parts <= warm_up {
-            break;
-        }
-        let size = block / parts;
-        let mut parameters = Vec::with_capacity(parts);
+        block.is_multiple_of(parts) && block / parts > warm_up
+    };
+    let finest = (0..=MAX_PARTITION_ORDER)
+        .take_while(|order| fits(*order))
+        .last()
+        .unwrap_or(0);
+    let size = block >> finest;
+    let mut sums: Vec<u64> = residual
+        .chunks(size)
+        .enumerate()
+        .map(|(p, _)| {
+            let (start, end) = if p == 0 {
+                (0, size - warm_up)
+            } else {
+                (p * size - warm_up, (p + 1) * size - warm_up)
+            };
+            residual[start..end].iter().map(|r| zigzag(*r)).sum()
+        })
+        .collect();
+    sums.truncate(1 << finest);
+    let mut best: Option<Partitioned> = None;
+    let mut order = finest;
+    loop {
+        let size = (block >> order) as u64;
+        let mut parameters = Vec::with_capacity(sums.len());
         let mut bits = 0;
-        let mut start = 0;
-        for p in 0..parts {
-            let len = if p == 0 { size - warm_up } else { size };
-            let (k, cost) = rice_parameter(&residual[start..start + len]);
+        for (p, sum) in sums.iter().enumerate() {
+            let len = if p == 0 { size - warm_up as u64 } else { size };
+            let (k, cost) = rice_parameter(*sum, len);
             parameters.push(k);
             bits += cost + 5;
-            start += len;
         }
-        if best.as_ref().is_none_or(|b| bits < b.bits) {
+        // Coarser wins ties: fewer parameters to write.
+        if best.as_ref().is_none_or(|b| bits <= b.bits) {
             best = Some(Partitioned {
                 order,
                 parameters,
                 bits,
             });
         }
+        if order == 0 {
+            break;
+        }
+        sums = sums.chunks(2).map(|pair| pair.iter().sum()).collect();
+        order -= 1;
     }
     best.expect("order 0 always fits")
 }
@@ -233,32 +262,43 @@ fn lpc_residual(samples: &[i64], coefficients: &[i64], shift: u32, out: &mut Vec
     }));
 }
 
-/// Autocorrelation of the Tukey(0.5)-windowed block, lags 0 to `lags`.
-fn autocorrelation(samples: &[i64], lags: usize) -> Vec<f64> {
-    let n = samples.len();
+/// The Tukey(0.5) window of a block of `n` samples.
+fn tukey(n: usize) -> Vec<f64> {
     let taper = (n / 4).max(1);
-    let window = |i: usize| {
-        let edge = i.min(n - 1 - i);
-        if edge >= taper {
-            1.0
-        } else {
-            0.5 - 0.5 * (std::f64::consts::PI * edge as f64 / taper as f64).cos()
-        }
-    };
-    let windowed: Vec<f64> = samples
-        .iter()
-        .enumerate()
-        .map(|(i, x)| *x as f64 * window(i))
-        .collect();
-    (0..=lags)
-        .map(|lag| {
-            windowed[lag..]
-                .iter()
-                .zip(&windowed)
-                .map(|(a, b)| a * b)
-                .sum()
+    (0..n)
+        .map(|i| {
+            let edge = i.min(n - 1 - i);
+            if edge >= taper {
+                1.0
+            } else {
+                0.5 - 0.5 * (std::f64::consts::PI * edge as f64 / taper as f64).cos()
+            }
         })
         .collect()
+}
+
+/// Autocorrelation of the block under `window`, lags 0 to
+/// [`MAX_LPC_ORDER`]. Every lag is summed in sample order, all lags in one
+/// pass, so the sums run side by side instead of one after another.
+fn autocorrelation(samples: &[i64], window: &[f64]) -> [f64; MAX_LPC_ORDER + 1] {
+    let windowed: Vec<f64> = samples
+        .iter()
+        .zip(window)
+        .map(|(x, w)| *x as f64 * w)
+        .collect();
+    let mut autoc = [0.0; MAX_LPC_ORDER + 1];
+    for (i, x) in windowed.iter().enumerate().take(MAX_LPC_ORDER) {
+        for (lag, sum) in autoc.iter_mut().enumerate().take(i + 1) {
+            *sum += x * windowed[i - lag];
+        }
+    }
+    for history in windowed.windows(MAX_LPC_ORDER + 1) {
+        let x = history[MAX_LPC_ORDER];
+        for (lag, sum) in autoc.iter_mut().enumerate() {
+            *sum += x * history[MAX_LPC_ORDER - lag];
+        }
+    }
+    autoc
 }
 
 /// Levinson–Durbin: predictor coefficients for every order up to
@@ -350,9 +390,9 @@ fn best_fixed_order(samples: &[i64]) -> (usize, u64) {
 /// The LPC order whose prediction error promises the fewest bits, as the
 /// reference encoder estimates it (bits per residual sample =
 /// ½·log2(error / samples), plus its warm-up and coefficients).
-fn best_lpc(samples: &[i64], bits: u32) -> Option<Predictor> {
+fn best_lpc(samples: &[i64], window: &[f64], bits: u32) -> Option<Predictor> {
     let n = samples.len();
-    let autoc = autocorrelation(samples, MAX_LPC_ORDER);
+    let autoc = autocorrelation(samples, window);
     let expected = |order: usize, error: f64| {
         let per_sample = if error > 0.0 {
             (0.5 * (error / n as f64).log2()).max(0.0)
@@ -379,6 +419,8 @@ fn best_lpc(samples: &[i64], bits: u32) -> Option<Predictor> {
 struct Channel<'a> {
     samples: &'a [i64],
     bits: u32,
+    /// The LPC analysis window, as long as the block.
+    window: &'a [f64],
 }
 
 impl Channel<'_> {
@@ -414,7 +456,7 @@ impl Channel<'_> {
         let mut best = (estimate(&fixed, magnitude, n - order), fixed);
         let mut residual = Vec::with_capacity(n);
         if let Some(lpc) = (n > MAX_LPC_ORDER * 2)
-            .then(|| best_lpc(shifted, bits))
+            .then(|| best_lpc(shifted, self.window, bits))
             .flatten()
         {
             lpc.residual(shifted, &mut residual);
@@ -425,7 +467,10 @@ impl Channel<'_> {
             }
         }
         let predictor = best.1;
-        predictor.residual(shifted, &mut residual);
+        // The LPC residual is already there when LPC won.
+        if matches!(predictor, Predictor::Fixed(_)) {
+            predictor.residual(shifted, &mut residual);
+        }
         let partitioned = partition(&residual, n, predictor.order());
         let size = predictor.header_bits(bits) + 6 + partitioned.bits;
         if size < verbatim {
@@ -551,6 +596,8 @@ pub struct FlacStream {
     samples: u64,
     md5: Md5,
     frame_sizes: Option<(usize, usize)>,
+    /// The LPC window of a whole block (the last, shorter one makes its own).
+    window: Vec<f64>,
 }
 
 impl FlacStream {
@@ -564,6 +611,7 @@ impl FlacStream {
             samples: 0,
             md5: Md5::new(),
             frame_sizes: None,
+            window: tukey(FLAC_BLOCK),
         }
     }
 
@@ -627,7 +675,21 @@ impl FlacStream {
         let side: Vec<i64> = left.iter().zip(right).map(|(l, r)| l - r).collect();
         let mid: Vec<i64> = left.iter().zip(right).map(|(l, r)| (l + r) >> 1).collect();
         let bits = self.bits;
-        let channel = |samples: &[i64], bits: u32| Channel { samples, bits }.plan();
+        let short;
+        let window = if n == self.window.len() {
+            &self.window
+        } else {
+            short = tukey(n);
+            &short
+        };
+        let channel = |samples: &[i64], bits: u32| {
+            Channel {
+                samples,
+                bits,
+                window,
+            }
+            .plan()
+        };
         let (l, r, s, m) = (
             channel(left, bits),
             channel(right, bits),
@@ -796,9 +858,11 @@ mod tests {
                 ((tone + 1e-4 * noise) * 8_388_607.0).round() as i64
             })
             .collect();
+        let window = tukey(samples.len());
         let channel = Channel {
             samples: &samples,
             bits: 24,
+            window: &window,
         };
         let (subframe, size) = channel.choose(&samples, 24);
         let Subframe::Predicted {
