@@ -76,9 +76,9 @@ echo
 master48="$work/master48.wav"
 ffmpeg -v error -y -i "$album/peer-out/01.wav" -ar 48000 -c:a pcm_f32le "$master48"
 peer_wav=$(measure ffmpeg -v error -y -i "$master48" -af aresample=resampler=soxr:osr=44100 -c:a pcm_s24le "$work/p.wav")
-peer_mp3=$(measure ffmpeg -v error -y -i "$master48" -af aresample=resampler=soxr:osr=44100 -c:a libmp3lame -b:a 320k "$work/p.mp3")
+peer_mp3=$(measure ffmpeg -v error -y -i "$master48" -af aresample=resampler=soxr:osr=44100 -c:a libmp3lame -compression_level 2 -b:a 320k "$work/p.mp3")
 peer_flac=$(measure ffmpeg -v error -y -i "$master48" -af aresample=resampler=soxr:osr=44100 -sample_fmt s32 -bits_per_raw_sample 24 -c:a flac "$work/p.flac")
-peer_lame=$(measure lame --silent -b 320 --resample 44.1 "$master48" "$work/l.mp3")
+peer_lame=$(measure lame --silent -q 2 -b 320 --resample 44.1 "$master48" "$work/l.mp3")
 step_speed() { # step-id prefix: mean times realtime per core
     python3 - "$work/steps.json" "$1" <<'PY'
 import json, sys
