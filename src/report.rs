@@ -118,7 +118,8 @@ impl Observer for JsonObserver {
             line["notes"] = event.notes.clone().into();
         }
         if let Some(reason) = &event.reason {
-            line["reason"] = reason.clone().into();
+            line["reason"] = reason.to_string().into();
+            line["reason_code"] = reason.code().into();
         }
         if event.status == Status::Cached {
             line["cache"] = if event.remote { "remote" } else { "local" }.into();
@@ -294,7 +295,10 @@ impl Observer for HumanObserver {
                 "{:>10} {}: {}",
                 "Stale",
                 event.step.id,
-                event.reason.as_deref().unwrap_or("not in the cache")
+                event
+                    .reason
+                    .as_ref()
+                    .map_or("not in the cache".to_string(), ToString::to_string)
             ),
             // The files are news; the steps inside a track are detail.
             Status::Built if shows_file(event.step.kind) || crate::output::verbose() => self.line(

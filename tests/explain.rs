@@ -80,6 +80,13 @@ fn a_changed_parameter_is_named_with_both_values() {
         .find(|s| s["step"] == "bus:1:drums")
         .unwrap();
     assert_eq!(bus["reason"], "input stem:1:kick changed");
+    assert_eq!(bus["reason_code"], "changed");
+    let never: Vec<_> = log
+        .steps
+        .iter()
+        .filter(|s| s["reason_code"] == "never-built")
+        .collect();
+    assert!(never.is_empty(), "every step was built before: {never:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use petgraph::visit::{Dfs, Reversed};
 use petgraph::Direction;
 use serde::Serialize;
 
-use crate::explain::{reason, StepRecord, StepRecords};
+use crate::explain::{reason, RebuildReason, StepRecord, StepRecords};
 use crate::key::{key_json, step_key};
 use crate::plan::{plan, Plan};
 use crate::publish::{publish, MANIFEST};
@@ -78,7 +78,7 @@ pub struct StepEvent<'a> {
     /// Routine corrections made to the output (see [`OutputInfo::notes`]).
     pub notes: Vec<String>,
     /// Why the step renders (or would, in a dry run).
-    pub reason: Option<String>,
+    pub reason: Option<RebuildReason>,
     /// Found in the remote cache rather than the local one.
     pub remote: bool,
 }
@@ -694,7 +694,7 @@ impl Run<'_> {
         step: &Step,
         inputs: &[Input],
         content: Option<Hash>,
-    ) -> (StepRecord, String) {
+    ) -> (StepRecord, RebuildReason) {
         let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
         let record = StepRecord {
             key: step_key(step, self.rate, &hashes, content),
@@ -875,7 +875,9 @@ impl Run<'_> {
                     (
                         Outcome::Stale,
                         None,
-                        Some(format!("input {stale} would render")),
+                        Some(RebuildReason::InputRenders {
+                            step: stale.to_string(),
+                        }),
                     )
                 }
                 Some(inputs) => {
@@ -1012,7 +1014,7 @@ struct Ran {
     key: Hash,
     /// A record for the next build, when it differs from the last one.
     record: Option<StepRecord>,
-    reason: Option<String>,
+    reason: Option<RebuildReason>,
     /// Found in the remote cache.
     remote: bool,
 }

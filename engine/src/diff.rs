@@ -61,7 +61,7 @@ pub fn step_changes(a: &Project, b: &Project) -> Result<Vec<StepChange>, Project
                 differences("", old, new, &mut what);
                 changes.extend(what.into_iter().map(|change| StepChange {
                     step: id.clone(),
-                    change,
+                    change: change.to_string(),
                 }));
             }
             Some(_) => {}

@@ -76,8 +76,100 @@ fn show(value: &Value) -> String {
     }
 }
 
+/// Why a step renders (or would, in a dry run): `explain`, `--dry-run`
+/// and the JSON events' `reason` print it; `code` names the kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RebuildReason {
+    /// No build recorded this step.
+    NeverBuilt,
+    /// Its key is the one recorded, but its output has left the cache.
+    Evicted,
+    /// What changed in its key since the last build (nothing named when
+    /// the key changed in a way no field shows).
+    Changed(Vec<Change>),
+    /// In a dry run: an input renders first, so this step's key is not
+    /// known yet.
+    InputRenders { step: String },
+}
+
+impl RebuildReason {
+    /// A stable name for the kind of reason, for tools reading JSON.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RebuildReason::NeverBuilt => "never-built",
+            RebuildReason::Evicted => "evicted",
+            RebuildReason::Changed(_) => "changed",
+            RebuildReason::InputRenders { .. } => "input-renders",
+        }
+    }
+}
+
+impl std::fmt::Display for RebuildReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RebuildReason::NeverBuilt => f.write_str("never built"),
+            RebuildReason::Evicted => f.write_str("its output was evicted from the cache"),
+            RebuildReason::InputRenders { step } => write!(f, "input {step} would render"),
+            RebuildReason::Changed(changes) if changes.is_empty() => f.write_str("its key changed"),
+            RebuildReason::Changed(changes) => {
+                for (i, change) in changes.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{change}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One thing that changed in a step's key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The audio file a source step reads.
+    Source { file: String },
+    /// A processor's, tool's or the key layout's version.
+    Version {
+        name: String,
+        old: String,
+        new: String,
+    },
+    /// The project's processing rate.
+    Rate { old: String, new: String },
+    /// A parameter (`at` its path in the action, empty for the action).
+    Parameter {
+        at: String,
+        old: String,
+        new: String,
+    },
+    /// The output of the named input step.
+    Input { step: String },
+    /// The inputs, in a way no single input shows (added or removed).
+    Inputs,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Source { file } => write!(f, "source file {file} changed (content)"),
+            Change::Version { name, old, new } => write!(f, "new {name} version ({old} → {new})"),
+            Change::Rate { old, new } => {
+                write!(f, "processing rate changed from {old} to {new}")
+            }
+            Change::Parameter { at, old, new } => write!(
+                f,
+                "{} changed from {old} to {new}",
+                if at.is_empty() { "the action" } else { at }
+            ),
+            Change::Input { step } => write!(f, "input {step} changed"),
+            Change::Inputs => f.write_str("its inputs changed"),
+        }
+    }
+}
+
 /// Every leaf that differs between two JSON values, with its path.
-pub(crate) fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
+pub(crate) fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<Change>) {
     let join = |key: &str| {
         if path.is_empty() {
             key.to_string()
@@ -126,12 +218,11 @@ pub(crate) fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<St
                 }
             }
         }
-        _ => out.push(format!(
-            "{} changed from {} to {}",
-            if path.is_empty() { "the action" } else { path },
-            show(old),
-            show(new)
-        )),
+        _ => out.push(Change::Parameter {
+            at: path.to_string(),
+            old: show(old),
+            new: show(new),
+        }),
     }
 }
 
@@ -144,27 +235,27 @@ pub fn reason(
     material: &str,
     inputs: &[&str],
     source: Option<&Path>,
-) -> String {
+) -> RebuildReason {
     let Some(record) = record else {
-        return "never built".into();
+        return RebuildReason::NeverBuilt;
     };
     if &record.key == key {
-        return "its output was evicted from the cache".into();
+        return RebuildReason::Evicted;
     }
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
     let (old, material) = (&parse(&record.material), &parse(material));
     let mut why = Vec::new();
     if old["content"] != material["content"] {
         let file = source.map(|p| p.display().to_string()).unwrap_or_default();
-        why.push(format!("source file {file} changed (content)"));
+        why.push(Change::Source { file });
     }
     for (field, name) in VERSIONS {
         if old[field] != material[field] {
-            why.push(format!(
-                "new {name} version ({} → {})",
-                show(&old[field]),
-                show(&material[field])
-            ));
+            why.push(Change::Version {
+                name: name.to_string(),
+                old: show(&old[field]),
+                new: show(&material[field]),
+            });
         }
     }
     if let (Value::Object(a), Value::Object(b)) = (&old["versions"], &material["versions"]) {
@@ -172,17 +263,20 @@ pub fn reason(
             // A processor added or removed shows as a parameter change.
             if let (Some(x), Some(y)) = (a.get(name), b.get(name)) {
                 if x != y {
-                    why.push(format!("new {name} version ({} → {})", show(x), show(y)));
+                    why.push(Change::Version {
+                        name: name.clone(),
+                        old: show(x),
+                        new: show(y),
+                    });
                 }
             }
         }
     }
     if old["rate"] != material["rate"] {
-        why.push(format!(
-            "processing rate changed from {} to {}",
-            show(&old["rate"]),
-            show(&material["rate"])
-        ));
+        why.push(Change::Rate {
+            old: show(&old["rate"]),
+            new: show(&material["rate"]),
+        });
     }
     if old["params"] != material["params"] {
         differences("", &old["params"], &material["params"], &mut why);
@@ -196,17 +290,13 @@ pub fn reason(
             .map(|(_, id)| *id)
             .collect();
         if changed.is_empty() {
-            why.push("its inputs changed".into());
+            why.push(Change::Inputs);
         }
-        for id in changed {
-            why.push(format!("input {id} changed"));
-        }
+        why.extend(changed.into_iter().map(|id| Change::Input {
+            step: id.to_string(),
+        }));
     }
-    if why.is_empty() {
-        "its key changed".into()
-    } else {
-        why.join("; ")
-    }
+    RebuildReason::Changed(why)
 }
 
 #[cfg(test)]
@@ -237,7 +327,11 @@ mod tests {
                 &["source:1:kick"],
                 None
             ),
-            "gain changed from -3.0 to -4.5"
+            RebuildReason::Changed(vec![Change::Parameter {
+                at: "gain".into(),
+                old: "-3.0".into(),
+                new: "-4.5".into()
+            }])
         );
         let moved = material(-3.0, "b");
         assert_eq!(
@@ -248,15 +342,44 @@ mod tests {
                 &["source:1:kick"],
                 None
             ),
-            "input source:1:kick changed"
+            RebuildReason::Changed(vec![Change::Input {
+                step: "source:1:kick".into()
+            }])
         );
         assert_eq!(
             reason(None, &Hash::of_bytes(b"new"), &new, &[], None),
-            "never built"
+            RebuildReason::NeverBuilt
         );
         assert_eq!(
             reason(Some(&old), &old.key, &old.material, &[], None),
-            "its output was evicted from the cache"
+            RebuildReason::Evicted
         );
+    }
+
+    #[test]
+    fn reasons_read_as_the_user_would_say_them() {
+        let two = RebuildReason::Changed(vec![
+            Change::Parameter {
+                at: "chain.compress.threshold".into(),
+                old: "-18.0".into(),
+                new: "-20.0".into(),
+            },
+            Change::Version {
+                name: "eq".into(),
+                old: "1".into(),
+                new: "2".into(),
+            },
+        ]);
+        assert_eq!(
+            two.to_string(),
+            "chain.compress.threshold changed from -18.0 to -20.0; new eq version (1 → 2)"
+        );
+        assert_eq!(two.code(), "changed");
+        assert_eq!(
+            RebuildReason::Changed(vec![]).to_string(),
+            "its key changed"
+        );
+        assert_eq!(RebuildReason::NeverBuilt.to_string(), "never built");
+        assert_eq!(RebuildReason::Evicted.code(), "evicted");
     }
 }
