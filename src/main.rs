@@ -1,4 +1,5 @@
 //! The `bounce` command.
+#![forbid(unsafe_code)]
 
 mod analyze;
 mod cache;

@@ -21,12 +21,20 @@ fn project() -> TestProject {
 
 const HEAD: &str = "release \"E\" {\n    version \"1\"\n}\n";
 
-fn assert_reports(stderr: &str, location: &str, message: &str) {
+/// Asserts that one diagnostic with `code` reports `message` at
+/// `location`: each diagnostic starts with its code on a line of its own.
+fn assert_reports(stderr: &str, code: &str, location: &str, message: &str) {
+    let found = stderr
+        .split("\nbounce::")
+        .map(|block| block.trim_start_matches("bounce::"))
+        .filter(|block| block.starts_with(&format!("{}\n", code.trim_start_matches("bounce::"))))
+        .any(|block| {
+            block.contains(&format!("[bounce.kdl:{location}]")) && block.contains(message)
+        });
     assert!(
-        stderr.contains(&format!("[bounce.kdl:{location}]")),
-        "no location bounce.kdl:{location} in:\n{stderr}"
+        found,
+        "no {code} saying \"{message}\" at bounce.kdl:{location} in:\n{stderr}"
     );
-    assert!(stderr.contains(message), "no \"{message}\" in:\n{stderr}");
 }
 
 #[test]
@@ -35,7 +43,12 @@ fn unknown_node_suggests_the_nearest_name() {
         &project(),
         &format!("{HEAD}trak 1 \"A\" {{\n    stem \"k\" \"kick.wav\"\n}}\n"),
     );
-    assert_reports(&stderr, "4:1", "unknown node `trak` at the top level");
+    assert_reports(
+        &stderr,
+        "bounce::unknown-node",
+        "4:1",
+        "unknown node `trak` at the top level",
+    );
     assert!(stderr.contains("did you mean `track`?"), "{stderr}");
 }
 
@@ -45,7 +58,12 @@ fn unknown_property_suggests_the_nearest_name() {
         &project(),
         &format!("{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kick.wav\" gian=-3\n}}\n"),
     );
-    assert_reports(&stderr, "5:25", "unknown property `gian` on `stem`");
+    assert_reports(
+        &stderr,
+        "bounce::unknown-property",
+        "5:25",
+        "unknown property `gian` on `stem`",
+    );
     assert!(stderr.contains("did you mean `gain`?"), "{stderr}");
 }
 
@@ -55,9 +73,14 @@ fn wrong_types_and_ranges_are_caught() {
         &project(),
         &format!("{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kick.wav\" pan=2 gain=\"loud\"\n}}\n"),
     );
-    assert_reports(&stderr, "5:25", "2 is out of range");
+    assert_reports(&stderr, "bounce::out-of-range", "5:25", "2 is out of range");
     assert!(stderr.contains("must be between -1 and 1"), "{stderr}");
-    assert_reports(&stderr, "5:31", "expected a number, found a string");
+    assert_reports(
+        &stderr,
+        "bounce::wrong-type",
+        "5:31",
+        "expected a number, found a string",
+    );
 }
 
 #[test]
@@ -66,7 +89,12 @@ fn missing_files_point_at_the_path() {
         &project(),
         &format!("{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kik.wav\"\n}}\n"),
     );
-    assert_reports(&stderr, "5:14", "audio file not found: kik.wav");
+    assert_reports(
+        &stderr,
+        "bounce::missing-file",
+        "5:14",
+        "audio file not found: kik.wav",
+    );
 }
 
 #[test]
@@ -74,12 +102,22 @@ fn invalid_isrc_and_upc_say_why() {
     let text = "release \"E\" {\n    version \"1\"\n    upc \"5012345678901\"\n}\n\
                 track 1 \"A\" {\n    isrc \"GB-XYZ-2X-00001\"\n    stem \"k\" \"kick.wav\"\n}\n";
     let stderr = check_fails(&project(), text);
-    assert_reports(&stderr, "3:9", "invalid UPC/EAN \"5012345678901\"");
+    assert_reports(
+        &stderr,
+        "bounce::bad-identifier",
+        "3:9",
+        "invalid UPC/EAN \"5012345678901\"",
+    );
     assert!(
         stderr.contains("the check digit is 1, but the other digits give 0"),
         "{stderr}"
     );
-    assert_reports(&stderr, "6:10", "invalid ISRC \"GB-XYZ-2X-00001\"");
+    assert_reports(
+        &stderr,
+        "bounce::bad-identifier",
+        "6:10",
+        "invalid ISRC \"GB-XYZ-2X-00001\"",
+    );
     assert!(
         stderr.contains("the year `2X` must be two digits"),
         "{stderr}"
@@ -93,15 +131,31 @@ fn routing_mistakes_point_at_the_member() {
          bus \"drums\" \"kik\"\n    bus \"x\" \"y\"\n    bus \"y\" \"x\"\n}}\n"
     );
     let stderr = check_fails(&project(), &text);
-    assert_reports(&stderr, "6:5", "\"kick\" is defined twice in track 1");
     assert_reports(
         &stderr,
+        "bounce::duplicate",
+        "6:5",
+        "\"kick\" is defined twice in track 1",
+    );
+    assert_reports(
+        &stderr,
+        "bounce::bad-routing",
         "7:17",
         "unknown stem or bus \"kik\" in bus \"drums\"",
     );
     assert!(stderr.contains("did you mean \"kick\"?"), "{stderr}");
-    assert_reports(&stderr, "8:5", "bus \"x\" feeds itself through a cycle");
-    assert_reports(&stderr, "9:5", "bus \"y\" feeds itself through a cycle");
+    assert_reports(
+        &stderr,
+        "bounce::bad-routing",
+        "8:5",
+        "bus \"x\" feeds itself through a cycle",
+    );
+    assert_reports(
+        &stderr,
+        "bounce::bad-routing",
+        "9:5",
+        "bus \"y\" feeds itself through a cycle",
+    );
 }
 
 #[test]
@@ -110,7 +164,12 @@ fn a_member_in_two_buses_is_an_error() {
         "{HEAD}track 1 \"A\" {{\n    stem \"kick\" \"kick.wav\"\n    bus \"a\" \"kick\"\n    bus \"b\" \"kick\"\n}}\n"
     );
     let stderr = check_fails(&project(), &text);
-    assert_reports(&stderr, "7:13", "\"kick\" is in two buses, \"a\" and \"b\"");
+    assert_reports(
+        &stderr,
+        "bounce::bad-routing",
+        "7:13",
+        "\"kick\" is in two buses, \"a\" and \"b\"",
+    );
 }
 
 #[test]
@@ -121,9 +180,24 @@ fn duplicates_across_the_project_are_errors() {
          deliverable \"d\" {{ master \"mm\"; format \"wav\"; }}\n"
     );
     let stderr = check_fails(&project(), &text);
-    assert_reports(&stderr, "5:1", "master \"m\" is defined twice");
-    assert_reports(&stderr, "7:1", "track 1 is defined twice");
-    assert_reports(&stderr, "8:19", "unknown master \"mm\"");
+    assert_reports(
+        &stderr,
+        "bounce::duplicate",
+        "5:1",
+        "master \"m\" is defined twice",
+    );
+    assert_reports(
+        &stderr,
+        "bounce::duplicate",
+        "7:1",
+        "track 1 is defined twice",
+    );
+    assert_reports(
+        &stderr,
+        "bounce::bad-routing",
+        "8:19",
+        "unknown master \"mm\"",
+    );
     assert!(stderr.contains("did you mean \"m\"?"), "{stderr}");
 }
 
@@ -146,6 +220,7 @@ fn syntax_errors_point_at_the_line() {
         &format!("{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kick.wav\" gain=\n}}\n"),
     );
     assert!(stderr.contains("[bounce.kdl:5:"), "{stderr}");
+    assert!(stderr.starts_with("bounce::syntax\n"), "{stderr}");
 }
 
 #[test]
@@ -158,7 +233,12 @@ fn errors_in_included_files_name_that_file() {
     );
     assert!(stderr.contains("[masters.kdl:2:5]"), "{stderr}");
     assert!(stderr.contains("did you mean `width`?"), "{stderr}");
-    assert_reports(&stderr, "5:9", "cannot read missing.kdl");
+    assert_reports(
+        &stderr,
+        "bounce::missing-file",
+        "5:9",
+        "cannot read missing.kdl",
+    );
 }
 
 #[test]
@@ -264,11 +344,13 @@ fn check_opens_every_audio_file_and_points_at_the_bad_ones() {
     );
     assert_reports(
         &stderr,
+        "bounce::bad-audio",
         "7:14",
         "notes.wav: not an audio file bounce can read",
     );
     assert_reports(
         &stderr,
+        "bounce::bad-audio",
         "10:14",
         "surround.wav: 6 channels; bounce takes mono or stereo sources",
     );
@@ -300,7 +382,7 @@ fn a_truncated_file_fails_the_build_and_says_how_short_it_is() {
     let checked = project.run(&["check"]);
     assert_eq!(checked.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&checked.stderr).replace("\n  │ ", " ");
-    assert_reports(&stderr, "5:24", message);
+    assert_reports(&stderr, "bounce::bad-audio", "5:24", message);
     // ...and a build, decoding, finds the audio end early.
     let log = project.build(&[]);
     assert_eq!(log.output.status.code(), Some(1));
@@ -365,4 +447,15 @@ fn check_counts_in_english() {
         stderr.contains("ok (1 track, 1 master, 1 deliverable)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn every_diagnostic_code_is_in_the_reference() {
+    let docs = include_str!("../docs/commands.md");
+    for code in bounce_engine::Code::ALL {
+        assert!(
+            docs.contains(&format!("| `{code}` |")),
+            "{code} is missing from docs/commands.md"
+        );
+    }
 }

@@ -46,9 +46,105 @@ impl Span {
     }
 }
 
+/// What kind of mistake a diagnostic reports: a stable name printed with
+/// it (`bounce::unknown-property`), which scripts and tests match instead
+/// of the English text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// The file is not KDL, or not the KDL version bounce reads.
+    Syntax,
+    /// A node bounce does not know, or one in a place it does not belong.
+    UnknownNode,
+    /// A property the node does not take.
+    UnknownProperty,
+    /// A word among fixed choices that is none of them.
+    UnknownValue,
+    /// More arguments than the node takes, or a block it does not take.
+    UnexpectedArgument,
+    /// A value the node needs and does not have.
+    MissingValue,
+    /// A value of the wrong type (a string for a number).
+    WrongType,
+    /// A number outside its range.
+    OutOfRange,
+    /// A name, node or file given twice where once is the rule.
+    Duplicate,
+    /// A file the project names that is not there, or not a regular file.
+    MissingFile,
+    /// An audio file bounce cannot read, or that is damaged.
+    BadAudio,
+    /// Cover art that is not a usable image.
+    BadImage,
+    /// An ISRC, UPC or EAN that is not one.
+    BadIdentifier,
+    /// A path template that cannot make a file name.
+    BadTemplate,
+    /// A signal path that cannot be built: a bus in a loop, a track with
+    /// nothing in it, a send to nowhere.
+    BadRouting,
+    /// A deliverable that cannot be made as asked (a format's limits, a
+    /// standard's rules, paths that collide).
+    BadDeliverable,
+    /// Anything else that makes the project invalid.
+    Invalid,
+}
+
+impl Code {
+    /// Every code, in the order the reference lists them.
+    pub const ALL: [Code; 17] = [
+        Code::Syntax,
+        Code::UnknownNode,
+        Code::UnknownProperty,
+        Code::UnknownValue,
+        Code::UnexpectedArgument,
+        Code::MissingValue,
+        Code::WrongType,
+        Code::OutOfRange,
+        Code::Duplicate,
+        Code::MissingFile,
+        Code::BadAudio,
+        Code::BadImage,
+        Code::BadIdentifier,
+        Code::BadTemplate,
+        Code::BadRouting,
+        Code::BadDeliverable,
+        Code::Invalid,
+    ];
+
+    /// The code as printed: `bounce::` and the kind in kebab case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Syntax => "bounce::syntax",
+            Code::UnknownNode => "bounce::unknown-node",
+            Code::UnknownProperty => "bounce::unknown-property",
+            Code::UnknownValue => "bounce::unknown-value",
+            Code::UnexpectedArgument => "bounce::unexpected-argument",
+            Code::MissingValue => "bounce::missing-value",
+            Code::WrongType => "bounce::wrong-type",
+            Code::OutOfRange => "bounce::out-of-range",
+            Code::Duplicate => "bounce::duplicate",
+            Code::MissingFile => "bounce::missing-file",
+            Code::BadAudio => "bounce::bad-audio",
+            Code::BadImage => "bounce::bad-image",
+            Code::BadIdentifier => "bounce::bad-identifier",
+            Code::BadTemplate => "bounce::bad-template",
+            Code::BadRouting => "bounce::bad-routing",
+            Code::BadDeliverable => "bounce::bad-deliverable",
+            Code::Invalid => "bounce::invalid",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One mistake in a project file.
 #[derive(Debug, Clone)]
 pub struct ProjectDiagnostic {
+    pub code: Code,
     pub message: String,
     pub span: Option<Span>,
     pub label: String,
@@ -58,6 +154,7 @@ pub struct ProjectDiagnostic {
 impl ProjectDiagnostic {
     pub fn new(span: &Span, message: impl Into<String>) -> Self {
         ProjectDiagnostic {
+            code: Code::Invalid,
             message: message.into(),
             span: Some(span.clone()),
             label: "here".into(),
@@ -68,11 +165,17 @@ impl ProjectDiagnostic {
     /// An error that is about no particular place in a file.
     pub fn global(message: impl Into<String>) -> Self {
         ProjectDiagnostic {
+            code: Code::Invalid,
             message: message.into(),
             span: None,
             label: String::new(),
             help: None,
         }
+    }
+
+    pub fn code(mut self, code: Code) -> Self {
+        self.code = code;
+        self
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {
@@ -96,7 +199,7 @@ impl std::error::Error for ProjectDiagnostic {}
 
 impl miette::Diagnostic for ProjectDiagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        None
+        Some(Box::new(self.code))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help

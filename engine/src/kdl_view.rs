@@ -6,6 +6,7 @@ use std::path::Path;
 use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
+use crate::diagnostic::Code;
 use crate::suggest::nearest;
 use crate::{ProjectDiagnostic, SourceFile, Span};
 
@@ -99,7 +100,8 @@ impl<'a> NodeView<'a> {
                         &self.span_of(name.span()),
                         format!("unknown property `{}` on `{}`", name.value(), self.name()),
                     )
-                    .label("unknown property");
+                    .label("unknown property")
+                    .code(Code::UnknownProperty);
                     d = match nearest(name.value(), allowed) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None if allowed.is_empty() => {
@@ -118,6 +120,7 @@ impl<'a> NodeView<'a> {
                     format!("too many arguments to `{}`", self.name()),
                 )
                 .label("unexpected argument")
+                .code(Code::UnexpectedArgument)
                 .help(format!(
                     "`{}` takes {}",
                     self.name(),
@@ -136,7 +139,8 @@ impl<'a> NodeView<'a> {
                         &self.span_of(children.span()),
                         format!("`{}` takes no block", self.name()),
                     )
-                    .label("unexpected block"),
+                    .label("unexpected block")
+                    .code(Code::UnexpectedArgument),
                 );
             }
         }
@@ -145,7 +149,8 @@ impl<'a> NodeView<'a> {
     fn missing(&self, diags: &mut Diagnostics, what: &str) {
         diags.push(
             ProjectDiagnostic::new(&self.name_span(), format!("`{}` needs {what}", self.name()))
-                .label("incomplete"),
+                .label("incomplete")
+                .code(Code::MissingValue),
         );
     }
 
@@ -155,7 +160,8 @@ impl<'a> NodeView<'a> {
                 &self.span_of(entry.span()),
                 format!("expected {expected}, found {}", describe(entry.value())),
             )
-            .label("wrong type"),
+            .label("wrong type")
+            .code(Code::WrongType),
         );
     }
 
@@ -234,6 +240,7 @@ impl<'a> NodeView<'a> {
                     format!("{value} is out of range"),
                 )
                 .label("out of range")
+                .code(Code::OutOfRange)
                 .help(why),
             );
             return None;
@@ -312,7 +319,8 @@ pub fn choose(
     }
     let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
     let mut d = ProjectDiagnostic::new(span, format!("unknown {what} \"{value}\""))
-        .label(format!("not a {what}"));
+        .label(format!("not a {what}"))
+        .code(Code::UnknownValue);
     d = match nearest(value, choices) {
         Some(s) => d.help(format!(
             "did you mean \"{s}\"? ({what} is one of {})",

@@ -26,7 +26,7 @@ mod render;
 mod revision;
 pub mod step;
 mod suggest;
-mod template;
+pub mod template;
 mod transaction;
 
 pub use build::{
@@ -34,9 +34,10 @@ pub use build::{
     LastBuild, Observer, Status, StepEvent,
 };
 pub use clean::{clean, Cleaned};
-pub use diagnostic::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
+pub use diagnostic::{Code, ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 pub use diff::{file_changes, step_changes, FileChange, StepChange};
 pub use error::BuildError;
+pub use explain::{Change, RebuildReason};
 pub use graph::{render_graph, GraphFormat};
 pub use init::{start_project, InitError, Started};
 pub use key::KEY_SCHEMA;

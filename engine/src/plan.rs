@@ -7,6 +7,7 @@ use bounce_nodes::processors::FadeCurve;
 use bounce_nodes::{PanLaw, ProcessorSpec};
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::diagnostic::Code;
 use crate::model::*;
 use crate::step::{Action, SpecCheck, Step, StepKind, TagFields};
 use crate::template::{render, TemplateValues};
@@ -267,7 +268,7 @@ fn claim_path(
     let path = match render(&deliverable.path, &values) {
         Ok(path) => path,
         Err(why) => {
-            errors.push(ProjectDiagnostic::new(&deliverable.span, why));
+            errors.push(ProjectDiagnostic::new(&deliverable.span, why).code(Code::BadTemplate));
             return None;
         }
     };
@@ -277,6 +278,7 @@ fn claim_path(
                 &deliverable.span,
                 format!("the path \"{}\" is bounce's own {reserved}", path.display()),
             )
+            .code(Code::BadDeliverable)
             .help("choose another name for the deliverable's files"),
         );
         return None;
@@ -301,6 +303,7 @@ fn claim_path(
                 &deliverable.span,
                 format!("{who} and {other} both write {}", path.display()),
             )
+            .code(Code::BadDeliverable)
             .help(help),
         );
     }
@@ -358,7 +361,7 @@ fn plan_cd(
     let image_path = match render(&deliverable.path, &values) {
         Ok(path) => path,
         Err(why) => {
-            errors.push(ProjectDiagnostic::new(&deliverable.span, why));
+            errors.push(ProjectDiagnostic::new(&deliverable.span, why).code(Code::BadTemplate));
             return;
         }
     };
@@ -366,15 +369,21 @@ fn plan_cd(
     for path in [&image_path, &cue_path] {
         let who = format!("deliverable \"{}\"", deliverable.name);
         if let Some(reserved) = reserved_name(path) {
-            errors.push(ProjectDiagnostic::new(
-                &deliverable.span,
-                format!("the path \"{}\" is bounce's own {reserved}", path.display()),
-            ));
+            errors.push(
+                ProjectDiagnostic::new(
+                    &deliverable.span,
+                    format!("the path \"{}\" is bounce's own {reserved}", path.display()),
+                )
+                .code(Code::BadDeliverable),
+            );
         } else if let Some(other) = paths.insert(case_folded(path), who.clone()) {
-            errors.push(ProjectDiagnostic::new(
-                &deliverable.span,
-                format!("{who} and {other} both write {}", path.display()),
-            ));
+            errors.push(
+                ProjectDiagnostic::new(
+                    &deliverable.span,
+                    format!("{who} and {other} both write {}", path.display()),
+                )
+                .code(Code::BadDeliverable),
+            );
         }
     }
     let gaps: Vec<u64> = tracks

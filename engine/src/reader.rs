@@ -11,6 +11,7 @@ use bounce_nodes::{Dither, Mp3Mode, PanLaw, ProcessorSpec, MP3_BITRATES, MP3_RAT
 use kdl::KdlDocument;
 
 use crate::codes::{check_upc, normalise_isrc};
+use crate::diagnostic::Code;
 use crate::kdl_view::{choose, Diagnostics, NodeView, Range};
 use crate::model::*;
 use crate::suggest::nearest;
@@ -228,8 +229,14 @@ fn display_name(path: &Path) -> String {
 }
 
 impl Reader {
-    fn error(&mut self, span: &Span, message: impl Into<String>) -> &mut ProjectDiagnostic {
-        self.diags.push(ProjectDiagnostic::new(span, message));
+    fn error(
+        &mut self,
+        code: Code,
+        span: &Span,
+        message: impl Into<String>,
+    ) -> &mut ProjectDiagnostic {
+        self.diags
+            .push(ProjectDiagnostic::new(span, message).code(code));
         self.diags.list.last_mut().expect("just pushed")
     }
 
@@ -240,8 +247,12 @@ impl Reader {
         }
         if !self.seen.insert(absolute.clone()) {
             if let Some(span) = included_at {
-                self.error(span, format!("{} is included twice", display_name(path)))
-                    .label = "included again here".into();
+                self.error(
+                    Code::Duplicate,
+                    span,
+                    format!("{} is included twice", display_name(path)),
+                )
+                .label = "included again here".into();
             }
             return;
         }
@@ -251,14 +262,14 @@ impl Reader {
                 let message = format!("cannot read {}: {e}", display_name(path));
                 match included_at {
                     Some(span) => {
-                        self.error(span, message);
+                        self.error(Code::MissingFile, span, message);
                     }
                     None if e.kind() == std::io::ErrorKind::NotFound => self.diags.push(
-                        ProjectDiagnostic::global(message).help(
+                        ProjectDiagnostic::global(message).code(Code::MissingFile).help(
                             "name the project file with -f FILE, or write one from a folder of stems with `bounce init`",
                         ),
                     ),
-                    None => self.diags.push(ProjectDiagnostic::global(message)),
+                    None => self.diags.push(ProjectDiagnostic::global(message).code(Code::MissingFile)),
                 }
                 return;
             }
@@ -270,6 +281,7 @@ impl Reader {
                 range: (offset, 1).into(),
             };
             self.error(
+                Code::Syntax,
                 &span,
                 format!("nodes nested {depth} deep; a project nests at most {MAX_DEPTH}"),
             )
@@ -288,6 +300,7 @@ impl Reader {
                         &span,
                         d.message.unwrap_or_else(|| "invalid KDL".into()),
                     )
+                    .code(Code::Syntax)
                     .label(d.label.unwrap_or_else(|| "here".into()));
                     diagnostic.help = d.help;
                     // A KDL 1 keyword in a KDL 2 file: say how 2 writes it.
@@ -334,8 +347,12 @@ impl Reader {
                     match self.includable(&full) {
                         Ok(()) => self.read_file(&full, Some(&span)),
                         Err(why) => {
-                            self.error(&span, format!("cannot include \"{path}\": {why}"))
-                                .help = Some(
+                            self.error(
+                                Code::MissingFile,
+                                &span,
+                                format!("cannot include \"{path}\": {why}"),
+                            )
+                            .help = Some(
                                 "include takes .kdl files in the project's folder or below".into(),
                             );
                         }
@@ -366,7 +383,11 @@ impl Reader {
     }
 
     fn unknown_node(&mut self, node: NodeView, name: &str, known: &[&str], place: &str) {
-        let d = self.error(&node.name_span(), format!("unknown node `{name}` {place}"));
+        let d = self.error(
+            Code::UnknownNode,
+            &node.name_span(),
+            format!("unknown node `{name}` {place}"),
+        );
         d.label = "unknown node".into();
         d.help = Some(match nearest(name, known) {
             Some(s) => format!("did you mean `{s}`?"),
@@ -379,7 +400,8 @@ impl Reader {
         if let Some((_, first)) = &self.release {
             let (line, _) = first.line_col();
             let file = first.file.name.clone();
-            self.error(&node.name_span(), "a second `release`").help = Some(format!(
+            self.error(Code::Duplicate, &node.name_span(), "a second `release`")
+                .help = Some(format!(
                 "a project has one release; the first is at {file}:{line}"
             ));
             return;
@@ -423,6 +445,7 @@ impl Reader {
                                     &span,
                                     format!("{rate} Hz is not a standard sample rate"),
                                 )
+                                .code(Code::OutOfRange)
                                 .label("unsupported rate")
                                 .help("use 44100, 48000, 88200, 96000, 176400 or 192000"),
                             );
@@ -443,6 +466,7 @@ impl Reader {
                                         &span,
                                         format!("invalid version \"{value}\""),
                                     )
+                                    .code(Code::Invalid)
                                     .help(why),
                                 );
                             }
@@ -455,6 +479,7 @@ impl Reader {
                                         &span,
                                         format!("invalid UPC/EAN \"{value}\""),
                                     )
+                                    .code(Code::BadIdentifier)
                                     .label("invalid barcode")
                                     .help(why),
                                 );
@@ -475,7 +500,9 @@ impl Reader {
                                     _ => format!("cover image {}: {what}", display_name(&path)),
                                 };
                                 diags.push(
-                                    ProjectDiagnostic::new(&span, message).label("not an image"),
+                                    ProjectDiagnostic::new(&span, message)
+                                        .code(Code::BadImage)
+                                        .label("not an image"),
                                 );
                             } else if let Err(why) = bounce_nodes::Cover::read(&path).map(|cover| {
                                 release.cover_hash =
@@ -489,6 +516,7 @@ impl Reader {
                                             display_name(&path)
                                         ),
                                     )
+                                    .code(Code::BadImage)
                                     .label("bad cover"),
                                 );
                             }
@@ -502,6 +530,7 @@ impl Reader {
                                         &span,
                                         format!("output folder \"{value}\" {why}"),
                                     )
+                                    .code(Code::Invalid)
                                     .label("outside the project")
                                     .help(format!(
                                         "if that is meant, write `output \"{value}\" outside=#true`"
@@ -568,6 +597,7 @@ impl Reader {
                                         &span,
                                         format!("invalid ISRC \"{value}\""),
                                     )
+                                    .code(Code::BadIdentifier)
                                     .label("invalid ISRC")
                                     .help(why),
                                 );
@@ -592,10 +622,13 @@ impl Reader {
                 "mix" => {
                     child.check_shape(diags, &[], 0, true);
                     if mix_seen {
-                        diags.push(ProjectDiagnostic::new(
-                            &child.name_span(),
-                            "a second `mix` in this track",
-                        ));
+                        diags.push(
+                            ProjectDiagnostic::new(
+                                &child.name_span(),
+                                "a second `mix` in this track",
+                            )
+                            .code(Code::Duplicate),
+                        );
                     }
                     mix_seen = true;
                     track.mix = self.read_chain(child);
@@ -633,11 +666,16 @@ impl Reader {
             }
         }
         if track.sources.is_empty() && number.is_some() {
-            self.error(&track.span, format!("track {} has no stems", track.number))
-                .help = Some("add a `stem \"name\" \"file.wav\"` or a `tone`".into());
+            self.error(
+                Code::BadRouting,
+                &track.span,
+                format!("track {} has no stems", track.number),
+            )
+            .help = Some("add a `stem \"name\" \"file.wav\"` or a `tone`".into());
         } else if track.sources.iter().all(|s| s.mute) && track.length.is_none() {
             // Nothing sounds and nothing says how long: a file of no samples.
             self.error(
+                Code::BadRouting,
                 &track.span,
                 format!(
                     "every stem of track {} is muted: it would deliver an empty file",
@@ -666,6 +704,7 @@ impl Reader {
             let span = node.span_of(node.args()[1].span());
             diags.push(
                 ProjectDiagnostic::new(&span, format!("reference {}: {what}", display_name(&full)))
+                    .code(Code::BadAudio)
                     .label("not an audio file")
                     .help("paths are relative to the project file"),
             );
@@ -709,6 +748,7 @@ impl Reader {
                             false => format!("{}: {what}", display_name(&full)),
                         },
                     )
+                    .code(Code::MissingFile)
                     .label(if missing {
                         "missing file"
                     } else {
@@ -730,6 +770,7 @@ impl Reader {
                     let span = node.span_of(node.args()[1].span());
                     diags.push(
                         ProjectDiagnostic::new(&span, format!("{path}: {problem}"))
+                            .code(Code::BadAudio)
                             .label("bad audio file"),
                     );
                 }
@@ -749,6 +790,7 @@ impl Reader {
                         &span,
                         format!("a {freq} Hz tone is at or above Nyquist ({nyquist} Hz)"),
                     )
+                    .code(Code::OutOfRange)
                     .label("too high"),
                 );
             }
@@ -782,6 +824,7 @@ impl Reader {
         if members.is_empty() {
             diags.push(
                 ProjectDiagnostic::new(&node.name_span(), format!("bus \"{name}\" has no members"))
+                    .code(Code::BadRouting)
                     .help("list the stems or buses it sums: bus \"drums\" \"kick\" \"snare\""),
             );
         }
@@ -807,6 +850,7 @@ impl Reader {
             if let Some(first) = names.get(name) {
                 let (line, _) = first.line_col();
                 self.error(
+                    Code::Duplicate,
                     span,
                     format!("\"{name}\" is defined twice in track {}", track.number),
                 )
@@ -820,11 +864,16 @@ impl Reader {
         for bus in &track.buses {
             for (member, span) in &bus.members {
                 if member == &bus.name {
-                    self.error(span, format!("bus \"{}\" contains itself", bus.name));
+                    self.error(
+                        Code::BadRouting,
+                        span,
+                        format!("bus \"{}\" contains itself", bus.name),
+                    );
                     continue;
                 }
                 if !names.contains_key(member.as_str()) {
                     let d = self.error(
+                        Code::BadRouting,
                         span,
                         format!("unknown stem or bus \"{member}\" in bus \"{}\"", bus.name),
                     );
@@ -834,6 +883,7 @@ impl Reader {
                 }
                 if let Some(other) = owner.insert(member, &bus.name) {
                     self.error(
+                        Code::BadRouting,
                         span,
                         format!(
                             "\"{member}\" is in two buses, \"{other}\" and \"{}\"",
@@ -851,6 +901,7 @@ impl Reader {
                 match owner.get(current) {
                     Some(next) if *next == bus.name => {
                         self.error(
+                            Code::BadRouting,
                             &bus.span,
                             format!("bus \"{}\" feeds itself through a cycle", bus.name),
                         )
@@ -1026,6 +1077,7 @@ impl Reader {
                     &node.name_span(),
                     "`multiband` needs its crossover frequencies",
                 )
+                .code(Code::MissingValue)
                 .help("e.g. `multiband 120 2000 8000 { band …; band …; band …; band … }`"),
             );
             return None;
@@ -1034,6 +1086,7 @@ impl Reader {
             if pair[1].0 <= pair[0].0 {
                 diags.push(
                     ProjectDiagnostic::new(&pair[1].1, "crossovers must rise from low to high")
+                        .code(Code::OutOfRange)
                         .label("not above the one before"),
                 );
             }
@@ -1075,6 +1128,7 @@ impl Reader {
                         }
                     ),
                 )
+                .code(Code::Invalid)
                 .label("band count"),
             );
             return None;
@@ -1121,6 +1175,7 @@ impl Reader {
         if points.is_empty() {
             self.diags.push(
                 ProjectDiagnostic::new(&node.name_span(), "`automate` has no breakpoints")
+                    .code(Code::MissingValue)
                     .help("add `at SECONDS VALUE` lines: automate \"gain\" { at 0 -60; at 2 0 }"),
             );
             return None;
@@ -1160,6 +1215,7 @@ impl Reader {
                     let span = node.span_of(node.prop("slope").expect("read").span());
                     diags.push(
                         ProjectDiagnostic::new(&span, format!("slope={slope} is not available"))
+                            .code(Code::UnknownValue)
                             .help("slope is 12, 24 or 48 (dB per octave)"),
                     );
                 }
@@ -1219,23 +1275,29 @@ impl Reader {
         if mode == LoudnessMode::Album && target.is_none() {
             let span = node.span_of(node.prop("mode").expect("mode was read").span());
             diags.push(
-                ProjectDiagnostic::new(&span, "album mode needs a `target=`").help(
-                    "mode=\"album\" solves one gain for the whole release to reach the target",
-                ),
+                ProjectDiagnostic::new(&span, "album mode needs a `target=`")
+                    .code(Code::MissingValue)
+                    .help(
+                        "mode=\"album\" solves one gain for the whole release to reach the target",
+                    ),
             );
         }
         if let (Some(t), Some(c)) = (target, ceiling) {
             if t >= c {
                 let span = node.span_of(node.prop("target").expect("target was read").span());
-                diags.push(ProjectDiagnostic::new(
-                    &span,
-                    format!("a target of {t} LUFS cannot sit at or above a {c} dBTP ceiling"),
-                ));
+                diags.push(
+                    ProjectDiagnostic::new(
+                        &span,
+                        format!("a target of {t} LUFS cannot sit at or above a {c} dBTP ceiling"),
+                    )
+                    .code(Code::OutOfRange),
+                );
             }
         }
         if let Some(first) = self.masters.iter().find(|m| m.name == name) {
             let (line, _) = first.span.line_col();
             self.error(
+                Code::Duplicate,
                 &node.name_span(),
                 format!("master \"{name}\" is defined twice"),
             )
@@ -1294,6 +1356,7 @@ impl Reader {
                                 &child.name_span(),
                                 "a deliverable renders one master or one set of stems",
                             )
+                            .code(Code::Invalid)
                             .label("second source"),
                         );
                     }
@@ -1346,6 +1409,7 @@ impl Reader {
                                     &span,
                                     format!("invalid path template \"{template}\""),
                                 )
+                                .code(Code::BadTemplate)
                                 .help(why),
                             );
                         }
@@ -1386,6 +1450,7 @@ impl Reader {
             // The report renders no audio of its own: it measures the rest.
             if content.is_some() || format_seen {
                 self.error(
+                    Code::Invalid,
                     &span,
                     format!("deliverable \"{name}\" is the release report: it holds only `report`"),
                 )
@@ -1394,6 +1459,7 @@ impl Reader {
                 || self.deliverables.iter().any(|d| d.name == name)
             {
                 self.error(
+                    Code::Duplicate,
                     &node.name_span(),
                     format!("deliverable \"{name}\" is defined twice"),
                 );
@@ -1404,6 +1470,7 @@ impl Reader {
         }
         let Some((content, content_span)) = content else {
             self.error(
+                Code::BadDeliverable,
                 &node.name_span(),
                 format!("deliverable \"{name}\" renders nothing"),
             )
@@ -1421,6 +1488,7 @@ impl Reader {
         if let Some(first) = self.deliverables.iter().find(|d| d.name == name) {
             let (line, _) = first.span.line_col();
             self.error(
+                Code::Duplicate,
                 &node.name_span(),
                 format!("deliverable \"{name}\" is defined twice"),
             )
@@ -1430,6 +1498,7 @@ impl Reader {
             // A format that was written but invalid has been reported already.
             if !format_seen {
                 self.error(
+                    Code::MissingValue,
                     &node.name_span(),
                     format!("deliverable \"{name}\" has no format"),
                 )
@@ -1467,6 +1536,7 @@ impl Reader {
                     &deliverable.content_span,
                     "a CD image renders a master, not stems",
                 )
+                .code(Code::BadDeliverable)
                 .help("use `master \"name\"` in a deliverable with format \"cd\""),
             );
         }
@@ -1486,6 +1556,7 @@ impl Reader {
                     &deliverable.span,
                     format!("{} tracks do not fit a CD", on_disc.len()),
                 )
+                .code(Code::BadDeliverable)
                 .help(format!(
                     "a Red Book CD holds at most {MAX_CD_TRACKS} tracks; pick some with `tracks`"
                 )),
@@ -1499,7 +1570,7 @@ impl Reader {
                         "track {} opens the CD with a {} s gap",
                         first.number, first.gap
                     ),
-                )
+                ).code(Code::BadDeliverable)
                 .help(format!("a Red Book CD has at least {MIN_CD_PREGAP_SECONDS} s before its first track: `gap 2`")),
             );
         }
@@ -1513,6 +1584,7 @@ impl Reader {
                             track.number
                         ),
                     )
+                    .code(Code::BadDeliverable)
                     .help(format!(
                         "a Red Book CD track lasts at least {MIN_CD_TRACK_SECONDS} s"
                     )),
@@ -1534,7 +1606,11 @@ impl Reader {
                 let (line, _) = first.line_col();
                 let message = format!("track {} is defined twice", track.number);
                 let help = format!("the first is at {}:{line}", first.file.name);
-                errors.push(ProjectDiagnostic::new(&track.span, message).help(help));
+                errors.push(
+                    ProjectDiagnostic::new(&track.span, message)
+                        .code(Code::Duplicate)
+                        .help(help),
+                );
             } else {
                 numbers.insert(track.number, track.span.clone());
             }
@@ -1550,6 +1626,7 @@ impl Reader {
                         &deliverable.content_span,
                         format!("unknown master \"{name}\""),
                     )
+                    .code(Code::BadRouting)
                     .label("no such master");
                     if let Some(s) = nearest(name, &master_names) {
                         d = d.help(format!("did you mean \"{s}\"?"));
@@ -1569,6 +1646,7 @@ impl Reader {
                                 &deliverable.content_span,
                                 format!("no track has a stem or bus \"{name}\""),
                             )
+                            .code(Code::BadRouting)
                             .label("unknown stem"),
                         );
                     }
@@ -1576,31 +1654,35 @@ impl Reader {
             }
             for number in deliverable.tracks.iter().flatten() {
                 if !numbers.contains_key(number) {
-                    errors.push(ProjectDiagnostic::new(
-                        &deliverable.span,
-                        format!(
-                            "deliverable \"{}\" lists track {number}, which does not exist",
-                            deliverable.name
-                        ),
-                    ));
+                    errors.push(
+                        ProjectDiagnostic::new(
+                            &deliverable.span,
+                            format!(
+                                "deliverable \"{}\" lists track {number}, which does not exist",
+                                deliverable.name
+                            ),
+                        )
+                        .code(Code::BadRouting),
+                    );
                 }
             }
         }
         self.diags.list.extend(errors);
         if self.release.is_none() && self.seen.len() <= 1 && self.diags.list.is_empty() {
-            self.diags.push(ProjectDiagnostic::global(format!(
-                "{} has no `release`",
-                display_name(path)
-            )));
+            self.diags.push(
+                ProjectDiagnostic::global(format!("{} has no `release`", display_name(path)))
+                    .code(Code::MissingValue),
+            );
         } else if self.release.is_none() && self.diags.list.is_empty() {
-            self.diags
-                .push(ProjectDiagnostic::global("the project has no `release`"));
+            self.diags.push(
+                ProjectDiagnostic::global("the project has no `release`").code(Code::MissingValue),
+            );
         }
         if self.tracks.is_empty() && self.diags.list.is_empty() {
-            self.diags.push(ProjectDiagnostic::global(format!(
-                "{} has no tracks",
-                display_name(path)
-            )));
+            self.diags.push(
+                ProjectDiagnostic::global(format!("{} has no tracks", display_name(path)))
+                    .code(Code::MissingValue),
+            );
         }
         if !self.diags.list.is_empty() {
             return Err(ProjectErrors(self.diags.list));
@@ -1723,6 +1805,7 @@ fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<FormatChoice
                     &prop_span("rate"),
                     format!("{r} Hz is not a standard sample rate"),
                 )
+                .code(Code::OutOfRange)
                 .label("unsupported rate"),
             );
         }
@@ -1730,7 +1813,11 @@ fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<FormatChoice
     let bitrate = child.optional_number_prop(diags, "bitrate", Range::integer(8.0, 640.0));
     let quality = child.optional_number_prop(diags, "quality", Range::integer(0.0, 9.0));
     let mut refuse = |name: &str, message: String, help: &str| {
-        diags.push(ProjectDiagnostic::new(&prop_span(name), message).help(help.to_string()));
+        diags.push(
+            ProjectDiagnostic::new(&prop_span(name), message)
+                .code(Code::BadDeliverable)
+                .help(help.to_string()),
+        );
     };
     let lossy_only = ["bitrate", "quality"];
     if kind != "mp3" {
