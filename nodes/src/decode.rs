@@ -183,13 +183,35 @@ fn impossible_header(path: &Path) -> Option<String> {
                 let comm: [u8; 18] = chunks.read()?;
                 let channels = u16::from_be_bytes([comm[0], comm[1]]) as u64;
                 let bits = u16::from_be_bytes([comm[6], comm[7]]) as u64;
-                let rate_is_zero = comm[8..18].iter().all(|b| *b == 0);
-                return zero_field(channels, (!rate_is_zero) as u64, bits);
+                let rate = comm[8..18].try_into().map(extended_rate).ok()?;
+                return zero_field(channels, rate, bits);
             }
             _ => {}
         }
     }
     None
+}
+
+/// An AIFF sample rate (an 80-bit IEEE 754 extended float, big-endian)
+/// in whole hertz as a decoder reads it: 0 for anything under 1 Hz (a
+/// zero mantissa with any exponent reads as zero), saturated above
+/// `u32::MAX`.
+fn extended_rate(bytes: [u8; 10]) -> u64 {
+    let sign_exponent = u16::from_be_bytes([bytes[0], bytes[1]]);
+    let mantissa = u64::from_be_bytes(bytes[2..10].try_into().expect("8 bytes"));
+    if sign_exponent & 0x8000 != 0 || mantissa == 0 {
+        return 0;
+    }
+    // value = mantissa · 2^(exponent − 16383 − 63)
+    let shift = (sign_exponent & 0x7fff) as i32 - 16383 - 63;
+    match shift {
+        s if s <= -64 => 0,
+        s if s < 0 => mantissa >> -s,
+        s if s < 32 && mantissa.leading_zeros() as i32 >= s + 32 => {
+            (mantissa << s).min(u32::MAX as u64)
+        }
+        _ => u32::MAX as u64,
+    }
 }
 
 fn zero_field(channels: u64, rate: u64, frame: u64) -> Option<String> {
@@ -466,5 +488,30 @@ impl BlockSource for DecodedFile {
             }
         }
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aiff_rates_read_as_a_decoder_reads_them() {
+        // 44100 and 48000 as AIFF writes them (ffmpeg, sox).
+        let rate = |hex: &str| {
+            let bytes: Vec<u8> = (0..20)
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            extended_rate(bytes.try_into().unwrap())
+        };
+        assert_eq!(rate("400EAC44000000000000"), 44100);
+        assert_eq!(rate("400EBB80000000000000"), 48000);
+        // A zero mantissa is zero whatever the exponent says (a fuzzed
+        // header that panicked the decoder); under 1 Hz is 0 Hz too.
+        assert_eq!(rate("02000000000000000000"), 0);
+        assert_eq!(rate("3FFE8000000000000000"), 0);
+        assert_eq!(rate("C00EAC44000000000000"), 0);
+        assert_eq!(rate("7FFF8000000000000000"), u32::MAX as u64);
     }
 }
