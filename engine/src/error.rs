@@ -84,6 +84,4 @@ pub enum BuildError {
     UnknownTarget { target: String, hint: String },
     #[error("cannot start {jobs} worker threads: {reason}")]
     Threads { jobs: usize, reason: String },
-    #[error("{failed} of {total} steps failed")]
-    StepsFailed { failed: usize, total: usize },
 }

@@ -690,7 +690,7 @@ impl Renderer<'_> {
         let audio = &Self::audio(step);
         let cover = match &fields.cover_path {
             Some(path) => Some(bounce_nodes::Cover::read(path).map_err(|reason| {
-                audio(AudioError::Encode {
+                audio(AudioError::Cover {
                     path: path.clone(),
                     reason,
                 })

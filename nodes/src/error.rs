@@ -50,6 +50,8 @@ pub enum AudioError {
     },
     #[error("cannot write {path}: {reason}")]
     Encode { path: PathBuf, reason: String },
+    #[error("cannot use the cover image {path}: {reason}")]
+    Cover { path: PathBuf, reason: String },
     #[error("{path}: a cached file is damaged (its content no longer matches its name); it has been removed, build again to render it anew")]
     Damaged { path: PathBuf },
     #[error("loudness measurement failed: {0}")]
