@@ -1,10 +1,8 @@
 //! The scheduler: renders what is stale, in dependency order, in parallel.
 
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::{Mutex, OnceLock};
 
 use bounce_cache::{ActionEntry, Cache, DirLock, Hash, StatCache};
 use bounce_nodes::Precision;
@@ -18,6 +16,7 @@ use crate::key::{key_json, step_key};
 use crate::plan::{plan, Plan};
 use crate::publish::{publish, MANIFEST};
 use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
+use crate::schedule::{self, Dag, Ended, Work};
 use crate::step::{Action, Step, StepKind};
 use crate::{BuildError, Project};
 
@@ -81,6 +80,23 @@ pub struct StepEvent<'a> {
     pub reason: Option<RebuildReason>,
     /// Found in the remote cache rather than the local one.
     pub remote: bool,
+}
+
+impl<'a> StepEvent<'a> {
+    /// A step that failed, or did not run because an input failed.
+    fn failed(step: &'a Step, millis: u64, error: String) -> Self {
+        StepEvent {
+            step,
+            status: Status::Failed,
+            millis,
+            key: None,
+            error: Some(error),
+            warnings: Vec::new(),
+            notes: Vec::new(),
+            reason: None,
+            remote: false,
+        }
+    }
 }
 
 /// Watches a build; the CLI turns these calls into progress and JSON.
@@ -218,7 +234,6 @@ pub fn build(
             .map(|_| Mutex::new(()))
             .collect(),
         scratch_readers: Mutex::new(std::collections::HashMap::new()),
-        in_flight: Mutex::new(std::collections::HashMap::new()),
         remote: options.remote.as_deref(),
         sync: options.sync,
         measures: crate::render::Measures::default(),
@@ -409,8 +424,6 @@ struct Run<'a> {
     /// Per transient output: the consumers that have yet to finish, after
     /// which its scratch file goes.
     scratch_readers: Mutex<std::collections::HashMap<Hash, usize>>,
-    /// Per key being rendered: held while it renders.
-    in_flight: Mutex<std::collections::HashMap<Hash, std::sync::Arc<Mutex<()>>>>,
     remote: Option<&'a bounce_cache::RemoteCache>,
     sync: Option<CacheSync>,
     /// Measurements of PCM streams, shared by the files that carry them.
@@ -419,80 +432,31 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Renders every selected step once its inputs are done, on `jobs`
-    /// threads. Of the steps ready to run, each worker takes the one with
-    /// the costliest path still ahead of it (critical-path scheduling):
-    /// every track's stems and mix come before any track's long serial
-    /// run of master, resample, fits and files, so at the end those runs
-    /// share the cores instead of the last one running alone.
+    /// threads, through the scheduler: of the steps ready to run, each
+    /// worker takes the one with the costliest path still ahead of it
+    /// (critical-path scheduling), so every track's stems and mix come
+    /// before any track's long serial run of master, resample, fits and
+    /// files, and at the end those runs share the cores instead of the
+    /// last one running alone.
     fn execute(&self, selected: &BTreeSet<NodeIndex>, jobs: usize) -> Result<(), BuildError> {
         let jobs = worker_count(jobs, selected.len());
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs)
-            .build()
-            .map_err(|e| BuildError::Threads {
-                jobs,
-                reason: e.to_string(),
-            })?;
-        let waiting: Vec<AtomicUsize> = self
+        let dag = Dag::new(
+            self.plan
+                .graph
+                .node_indices()
+                .map(|n| self.plan.inputs_of(n).iter().map(|i| i.index()).collect())
+                .collect(),
+        );
+        let chosen: Vec<bool> = self
             .plan
             .graph
             .node_indices()
-            .map(|n| AtomicUsize::new(self.plan.inputs_of(n).len()))
+            .map(|n| selected.contains(&n))
             .collect();
-        let ahead = self.critical_paths(selected);
-        let queue = ReadyQueue {
-            ready: Mutex::new(Ready {
-                steps: BinaryHeap::new(),
-                unfinished: selected.len(),
-            }),
-            changed: Condvar::new(),
-        };
-        for &node in selected {
-            if self.plan.inputs_of(node).is_empty() {
-                queue.push(node, ahead[node.index()]);
-            }
-        }
-        pool.scope(|scope| {
-            for _ in 0..jobs {
-                scope.spawn(|_| {
-                    while let Some(node) = queue.pop() {
-                        self.run_step(node);
-                        for next in self
-                            .plan
-                            .graph
-                            .neighbors_directed(node, Direction::Outgoing)
-                        {
-                            if selected.contains(&next)
-                                && waiting[next.index()].fetch_sub(1, Ordering::AcqRel) == 1
-                            {
-                                queue.push(next, ahead[next.index()]);
-                            }
-                        }
-                        queue.done();
-                    }
-                });
-            }
-        });
-        Ok(())
-    }
-
-    /// Per step: the typical cost of the costliest path from it to the end
-    /// of the build, itself included.
-    fn critical_paths(&self, selected: &BTreeSet<NodeIndex>) -> Vec<u64> {
-        let mut ahead = vec![0u64; self.plan.graph.node_count()];
-        let order = petgraph::algo::toposort(&self.plan.graph, None).expect("the plan is acyclic");
-        for node in order.into_iter().rev().filter(|n| selected.contains(n)) {
-            let after = self
-                .plan
-                .graph
-                .neighbors_directed(node, Direction::Outgoing)
-                .filter(|n| selected.contains(n))
-                .map(|n| ahead[n.index()])
-                .max()
-                .unwrap_or(0);
-            ahead[node.index()] = typical_cost(self.plan.graph[node].kind) + after;
-        }
-        ahead
+        schedule::run(&dag, &chosen, jobs, self).map_err(|e| BuildError::Threads {
+            jobs,
+            reason: e.to_string(),
+        })
     }
 
     /// The outputs of a step's inputs, or `None` if any has none (failed,
@@ -511,77 +475,36 @@ impl Run<'_> {
             .collect()
     }
 
-    fn run_step(&self, node: NodeIndex) {
-        let step = &self.plan.graph[node];
-        let started = Instant::now();
-        self.observer.started(step);
-        let result = match self.finished_inputs(node) {
-            None => Err("not run: an input failed".to_string()),
-            Some(inputs) => self.run_ready(node, step, &inputs).map_err(|e| {
-                // A damaged cached input goes, so the next build renders it.
-                if let BuildError::Audio {
-                    source: bounce_nodes::AudioError::Damaged { path },
-                    ..
-                } = &e
-                {
-                    let _ = std::fs::remove_file(path);
-                }
-                let message = e.to_string();
-                self.errors
-                    .lock()
-                    .expect("errors lock")
-                    .push(message.clone());
-                message
-            }),
-        };
-        let millis = started.elapsed().as_millis() as u64;
-        let (outcome, event) = match result {
-            Ok(ran) => {
-                let warnings = ran.output.info.warnings.clone();
-                let notes = ran.output.info.notes.clone();
-                let key = ran.key;
-                (
-                    Outcome::Done(
-                        Box::new(ran.output),
-                        ran.status,
-                        ran.record.map(|r| (step.id.clone(), r)),
-                    ),
-                    StepEvent {
-                        step,
-                        status: ran.status,
-                        millis,
-                        key: Some(key),
-                        error: None,
-                        warnings,
-                        notes,
-                        reason: ran.reason,
-                        remote: ran.remote,
-                    },
-                )
-            }
-            Err(error) => (
-                Outcome::Failed,
-                StepEvent {
-                    step,
-                    status: Status::Failed,
-                    millis,
-                    key: None,
-                    error: Some(error),
-                    warnings: Vec::new(),
-                    notes: Vec::new(),
-                    reason: None,
-                    remote: false,
-                },
-            ),
-        };
-        self.observer.finished(&event);
-        if let Outcome::Done(output, ..) = &outcome {
-            if step.kind.is_transient() {
-                self.add_scratch_readers(node, output.hash);
-            }
+    /// A failed step's error, said once in the report; a damaged cached
+    /// input goes, so the next build renders it.
+    fn failed(&self, error: BuildError) -> String {
+        if let BuildError::Audio {
+            source: bounce_nodes::AudioError::Damaged { path },
+            ..
+        } = &error
+        {
+            let _ = std::fs::remove_file(path);
         }
-        let _ = self.results[node.index()].set(outcome);
-        self.release_scratch_inputs(node);
+        let message = error.to_string();
+        self.errors
+            .lock()
+            .expect("errors lock")
+            .push(message.clone());
+        message
+    }
+
+    /// A source step's content hash (`None` for other steps).
+    fn content(&self, step: &Step) -> Result<Option<Hash>, BuildError> {
+        match &step.action {
+            Action::ReadFile { path } => Ok(Some(self.stat.hash(path)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The inputs of a step the scheduler started: they all ended well.
+    fn ready_inputs(&self, node: NodeIndex) -> Vec<Input<'_>> {
+        self.finished_inputs(node)
+            .expect("the scheduler starts a step once its inputs are done")
     }
 
     /// Refuses to start a step whose output cannot fit on the cache's
@@ -715,52 +638,47 @@ impl Run<'_> {
         (record, why)
     }
 
-    /// Finds the step in the cache or renders it.
-    fn run_ready(&self, node: NodeIndex, step: &Step, inputs: &[Input]) -> Result<Ran, BuildError> {
-        let input_hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
-        let content = match &step.action {
-            Action::ReadFile { path } => Some(self.stat.hash(path)?),
-            _ => None,
-        };
-        let key = step_key(step, self.rate, &input_hashes, content);
-        let cached = |(output, remote): (StepOutput, bool)| {
-            // Recorded already (the usual case): nothing to copy or keep.
-            let record = match self.records.get(&step.id) {
-                Some(known) if known.key == key => None,
-                _ => Some(StepRecord {
+    /// The step as found in the cache, with the record of its key when
+    /// it differs from the last build's.
+    fn found(
+        &self,
+        node: NodeIndex,
+        key: Hash,
+        output: StepOutput,
+        remote: bool,
+    ) -> Result<Ran, BuildError> {
+        let step = &self.plan.graph[node];
+        // Recorded already (the usual case): nothing to copy or keep.
+        let record = match self.records.get(&step.id) {
+            Some(known) if known.key == key => None,
+            _ => {
+                let inputs = self.ready_inputs(node);
+                let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
+                Some(StepRecord {
                     key,
-                    material: key_json(step, self.rate, &input_hashes, content),
-                }),
-            };
-            Ran {
-                output,
-                status: Status::Cached,
-                key,
-                record,
-                reason: None,
-                remote,
+                    material: key_json(step, self.rate, &hashes, self.content(step)?),
+                })
             }
         };
-        if let Some(found) = self.lookup(step, &key, true)? {
-            return Ok(cached(found));
-        }
-        // Steps of one key (identical tracks) render once: a second one
-        // waits for the first and finds its output.
-        let slot = self
-            .in_flight
-            .lock()
-            .expect("in-flight lock")
-            .entry(key)
-            .or_default()
-            .clone();
-        let _rendering = slot.lock().expect("key lock");
-        if let Some(found) = self.lookup(step, &key, true)? {
-            return Ok(cached(found));
-        }
-        let (record, why) = self.explain(step, inputs, content);
+        Ok(Ran {
+            output,
+            status: Status::Cached,
+            key,
+            record,
+            reason: None,
+            remote,
+        })
+    }
+
+    /// Renders a step no cache holds, keeps its output and says why it
+    /// rendered.
+    fn render_step(&self, node: NodeIndex, step: &Step, key: Hash) -> Result<Ran, BuildError> {
+        let inputs = self.ready_inputs(node);
+        let content = self.content(step)?;
+        let (record, why) = self.explain(step, &inputs, content);
         if !is_source(step) {
             // Sources are read where they lie: they write nothing.
-            self.check_space(step, inputs)?;
+            self.check_space(step, &inputs)?;
         }
         self.restore_transient_inputs(node)?;
         let output = match &step.action {
@@ -781,7 +699,7 @@ impl Run<'_> {
                 rate: self.rate,
                 measures: &self.measures,
             }
-            .render(step, inputs)?,
+            .render(step, &inputs)?,
         };
         let entry = ActionEntry {
             output: output.hash,
@@ -932,6 +850,88 @@ impl Run<'_> {
     }
 }
 
+/// The build as the scheduler sees it: keys from the plan, the cache as
+/// the store, the renderer for what it lacks.
+impl Work for Run<'_> {
+    type Output = Ran;
+
+    fn cost(&self, step: usize) -> u64 {
+        typical_cost(self.plan.graph[NodeIndex::new(step)].kind)
+    }
+
+    fn start(&self, step: usize) {
+        self.observer
+            .started(&self.plan.graph[NodeIndex::new(step)]);
+    }
+
+    fn key(&self, step: usize) -> Result<Hash, String> {
+        let node = NodeIndex::new(step);
+        let step = &self.plan.graph[node];
+        let hashes: Vec<Hash> = self
+            .ready_inputs(node)
+            .iter()
+            .map(|i| i.output.hash)
+            .collect();
+        let content = self.content(step).map_err(|e| self.failed(e))?;
+        Ok(step_key(step, self.rate, &hashes, content))
+    }
+
+    fn find(&self, step: usize, key: &Hash) -> Result<Option<Ran>, String> {
+        let node = NodeIndex::new(step);
+        let found = self
+            .lookup(&self.plan.graph[node], key, true)
+            .map_err(|e| self.failed(e))?;
+        found
+            .map(|(output, remote)| self.found(node, *key, output, remote))
+            .transpose()
+            .map_err(|e| self.failed(e))
+    }
+
+    fn render(&self, step: usize, key: &Hash) -> Result<Ran, String> {
+        let node = NodeIndex::new(step);
+        self.render_step(node, &self.plan.graph[node], *key)
+            .map_err(|e| self.failed(e))
+    }
+
+    fn settle(&self, step: usize, ended: Ended<Ran>, millis: u64) {
+        let node = NodeIndex::new(step);
+        let step = &self.plan.graph[node];
+        let (outcome, event) = match ended {
+            Ended::Found(ran) | Ended::Rendered(ran) => {
+                let event = StepEvent {
+                    step,
+                    status: ran.status,
+                    millis,
+                    key: Some(ran.key),
+                    error: None,
+                    warnings: ran.output.info.warnings.clone(),
+                    notes: ran.output.info.notes.clone(),
+                    reason: ran.reason,
+                    remote: ran.remote,
+                };
+                let record = ran.record.map(|r| (step.id.clone(), r));
+                (
+                    Outcome::Done(Box::new(ran.output), ran.status, record),
+                    event,
+                )
+            }
+            Ended::Failed(error) => (Outcome::Failed, StepEvent::failed(step, millis, error)),
+            Ended::InputFailed => (
+                Outcome::Failed,
+                StepEvent::failed(step, millis, "not run: an input failed".into()),
+            ),
+        };
+        self.observer.finished(&event);
+        if let Outcome::Done(output, ..) = &outcome {
+            if step.kind.is_transient() {
+                self.add_scratch_readers(node, output.hash);
+            }
+        }
+        let _ = self.results[node.index()].set(outcome);
+        self.release_scratch_inputs(node);
+    }
+}
+
 /// A step's typical cost, in tenths of a second for a 3-minute track at
 /// 48 kHz (BENCHMARKS.md, per-step figures): only their proportions
 /// matter, to order the ready steps.
@@ -944,51 +944,6 @@ fn typical_cost(kind: StepKind) -> u64 {
         StepKind::Resample | StepKind::Fit => 8,
         StepKind::Master | StepKind::Album => 20,
         StepKind::Deliverable => 15,
-    }
-}
-
-/// The steps ready to run, costliest path first, and how many steps are
-/// still to finish (workers stop when none are).
-struct ReadyQueue {
-    ready: Mutex<Ready>,
-    changed: Condvar,
-}
-
-struct Ready {
-    /// (cost ahead, the step's index, reversed so ties go to plan order).
-    steps: BinaryHeap<(u64, std::cmp::Reverse<usize>)>,
-    unfinished: usize,
-}
-
-impl ReadyQueue {
-    fn push(&self, node: NodeIndex, ahead: u64) {
-        let mut state = self.ready.lock().expect("ready lock");
-        // Ties go to the earlier step in plan order: the same order every run.
-        state.steps.push((ahead, std::cmp::Reverse(node.index())));
-        self.changed.notify_one();
-    }
-
-    /// The next step to run; `None` once every step has finished.
-    fn pop(&self) -> Option<NodeIndex> {
-        let mut state = self.ready.lock().expect("ready lock");
-        loop {
-            if let Some((_, std::cmp::Reverse(index))) = state.steps.pop() {
-                return Some(NodeIndex::new(index));
-            }
-            if state.unfinished == 0 {
-                return None;
-            }
-            state = self.changed.wait(state).expect("ready lock");
-        }
-    }
-
-    /// A step finished (its ready successors are pushed already).
-    fn done(&self) {
-        let mut state = self.ready.lock().expect("ready lock");
-        state.unfinished -= 1;
-        if state.unfinished == 0 {
-            self.changed.notify_all();
-        }
     }
 }
 

@@ -24,6 +24,7 @@ mod reader;
 mod release;
 mod render;
 mod revision;
+mod schedule;
 pub mod step;
 mod suggest;
 pub mod template;
