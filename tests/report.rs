@@ -398,10 +398,23 @@ fn the_page_renders_in_a_browser_in_both_schemes_and_fetches_nothing() {
     // Self-contained: a policy that forbids every fetch, and nothing to fetch.
     assert!(html.contains("default-src 'none'"));
     for outside in [
-        "http://", "https://", "src=", "href=", "<script", "@import", "url(",
+        "http://", "https://", "src=", "<script", "@import", "url(", "<audio", "<img",
     ] {
         assert!(!html.contains(outside), "the page names {outside}");
     }
+    // Its only links are to the codec excerpts beside it, which a click
+    // opens: nothing is fetched as the page loads.
+    for link in html.split("href=\"").skip(1) {
+        assert!(
+            link.starts_with("codec/"),
+            "a link to {}",
+            &link[..40.min(link.len())]
+        );
+    }
+    assert!(
+        html.contains("href=\"codec/01-promo.wav\""),
+        "no excerpt link"
+    );
     let url = format!("file://{}", page.display());
     let dom = chromium(&["--dump-dom", &url]);
     let dom = String::from_utf8_lossy(&dom.stdout);
@@ -456,6 +469,84 @@ fn the_page_renders_in_a_browser_in_both_schemes_and_fetches_nothing() {
         bytes[..3].iter().map(|b| *b as u32).sum::<u32>()
     };
     assert!(background("light") > 600 && background("dark") < 150);
+}
+
+/// A 320 kbps MP3 and a 24-bit WAV of one master at 44.1 kHz: the MP3's
+/// codec preview is measured against the WAV, sample-aligned (a sample
+/// off would read about 17 dB under a 1 kHz tone, not 60), and its excerpt
+/// is the difference, raised by the gain the report states.
+#[test]
+fn the_codec_preview_measures_each_lossy_file_against_its_lossless_partner() {
+    let project = TestProject::new();
+    project.wav("stems/a.wav", 44100, 24, &sine(44100, 2, 997.0, 0.4, 8.0));
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Codec" { artist "Tests"; version "1"; sample-rate 44100; }
+master "main" target=-16 ceiling=-1.0 { }
+track 1 "Tone" { stem "a" "stems/a.wav"; }
+deliverable "wav" { master "main"; format "wav" bits=24; }
+deliverable "mp3" { master "main"; format "mp3" bitrate=320; }
+deliverable "low" { master "main"; format "mp3" bitrate=96; }
+"#,
+    );
+    let output = project.run(&["report"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let files = report["tracks"][0]["files"].as_array().unwrap();
+    let wav = files.iter().find(|f| f["deliverable"] == "wav").unwrap();
+    assert!(
+        wav.get("codec").is_none(),
+        "a lossless file has no codec preview"
+    );
+    let level = |f: &serde_json::Value, name: &str| f["codec"][name].as_f64().unwrap();
+    let mut under = Vec::new();
+    for name in ["mp3", "low"] {
+        let file = files.iter().find(|f| f["deliverable"] == name).unwrap();
+        assert_eq!(file["codec"]["against"], wav["path"]);
+        assert_eq!(file["codec"]["true_peak"], file["true_peak"]);
+        let change = level(file, "loudness_change");
+        let expected = file["integrated"].as_f64().unwrap() - wav["integrated"].as_f64().unwrap();
+        assert!(
+            (change - expected).abs() < 1e-9 && change.abs() < 0.15,
+            "{name}: {change} LU"
+        );
+        let to_signal = level(file, "difference_to_signal");
+        assert!(
+            to_signal < -40.0,
+            "{name}: the difference is {to_signal} dB under the music"
+        );
+        under.push(to_signal);
+        // The excerpt is the difference at the stated gain: its RMS, less
+        // that gain, is the difference's level (a steady tone: any ten
+        // seconds hold the same).
+        let excerpt = project.path(&format!(
+            "out/1/report/{}",
+            file["codec"]["audition"].as_str().unwrap()
+        ));
+        let mut reader = hound::WavReader::open(&excerpt).unwrap();
+        let samples: Vec<f64> = reader
+            .samples::<i16>()
+            .map(|s| s.unwrap() as f64 / 32767.0)
+            .collect();
+        let rms = (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt();
+        let heard = 20.0 * rms.log10() - level(file, "audition_gain_db");
+        assert!(
+            (heard - level(file, "difference_level")).abs() < 1.0,
+            "{name}: excerpt {heard} dBFS, difference {} dBFS",
+            level(file, "difference_level")
+        );
+    }
+    // 96 kbps changes more than 320 kbps.
+    assert!(under[1] > under[0] + 3.0, "{under:?}");
+    let page = std::fs::read_to_string(project.path("out/1/report/index.html")).unwrap();
+    assert!(page.contains("Codec preview"));
+    assert!(page.contains("href=\"codec/01-low.wav\""));
 }
 
 /// A copy of the demo release, built with its report.

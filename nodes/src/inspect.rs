@@ -509,7 +509,7 @@ fn peak_times(peaks: &[f64]) -> Vec<f64> {
 
 /// Averages power spectra of left, right, mid and side over Hann windows
 /// at half overlap.
-struct SpectrumAccumulator {
+pub(crate) struct SpectrumAccumulator {
     fft: Arc<dyn RealToComplex<f64>>,
     window: Vec<f64>,
     pending: [Vec<f32>; 2],
@@ -519,7 +519,7 @@ struct SpectrumAccumulator {
 }
 
 impl SpectrumAccumulator {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let window = (0..FFT)
             .map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / FFT as f64).cos())
             .collect();
@@ -532,7 +532,7 @@ impl SpectrumAccumulator {
         }
     }
 
-    fn write(&mut self, left: &[f32], right: &[f32]) {
+    pub(crate) fn write(&mut self, left: &[f32], right: &[f32]) {
         self.pending[0].extend_from_slice(left);
         self.pending[1].extend_from_slice(right);
         while self.pending[0].len() >= FFT {
@@ -576,7 +576,7 @@ impl SpectrumAccumulator {
     }
 
     /// Mean power density per band (dB), band centres at 1/6 octave.
-    fn finish(&self, rate: u32) -> Spectrum {
+    pub(crate) fn finish(&self, rate: u32) -> Spectrum {
         let bin_hz = rate as f64 / FFT as f64;
         let nyquist = rate as f64 / 2.0;
         let mut bands = Vec::new();

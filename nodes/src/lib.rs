@@ -21,6 +21,7 @@ mod file_kind;
 mod flac;
 mod inspect;
 mod interpolation;
+mod lossy;
 mod meter;
 mod mp3;
 mod pcm;
@@ -46,7 +47,10 @@ pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
 pub use envelope::{EnvelopeReader, EnvelopeWriter};
 pub use error::AudioError;
 pub use file_kind::not_a_regular_file;
-pub use inspect::{inspect_file, Inspection, Inspector, Spectrum, SCOPE_CELLS};
+pub use inspect::{
+    inspect_file, Inspection, Inspector, Overs as OverCounts, Spectrum, SCOPE_CELLS,
+};
+pub use lossy::{codec_difference, CodecDifference, Excerpt, ExcerptWritten};
 pub use meter::{LoudnessMeter, LoudnessReport};
 pub use mp3::{measure_decoded, Mp3Mode, Mp3Sink, MP3_BITRATES, MP3_RATES};
 pub use pcm::{PcmReader, PcmWriter, Precision};

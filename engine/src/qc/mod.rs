@@ -4,6 +4,7 @@
 //! JSON that show them (`OUTPUT/VERSION/report/`).
 
 mod checks;
+mod codec;
 mod page;
 mod plot;
 mod references;
@@ -61,6 +62,13 @@ pub struct InspectedFile {
     pub tolerance: f64,
     #[serde(flatten)]
     pub figures: Inspection,
+    /// The file's BLAKE3, as the manifest lists it.
+    #[serde(skip)]
+    pub hash: String,
+    /// For a lossy file: what its codec changed, against a lossless file
+    /// of the same master.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codec: Option<codec::CodecReport>,
 }
 
 /// A track's files and checks.
@@ -157,8 +165,11 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
                 ceiling: wanted.ceiling,
                 tolerance: wanted.tolerance.unwrap_or(DEFAULT_TOLERANCE),
                 figures,
+                hash: file.blake3.clone(),
+                codec: None,
             });
     }
+    codec::preview(project, &store, &dir, &mut by_track)?;
     let tracks: Vec<TrackReport> = project
         .tracks
         .iter()
@@ -270,7 +281,7 @@ fn write_unless_same(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
 }
 
 /// Inspections kept in the cache by the file's hash.
-struct InspectionStore {
+pub(crate) struct InspectionStore {
     dir: PathBuf,
 }
 

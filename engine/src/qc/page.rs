@@ -356,17 +356,30 @@ fn track_section(html: &mut String, t: &TrackReport) {
         g.integrated,
         &format!("integrated {:.1} LUFS", g.integrated),
     );
+    // One line per target, naming every deliverable held to it; one per
+    // ceiling.
+    let mut targets: Vec<(f64, Vec<&str>)> = Vec::new();
+    let mut ceilings: Vec<f64> = Vec::new();
     for f in &t.files {
         if let Some(target) = f.target {
-            plot.level(
-                "target",
-                target,
-                &format!("{} target {target} LUFS", escape(&f.deliverable)),
-            );
+            match targets.iter_mut().find(|(t, _)| *t == target) {
+                Some((_, names)) if !names.contains(&f.deliverable.as_str()) => {
+                    names.push(&f.deliverable)
+                }
+                Some(_) => {}
+                None => targets.push((target, vec![&f.deliverable])),
+            }
         }
-        if let Some(ceiling) = f.ceiling {
-            plot.level("ceiling", ceiling, &format!("ceiling {ceiling} dBTP"));
+        if let Some(ceiling) = f.ceiling.filter(|c| !ceilings.contains(c)) {
+            ceilings.push(ceiling);
         }
+    }
+    for (target, names) in targets {
+        let label = format!("target {target} LUFS ({})", escape(&names.join(", ")));
+        plot.level("target", target, &label);
+    }
+    for ceiling in ceilings {
+        plot.level("ceiling", ceiling, &format!("ceiling {ceiling} dBTP"));
     }
     html.push_str(&plot.finish(&[
         ("c1", "short-term"),
@@ -418,6 +431,7 @@ fn track_section(html: &mut String, t: &TrackReport) {
         ("c4", "side"),
     ]));
     references(html, t, g);
+    codecs(html, t);
     write!(
         html,
         r#"<h3>Stereo: correlation over time (mean {:.2}, min {:.2}) and vectorscope</h3><div class="stereo">"#,
@@ -509,6 +523,72 @@ fn references(html: &mut String, t: &TrackReport, g: &bounce_nodes::Inspection) 
         html.push_str("</tr>");
     }
     html.push_str(r#"</table><p class="meta">Per octave: this track's level less the reference's at the same loudness, dB (hover for the difference in width, side to mid).</p>"#);
+}
+
+/// Each lossy file against its lossless partner: what decoding reads,
+/// what the codec moved, the difference's spectrum and an excerpt of it.
+fn codecs(html: &mut String, t: &TrackReport) {
+    let coded: Vec<(&super::InspectedFile, &super::codec::CodecReport)> = t
+        .files
+        .iter()
+        .filter_map(|f| f.codec.as_ref().map(|c| (f, c)))
+        .collect();
+    if coded.is_empty() {
+        return;
+    }
+    html.push_str("<h3>Codec preview: each lossy file decoded, against its lossless partner</h3>");
+    html.push_str("<table><tr><th>file</th><th>against</th><th>true peak decoded</th><th>overs (on sample / inter-sample)</th><th>loudness change</th><th>difference</th><th>under the music</th><th>listen to the difference</th></tr>");
+    for (file, c) in &coded {
+        write!(
+            html,
+            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{} / {}</td><td class="n">{:+.2} LU</td><td class="n">{}</td><td class="n">{:.1} dB</td><td>"#,
+            escape(&file.path),
+            escape(&c.against),
+            fig(c.true_peak, "dBTP"),
+            c.overs.on_sample,
+            c.overs.inter_sample,
+            c.loudness_change,
+            fig(c.difference_level, "dBFS"),
+            c.difference_to_signal,
+        )
+        .unwrap();
+        if let Some(audition) = &c.audition {
+            write!(
+                html,
+                r#"<a href="{}">{}</a><br><span class="meta">{} from {}, raised {:.0} dB</span>"#,
+                escape(audition),
+                escape(audition),
+                clock(c.audition_seconds),
+                clock(c.audition_start),
+                c.audition_gain_db
+            )
+            .unwrap();
+        }
+        html.push_str("</td></tr>");
+    }
+    html.push_str("</table>");
+    let mut plot = Plot::new(
+        "codec difference spectrum",
+        Axis::frequency(),
+        Axis::linear(-140.0, -60.0, 10.0, " dB"),
+    );
+    let classes = ["c1", "c2", "c3", "c4"];
+    let mut legend = Vec::new();
+    for (i, (file, c)) in coded.iter().enumerate() {
+        let class = classes[i % classes.len()];
+        plot.line(
+            class,
+            c.spectrum
+                .bands
+                .iter()
+                .copied()
+                .zip(c.spectrum.mid.iter().copied()),
+        );
+        legend.push((class, escape(&file.deliverable)));
+    }
+    let legend: Vec<(&str, &str)> = legend.iter().map(|(c, l)| (*c, l.as_str())).collect();
+    html.push_str(&plot.finish(&legend));
+    html.push_str(r#"<p class="meta">The spectrum of each lossy file's decoded audio less its lossless partner's (mid channel, 1/6 octave): what the codec removed or added, and where the loudest peaks needed it, the lossy file's own limiting, lower to leave the codec its room.</p>"#);
 }
 
 fn hz(centre: f64) -> String {

@@ -72,7 +72,12 @@ pub struct Plot {
     x: Axis,
     y: Axis,
     svg: String,
+    /// Where the level labels sit (their baselines), so none covers another.
+    labels: Vec<f64>,
 }
+
+/// A label's height, px: labels closer than this are moved apart.
+const LABEL_HEIGHT: f64 = 13.0;
 
 impl Plot {
     pub fn new(label: &str, x: Axis, y: Axis) -> Plot {
@@ -82,7 +87,12 @@ impl Plot {
             r#"<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{label}">"#
         )
         .unwrap();
-        let mut plot = Plot { x, y, svg };
+        let mut plot = Plot {
+            x,
+            y,
+            svg,
+            labels: Vec::new(),
+        };
         plot.grid();
         plot
     }
@@ -145,17 +155,26 @@ impl Plot {
         }
     }
 
-    /// A level across the whole plot, labelled at its right end.
+    /// A level across the whole plot, labelled at its right end (under
+    /// the labels already there when it would cover one).
     pub fn level(&mut self, class: &str, y: f64, label: &str) {
         if !y.is_finite() {
             return;
         }
         let (left, right, py) = (MARGIN.0, WIDTH - MARGIN.1, self.py(y));
+        let mut baseline = py - 4.0;
+        while self
+            .labels
+            .iter()
+            .any(|other| (other - baseline).abs() < LABEL_HEIGHT)
+        {
+            baseline += LABEL_HEIGHT;
+        }
+        self.labels.push(baseline);
         write!(
             self.svg,
-            r#"<line class="{class}" x1="{left}" y1="{py:.1}" x2="{right}" y2="{py:.1}"/><text class="label" x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"#,
+            r#"<line class="{class}" x1="{left}" y1="{py:.1}" x2="{right}" y2="{py:.1}"/><text class="label" x="{:.1}" y="{baseline:.1}" text-anchor="end">{label}</text>"#,
             right - 4.0,
-            py - 4.0
         )
         .unwrap();
     }

@@ -1,0 +1,196 @@
+//! The codec preview: each lossy file decoded and measured against a
+//! lossless file of the same master, rate and targets (the samples the
+//! codec was given, but for the file's own limiting and dither): the true
+//! peak and overs after decoding, the loudness the codec moved, and the
+//! level and spectrum of the difference, with a 10-second excerpt of it
+//! to listen to (`report/codec/`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bounce_nodes::{codec_difference, AudioError, Excerpt, ExcerptWritten, Spectrum};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{InspectedFile, InspectionStore, REPORT_DIR};
+use crate::model::{Content, Project};
+use crate::BuildError;
+
+/// Seconds of difference an excerpt holds, around the loudest moment.
+const EXCERPT_SECONDS: f64 = 10.0;
+
+/// What a lossy file's codec changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodecReport {
+    /// The lossless file it is measured against (its path in the version).
+    pub against: String,
+    /// True peak of the decoded file, dBTP.
+    pub true_peak: f64,
+    /// On-sample and inter-sample overs of the decoded file.
+    pub overs: bounce_nodes::OverCounts,
+    /// Integrated loudness of the decoded file less the lossless one's, LU.
+    pub loudness_change: f64,
+    /// RMS level of the difference, dBFS.
+    pub difference_level: f64,
+    /// The difference's level under the music's, dB.
+    pub difference_to_signal: f64,
+    pub spectrum: Spectrum,
+    /// The excerpt, relative to the report folder, where it starts and
+    /// how long it lasts (s), and the gain it was raised by to be heard (dB).
+    pub audition: Option<String>,
+    pub audition_start: f64,
+    pub audition_seconds: f64,
+    pub audition_gain_db: f64,
+}
+
+/// A comparison kept in the cache by both files' hashes.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    difference: bounce_nodes::CodecDifference,
+    excerpt: Option<ExcerptWritten>,
+}
+
+/// Adds the codec preview to every lossy file that has a lossless
+/// partner; returns how many were measured now (not from the cache).
+pub(super) fn preview(
+    project: &Project,
+    store: &InspectionStore,
+    version_dir: &Path,
+    by_track: &mut BTreeMap<u32, Vec<InspectedFile>>,
+) -> Result<usize, BuildError> {
+    let codec_dir = version_dir.join(REPORT_DIR).join("codec");
+    let mut jobs = Vec::new();
+    for (track, files) in by_track.iter() {
+        for (i, file) in files.iter().enumerate().filter(|(_, f)| f.lossy) {
+            let partner = files.iter().find(|other| {
+                !other.lossy
+                    && other.figures.sample_rate == file.figures.sample_rate
+                    && master_of(project, &other.deliverable)
+                        == master_of(project, &file.deliverable)
+                    && (other.target, other.ceiling) == (file.target, file.ceiling)
+            });
+            if let Some(partner) = partner {
+                jobs.push((*track, i, file, partner));
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(&codec_dir).map_err(|source| BuildError::Output {
+        path: codec_dir.clone(),
+        source,
+    })?;
+    let measured: Vec<(u32, usize, CodecReport, bool)> = jobs
+        .par_iter()
+        .map(|(track, i, file, partner)| {
+            let name = format!("{track:02}-{}.wav", file.deliverable);
+            let (kept, fresh) = store.codec(version_dir, file, partner, &codec_dir.join(&name))?;
+            let report = CodecReport {
+                against: partner.path.clone(),
+                true_peak: file.figures.true_peak,
+                overs: file.figures.overs,
+                loudness_change: file.figures.integrated - partner.figures.integrated,
+                difference_level: kept.difference.difference_level,
+                difference_to_signal: kept.difference.difference_to_signal,
+                spectrum: kept.difference.spectrum,
+                audition: kept.excerpt.map(|_| format!("codec/{name}")),
+                audition_start: kept.excerpt.map_or(0.0, |e| e.start),
+                audition_seconds: kept.excerpt.map_or(0.0, |e| e.seconds),
+                audition_gain_db: kept.excerpt.map_or(0.0, |e| e.gain_db),
+            };
+            Ok((*track, *i, report, fresh))
+        })
+        .collect::<Result<_, BuildError>>()?;
+    let fresh = measured.iter().filter(|m| m.3).count();
+    for (track, i, report, _) in measured {
+        if let Some(file) = by_track.get_mut(&track).and_then(|f| f.get_mut(i)) {
+            file.codec = Some(report);
+        }
+    }
+    Ok(fresh)
+}
+
+fn master_of<'a>(project: &'a Project, deliverable: &str) -> Option<&'a str> {
+    project
+        .deliverables
+        .iter()
+        .find(|d| d.name == deliverable)
+        .and_then(|d| match &d.content {
+            Content::Master(name) => Some(name.as_str()),
+            Content::Stems(_) => None,
+        })
+}
+
+impl InspectionStore {
+    /// The comparison of `lossy` with `lossless` (from the cache by both
+    /// files' hashes, or measured now, with its excerpt kept beside it),
+    /// its excerpt written at `excerpt`; and whether it was measured now.
+    fn codec(
+        &self,
+        version_dir: &Path,
+        lossy: &InspectedFile,
+        lossless: &InspectedFile,
+        excerpt: &Path,
+    ) -> Result<(Kept, bool), BuildError> {
+        let name = format!("codec-{}-{}", lossy.hash, lossless.hash);
+        let kept_json = self.dir.join(format!("{name}.json"));
+        let kept_wav = self.dir.join(format!("{name}.wav"));
+        let known = std::fs::read(&kept_json)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Kept>(&bytes).ok())
+            .filter(|k| k.excerpt.is_none() || kept_wav.is_file());
+        let (kept, fresh) = match known {
+            Some(kept) => (kept, false),
+            None => {
+                let audio = |source: AudioError| BuildError::Audio {
+                    step: format!("report: {}", lossy.path),
+                    source,
+                };
+                // Ten seconds around the lossless file's loudest moment.
+                let loudest = lossless.figures.peak_times.first().copied().unwrap_or(0.0);
+                let seconds = EXCERPT_SECONDS.min(lossless.figures.seconds);
+                let start = (loudest - seconds / 2.0)
+                    .clamp(0.0, (lossless.figures.seconds - seconds).max(0.0));
+                let _ = std::fs::create_dir_all(&self.dir);
+                let temp = self.dir.join(format!("{name}.wav.part"));
+                let measured = codec_difference(
+                    &version_dir.join(&lossy.path),
+                    &version_dir.join(&lossless.path),
+                    Some(Excerpt {
+                        path: &temp,
+                        start,
+                        seconds,
+                    }),
+                )
+                .map_err(audio)?
+                .expect("partners share a rate");
+                let (difference, excerpt) = measured;
+                if excerpt.is_some() {
+                    std::fs::rename(&temp, &kept_wav).map_err(|source| BuildError::Output {
+                        path: kept_wav.clone(),
+                        source,
+                    })?;
+                }
+                let kept = Kept {
+                    difference,
+                    excerpt,
+                };
+                // Keeping it is an optimisation, as for inspections.
+                let _ = bounce_cache::write_atomically(
+                    &kept_json,
+                    &serde_json::to_vec(&kept).expect("figures serialise"),
+                );
+                (kept, true)
+            }
+        };
+        if kept.excerpt.is_some() {
+            let bytes = std::fs::read(&kept_wav).map_err(|source| BuildError::Output {
+                path: kept_wav.clone(),
+                source,
+            })?;
+            super::write_unless_same(excerpt, &bytes)?;
+        }
+        Ok((kept, fresh))
+    }
+}
