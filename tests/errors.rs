@@ -459,3 +459,27 @@ fn every_diagnostic_code_is_in_the_reference() {
         );
     }
 }
+
+#[test]
+fn checks_name_their_mistakes() {
+    let stderr = check_fails(
+        &project(),
+        &format!(
+            "{HEAD}track 1 \"A\" {{\n    stem \"k\" \"kick.wav\"\n}}\nchecks {{\n    dynamic plr=3\n    silence head=-1\n}}\nchecks {{ }}\n"
+        ),
+    );
+    assert_reports(
+        &stderr,
+        "bounce::unknown-node",
+        "8:5",
+        "unknown check `dynamic` in `checks`",
+    );
+    assert!(stderr.contains("did you mean `dynamics`?"), "{stderr}");
+    assert_reports(
+        &stderr,
+        "bounce::out-of-range",
+        "9:13",
+        "-1 is out of range",
+    );
+    assert_reports(&stderr, "bounce::duplicate", "11:1", "a second `checks`");
+}

@@ -549,6 +549,83 @@ deliverable "low" { master "main"; format "mp3" bitrate=96; }
     assert!(page.contains("href=\"codec/01-low.wav\""));
 }
 
+/// `checks` moves a threshold and makes a warning fail: a file with a DC
+/// offset of about −40 dBFS warns by default (over −50), passes under
+/// `dc-offset -30`, and fails the report (status 1, with its figures)
+/// with `fail=#true`. The example in docs/language.md reads as written.
+#[test]
+fn checks_move_thresholds_and_make_warnings_fail() {
+    let project = TestProject::new();
+    let mut stem = sine(48000, 2, 440.0, 0.3, 4.0);
+    for channel in &mut stem {
+        for x in channel.iter_mut() {
+            *x += 0.01;
+        }
+    }
+    project.wav("stems/a.wav", 48000, 24, &stem);
+    let with = |checks: &str| {
+        format!(
+            r#"
+release "Checks" {{ artist "Tests"; version "1"; }}
+master "main" {{ }}
+track 1 "Offset" {{ stem "a" "stems/a.wav"; }}
+deliverable "wav" {{ master "main"; format "wav" bits=24; }}
+{checks}
+"#
+        )
+    };
+    let dc_check = |project: &TestProject| -> (Option<i32>, serde_json::Value) {
+        let output = project.run(&["report"]);
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(project.path("out/1/report/report.json")).unwrap(),
+        )
+        .unwrap();
+        let check = report["tracks"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "dc offset")
+            .unwrap()
+            .clone();
+        (output.status.code(), check)
+    };
+    project.write("bounce.kdl", &with(""));
+    let (status, check) = dc_check(&project);
+    assert_eq!(
+        (status, &check["status"]),
+        (Some(0), &"warn".into()),
+        "{check}"
+    );
+    project.write("bounce.kdl", &with("checks { dc-offset -30; }"));
+    let (status, check) = dc_check(&project);
+    assert_eq!(
+        (status, &check["status"]),
+        (Some(0), &"pass".into()),
+        "{check}"
+    );
+    project.write("bounce.kdl", &with("checks { dc-offset fail=#true; }"));
+    let (status, check) = dc_check(&project);
+    assert_eq!(
+        (status, &check["status"]),
+        (Some(1), &"fail".into()),
+        "{check}"
+    );
+    let figures = check["figures"].as_str().unwrap();
+    assert!(figures.contains("fails over -50 dBFS"), "{figures}");
+    // The reference's example, as written: its dc-offset line fails over
+    // -40 dBFS, which this file's offset (-40.0 dBFS) is just under or at.
+    let docs = include_str!("../docs/language.md");
+    let example = docs
+        .split("```kdl")
+        .map(|block| block.split("```").next().unwrap())
+        .find(|block| block.trim_start().starts_with("checks {"))
+        .expect("a checks example in docs/language.md");
+    project.write("bounce.kdl", &with(example));
+    let (_, check) = dc_check(&project);
+    let figures = check["figures"].as_str().unwrap();
+    assert!(figures.contains("fails over -40 dBFS"), "{figures}");
+}
+
 /// A copy of the demo release, built with its report.
 fn demo_with_report() -> TestProject {
     let demo = TestProject::new();

@@ -23,11 +23,65 @@ pub struct Project {
     pub reports: Vec<String>,
     /// Commercial or earlier masters the report compares tracks with.
     pub references: Vec<Reference>,
+    /// The report's thresholds (`checks { … }`).
+    pub checks: CheckRules,
     /// Every project file read (the file and what it includes).
     pub files: Vec<PathBuf>,
     /// Set when the project was read from a git revision rather than the
     /// work tree: the manifest and `{rev}` then name that revision.
     pub revision: Option<crate::revision::Revision>,
+}
+
+/// What the report's checks hold files and the release to: the thresholds
+/// of the checks that warn, and which of them fail instead (`checks { … }`
+/// in the project; the defaults are these).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRules {
+    /// DC offset over this warns, dBFS.
+    pub dc_offset: f64,
+    /// Silence before the music over this warns, seconds.
+    pub head_silence: f64,
+    /// Silence after the music over this warns, seconds.
+    pub tail_silence: f64,
+    /// A mono fold-down losing more than this warns, LU.
+    pub mono_loss: f64,
+    /// Correlation under 0 for more than this share of the time warns.
+    pub antiphase: f64,
+    /// PLR under this (heavily limited) warns, dB.
+    pub plr: f64,
+    /// Lossless files under this depth or rate warn (Apple Digital Masters
+    /// asks 24-bit at 44.1 kHz or more).
+    pub hi_res_bits: u16,
+    pub hi_res_rate: u32,
+    /// Cover art that is not a square of at least this many pixels warns
+    /// (stores ask for 1400).
+    pub cover_side: u32,
+    /// The checks (by name) that fail rather than warn.
+    pub failing: Vec<&'static str>,
+}
+
+impl Default for CheckRules {
+    fn default() -> Self {
+        CheckRules {
+            dc_offset: -50.0,
+            head_silence: 1.0,
+            tail_silence: 3.0,
+            mono_loss: 3.0,
+            antiphase: 0.01,
+            plr: 8.0,
+            hi_res_bits: 24,
+            hi_res_rate: 44_100,
+            cover_side: 1400,
+            failing: Vec::new(),
+        }
+    }
+}
+
+impl CheckRules {
+    /// Whether a check that does not pass warns or fails.
+    pub fn fails(&self, check: &str) -> bool {
+        self.failing.contains(&check)
+    }
 }
 
 #[derive(Debug, Clone, Default)]

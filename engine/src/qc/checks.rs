@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::InspectedFile;
-use crate::model::Project;
+use crate::model::{CheckRules, Project};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,24 +21,6 @@ pub struct Check {
     /// What was measured, against what, in words.
     pub figures: String,
 }
-
-/// DC offset over this is a warning, dBFS.
-const DC_WARN_DBFS: f64 = -50.0;
-/// Silence before the music over this is a warning, seconds.
-const HEAD_WARN_S: f64 = 1.0;
-/// Silence after the music over this is a warning, seconds.
-const TAIL_WARN_S: f64 = 3.0;
-/// A mono fold-down losing more than this is a warning, LU.
-const MONO_LOSS_WARN_LU: f64 = 3.0;
-/// Correlation under 0 for more than this share of the time warns.
-const ANTIPHASE_WARN_SHARE: f64 = 0.01;
-/// PLR under this is heavily limited, dB.
-const PLR_WARN_DB: f64 = 8.0;
-/// Apple Digital Masters asks 24-bit at 44.1 kHz or more of lossless files.
-const HI_RES_BITS: u16 = 24;
-const HI_RES_RATE: u32 = 44_100;
-/// Stores ask for square cover art of at least this many pixels a side.
-const COVER_SIDE: u32 = 1400;
 
 /// A figure that does not exist (NaN: no DC, a silent file) passes.
 fn at_most(value: f64, limit: f64) -> bool {
@@ -57,8 +39,24 @@ fn check(name: &'static str, ok: bool, severity: Status, figures: String) -> Che
     }
 }
 
+/// How a tunable check that does not pass ends: a warning, unless the
+/// project's `checks` makes it fail.
+fn severity(rules: &CheckRules, name: &str) -> Status {
+    if rules.fails(name) {
+        Status::Fail
+    } else {
+        Status::Warn
+    }
+}
+
+/// What a check's figures say it is held to.
+fn holds(rules: &CheckRules, name: &str, limit: String) -> String {
+    let verb = if rules.fails(name) { "fails" } else { "warns" };
+    format!("{verb} {limit}")
+}
+
 /// Every check of one track, over every file delivered of it.
-pub fn track_checks(files: &[InspectedFile]) -> Vec<Check> {
+pub fn track_checks(files: &[InspectedFile], rules: &CheckRules) -> Vec<Check> {
     let mut checks = Vec::new();
     for file in files {
         let f = &file.figures;
@@ -110,48 +108,71 @@ pub fn track_checks(files: &[InspectedFile]) -> Vec<Check> {
         let dc = f.dc_offset[0].max(f.dc_offset[1]);
         checks.push(check(
             "dc offset",
-            at_most(dc, DC_WARN_DBFS),
-            Status::Warn,
+            at_most(dc, rules.dc_offset),
+            severity(rules, "dc offset"),
             format!(
-                "{at}: {} (warns over {DC_WARN_DBFS} dBFS)",
-                db_or_none(dc, "dBFS")
+                "{at}: {} ({})",
+                db_or_none(dc, "dBFS"),
+                holds(rules, "dc offset", format!("over {} dBFS", rules.dc_offset))
             ),
         ));
         checks.push(check(
             "silence",
-            f.head_silence <= HEAD_WARN_S && f.tail_silence <= TAIL_WARN_S,
-            Status::Warn,
+            f.head_silence <= rules.head_silence && f.tail_silence <= rules.tail_silence,
+            severity(rules, "silence"),
             format!(
-                "{at}: {:.2} s before the music, {:.2} s after (warns over {HEAD_WARN_S} s and {TAIL_WARN_S} s)",
-                f.head_silence, f.tail_silence
+                "{at}: {:.2} s before the music, {:.2} s after ({})",
+                f.head_silence,
+                f.tail_silence,
+                holds(
+                    rules,
+                    "silence",
+                    format!("over {} s and {} s", rules.head_silence, rules.tail_silence)
+                )
             ),
         ));
         checks.push(check(
             "mono",
-            at_most(f.mono_loss, MONO_LOSS_WARN_LU)
-                && at_most(f.correlation.below_zero, ANTIPHASE_WARN_SHARE),
-            Status::Warn,
+            at_most(f.mono_loss, rules.mono_loss)
+                && at_most(f.correlation.below_zero, rules.antiphase),
+            severity(rules, "mono"),
             format!(
-                "{at}: mono loses {:.1} LU; correlation under 0 for {:.1} % of the time",
+                "{at}: mono loses {:.1} LU; correlation under 0 for {:.1} % of the time ({})",
                 f.mono_loss,
-                100.0 * f.correlation.below_zero
+                100.0 * f.correlation.below_zero,
+                holds(
+                    rules,
+                    "mono",
+                    format!(
+                        "over {} LU or {} %",
+                        rules.mono_loss,
+                        100.0 * rules.antiphase
+                    )
+                )
             ),
         ));
         checks.push(check(
             "dynamics",
-            at_least(f.plr, PLR_WARN_DB),
-            Status::Warn,
-            format!("{at}: PLR {:.1} dB (warns under {PLR_WARN_DB} dB)", f.plr),
+            at_least(f.plr, rules.plr),
+            severity(rules, "dynamics"),
+            format!(
+                "{at}: PLR {:.1} dB ({})",
+                f.plr,
+                holds(rules, "dynamics", format!("under {} dB", rules.plr))
+            ),
         ));
         if !file.lossy {
             let bits = file.bits.unwrap_or(32);
             checks.push(check(
                 "hi-res",
-                bits >= HI_RES_BITS && f.sample_rate >= HI_RES_RATE,
-                Status::Warn,
+                bits >= rules.hi_res_bits && f.sample_rate >= rules.hi_res_rate,
+                severity(rules, "hi-res"),
                 format!(
-                    "{at}: {bits}-bit at {} Hz (Apple Digital Masters asks {HI_RES_BITS}-bit at {HI_RES_RATE} Hz or more)",
-                    f.sample_rate
+                    "{at}: {bits}-bit at {} Hz ({} under {}-bit at {} Hz; Apple Digital Masters asks 24-bit at 44100 Hz or more)",
+                    f.sample_rate,
+                    if rules.fails("hi-res") { "fails" } else { "warns" },
+                    rules.hi_res_bits,
+                    rules.hi_res_rate
                 ),
             ));
         }
@@ -216,19 +237,28 @@ pub fn album_checks(project: &Project, tracks: &[super::TrackReport]) -> Vec<Che
             format!("{upc}, check digit valid"),
         ));
     }
+    let rules = &project.checks;
+    let cover_severity = severity(rules, "cover");
     checks.push(match &release.cover {
-        None => check("cover", false, Status::Warn, "no cover art".into()),
+        None => check("cover", false, cover_severity, "no cover art".into()),
         Some(path) => match bounce_nodes::Cover::read(path) {
             Ok(cover) => check(
                 "cover",
-                cover.width == cover.height && cover.width >= COVER_SIDE,
-                Status::Warn,
+                cover.width == cover.height && cover.width >= rules.cover_side,
+                cover_severity,
                 format!(
-                    "{}×{} pixels (stores ask for a square of at least {COVER_SIDE})",
-                    cover.width, cover.height
+                    "{}×{} pixels ({} unless a square of at least {}; stores ask for 1400)",
+                    cover.width,
+                    cover.height,
+                    if rules.fails("cover") {
+                        "fails"
+                    } else {
+                        "warns"
+                    },
+                    rules.cover_side
                 ),
             ),
-            Err(why) => check("cover", false, Status::Warn, why),
+            Err(why) => check("cover", false, cover_severity, why),
         },
     });
     checks

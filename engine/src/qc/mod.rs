@@ -183,7 +183,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
                     .iter()
                     .position(|d| d.name == f.deliverable)
             });
-            let checks = checks::track_checks(&files);
+            let checks = checks::track_checks(&files, &project.checks);
             let references = files
                 .iter()
                 .find(|f| !f.lossy)

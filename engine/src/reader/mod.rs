@@ -1,6 +1,8 @@
 //! Reads project files (LANGUAGE.md) into a [`Project`], reporting every
 //! mistake at once.
 
+mod checks;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -24,6 +26,7 @@ const TOP_LEVEL: &[&str] = &[
     "deliverable",
     "include",
     "reference",
+    "checks",
 ];
 const RELEASE_FIELDS: &[&str] = &[
     "artist",
@@ -130,6 +133,9 @@ struct Reader {
     deliverables: Vec<Deliverable>,
     reports: Vec<String>,
     references: Vec<Reference>,
+    checks: CheckRules,
+    /// Where `checks` was written (a second one is an error).
+    checks_at: Option<Span>,
     /// The folder of the project file: includes stay inside it.
     root: Option<PathBuf>,
     /// When audio files are opened at load: what each one's header said.
@@ -339,6 +345,7 @@ impl Reader {
             "master" => self.read_master(node),
             "deliverable" => self.read_deliverable(node),
             "reference" => self.read_reference(node, None),
+            "checks" => self.read_checks(node),
             "include" => {
                 node.check_shape(&mut self.diags, &[], 1, false);
                 if let Some(path) = node.string_arg(&mut self.diags, 0, "a file to include") {
@@ -1698,6 +1705,7 @@ impl Reader {
             deliverables: self.deliverables,
             reports: self.reports,
             references: self.references,
+            checks: self.checks,
             files: {
                 let mut files: Vec<PathBuf> = self.seen.into_iter().collect();
                 files.sort();
@@ -1971,9 +1979,13 @@ mod reference_tests {
             EQ_BANDS,
             DELIVERABLE_CHILDREN,
         ];
+        let checks = checks::CHECKS
+            .iter()
+            .flat_map(|(node, _, props)| std::iter::once(*node).chain(props.iter().copied()));
         let missing: Vec<&str> = lists
             .iter()
             .flat_map(|list| list.iter().copied())
+            .chain(checks)
             .filter(|name| {
                 // In prose (`name`, name=) or as a node in an example.
                 let in_example = docs
