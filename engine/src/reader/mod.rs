@@ -6,6 +6,7 @@ mod checks;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use bounce_nodes::processors::registry::{self, Kind};
 use bounce_nodes::processors::{
     BandParams, Breakpoint, CompressorParams, Detect, EqBand, FadeCurve, Parameter,
 };
@@ -55,30 +56,6 @@ const TRACK_CHILDREN: &[&str] = &[
     "fade-out",
     "gap",
     "reference",
-];
-const PROCESSORS: &[&str] = &[
-    "gain",
-    "pan",
-    "polarity",
-    "width",
-    "loudness",
-    "eq",
-    "compress",
-    "multiband",
-    "limit",
-    "delay",
-    "reverb",
-    "automate",
-];
-const COMPRESS_PROPS: &[&str] = &[
-    "threshold",
-    "ratio",
-    "attack",
-    "release",
-    "knee",
-    "makeup",
-    "detect",
-    "link",
 ];
 const EQ_BANDS: &[&str] = &[
     "highpass",
@@ -932,141 +909,71 @@ impl Reader {
         chain
     }
 
+    /// A processor of a chain, as its registry entry describes it.
     fn read_processor(&mut self, node: NodeView) -> Option<ProcessorSpec> {
-        let diags = &mut self.diags;
         let name = node.name();
-        match name {
-            "gain" => {
-                node.check_shape(diags, &[], 1, false);
-                let db =
-                    node.number_arg(diags, 0, "a gain in dB", Range::between(-200.0, 60.0, "dB"))?;
-                Some(ProcessorSpec::Gain { db })
-            }
-            "pan" => {
-                node.check_shape(diags, &[], 1, false);
-                let position = node.number_arg(
-                    diags,
-                    0,
-                    "a position from -1 to 1",
-                    Range::between(-1.0, 1.0, ""),
-                )?;
-                Some(ProcessorSpec::Pan {
-                    position,
-                    law: PanLaw::Auto,
-                })
-            }
-            "polarity" => {
-                node.check_shape(diags, &[], 0, false);
-                Some(ProcessorSpec::Polarity)
-            }
-            "width" => {
-                node.check_shape(diags, &[], 1, false);
-                let width = node.number_arg(diags, 0, "a width", Range::between(0.0, 4.0, ""))?;
-                Some(ProcessorSpec::Width { width })
-            }
-            "loudness" => {
-                node.check_shape(diags, &[], 1, false);
-                let lufs = node.number_arg(
-                    diags,
-                    0,
-                    "a loudness in LUFS",
-                    Range::between(-70.0, 0.0, "LUFS"),
-                )?;
-                Some(ProcessorSpec::Loudness { lufs })
-            }
+        let Some(kind) = registry::kind(name).filter(|k| k.in_chain) else {
+            self.unknown_node(node, name, &registry::chain_names(), "in a chain");
+            return None;
+        };
+        if let Some(build) = kind.build {
+            return self.read_numbers(node, kind, &[]).map(|v| build(&v));
+        }
+        match kind.name {
             "eq" => {
-                node.check_shape(diags, &[], 0, true);
+                node.check_shape(&mut self.diags, &[], 0, true);
                 let bands: Vec<EqBand> = node
                     .children()
                     .filter_map(|band| self.read_eq_band(band))
                     .collect();
                 Some(ProcessorSpec::Eq { bands })
             }
-            "compress" => {
-                node.check_shape(diags, COMPRESS_PROPS, 0, false);
-                Some(ProcessorSpec::Compress(self.read_compressor(node)))
-            }
+            "compress" => self.read_compressor(node, &[]).map(ProcessorSpec::Compress),
             "multiband" => self.read_multiband(node),
-            "delay" => {
-                node.check_shape(diags, &["mix", "feedback"], 1, false);
-                let seconds = node.number_arg(
-                    diags,
-                    0,
-                    "a delay in seconds",
-                    Range::between(0.0, 10.0, "s"),
-                )?;
-                Some(ProcessorSpec::Delay {
-                    seconds,
-                    mix: node.number_prop(diags, "mix", 0.5, Range::between(0.0, 1.0, "")),
-                    feedback: node.number_prop(
-                        diags,
-                        "feedback",
-                        0.0,
-                        Range::between(0.0, 0.95, ""),
-                    ),
-                })
-            }
-            "reverb" => {
-                node.check_shape(diags, &["size", "damping", "mix"], 0, false);
-                Some(ProcessorSpec::Reverb {
-                    size: node.number_prop(diags, "size", 0.5, Range::between(0.0, 1.0, "")),
-                    damping: node.number_prop(diags, "damping", 0.5, Range::between(0.0, 1.0, "")),
-                    mix: node.number_prop(diags, "mix", 0.25, Range::between(0.0, 1.0, "")),
-                })
-            }
             "automate" => self.read_automation(node),
-            "limit" => {
-                node.check_shape(diags, &["ceiling", "release", "lookahead"], 0, false);
-                Some(ProcessorSpec::Limit {
-                    ceiling: node.number_prop(
-                        diags,
-                        "ceiling",
-                        -1.0,
-                        Range::between(-30.0, 0.0, "dBTP"),
-                    ),
-                    release: node.number_prop(
-                        diags,
-                        "release",
-                        50.0,
-                        Range::between(1.0, 5000.0, "ms"),
-                    ),
-                    lookahead: node.number_prop(
-                        diags,
-                        "lookahead",
-                        5.0,
-                        Range::between(0.1, 50.0, "ms"),
-                    ),
-                })
-            }
-            other => {
-                self.unknown_node(node, other, PROCESSORS, "in a chain");
-                None
-            }
+            other => unreachable!("{other} is registered with neither a build nor a reader"),
         }
     }
 
-    /// `compress`'s properties (also a multiband `band`'s).
-    fn read_compressor(&mut self, node: NodeView) -> CompressorParams {
+    /// A node's numbers as `kind` states them (its argument, then its
+    /// properties with their defaults, each in its range), its shape
+    /// checked against them and `extra` properties; `None` if a required
+    /// number is missing or wrong (said already).
+    fn read_numbers(&mut self, node: NodeView, kind: &Kind, extra: &[&str]) -> Option<Vec<f64>> {
+        let diags = &mut self.diags;
+        let props: Vec<&str> = kind
+            .params
+            .iter()
+            .filter_map(|p| p.name)
+            .chain(kind.other_props.iter().copied())
+            .chain(extra.iter().copied())
+            .collect();
+        let args = kind.params.iter().filter(|p| p.name.is_none()).count();
+        node.check_shape(diags, &props, args, false);
+        let mut values = Vec::with_capacity(kind.params.len());
+        for (index, p) in kind.params.iter().enumerate() {
+            let range = Range::between(p.min, p.max, p.unit);
+            let value = match (p.name, p.default) {
+                (Some(name), Some(default)) => Some(node.number_prop(diags, name, default, range)),
+                (Some(name), None) => node.optional_number_prop(diags, name, range),
+                (None, _) => node.number_arg(diags, index, p.meaning, range),
+            };
+            values.push(value);
+        }
+        values.into_iter().collect()
+    }
+
+    /// `compress`'s properties (also a multiband `band`'s, with `extra`).
+    fn read_compressor(&mut self, node: NodeView, extra: &[&str]) -> Option<CompressorParams> {
+        let kind = registry::kind("compress").expect("compress is registered");
+        let numbers = self.read_numbers(node, kind, extra)?;
         let diags = &mut self.diags;
         let detect = match node.choice_prop(diags, "detect", &["peak", "rms"]) {
             Some("rms") => Detect::Rms,
             _ => Detect::Peak,
         };
-        CompressorParams {
-            threshold: node.number_prop(
-                diags,
-                "threshold",
-                0.0,
-                Range::between(-80.0, 0.0, "dBFS"),
-            ),
-            ratio: node.number_prop(diags, "ratio", 1.0, Range::between(1.0, 100.0, ":1")),
-            attack: node.number_prop(diags, "attack", 10.0, Range::between(0.0, 1000.0, "ms")),
-            release: node.number_prop(diags, "release", 100.0, Range::between(1.0, 10000.0, "ms")),
-            knee: node.number_prop(diags, "knee", 0.0, Range::between(0.0, 24.0, "dB")),
-            makeup: node.number_prop(diags, "makeup", 0.0, Range::between(-24.0, 24.0, "dB")),
-            detect,
-            link: node.bool_prop(diags, "link", true),
-        }
+        let link = node.bool_prop(diags, "link", true);
+        Some(CompressorParams::from_numbers(&numbers, detect, link))
     }
 
     fn read_multiband(&mut self, node: NodeView) -> Option<ProcessorSpec> {
@@ -1104,10 +1011,9 @@ impl Reader {
                 self.unknown_node(child, child.name(), &["band"], "in `multiband`");
                 continue;
             }
-            let mut props = COMPRESS_PROPS.to_vec();
-            props.push("gain");
-            child.check_shape(&mut self.diags, &props, 0, false);
-            let compressor = self.read_compressor(child);
+            let Some(compressor) = self.read_compressor(child, &["gain"]) else {
+                continue;
+            };
             let gain = child.number_prop(
                 &mut self.diags,
                 "gain",
@@ -1974,8 +1880,6 @@ mod reference_tests {
             TOP_LEVEL,
             RELEASE_FIELDS,
             TRACK_CHILDREN,
-            PROCESSORS,
-            COMPRESS_PROPS,
             EQ_BANDS,
             DELIVERABLE_CHILDREN,
         ];
@@ -2009,5 +1913,118 @@ mod reference_tests {
             fields.is_empty(),
             "docs/language.md never names the fields {fields:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use bounce_nodes::processors::registry::{self, KINDS};
+    use bounce_nodes::{AudioError, BlockSink, BlockSource, ChainContext};
+
+    use crate::step::Action;
+
+    /// Two seconds of 440 Hz on the left and 660 Hz on the right at
+    /// −12 dBFS: a stereo image for `width` and `pan` to change.
+    struct TwoTones(u64);
+
+    impl BlockSource for TwoTones {
+        fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+            let n = left.len().min((96_000 - self.0) as usize);
+            for i in 0..n {
+                let t = (self.0 + i as u64) as f32 / 48000.0;
+                left[i] = 0.25 * (std::f32::consts::TAU * 440.0 * t).sin();
+                right[i] = 0.25 * (std::f32::consts::TAU * 660.0 * t).sin();
+            }
+            self.0 += n as u64;
+            Ok(n)
+        }
+    }
+
+    /// Collects what a chain renders.
+    struct Collect(Vec<f32>);
+
+    impl BlockSink for Collect {
+        fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), bounce_nodes::AudioError> {
+            self.0.extend(left.iter().chain(right));
+            Ok(())
+        }
+    }
+
+    /// Every processor in the registry is documented (docs/processors.md
+    /// is the registry's reference, word for word), parsed from its own
+    /// example, keyed (its version is in the key of the step that runs
+    /// it) and rendered (finite audio, changed where it is not neutral).
+    #[test]
+    fn every_registered_processor_is_documented_parsed_keyed_and_rendered() {
+        let docs_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/processors.md");
+        let reference = registry::reference();
+        if std::env::var_os("BOUNCE_UPDATE_DOCS").is_some() {
+            std::fs::write(docs_path, &reference).unwrap();
+        }
+        let docs = std::fs::read_to_string(docs_path).unwrap_or_default();
+        assert!(
+            docs == reference,
+            "docs/processors.md differs from the registry: run the engine's tests with BOUNCE_UPDATE_DOCS=1"
+        );
+        let language = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md"));
+        assert!(
+            language.contains("processors.md"),
+            "docs/language.md links the processors"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        for kind in KINDS.iter().filter(|k| k.in_chain) {
+            let text = format!(
+                "release \"R\" {{ version \"1\"; }}\nmaster \"m\" {{ }}\ntrack 1 \"T\" {{\n    tone \"t\" freq=440 level=-12 length=2 {{\n{}\n    }}\n}}\ndeliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n",
+                kind.example
+            );
+            let path = dir.path().join(format!("{}.kdl", kind.name));
+            std::fs::write(&path, text).unwrap();
+            let project = crate::load_project(&path)
+                .unwrap_or_else(|e| panic!("{}'s example does not read: {e:?}", kind.name));
+            let plan = crate::plan(&project).unwrap();
+            let stem = plan
+                .graph
+                .node_weights()
+                .find(|s| s.id == "stem:1:t")
+                .expect("the tone's stem step");
+            let Action::Stem { chain, .. } = &stem.action else {
+                panic!("a stem step stems")
+            };
+            let spec = chain
+                .iter()
+                .find(|p| p.name() == kind.name)
+                .unwrap_or_else(|| panic!("{} is not in its example's chain", kind.name));
+            assert_eq!(
+                crate::key::versions(&stem.action).get(kind.name),
+                Some(&kind.version),
+                "{}'s version is not in the key",
+                kind.name
+            );
+            let rate = 48000;
+            let context = ChainContext {
+                sample_rate: rate,
+                total_frames: 2 * rate as u64,
+                ring_out: false,
+            };
+            let render = |chain: &[bounce_nodes::ProcessorSpec]| {
+                let mut open = || Ok(Box::new(TwoTones(0)) as Box<dyn BlockSource>);
+                let mut out = Collect(Vec::new());
+                bounce_nodes::render_chain(&mut open, chain, &context, &mut out).unwrap();
+                out.0
+            };
+            let dry = render(&[]);
+            let wet = render(std::slice::from_ref(spec));
+            assert!(
+                wet.iter().all(|x| x.is_finite()),
+                "{} renders NaN",
+                kind.name
+            );
+            assert!(
+                spec.is_identity() || wet != dry,
+                "{}'s example leaves the tone as it was",
+                kind.name
+            );
+        }
     }
 }

@@ -2,6 +2,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{Pan, PanLaw, Processor, ProcessorContext};
 
+use super::registry::Kind;
+
+/// `automate "gain"|"pan" { at SECONDS VALUE… }`: breakpoint automation.
+pub const KIND: Kind = Kind {
+    name: "automate",
+    summary: "moves `\"gain\"` (dB, -200 to 24) or `\"pan\"` (-1 to 1) along breakpoints, `at SECONDS VALUE`, linear between them (gain in dB) and held after the last",
+    params: &[],
+    other_props: &[],
+    version: 1,
+    build: None,
+    in_chain: true,
+    example: "automate \"gain\" {\n    at 0 -60\n    at 2 0\n}",
+};
+
 /// What an automation lane moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

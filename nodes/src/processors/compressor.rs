@@ -8,6 +8,27 @@ use serde::{Deserialize, Serialize};
 
 use super::Processor;
 
+use super::registry::{Kind, Param};
+
+/// `compress …`: a feed-forward compressor (also a multiband band).
+pub const KIND: Kind = Kind {
+    name: "compress",
+    summary: "a feed-forward compressor (`knee=` softens its knee); `detect=\"peak\"` (default) or `\"rms\"` (over 10 ms), `link=#true` (default) to act on both channels as one",
+    params: &[
+        Param::property("threshold", "a threshold", "dBFS", 0.0, -80.0, 0.0),
+        Param::property("ratio", "a ratio", ":1", 1.0, 1.0, 100.0),
+        Param::property("attack", "an attack time", "ms", 10.0, 0.0, 1000.0),
+        Param::property("release", "a release time", "ms", 100.0, 1.0, 10000.0),
+        Param::property("knee", "a knee width", "dB", 0.0, 0.0, 24.0),
+        Param::property("makeup", "a makeup gain", "dB", 0.0, -24.0, 24.0),
+    ],
+    other_props: &["detect", "link"],
+    version: 1,
+    build: None,
+    in_chain: true,
+    example: "compress threshold=-18 ratio=4 attack=10 release=120",
+};
+
 /// How the level is detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -34,6 +55,23 @@ pub struct CompressorParams {
     pub detect: Detect,
     /// One gain for both channels, from the louder.
     pub link: bool,
+}
+
+impl CompressorParams {
+    /// From the numbers its registry entry lists (threshold, ratio,
+    /// attack, release, knee, makeup), and its detector and linking.
+    pub fn from_numbers(numbers: &[f64], detect: Detect, link: bool) -> Self {
+        CompressorParams {
+            threshold: numbers[0],
+            ratio: numbers[1],
+            attack: numbers[2],
+            release: numbers[3],
+            knee: numbers[4],
+            makeup: numbers[5],
+            detect,
+            link,
+        }
+    }
 }
 
 impl Default for CompressorParams {

@@ -1,5 +1,28 @@
 use super::Processor;
 
+use super::registry::{Kind, Param};
+use super::ProcessorSpec;
+
+/// `delay SECONDS …`: a feedback delay.
+pub const KIND: Kind = Kind {
+    name: "delay",
+    summary: "a feedback delay: `mix` of the echoes beside the dry signal, each echo `feedback` times the one before; the chain rings out after its input ends",
+    params: &[
+        Param::argument("a delay in seconds", "s", 0.0, 10.0),
+        Param::property("mix", "the echoes' share", "", 0.5, 0.0, 1.0),
+        Param::property("feedback", "each echo against the one before", "", 0.0, 0.0, 0.95),
+    ],
+    other_props: &[],
+    version: 1,
+    build: Some(|v| ProcessorSpec::Delay {
+        seconds: v[0],
+        mix: v[1],
+        feedback: v[2],
+    }),
+    in_chain: true,
+    example: "delay 0.375 mix=0.2 feedback=0.35",
+};
+
 /// A feedback delay: `mix` of the delayed signal beside `1 − mix` of the
 /// input; each echo is `feedback` times the one before.
 pub struct Delay {

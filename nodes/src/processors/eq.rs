@@ -3,6 +3,20 @@ use serde::{Deserialize, Serialize};
 use super::biquad::{butterworth_qs, Biquad, Coefficients, Shape};
 use super::Processor;
 
+use super::registry::Kind;
+
+/// `eq { band… }`: RBJ biquads and Butterworth cascades.
+pub const KIND: Kind = Kind {
+    name: "eq",
+    summary: "an equaliser of bands, each a child: `highpass` and `lowpass` (FREQ, `slope=` 12, 24 or 48 dB per octave, Butterworth), `low-shelf`, `high-shelf` and `bell` (FREQ, `gain=` dB, `q=`), `notch` (FREQ, `q=`); RBJ biquads",
+    params: &[],
+    other_props: &[],
+    version: 1,
+    build: None,
+    in_chain: true,
+    example: "eq {\n    highpass 30 slope=24\n    bell 3000 gain=-1.5 q=1.2\n    high-shelf 10000 gain=1\n}",
+};
+
 /// One band of an `eq`, as the project states it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]

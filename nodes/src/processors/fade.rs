@@ -2,6 +2,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{Processor, ProcessorContext};
 
+use super::registry::Kind;
+
+/// `fade-in` / `fade-out`: a track's fades, the last processors of its mix.
+pub const KIND: Kind = Kind {
+    name: "fade",
+    summary: "a track's `fade-in SECONDS` and `fade-out SECONDS`, with `curve=` `\"linear\"`, `\"cos\"` (default) or `\"exp\"`, applied to its mix",
+    params: &[],
+    other_props: &[],
+    version: 1,
+    build: None,
+    in_chain: false,
+    example: "track 1 \"Title\" {\n    // …\n    fade-in 0.5\n    fade-out 2 curve=\"exp\"\n}",
+};
+
 /// The shape of a fade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -1,5 +1,20 @@
 use super::Processor;
 
+use super::registry::{Kind, Param};
+use super::ProcessorSpec;
+
+/// `gain DB`: a static gain.
+pub const KIND: Kind = Kind {
+    name: "gain",
+    summary: "a static gain",
+    params: &[Param::argument("a gain in dB", "dB", -200.0, 60.0)],
+    other_props: &[],
+    version: 1,
+    build: Some(|v| ProcessorSpec::Gain { db: v[0] }),
+    in_chain: true,
+    example: "gain -3",
+};
+
 /// Static gain.
 pub struct Gain {
     factor: f32,

@@ -21,6 +21,29 @@ use std::collections::VecDeque;
 use super::Processor;
 use crate::interpolation::{Interpolator, DETECT_DELAY, TAPS};
 
+use super::registry::{Kind, Param};
+use super::ProcessorSpec;
+
+/// `limit …`: the true-peak limiter.
+pub const KIND: Kind = Kind {
+    name: "limit",
+    summary: "a true-peak brick-wall limiter: lookahead, detection at 8x and the BS.1770 meter's own points, so nothing passes the ceiling",
+    params: &[
+        Param::property("ceiling", "a ceiling", "dBTP", -1.0, -30.0, 0.0),
+        Param::property("release", "a release time", "ms", 50.0, 1.0, 5000.0),
+        Param::property("lookahead", "a lookahead", "ms", 5.0, 0.1, 50.0),
+    ],
+    other_props: &[],
+    version: LIMITER_VERSION,
+    build: Some(|v| ProcessorSpec::Limit {
+        ceiling: v[0],
+        release: v[1],
+        lookahead: v[2],
+    }),
+    in_chain: true,
+    example: "limit ceiling=-1 release=50",
+};
+
 /// Changes whenever the limiter's output changes; part of the key of every
 /// step that limits (masters with a ceiling, resampled deliverables).
 pub const LIMITER_VERSION: u32 = 5;

@@ -14,6 +14,7 @@ mod limiter;
 mod multiband;
 mod pan;
 mod polarity;
+pub mod registry;
 mod reverb;
 mod width;
 
@@ -130,24 +131,11 @@ impl ProcessorSpec {
         }
     }
 
-    /// The version of this kind's DSP: bump it whenever its output changes,
-    /// so cached renders made by the old code are not reused.
+    /// The version of this kind's DSP, as its registry entry states it.
     pub fn dsp_version(&self) -> u32 {
-        match self {
-            ProcessorSpec::Gain { .. } => 1,
-            ProcessorSpec::Pan { .. } => 1,
-            ProcessorSpec::Polarity => 1,
-            ProcessorSpec::Width { .. } => 1,
-            ProcessorSpec::Eq { .. } => 1,
-            ProcessorSpec::Compress(_) => 1,
-            ProcessorSpec::Delay { .. } => 1,
-            ProcessorSpec::Reverb { .. } => 1,
-            ProcessorSpec::Automate { .. } => 1,
-            ProcessorSpec::Limit { .. } => LIMITER_VERSION,
-            ProcessorSpec::Multiband { .. } => 1,
-            ProcessorSpec::Loudness { .. } => 1,
-            ProcessorSpec::Fade { .. } => 1,
-        }
+        registry::kind(self.name())
+            .expect("every processor is registered")
+            .version
     }
 
     /// Whether this processor leaves every sample as it is, so that an

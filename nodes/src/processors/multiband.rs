@@ -14,6 +14,20 @@ use super::biquad::{Biquad, Coefficients, Shape};
 use super::compressor::{Compressor, CompressorParams};
 use super::Processor;
 
+use super::registry::Kind;
+
+/// `multiband CROSSOVERS… { band… }`: Linkwitz-Riley bands, compressed.
+pub const KIND: Kind = Kind {
+    name: "multiband",
+    summary: "splits at its crossover frequencies (rising, under 0.9 of Nyquist) into Linkwitz-Riley 4th-order bands that sum flat, one more band than crossovers, each compressed: a `band` takes `compress`'s properties and `gain=` (dB, -60 to 24)",
+    params: &[],
+    other_props: &[],
+    version: 1,
+    build: None,
+    in_chain: true,
+    example: "multiband 200 2500 {\n    band threshold=-20 ratio=2 attack=30 release=200\n    band threshold=-18 ratio=1.5\n    band threshold=-16 ratio=2 gain=-0.5\n}",
+};
+
 const BUTTERWORTH_Q: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
 /// One band's settings.

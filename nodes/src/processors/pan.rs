@@ -2,6 +2,24 @@ use serde::{Deserialize, Serialize};
 
 use super::Processor;
 
+use super::registry::{Kind, Param};
+use super::ProcessorSpec;
+
+/// `pan POSITION`: a stereo position, -1 (left) to 1 (right).
+pub const KIND: Kind = Kind {
+    name: "pan",
+    summary: "places the signal from -1 (left) to 1 (right); a mono source pans at -3 dB in the centre (constant power), a stereo one is balanced",
+    params: &[Param::argument("a position from -1 to 1", "", -1.0, 1.0)],
+    other_props: &[],
+    version: 1,
+    build: Some(|v| ProcessorSpec::Pan {
+        position: v[0],
+        law: PanLaw::Auto,
+    }),
+    in_chain: true,
+    example: "pan -0.3",
+};
+
 /// How a pan position becomes channel gains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

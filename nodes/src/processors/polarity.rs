@@ -1,5 +1,20 @@
 use super::Processor;
 
+use super::registry::Kind;
+use super::ProcessorSpec;
+
+/// `polarity`: both channels inverted.
+pub const KIND: Kind = Kind {
+    name: "polarity",
+    summary: "inverts the polarity of both channels",
+    params: &[],
+    other_props: &[],
+    version: 1,
+    build: Some(|_| ProcessorSpec::Polarity),
+    in_chain: true,
+    example: "polarity",
+};
+
 /// Inverts both channels.
 pub struct Polarity;
 

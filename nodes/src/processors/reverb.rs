@@ -5,6 +5,29 @@
 
 use super::Processor;
 
+use super::registry::{Kind, Param};
+use super::ProcessorSpec;
+
+/// `reverb …`: a Freeverb-class reverberator.
+pub const KIND: Kind = Kind {
+    name: "reverb",
+    summary: "a Freeverb-class reverb (comb and allpass filters); the chain rings out after its input ends",
+    params: &[
+        Param::property("size", "the room size", "", 0.5, 0.0, 1.0),
+        Param::property("damping", "high-frequency damping", "", 0.5, 0.0, 1.0),
+        Param::property("mix", "the reverb's share", "", 0.25, 0.0, 1.0),
+    ],
+    other_props: &[],
+    version: 1,
+    build: Some(|v| ProcessorSpec::Reverb {
+        size: v[0],
+        damping: v[1],
+        mix: v[2],
+    }),
+    in_chain: true,
+    example: "reverb size=0.6 damping=0.4 mix=0.15",
+};
+
 /// Freeverb's tunings, in samples at 44.1 kHz.
 const COMBS: [usize; 8] = [1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617];
 const ALLPASSES: [usize; 4] = [556, 441, 341, 225];

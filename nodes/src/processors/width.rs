@@ -1,5 +1,20 @@
 use super::Processor;
 
+use super::registry::{Kind, Param};
+use super::ProcessorSpec;
+
+/// `width FACTOR`: the side signal scaled.
+pub const KIND: Kind = Kind {
+    name: "width",
+    summary: "scales the side signal against the mid: 0 folds to mono, 1 leaves the image as it is",
+    params: &[Param::argument("a width", "", 0.0, 4.0)],
+    other_props: &[],
+    version: 1,
+    build: Some(|v| ProcessorSpec::Width { width: v[0] }),
+    in_chain: true,
+    example: "width 1.2",
+};
+
 /// Mid/side width: 0 folds to mono, 1 leaves the image, above 1 widens.
 pub struct Width {
     side_gain: f64,

@@ -1,0 +1,233 @@
+//! The processors a project can name. Each kind's parameters (name,
+//! meaning, unit, default, range), DSP version and an example live beside
+//! its DSP, in its own file, as a [`Kind`]; [`KINDS`] is the one list that
+//! names them all. The reader (and its "expected one of" help), the cache
+//! key's versions and the reference in `docs/processors.md` all come from
+//! here: adding a processor is its file and one line below.
+
+use super::ProcessorSpec;
+
+/// A number a processor takes in a project file.
+#[derive(Debug)]
+pub struct Param {
+    /// The property's name; `None` for the node's argument.
+    pub name: Option<&'static str>,
+    /// What it is, as an error that misses it says (`a gain in dB`).
+    pub meaning: &'static str,
+    pub unit: &'static str,
+    /// `None`: the value must be given.
+    pub default: Option<f64>,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Param {
+    /// The node's argument.
+    pub const fn argument(meaning: &'static str, unit: &'static str, min: f64, max: f64) -> Param {
+        Param {
+            name: None,
+            meaning,
+            unit,
+            default: None,
+            min,
+            max,
+        }
+    }
+
+    /// A property with its default.
+    pub const fn property(
+        name: &'static str,
+        meaning: &'static str,
+        unit: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Param {
+        Param {
+            name: Some(name),
+            meaning,
+            unit,
+            default: Some(default),
+            min,
+            max,
+        }
+    }
+}
+
+/// A kind of processor.
+#[derive(Debug)]
+pub struct Kind {
+    /// Its node's name in a chain.
+    pub name: &'static str,
+    /// What it does, in a sentence.
+    pub summary: &'static str,
+    /// Its numbers: the argument first, if it takes one, then properties.
+    pub params: &'static [Param],
+    /// Properties that are not numbers (`detect="rms"`, `link=#false`),
+    /// read by the reader itself.
+    pub other_props: &'static [&'static str],
+    /// The version of its DSP: bump it whenever its output changes, so
+    /// cached renders made by the old code are not reused (and only the
+    /// steps that run it render again).
+    pub version: u32,
+    /// Makes the processor from its numbers, in `params` order; `None`
+    /// for a kind whose node holds more than numbers (bands, breakpoints),
+    /// which the reader reads itself.
+    pub build: Option<fn(&[f64]) -> ProcessorSpec>,
+    /// Whether a chain may name it: fades and the master's target are
+    /// written elsewhere in a project, but are processors all the same.
+    pub in_chain: bool,
+    /// A node that uses it, for the reference and the registry's tests.
+    pub example: &'static str,
+}
+
+/// The target's gain (a chain's `loudness`): the chain runner measures
+/// and solves it, so it has no file of its own.
+pub const LOUDNESS: Kind = Kind {
+    name: "loudness",
+    summary: "a static gain that brings the chain's integrated loudness to a level",
+    params: &[Param::argument("a loudness in LUFS", "LUFS", -70.0, 0.0)],
+    other_props: &[],
+    version: 1,
+    build: Some(|v| ProcessorSpec::Loudness { lufs: v[0] }),
+    in_chain: true,
+    example: "loudness -16",
+};
+
+/// Every processor, in the order the reference lists them.
+pub const KINDS: &[&Kind] = &[
+    &super::gain::KIND,
+    &super::pan::KIND,
+    &super::polarity::KIND,
+    &super::width::KIND,
+    &LOUDNESS,
+    &super::eq::KIND,
+    &super::compressor::KIND,
+    &super::multiband::KIND,
+    &super::limiter::KIND,
+    &super::delay::KIND,
+    &super::reverb::KIND,
+    &super::automate::KIND,
+    &super::fade::KIND,
+];
+
+/// The kind named `name`.
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().copied().find(|k| k.name == name)
+}
+
+/// The names a chain may use.
+pub fn chain_names() -> Vec<&'static str> {
+    KINDS
+        .iter()
+        .filter(|k| k.in_chain)
+        .map(|k| k.name)
+        .collect()
+}
+
+/// A number as the reference prints it (no `.0` on whole numbers).
+fn number(value: f64) -> String {
+    if value == f64::MAX {
+        "∞".into()
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
+/// The reference of every processor, as `docs/processors.md` holds it.
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# Processors\n\n\
+         Generated from bounce's processor registry (`nodes/src/processors/registry.rs`); \
+         a test keeps this file equal to it. Each processor's numbers, their defaults and \
+         ranges, and its DSP version, which the cache key carries: a new version renders \
+         again exactly the steps that run it.\n",
+    );
+    for kind in KINDS {
+        let mut summary = kind.summary.chars();
+        let first = summary.next().map(|c| c.to_uppercase().to_string());
+        out.push_str(&format!(
+            "\n## `{}`\n\n{}{}.{} DSP version {}.\n\n```kdl\n{}\n```\n",
+            kind.name,
+            first.unwrap_or_default(),
+            summary.as_str(),
+            if kind.in_chain {
+                ""
+            } else {
+                " Not a chain node: written where the example shows."
+            },
+            kind.version,
+            kind.example
+        ));
+        if kind.params.is_empty() && kind.other_props.is_empty() {
+            continue;
+        }
+        out.push_str(
+            "\n| parameter | what | unit | default | range |\n| --- | --- | --- | --- | --- |\n",
+        );
+        for p in kind.params {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} to {} |\n",
+                p.name
+                    .map_or("(argument)".to_string(), |n| format!("`{n}=`")),
+                p.meaning,
+                p.unit,
+                p.default.map_or("required".to_string(), number),
+                number(p.min),
+                number(p.max)
+            ));
+        }
+        for name in kind.other_props {
+            out.push_str(&format!("| `{name}=` | see the summary | | | |\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_defaults_in_range() {
+        for (i, kind) in KINDS.iter().enumerate() {
+            assert!(
+                KINDS[..i].iter().all(|k| k.name != kind.name),
+                "{} twice",
+                kind.name
+            );
+            for p in kind.params {
+                if let Some(default) = p.default {
+                    assert!(
+                        (p.min..=p.max).contains(&default),
+                        "{} {:?}: default {default} outside {}..{}",
+                        kind.name,
+                        p.name,
+                        p.min,
+                        p.max
+                    );
+                }
+            }
+            // The argument, if any, comes first.
+            assert!(kind.params.iter().skip(1).all(|p| p.name.is_some()));
+        }
+    }
+
+    /// Every kind that builds from numbers builds itself: its spec names it.
+    #[test]
+    fn every_kind_builds_the_processor_it_names() {
+        for kind in KINDS {
+            let Some(build) = kind.build else { continue };
+            let values: Vec<f64> = kind
+                .params
+                .iter()
+                .map(|p| p.default.unwrap_or(p.min.max(-1.0).min(p.max)))
+                .collect();
+            let spec = build(&values);
+            assert_eq!(spec.name(), kind.name);
+            assert_eq!(spec.dsp_version(), kind.version);
+        }
+    }
+}
