@@ -34,6 +34,8 @@ fn a_released_version_refuses_a_changed_rebuild_and_accepts_an_identical_one() {
     let log = project.build_ok(&[]);
     assert_eq!(log.summary["written"].as_array().unwrap().len(), 0);
 
+    // A changed setting is refused from the keys, before anything renders,
+    // naming what changed.
     edit(&project, "gain=-3", "gain=-4");
     let log = project.build(&[]);
     assert_eq!(log.output.status.code(), Some(1));
@@ -41,8 +43,17 @@ fn a_released_version_refuses_a_changed_rebuild_and_accepts_an_identical_one() {
     assert!(
         // Every file: the album ReplayGain tags move with one track.
         stderr.contains("version 1.0.0 is released and this build would change hi/01 - One.wav, hi/02 - Two.wav")
-            && stderr.contains("lo/03 - Three.wav; set a new `version`"),
+            && stderr.contains("lo/03 - Three.wav (gain changed from -3.0 to -4.0); set a new `version`"),
         "{stderr}"
+    );
+    let rendered: Vec<_> = log
+        .steps
+        .iter()
+        .filter(|s| s["status"] == "built")
+        .collect();
+    assert!(
+        rendered.is_empty(),
+        "rendered before refusing: {rendered:?}"
     );
     assert_eq!(read(&project, "out/1.0.0/hi/01 - One.wav"), before);
     assert_eq!(read(&project, "out/1.0.0/manifest.json"), manifest);

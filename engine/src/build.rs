@@ -241,6 +241,7 @@ pub fn build(
     if options.dry_run {
         run.dry_run(&selected)?;
     } else {
+        refuse_changes_to_a_release(project, &plan, &selected, &run)?;
         run.execute(&selected, options.jobs)?;
     }
     // Uploads finish before the build does.
@@ -340,6 +341,74 @@ pub fn build(
     Ok(report)
 }
 
+/// A released version stops a build in its first moments, before anything
+/// renders, when the project changed what it holds: a quiet dry run from
+/// the cache finds each selected file's output (which must be the released
+/// bytes), or says why it would render. A file that would render because
+/// a setting, a source or a version changed would change; one that only
+/// left the cache renders, and is compared byte for byte when published.
+fn refuse_changes_to_a_release(
+    project: &Project,
+    plan: &Plan,
+    selected: &BTreeSet<NodeIndex>,
+    run: &Run,
+) -> Result<(), BuildError> {
+    let version_dir = project.release.output.join(&project.release.version);
+    if !crate::release::is_released(&version_dir) {
+        return Ok(());
+    }
+    // Unreadable: publishing says so with the figures.
+    let Some(manifest) = crate::publish::read_manifest(&version_dir.join(MANIFEST)) else {
+        return Ok(());
+    };
+    let reasons = Reasons::default();
+    let preflight = run.fresh(&reasons);
+    preflight.dry_run(selected)?;
+    let changed_anywhere = reasons
+        .0
+        .lock()
+        .expect("reasons lock")
+        .iter()
+        .find(|r| matches!(r, RebuildReason::Changed(_)))
+        .cloned();
+    let mut files = Vec::new();
+    for output in plan.outputs.iter().filter(|o| selected.contains(&o.step)) {
+        let path = crate::template::portable(&output.path);
+        let released = manifest.files.iter().find(|f| f.path == path);
+        let differs = match preflight.results[output.step.index()].get() {
+            Some(Outcome::Done(found, ..)) => {
+                released.map(|f| f.blake3.as_str()) != Some(found.hash.to_hex().as_str())
+            }
+            _ => released.is_none() || changed_anywhere.is_some(),
+        };
+        if differs {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::ReleasedChanged {
+        version: project.release.version.clone(),
+        files: files.join(", "),
+        because: changed_anywhere
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default(),
+    })
+}
+
+/// An observer that keeps why each stale step would render, and says nothing.
+#[derive(Default)]
+struct Reasons(Mutex<Vec<RebuildReason>>);
+
+impl Observer for Reasons {
+    fn finished(&self, event: &StepEvent) {
+        if let Some(reason) = &event.reason {
+            self.0.lock().expect("reasons lock").push(reason.clone());
+        }
+    }
+}
+
 /// The steps needed for the requested targets (all deliverables if none).
 fn select(
     project: &Project,
@@ -431,6 +500,27 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// A run of the same build with nothing done yet, watched by `observer`.
+    fn fresh<'b>(&'b self, observer: &'b dyn Observer) -> Run<'b> {
+        let steps = self.plan.graph.node_count();
+        Run {
+            plan: self.plan,
+            selected: self.selected,
+            cache: self.cache,
+            stat: self.stat,
+            rate: self.rate,
+            observer,
+            records: self.records,
+            results: (0..steps).map(|_| OnceLock::new()).collect(),
+            errors: Mutex::new(Vec::new()),
+            restoring: (0..steps).map(|_| Mutex::new(())).collect(),
+            scratch_readers: Mutex::new(std::collections::HashMap::new()),
+            remote: self.remote,
+            sync: self.sync,
+            measures: crate::render::Measures::default(),
+        }
+    }
+
     /// Renders every selected step once its inputs are done, on `jobs`
     /// threads, through the scheduler: of the steps ready to run, each
     /// worker takes the one with the costliest path still ahead of it

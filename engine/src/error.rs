@@ -55,8 +55,13 @@ pub enum BuildError {
     },
     #[error("{step}: not a Red Book CD: {problem}")]
     RedBook { step: String, problem: String },
-    #[error("version {version} is released and this build would change {files}; set a new `version` in the release to make another")]
-    ReleasedChanged { version: String, files: String },
+    #[error("version {version} is released and this build would change {files}{because}; set a new `version` in the release to make another")]
+    ReleasedChanged {
+        version: String,
+        files: String,
+        /// What in the project changed them, when known before rendering.
+        because: String,
+    },
     #[error("version {version} is released but {why}")]
     ReleaseBroken { version: String, why: String },
     #[error("cannot release version {version}: {why}")]

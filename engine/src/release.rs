@@ -146,6 +146,7 @@ pub(crate) fn check_unchanged(
         Err(BuildError::ReleasedChanged {
             version,
             files: changed.join(", "),
+            because: String::new(),
         })
     }
 }
