@@ -41,6 +41,8 @@ pub enum MessageFormat {
 pub enum GraphNotation {
     Dot,
     Mermaid,
+    /// Lines for a terminal.
+    Text,
 }
 
 #[derive(clap::Args)]
@@ -225,15 +227,22 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
     },
-    /// Print the graph of steps (for Graphviz or Mermaid), each marked
-    /// cached or stale.
+    /// Print the graph of steps, each marked cached or stale; or, with
+    /// --signal, the signal flow of each track (stems, buses, mix, masters,
+    /// deliverables).
     Graph {
-        /// Deliverables whose steps to show (`name` or `name:track`); all if none.
+        /// Deliverables whose steps to show (`name` or `name:track`); all if
+        /// none. With --signal, a `name:track` shows that track.
         targets: Vec<String>,
         #[command(flatten)]
         project: ProjectArgs,
-        #[arg(long, value_enum, default_value = "dot")]
-        format: GraphNotation,
+        /// Text for a terminal, or DOT (Graphviz) or Mermaid; default: dot
+        /// for steps, text for --signal.
+        #[arg(long, value_enum)]
+        format: Option<GraphNotation>,
+        /// The signal flow instead of the build's steps.
+        #[arg(long)]
+        signal: bool,
     },
     /// Lock the built version (`OUTPUT/VERSION/`): a later build that would
     /// change any of its files stops with an error.
@@ -382,7 +391,8 @@ pub fn run() -> i32 {
             targets,
             project,
             format,
-        } => run_graph(&project, targets, format),
+            signal,
+        } => run_graph(&project, targets, format, signal),
         Command::Release { project } => run_release(&project),
         Command::Report { project } => run_report(&project),
         Command::Init { dir } => run_init(&dir),
@@ -506,8 +516,16 @@ impl bounce_engine::Observer for StatusCollector {
     }
 }
 
-fn run_graph(args: &ProjectArgs, targets: Vec<String>, notation: GraphNotation) -> Result<(), i32> {
+fn run_graph(
+    args: &ProjectArgs,
+    targets: Vec<String>,
+    notation: Option<GraphNotation>,
+    signal: bool,
+) -> Result<(), i32> {
     let project = load(args)?;
+    let track = targets
+        .iter()
+        .find_map(|t| t.split_once(':').and_then(|(_, n)| n.parse::<u32>().ok()));
     let options = BuildOptions {
         dry_run: true,
         targets,
@@ -523,10 +541,20 @@ fn run_graph(args: &ProjectArgs, targets: Vec<String>, notation: GraphNotation) 
         print_project_errors(&errors);
         EXIT_USAGE
     })?;
-    let format = match notation {
+    let default = if signal {
+        GraphNotation::Text
+    } else {
+        GraphNotation::Dot
+    };
+    let format = match notation.unwrap_or(default) {
         GraphNotation::Dot => bounce_engine::GraphFormat::Dot,
         GraphNotation::Mermaid => bounce_engine::GraphFormat::Mermaid,
+        GraphNotation::Text => bounce_engine::GraphFormat::Text,
     };
+    if signal {
+        out!("{}", bounce_engine::signal_graph(&project, track, format));
+        return Ok(());
+    }
     let statuses = collector.statuses.into_inner().expect("status lock");
     out!("{}", bounce_engine::render_graph(&plan, &statuses, format));
     Ok(())

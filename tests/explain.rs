@@ -224,3 +224,44 @@ fn the_answer_of_explain_goes_to_standard_output() {
         );
     }
 }
+
+/// `graph --signal` draws each track's signal flow in the terminal, from
+/// the masters and their files down to the stems; `--format text` lists
+/// the build's steps with their status and inputs.
+#[test]
+fn graph_draws_the_signal_flow_and_the_steps_as_text() {
+    let project = three_track_project();
+    let output = project.run(&["graph", "--signal", "hi:2"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "track 2 \"Two\"", "{text}");
+    assert!(!text.contains("track 1"), "{text}");
+    // Every source of track 2 hangs under the mix, once.
+    let mix = lines.iter().position(|l| l.starts_with("└─ mix")).unwrap();
+    assert!(
+        lines[..mix].iter().any(|l| l.starts_with("├─ master ")),
+        "{text}"
+    );
+    for stem in ["kick", "snare"] {
+        let found = lines[mix..]
+            .iter()
+            .filter(|l| l.contains(&format!("stem \"{stem}\"")))
+            .count();
+        assert_eq!(found, 1, "{stem}: {text}");
+    }
+    let dot = project.run(&["graph", "--signal", "--format", "dot"]);
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(dot.starts_with("digraph signal"), "{dot}");
+    assert!(dot.contains("\"2:mix\" -> \"2:master:"), "{dot}");
+
+    let steps = project.run(&["graph", "--format", "text", "hi:1"]);
+    let steps = String::from_utf8_lossy(&steps.stdout);
+    let mix_line = steps.lines().find(|l| l.contains("mix:1")).unwrap();
+    assert!(mix_line.starts_with("stale"), "{mix_line}");
+    assert!(mix_line.contains("← "), "{mix_line}");
+    project.build_ok(&[]);
+    let steps = project.run(&["graph", "--format", "text", "hi:1"]);
+    let steps = String::from_utf8_lossy(&steps.stdout);
+    assert!(steps.lines().all(|l| l.starts_with("cached")), "{steps}");
+}

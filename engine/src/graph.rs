@@ -12,6 +12,8 @@ use crate::plan::Plan;
 pub enum GraphFormat {
     Dot,
     Mermaid,
+    /// Lines for a terminal without Graphviz.
+    Text,
 }
 
 fn status_name(status: Status) -> &'static str {
@@ -37,6 +39,31 @@ pub fn render_graph(
     let number: BTreeMap<_, usize> = nodes.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut out = String::new();
     match format {
+        GraphFormat::Text => {
+            // Each step in plan order (inputs first), with its status and
+            // the steps it reads.
+            let width = nodes
+                .iter()
+                .map(|n| plan.graph[*n].id.len())
+                .max()
+                .unwrap_or(0);
+            for node in &nodes {
+                let id = &plan.graph[*node].id;
+                let inputs: Vec<&str> = plan
+                    .inputs_of(*node)
+                    .iter()
+                    .filter(|i| number.contains_key(*i))
+                    .map(|i| plan.graph[*i].id.as_str())
+                    .collect();
+                let _ = write!(out, "{:<7} ", status_name(statuses[id]));
+                if inputs.is_empty() {
+                    out.push_str(id);
+                } else {
+                    let _ = write!(out, "{id:<width$} ← {}", inputs.join(", "));
+                }
+                out.push('\n');
+            }
+        }
         GraphFormat::Dot => {
             out.push_str("digraph bounce {\n    rankdir=LR;\n");
             out.push_str("    node [shape=box, style=\"rounded,filled\"];\n");

@@ -1,0 +1,431 @@
+//! The signal flow as an engineer draws it, per track: stems into buses
+//! into the mix, the mix through each master into its deliverables, each
+//! with what it does to the sound. In the terminal as a tree, or as DOT or
+//! Mermaid (`bounce graph --signal`). The build graph of steps is
+//! [`crate::render_graph`]'s.
+
+use std::fmt::Write;
+
+use bounce_nodes::processors::Parameter;
+use bounce_nodes::{Mp3Mode, ProcessorSpec};
+
+use crate::graph::GraphFormat;
+use crate::model::{Content, Deliverable, FileFormat, Project, SourceKind, Track};
+
+/// One box of the drawing: what it is, and what it does.
+struct Block {
+    id: String,
+    label: String,
+    feeds: Vec<String>,
+}
+
+/// What a processor does, in a few words.
+fn describe(spec: &ProcessorSpec) -> String {
+    match spec {
+        ProcessorSpec::Gain { db } => format!("gain {db:+} dB"),
+        ProcessorSpec::Pan { position, .. } => format!("pan {position:+.2}"),
+        ProcessorSpec::Polarity => "polarity".into(),
+        ProcessorSpec::Width { width } => format!("width {width}"),
+        ProcessorSpec::Eq { bands } => format!("eq ({})", count(bands.len(), "band")),
+        ProcessorSpec::Compress(c) => {
+            format!("compress {}:1 at {} dBFS", c.ratio, c.threshold)
+        }
+        ProcessorSpec::Multiband { bands, .. } => {
+            format!("multiband ({})", count(bands.len(), "band"))
+        }
+        ProcessorSpec::Limit { ceiling, .. } => format!("limit {ceiling} dBTP"),
+        ProcessorSpec::Loudness { lufs } => format!("loudness {lufs} LUFS"),
+        ProcessorSpec::Delay { seconds, .. } => format!("delay {seconds} s"),
+        ProcessorSpec::Reverb { size, .. } => format!("reverb (size {size})"),
+        ProcessorSpec::Automate { parameter, .. } => match parameter {
+            Parameter::Gain => "gain automation".into(),
+            Parameter::Pan => "pan automation".into(),
+        },
+        ProcessorSpec::Fade {
+            fade_in, fade_out, ..
+        } => format!("fades {fade_in} s / {fade_out} s"),
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// A fader's gain and pan, then the chain, joined.
+fn settings(gain: f64, pan: f64, chain: &[ProcessorSpec]) -> String {
+    let mut parts: Vec<String> = chain.iter().map(describe).collect();
+    if gain != 0.0 {
+        parts.push(format!("gain {gain:+} dB"));
+    }
+    if pan != 0.0 {
+        parts.push(format!("pan {pan:+.2}"));
+    }
+    parts.join(", ")
+}
+
+/// What a deliverable writes.
+fn format_of(d: &Deliverable, release_rate: u32) -> String {
+    let rate = d.file_rate(release_rate);
+    let khz = |r: u32| format!("{} kHz", r as f64 / 1000.0);
+    match d.format {
+        FileFormat::Mp3(Mp3Mode::Cbr(kbps)) => format!("MP3 {kbps} kbps, {}", khz(rate)),
+        FileFormat::Mp3(Mp3Mode::Vbr(q)) => format!("MP3 VBR V{q}, {}", khz(rate)),
+        FileFormat::Cd => "CD image, 16-bit 44.1 kHz".into(),
+        other => format!(
+            "{} {}-bit{}, {}",
+            match other {
+                FileFormat::Bwf => "BWF",
+                FileFormat::Aiff => "AIFF",
+                FileFormat::Flac => "FLAC",
+                _ => "WAV",
+            },
+            d.bits,
+            if d.float { " float" } else { "" },
+            khz(rate)
+        ),
+    }
+}
+
+/// The blocks of one track, outputs last.
+fn blocks(project: &Project, track: &Track) -> Vec<Block> {
+    let n = track.number;
+    let in_bus = |name: &str| {
+        track
+            .buses
+            .iter()
+            .find(|b| b.members.iter().any(|(m, _)| m == name))
+            .map(|b| format!("{n}:bus:{}", b.name))
+    };
+    let mix = format!("{n}:mix");
+    let mut out = Vec::new();
+    for s in &track.sources {
+        let what = match &s.kind {
+            SourceKind::File(path) => path.file_name().map_or_else(
+                || path.display().to_string(),
+                |f| f.to_string_lossy().into(),
+            ),
+            SourceKind::Tone { freq, level, .. } => format!("tone {freq} Hz at {level} dBFS"),
+        };
+        let mut label = format!("stem \"{}\" · {what}", s.name);
+        let how = settings(s.gain, s.pan, &s.chain);
+        if !how.is_empty() {
+            write!(label, " · {how}").unwrap();
+        }
+        if s.mute {
+            label.push_str(" · muted");
+        }
+        out.push(Block {
+            id: format!("{n}:stem:{}", s.name),
+            label,
+            feeds: vec![in_bus(&s.name).unwrap_or_else(|| mix.clone())],
+        });
+    }
+    for b in &track.buses {
+        let how = settings(b.gain, b.pan, &b.chain);
+        out.push(Block {
+            id: format!("{n}:bus:{}", b.name),
+            label: if how.is_empty() {
+                format!("bus \"{}\"", b.name)
+            } else {
+                format!("bus \"{}\" · {how}", b.name)
+            },
+            feeds: vec![in_bus(&b.name).unwrap_or_else(|| mix.clone())],
+        });
+    }
+    let mut how: Vec<String> = track.mix.iter().map(describe).collect();
+    for (word, fade) in [("fade-in", track.fade_in), ("fade-out", track.fade_out)] {
+        if let Some(f) = fade {
+            how.push(format!("{word} {} s ({:?})", f.seconds, f.curve).to_lowercase());
+        }
+    }
+    let serving: Vec<&Deliverable> = project
+        .deliverables
+        .iter()
+        .filter(|d| d.tracks.as_ref().is_none_or(|t| t.contains(&n)))
+        .collect();
+    let masters: Vec<&str> = project
+        .masters
+        .iter()
+        .map(|m| m.name.as_str())
+        .filter(|m| {
+            serving
+                .iter()
+                .any(|d| d.content == Content::Master(m.to_string()))
+        })
+        .collect();
+    out.push(Block {
+        id: mix.clone(),
+        label: if how.is_empty() {
+            "mix".into()
+        } else {
+            format!("mix · {}", how.join(", "))
+        },
+        feeds: masters.iter().map(|m| format!("{n}:master:{m}")).collect(),
+    });
+    for name in masters {
+        let master = project.master(name).expect("a deliverable's master exists");
+        let mut how: Vec<String> = master.chain.iter().map(describe).collect();
+        if let Some(t) = master.target {
+            how.push(format!("target {t} LUFS"));
+        }
+        if let Some(c) = master.ceiling {
+            how.push(format!("ceiling {c} dBTP"));
+        }
+        if master.mode == crate::model::LoudnessMode::Album {
+            how.push("album mode".into());
+        }
+        out.push(Block {
+            id: format!("{n}:master:{name}"),
+            label: format!("master \"{name}\" · {}", how.join(", ")),
+            feeds: serving
+                .iter()
+                .filter(|d| d.content == Content::Master(name.to_string()))
+                .map(|d| format!("{n}:deliverable:{}", d.name))
+                .collect(),
+        });
+    }
+    let rate = project.release.sample_rate;
+    for d in serving {
+        let from = match &d.content {
+            Content::Master(_) => None,
+            Content::Stems(names) => Some(names.join(", ")),
+        };
+        out.push(Block {
+            id: format!("{n}:deliverable:{}", d.name),
+            label: match from {
+                None => format!("deliverable \"{}\" · {}", d.name, format_of(d, rate)),
+                Some(stems) => {
+                    format!(
+                        "deliverable \"{}\" · {} · stems {stems}",
+                        d.name,
+                        format_of(d, rate)
+                    )
+                }
+            },
+            feeds: Vec::new(),
+        });
+    }
+    // A stems deliverable is fed by the stems and buses it names.
+    let stems_deliverables: Vec<(String, Vec<String>)> = out
+        .iter()
+        .filter_map(|b| {
+            let name = b.id.strip_prefix(&format!("{n}:deliverable:"))?;
+            let d = project.deliverables.iter().find(|d| d.name == name)?;
+            match &d.content {
+                Content::Stems(names) => Some((b.id.clone(), names.clone())),
+                Content::Master(_) => None,
+            }
+        })
+        .collect();
+    for (deliverable, names) in stems_deliverables {
+        for block in out.iter_mut() {
+            let named = names
+                .iter()
+                .any(|s| block.id == format!("{n}:stem:{s}") || block.id == format!("{n}:bus:{s}"));
+            if named {
+                block.feeds.push(deliverable.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The tracks to draw: all, or the one asked for.
+fn tracks(project: &Project, track: Option<u32>) -> Vec<&Track> {
+    project
+        .tracks
+        .iter()
+        .filter(|t| track.is_none_or(|n| t.number == n))
+        .collect()
+}
+
+/// The signal flow of each track for a terminal: each master with the
+/// files it makes, each stems deliverable with what it takes, then the mix
+/// as a tree of the buses and stems that feed it.
+pub fn signal_text(project: &Project, track: Option<u32>) -> String {
+    let mut out = String::new();
+    for t in tracks(project, track) {
+        writeln!(out, "track {} \"{}\"", t.number, t.title).unwrap();
+        let blocks = blocks(project, t);
+        let label = |id: &str| {
+            blocks
+                .iter()
+                .find(|b| b.id == id)
+                .map_or(id.to_string(), |b| b.label.clone())
+        };
+        let short = |id: &str| {
+            label(id)
+                .strip_prefix("deliverable ")
+                .map_or_else(|| label(id), |rest| rest.replacen(" · ", " (", 1) + ")")
+        };
+        let mix = format!("{}:mix", t.number);
+        for b in blocks.iter().filter(|b| b.id.contains(":master:")) {
+            let files: Vec<String> = b.feeds.iter().map(|d| short(d)).collect();
+            writeln!(out, "├─ {} → {}", b.label, files.join(", ")).unwrap();
+        }
+        for d in blocks.iter().filter(|b| b.id.contains(":deliverable:")) {
+            let from: Vec<&str> = blocks
+                .iter()
+                .filter(|b| b.feeds.contains(&d.id) && !b.id.contains(":master:"))
+                .map(|b| b.id.rsplit(':').next().unwrap_or(""))
+                .collect();
+            if !from.is_empty() {
+                writeln!(out, "├─ {} ← {}", d.label, from.join(", ")).unwrap();
+            }
+        }
+        if let Some(block) = blocks.iter().find(|b| b.id == mix) {
+            branch(&blocks, block, "", true, &mut out);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Draws `block` and, under it, what feeds it.
+fn branch(blocks: &[Block], block: &Block, indent: &str, last: bool, out: &mut String) {
+    let (joint, more) = if last {
+        ("└─ ", "   ")
+    } else {
+        ("├─ ", "│  ")
+    };
+    writeln!(out, "{indent}{joint}{}", block.label).unwrap();
+    let inputs: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| b.feeds.contains(&block.id))
+        .collect();
+    for (i, input) in inputs.iter().enumerate() {
+        branch(
+            blocks,
+            input,
+            &format!("{indent}{more}"),
+            i + 1 == inputs.len(),
+            out,
+        );
+    }
+}
+
+/// The signal flow as DOT or Mermaid (one cluster per track), or as text.
+pub fn signal_graph(project: &Project, track: Option<u32>, format: GraphFormat) -> String {
+    let quote = |s: &str| s.replace('"', "'");
+    let mut out = String::new();
+    match format {
+        GraphFormat::Text => return signal_text(project, track),
+        GraphFormat::Dot => {
+            out.push_str(
+                "digraph signal {\n    rankdir=LR;\n    node [shape=box, style=rounded];\n",
+            );
+            for t in tracks(project, track) {
+                writeln!(
+                    out,
+                    "    subgraph \"cluster_{}\" {{\n        label=\"track {} {}\";",
+                    t.number,
+                    t.number,
+                    quote(&t.title)
+                )
+                .unwrap();
+                let blocks = blocks(project, t);
+                for b in &blocks {
+                    writeln!(out, "        \"{}\" [label=\"{}\"];", b.id, quote(&b.label)).unwrap();
+                }
+                out.push_str("    }\n");
+                for b in &blocks {
+                    for to in &b.feeds {
+                        writeln!(out, "    \"{}\" -> \"{to}\";", b.id).unwrap();
+                    }
+                }
+            }
+            out.push_str("}\n");
+        }
+        GraphFormat::Mermaid => {
+            out.push_str("flowchart LR\n");
+            let key = |id: &str| id.replace([':', ' ', '"', '-'], "_");
+            for t in tracks(project, track) {
+                writeln!(
+                    out,
+                    "    subgraph t{}[\"track {} {}\"]",
+                    t.number,
+                    t.number,
+                    quote(&t.title)
+                )
+                .unwrap();
+                let blocks = blocks(project, t);
+                for b in &blocks {
+                    writeln!(out, "        {}[\"{}\"]", key(&b.id), quote(&b.label)).unwrap();
+                }
+                out.push_str("    end\n");
+                for b in &blocks {
+                    for to in &b.feeds {
+                        writeln!(out, "    {} --> {}", key(&b.id), key(to)).unwrap();
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> Project {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../projects/demo/bounce.kdl");
+        crate::load_project(std::path::Path::new(path)).unwrap()
+    }
+
+    #[test]
+    fn the_text_shows_masters_with_their_files_and_the_mix_as_a_tree() {
+        let project = demo();
+        let text = signal_text(&project, Some(1));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "track 1 \"First Light\"");
+        assert!(!text.contains("track 2"), "one track asked for");
+        assert!(
+            lines.contains(&"├─ master \"streaming\" · eq (4 bands), multiband (4 bands), width 1.1, target -14 LUFS, ceiling -1 dBTP → \"streaming\" (WAV 24-bit, 48 kHz), \"cd-preview\" (WAV 16-bit, 44.1 kHz), \"promo\" (MP3 320 kbps, 44.1 kHz), \"cd\" (CD image, 16-bit 44.1 kHz)"),
+            "{text}"
+        );
+        // Track 1 is not in "reference" (track 2 only): no flat master.
+        assert!(!text.contains("master \"flat\""), "{text}");
+        let mix = lines.iter().position(|l| l.starts_with("└─ mix")).unwrap();
+        assert_eq!(
+            lines[mix],
+            "└─ mix · fade-in 0.5 s (cos), fade-out 2 s (exp)"
+        );
+        let drums = lines
+            .iter()
+            .position(|l| l.contains("bus \"drums\" · gain -1 dB"))
+            .unwrap();
+        assert!(drums > mix);
+        assert_eq!(
+            lines[drums + 1],
+            "   │  ├─ stem \"kick\" · kick.wav · gain -2 dB"
+        );
+        assert_eq!(
+            lines[drums + 2],
+            "   │  └─ stem \"hats\" · hats.flac · gain -8 dB, pan +0.30"
+        );
+        // Every stem once, in the mix's tree.
+        assert_eq!(
+            text.matches("stem \"").count(),
+            project.tracks[0].sources.len()
+        );
+    }
+
+    #[test]
+    fn dot_and_mermaid_draw_the_same_edges() {
+        let project = demo();
+        let dot = signal_graph(&project, None, GraphFormat::Dot);
+        let mermaid = signal_graph(&project, None, GraphFormat::Mermaid);
+        assert_eq!(
+            dot.matches(" -> ").count(),
+            mermaid.matches(" --> ").count()
+        );
+        assert!(dot.contains("\"1:bus:drums\" -> \"1:mix\""), "{dot}");
+        assert!(dot.contains("\"1:mix\" -> \"1:master:streaming\""), "{dot}");
+        assert_eq!(dot.matches("subgraph").count(), project.tracks.len());
+    }
+}
