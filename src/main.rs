@@ -5,6 +5,7 @@ mod analyze;
 mod cache;
 mod cli;
 mod output;
+mod progress;
 mod report;
 mod revisions;
 mod watch;

@@ -2,9 +2,10 @@
 //! elsewhere, or JSON lines for tools.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::output::outln;
+use crate::progress::AudioProgress;
 use bounce_engine::step::Step;
 use bounce_engine::{BuildError, BuildReport, Observer, ProjectErrors, Status, StepEvent};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -129,12 +130,19 @@ impl Observer for JsonObserver {
     }
 }
 
-/// Progress for people: bars on a terminal, a line per rendered step elsewhere.
+/// Progress for people: bars on a terminal; elsewhere (a pipe, `tee`, CI)
+/// a line per rendered file and a progress line now and then.
 pub struct HumanObserver {
     bars: Option<(MultiProgress, ProgressBar)>,
     in_flight: Mutex<Vec<(String, ProgressBar)>>,
     dry_run: bool,
+    progress: Mutex<Option<AudioProgress>>,
+    /// When the last progress line was printed (without a terminal).
+    said: Mutex<Option<Instant>>,
 }
+
+/// How often, at most, a progress line is printed without a terminal.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 impl HumanObserver {
     pub fn new(terminal: bool, dry_run: bool) -> Self {
@@ -142,11 +150,9 @@ impl HumanObserver {
             let multi = MultiProgress::new();
             let overall = multi.add(ProgressBar::new(0));
             overall.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>10.cyan.bold} [{bar:30}] {pos}/{len} steps {elapsed}",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix:>10.cyan.bold} [{bar:30}] {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
             );
             overall.set_prefix("Building");
             (multi, overall)
@@ -155,6 +161,8 @@ impl HumanObserver {
             bars,
             in_flight: Mutex::new(Vec::new()),
             dry_run,
+            progress: Mutex::new(None),
+            said: Mutex::new(None),
         }
     }
 
@@ -164,6 +172,20 @@ impl HumanObserver {
                 let _ = multi.println(text);
             }
             None => eprintln!("{text}"),
+        }
+    }
+
+    /// Without a terminal: where the build stands, at a rendered file
+    /// when none was said in the last [`PROGRESS_EVERY`].
+    fn progress_line(&self, text: Option<String>) {
+        if self.bars.is_some() || self.dry_run {
+            return;
+        }
+        let Some(text) = text else { return };
+        let mut said = self.said.lock().expect("progress lock");
+        if said.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+            *said = Some(Instant::now());
+            eprintln!("{:>10} {text}", "Progress");
         }
     }
 
@@ -248,10 +270,11 @@ impl Observer for HumanObserver {
         ));
     }
 
-    fn planned(&self, steps: usize) {
+    fn planned(&self, steps: &[&Step]) {
         if let Some((_, overall)) = &self.bars {
-            overall.set_length(steps as u64);
+            overall.set_length(1000);
         }
+        *self.progress.lock().expect("progress lock") = Some(AudioProgress::new(steps));
     }
 
     fn started(&self, step: &Step) {
@@ -270,8 +293,20 @@ impl Observer for HumanObserver {
     }
 
     fn finished(&self, event: &StepEvent) {
+        let said = self
+            .progress
+            .lock()
+            .expect("progress lock")
+            .as_mut()
+            .map(|p| {
+                p.finish(event);
+                (p.fraction(), p.describe())
+            });
         if let Some((multi, overall)) = &self.bars {
-            overall.inc(1);
+            if let Some((fraction, text)) = &said {
+                overall.set_position((fraction * 1000.0) as u64);
+                overall.set_message(text.clone());
+            }
             let mut in_flight = self.in_flight.lock().expect("progress lock");
             if let Some(i) = in_flight.iter().position(|(id, _)| *id == event.step.id) {
                 let (_, spinner) = in_flight.remove(i);
@@ -301,9 +336,13 @@ impl Observer for HumanObserver {
                     .map_or("not in the cache".to_string(), ToString::to_string)
             ),
             // The files are news; the steps inside a track are detail.
-            Status::Built if shows_file(event.step.kind) || crate::output::verbose() => self.line(
-                format!("{:>10} {} ({} ms)", "Rendered", event.step.id, event.millis),
-            ),
+            Status::Built if shows_file(event.step.kind) || crate::output::verbose() => {
+                self.line(format!(
+                    "{:>10} {} ({} ms)",
+                    "Rendered", event.step.id, event.millis
+                ));
+                self.progress_line(said.map(|(_, text)| text));
+            }
             Status::Built => {}
             Status::Failed => {
                 let error = event.error.as_deref().unwrap_or("failed");

@@ -49,3 +49,47 @@ fn a_build_says_its_files_in_audio_terms_and_its_steps_only_when_asked() {
         "{stderr}"
     );
 }
+
+/// On a terminal (a pty, through `script`) the progress bar counts seconds
+/// of audio out of the release's; piped, the build prints progress lines
+/// in the same terms beside the files it renders.
+#[test]
+fn progress_is_in_seconds_of_audio_on_a_terminal_and_in_a_pipe() {
+    if !tool_available("script", "--version") {
+        return;
+    }
+    let project = three_track_project();
+    let command = format!("{} build -j 1", env!("CARGO_BIN_EXE_bounce"));
+    let pty = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .current_dir(project.path(""))
+        .env("COLUMNS", "150")
+        .output()
+        .unwrap();
+    assert!(pty.status.success());
+    let screen = String::from_utf8_lossy(&pty.stdout);
+    assert!(
+        screen.contains("Building"),
+        "no bar on a terminal: {screen}"
+    );
+    // Three tracks of 1.2 s (their longest stems): 3.6 s in all.
+    let pieces: Vec<&str> = screen.split(" of audio").collect();
+    let total = pieces[..pieces.len() - 1]
+        .last()
+        .and_then(|before| before.rsplit(" of ").next())
+        .unwrap_or_else(|| panic!("no seconds of audio: {screen}"));
+    assert_eq!(total.trim(), "4 s", "{screen}");
+
+    // Piped: lines, no bar.
+    std::fs::remove_dir_all(project.path(".bounce")).unwrap();
+    std::fs::remove_dir_all(project.path("out")).unwrap();
+    let piped = project.run(&["build", "-j", "1"]);
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("Building"), "{stderr}");
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Progress"))
+        .collect();
+    assert!(!progress.is_empty(), "{stderr}");
+    assert!(progress[0].contains(" of 4 s of audio"), "{progress:?}");
+}

@@ -17,7 +17,7 @@ use crate::plan::{plan, Plan};
 use crate::publish::{publish, MANIFEST};
 use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
 use crate::schedule::{self, Dag, Ended, Work};
-use crate::step::{Action, Step, StepKind};
+use crate::step::{Action, Step};
 use crate::{BuildError, Project};
 
 /// How to build.
@@ -80,6 +80,8 @@ pub struct StepEvent<'a> {
     pub reason: Option<RebuildReason>,
     /// Found in the remote cache rather than the local one.
     pub remote: bool,
+    /// How long the step's output lasts, seconds (when it has one).
+    pub seconds: Option<f64>,
 }
 
 impl<'a> StepEvent<'a> {
@@ -95,6 +97,7 @@ impl<'a> StepEvent<'a> {
             notes: Vec::new(),
             reason: None,
             remote: false,
+            seconds: None,
         }
     }
 }
@@ -103,7 +106,8 @@ impl<'a> StepEvent<'a> {
 pub trait Observer: Sync {
     /// Another bounce process holds `what`; this one waits for it.
     fn waiting(&self, _what: &Path) {}
-    fn planned(&self, _steps: usize) {}
+    /// The steps this build will run (or find), before any starts.
+    fn planned(&self, _steps: &[&Step]) {}
     fn started(&self, _step: &Step) {}
     fn finished(&self, _event: &StepEvent) {}
 }
@@ -217,7 +221,7 @@ pub fn build(
     }
     let stat = StatCache::load(&layout.stat());
     let mut records = StepRecords::load(cache.root());
-    observer.planned(selected.len());
+    observer.planned(&selected.iter().map(|n| &plan.graph[*n]).collect::<Vec<_>>());
     let run = Run {
         plan: &plan,
         selected: &selected,
@@ -933,6 +937,10 @@ impl Run<'_> {
                 notes: Vec::new(),
                 reason: why,
                 remote,
+                seconds: match &outcome {
+                    Outcome::Done(output, ..) => Some(output.info.seconds()),
+                    _ => None,
+                },
             });
             let _ = self.results[node.index()].set(outcome);
         }
@@ -946,7 +954,7 @@ impl Work for Run<'_> {
     type Output = Ran;
 
     fn cost(&self, step: usize) -> u64 {
-        typical_cost(self.plan.graph[NodeIndex::new(step)].kind)
+        self.plan.graph[NodeIndex::new(step)].kind.typical_cost()
     }
 
     fn start(&self, step: usize) {
@@ -998,6 +1006,7 @@ impl Work for Run<'_> {
                     notes: ran.output.info.notes.clone(),
                     reason: ran.reason,
                     remote: ran.remote,
+                    seconds: Some(ran.output.info.seconds()),
                 };
                 let record = ran.record.map(|r| (step.id.clone(), r));
                 (
@@ -1019,21 +1028,6 @@ impl Work for Run<'_> {
         }
         let _ = self.results[node.index()].set(outcome);
         self.release_scratch_inputs(node);
-    }
-}
-
-/// A step's typical cost, in tenths of a second for a 3-minute track at
-/// 48 kHz (BENCHMARKS.md, per-step figures): only their proportions
-/// matter, to order the ready steps.
-fn typical_cost(kind: StepKind) -> u64 {
-    match kind {
-        StepKind::Source | StepKind::Mix | StepKind::Tag | StepKind::Cue => 1,
-        StepKind::Stem | StepKind::Bus | StepKind::Export => 3,
-        StepKind::ReplayGain => 2,
-        StepKind::Image => 5,
-        StepKind::Resample | StepKind::Fit => 8,
-        StepKind::Master | StepKind::Album => 20,
-        StepKind::Deliverable => 15,
     }
 }
 

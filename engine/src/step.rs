@@ -37,6 +37,22 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// A step's typical cost, in tenths of a second for a 3-minute track
+    /// at 48 kHz (BENCHMARKS.md, the fifth run's per-step figures): only
+    /// their proportions matter. They order the ready steps (the costliest
+    /// path first) and weigh the progress a build shows.
+    pub fn typical_cost(self) -> u64 {
+        match self {
+            StepKind::Source | StepKind::Tag | StepKind::Cue => 1,
+            StepKind::ReplayGain => 2,
+            StepKind::Stem | StepKind::Bus | StepKind::Mix | StepKind::Export | StepKind::Fit => 3,
+            StepKind::Image => 5,
+            StepKind::Resample => 9,
+            StepKind::Deliverable => 19,
+            StepKind::Master | StepKind::Album => 24,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             StepKind::Source => "source",
