@@ -26,6 +26,8 @@ struct Server {
     child: Option<Child>,
     port: u16,
     root: tempfile::TempDir,
+    /// A WebDAV share's user and password, when it asks for them.
+    login: Option<(&'static str, &'static str)>,
 }
 
 impl Server {
@@ -41,7 +43,17 @@ impl Server {
             child: None,
             port,
             root,
+            login: None,
         };
+        server.resume();
+        server
+    }
+
+    /// A WebDAV share that asks for `user` and `password`.
+    fn webdav_with_login(user: &'static str, password: &'static str) -> Server {
+        let mut server = Server::start(Kind::WebDav);
+        server.stop();
+        server.login = Some((user, password));
         server.resume();
         server
     }
@@ -66,6 +78,9 @@ impl Server {
             }
             Kind::WebDav => {
                 command.args(["serve", "webdav", "--addr", &addr, &root]);
+                if let Some((user, password)) = self.login {
+                    command.args(["--user", user, "--pass", password]);
+                }
             }
         }
         let child = command
@@ -369,6 +384,111 @@ fn wrong_credentials_warn_once_and_print_no_secret() {
     }
     let manifest = std::fs::read_to_string(project.path("out/1.0.0/manifest.json")).unwrap();
     assert!(!manifest.contains(wrong));
+}
+
+/// A WebDAV share's user and password go in the URL (from
+/// `--remote-cache` or `BOUNCE_REMOTE_CACHE`, never the project file):
+/// the right ones share renders, wrong ones cost one warning, and neither
+/// password is ever printed or written.
+#[test]
+fn webdav_credentials_work_and_are_never_shown() {
+    if !tool_available("rclone", "version") {
+        return;
+    }
+    let (user, password) = ("studio", "dav-password-never-shown-7f3a");
+    let server = Server::webdav_with_login(user, password);
+    let url = |secret: &str| {
+        format!(
+            "webdav+http://{user}:{secret}@127.0.0.1:{}/team",
+            server.port
+        )
+    };
+    let with = |project: &TestProject, secret: &str| {
+        server
+            .command(project, &["build", "--message-format", "json"], SECRET_KEY)
+            .env("BOUNCE_REMOTE_CACHE", url(secret))
+            .output()
+            .unwrap()
+    };
+    let a = three_track_project();
+    let first = with(&a, password);
+    assert!(first.status.success());
+    assert!(
+        steps(&first).1["remote"]["uploaded"].as_u64().unwrap() > 0,
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(warnings(&first).is_empty(), "{:?}", warnings(&first));
+    let b = three_track_project();
+    let second = with(&b, password);
+    assert_eq!(rendered(&second), Vec::<String>::new(), "B rendered");
+    let wrong = "wrong-dav-password-never-shown-22b1";
+    let c = three_track_project();
+    let third = with(&c, wrong);
+    assert!(third.status.success());
+    assert_eq!(
+        warnings(&third).len(),
+        1,
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+    assert!(!rendered(&third).is_empty(), "C had no access: it renders");
+    for output in [&first, &second, &third] {
+        for secret in [password, wrong] {
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(!said.contains(secret), "a password was printed: {said}");
+        }
+    }
+    for project in [&a, &b, &c] {
+        let manifest = std::fs::read_to_string(project.path("out/1.0.0/manifest.json")).unwrap();
+        assert!(!manifest.contains(password) && !manifest.contains(wrong));
+    }
+}
+
+/// With no keys in the environment, the AWS command line's files give
+/// them: `~/.aws/credentials` for the profile `AWS_PROFILE` names, and
+/// `~/.aws/config` for its endpoint.
+#[test]
+fn s3_keys_come_from_the_aws_files_when_the_environment_has_none() {
+    if !tool_available("rclone", "version") {
+        return;
+    }
+    let server = Server::start(Kind::S3);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    std::fs::write(
+        home.path().join(".aws/credentials"),
+        format!("[default]\naws_access_key_id = nobody\naws_secret_access_key = nothing\n\n[studio]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join(".aws/config"),
+        format!(
+            "[profile studio]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:{}\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let project = three_track_project();
+    let output = server
+        .command(&project, &["build", "--message-format", "json"], SECRET_KEY)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_REGION")
+        .env("HOME", home.path())
+        .env("AWS_PROFILE", "studio")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(warnings(&output).is_empty(), "{:?}", warnings(&output));
+    assert!(steps(&output).1["remote"]["uploaded"].as_u64().unwrap() > 0);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!said.contains(SECRET_KEY), "{said}");
 }
 
 #[test]

@@ -123,6 +123,145 @@ fn shown_url(url: &str) -> String {
     }
 }
 
+/// The AWS command line's files: `~/.aws/credentials` (or
+/// `AWS_SHARED_CREDENTIALS_FILE`) and `~/.aws/config` (or
+/// `AWS_CONFIG_FILE`), read for the profile `AWS_PROFILE` names, else
+/// `default`: what an engineer already set up with `aws configure`.
+struct AwsFiles {
+    credentials: Vec<(String, String)>,
+    config: Vec<(String, String)>,
+}
+
+impl AwsFiles {
+    fn read() -> AwsFiles {
+        let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let path = |variable: &str, name: &str| {
+            std::env::var_os(variable)
+                .map(std::path::PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(".aws").join(name)))
+        };
+        let section = |path: Option<std::path::PathBuf>, header: &str| {
+            path.and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|text| ini_section(&text, header))
+                .unwrap_or_default()
+        };
+        // The config file heads a profile `[profile NAME]`, except `[default]`.
+        let config_header = if profile == "default" {
+            profile.clone()
+        } else {
+            format!("profile {profile}")
+        };
+        AwsFiles {
+            credentials: section(path("AWS_SHARED_CREDENTIALS_FILE", "credentials"), &profile),
+            config: section(path("AWS_CONFIG_FILE", "config"), &config_header),
+        }
+    }
+
+    /// A key from the credentials file, else the config file.
+    fn credential(&self, key: &str) -> Option<String> {
+        find(&self.credentials, key).or_else(|| find(&self.config, key))
+    }
+
+    fn setting(&self, key: &str) -> Option<String> {
+        find(&self.config, key)
+    }
+}
+
+fn find(pairs: &[(String, String)], key: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+}
+
+/// The `key = value` lines of INI section `[header]`.
+fn ini_section(text: &str, header: &str) -> Vec<(String, String)> {
+    let mut inside = false;
+    let mut pairs = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = name.trim() == header;
+            continue;
+        }
+        if inside {
+            if let Some((key, value)) = line.split_once('=') {
+                pairs.push((key.trim().to_string(), value.trim().to_string()));
+            }
+        }
+    }
+    pairs
+}
+
+/// `text` with the `user:password@` of every URL in it cut out.
+fn without_logins(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c == '/' || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        out.push_str(
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host),
+        );
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `Authorization` header for `user:password` (RFC 7617), percent
+/// escapes in the URL undone.
+fn basic_auth(login: &str) -> Result<http::HeaderMap, RemoteError> {
+    use base64::Engine;
+    let decoded = percent_decode(login);
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(decoded)
+    );
+    let mut header = http::HeaderValue::from_str(&value).map_err(|_| RemoteError::Url {
+        url: "(a URL with a login)".into(),
+        why: "its user or password holds characters a header cannot".into(),
+    })?;
+    header.set_sensitive(true);
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::AUTHORIZATION, header);
+    Ok(headers)
+}
+
+/// `%40` and the like back to their bytes.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// An error in words with no secret in them: the credentials the
 /// environment holds are cut out wherever a library quoted them.
 fn describe(error: &object_store::Error) -> String {
@@ -141,6 +280,18 @@ fn describe(error: &object_store::Error) -> String {
             }
         }
     }
+    let files = AwsFiles::read();
+    for secret in [
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_access_key_id",
+    ] {
+        if let Some(value) = files.credential(secret) {
+            text = text.replace(&value, "***");
+        }
+    }
+    // Any login a URL in the message carries.
+    text = without_logins(&text);
     // One line: the transport's chain of causes can run long.
     let line = text.lines().next().unwrap_or("").to_string();
     if line.chars().count() > 300 {
@@ -179,13 +330,39 @@ impl RemoteCache {
                     .with_bucket_name(bucket)
                     .with_client_options(client)
                     .with_retry(retry);
+                // The AWS tools' own files, where the environment says nothing.
+                let files = AwsFiles::read();
+                if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+                    if let (Some(key), Some(secret)) = (
+                        files.credential("aws_access_key_id"),
+                        files.credential("aws_secret_access_key"),
+                    ) {
+                        builder = builder
+                            .with_access_key_id(key)
+                            .with_secret_access_key(secret);
+                        if let Some(token) = files.credential("aws_session_token") {
+                            builder = builder.with_token(token);
+                        }
+                    }
+                }
+                if std::env::var("AWS_ENDPOINT_URL").is_err() {
+                    if let Some(endpoint) = files.setting("endpoint_url") {
+                        builder = builder.with_endpoint(endpoint);
+                    }
+                }
+                let region_in_env =
+                    std::env::var("AWS_REGION").is_ok() || std::env::var("AWS_DEFAULT_REGION").is_ok();
+                if !region_in_env {
+                    if let Some(region) = files.setting("region") {
+                        builder = builder.with_region(region);
+                    }
+                }
                 // AWS_ENDPOINT_URL is the AWS tools' name for a non-AWS
                 // endpoint (MinIO, Garage, R2, a local server).
                 if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
                     builder = builder.with_endpoint(endpoint);
                 }
-                if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err()
-                {
+                if !region_in_env && files.setting("region").is_none() {
                     builder = builder.with_region("us-east-1");
                 }
                 let store = builder.build().map_err(|e| bad(describe(&e)))?;
@@ -196,8 +373,19 @@ impl RemoteCache {
                 // The server's root as the base and the path as the prefix:
                 // a WebDAV client makes missing folders only below its base.
                 let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+                // A share's user and password (`user:password@host`) go in
+                // a Basic Authorization header on every request, never in
+                // a URL a message could quote.
+                let (login, host) = match authority.rsplit_once('@') {
+                    Some((login, host)) => (Some(login), host),
+                    None => (None, authority),
+                };
+                let client = match login {
+                    Some(login) => client.with_default_headers(basic_auth(login)?),
+                    None => client,
+                };
                 let store = object_store::http::HttpBuilder::new()
-                    .with_url(format!("{transport}://{authority}"))
+                    .with_url(format!("{transport}://{host}"))
                     .with_client_options(client)
                     .with_retry(retry)
                     .build()
@@ -517,6 +705,38 @@ fn mark_down(down: &AtomicBool, failure: &Mutex<Option<String>>, why: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn logins_are_cut_from_messages_and_sent_as_a_header() {
+        assert_eq!(
+            without_logins("GET http://u:p%40ss@host:8/x failed; see https://h/y"),
+            "GET http://host:8/x failed; see https://h/y"
+        );
+        let headers = basic_auth("Aladdin:open%20sesame").unwrap();
+        // RFC 7617's example.
+        assert_eq!(
+            headers[http::header::AUTHORIZATION],
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert!(headers[http::header::AUTHORIZATION].is_sensitive());
+    }
+
+    #[test]
+    fn aws_files_are_read_by_profile() {
+        let text = "# made by aws configure\n[default]\naws_access_key_id = AKDEFAULT\n\n[team]\naws_access_key_id=AKTEAM\n aws_secret_access_key = s3cr3t = with equals\n[other]\nregion = eu-west-1\n";
+        let team = ini_section(text, "team");
+        assert_eq!(find(&team, "aws_access_key_id").as_deref(), Some("AKTEAM"));
+        assert_eq!(
+            find(&team, "aws_secret_access_key").as_deref(),
+            Some("s3cr3t = with equals")
+        );
+        assert_eq!(find(&team, "region"), None);
+        assert_eq!(
+            find(&ini_section(text, "default"), "aws_access_key_id").as_deref(),
+            Some("AKDEFAULT")
+        );
+        assert!(ini_section(text, "missing").is_empty());
+    }
+
     use super::*;
 
     #[test]
