@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use ebur128::{EbuR128, Mode};
+use ebur128::{Channel, EbuR128, Mode};
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
@@ -245,6 +245,14 @@ pub struct Inspector {
     step: usize,
     window: Window,
     series: Series,
+    /// Each 100 ms block's energy, recovered from the momentary readings
+    /// (see [`Inspector::read_window`]).
+    blocks: Vec<f64>,
+    /// The last momentary energy read.
+    momentary: f64,
+    /// The loudest block's energy so far: float residue under a
+    /// millionth of a millionth of it is silence.
+    loudest: f64,
     sums: [f64; 2],
     first_sound: Option<u64>,
     last_sound: Option<u64>,
@@ -278,10 +286,20 @@ impl Inspector {
             frames: 0,
             meter: EbuR128::new(2, rate, Mode::I | Mode::LRA | Mode::M | Mode::S)
                 .map_err(meter_error)?,
-            mono: EbuR128::new(2, rate, Mode::I).map_err(meter_error)?,
+            mono: {
+                // The fold-down on both speakers: one channel weighed as
+                // two (BS.1770's dual mono), the same reading for half the work.
+                let mut mono = EbuR128::new(1, rate, Mode::I).map_err(meter_error)?;
+                mono.set_channel(0, Channel::DualMono)
+                    .map_err(meter_error)?;
+                mono
+            },
             strict: TruePeakMeter::new(rate),
             step: (rate / 10) as usize,
             window: Window::default(),
+            blocks: Vec::new(),
+            momentary: 0.0,
+            loudest: 0.0,
             series: Series {
                 momentary: Vec::new(),
                 short_term: Vec::new(),
@@ -306,10 +324,34 @@ impl Inspector {
     fn read_window(&mut self) -> Result<(), AudioError> {
         let w = std::mem::take(&mut self.window);
         let series = &mut self.series;
-        series
-            .momentary
-            .push(self.meter.loudness_momentary().map_err(meter_error)?);
-        let short_term = self.meter.loudness_shortterm().map_err(meter_error)?;
+        let momentary = self.meter.loudness_momentary().map_err(meter_error)?;
+        series.momentary.push(momentary);
+        // The momentary energy is the mean of the last four 100 ms blocks'
+        // (BS.1770's 400 ms window, read on block boundaries), so each new
+        // block's energy follows from the reading before it; the short-term
+        // loudness is the mean of the last thirty. ebur128 would sum the
+        // 3 s of samples again at every reading: most of a report's time.
+        let energy = if momentary.is_finite() {
+            10f64.powf((momentary + 0.691) / 10.0)
+        } else {
+            0.0
+        };
+        let n = self.blocks.len();
+        let four_back = if n >= 4 { self.blocks[n - 4] } else { 0.0 };
+        let mut block = 4.0 * (energy - self.momentary) + four_back;
+        self.momentary = energy;
+        self.loudest = self.loudest.max(block);
+        if block < self.loudest * 1e-12 {
+            block = 0.0;
+        }
+        self.blocks.push(block);
+        let last = &self.blocks[self.blocks.len().saturating_sub(30)..];
+        let short_energy = last.iter().sum::<f64>() / 30.0;
+        let short_term = if short_energy > 0.0 {
+            -0.691 + 10.0 * short_energy.log10()
+        } else {
+            f64::NEG_INFINITY
+        };
         series.short_term.push(short_term);
         series.peak.push(crate::gain_to_db(w.peak as f64));
         // PSR: the highest peak of the last 3 s (30 windows) over the
@@ -419,7 +461,7 @@ impl BlockSink for Inspector {
         }
         let mono: Vec<f32> = left.iter().zip(right).map(|(l, r)| (l + r) / 2.0).collect();
         self.mono
-            .add_frames_planar_f32(&[&mono, &mono])
+            .add_frames_planar_f32(&[&mono])
             .map_err(meter_error)?;
         self.spectra.write(left, right);
         let mut start = 0;
@@ -445,7 +487,8 @@ impl BlockSink for Inspector {
                 // Vectorscope: side across, mid up, ±1 at the edges.
                 let side = ((x - y) / std::f64::consts::SQRT_2).clamp(-1.0, 1.0);
                 let mid = ((x + y) / std::f64::consts::SQRT_2).clamp(-1.0, 1.0);
-                let cell = |v: f64| (((v + 1.0) / 2.0) * (SCOPE_CELLS - 1) as f64).round() as usize;
+                // Rounded half up: the value is never negative.
+                let cell = |v: f64| (((v + 1.0) / 2.0) * (SCOPE_CELLS - 1) as f64 + 0.5) as usize;
                 self.scope[(SCOPE_CELLS - 1 - cell(mid)) * SCOPE_CELLS + cell(side)] += 1;
             }
             self.window.frames += take;
@@ -697,6 +740,56 @@ mod tests {
                 (out * 0.05) as f32
             })
             .collect()
+    }
+
+    /// The short-term series recovered from the momentary readings is
+    /// ebur128's own short-term reading at every 100 ms, through music-like
+    /// changes: pink noise at varied levels with digital silence between.
+    #[test]
+    fn short_term_from_blocks_is_ebur128s_short_term() {
+        let mut left = Vec::new();
+        let parts = [
+            (0.2f32, 1.7),
+            (1.0, 1.7),
+            (0.05, 1.7),
+            (0.0, 3.6),
+            (0.6, 1.7),
+            (0.0, 1.0),
+            (0.3, 1.7),
+        ];
+        for (i, (level, seconds)) in parts.iter().enumerate() {
+            left.extend(pink(*seconds, i as u64 + 1).iter().map(|x| x * level));
+        }
+        // The right channel: the left seven samples later, quieter.
+        let right: Vec<f32> = (0..left.len())
+            .map(|i| 0.7 * left[i.saturating_sub(7)])
+            .collect();
+        let figures = inspect(&left, &right);
+        let mut meter = EbuR128::new(2, RATE, Mode::S).unwrap();
+        let mut expected = Vec::new();
+        for (l, r) in left.chunks(4800).zip(right.chunks(4800)) {
+            meter.add_frames_planar_f32(&[l, r]).unwrap();
+            if l.len() == 4800 {
+                expected.push(meter.loudness_shortterm().unwrap());
+            }
+        }
+        assert_eq!(figures.series.short_term.len(), expected.len());
+        for (i, (got, want)) in figures.series.short_term.iter().zip(&expected).enumerate() {
+            // Under -120 LUFS is the filter's decaying tail over digital
+            // silence: the blocks call it silence (-inf) a little sooner.
+            if *want > -120.0 {
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "window {i}: {got} against {want}"
+                );
+            } else {
+                assert!(*got <= -120.0, "window {i}: {got} against {want}");
+            }
+        }
+        assert!(
+            expected.iter().any(|v| *v < -70.0),
+            "a silence (3 s of filter tail) tested"
+        );
     }
 
     #[test]
