@@ -3,7 +3,6 @@
 //! what is stale and publishes the deliverables.
 #![forbid(unsafe_code)]
 
-mod at_rate;
 mod build;
 mod clean;
 mod codes;
@@ -15,7 +14,7 @@ mod graph;
 mod init;
 mod kdl_view;
 mod key;
-mod mastering;
+
 pub mod model;
 mod plan;
 mod publish;

@@ -1,0 +1,474 @@
+//! Encoding a master into a delivered file: limited again at its rate
+//! where it was resampled, dithered, written, measured as delivered (an
+//! MP3 decoded) and corrected until it meets its ceiling and target.
+
+use bounce_cache::Hash;
+use bounce_nodes::{
+    render_limited, AudioError, BlockSink, BlockSource, Dither, LimiterSettings, LoudnessReport,
+    Mp3Mode, Mp3Sink, Overs, Precision, Resampled, Scaled, WavFormat, WavSink,
+};
+
+use super::{open_blob, Input, OutputInfo, Renderer, StepOutput};
+use crate::step::Step;
+use crate::BuildError;
+
+/// How far under the ceiling a limiter starts, dB. It detects on an 8×
+/// grid and the BS.1770 points; the strict meter's 16× points read a few
+/// hundredths of a dB higher on music (0.015 to 0.046 dB seen on masters,
+/// 0.02 on a file limited again after resampling), which cost a second
+/// round of rendering. Starting this much lower keeps one round (and
+/// leaves room for dither's few LSB); the strict check still decides.
+pub(crate) const GRID_MARGIN_DB: f64 = 0.05;
+
+/// Tries at bringing a delivered file to its ceiling and loudness.
+pub(crate) const ATTEMPTS: usize = 6;
+
+/// How far a resampled file's loudness may sit from its master's, LU.
+pub(crate) const LOUDNESS_SLACK: f64 = 0.05;
+
+/// How far a decoded MP3 may land from its target before it is encoded
+/// again, LU: the ±0.1 LU every delivered file is held to. LAME at 320
+/// kbps takes off about 0.05 LU, which is not worth a second encode.
+const CODEC_LOUDNESS_SLACK: f64 = 0.1;
+
+/// Where a resampled file is first limited, under its ceiling.
+pub(crate) fn first_limit(ceiling: Option<f64>) -> Option<f64> {
+    ceiling.map(|c| c - GRID_MARGIN_DB)
+}
+
+/// The limiter a resampled file goes through at its own rate.
+pub(crate) fn file_limiter(ceiling: f64) -> LimiterSettings {
+    LimiterSettings {
+        ceiling,
+        release_ms: 50.0,
+        lookahead_ms: 1.5,
+    }
+}
+
+/// What a deliverable's attempt encodes: the shared resample step's audio,
+/// or the master, trimmed and (if resampled) limited at the file's rate.
+enum Prepared<'a> {
+    AtRate { audio: &'a Input<'a>, gain_db: f64 },
+    Master { limit_at: Option<f64>, trim_db: f64 },
+}
+
+/// A deliverable's encoder, which tells what a listener will measure.
+trait EncodedSink: BlockSink {
+    /// Finishes the file; returns its frames and loudness as delivered.
+    fn finish_and_measure(
+        self: Box<Self>,
+        path: &std::path::Path,
+    ) -> Result<(u64, LoudnessReport), AudioError>;
+
+    /// Samples past full scale the encoder had to clip.
+    fn clipped(&self) -> Overs {
+        Overs::default()
+    }
+}
+
+impl EncodedSink for WavSink {
+    fn clipped(&self) -> Overs {
+        self.overs()
+    }
+
+    /// PCM is measured on the way in: the samples written are the file.
+    fn finish_and_measure(
+        self: Box<Self>,
+        _: &std::path::Path,
+    ) -> Result<(u64, LoudnessReport), AudioError> {
+        self.finish()
+    }
+}
+
+impl EncodedSink for Mp3Sink {
+    /// An MP3 is measured decoded: the codec reshapes peaks.
+    fn finish_and_measure(
+        self: Box<Self>,
+        path: &std::path::Path,
+    ) -> Result<(u64, LoudnessReport), AudioError> {
+        self.finish()?;
+        bounce_nodes::measure_decoded(path)
+    }
+}
+
+/// A file out of its delivery standard fails its step with the figures.
+pub(super) fn check_spec(
+    step: &Step,
+    check: &crate::step::SpecCheck,
+    output: &StepOutput,
+) -> Result<(), BuildError> {
+    let measured = output.info.measured.as_ref();
+    let loudness = measured
+        .and_then(|m| m.integrated)
+        .unwrap_or(f64::NEG_INFINITY);
+    let true_peak = measured
+        .and_then(|m| m.true_peak)
+        .unwrap_or(f64::NEG_INFINITY);
+    let loudness_ok =
+        !check.per_file_loudness || (loudness - check.target).abs() <= check.tolerance;
+    if loudness_ok && true_peak <= check.max_true_peak {
+        return Ok(());
+    }
+    Err(BuildError::OutOfSpec {
+        step: step.id.clone(),
+        standard: check.standard.clone(),
+        loudness,
+        true_peak,
+        target: check.target,
+        tolerance: check.tolerance,
+        max_true_peak: check.max_true_peak,
+    })
+}
+
+/// What a deliverable file is: its sample format and dither, or for an
+/// MP3 its bitrate or VBR quality.
+pub struct FileSpec {
+    pub format: WavFormat,
+    pub dither: Dither,
+    pub mp3: Option<Mp3Mode>,
+}
+
+/// Where a delivered file's samples come from: the audio it encodes, the
+/// gain before it and the limiter it passes.
+struct Origin {
+    audio: Hash,
+    gain_db: f64,
+    limit_at: Option<f64>,
+}
+
+impl Origin {
+    /// The identity of the PCM samples made from this origin at `format`'s
+    /// rate and depth with `dither`.
+    fn samples(&self, format: WavFormat, dither: Dither, precision: Precision) -> Hash {
+        let text = format!(
+            "{} {:?} {:?} {} {} {} {dither:?} {precision:?}",
+            self.audio.to_hex(),
+            self.gain_db.to_bits(),
+            self.limit_at.map(f64::to_bits),
+            format.sample_rate,
+            format.bits,
+            format.float,
+        );
+        Hash::of_bytes(text.as_bytes())
+    }
+}
+
+impl Renderer<'_> {
+    /// Encodes the master, then verifies the delivered file: the ceiling
+    /// always, and the loudness target when the file was resampled (which
+    /// can drop content above the new Nyquist and reshape peaks). A file that
+    /// misses is encoded again with its level corrected; the limiter at the
+    /// file's rate keeps the ceiling while loudness is raised.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn encode(
+        &self,
+        step: &Step,
+        master: &Input,
+        at_rate: Option<&Input>,
+        file: &FileSpec,
+        ceiling: Option<f64>,
+        target: Option<f64>,
+    ) -> Result<StepOutput, BuildError> {
+        let format = file.format;
+        let resampled = format.sample_rate != self.rate;
+        // The resample step corrected the level and the limiter's ceiling
+        // already; a later attempt starts from there.
+        let start_trim = at_rate
+            .and_then(|a| a.output.info.solved_gain)
+            .unwrap_or(0.0);
+        let mut trim = start_trim;
+        // On a resampled file the limiter at the file's rate keeps the
+        // ceiling; an over lowers its ceiling, not the whole file.
+        let mut limit_at = at_rate
+            .and_then(|a| a.output.info.limiter_ceiling)
+            .or(first_limit(ceiling));
+        // A lossy codec takes loudness off too (LAME at 128 kbps about
+        // 0.45 dB): an MP3 that lands low is raised once through its own
+        // limiter, unless the codec has already pushed a peak over the
+        // ceiling, when the ceiling comes first. What one raise cannot
+        // make up (a limiter with no room left) is a warning, not a
+        // failure: the master met its target.
+        let mp3 = file.mp3.is_some();
+        let mut codec_over_seen = false;
+        let mut raised = false;
+        for attempt in 1..=ATTEMPTS {
+            let output_limit = limit_at.filter(|_| resampled || mp3);
+            // The first attempt's audio is the shared resample step's; an
+            // MP3 lowered after it needs no limiter to stay under the
+            // ceiling, so it is that audio lowered.
+            let lowered_mp3 = file.mp3.is_some() && trim <= start_trim;
+            let source = match at_rate.filter(|_| attempt == 1 || lowered_mp3) {
+                Some(at_rate) => Prepared::AtRate {
+                    audio: at_rate,
+                    gain_db: trim - start_trim,
+                },
+                None => Prepared::Master {
+                    limit_at: output_limit,
+                    trim_db: trim,
+                },
+            };
+            let (temp, frames, report, overs) = self.encode_once(step, master, file, source)?;
+            let over = ceiling
+                .map(|c| report.true_peak - c)
+                .filter(|over| *over > 0.0);
+            let chase_loudness = if mp3 {
+                !codec_over_seen && !raised
+            } else {
+                resampled
+            };
+            let off = target
+                .filter(|_| chase_loudness && report.integrated.is_finite())
+                .map(|t| t - report.integrated)
+                .filter(|off| {
+                    off.abs()
+                        > if mp3 {
+                            CODEC_LOUDNESS_SLACK
+                        } else {
+                            LOUDNESS_SLACK
+                        }
+                });
+            if over.is_none() && off.is_none() {
+                let mut warnings = Vec::new();
+                let mut notes = Vec::new();
+                // An MP3's fit made its level; what the codec took off
+                // after it is said on its own.
+                let corrected = if file.mp3.is_some() { start_trim } else { trim };
+                if mp3 && trim > start_trim {
+                    notes.push(format!(
+                        "level raised by {:+.2} dB on the delivered file: the MP3 codec took that much loudness off",
+                        trim - start_trim
+                    ));
+                }
+                let short = target
+                    .filter(|_| mp3)
+                    .map(|t| t - report.integrated)
+                    .filter(|off| *off > CODEC_LOUDNESS_SLACK && report.integrated.is_finite());
+                if let Some(short) = short {
+                    warnings.push(format!(
+                        "the decoded MP3 reads {:.2} LUFS, {short:.2} LU under its master: the codec took loudness off and its limiter had no room to give it back under the {:.1} dBTP ceiling",
+                        report.integrated,
+                        ceiling.unwrap_or(0.0)
+                    ));
+                }
+                if corrected.abs() >= 0.005 {
+                    let why = match (resampled, file.mp3.is_some()) {
+                        (true, _) => format!(
+                            "resampling to {} Hz changed its {}",
+                            format.sample_rate,
+                            if target.is_some() || start_trim != 0.0 { "loudness or peaks" } else { "peaks" }
+                        ),
+                        (false, true) => "limited lower to leave room for the MP3 codec's overshoot, its loudness restored".into(),
+                        (false, false) => "its peaks passed the ceiling".into(),
+                    };
+                    notes.push(format!(
+                        "level corrected by {corrected:+.2} dB on the delivered file: {why}"
+                    ));
+                }
+                if file.mp3.is_some() && trim < start_trim {
+                    warnings.push(format!(
+                        "gain lowered by {:.2} dB: the decoded MP3 peaked over the {:.1} dBTP ceiling",
+                        start_trim - trim,
+                        ceiling.unwrap_or(0.0)
+                    ));
+                }
+                if overs.samples > 0 {
+                    warnings.push(format!(
+                        "{} samples clipped: the audio peaks at {:+.2} dBFS, over the {}-bit file's full scale; give the master a ceiling or lower its level",
+                        overs.samples,
+                        bounce_nodes::gain_to_db(overs.peak as f64),
+                        format.bits
+                    ));
+                }
+                let hash = self.cache.commit_blob(temp)?;
+                return Ok(StepOutput {
+                    hash,
+                    info: OutputInfo {
+                        bits: file.mp3.is_none().then_some(format.bits),
+                        float: format.float,
+                        measured: Some(report.into()),
+                        limiter_reduction: master.output.info.limiter_reduction,
+                        warnings,
+                        notes,
+                        ..OutputInfo::pcm(
+                            format.sample_rate,
+                            frames,
+                            if format.float || file.mp3.is_some() {
+                                Precision::Float
+                            } else {
+                                Precision::Int(format.bits as u8)
+                            },
+                        )
+                    },
+                });
+            }
+            if attempt == ATTEMPTS {
+                return Err(match over {
+                    Some(_) => BuildError::CeilingMissed {
+                        step: step.id.clone(),
+                        true_peak: report.true_peak,
+                        ceiling: ceiling.expect("over implies a ceiling"),
+                        attempts: ATTEMPTS - 1,
+                    },
+                    None => BuildError::TargetMissed {
+                        step: step.id.clone(),
+                        target: target.expect("off implies a target"),
+                        ceiling: ceiling.unwrap_or(0.0),
+                        reached: report.integrated,
+                        gain: trim,
+                    },
+                });
+            }
+            match (over, off) {
+                // The codec, not resampling, made this over: lower the gain.
+                (Some(over), _) if mp3 => {
+                    codec_over_seen = true;
+                    trim -= over + 0.02;
+                }
+                (Some(over), _) if resampled => {
+                    limit_at = limit_at.map(|c| c - over - 0.005);
+                }
+                (Some(over), _) => trim -= over + 0.01,
+                (None, Some(off)) => {
+                    raised |= mp3;
+                    trim += off;
+                }
+                (None, None) => unreachable!("handled above"),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn encode_once(
+        &self,
+        step: &Step,
+        master: &Input,
+        file: &FileSpec,
+        prepared: Prepared,
+    ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
+        let format = file.format;
+        let audio = &Self::audio(step);
+        let (limit_at, trim_db) = match prepared {
+            Prepared::AtRate {
+                audio: at_rate,
+                gain_db,
+            } => {
+                let reader = open_blob(self.cache, &at_rate.output.hash).map_err(audio)?;
+                let source = Box::new(Scaled::new(reader, gain_db));
+                let origin = Origin {
+                    audio: at_rate.output.hash,
+                    gain_db,
+                    limit_at: None,
+                };
+                return self.encode_pcm(step, origin, file, source, None, Precision::Float);
+            }
+            Prepared::Master { limit_at, trim_db } => (limit_at, trim_db),
+        };
+        let reader = Scaled::new(
+            open_blob(self.cache, &master.output.hash).map_err(audio)?,
+            trim_db,
+        );
+        let resample = format.sample_rate != self.rate;
+        let source: Box<dyn BlockSource> = if resample {
+            Box::new(Resampled::new(reader, self.rate, format.sample_rate).map_err(audio)?)
+        } else {
+            Box::new(reader)
+        };
+        let precision = if resample || trim_db != 0.0 {
+            Precision::Float
+        } else {
+            master.output.info.precision
+        };
+        let origin = Origin {
+            audio: master.output.hash,
+            gain_db: trim_db,
+            limit_at,
+        };
+        self.encode_pcm(step, origin, file, source, limit_at, precision)
+    }
+
+    /// Encodes `source` (at the file's rate, of `precision`) into a file,
+    /// through the limiter at `limit_at` if given, measuring what it wrote
+    /// (or taking the measurement of the same samples in another file).
+    #[allow(clippy::too_many_arguments)]
+    fn encode_pcm(
+        &self,
+        step: &Step,
+        origin: Origin,
+        file: &FileSpec,
+        mut source: Box<dyn BlockSource>,
+        limit_at: Option<f64>,
+        precision: Precision,
+    ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
+        let (format, dither) = (file.format, file.dither);
+        let audio = &Self::audio(step);
+        // Dither only when bits are really lost: a signal already on a grid
+        // at least as coarse as the file's goes in untouched.
+        let needs_dither = match precision {
+            Precision::Int(p) => p as u16 > format.bits,
+            Precision::Float => true,
+        };
+        let dither = if !format.float && format.bits < 32 && needs_dither {
+            dither
+        } else {
+            Dither::None
+        };
+        let temp = self.cache.temp_file("deliverable");
+        // PCM samples follow from their origin, depth and dither: seeded by
+        // them, the WAV and the FLAC of one fit are the same samples.
+        let samples = origin.samples(format, dither, precision);
+        let slot = file.mp3.is_none().then(|| self.measures.slot(samples));
+        let mut known = slot.as_ref().map(|s| s.lock().expect("measure lock"));
+        // A bext chunk needs the momentary and short-term maxima, which a
+        // plain file's measurement leaves out.
+        let measured = known
+            .as_deref()
+            .copied()
+            .flatten()
+            .filter(|(_, report, _)| {
+                format.container != bounce_nodes::Container::Bwf || !report.max_momentary.is_nan()
+            });
+        let mut sink: Box<dyn EncodedSink> = match file.mp3 {
+            Some(mode) => {
+                Box::new(Mp3Sink::create(temp.path(), format.sample_rate, mode).map_err(audio)?)
+            }
+            None => Box::new(
+                WavSink::create(
+                    temp.path(),
+                    format,
+                    dither,
+                    samples.seed(),
+                    None,
+                    measured.map(|(_, report, _)| report),
+                )
+                .map_err(audio)?,
+            ),
+        };
+
+        match limit_at {
+            // Resampling reshapes peaks (the band it removes took part in
+            // them): limit again at the file's rate, which touches only the
+            // few new overs, a hair under the ceiling to leave room for dither.
+            Some(ceiling) => {
+                let settings = file_limiter(ceiling);
+                render_limited(
+                    source,
+                    format.sample_rate,
+                    0.0,
+                    settings,
+                    None,
+                    sink.as_mut(),
+                )
+                .map_err(audio)?;
+            }
+            _ => {
+                bounce_nodes::copy_source(source.as_mut(), sink.as_mut()).map_err(audio)?;
+            }
+        }
+        let overs = sink.clipped();
+        let (frames, report) = sink.finish_and_measure(temp.path()).map_err(audio)?;
+        if let Some(known) = known.as_deref_mut() {
+            known.get_or_insert((frames, report, overs));
+        }
+        Ok((temp, frames, report, overs))
+    }
+}

@@ -1,0 +1,134 @@
+//! Tags and ReplayGain: a file's metadata written into it, and the
+//! album's loudness measured as one programme.
+
+use bounce_nodes::{AudioError, DecodedFile, Precision};
+
+use super::{Input, Measured, OutputInfo, Renderer, StepOutput};
+use crate::step::{Step, TagFields};
+use crate::BuildError;
+
+/// ReplayGain 2.0 works against this reference.
+const REPLAY_GAIN_REFERENCE: f64 = -18.0;
+
+/// A file's integrated loudness, true peak (dB) and length, when measured.
+fn loudness_figures(info: &OutputInfo) -> Option<(f64, f64, f64)> {
+    let measured = info.measured?;
+    Some((
+        measured.integrated?,
+        measured.true_peak?,
+        info.frames as f64,
+    ))
+}
+
+/// ReplayGain 2.0 for a file (first input) in its album (the second
+/// input, an album ReplayGain step).
+fn replay_gain(inputs: &[Input]) -> Option<bounce_nodes::ReplayGain> {
+    let (loudness, peak, _) = loudness_figures(&inputs[0].output.info)?;
+    let (album_loudness, album_peak, _) = loudness_figures(&inputs.get(1)?.output.info)?;
+    let linear = |db: f64| 10f64.powf(db / 20.0);
+    Some(bounce_nodes::ReplayGain {
+        track_gain: REPLAY_GAIN_REFERENCE - loudness,
+        track_peak: linear(peak),
+        album_gain: REPLAY_GAIN_REFERENCE - album_loudness,
+        album_peak: linear(album_peak),
+    })
+}
+
+impl Renderer<'_> {
+    /// The album's loudness, measured as one programme (every file of the
+    /// deliverable, in order, through one BS.1770 meter, so the gates
+    /// apply to the album as ReplayGain 2.0 asks), and its peak (the
+    /// highest file's), rounded as tags print them: the output is a tiny
+    /// blob that changes only when the album figures do.
+    pub(super) fn album_replay_gain(
+        &self,
+        step: &Step,
+        inputs: &[Input],
+    ) -> Result<StepOutput, BuildError> {
+        let audio = &Self::audio(step);
+        let rate = inputs
+            .first()
+            .map_or(self.rate, |i| i.output.info.sample_rate);
+        let mut meter = bounce_nodes::LoudnessMeter::integrated_only(rate).map_err(audio)?;
+        let mut frames = 0;
+        for input in inputs {
+            let mut file =
+                DecodedFile::open(&self.cache.blob_path(&input.output.hash)).map_err(audio)?;
+            frames += bounce_nodes::copy_source(&mut file, &mut meter).map_err(audio)?;
+        }
+        let measured = meter.report().map_err(audio)?.integrated;
+        let loudness = (measured * 100.0).round() / 100.0;
+        let peak = inputs
+            .iter()
+            .filter_map(|i| loudness_figures(&i.output.info))
+            .map(|(_, p, _)| p)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let peak = (peak * 1000.0).round() / 1000.0;
+        let temp = self.cache.temp_file("replaygain");
+        std::fs::write(
+            temp.path(),
+            format!("album loudness {loudness} LUFS, peak {peak} dBTP\n"),
+        )
+        .map_err(|source| BuildError::Output {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+        let hash = self.cache.commit_blob(temp)?;
+        let finite = |x: f64| x.is_finite().then_some(x);
+        Ok(StepOutput {
+            hash,
+            info: OutputInfo {
+                measured: Some(Measured {
+                    integrated: finite(loudness),
+                    range: None,
+                    true_peak: finite(peak),
+                    sample_peak: None,
+                    max_momentary: None,
+                    max_short_term: None,
+                }),
+                ..OutputInfo::pcm(rate, frames, Precision::Float)
+            },
+        })
+    }
+
+    /// Copies the encoded file (first input) and writes its tags, with
+    /// ReplayGain 2.0 from the measured loudness of it and its album.
+    pub(super) fn tag(
+        &self,
+        step: &Step,
+        inputs: &[Input],
+        container: bounce_nodes::Container,
+        fields: &TagFields,
+    ) -> Result<StepOutput, BuildError> {
+        let audio = &Self::audio(step);
+        let cover = match &fields.cover_path {
+            Some(path) => Some(bounce_nodes::Cover::read(path).map_err(|reason| {
+                audio(AudioError::Cover {
+                    path: path.clone(),
+                    reason,
+                })
+            })?),
+            None => None,
+        };
+        let tags = bounce_nodes::Tags {
+            text: fields.text.clone(),
+            cover,
+            replay_gain: replay_gain(inputs),
+        };
+        let temp = self.cache.temp_file("tag");
+        let encoded = self.cache.blob_path(&inputs[0].output.hash);
+        std::fs::copy(&encoded, temp.path()).map_err(|source| BuildError::Output {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+        tags.write(temp.path(), container).map_err(audio)?;
+        let hash = self.cache.commit_blob(temp)?;
+        Ok(StepOutput {
+            hash,
+            info: OutputInfo {
+                warnings: Vec::new(),
+                ..inputs[0].output.info.clone()
+            },
+        })
+    }
+}
