@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use bounce_nodes::analyze_file;
 
-use crate::cli::{MessageFormat, EXIT_FAILED};
+use crate::args::{MessageFormat, EXIT_FAILED};
 use crate::output::outln;
 
 fn figure(value: f64, unit: &str) -> String {

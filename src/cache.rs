@@ -3,9 +3,47 @@
 use bounce_cache::{Cache, DirLock};
 use bounce_engine::{build, cache_dir, BuildOptions, CacheSync, LastBuild};
 
-use crate::cli::{load, CacheAction, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
+use clap::Subcommand;
+
+use crate::args::{load, parse_cache_size, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
 use crate::output::outln;
 use crate::report::print_build_error;
+
+#[derive(Subcommand)]
+pub(crate) enum CacheAction {
+    /// Size, entries and the last build's hit rate.
+    Stats {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+    /// Remove what no step can use, then evict down to the cap.
+    Gc {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The cap to evict down to (default 20G).
+        #[arg(long, value_parser = parse_cache_size)]
+        cache_size: Option<u64>,
+    },
+    /// Upload to the shared cache (--remote-cache) what the local cache
+    /// holds of the project's steps.
+    Push {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+    /// Download from the shared cache what a build of the targets would
+    /// use, rendering nothing: a later build then needs no network.
+    Pull {
+        /// Deliverables (`name` or `name:track`); all if none.
+        targets: Vec<String>,
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+    /// Re-hash every blob; remove damaged ones so they render again.
+    Verify {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+}
 
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)

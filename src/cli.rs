@@ -1,21 +1,17 @@
 //! Argument parsing and dispatch.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
 
-use bounce_engine::{
-    build, cache_dir, check_project, clean, load_project, BuildError, BuildOptions, Project,
-};
+use bounce_engine::{build, cache_dir, check_project, clean, BuildOptions, Project};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::args::{
+    load, load_with, parse_cache_size, MessageFormat, ProjectArgs, EXIT_FAILED, EXIT_USAGE,
+};
+use crate::building::{exit_status, run_build};
+use crate::cache::CacheAction;
 use crate::output::out;
-use crate::report::{print_build_error, print_project_errors, HumanObserver, JsonObserver};
-
-/// Exit status: the build failed or an output is out of spec.
-pub const EXIT_FAILED: i32 = 1;
-/// Exit status: the project file or the command line is wrong.
-pub const EXIT_USAGE: i32 = 2;
+use crate::report::{print_build_error, print_project_errors};
 
 #[derive(Parser)]
 #[command(
@@ -32,136 +28,11 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MessageFormat {
-    Human,
-    Json,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GraphNotation {
     Dot,
     Mermaid,
     /// Lines for a terminal.
     Text,
-}
-
-#[derive(clap::Args)]
-pub(crate) struct ProjectArgs {
-    /// The project file.
-    #[arg(short = 'f', long = "file", default_value = "bounce.kdl")]
-    pub file: PathBuf,
-    /// The cache folder (default: .bounce/ beside the project file, or $BOUNCE_CACHE).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
-    #[command(flatten)]
-    pub remote: RemoteArgs,
-}
-
-/// A cache shared with other machines.
-#[derive(clap::Args)]
-pub(crate) struct RemoteArgs {
-    /// A shared cache: s3://BUCKET/PREFIX (endpoint, region and credentials
-    /// from the AWS variables), webdav+http(s)://HOST/PATH, http(s)://HOST/PATH
-    /// (read only) or file:///PATH.
-    #[arg(long, env = "BOUNCE_REMOTE_CACHE", global = true)]
-    pub remote_cache: Option<String>,
-    /// What the build may do with the shared cache.
-    #[arg(long, value_enum, default_value = "read-write", global = true)]
-    pub remote_cache_mode: RemoteModeArg,
-    /// Fail when the shared cache fails, instead of going on locally.
-    #[arg(long, global = true)]
-    pub remote_cache_required: bool,
-    /// Seconds before a request to the shared cache gives up.
-    #[arg(long, default_value_t = 10.0, global = true)]
-    pub remote_cache_timeout: f64,
-    /// Tries again after a failed request.
-    #[arg(long, default_value_t = 2, global = true)]
-    pub remote_cache_retries: usize,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RemoteModeArg {
-    Read,
-    Write,
-    ReadWrite,
-}
-
-impl RemoteArgs {
-    /// The shared cache, if one is named; a bad URL is a usage error.
-    pub fn open(&self) -> Result<Option<std::sync::Arc<bounce_cache::RemoteCache>>, i32> {
-        let Some(url) = &self.remote_cache else {
-            return Ok(None);
-        };
-        let settings = bounce_cache::RemoteSettings {
-            url: url.clone(),
-            mode: match self.remote_cache_mode {
-                RemoteModeArg::Read => bounce_cache::RemoteMode::Read,
-                RemoteModeArg::Write => bounce_cache::RemoteMode::Write,
-                RemoteModeArg::ReadWrite => bounce_cache::RemoteMode::ReadWrite,
-            },
-            required: self.remote_cache_required,
-            timeout: std::time::Duration::from_secs_f64(self.remote_cache_timeout.max(0.1)),
-            retries: self.remote_cache_retries,
-        };
-        bounce_cache::RemoteCache::open(&settings)
-            .map(|remote| Some(std::sync::Arc::new(remote)))
-            .map_err(|error| {
-                eprintln!("error: {error}");
-                EXIT_USAGE
-            })
-    }
-}
-
-impl ProjectArgs {
-    /// Build options for this project: its cache and the shared cache.
-    pub fn options(&self) -> Result<BuildOptions, i32> {
-        Ok(BuildOptions {
-            cache_dir: self.cache_dir.clone(),
-            remote: self.remote.open()?,
-            ..BuildOptions::default()
-        })
-    }
-}
-
-#[derive(Subcommand)]
-pub(crate) enum CacheAction {
-    /// Size, entries and the last build's hit rate.
-    Stats {
-        #[command(flatten)]
-        project: ProjectArgs,
-    },
-    /// Remove what no step can use, then evict down to the cap.
-    Gc {
-        #[command(flatten)]
-        project: ProjectArgs,
-        /// The cap to evict down to (default 20G).
-        #[arg(long, value_parser = parse_cache_size)]
-        cache_size: Option<u64>,
-    },
-    /// Upload to the shared cache (--remote-cache) what the local cache
-    /// holds of the project's steps.
-    Push {
-        #[command(flatten)]
-        project: ProjectArgs,
-    },
-    /// Download from the shared cache what a build of the targets would
-    /// use, rendering nothing: a later build then needs no network.
-    Pull {
-        /// Deliverables (`name` or `name:track`); all if none.
-        targets: Vec<String>,
-        #[command(flatten)]
-        project: ProjectArgs,
-    },
-    /// Re-hash every blob; remove damaged ones so they render again.
-    Verify {
-        #[command(flatten)]
-        project: ProjectArgs,
-    },
-}
-
-fn parse_cache_size(text: &str) -> Result<u64, String> {
-    bounce_cache::parse_size(text)
-        .ok_or_else(|| format!("`{text}` is not a size such as 20G or 500M"))
 }
 
 #[derive(Subcommand)]
@@ -288,21 +159,6 @@ enum Command {
     },
 }
 
-pub(crate) fn load(args: &ProjectArgs) -> Result<Project, i32> {
-    load_with(args, load_project)
-}
-
-/// Reads the project with `loader`, printing its errors.
-fn load_with(
-    args: &ProjectArgs,
-    loader: fn(&std::path::Path) -> Result<Project, bounce_engine::ProjectErrors>,
-) -> Result<Project, i32> {
-    loader(&args.file).map_err(|errors| {
-        print_project_errors(&errors);
-        EXIT_USAGE
-    })
-}
-
 /// Runs the command line; returns the exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse();
@@ -419,62 +275,6 @@ pub fn run() -> i32 {
     match result {
         Ok(()) => 0,
         Err(code) => code,
-    }
-}
-
-pub(crate) fn run_build(
-    project: &Project,
-    options: BuildOptions,
-    format: MessageFormat,
-) -> Result<(), i32> {
-    let dry_run = options.dry_run;
-    let started = Instant::now();
-    let result = match format {
-        MessageFormat::Json => {
-            let observer = JsonObserver::default();
-            let result = build(project, &options, &observer);
-            if let Ok(report) = &result {
-                observer.summary(report, started.elapsed());
-            }
-            result
-        }
-        MessageFormat::Human => {
-            let observer = HumanObserver::new(std::io::stderr().is_terminal(), dry_run);
-            let result = build(project, &options, &observer);
-            observer.finish();
-            if let Ok(report) = &result {
-                observer.summary(report, started.elapsed());
-            }
-            result
-        }
-    };
-    match result {
-        Ok(report) if report.failed == 0 => Ok(()),
-        Ok(report) => {
-            for error in &report.errors {
-                eprintln!("error: {error}");
-            }
-            eprintln!(
-                "error: {} step{} failed; nothing was written to {}",
-                report.failed,
-                if report.failed == 1 { "" } else { "s" },
-                report.version_dir.display()
-            );
-            Err(EXIT_FAILED)
-        }
-        Err(error) => {
-            print_build_error(&error);
-            Err(exit_status(&error))
-        }
-    }
-}
-
-/// A target the project does not have is a command-line mistake; anything
-/// else stopping a build is a failed build.
-fn exit_status(error: &BuildError) -> i32 {
-    match error {
-        BuildError::UnknownTarget { .. } => EXIT_USAGE,
-        _ => EXIT_FAILED,
     }
 }
 

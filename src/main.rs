@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod analyze;
+mod args;
+mod building;
 mod cache;
 mod cli;
 mod output;

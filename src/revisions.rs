@@ -6,7 +6,7 @@ use bounce_engine::{
     BuiltFile, FileChange, Observer, Project,
 };
 
-use crate::cli::{load, MessageFormat, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
+use crate::args::{load, MessageFormat, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
 use crate::output::outln;
 use crate::report::{print_build_error, print_project_errors};
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bounce_engine::{load_project, BuildOptions};
 
-use crate::cli::{MessageFormat, ProjectArgs};
+use crate::args::{MessageFormat, ProjectArgs};
 use crate::report::print_project_errors;
 
 const POLL: Duration = Duration::from_millis(250);
@@ -38,7 +38,7 @@ pub fn run(args: &ProjectArgs, options: BuildOptions, format: MessageFormat) -> 
                 let before = stamps(&watched);
                 // A failed build is reported like `bounce build`'s and the
                 // watch goes on.
-                let _ = crate::cli::run_build(&project, options.clone(), format);
+                let _ = crate::building::run_build(&project, options.clone(), format);
                 before
             }
             Err(errors) => {

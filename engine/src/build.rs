@@ -13,8 +13,10 @@ use serde::Serialize;
 
 use crate::explain::{reason, RebuildReason, StepRecord, StepRecords};
 use crate::key::{key_json, step_key};
+use crate::manifest::MANIFEST;
+pub use crate::outcome::{BuildReport, BuiltFile};
 use crate::plan::{plan, Plan};
-use crate::publish::{publish, MANIFEST};
+use crate::publish::publish;
 use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
 use crate::schedule::{self, Dag, Ended, Work};
 use crate::step::{Action, Step};
@@ -112,42 +114,6 @@ pub trait Observer: Sync {
     fn finished(&self, _event: &StepEvent) {}
 }
 
-/// What a build did.
-#[derive(Debug, Default)]
-pub struct BuildReport {
-    pub built: usize,
-    pub cached: usize,
-    pub failed: usize,
-    pub stale: usize,
-    /// Files written in the version folder (new or changed).
-    pub written: Vec<PathBuf>,
-    /// Files an earlier build of this version wrote that the project no
-    /// longer makes, removed.
-    pub removed: Vec<PathBuf>,
-    /// Files that were already there, byte for byte.
-    pub unchanged: Vec<PathBuf>,
-    pub version_dir: PathBuf,
-    pub errors: Vec<String>,
-    /// Blobs removed to keep the cache under its cap.
-    pub evicted: bounce_cache::Evicted,
-    /// Every deliverable file of the build, published or not.
-    pub files: Vec<BuiltFile>,
-    /// What the remote cache did, when there is one.
-    pub remote: Option<bounce_cache::RemoteReport>,
-}
-
-/// A deliverable file as the build made it, in the cache.
-#[derive(Debug, Clone)]
-pub struct BuiltFile {
-    /// Relative to the version folder.
-    pub path: String,
-    pub deliverable: String,
-    /// What the file is held to.
-    pub targets: crate::model::FileTargets,
-    pub hash: Hash,
-    pub info: OutputInfo,
-}
-
 /// The counts of the last build, for `bounce cache stats`.
 #[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct LastBuild {
@@ -179,13 +145,6 @@ pub fn default_cache_dir(project_file: &Path) -> PathBuf {
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("."))
         .join(".bounce")
-}
-
-pub(crate) fn project_dir(project: &Project) -> PathBuf {
-    std::path::absolute(&project.file)
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Builds the project: renders what is stale and publishes the deliverables.
@@ -312,7 +271,7 @@ pub fn build(
         if !options.no_publish && !options.dry_run {
             // Checked before the lock, which would be written through a link.
             crate::publish::refuse_links(project, &report.version_dir, Path::new(MANIFEST))?;
-            let _output_lock = lock(project.release.output.join(crate::publish::OUTPUT_LOCK))?;
+            let _output_lock = lock(project.release.output.join(crate::manifest::OUTPUT_LOCK))?;
             bounce_cache::remove_stale_temps(&report.version_dir, true);
             let complete = options.targets.is_empty();
             publish(project, &cache, &stat, &outputs, complete, &mut report)?;
@@ -362,7 +321,7 @@ fn refuse_changes_to_a_release(
         return Ok(());
     }
     // Unreadable: publishing says so with the figures.
-    let Some(manifest) = crate::publish::read_manifest(&version_dir.join(MANIFEST)) else {
+    let Some(manifest) = crate::manifest::read_manifest(&version_dir.join(MANIFEST)) else {
         return Ok(());
     };
     let reasons = Reasons::default();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bounce_cache::CacheLayout;
 
-use crate::publish::{read_manifest, MANIFEST};
+use crate::manifest::{read_manifest, MANIFEST};
 use crate::release::is_released;
 use crate::{BuildError, Project};
 
@@ -41,7 +41,7 @@ pub fn clean(
             let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
             if is_folder && !is_released(&path) {
                 clean_version(&path, &mut cleaned)?;
-            } else if entry.file_name() == crate::publish::OUTPUT_LOCK {
+            } else if entry.file_name() == crate::manifest::OUTPUT_LOCK {
                 remove_file(&path, &mut cleaned)?;
             }
         }

@@ -332,6 +332,14 @@ impl Standard {
 }
 
 impl Project {
+    /// The folder of the project file, absolute.
+    pub fn dir(&self) -> PathBuf {
+        std::path::absolute(&self.file)
+            .ok()
+            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
     /// A track's artist, or the release's.
     pub fn artist_of<'a>(&'a self, track: &'a Track) -> Option<&'a String> {
         track.artist.as_ref().or(self.release.artist.as_ref())

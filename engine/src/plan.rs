@@ -323,9 +323,9 @@ fn reserved_name(path: &Path) -> Option<&'static str> {
         .next()
         .map(|c| c.as_os_str().to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    if text == crate::publish::MANIFEST {
+    if text == crate::manifest::MANIFEST {
         Some("manifest")
-    } else if text == crate::release::RELEASE_LOCK {
+    } else if text == crate::manifest::RELEASE_LOCK {
         Some("release lock")
     } else if first == crate::transaction::STAGE {
         Some("staging folder")
@@ -450,7 +450,7 @@ fn revision_name(project: &Project, deliverable: &Deliverable) -> String {
     }
     match &project.revision {
         Some(revision) => revision.describe.clone(),
-        None => crate::revision::describe_work_tree(&crate::build::project_dir(project))
+        None => crate::revision::describe_work_tree(&project.dir())
             .unwrap_or_else(|| "unversioned".into()),
     }
 }

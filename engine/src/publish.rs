@@ -9,65 +9,14 @@ use std::fs;
 use std::path::Path;
 
 use bounce_cache::{Cache, StatCache};
-use serde::{Deserialize, Serialize};
 
-use crate::build::{project_dir, BuildReport};
+use crate::manifest::{read_manifest, GitState, Manifest, ManifestFile, MANIFEST};
+use crate::outcome::BuildReport;
 use crate::plan::PlannedOutput;
 use crate::render::{Measured, StepOutput};
 use crate::revision::git;
 use crate::transaction::Transaction;
 use crate::{BuildError, Project};
-
-/// `manifest.json`: what a version folder holds and how it was made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub tool: String,
-    pub tool_version: String,
-    pub release: String,
-    pub version: String,
-    pub git: Option<GitState>,
-    /// Whether the last build that changed this version built only some
-    /// of it (a target, `watch` on a target): its files may come from
-    /// more than one state of the project until a complete build.
-    #[serde(default)]
-    pub partial: bool,
-    pub files: Vec<ManifestFile>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GitState {
-    pub commit: String,
-    /// `git describe --always --tags`.
-    #[serde(default)]
-    pub describe: String,
-    pub dirty: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestFile {
-    pub path: String,
-    pub deliverable: String,
-    /// `None` for a file of the whole release.
-    pub track: Option<u32>,
-    pub blake3: String,
-    pub duration: f64,
-    pub sample_rate: u32,
-    pub bits: Option<u16>,
-    pub float: bool,
-    pub integrated_loudness: Option<f64>,
-    pub loudness_range: Option<f64>,
-    pub true_peak: Option<f64>,
-    pub sample_peak: Option<f64>,
-    pub isrc: Option<String>,
-    /// Routine corrections made to reach the file's targets.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-}
-
-/// The manifest's name in a version folder.
-pub const MANIFEST: &str = "manifest.json";
-/// The lock file a publishing build holds in the output folder.
-pub const OUTPUT_LOCK: &str = ".lock";
 
 /// Whether a folder on `relative`'s way down from `root` (or `root`
 /// itself) is a symbolic link: bounce writes through no link.
@@ -211,10 +160,6 @@ fn manifest_file(planned: &PlannedOutput, output: &StepOutput) -> ManifestFile {
     }
 }
 
-pub fn read_manifest(path: &Path) -> Option<Manifest> {
-    serde_json::from_slice(&fs::read(path).ok()?).ok()
-}
-
 /// The revision the project was read from, or the commit checked out in
 /// its work tree (if it is in a repository) and whether it is dirty.
 fn git_state(project: &Project) -> Option<GitState> {
@@ -225,7 +170,7 @@ fn git_state(project: &Project) -> Option<GitState> {
             dirty: false,
         });
     }
-    let dir = project_dir(project);
+    let dir = project.dir();
     let commit = git(&dir, &["rev-parse", "HEAD"])?;
     // Outputs and the cache live in the work tree too; only tracked files
     // and new project files make it dirty, not what bounce itself writes.

@@ -16,8 +16,8 @@ use bounce_nodes::{inspect_file, AudioError, Inspection};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::manifest::{read_manifest, ManifestFile, MANIFEST};
 use crate::model::Project;
-use crate::publish::{read_manifest, ManifestFile, MANIFEST};
 use crate::BuildError;
 
 pub use checks::{Check, Status};

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Pan, PanLaw, Processor, ProcessorContext};
 
-use super::registry::Kind;
+use super::kind::Kind;
 
 /// `automate "gain"|"pan" { at SECONDS VALUE… }`: breakpoint automation.
 pub const KIND: Kind = Kind {

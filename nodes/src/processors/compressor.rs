@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Processor;
 
-use super::registry::{Kind, Param};
+use super::kind::{Kind, Param};
 
 /// `compress …`: a feed-forward compressor (also a multiband band).
 pub const KIND: Kind = Kind {

@@ -1,6 +1,6 @@
 use super::Processor;
 
-use super::registry::{Kind, Param};
+use super::kind::{Kind, Param};
 use super::ProcessorSpec;
 
 /// `delay SECONDS …`: a feedback delay.

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use super::biquad::{butterworth_qs, Biquad, Coefficients, Shape};
 use super::Processor;
 
-use super::registry::Kind;
+use super::kind::Kind;
 
 /// `eq { band… }`: RBJ biquads and Butterworth cascades.
 pub const KIND: Kind = Kind {

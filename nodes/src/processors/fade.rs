@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Processor, ProcessorContext};
 
-use super::registry::Kind;
+use super::kind::Kind;
 
 /// `fade-in` / `fade-out`: a track's fades, the last processors of its mix.
 pub const KIND: Kind = Kind {

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use super::Processor;
 use crate::interpolation::{Interpolator, DETECT_DELAY, TAPS};
 
-use super::registry::{Kind, Param};
+use super::kind::{Kind, Param};
 use super::ProcessorSpec;
 
 /// `limit …`: the true-peak limiter.

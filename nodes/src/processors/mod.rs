@@ -10,6 +10,7 @@ mod delay;
 mod eq;
 mod fade;
 mod gain;
+pub mod kind;
 mod limiter;
 mod multiband;
 mod pan;

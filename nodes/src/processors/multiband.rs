@@ -14,7 +14,7 @@ use super::biquad::{Biquad, Coefficients, Shape};
 use super::compressor::{Compressor, CompressorParams};
 use super::Processor;
 
-use super::registry::Kind;
+use super::kind::Kind;
 
 /// `multiband CROSSOVERS… { band… }`: Linkwitz-Riley bands, compressed.
 pub const KIND: Kind = Kind {

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Processor;
 
-use super::registry::{Kind, Param};
+use super::kind::{Kind, Param};
 use super::ProcessorSpec;
 
 /// `pan POSITION`: a stereo position, -1 (left) to 1 (right).

@@ -1,6 +1,6 @@
 use super::Processor;
 
-use super::registry::Kind;
+use super::kind::Kind;
 use super::ProcessorSpec;
 
 /// `polarity`: both channels inverted.

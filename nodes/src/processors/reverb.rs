@@ -5,7 +5,7 @@
 
 use super::Processor;
 
-use super::registry::{Kind, Param};
+use super::kind::{Kind, Param};
 use super::ProcessorSpec;
 
 /// `reverb …`: a Freeverb-class reverberator.

@@ -1,0 +1,45 @@
+//! What a build did: the counts, the files it made and wrote, and what
+//! the shared cache did; read by publishing, `release`, `diff` and the
+//! command line.
+
+use std::path::PathBuf;
+
+use bounce_cache::Hash;
+
+use crate::render::OutputInfo;
+
+/// What a build did.
+#[derive(Debug, Default)]
+pub struct BuildReport {
+    pub built: usize,
+    pub cached: usize,
+    pub failed: usize,
+    pub stale: usize,
+    /// Files written in the version folder (new or changed).
+    pub written: Vec<PathBuf>,
+    /// Files an earlier build of this version wrote that the project no
+    /// longer makes, removed.
+    pub removed: Vec<PathBuf>,
+    /// Files that were already there, byte for byte.
+    pub unchanged: Vec<PathBuf>,
+    pub version_dir: PathBuf,
+    pub errors: Vec<String>,
+    /// Blobs removed to keep the cache under its cap.
+    pub evicted: bounce_cache::Evicted,
+    /// Every deliverable file of the build, published or not.
+    pub files: Vec<BuiltFile>,
+    /// What the remote cache did, when there is one.
+    pub remote: Option<bounce_cache::RemoteReport>,
+}
+
+/// A deliverable file as the build made it, in the cache.
+#[derive(Debug, Clone)]
+pub struct BuiltFile {
+    /// Relative to the version folder.
+    pub path: String,
+    pub deliverable: String,
+    /// What the file is held to.
+    pub targets: crate::model::FileTargets,
+    pub hash: Hash,
+    pub info: OutputInfo,
+}

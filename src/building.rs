@@ -1,0 +1,66 @@
+//! `bounce build` (and `watch`'s builds): a build watched by people or by
+//! tools, its failures said once, and its exit status.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use bounce_engine::{build, BuildError, BuildOptions, Project};
+
+use crate::args::{MessageFormat, EXIT_FAILED, EXIT_USAGE};
+use crate::report::{print_build_error, HumanObserver, JsonObserver};
+
+pub(crate) fn run_build(
+    project: &Project,
+    options: BuildOptions,
+    format: MessageFormat,
+) -> Result<(), i32> {
+    let dry_run = options.dry_run;
+    let started = Instant::now();
+    let result = match format {
+        MessageFormat::Json => {
+            let observer = JsonObserver::default();
+            let result = build(project, &options, &observer);
+            if let Ok(report) = &result {
+                observer.summary(report, started.elapsed());
+            }
+            result
+        }
+        MessageFormat::Human => {
+            let observer = HumanObserver::new(std::io::stderr().is_terminal(), dry_run);
+            let result = build(project, &options, &observer);
+            observer.finish();
+            if let Ok(report) = &result {
+                observer.summary(report, started.elapsed());
+            }
+            result
+        }
+    };
+    match result {
+        Ok(report) if report.failed == 0 => Ok(()),
+        Ok(report) => {
+            for error in &report.errors {
+                eprintln!("error: {error}");
+            }
+            eprintln!(
+                "error: {} step{} failed; nothing was written to {}",
+                report.failed,
+                if report.failed == 1 { "" } else { "s" },
+                report.version_dir.display()
+            );
+            Err(EXIT_FAILED)
+        }
+        Err(error) => {
+            print_build_error(&error);
+            Err(exit_status(&error))
+        }
+    }
+}
+
+/// A target the project does not have is a command-line mistake; anything
+/// else stopping a build is a failed build.
+pub(crate) fn exit_status(error: &BuildError) -> i32 {
+    match error {
+        BuildError::UnknownTarget { .. } => EXIT_USAGE,
+        _ => EXIT_FAILED,
+    }
+}
