@@ -308,63 +308,72 @@ fn branch(blocks: &[Block], block: &Block, indent: &str, last: bool, out: &mut S
     }
 }
 
+/// How DOT and Mermaid write a drawing's parts.
+struct Notation {
+    head: &'static str,
+    cluster: fn(&Track, &str) -> String,
+    node: fn(&str, &str) -> String,
+    end_cluster: &'static str,
+    edge: fn(&str, &str) -> String,
+    foot: &'static str,
+}
+
+/// A block's id as a Mermaid node name.
+fn mermaid_key(id: &str) -> String {
+    id.replace([':', ' ', '"', '-'], "_")
+}
+
+const DOT: Notation = Notation {
+    head: "digraph signal {\n    rankdir=LR;\n    node [shape=box, style=rounded];\n",
+    cluster: |t, title| {
+        format!(
+            "    subgraph \"cluster_{}\" {{\n        label=\"track {} {title}\";\n",
+            t.number, t.number
+        )
+    },
+    node: |id, label| format!("        \"{id}\" [label=\"{label}\"];\n"),
+    end_cluster: "    }\n",
+    edge: |from, to| format!("    \"{from}\" -> \"{to}\";\n"),
+    foot: "}\n",
+};
+
+const MERMAID: Notation = Notation {
+    head: "flowchart LR\n",
+    cluster: |t, title| {
+        format!(
+            "    subgraph t{}[\"track {} {title}\"]\n",
+            t.number, t.number
+        )
+    },
+    node: |id, label| format!("        {}[\"{label}\"]\n", mermaid_key(id)),
+    end_cluster: "    end\n",
+    edge: |from, to| format!("    {} --> {}\n", mermaid_key(from), mermaid_key(to)),
+    foot: "",
+};
+
 /// The signal flow as DOT or Mermaid (one cluster per track), or as text.
 pub fn signal_graph(project: &Project, track: Option<u32>, format: GraphFormat) -> String {
-    let quote = |s: &str| s.replace('"', "'");
-    let mut out = String::new();
-    match format {
+    let notation = match format {
         GraphFormat::Text => return signal_text(project, track),
-        GraphFormat::Dot => {
-            out.push_str(
-                "digraph signal {\n    rankdir=LR;\n    node [shape=box, style=rounded];\n",
-            );
-            for t in tracks(project, track) {
-                writeln!(
-                    out,
-                    "    subgraph \"cluster_{}\" {{\n        label=\"track {} {}\";",
-                    t.number,
-                    t.number,
-                    quote(&t.title)
-                )
-                .unwrap();
-                let blocks = blocks(project, t);
-                for b in &blocks {
-                    writeln!(out, "        \"{}\" [label=\"{}\"];", b.id, quote(&b.label)).unwrap();
-                }
-                out.push_str("    }\n");
-                for b in &blocks {
-                    for to in &b.feeds {
-                        writeln!(out, "    \"{}\" -> \"{to}\";", b.id).unwrap();
-                    }
-                }
-            }
-            out.push_str("}\n");
+        GraphFormat::Dot => DOT,
+        GraphFormat::Mermaid => MERMAID,
+    };
+    let quote = |s: &str| s.replace('"', "'");
+    let mut out = String::from(notation.head);
+    for t in tracks(project, track) {
+        out.push_str(&(notation.cluster)(t, &quote(&t.title)));
+        let blocks = blocks(project, t);
+        for b in &blocks {
+            out.push_str(&(notation.node)(&b.id, &quote(&b.label)));
         }
-        GraphFormat::Mermaid => {
-            out.push_str("flowchart LR\n");
-            let key = |id: &str| id.replace([':', ' ', '"', '-'], "_");
-            for t in tracks(project, track) {
-                writeln!(
-                    out,
-                    "    subgraph t{}[\"track {} {}\"]",
-                    t.number,
-                    t.number,
-                    quote(&t.title)
-                )
-                .unwrap();
-                let blocks = blocks(project, t);
-                for b in &blocks {
-                    writeln!(out, "        {}[\"{}\"]", key(&b.id), quote(&b.label)).unwrap();
-                }
-                out.push_str("    end\n");
-                for b in &blocks {
-                    for to in &b.feeds {
-                        writeln!(out, "    {} --> {}", key(&b.id), key(to)).unwrap();
-                    }
-                }
+        out.push_str(notation.end_cluster);
+        for b in &blocks {
+            for to in &b.feeds {
+                out.push_str(&(notation.edge)(&b.id, to));
             }
         }
     }
+    out.push_str(notation.foot);
     out
 }
 
