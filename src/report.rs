@@ -414,8 +414,8 @@ fn files_table(report: &BuildReport) {
         .max()
         .unwrap_or(0);
     eprintln!(
-        "{:>10} {:<width$}  {:>24}  {:>24}  {:>9}",
-        "Files", "", "loudness", "true peak", "limiting"
+        "{:>10} {:<width$}  {:>24}  {:>24}  {:>9}  {}",
+        "Files", "", "loudness", "true peak", "limiting", "before this build"
     );
     for (file, measured) in rows {
         let loudness = match (measured.integrated, file.targets.target) {
@@ -435,8 +435,16 @@ fn files_table(report: &BuildReport) {
             .info
             .limiter_reduction
             .map_or(String::new(), |r| format!("{r:.1} dB"));
+        // What this version's file was before this build wrote it.
+        let before = match report.before.iter().find(|b| b.path == file.path) {
+            None => "new".to_string(),
+            Some(b) => match (b.integrated_loudness, b.true_peak) {
+                (Some(l), Some(p)) => format!("{l:.1} LUFS, {p:.1} dBTP"),
+                _ => "changed".to_string(),
+            },
+        };
         eprintln!(
-            "{:>10} {:<width$}  {loudness:>24}  {peak:>24}  {limiting:>9}",
+            "{:>10} {:<width$}  {loudness:>24}  {peak:>24}  {limiting:>9}  {before}",
             "", file.path
         );
     }

@@ -32,14 +32,35 @@ fn a_build_says_its_files_in_audio_terms_and_its_steps_only_when_asked() {
     for row in &rows {
         assert!(row.contains("(on target)") || row.contains(" LU)"), "{row}");
         assert!(row.contains("dBTP (") && row.contains(" under)"), "{row}");
-        // The most the master's limiter takes off, in dB.
-        assert!(row.trim_end().ends_with(" dB"), "{row}");
+        // The most the master's limiter takes off, in dB; the version
+        // had no such file before.
+        assert!(
+            row.contains(" dB  ") && row.trim_end().ends_with("new"),
+            "{row}"
+        );
     }
-    assert!(stderr.contains("limiting"), "{stderr}");
+    assert!(
+        stderr.contains("limiting") && stderr.contains("before this build"),
+        "{stderr}"
+    );
     // Nothing written, nothing to show.
     let again = project.run(&["build"]);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(!stderr.contains(" LUFS"), "{stderr}");
+    // A new target: each file says what it was before.
+    let text = std::fs::read_to_string(project.path("bounce.kdl")).unwrap();
+    project.write("bounce.kdl", &text.replace("target=-18", "target=-17"));
+    let edited = project.run(&["build"]);
+    let stderr = String::from_utf8_lossy(&edited.stderr);
+    let rows: Vec<&str> = stderr.lines().filter(|l| l.contains(" LUFS")).collect();
+    assert_eq!(rows.len(), 6, "{stderr}");
+    for row in &rows {
+        assert!(row.contains("-17.0 LUFS (on target)"), "{row}");
+        assert!(
+            row.contains("-18.0 LUFS, ") && row.trim_end().ends_with(" dBTP"),
+            "{row}"
+        );
+    }
     // -v says every step.
     std::fs::remove_dir_all(project.path(".bounce")).unwrap();
     let verbose = project.run(&["build", "-v"]);

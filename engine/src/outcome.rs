@@ -30,6 +30,9 @@ pub struct BuildReport {
     pub files: Vec<BuiltFile>,
     /// What the remote cache did, when there is one.
     pub remote: Option<bounce_cache::RemoteReport>,
+    /// The files of this version as its manifest listed them before this
+    /// build published (what a changed file was).
+    pub before: Vec<crate::manifest::ManifestFile>,
 }
 
 /// A deliverable file as the build made it, in the cache.

@@ -88,6 +88,10 @@ pub(crate) fn publish(
     if !released {
         let manifest_path = root.join(MANIFEST);
         let previous = read_manifest(&manifest_path);
+        report.before = previous
+            .as_ref()
+            .map(|m| m.files.clone())
+            .unwrap_or_default();
         let partial =
             !complete && (!changed.is_empty() || previous.as_ref().is_some_and(|m| m.partial));
         let built: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
