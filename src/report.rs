@@ -414,8 +414,8 @@ fn files_table(report: &BuildReport) {
         .max()
         .unwrap_or(0);
     eprintln!(
-        "{:>10} {:<width$}  {:>24}  {:>24}  {:>9}  {}",
-        "Files", "", "loudness", "true peak", "limiting", "before this build"
+        "{:>10} {:<width$}  {:>24}  {:>24}  {:>9}  before this build",
+        "Files", "", "loudness", "true peak", "limiting"
     );
     for (file, measured) in rows {
         let loudness = match (measured.integrated, file.targets.target) {
