@@ -1,0 +1,474 @@
+//! The `deliverable` node: its content, format, path, standard and
+//! targets, and the Red Book's limits for a CD.
+
+use super::*;
+
+impl Reader {
+    pub(super) fn read_deliverable(&mut self, node: NodeView) {
+        let diags = &mut self.diags;
+        node.check_shape(diags, &["target", "ceiling"], 1, true);
+        let Some(name) = node.string_arg(diags, 0, "a name") else {
+            return;
+        };
+        // `target=` and `ceiling=` may sit on the node or be child nodes.
+        let mut target =
+            node.optional_number_prop(diags, "target", Range::between(-70.0, -1.0, "LUFS"));
+        let mut ceiling =
+            node.optional_number_prop(diags, "ceiling", Range::between(-30.0, 0.0, "dBTP"));
+        let mut standard = None;
+        let mut content: Option<(Content, Span)> = None;
+        let mut format = None;
+        let mut format_seen = false;
+        let (mut bits, mut float, mut rate) = (DEFAULT_BITS, false, None);
+        let mut dither = None;
+        let mut tracks = None;
+        let mut path = DEFAULT_PATH.to_string();
+        let mut path_given = false;
+        let mut report = None;
+        for child in node.children() {
+            let diags = &mut self.diags;
+            match child.name() {
+                "master" | "stems" => {
+                    let value = if child.name() == "master" {
+                        child.check_shape(diags, &[], 1, false);
+                        child
+                            .string_arg(diags, 0, "a master's name")
+                            .map(Content::Master)
+                    } else {
+                        child.check_shape(diags, &[], usize::MAX, false);
+                        let names = child.string_args(diags, 0);
+                        Some(Content::Stems(names.into_iter().map(|(n, _)| n).collect()))
+                    };
+                    if content.is_some() {
+                        diags.push(
+                            ProjectDiagnostic::new(
+                                &child.name_span(),
+                                "a deliverable renders one master or one set of stems",
+                            )
+                            .code(Code::Invalid)
+                            .label("second source"),
+                        );
+                    }
+                    if let Some(value) = value {
+                        content = Some((value, child.name_span()));
+                    }
+                }
+                "format" => {
+                    format_seen = true;
+                    if let Some(read) = read_format(diags, &child) {
+                        (format, bits, float, rate) =
+                            (Some(read.format), read.bits, read.float, read.rate);
+                    }
+                }
+                "dither" => {
+                    child.check_shape(diags, &[], 1, false);
+                    if let Some(kind) = child.string_arg(diags, 0, "a dither type") {
+                        let span = child.span_of(child.args()[0].span());
+                        dither = match choose(
+                            diags,
+                            &kind,
+                            &span,
+                            &["tpdf", "shaped", "none"],
+                            "dither",
+                        ) {
+                            Some("tpdf") => Some(Dither::Tpdf),
+                            Some("none") => Some(Dither::None),
+                            Some(_) => Some(Dither::Shaped),
+                            None => None,
+                        };
+                    }
+                }
+                "tracks" => {
+                    child.check_shape(diags, &[], usize::MAX, false);
+                    tracks = Some(
+                        child
+                            .number_args(diags, 0, Range::integer(1.0, 9999.0))
+                            .into_iter()
+                            .map(|(n, _)| n as u32)
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                "path" => {
+                    child.check_shape(diags, &[], 1, false);
+                    if let Some(template) = child.string_arg(diags, 0, "a path template") {
+                        let span = child.span_of(child.args()[0].span());
+                        if let Err(why) = crate::template::check(&template) {
+                            diags.push(
+                                ProjectDiagnostic::new(
+                                    &span,
+                                    format!("invalid path template \"{template}\""),
+                                )
+                                .code(Code::BadTemplate)
+                                .help(why),
+                            );
+                        }
+                        path = template;
+                        path_given = true;
+                    }
+                }
+                "standard" => {
+                    child.check_shape(diags, &[], 1, false);
+                    if let Some(name) = child.string_arg(diags, 0, "a standard") {
+                        let span = child.span_of(child.args()[0].span());
+                        standard = choose(diags, &name, &span, Standard::NAMES, "standard")
+                            .and_then(Standard::from_name);
+                    }
+                }
+                "target" | "ceiling" => {
+                    child.check_shape(diags, &[], 1, false);
+                    let range = if child.name() == "target" {
+                        Range::between(-70.0, -1.0, "LUFS")
+                    } else {
+                        Range::between(-30.0, 0.0, "dBTP")
+                    };
+                    let value = child.number_arg(diags, 0, "a level", range);
+                    if child.name() == "target" {
+                        target = value;
+                    } else {
+                        ceiling = value;
+                    }
+                }
+                "report" => {
+                    child.check_shape(diags, &[], 0, false);
+                    report = Some(child.name_span());
+                }
+                other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
+            }
+        }
+        if let Some(span) = report {
+            // The report renders no audio of its own: it measures the rest.
+            if content.is_some() || format_seen {
+                self.error(
+                    Code::Invalid,
+                    &span,
+                    format!("deliverable \"{name}\" is the release report: it holds only `report`"),
+                )
+                .help = Some("give the report a deliverable of its own".into());
+            } else if self.reports.contains(&name)
+                || self.deliverables.iter().any(|d| d.name == name)
+            {
+                self.error(
+                    Code::Duplicate,
+                    &node.name_span(),
+                    format!("deliverable \"{name}\" is defined twice"),
+                );
+            } else {
+                self.reports.push(name);
+            }
+            return;
+        }
+        let Some((content, content_span)) = content else {
+            self.error(
+                Code::BadDeliverable,
+                &node.name_span(),
+                format!("deliverable \"{name}\" renders nothing"),
+            )
+            .help = Some("add `master \"name\"` or `stems \"a\" \"b\"`".into());
+            return;
+        };
+        // One file per stem per track: the default path names the stem.
+        if matches!(content, Content::Stems(_)) && !path_given {
+            path = DEFAULT_STEMS_PATH.to_string();
+        }
+        // One image for the release.
+        if format == Some(FileFormat::Cd) && !path_given {
+            path = DEFAULT_CD_PATH.to_string();
+        }
+        if let Some(first) = self.deliverables.iter().find(|d| d.name == name) {
+            let (line, _) = first.span.line_col();
+            self.error(
+                Code::Duplicate,
+                &node.name_span(),
+                format!("deliverable \"{name}\" is defined twice"),
+            )
+            .help = Some(format!("the first is at {}:{line}", first.span.file.name));
+        }
+        let Some(format) = format else {
+            // A format that was written but invalid has been reported already.
+            if !format_seen {
+                self.error(
+                    Code::MissingValue,
+                    &node.name_span(),
+                    format!("deliverable \"{name}\" has no format"),
+                )
+                .help = Some("add `format \"wav\" bits=24`".into());
+            }
+            return;
+        };
+        self.deliverables.push(Deliverable {
+            name,
+            content,
+            content_span,
+            format,
+            bits,
+            float,
+            rate,
+            dither: dither.unwrap_or(Dither::Tpdf),
+            tracks,
+            path,
+            standard,
+            target,
+            ceiling,
+            span: node.name_span(),
+        });
+    }
+
+    /// The Red Book limits a CD deliverable's project file can break: what
+    /// it renders, its track count, the pregap and any fixed track length
+    /// (rendered lengths are checked when the image is made).
+    pub(super) fn red_book_errors(&self, deliverable: &Deliverable) -> Vec<ProjectDiagnostic> {
+        use bounce_nodes::{MAX_CD_TRACKS, MIN_CD_PREGAP_SECONDS, MIN_CD_TRACK_SECONDS};
+        let mut errors = Vec::new();
+        if matches!(deliverable.content, Content::Stems(_)) {
+            errors.push(
+                ProjectDiagnostic::new(
+                    &deliverable.content_span,
+                    "a CD image renders a master, not stems",
+                )
+                .code(Code::BadDeliverable)
+                .help("use `master \"name\"` in a deliverable with format \"cd\""),
+            );
+        }
+        let on_disc: Vec<&Track> = self
+            .tracks
+            .iter()
+            .filter(|t| {
+                deliverable
+                    .tracks
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&t.number))
+            })
+            .collect();
+        if on_disc.len() > MAX_CD_TRACKS {
+            errors.push(
+                ProjectDiagnostic::new(
+                    &deliverable.span,
+                    format!("{} tracks do not fit a CD", on_disc.len()),
+                )
+                .code(Code::BadDeliverable)
+                .help(format!(
+                    "a Red Book CD holds at most {MAX_CD_TRACKS} tracks; pick some with `tracks`"
+                )),
+            );
+        }
+        if let Some(first) = on_disc.first().filter(|t| t.gap < MIN_CD_PREGAP_SECONDS) {
+            errors.push(
+                ProjectDiagnostic::new(
+                    &first.span,
+                    format!(
+                        "track {} opens the CD with a {} s gap",
+                        first.number, first.gap
+                    ),
+                ).code(Code::BadDeliverable)
+                .help(format!("a Red Book CD has at least {MIN_CD_PREGAP_SECONDS} s before its first track: `gap 2`")),
+            );
+        }
+        for track in &on_disc {
+            if let Some(length) = track.length.filter(|l| *l < MIN_CD_TRACK_SECONDS) {
+                errors.push(
+                    ProjectDiagnostic::new(
+                        &track.span,
+                        format!(
+                            "track {} lasts {length} s, too short for a CD",
+                            track.number
+                        ),
+                    )
+                    .code(Code::BadDeliverable)
+                    .help(format!(
+                        "a Red Book CD track lasts at least {MIN_CD_TRACK_SECONDS} s"
+                    )),
+                );
+            }
+        }
+        errors
+    }
+}
+
+/// A deliverable's `format` node, read and checked against what the format
+/// can carry.
+pub(super) struct FormatChoice {
+    format: FileFormat,
+    bits: u16,
+    float: bool,
+    rate: Option<u32>,
+}
+
+pub(super) fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<FormatChoice> {
+    child.check_shape(
+        diags,
+        &["bits", "float", "rate", "bitrate", "quality"],
+        1,
+        false,
+    );
+    let kind = child.string_arg(diags, 0, "a format")?;
+    let kind_span = child.span_of(child.args()[0].span());
+    let all = ["wav", "bwf", "aiff", "flac", "mp3", "cd"];
+    let kind = choose(diags, &kind, &kind_span, &all, "format")?;
+    let prop_span = |name: &str| {
+        child.span_of(
+            child
+                .prop(name)
+                .map(|e| e.span())
+                .unwrap_or(child.node.span()),
+        )
+    };
+    let bits_given = child.optional_number_prop(diags, "bits", Range::integer(8.0, 64.0));
+    let bits = bits_given.map(|b| b as u16).unwrap_or(DEFAULT_BITS);
+    let float = child.bool_prop(diags, "float", false);
+    let mut rate = None;
+    if let Some(r) = child.optional_number_prop(diags, "rate", Range::integer(1.0, 768000.0)) {
+        if SAMPLE_RATES.contains(&(r as u32)) {
+            rate = Some(r as u32);
+        } else {
+            diags.push(
+                ProjectDiagnostic::new(
+                    &prop_span("rate"),
+                    format!("{r} Hz is not a standard sample rate"),
+                )
+                .code(Code::OutOfRange)
+                .label("unsupported rate"),
+            );
+        }
+    }
+    let bitrate = child.optional_number_prop(diags, "bitrate", Range::integer(8.0, 640.0));
+    let quality = child.optional_number_prop(diags, "quality", Range::integer(0.0, 9.0));
+    let mut refuse = |name: &str, message: String, help: &str| {
+        diags.push(
+            ProjectDiagnostic::new(&prop_span(name), message)
+                .code(Code::BadDeliverable)
+                .help(help.to_string()),
+        );
+    };
+    let lossy_only = ["bitrate", "quality"];
+    if kind != "mp3" {
+        for name in lossy_only {
+            if child.prop(name).is_some() {
+                refuse(
+                    name,
+                    format!("`{name}` applies to MP3 only"),
+                    "remove it, or use format \"mp3\"",
+                );
+            }
+        }
+    }
+    let format = match kind {
+        "wav" | "bwf" => {
+            if ![16, 24, 32].contains(&bits) {
+                refuse(
+                    "bits",
+                    format!("{bits}-bit WAV is not supported"),
+                    "bits is 16, 24 or 32",
+                );
+            }
+            if float && bits != 32 {
+                refuse(
+                    "float",
+                    "float samples need bits=32".into(),
+                    "write `bits=32 float=#true`",
+                );
+            }
+            if kind == "wav" {
+                FileFormat::Wav
+            } else {
+                FileFormat::Bwf
+            }
+        }
+        "aiff" | "flac" => {
+            let name = if kind == "flac" { "FLAC" } else { "AIFF" };
+            if ![16, 24].contains(&bits) {
+                refuse(
+                    "bits",
+                    format!("{name} deliverables are 16 or 24 bits, not {bits}"),
+                    "use bits=16 or bits=24, or format \"wav\" for 32-bit",
+                );
+            }
+            if float {
+                refuse(
+                    "float",
+                    format!("{name} carries integer samples only"),
+                    "use format \"wav\" bits=32 float=#true",
+                );
+            }
+            if kind == "flac" {
+                FileFormat::Flac
+            } else {
+                FileFormat::Aiff
+            }
+        }
+        "mp3" => {
+            for name in ["bits", "float"] {
+                if child.prop(name).is_some() {
+                    refuse(
+                        name,
+                        format!("MP3 has no `{name}`: the codec decides the samples"),
+                        "set `bitrate=` (CBR) or `quality=` (VBR) instead",
+                    );
+                }
+            }
+            if let Some(r) = rate.filter(|r| !MP3_RATES.contains(r)) {
+                refuse(
+                    "rate",
+                    format!("MP3 does not carry {r} Hz"),
+                    "MP3 is 32000, 44100 or 48000 Hz",
+                );
+            }
+            let mode = match (bitrate, quality) {
+                (Some(_), Some(_)) => {
+                    refuse(
+                        "quality",
+                        "an MP3 is either constant bitrate or VBR".into(),
+                        "keep `bitrate=` for CBR or `quality=` for VBR, not both",
+                    );
+                    return None;
+                }
+                (_, Some(q)) => Mp3Mode::Vbr(q as u8),
+                (b, None) => {
+                    let kbps = b.map(|b| b as u16).unwrap_or(DEFAULT_MP3_BITRATE);
+                    if !MP3_BITRATES.contains(&kbps) {
+                        let all: Vec<String> = MP3_BITRATES.iter().map(|b| b.to_string()).collect();
+                        refuse(
+                            "bitrate",
+                            format!("{kbps} kbit/s is not an MP3 bitrate bounce writes"),
+                            &format!("one of {}", all.join(", ")),
+                        );
+                    }
+                    Mp3Mode::Cbr(kbps)
+                }
+            };
+            FileFormat::Mp3(mode)
+        }
+        "cd" => {
+            let off_book = [
+                ("bits", bits_given.is_some_and(|b| b != 16.0)),
+                ("rate", rate.is_some_and(|r| r != 44100)),
+            ];
+            for (name, _) in off_book.iter().filter(|(_, off)| *off) {
+                refuse(
+                    name,
+                    "a CD image is 44100 Hz, 16 bits".into(),
+                    &format!("remove `{name}=`: Red Book audio has one format"),
+                );
+            }
+            if float {
+                refuse(
+                    "float",
+                    "a CD image carries 16-bit integers".into(),
+                    "remove `float=`",
+                );
+            }
+            return Some(FormatChoice {
+                format: FileFormat::Cd,
+                bits: 16,
+                float: false,
+                rate: Some(44100),
+            });
+        }
+        _ => unreachable!("chosen from the list"),
+    };
+    Some(FormatChoice {
+        format,
+        bits,
+        float,
+        rate,
+    })
+}

@@ -1,0 +1,189 @@
+//! The `release` node: the release's metadata, rate, cover and output.
+
+use super::*;
+
+impl Reader {
+    pub(super) fn read_release(&mut self, node: NodeView) {
+        node.check_shape(&mut self.diags, &[], 1, true);
+        if let Some((_, first)) = &self.release {
+            let (line, _) = first.line_col();
+            let file = first.file.name.clone();
+            self.error(Code::Duplicate, &node.name_span(), "a second `release`")
+                .help = Some(format!(
+                "a project has one release; the first is at {file}:{line}"
+            ));
+            return;
+        }
+        let mut release = Release {
+            title: node
+                .string_arg(&mut self.diags, 0, "a title")
+                .unwrap_or_default(),
+            sample_rate: 48000,
+            output: node.dir.join("out"),
+            version: String::new(),
+            ..Release::default()
+        };
+        let mut version = None;
+        for child in node.children() {
+            let name = child.name();
+            if !RELEASE_FIELDS.contains(&name) {
+                self.unknown_node(child, name, RELEASE_FIELDS, "in `release`");
+                continue;
+            }
+            let props: &[&str] = if name == "output" { &["outside"] } else { &[] };
+            child.check_shape(&mut self.diags, props, 1, false);
+            let diags = &mut self.diags;
+            match name {
+                "year" => {
+                    release.year = child
+                        .number_arg(diags, 0, "a year", Range::integer(1000.0, 9999.0))
+                        .map(|y| y as i64)
+                }
+                "sample-rate" => {
+                    if let Some(rate) =
+                        child.number_arg(diags, 0, "a rate in Hz", Range::integer(1.0, 768000.0))
+                    {
+                        let rate = rate as u32;
+                        if SAMPLE_RATES.contains(&rate) {
+                            release.sample_rate = rate;
+                        } else {
+                            let span = child.span_of(child.args()[0].span());
+                            diags.push(
+                                ProjectDiagnostic::new(
+                                    &span,
+                                    format!("{rate} Hz is not a standard sample rate"),
+                                )
+                                .code(Code::OutOfRange)
+                                .label("unsupported rate")
+                                .help("use 44100, 48000, 88200, 96000, 176400 or 192000"),
+                            );
+                        }
+                    }
+                }
+                _ => {
+                    let Some(value) = child.string_arg(diags, 0, "a value") else {
+                        continue;
+                    };
+                    let span = child.span_of(child.args()[0].span());
+                    match name {
+                        "artist" => release.artist = Some(value),
+                        "version" => {
+                            if let Err(why) = check_version(&value) {
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("invalid version \"{value}\""),
+                                    )
+                                    .code(Code::Invalid)
+                                    .help(why),
+                                );
+                            }
+                            version = Some(value);
+                        }
+                        "upc" => {
+                            if let Err(why) = check_upc(&value) {
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("invalid UPC/EAN \"{value}\""),
+                                    )
+                                    .code(Code::BadIdentifier)
+                                    .label("invalid barcode")
+                                    .help(why),
+                                );
+                            }
+                            release.upc = Some(value);
+                        }
+                        "label" => release.label = Some(value),
+                        "genre" => release.genre = Some(value),
+                        "copyright" => release.copyright = Some(value),
+                        "composer" => release.composer = Some(value),
+                        "cover" => {
+                            let path = child.dir.join(&value);
+                            if let Some(what) = bounce_nodes::not_a_regular_file(&path) {
+                                let message = match what.as_str() {
+                                    "not found" => {
+                                        format!("cover image not found: {}", display_name(&path))
+                                    }
+                                    _ => format!("cover image {}: {what}", display_name(&path)),
+                                };
+                                diags.push(
+                                    ProjectDiagnostic::new(&span, message)
+                                        .code(Code::BadImage)
+                                        .label("not an image"),
+                                );
+                            } else if let Err(why) = bounce_nodes::Cover::read(&path).map(|cover| {
+                                release.cover_hash =
+                                    Some(blake3::hash(&cover.data).to_hex().to_string());
+                            }) {
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!(
+                                            "cover image {} cannot be used: {why}",
+                                            display_name(&path)
+                                        ),
+                                    )
+                                    .code(Code::BadImage)
+                                    .label("bad cover"),
+                                );
+                            }
+                            release.cover = Some(path);
+                        }
+                        "output" => {
+                            let outside = child.bool_prop(diags, "outside", false);
+                            if let Err(why) = check_output(&value, outside) {
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("output folder \"{value}\" {why}"),
+                                    )
+                                    .code(Code::Invalid)
+                                    .label("outside the project")
+                                    .help(format!(
+                                        "if that is meant, write `output \"{value}\" outside=#true`"
+                                    )),
+                                );
+                            }
+                            release.output = child.dir.join(value)
+                        }
+                        _ => unreachable!("checked against RELEASE_FIELDS"),
+                    }
+                }
+            }
+        }
+        release.version = version.unwrap_or_else(|| "0.0.0".into());
+        self.release = Some((release, node.name_span()));
+    }
+}
+
+/// An output folder outside the project's folder (absolute, or up
+/// through `..`) is written only when the project says so; the root of a
+/// file system never.
+pub(super) fn check_output(value: &str, outside: bool) -> Result<(), String> {
+    let path = std::path::Path::new(value);
+    let leaves = path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if path.parent().is_none() && path.has_root() {
+        return Err("is the root of the file system".into());
+    }
+    if leaves && !outside {
+        return Err("leaves the project's folder".into());
+    }
+    Ok(())
+}
+
+pub(super) fn check_version(version: &str) -> Result<(), String> {
+    if version.is_empty() {
+        return Err("a version names the output folder and cannot be empty".into());
+    }
+    if version.chars().any(char::is_control) {
+        return Err("a version names a folder: it holds no control characters".into());
+    }
+    if version == "." || version == ".." || version.contains(['/', '\\']) {
+        return Err("a version names one folder: no slashes, no `..`".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,373 @@
+//! The `track` node: its sources, buses, fades and metadata, and the
+//! routing between them.
+
+use super::*;
+
+impl Reader {
+    pub(super) fn read_track(&mut self, node: NodeView) {
+        node.check_shape(&mut self.diags, &[], 2, true);
+        let number = node
+            .number_arg(
+                &mut self.diags,
+                0,
+                "a track number",
+                Range::integer(1.0, 9999.0),
+            )
+            .map(|n| n as u32);
+        let title = node
+            .string_arg(&mut self.diags, 1, "a title")
+            .unwrap_or_default();
+        let mut track = Track {
+            number: number.unwrap_or(0),
+            title,
+            isrc: None,
+            artist: None,
+            composer: None,
+            genre: None,
+            sources: Vec::new(),
+            buses: Vec::new(),
+            mix: Vec::new(),
+            length: None,
+            fade_in: None,
+            fade_out: None,
+            gap: if number == Some(1) { 2.0 } else { 0.0 },
+            span: node.name_span(),
+        };
+        let mut mix_seen = false;
+        for child in node.children() {
+            let name = child.name();
+            let diags = &mut self.diags;
+            match name {
+                "isrc" | "artist" | "composer" | "genre" => {
+                    child.check_shape(diags, &[], 1, false);
+                    let Some(value) = child.string_arg(diags, 0, "a value") else {
+                        continue;
+                    };
+                    match name {
+                        "isrc" => match normalise_isrc(&value) {
+                            Ok(isrc) => track.isrc = Some(isrc),
+                            Err(why) => {
+                                let span = child.span_of(child.args()[0].span());
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!("invalid ISRC \"{value}\""),
+                                    )
+                                    .code(Code::BadIdentifier)
+                                    .label("invalid ISRC")
+                                    .help(why),
+                                );
+                            }
+                        },
+                        "artist" => track.artist = Some(value),
+                        "composer" => track.composer = Some(value),
+                        _ => track.genre = Some(value),
+                    }
+                }
+                "stem" | "tone" => {
+                    if let Some(source) = self.read_source(child) {
+                        track.sources.push(source);
+                    }
+                }
+                "reference" => self.read_reference(child, number),
+                "bus" => {
+                    if let Some(bus) = self.read_bus(child) {
+                        track.buses.push(bus);
+                    }
+                }
+                "mix" => {
+                    child.check_shape(diags, &[], 0, true);
+                    if mix_seen {
+                        diags.push(
+                            ProjectDiagnostic::new(
+                                &child.name_span(),
+                                "a second `mix` in this track",
+                            )
+                            .code(Code::Duplicate),
+                        );
+                    }
+                    mix_seen = true;
+                    track.mix = self.read_chain(child);
+                }
+                "length" | "gap" => {
+                    child.check_shape(diags, &[], 1, false);
+                    let range = match name {
+                        "length" => Range::length(),
+                        _ => Range::duration(),
+                    };
+                    let value = child.number_arg(diags, 0, "a duration in seconds", range);
+                    if name == "length" {
+                        track.length = value;
+                    } else if let Some(gap) = value {
+                        track.gap = gap;
+                    }
+                }
+                "fade-in" | "fade-out" => {
+                    child.check_shape(diags, &["curve"], 1, false);
+                    let seconds =
+                        child.number_arg(diags, 0, "a duration in seconds", Range::duration());
+                    let curve = match child.choice_prop(diags, "curve", &["linear", "cos", "exp"]) {
+                        Some("linear") => FadeCurve::Linear,
+                        Some("exp") => FadeCurve::Exp,
+                        _ => FadeCurve::Cos,
+                    };
+                    let fade = seconds.map(|seconds| Fade { seconds, curve });
+                    if name == "fade-in" {
+                        track.fade_in = fade;
+                    } else {
+                        track.fade_out = fade;
+                    }
+                }
+                other => self.unknown_node(child, other, TRACK_CHILDREN, "in `track`"),
+            }
+        }
+        if track.sources.is_empty() && number.is_some() {
+            self.error(
+                Code::BadRouting,
+                &track.span,
+                format!("track {} has no stems", track.number),
+            )
+            .help = Some("add a `stem \"name\" \"file.wav\"` or a `tone`".into());
+        } else if track.sources.iter().all(|s| s.mute) && track.length.is_none() {
+            // Nothing sounds and nothing says how long: a file of no samples.
+            self.error(
+                Code::BadRouting,
+                &track.span,
+                format!(
+                    "every stem of track {} is muted: it would deliver an empty file",
+                    track.number
+                ),
+            )
+            .help = Some("unmute a stem, or give the track a `length` of silence".into());
+        }
+        self.check_routing(&track);
+        self.tracks.push(track);
+    }
+
+    /// `reference "Name" "path"`: an audio file the report compares the
+    /// release's tracks (or, inside a track, that track) with.
+    pub(super) fn read_reference(&mut self, node: NodeView, track: Option<u32>) {
+        let diags = &mut self.diags;
+        node.check_shape(diags, &[], 2, false);
+        let Some(name) = node.string_arg(diags, 0, "a name") else {
+            return;
+        };
+        let Some(path) = node.string_arg(diags, 1, "an audio file path") else {
+            return;
+        };
+        let full = node.dir.join(&path);
+        if let Some(what) = bounce_nodes::not_a_regular_file(&full) {
+            let span = node.span_of(node.args()[1].span());
+            diags.push(
+                ProjectDiagnostic::new(&span, format!("reference {}: {what}", display_name(&full)))
+                    .code(Code::BadAudio)
+                    .label("not an audio file")
+                    .help("paths are relative to the project file"),
+            );
+            return;
+        }
+        self.references.push(Reference {
+            name,
+            path: full,
+            track,
+        });
+    }
+
+    pub(super) fn read_source(&mut self, node: NodeView) -> Option<Source> {
+        let diags = &mut self.diags;
+        let is_tone = node.name() == "tone";
+        let common = ["gain", "pan", "offset", "mute"];
+        let tone_props = ["gain", "pan", "offset", "mute", "freq", "level", "length"];
+        if is_tone {
+            node.check_shape(diags, &tone_props, 1, true);
+        } else {
+            node.check_shape(diags, &common, 2, true);
+        }
+        let name = node.string_arg(diags, 0, "a name");
+        let kind = if is_tone {
+            SourceKind::Tone {
+                freq: node.number_prop(diags, "freq", 1000.0, Range::positive("Hz")),
+                level: node.number_prop(diags, "level", -18.0, Range::between(-200.0, 0.0, "dBFS")),
+                length: node.number_prop(diags, "length", 30.0, Range::length()),
+            }
+        } else {
+            let path = node.string_arg(diags, 1, "an audio file path")?;
+            let full = node.dir.join(&path);
+            if let Some(what) = bounce_nodes::not_a_regular_file(&full) {
+                let span = node.span_of(node.args()[1].span());
+                let missing = what == "not found";
+                diags.push(
+                    ProjectDiagnostic::new(
+                        &span,
+                        match missing {
+                            true => format!("audio file not found: {}", display_name(&full)),
+                            false => format!("{}: {what}", display_name(&full)),
+                        },
+                    )
+                    .code(Code::MissingFile)
+                    .label(if missing {
+                        "missing file"
+                    } else {
+                        "not an audio file"
+                    })
+                    .help("paths are relative to the project file"),
+                );
+            } else if let Some(probed) = &mut self.probed {
+                let verdict = probed.entry(full.clone()).or_insert_with(|| {
+                    bounce_nodes::probe_file(&full)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(problem) = verdict {
+                    // The caret shows which file; the message says what is wrong.
+                    let problem = problem
+                        .strip_prefix(&format!("{}: ", full.display()))
+                        .unwrap_or(problem);
+                    let span = node.span_of(node.args()[1].span());
+                    diags.push(
+                        ProjectDiagnostic::new(&span, format!("{path}: {problem}"))
+                            .code(Code::BadAudio)
+                            .label("bad audio file"),
+                    );
+                }
+            }
+            SourceKind::File(full)
+        };
+        if let SourceKind::Tone { freq, .. } = kind {
+            let nyquist = self.release_rate() as f64 / 2.0;
+            if freq >= nyquist {
+                let span = node.span_of(
+                    node.prop("freq")
+                        .map(|e| e.span())
+                        .unwrap_or(node.node.span()),
+                );
+                self.diags.push(
+                    ProjectDiagnostic::new(
+                        &span,
+                        format!("a {freq} Hz tone is at or above Nyquist ({nyquist} Hz)"),
+                    )
+                    .code(Code::OutOfRange)
+                    .label("too high"),
+                );
+            }
+        }
+        let diags = &mut self.diags;
+        let source = Source {
+            name: name?,
+            kind,
+            gain: node.number_prop(diags, "gain", 0.0, Range::between(-200.0, 60.0, "dB")),
+            pan: node.number_prop(diags, "pan", 0.0, Range::between(-1.0, 1.0, "")),
+            offset: node.number_prop(diags, "offset", 0.0, Range::duration()),
+            mute: node.bool_prop(diags, "mute", false),
+            chain: self.read_chain(node),
+            span: node.name_span(),
+        };
+        Some(source)
+    }
+
+    pub(super) fn release_rate(&self) -> u32 {
+        self.release
+            .as_ref()
+            .map(|(r, _)| r.sample_rate)
+            .unwrap_or(48000)
+    }
+
+    pub(super) fn read_bus(&mut self, node: NodeView) -> Option<Bus> {
+        let diags = &mut self.diags;
+        node.check_shape(diags, &["gain", "pan"], usize::MAX, true);
+        let name = node.string_arg(diags, 0, "a name")?;
+        let members = node.string_args(diags, 1);
+        if members.is_empty() {
+            diags.push(
+                ProjectDiagnostic::new(&node.name_span(), format!("bus \"{name}\" has no members"))
+                    .code(Code::BadRouting)
+                    .help("list the stems or buses it sums: bus \"drums\" \"kick\" \"snare\""),
+            );
+        }
+        Some(Bus {
+            name,
+            members,
+            gain: node.number_prop(diags, "gain", 0.0, Range::between(-200.0, 60.0, "dB")),
+            pan: node.number_prop(diags, "pan", 0.0, Range::between(-1.0, 1.0, "")),
+            chain: self.read_chain(node),
+            span: node.name_span(),
+        })
+    }
+
+    /// Names unique, members known and in one bus only, no cycles.
+    pub(super) fn check_routing(&mut self, track: &Track) {
+        let mut names: BTreeMap<&str, &Span> = BTreeMap::new();
+        let all = track
+            .sources
+            .iter()
+            .map(|s| (s.name.as_str(), &s.span))
+            .chain(track.buses.iter().map(|b| (b.name.as_str(), &b.span)));
+        for (name, span) in all {
+            if let Some(first) = names.get(name) {
+                let (line, _) = first.line_col();
+                self.error(
+                    Code::Duplicate,
+                    span,
+                    format!("\"{name}\" is defined twice in track {}", track.number),
+                )
+                .help = Some(format!("the first is on line {line}"));
+            } else {
+                names.insert(name, span);
+            }
+        }
+        let known: Vec<&str> = names.keys().copied().collect();
+        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for bus in &track.buses {
+            for (member, span) in &bus.members {
+                if member == &bus.name {
+                    self.error(
+                        Code::BadRouting,
+                        span,
+                        format!("bus \"{}\" contains itself", bus.name),
+                    );
+                    continue;
+                }
+                if !names.contains_key(member.as_str()) {
+                    let d = self.error(
+                        Code::BadRouting,
+                        span,
+                        format!("unknown stem or bus \"{member}\" in bus \"{}\"", bus.name),
+                    );
+                    d.label = "not in this track".into();
+                    d.help = nearest(member, &known).map(|s| format!("did you mean \"{s}\"?"));
+                    continue;
+                }
+                if let Some(other) = owner.insert(member, &bus.name) {
+                    self.error(
+                        Code::BadRouting,
+                        span,
+                        format!(
+                            "\"{member}\" is in two buses, \"{other}\" and \"{}\"",
+                            bus.name
+                        ),
+                    )
+                    .help = Some("a stem or bus feeds one bus at most".into());
+                }
+            }
+        }
+        // A cycle: following a bus's owner chain comes back to it.
+        for bus in &track.buses {
+            let mut current = bus.name.as_str();
+            for _ in 0..=track.buses.len() {
+                match owner.get(current) {
+                    Some(next) if *next == bus.name => {
+                        self.error(
+                            Code::BadRouting,
+                            &bus.span,
+                            format!("bus \"{}\" feeds itself through a cycle", bus.name),
+                        )
+                        .label = "part of a cycle".into();
+                        break;
+                    }
+                    Some(next) => current = next,
+                    None => break,
+                }
+            }
+        }
+    }
+}
