@@ -414,8 +414,8 @@ fn files_table(report: &BuildReport) {
         .max()
         .unwrap_or(0);
     eprintln!(
-        "{:>10} {:<width$}  {:>24}  {:>24}  {:>9}  before this build",
-        "Files", "", "loudness", "true peak", "limiting"
+        "{:>10} {:<width$}  {:>24}  {:>24}  {:>18}  before this build",
+        "Files", "", "loudness", "true peak", "limiting max, mean"
     );
     for (file, measured) in rows {
         let loudness = match (measured.integrated, file.targets.target) {
@@ -431,10 +431,11 @@ fn files_table(report: &BuildReport) {
             (None, _) => "—".into(),
         };
         // The most the master's limiter took off to reach its target.
-        let limiting = file
-            .info
-            .limiter_reduction
-            .map_or(String::new(), |r| format!("{r:.1} dB"));
+        let limiting = match (file.info.limiter_reduction, file.info.limiter_mean) {
+            (Some(most), Some(mean)) => format!("{most:.1} dB, {mean:.2} dB"),
+            (Some(most), None) => format!("{most:.1} dB"),
+            _ => String::new(),
+        };
         // What this version's file was before this build wrote it.
         let before = match report.before.iter().find(|b| b.path == file.path) {
             None => "new".to_string(),
@@ -444,7 +445,7 @@ fn files_table(report: &BuildReport) {
             },
         };
         eprintln!(
-            "{:>10} {:<width$}  {loudness:>24}  {peak:>24}  {limiting:>9}  {before}",
+            "{:>10} {:<width$}  {loudness:>24}  {peak:>24}  {limiting:>18}  {before}",
             "", file.path
         );
     }

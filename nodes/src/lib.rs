@@ -59,7 +59,8 @@ pub use resample::{Resampled, RESAMPLER_VERSION};
 pub use sources::{Fit, Mixer, Offset, Scaled, Silence, Tee, Tone};
 pub use tags::{Cover, ReplayGain, TagText, Tags};
 pub use target::{
-    render_limited, solve_target, LimiterSettings, Solution, TargetProblem, TARGET_TOLERANCE,
+    render_limited, solve_target, LimiterReport, LimiterSettings, Solution, TargetProblem,
+    TARGET_TOLERANCE,
 };
 pub use true_peak::TruePeakMeter;
 pub use units::{db_to_gain, gain_to_db};

@@ -156,6 +156,13 @@ fn measure_limited(
     Ok(report.integrated)
 }
 
+/// What the limiter did over a whole render.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimiterReport {
+    /// The gain reduction averaged over every frame, dB.
+    pub mean_reduction_db: f64,
+}
+
 /// `source` through a gain and the limiter into `sink`, aligned and of the
 /// same length as the source. With an `envelope` (the limiter's detection
 /// of the same source, see [`crate::EnvelopeWriter`]) the limiter reads
@@ -167,7 +174,7 @@ pub fn render_limited(
     settings: LimiterSettings,
     envelope: Option<&Path>,
     sink: &mut dyn BlockSink,
-) -> Result<(), AudioError> {
+) -> Result<LimiterReport, AudioError> {
     let mut envelope = envelope.map(EnvelopeReader::open).transpose()?;
     let mut peaks = Vec::new();
     let mut limiter = Limiter::new(
@@ -186,7 +193,9 @@ pub fn render_limited(
         let mut frames = buffer.fill_from(source.as_mut())?;
         if frames == 0 {
             if flushed >= latency {
-                return Ok(());
+                return Ok(LimiterReport {
+                    mean_reduction_db: limiter.mean_reduction_db(),
+                });
             }
             frames = (latency - flushed).min(buffer.left.len());
             buffer.left[..frames].fill(0.0);

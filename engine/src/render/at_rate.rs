@@ -120,15 +120,17 @@ impl Renderer<'_> {
             };
             let reader = open_blob(self.cache, &audio.output.hash).map_err(&error)?;
             match limit_at {
-                Some(at) => render_limited(
-                    Box::new(reader),
-                    rate,
-                    trim,
-                    file_limiter(at),
-                    Some(envelope.path()),
-                    &mut sink,
-                )
-                .map_err(&error)?,
+                Some(at) => {
+                    render_limited(
+                        Box::new(reader),
+                        rate,
+                        trim,
+                        file_limiter(at),
+                        Some(envelope.path()),
+                        &mut sink,
+                    )
+                    .map_err(&error)?;
+                }
                 None => {
                     let mut scaled: Box<dyn BlockSource> = Box::new(Scaled::new(reader, trim));
                     copy_source(scaled.as_mut(), &mut sink).map_err(&error)?;

@@ -287,6 +287,7 @@ impl Renderer<'_> {
                         float: format.float,
                         measured: Some(report.into()),
                         limiter_reduction: master.output.info.limiter_reduction,
+                        limiter_mean: master.output.info.limiter_mean,
                         warnings,
                         notes,
                         ..OutputInfo::pcm(

@@ -141,7 +141,7 @@ impl Renderer<'_> {
                 first: &mut writer,
                 second: &mut meter,
             };
-            render_limited(
+            let limited = render_limited(
                 Box::new(reader),
                 self.rate,
                 gain,
@@ -181,6 +181,7 @@ impl Renderer<'_> {
                     solved_gain: Some(gain),
                     limiter_ceiling: Some(limit_at),
                     limiter_reduction: Some(reduction.max(0.0)),
+                    limiter_mean: Some(limited.mean_reduction_db),
                     measured: Some(report.into()),
                     warnings,
                     ..OutputInfo::pcm(self.rate, frames, Precision::Float)

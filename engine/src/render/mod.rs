@@ -59,6 +59,10 @@ pub struct OutputInfo {
     /// limiter takes off, dB.
     #[serde(default)]
     pub limiter_reduction: Option<f64>,
+    /// For masters, and the files made from them: what the master's
+    /// limiter takes off on average over the whole track, dB.
+    #[serde(default)]
+    pub limiter_mean: Option<f64>,
     /// What the user should know about this output, and may act on.
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -80,6 +84,7 @@ impl OutputInfo {
             float: false,
             measured: None,
             limiter_reduction: None,
+            limiter_mean: None,
             solved_gain: None,
             limiter_ceiling: None,
             warnings: Vec::new(),

@@ -109,6 +109,10 @@ pub struct Limiter {
     boxcar: VecDeque<f64>,
     boxcar_sum: f64,
     index: u64,
+    /// The gain reduction applied so far, summed over frames, dB; and the
+    /// frames it was summed over.
+    reduction_db: f64,
+    frames: u64,
 }
 
 impl Limiter {
@@ -135,6 +139,19 @@ impl Limiter {
             boxcar: VecDeque::from(vec![1.0; lookahead]),
             boxcar_sum: lookahead as f64,
             index: 0,
+            reduction_db: 0.0,
+            frames: 0,
+        }
+    }
+
+    /// The mean gain reduction over every frame limited so far, dB: how
+    /// hard the limiter works on the whole programme, beside the most it
+    /// takes off anywhere.
+    pub fn mean_reduction_db(&self) -> f64 {
+        if self.frames == 0 {
+            0.0
+        } else {
+            self.reduction_db / self.frames as f64
         }
     }
 
@@ -168,6 +185,10 @@ impl Limiter {
         let dr = self.delay[1].pop_front().expect("full delay") as f64;
         *l = (dl * gain) as f32;
         *r = (dr * gain) as f32;
+        if gain < 1.0 {
+            self.reduction_db -= 20.0 * gain.log10();
+        }
+        self.frames += 1;
     }
 
     /// The gain for the frame leaving the delay, given the peak the
@@ -242,6 +263,32 @@ mod tests {
         }
         padded.drain(..latency);
         padded
+    }
+
+    /// A steady tone 6 dB over the ceiling is held down by 6 dB throughout:
+    /// the mean reduction is that, less the start before the tone reaches
+    /// the limiter; half the time at 6 dB reads half.
+    #[test]
+    fn the_mean_reduction_is_what_the_limiter_takes_off_on_average() {
+        let run = |input: &[f32]| {
+            let mut limiter = Limiter::new(-6.0, 50.0, 5.0, RATE);
+            let mut left = input.to_vec();
+            let mut right = input.to_vec();
+            for (l, r) in left.chunks_mut(4096).zip(right.chunks_mut(4096)) {
+                limiter.process(l, r);
+            }
+            limiter.mean_reduction_db()
+        };
+        // A 997 Hz tone's true peak is its sample peak to within 0.01 dB.
+        let loud = sine(997.0, 0.0, 0.0, 4.0);
+        let expected = 6.0 + SAFETY_DB;
+        let mean = run(&loud);
+        assert!((mean - expected).abs() < 0.05, "{mean} dB");
+        let mut half = loud.clone();
+        half.extend(vec![0.0; loud.len()]);
+        let mean = run(&half);
+        assert!((mean - expected / 2.0).abs() < 0.1, "{mean} dB");
+        assert_eq!(run(&sine(997.0, -20.0, 0.0, 1.0)), 0.0);
     }
 
     fn true_peak_db(signal: &[f32]) -> f64 {
