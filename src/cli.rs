@@ -479,12 +479,15 @@ fn run_init(dir: &std::path::Path) -> Result<(), i32> {
         return Err(EXIT_FAILED);
     }
     let stems: usize = started.tracks.iter().map(|(_, s)| s.len()).sum();
+    for choice in &started.choices {
+        eprintln!("{:>10} {choice}", "Chose");
+    }
     eprintln!(
-        "{:>10} {} with {} track{} and {stems} stems; try `bounce build -f {}`",
+        "{:>10} {} with {} and {}; try `bounce build -f {}`",
         "Wrote",
         file.display(),
-        started.tracks.len(),
-        if started.tracks.len() == 1 { "" } else { "s" },
+        count(started.tracks.len(), "track"),
+        count(stems, "stem"),
         file.display()
     );
     Ok(())

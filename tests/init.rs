@@ -75,6 +75,17 @@ fn init_writes_the_project_beside_the_stems_with_choices_an_engineer_makes() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(!project.path("stems/bounce.kdl").exists());
+    // It says what it chose, and why.
+    let said = String::from_utf8_lossy(&output.stderr);
+    for choice in [
+        "Chose bounce.kdl beside stems, so the cache and the outputs stay out of the stems",
+        "Chose sample-rate 44100: most stems are at 22050 Hz, but a release is delivered at 44.1 kHz or more",
+        "Chose cover: stems/Cover.JPG, found beside the stems",
+        "Chose a master at -14 LUFS under a -1 dBTP ceiling",
+        "with 1 track and 2 stems",
+    ] {
+        assert!(said.contains(choice), "no {choice:?} in {said}");
+    }
     let text = std::fs::read_to_string(project.path("bounce.kdl")).unwrap();
     assert!(text.contains("sample-rate 44100"), "{text}");
     assert!(text.contains("stem \"host\" \"stems/host.wav\""), "{text}");

@@ -37,6 +37,8 @@ pub struct Started {
     pub text: String,
     pub file: PathBuf,
     pub tracks: Vec<(String, Vec<FoundStem>)>,
+    /// What `init` chose for the user, and why, in a line each.
+    pub choices: Vec<String>,
 }
 
 /// File names taken for the release's cover art, as music folders name it.
@@ -154,7 +156,31 @@ pub fn start_project(dir: &Path) -> Result<Started, InitError> {
         &base
     };
     let text = project_text(named, &tracks, cover.as_deref());
-    Ok(Started { text, file, tracks })
+    let mut choices = Vec::new();
+    if file.parent() != Some(dir) && !(dir.as_os_str().is_empty() || dir == Path::new(".")) {
+        choices.push(format!(
+            "{} beside {}, so the cache and the outputs stay out of the stems",
+            file.display(),
+            dir.display()
+        ));
+    }
+    choices.push(release_rate(&tracks).1);
+    choices.push(match &cover {
+        Some(cover) => format!("cover: {}, found beside the stems", cover.display()),
+        None => format!(
+            "cover: none found (a JPEG or PNG named {} beside the stems), so its line is left commented",
+            COVER_NAMES.join(", ")
+        ),
+    });
+    choices.push(
+        "a master at -14 LUFS under a -1 dBTP ceiling, as the streaming services play it, and a 24-bit WAV of it; artist, year, UPC and ISRCs are placeholders to fill in".into(),
+    );
+    Ok(Started {
+        text,
+        file,
+        tracks,
+        choices,
+    })
 }
 
 /// The year now, for a placeholder the user edits (files never carry
@@ -197,21 +223,29 @@ fn find_cover(dir: &Path) -> Option<PathBuf> {
 /// The most common rate among the stems (the higher on a tie), but never
 /// under 44.1 kHz: a release of 22.05 kHz speech is still delivered at a
 /// rate players and stores take, in the stems' own family of rates.
-fn release_rate(tracks: &[(String, Vec<FoundStem>)]) -> u32 {
+/// Returns the rate and why, in words.
+fn release_rate(tracks: &[(String, Vec<FoundStem>)]) -> (u32, String) {
     let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
     for stem in tracks.iter().flat_map(|(_, s)| s) {
         *counts.entry(stem.info.sample_rate).or_default() += 1;
     }
-    let common = counts
-        .into_iter()
-        .max_by_key(|(rate, n)| (*n, *rate))
-        .map(|(rate, _)| rate)
-        .unwrap_or(48000);
-    match common {
+    let total: usize = counts.values().sum();
+    let Some((common, n)) = counts.into_iter().max_by_key(|(rate, n)| (*n, *rate)) else {
+        return (48_000, "sample-rate 48000: no stems to go by".into());
+    };
+    let rate = match common {
         r if r >= 44_100 => r,
         r if 44_100 % r == 0 => 44_100,
         _ => 48_000,
-    }
+    };
+    let why = if rate == common {
+        format!("sample-rate {rate}: the rate of {n} of the {total} stems")
+    } else {
+        format!(
+            "sample-rate {rate}: most stems are at {common} Hz, but a release is delivered at 44.1 kHz or more (in the stems' family of rates)"
+        )
+    };
+    (rate, why)
 }
 
 fn project_text(dir: &Path, tracks: &[(String, Vec<FoundStem>)], cover: Option<&Path>) -> String {
@@ -235,7 +269,10 @@ fn project_text(dir: &Path, tracks: &[(String, Vec<FoundStem>)], cover: Option<&
     } else {
         out.push_str("    // cover \"cover.jpg\"\n");
     }
-    out.push_str(&format!("    sample-rate {}\n}}\n\n", release_rate(tracks)));
+    out.push_str(&format!(
+        "    sample-rate {}\n}}\n\n",
+        release_rate(tracks).0
+    ));
     out.push_str("master \"main\" target=-14 ceiling=-1.0 { }\n\n");
     for (number, (title, stems)) in tracks.iter().enumerate() {
         out.push_str(&format!("track {} {} {{\n", number + 1, quoted(title)));
