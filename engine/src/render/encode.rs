@@ -128,6 +128,14 @@ pub struct FileSpec {
     pub mp3: Option<Mp3Mode>,
 }
 
+impl FileSpec {
+    /// Whether a lossy codec makes the file: it is then measured decoded,
+    /// carries no bit depth and shares no measurement with a PCM file.
+    fn lossy(&self) -> bool {
+        self.mp3.is_some()
+    }
+}
+
 /// Where a delivered file's samples come from: the audio it encodes, the
 /// gain before it and the limiter it passes.
 struct Origin {
@@ -188,15 +196,15 @@ impl Renderer<'_> {
         // ceiling, when the ceiling comes first. What one raise cannot
         // make up (a limiter with no room left) is a warning, not a
         // failure: the master met its target.
-        let mp3 = file.mp3.is_some();
+        let lossy = file.lossy();
         let mut codec_over_seen = false;
         let mut raised = false;
         for attempt in 1..=ATTEMPTS {
-            let output_limit = limit_at.filter(|_| resampled || mp3);
+            let output_limit = limit_at.filter(|_| resampled || lossy);
             // The first attempt's audio is the shared resample step's; an
             // MP3 lowered after it needs no limiter to stay under the
             // ceiling, so it is that audio lowered.
-            let lowered_mp3 = file.mp3.is_some() && trim <= start_trim;
+            let lowered_mp3 = lossy && trim <= start_trim;
             let source = match at_rate.filter(|_| attempt == 1 || lowered_mp3) {
                 Some(at_rate) => Prepared::AtRate {
                     audio: at_rate,
@@ -211,7 +219,7 @@ impl Renderer<'_> {
             let over = ceiling
                 .map(|c| report.true_peak - c)
                 .filter(|over| *over > 0.0);
-            let chase_loudness = if mp3 {
+            let chase_loudness = if lossy {
                 !codec_over_seen && !raised
             } else {
                 resampled
@@ -221,7 +229,7 @@ impl Renderer<'_> {
                 .map(|t| t - report.integrated)
                 .filter(|off| {
                     off.abs()
-                        > if mp3 {
+                        > if lossy {
                             CODEC_LOUDNESS_SLACK
                         } else {
                             LOUDNESS_SLACK
@@ -232,15 +240,15 @@ impl Renderer<'_> {
                 let mut notes = Vec::new();
                 // An MP3's fit made its level; what the codec took off
                 // after it is said on its own.
-                let corrected = if file.mp3.is_some() { start_trim } else { trim };
-                if mp3 && trim > start_trim {
+                let corrected = if lossy { start_trim } else { trim };
+                if lossy && trim > start_trim {
                     notes.push(format!(
                         "level raised by {:+.2} dB on the delivered file: the MP3 codec took that much loudness off",
                         trim - start_trim
                     ));
                 }
                 let short = target
-                    .filter(|_| mp3)
+                    .filter(|_| lossy)
                     .map(|t| t - report.integrated)
                     .filter(|off| *off > CODEC_LOUDNESS_SLACK && report.integrated.is_finite());
                 if let Some(short) = short {
@@ -251,7 +259,7 @@ impl Renderer<'_> {
                     ));
                 }
                 if corrected.abs() >= 0.005 {
-                    let why = match (resampled, file.mp3.is_some()) {
+                    let why = match (resampled, lossy) {
                         (true, _) => format!(
                             "resampling to {} Hz changed its {}",
                             format.sample_rate,
@@ -264,7 +272,7 @@ impl Renderer<'_> {
                         "level corrected by {corrected:+.2} dB on the delivered file: {why}"
                     ));
                 }
-                if file.mp3.is_some() && trim < start_trim {
+                if lossy && trim < start_trim {
                     warnings.push(format!(
                         "gain lowered by {:.2} dB: the decoded MP3 peaked over the {:.1} dBTP ceiling",
                         start_trim - trim,
@@ -283,7 +291,7 @@ impl Renderer<'_> {
                 return Ok(StepOutput {
                     hash,
                     info: OutputInfo {
-                        bits: file.mp3.is_none().then_some(format.bits),
+                        bits: (!file.lossy()).then_some(format.bits),
                         float: format.float,
                         measured: Some(report.into()),
                         limiter_reduction: master.output.info.limiter_reduction,
@@ -293,7 +301,7 @@ impl Renderer<'_> {
                         ..OutputInfo::pcm(
                             format.sample_rate,
                             frames,
-                            if format.float || file.mp3.is_some() {
+                            if format.float || lossy {
                                 Precision::Float
                             } else {
                                 Precision::Int(format.bits as u8)
@@ -321,7 +329,7 @@ impl Renderer<'_> {
             }
             match (over, off) {
                 // The codec, not resampling, made this over: lower the gain.
-                (Some(over), _) if mp3 => {
+                (Some(over), _) if lossy => {
                     codec_over_seen = true;
                     trim -= over + 0.02;
                 }
@@ -330,7 +338,7 @@ impl Renderer<'_> {
                 }
                 (Some(over), _) => trim -= over + 0.01,
                 (None, Some(off)) => {
-                    raised |= mp3;
+                    raised |= lossy;
                     trim += off;
                 }
                 (None, None) => unreachable!("handled above"),
@@ -417,7 +425,7 @@ impl Renderer<'_> {
         // PCM samples follow from their origin, depth and dither: seeded by
         // them, the WAV and the FLAC of one fit are the same samples.
         let samples = origin.samples(format, dither, precision);
-        let slot = file.mp3.is_none().then(|| self.measures.slot(samples));
+        let slot = (!file.lossy()).then(|| self.measures.slot(samples));
         let mut known = slot.as_ref().map(|s| s.lock().expect("measure lock"));
         // A bext chunk needs the momentary and short-term maxima, which a
         // plain file's measurement leaves out.
