@@ -181,26 +181,17 @@ pub fn build(
     let stat = StatCache::load(&layout.stat());
     let mut records = StepRecords::load(cache.root());
     observer.planned(&selected.iter().map(|n| &plan.graph[*n]).collect::<Vec<_>>());
-    let run = Run {
-        plan: &plan,
-        selected: &selected,
-        cache: &cache,
-        stat: &stat,
-        rate: project.release.sample_rate,
+    let run = Run::new(
+        &plan,
+        &selected,
+        &cache,
+        &stat,
+        project.release.sample_rate,
         observer,
-        records: &records,
-        results: (0..plan.graph.node_count())
-            .map(|_| OnceLock::new())
-            .collect(),
-        errors: Mutex::new(Vec::new()),
-        restoring: (0..plan.graph.node_count())
-            .map(|_| Mutex::new(()))
-            .collect(),
-        scratch_readers: Mutex::new(std::collections::HashMap::new()),
-        remote: options.remote.as_deref(),
-        sync: options.sync,
-        measures: crate::render::Measures::default(),
-    };
+        &records,
+        options.remote.as_deref(),
+        options.sync,
+    );
     if options.dry_run {
         run.dry_run(&selected)?;
     } else {
@@ -327,14 +318,24 @@ fn refuse_changes_to_a_release(
     let reasons = Reasons::default();
     let preflight = run.fresh(&reasons);
     preflight.dry_run(selected)?;
-    let changed_anywhere = reasons
-        .0
-        .lock()
-        .expect("reasons lock")
-        .iter()
-        .find(|r| matches!(r, RebuildReason::Changed(_)))
-        .cloned();
+    let reasons = reasons.0.lock().expect("reasons lock");
+    // What changed under a step (itself or an input, however far up).
+    let change_under = |step: NodeIndex| {
+        let mut stack = vec![step];
+        let mut seen = BTreeSet::new();
+        while let Some(node) = stack.pop() {
+            if !seen.insert(node) {
+                continue;
+            }
+            if let Some(changed @ RebuildReason::Changed(_)) = reasons.get(&plan.graph[node].id) {
+                return Some(changed.clone());
+            }
+            stack.extend(plan.inputs_of(node).iter().copied());
+        }
+        None
+    };
     let mut files = Vec::new();
+    let mut because = None;
     for output in plan.outputs.iter().filter(|o| selected.contains(&o.step)) {
         let path = crate::template::portable(&output.path);
         let released = manifest.files.iter().find(|f| f.path == path);
@@ -342,7 +343,15 @@ fn refuse_changes_to_a_release(
             Some(Outcome::Done(found, ..)) => {
                 released.map(|f| f.blake3.as_str()) != Some(found.hash.to_hex().as_str())
             }
-            _ => released.is_none() || changed_anywhere.is_some(),
+            // Rendering again what only left the cache may give the same
+            // bytes; publishing compares them.
+            _ => match change_under(output.step) {
+                Some(changed) => {
+                    because.get_or_insert(changed);
+                    true
+                }
+                None => released.is_none(),
+            },
         };
         if differs {
             files.push(path);
@@ -354,20 +363,22 @@ fn refuse_changes_to_a_release(
     Err(BuildError::ReleasedChanged {
         version: project.release.version.clone(),
         files: files.join(", "),
-        because: changed_anywhere
-            .map(|why| format!(" ({why})"))
-            .unwrap_or_default(),
+        because: because.map(|why| format!(" ({why})")).unwrap_or_default(),
     })
 }
 
-/// An observer that keeps why each stale step would render, and says nothing.
+/// An observer that keeps why each stale step would render, by step id,
+/// and says nothing.
 #[derive(Default)]
-struct Reasons(Mutex<Vec<RebuildReason>>);
+struct Reasons(Mutex<std::collections::HashMap<String, RebuildReason>>);
 
 impl Observer for Reasons {
     fn finished(&self, event: &StepEvent) {
         if let Some(reason) = &event.reason {
-            self.0.lock().expect("reasons lock").push(reason.clone());
+            self.0
+                .lock()
+                .expect("reasons lock")
+                .insert(event.step.id.clone(), reason.clone());
         }
     }
 }
@@ -462,26 +473,55 @@ struct Run<'a> {
     measures: crate::render::Measures,
 }
 
-impl Run<'_> {
-    /// A run of the same build with nothing done yet, watched by `observer`.
-    fn fresh<'b>(&'b self, observer: &'b dyn Observer) -> Run<'b> {
-        let steps = self.plan.graph.node_count();
+impl<'a> Run<'a> {
+    /// A run of `plan`'s `selected` steps with nothing done yet, finding
+    /// outputs in `cache` (and the shared cache, `remote`).
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        plan: &'a Plan,
+        selected: &'a BTreeSet<NodeIndex>,
+        cache: &'a Cache,
+        stat: &'a StatCache,
+        rate: u32,
+        observer: &'a dyn Observer,
+        records: &'a StepRecords,
+        remote: Option<&'a bounce_cache::RemoteCache>,
+        sync: Option<CacheSync>,
+    ) -> Self {
+        let steps = plan.graph.node_count();
         Run {
-            plan: self.plan,
-            selected: self.selected,
-            cache: self.cache,
-            stat: self.stat,
-            rate: self.rate,
+            plan,
+            selected,
+            cache,
+            stat,
+            rate,
             observer,
-            records: self.records,
+            records,
             results: (0..steps).map(|_| OnceLock::new()).collect(),
             errors: Mutex::new(Vec::new()),
             restoring: (0..steps).map(|_| Mutex::new(())).collect(),
             scratch_readers: Mutex::new(std::collections::HashMap::new()),
-            remote: self.remote,
-            sync: self.sync,
+            remote,
+            sync,
             measures: crate::render::Measures::default(),
         }
+    }
+}
+
+impl Run<'_> {
+    /// A run of the same build with nothing done yet, watched by `observer`.
+    fn fresh<'b>(&'b self, observer: &'b dyn Observer) -> Run<'b> {
+        Run::new(
+            self.plan,
+            self.selected,
+            self.cache,
+            self.stat,
+            self.rate,
+            observer,
+            self.records,
+            self.remote,
+            self.sync,
+        )
     }
 
     /// Renders every selected step once its inputs are done, on `jobs`
