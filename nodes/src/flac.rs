@@ -145,19 +145,15 @@ fn partition(residual: &[i64], block: usize, warm_up: usize) -> Partitioned {
         .last()
         .unwrap_or(0);
     let size = block >> finest;
-    let mut sums: Vec<u64> = residual
-        .chunks(size)
-        .enumerate()
-        .map(|(p, _)| {
-            let (start, end) = if p == 0 {
-                (0, size - warm_up)
-            } else {
-                (p * size - warm_up, (p + 1) * size - warm_up)
-            };
+    // The residual begins after the warm-up samples, which stand in the
+    // first partition.
+    let mut sums: Vec<u64> = (0..1usize << finest)
+        .map(|p| {
+            let start = (p * size).saturating_sub(warm_up);
+            let end = (p + 1) * size - warm_up;
             residual[start..end].iter().map(|r| zigzag(*r)).sum()
         })
         .collect();
-    sums.truncate(1 << finest);
     let mut best: Option<Partitioned> = None;
     let mut order = finest;
     loop {
