@@ -180,7 +180,11 @@ fn blocks(project: &Project, track: &Track) -> Vec<Block> {
         }
         out.push(Block {
             id: format!("{n}:master:{name}"),
-            label: format!("master \"{name}\" · {}", how.join(", ")),
+            label: if how.is_empty() {
+                format!("master \"{name}\"")
+            } else {
+                format!("master \"{name}\" · {}", how.join(", "))
+            },
             feeds: serving
                 .iter()
                 .filter(|d| d.content == Content::Master(name.to_string()))
@@ -190,46 +194,28 @@ fn blocks(project: &Project, track: &Track) -> Vec<Block> {
     }
     let rate = project.release.sample_rate;
     for d in serving {
-        let from = match &d.content {
-            Content::Master(_) => None,
-            Content::Stems(names) => Some(names.join(", ")),
+        let id = format!("{n}:deliverable:{}", d.name);
+        let label = format!("deliverable \"{}\" · {}", d.name, format_of(d, rate));
+        let label = match &d.content {
+            Content::Master(_) => label,
+            // A stems deliverable is fed by the stems and buses it names.
+            Content::Stems(names) => {
+                for block in out.iter_mut() {
+                    let named = names.iter().any(|s| {
+                        block.id == format!("{n}:stem:{s}") || block.id == format!("{n}:bus:{s}")
+                    });
+                    if named {
+                        block.feeds.push(id.clone());
+                    }
+                }
+                format!("{label} · stems {}", names.join(", "))
+            }
         };
         out.push(Block {
-            id: format!("{n}:deliverable:{}", d.name),
-            label: match from {
-                None => format!("deliverable \"{}\" · {}", d.name, format_of(d, rate)),
-                Some(stems) => {
-                    format!(
-                        "deliverable \"{}\" · {} · stems {stems}",
-                        d.name,
-                        format_of(d, rate)
-                    )
-                }
-            },
+            id,
+            label,
             feeds: Vec::new(),
         });
-    }
-    // A stems deliverable is fed by the stems and buses it names.
-    let stems_deliverables: Vec<(String, Vec<String>)> = out
-        .iter()
-        .filter_map(|b| {
-            let name = b.id.strip_prefix(&format!("{n}:deliverable:"))?;
-            let d = project.deliverables.iter().find(|d| d.name == name)?;
-            match &d.content {
-                Content::Stems(names) => Some((b.id.clone(), names.clone())),
-                Content::Master(_) => None,
-            }
-        })
-        .collect();
-    for (deliverable, names) in stems_deliverables {
-        for block in out.iter_mut() {
-            let named = names
-                .iter()
-                .any(|s| block.id == format!("{n}:stem:{s}") || block.id == format!("{n}:bus:{s}"));
-            if named {
-                block.feeds.push(deliverable.clone());
-            }
-        }
     }
     out
 }
@@ -422,6 +408,30 @@ mod tests {
             text.matches("stem \"").count(),
             project.tracks[0].sources.len()
         );
+    }
+
+    /// A stems deliverable hangs off the stems and buses it names; a
+    /// master with nothing in it is named bare.
+    #[test]
+    fn a_stems_deliverable_is_fed_by_what_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bounce.kdl");
+        std::fs::write(
+            &path,
+            "release \"R\" { version \"1\"; }\nmaster \"m\" { }\ntrack 1 \"T\" { tone \"a\" freq=440 length=1; tone \"b\" freq=550 length=1; bus \"ab\" \"a\" \"b\"; }\ndeliverable \"d\" { master \"m\"; format \"wav\"; }\ndeliverable \"s\" { stems \"a\" \"ab\"; format \"wav\"; }\n",
+        )
+        .unwrap();
+        let project = crate::load_project(&path).unwrap();
+        let dot = signal_graph(&project, None, GraphFormat::Dot);
+        assert!(dot.contains("\"1:stem:a\" -> \"1:deliverable:s\""), "{dot}");
+        assert!(dot.contains("\"1:bus:ab\" -> \"1:deliverable:s\""), "{dot}");
+        assert!(
+            !dot.contains("\"1:stem:b\" -> \"1:deliverable:s\""),
+            "{dot}"
+        );
+        let text = signal_text(&project, None);
+        assert!(text.contains("├─ master \"m\" → \"d\""), "{text}");
+        assert!(text.contains("stems a, ab ← a, ab"), "{text}");
     }
 
     #[test]
