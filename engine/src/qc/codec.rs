@@ -51,13 +51,13 @@ struct Kept {
 }
 
 /// Adds the codec preview to every lossy file that has a lossless
-/// partner; returns how many were measured now (not from the cache).
+/// partner.
 pub(super) fn preview(
     project: &Project,
     store: &InspectionStore,
     version_dir: &Path,
     by_track: &mut BTreeMap<u32, Vec<InspectedFile>>,
-) -> Result<usize, BuildError> {
+) -> Result<(), BuildError> {
     let codec_dir = version_dir.join(REPORT_DIR).join("codec");
     let mut jobs = Vec::new();
     for (track, files) in by_track.iter() {
@@ -75,17 +75,17 @@ pub(super) fn preview(
         }
     }
     if jobs.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     std::fs::create_dir_all(&codec_dir).map_err(|source| BuildError::Output {
         path: codec_dir.clone(),
         source,
     })?;
-    let measured: Vec<(u32, usize, CodecReport, bool)> = jobs
+    let measured: Vec<(u32, usize, CodecReport)> = jobs
         .par_iter()
         .map(|(track, i, file, partner)| {
             let name = format!("{track:02}-{}.wav", file.deliverable);
-            let (kept, fresh) = store.codec(version_dir, file, partner, &codec_dir.join(&name))?;
+            let kept = store.codec(version_dir, file, partner, &codec_dir.join(&name))?;
             let report = CodecReport {
                 against: partner.path.clone(),
                 true_peak: file.figures.true_peak,
@@ -99,16 +99,15 @@ pub(super) fn preview(
                 audition_seconds: kept.excerpt.map_or(0.0, |e| e.seconds),
                 audition_gain_db: kept.excerpt.map_or(0.0, |e| e.gain_db),
             };
-            Ok((*track, *i, report, fresh))
+            Ok((*track, *i, report))
         })
         .collect::<Result<_, BuildError>>()?;
-    let fresh = measured.iter().filter(|m| m.3).count();
-    for (track, i, report, _) in measured {
+    for (track, i, report) in measured {
         if let Some(file) = by_track.get_mut(&track).and_then(|f| f.get_mut(i)) {
             file.codec = Some(report);
         }
     }
-    Ok(fresh)
+    Ok(())
 }
 
 fn master_of<'a>(project: &'a Project, deliverable: &str) -> Option<&'a str> {
@@ -125,14 +124,14 @@ fn master_of<'a>(project: &'a Project, deliverable: &str) -> Option<&'a str> {
 impl InspectionStore {
     /// The comparison of `lossy` with `lossless` (from the cache by both
     /// files' hashes, or measured now, with its excerpt kept beside it),
-    /// its excerpt written at `excerpt`; and whether it was measured now.
+    /// its excerpt written at `excerpt`.
     fn codec(
         &self,
         version_dir: &Path,
         lossy: &InspectedFile,
         lossless: &InspectedFile,
         excerpt: &Path,
-    ) -> Result<(Kept, bool), BuildError> {
+    ) -> Result<Kept, BuildError> {
         let name = format!("codec-{}-{}", lossy.hash, lossless.hash);
         let kept_json = self.dir.join(format!("{name}.json"));
         let kept_wav = self.dir.join(format!("{name}.wav"));
@@ -140,8 +139,8 @@ impl InspectionStore {
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Kept>(&bytes).ok())
             .filter(|k| k.excerpt.is_none() || kept_wav.is_file());
-        let (kept, fresh) = match known {
-            Some(kept) => (kept, false),
+        let kept = match known {
+            Some(kept) => kept,
             None => {
                 let audio = |source: AudioError| BuildError::Audio {
                     step: format!("report: {}", lossy.path),
@@ -181,7 +180,7 @@ impl InspectionStore {
                     &kept_json,
                     &serde_json::to_vec(&kept).expect("figures serialise"),
                 );
-                (kept, true)
+                kept
             }
         };
         if kept.excerpt.is_some() {
@@ -191,6 +190,6 @@ impl InspectionStore {
             })?;
             super::write_unless_same(excerpt, &bytes)?;
         }
-        Ok((kept, fresh))
+        Ok(kept)
     }
 }
