@@ -377,22 +377,7 @@ fn the_page_renders_in_a_browser_in_both_schemes_and_fetches_nothing() {
         return;
     }
     // The demo release: its report is the one README shows.
-    let demo = TestProject::new();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/demo");
-    for entry in std::fs::read_dir(&source).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == ".bounce" || name == "out" {
-            continue;
-        }
-        copy_tree(&entry.path(), &demo.path(name.to_str().unwrap()));
-    }
-    let output = demo.run(&["report"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let demo = demo_with_report();
     let page = demo.path("out/1.0.0/report/index.html");
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: a policy that forbids every fetch, and nothing to fetch.

@@ -704,16 +704,18 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The record of a step's key, and why it is not in the cache.
+    /// The record of a step's `key` (made from these inputs and content),
+    /// and why it is not in the cache.
     fn explain(
         &self,
         step: &Step,
+        key: Hash,
         inputs: &[Input],
         content: Option<Hash>,
     ) -> (StepRecord, RebuildReason) {
         let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
         let record = StepRecord {
-            key: step_key(step, self.rate, &hashes, content),
+            key,
             material: key_json(step, self.rate, &hashes, content),
         };
         let names: Vec<&str> = inputs.iter().map(|i| i.step.id.as_str()).collect();
@@ -768,7 +770,7 @@ impl Run<'_> {
     fn render_step(&self, node: NodeIndex, step: &Step, key: Hash) -> Result<Ran, BuildError> {
         let inputs = self.ready_inputs(node);
         let content = self.content(step)?;
-        let (record, why) = self.explain(step, &inputs, content);
+        let (record, why) = self.explain(step, key, &inputs, content);
         if !is_source(step) {
             // Sources are read where they lie: they write nothing.
             self.check_space(step, &inputs)?;
@@ -916,7 +918,7 @@ impl Run<'_> {
                             )
                         }
                         None => {
-                            let (_, why) = self.explain(step, &inputs, content);
+                            let (_, why) = self.explain(step, key, &inputs, content);
                             (Outcome::Stale, None, Some(why))
                         }
                     }
