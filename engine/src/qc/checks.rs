@@ -168,11 +168,13 @@ pub fn track_checks(files: &[InspectedFile], rules: &CheckRules) -> Vec<Check> {
                 bits >= rules.hi_res_bits && f.sample_rate >= rules.hi_res_rate,
                 severity(rules, "hi-res"),
                 format!(
-                    "{at}: {bits}-bit at {} Hz ({} under {}-bit at {} Hz; Apple Digital Masters asks 24-bit at 44100 Hz or more)",
+                    "{at}: {bits}-bit at {} Hz ({}; Apple Digital Masters asks 24-bit at 44100 Hz or more)",
                     f.sample_rate,
-                    if rules.fails("hi-res") { "fails" } else { "warns" },
-                    rules.hi_res_bits,
-                    rules.hi_res_rate
+                    holds(
+                        rules,
+                        "hi-res",
+                        format!("under {}-bit at {} Hz", rules.hi_res_bits, rules.hi_res_rate)
+                    ),
                 ),
             ));
         }
@@ -247,15 +249,14 @@ pub fn album_checks(project: &Project, tracks: &[super::TrackReport]) -> Vec<Che
                 cover.width == cover.height && cover.width >= rules.cover_side,
                 cover_severity,
                 format!(
-                    "{}×{} pixels ({} unless a square of at least {}; stores ask for 1400)",
+                    "{}×{} pixels ({}; stores ask for 1400)",
                     cover.width,
                     cover.height,
-                    if rules.fails("cover") {
-                        "fails"
-                    } else {
-                        "warns"
-                    },
-                    rules.cover_side
+                    holds(
+                        rules,
+                        "cover",
+                        format!("unless a square of at least {}", rules.cover_side)
+                    ),
                 ),
             ),
             Err(why) => check("cover", false, cover_severity, why),
