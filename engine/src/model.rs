@@ -78,6 +78,14 @@ impl Default for CheckRules {
 }
 
 impl CheckRules {
+    /// The tunable checks, as the report names them.
+    pub const DC_OFFSET: &'static str = "dc offset";
+    pub const SILENCE: &'static str = "silence";
+    pub const MONO: &'static str = "mono";
+    pub const DYNAMICS: &'static str = "dynamics";
+    pub const HI_RES: &'static str = "hi-res";
+    pub const COVER: &'static str = "cover";
+
     /// Whether a check that does not pass warns or fails.
     pub fn fails(&self, check: &str) -> bool {
         self.failing.contains(&check)

@@ -55,6 +55,24 @@ fn holds(rules: &CheckRules, name: &str, limit: String) -> String {
     format!("{verb} {limit}")
 }
 
+/// A check the project's `checks` tunes: it passes when `ok`, else warns
+/// or fails as the project says; `figures` words the measurement around
+/// what it is `held` to.
+fn tunable(
+    rules: &CheckRules,
+    name: &'static str,
+    ok: bool,
+    held: String,
+    figures: impl FnOnce(String) -> String,
+) -> Check {
+    check(
+        name,
+        ok,
+        severity(rules, name),
+        figures(holds(rules, name, held)),
+    )
+}
+
 /// Every check of one track, over every file delivered of it.
 pub fn track_checks(files: &[InspectedFile], rules: &CheckRules) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -106,76 +124,63 @@ pub fn track_checks(files: &[InspectedFile], rules: &CheckRules) -> Vec<Check> {
             format!("{at}: {} samples at full scale", f.overs.on_sample),
         ));
         let dc = f.dc_offset[0].max(f.dc_offset[1]);
-        checks.push(check(
-            "dc offset",
+        checks.push(tunable(
+            rules,
+            CheckRules::DC_OFFSET,
             at_most(dc, rules.dc_offset),
-            severity(rules, "dc offset"),
-            format!(
-                "{at}: {} ({})",
-                db_or_none(dc, "dBFS"),
-                holds(rules, "dc offset", format!("over {} dBFS", rules.dc_offset))
-            ),
+            format!("over {} dBFS", rules.dc_offset),
+            |held| format!("{at}: {} ({held})", db_or_none(dc, "dBFS")),
         ));
-        checks.push(check(
-            "silence",
+        checks.push(tunable(
+            rules,
+            CheckRules::SILENCE,
             f.head_silence <= rules.head_silence && f.tail_silence <= rules.tail_silence,
-            severity(rules, "silence"),
-            format!(
-                "{at}: {:.2} s before the music, {:.2} s after ({})",
-                f.head_silence,
-                f.tail_silence,
-                holds(
-                    rules,
-                    "silence",
-                    format!("over {} s and {} s", rules.head_silence, rules.tail_silence)
+            format!("over {} s and {} s", rules.head_silence, rules.tail_silence),
+            |held| {
+                format!(
+                    "{at}: {:.2} s before the music, {:.2} s after ({held})",
+                    f.head_silence, f.tail_silence
                 )
-            ),
+            },
         ));
-        checks.push(check(
-            "mono",
+        checks.push(tunable(
+            rules,
+            CheckRules::MONO,
             at_most(f.mono_loss, rules.mono_loss)
                 && at_most(f.correlation.below_zero, rules.antiphase),
-            severity(rules, "mono"),
             format!(
-                "{at}: mono loses {:.1} LU; correlation under 0 for {:.1} % of the time ({})",
-                f.mono_loss,
-                100.0 * f.correlation.below_zero,
-                holds(
-                    rules,
-                    "mono",
-                    format!(
-                        "over {} LU or {} %",
-                        rules.mono_loss,
-                        100.0 * rules.antiphase
-                    )
+                "over {} LU or {} %",
+                rules.mono_loss,
+                100.0 * rules.antiphase
+            ),
+            |held| {
+                format!(
+                    "{at}: mono loses {:.1} LU; correlation under 0 for {:.1} % of the time ({held})",
+                    f.mono_loss,
+                    100.0 * f.correlation.below_zero
                 )
-            ),
+            },
         ));
-        checks.push(check(
-            "dynamics",
+        checks.push(tunable(
+            rules,
+            CheckRules::DYNAMICS,
             at_least(f.plr, rules.plr),
-            severity(rules, "dynamics"),
-            format!(
-                "{at}: PLR {:.1} dB ({})",
-                f.plr,
-                holds(rules, "dynamics", format!("under {} dB", rules.plr))
-            ),
+            format!("under {} dB", rules.plr),
+            |held| format!("{at}: PLR {:.1} dB ({held})", f.plr),
         ));
         if !file.lossy {
             let bits = file.bits.unwrap_or(32);
-            checks.push(check(
-                "hi-res",
+            checks.push(tunable(
+                rules,
+                CheckRules::HI_RES,
                 bits >= rules.hi_res_bits && f.sample_rate >= rules.hi_res_rate,
-                severity(rules, "hi-res"),
-                format!(
-                    "{at}: {bits}-bit at {} Hz ({}; Apple Digital Masters asks 24-bit at 44100 Hz or more)",
-                    f.sample_rate,
-                    holds(
-                        rules,
-                        "hi-res",
-                        format!("under {}-bit at {} Hz", rules.hi_res_bits, rules.hi_res_rate)
-                    ),
-                ),
+                format!("under {}-bit at {} Hz", rules.hi_res_bits, rules.hi_res_rate),
+                |held| {
+                    format!(
+                        "{at}: {bits}-bit at {} Hz ({held}; Apple Digital Masters asks 24-bit at 44100 Hz or more)",
+                        f.sample_rate
+                    )
+                },
             ));
         }
     }
@@ -240,12 +245,17 @@ pub fn album_checks(project: &Project, tracks: &[super::TrackReport]) -> Vec<Che
         ));
     }
     let rules = &project.checks;
-    let cover_severity = severity(rules, "cover");
+    let cover_severity = severity(rules, CheckRules::COVER);
     checks.push(match &release.cover {
-        None => check("cover", false, cover_severity, "no cover art".into()),
+        None => check(
+            CheckRules::COVER,
+            false,
+            cover_severity,
+            "no cover art".into(),
+        ),
         Some(path) => match bounce_nodes::Cover::read(path) {
             Ok(cover) => check(
-                "cover",
+                CheckRules::COVER,
                 cover.width == cover.height && cover.width >= rules.cover_side,
                 cover_severity,
                 format!(
@@ -254,12 +264,12 @@ pub fn album_checks(project: &Project, tracks: &[super::TrackReport]) -> Vec<Che
                     cover.height,
                     holds(
                         rules,
-                        "cover",
+                        CheckRules::COVER,
                         format!("unless a square of at least {}", rules.cover_side)
                     ),
                 ),
             ),
-            Err(why) => check("cover", false, cover_severity, why),
+            Err(why) => check(CheckRules::COVER, false, cover_severity, why),
         },
     });
     checks

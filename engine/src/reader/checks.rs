@@ -20,12 +20,12 @@ use crate::ProjectDiagnostic;
 /// The children of `checks`: as written, the check they tune (as the
 /// report names it), and the properties they take.
 pub(super) const CHECKS: &[(&str, &str, &[&str])] = &[
-    ("dc-offset", "dc offset", &["fail"]),
-    ("silence", "silence", &["head", "tail", "fail"]),
-    ("mono", "mono", &["loss", "antiphase", "fail"]),
-    ("dynamics", "dynamics", &["plr", "fail"]),
-    ("hi-res", "hi-res", &["bits", "rate", "fail"]),
-    ("cover", "cover", &["side", "fail"]),
+    ("dc-offset", CheckRules::DC_OFFSET, &["fail"]),
+    ("silence", CheckRules::SILENCE, &["head", "tail", "fail"]),
+    ("mono", CheckRules::MONO, &["loss", "antiphase", "fail"]),
+    ("dynamics", CheckRules::DYNAMICS, &["plr", "fail"]),
+    ("hi-res", CheckRules::HI_RES, &["bits", "rate", "fail"]),
+    ("cover", CheckRules::COVER, &["side", "fail"]),
 ];
 
 impl Reader {
