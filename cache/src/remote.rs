@@ -506,16 +506,19 @@ impl RemoteCache {
         !self.down.load(Ordering::Relaxed)
     }
 
+    /// The whole object at `path`, waited for.
+    fn get(&self, path: &ObjectPath) -> Result<bytes::Bytes, object_store::Error> {
+        self.runtime
+            .block_on(async { self.store.get(path).await?.bytes().await })
+    }
+
     /// The remote's entry for `key`, if it has one.
     pub fn action(&self, key: &Hash) -> Result<Option<ActionEntry>, RemoteError> {
         if !self.mode.reads() || !self.usable() {
             return Ok(None);
         }
         let path = self.action_path(key);
-        let got = self.runtime.block_on(async {
-            let result = self.store.get(&path).await?;
-            result.bytes().await
-        });
+        let got = self.get(&path);
         match got {
             Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -534,10 +537,7 @@ impl RemoteCache {
             return Ok(false);
         }
         let path = self.blob_path(hash);
-        let got = self.runtime.block_on(async {
-            let result = self.store.get(&path).await?;
-            result.bytes().await
-        });
+        let got = self.get(&path);
         let bytes = match got {
             Ok(bytes) => bytes,
             Err(object_store::Error::NotFound { .. }) => return Ok(false),
