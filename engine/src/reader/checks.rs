@@ -15,7 +15,6 @@ use super::Reader;
 use crate::diagnostic::Code;
 use crate::kdl_view::{NodeView, Range};
 use crate::model::CheckRules;
-use crate::ProjectDiagnostic;
 
 /// The children of `checks`: as written, the check they tune (as the
 /// report names it), and the properties they take.
@@ -42,26 +41,13 @@ impl Reader {
         }
         self.checks_at = Some(node.name_span());
         let mut rules = CheckRules::default();
-        let diags = &mut self.diags;
         for child in node.children() {
             let Some(&(_, name, props)) = CHECKS.iter().find(|c| c.0 == child.name()) else {
-                let other = child.name();
                 let nodes: Vec<&str> = CHECKS.iter().map(|c| c.0).collect();
-                let help = match crate::suggest::nearest(other, &nodes) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("expected one of: {}", nodes.join(", ")),
-                };
-                diags.push(
-                    ProjectDiagnostic::new(
-                        &child.name_span(),
-                        format!("unknown check `{other}` in `checks`"),
-                    )
-                    .code(Code::UnknownNode)
-                    .label("unknown check")
-                    .help(help),
-                );
+                self.unknown("check", child, child.name(), &nodes, "in `checks`");
                 continue;
             };
+            let diags = &mut self.diags;
             let args = usize::from(child.name() == "dc-offset");
             child.check_shape(diags, props, args, false);
             match child.name() {

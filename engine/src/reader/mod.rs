@@ -372,12 +372,18 @@ impl Reader {
     }
 
     fn unknown_node(&mut self, node: NodeView, name: &str, known: &[&str], place: &str) {
+        self.unknown("node", node, name, known, place);
+    }
+
+    /// A node named `name` that is no `what` bounce knows `place`, with
+    /// the nearest of the `known` names.
+    fn unknown(&mut self, what: &str, node: NodeView, name: &str, known: &[&str], place: &str) {
         let d = self.error(
             Code::UnknownNode,
             &node.name_span(),
-            format!("unknown node `{name}` {place}"),
+            format!("unknown {what} `{name}` {place}"),
         );
-        d.label = "unknown node".into();
+        d.label = format!("unknown {what}");
         d.help = Some(match nearest(name, known) {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("expected one of: {}", known.join(", ")),
