@@ -42,9 +42,8 @@ pub(crate) fn run_build(
                 eprintln!("error: {error}");
             }
             eprintln!(
-                "error: {} step{} failed; nothing was written to {}",
-                report.failed,
-                if report.failed == 1 { "" } else { "s" },
+                "error: {} failed; nothing was written to {}",
+                bounce_engine::count(report.failed, "step"),
                 report.version_dir.display()
             );
             Err(EXIT_FAILED)

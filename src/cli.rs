@@ -12,6 +12,7 @@ use crate::building::{exit_status, run_build};
 use crate::cache::CacheAction;
 use crate::output::out;
 use crate::report::{print_build_error, print_project_errors};
+use bounce_engine::count;
 
 #[derive(Parser)]
 #[command(
@@ -438,10 +439,9 @@ fn run_release(args: &ProjectArgs) -> Result<(), i32> {
     if !stale.is_empty() {
         let shown: Vec<&str> = stale.iter().take(5).map(String::as_str).collect();
         eprintln!(
-            "error: cannot release version {}: {} step{} would render ({}{}): build it first (`bounce build`, every deliverable)",
+            "error: cannot release version {}: {} would render ({}{}): build it first (`bounce build`, every deliverable)",
             project.release.version,
-            stale.len(),
-            if stale.len() == 1 { "" } else { "s" },
+            count(stale.len(), "step"),
             shown.join(", "),
             if stale.len() > shown.len() { ", …" } else { "" }
         );
@@ -491,12 +491,4 @@ fn run_init(dir: &std::path::Path) -> Result<(), i32> {
         file.display()
     );
     Ok(())
-}
-
-/// `n` things, in English: "1 track", "3 tracks".
-fn count(n: usize, thing: &str) -> String {
-    match n {
-        1 => format!("1 {thing}"),
-        _ => format!("{n} {thing}s"),
-    }
 }

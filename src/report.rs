@@ -203,10 +203,9 @@ impl HumanObserver {
         if self.dry_run {
             // The answer of a query goes to standard output.
             outln!(
-                "{:>10} {} step{} would render, {} cached",
+                "{:>10} {} would render, {} cached",
                 "Dry run",
-                report.stale,
-                if report.stale == 1 { "" } else { "s" },
+                bounce_engine::count(report.stale, "step"),
                 report.cached
             );
             return;
@@ -217,13 +216,12 @@ impl HumanObserver {
             .filter(|p| !p.ends_with("manifest.json"))
             .count();
         eprintln!(
-            "{:>10} {} built, {} cached in {:.2}s; {} file{} written, {} unchanged in {}",
+            "{:>10} {} built, {} cached in {:.2}s; {} written, {} unchanged in {}",
             "Finished",
             report.built,
             report.cached,
             elapsed.as_secs_f64(),
-            files,
-            if files == 1 { "" } else { "s" },
+            bounce_engine::count(files, "file"),
             report.unchanged.len(),
             report.version_dir.display()
         );
@@ -237,10 +235,7 @@ impl HumanObserver {
             eprintln!(
                 "{:>10} {} corrected for level or peaks at their own rate (notes in the manifest)",
                 "Noted",
-                match noted {
-                    1 => "1 file".to_string(),
-                    n => format!("{n} files"),
-                }
+                bounce_engine::count(noted, "file")
             );
         }
         for path in &report.removed {
@@ -362,10 +357,9 @@ fn remote_summary(remote: &bounce_cache::RemoteReport) {
     remote_warnings(remote);
     if remote.hits > 0 || remote.uploaded > 0 {
         eprintln!(
-            "{:>10} {} step{} from the shared cache ({:.1} MB down), {:.1} MB up",
+            "{:>10} {} from the shared cache ({:.1} MB down), {:.1} MB up",
             "Shared",
-            remote.hits,
-            if remote.hits == 1 { "" } else { "s" },
+            bounce_engine::count(remote.hits as usize, "step"),
             remote.downloaded as f64 / 1e6,
             remote.uploaded as f64 / 1e6
         );

@@ -222,16 +222,8 @@ impl miette::Diagnostic for ProjectDiagnostic {
 
 /// Every mistake found in a project, reported together.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{} in the project", count(.0.len()))]
+#[error("{} in the project", crate::count(.0.len(), "error"))]
 pub struct ProjectErrors(pub Vec<ProjectDiagnostic>);
-
-fn count(n: usize) -> String {
-    if n == 1 {
-        "1 error".into()
-    } else {
-        format!("{n} errors")
-    }
-}
 
 impl miette::Diagnostic for ProjectErrors {
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {

@@ -31,6 +31,7 @@ pub mod step;
 mod suggest;
 pub mod template;
 mod transaction;
+mod words;
 
 pub use build::{
     build, cache_dir, default_cache_dir, BuildOptions, BuildReport, BuiltFile, CacheSync,
@@ -52,3 +53,4 @@ pub use release::{is_released, release, Released};
 pub use render::{Measured, OutputInfo};
 pub use revision::{load_at_revision, Revision, RevisionError};
 pub use signal::{signal_graph, signal_text};
+pub use words::count;

@@ -11,6 +11,7 @@ use bounce_nodes::{Mp3Mode, ProcessorSpec};
 
 use crate::graph::GraphFormat;
 use crate::model::{Content, Deliverable, FileFormat, Project, SourceKind, Track};
+use crate::words::count;
 
 /// One box of the drawing: what it is, and what it does.
 struct Block {
@@ -44,14 +45,6 @@ fn describe(spec: &ProcessorSpec) -> String {
         ProcessorSpec::Fade {
             fade_in, fade_out, ..
         } => format!("fades {fade_in} s / {fade_out} s"),
-    }
-}
-
-fn count(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
     }
 }
 

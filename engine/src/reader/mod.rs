@@ -23,6 +23,7 @@ use crate::diagnostic::Code;
 use crate::kdl_view::{choose, Diagnostics, NodeView, Range};
 use crate::model::*;
 use crate::suggest::nearest;
+use crate::words::count;
 use crate::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 
 const TOP_LEVEL: &[&str] = &[
@@ -520,14 +521,6 @@ fn syntax_error_range(text: &str, span: miette::SourceSpan) -> miette::SourceSpa
     let trimmed = text[..end].trim_end();
     let last = trimmed.len().saturating_sub(1).max(start);
     miette::SourceSpan::new(last.into(), 1)
-}
-
-/// `n` things, in English: "1 band", "3 bands".
-fn count(n: usize, thing: &str) -> String {
-    match n {
-        1 => format!("1 {thing}"),
-        _ => format!("{n} {thing}s"),
-    }
 }
 
 #[cfg(test)]
