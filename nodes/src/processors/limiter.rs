@@ -109,9 +109,12 @@ pub struct Limiter {
     boxcar: VecDeque<f64>,
     boxcar_sum: f64,
     index: u64,
-    /// The gain reduction applied so far, summed over frames, dB; and the
-    /// frames it was summed over.
-    reduction_db: f64,
+    /// The gains applied so far, as a product (a multiply a frame, not a
+    /// logarithm: the mean in dB is read once, the gain runs every frame)
+    /// whose natural logarithm is taken into `log_gain` before it can
+    /// underflow; and the frames they were applied to.
+    gain_product: f64,
+    log_gain: f64,
     frames: u64,
 }
 
@@ -139,7 +142,8 @@ impl Limiter {
             boxcar: VecDeque::from(vec![1.0; lookahead]),
             boxcar_sum: lookahead as f64,
             index: 0,
-            reduction_db: 0.0,
+            gain_product: 1.0,
+            log_gain: 0.0,
             frames: 0,
         }
     }
@@ -151,7 +155,8 @@ impl Limiter {
         if self.frames == 0 {
             0.0
         } else {
-            self.reduction_db / self.frames as f64
+            let log_gain = self.log_gain + self.gain_product.ln();
+            -20.0 * log_gain / std::f64::consts::LN_10 / self.frames as f64
         }
     }
 
@@ -185,8 +190,10 @@ impl Limiter {
         let dr = self.delay[1].pop_front().expect("full delay") as f64;
         *l = (dl * gain) as f32;
         *r = (dr * gain) as f32;
-        if gain < 1.0 {
-            self.reduction_db -= 20.0 * gain.log10();
+        self.gain_product *= gain;
+        if self.gain_product < 1e-100 {
+            self.log_gain += self.gain_product.ln();
+            self.gain_product = 1.0;
         }
         self.frames += 1;
     }
