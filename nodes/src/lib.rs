@@ -6,35 +6,27 @@
 //! them in place, a [`BlockSink`] consumes them. Nothing here holds a whole
 //! track in memory, and nothing here knows of project files or the cache.
 // One unsafe call in the crate: the AVX build of the interpolator's
-// kernel, entered after the CPU is asked (interpolation::read_phases).
+// kernel, entered after the CPU is asked (measure::interpolation::read_phases).
 #![deny(unsafe_code)]
 
-mod analyze;
 mod block;
 mod cd;
 mod chain;
 mod decode;
 mod dither;
+mod encode;
 mod envelope;
 mod error;
 mod file_kind;
-mod flac;
-mod inspect;
-mod interpolation;
-mod lossy;
-mod meter;
-mod mp3;
+mod measure;
 mod pcm;
 pub mod processors;
 mod resample;
 mod sources;
 mod tags;
 mod target;
-mod true_peak;
 mod units;
-mod wav;
 
-pub use analyze::{analyze_file, difference_peak, Analysis};
 pub use block::{copy_source, BlockSink, BlockSource, StereoBuffer, BLOCK_FRAMES};
 pub use cd::{
     cd_frames, cue_sheet, lay_out, msf, write_image, CueText, CueTrack, TrackPlace, CD_BITS,
@@ -45,14 +37,17 @@ pub use chain::{render_chain, ChainContext};
 pub use decode::{probe_file, DecodedFile, FileInfo};
 pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
 pub use envelope::{EnvelopeReader, EnvelopeWriter};
+pub use encode::{
+    measure_decoded, BextInfo, Container, Mp3Mode, Mp3Sink, PcmFormat, PcmSink, MP3_BITRATES,
+    MP3_RATES, WRITER_VERSION,
+};
 pub use error::AudioError;
 pub use file_kind::not_a_regular_file;
-pub use inspect::{
-    inspect_file, Inspection, Inspector, Overs as OverCounts, Spectrum, SCOPE_CELLS,
+pub use measure::{
+    analyze_file, codec_difference, difference_peak, inspect_file, Analysis, CodecDifference,
+    Excerpt, ExcerptWritten, Inspection, Inspector, LoudnessMeter, LoudnessReport, OverCounts,
+    Spectrum, TruePeakMeter, SCOPE_CELLS,
 };
-pub use lossy::{codec_difference, CodecDifference, Excerpt, ExcerptWritten};
-pub use meter::{LoudnessMeter, LoudnessReport};
-pub use mp3::{measure_decoded, Mp3Mode, Mp3Sink, MP3_BITRATES, MP3_RATES};
 pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};
 pub use resample::{Resampled, RESAMPLER_VERSION};
@@ -62,6 +57,4 @@ pub use target::{
     render_limited, solve_target, LimiterReport, LimiterSettings, Solution, TargetProblem,
     TARGET_TOLERANCE,
 };
-pub use true_peak::TruePeakMeter;
 pub use units::{db_to_gain, gain_to_db};
-pub use wav::{BextInfo, Container, WavFormat, WavSink, WRITER_VERSION};

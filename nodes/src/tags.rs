@@ -362,11 +362,11 @@ fn write_bext_text(path: &Path, bext: &BextInfo) -> Result<(), AudioError> {
         return Err(err("no bext chunk where the writer puts it".into()));
     }
     let mut fields = Vec::with_capacity(338);
-    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.description, 256));
-    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.originator, 32));
-    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.originator_reference, 32));
-    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.origination_date, 10));
-    fields.extend_from_slice(&crate::wav::fixed_ascii(&bext.origination_time, 8));
+    fields.extend_from_slice(&crate::encode::fixed_ascii(&bext.description, 256));
+    fields.extend_from_slice(&crate::encode::fixed_ascii(&bext.originator, 32));
+    fields.extend_from_slice(&crate::encode::fixed_ascii(&bext.originator_reference, 32));
+    fields.extend_from_slice(&crate::encode::fixed_ascii(&bext.origination_date, 10));
+    fields.extend_from_slice(&crate::encode::fixed_ascii(&bext.origination_time, 8));
     file.seek(SeekFrom::Start(20)).map_err(io)?;
     file.write_all(&fields).map_err(io)
 }

@@ -390,7 +390,7 @@ mod envelope_tests {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0f32, f32::max);
             assert!(worst < 1e-5, "{gain_db} dB: differs by {worst}");
-            let peak = crate::meter::bs1770_true_peak_db(&stored.0, &stored.1, rate);
+            let peak = crate::measure::meter::bs1770_true_peak_db(&stored.0, &stored.1, rate);
             assert!(peak <= -1.0, "{gain_db} dB: {peak} dBTP");
         }
     }

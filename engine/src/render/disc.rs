@@ -1,6 +1,6 @@
 //! The CD image and its CUE sheet, after the Red Book's limits.
 
-use bounce_nodes::{BlockSource, DecodedFile, Dither, Precision, WavFormat, WavSink};
+use bounce_nodes::{BlockSource, DecodedFile, Dither, Precision, PcmFormat, PcmSink};
 
 use super::{Input, OutputInfo, Renderer, StepOutput};
 use crate::step::Step;
@@ -57,7 +57,7 @@ impl Renderer<'_> {
             let path = self.cache.blob_path(&input.output.hash);
             tracks.push(Box::new(DecodedFile::open(&path).map_err(audio)?));
         }
-        let format = WavFormat {
+        let format = PcmFormat {
             sample_rate: bounce_nodes::CD_RATE,
             bits: bounce_nodes::CD_BITS,
             float: false,
@@ -66,7 +66,7 @@ impl Renderer<'_> {
         let temp = self.cache.temp_file("image");
         // The tracks are 16-bit already: no dither, the samples go through.
         let mut sink =
-            WavSink::create(temp.path(), format, Dither::None, 0, None, None).map_err(audio)?;
+            PcmSink::create(temp.path(), format, Dither::None, 0, None, None).map_err(audio)?;
         bounce_nodes::write_image(tracks, &places, &mut sink).map_err(audio)?;
         let (frames, report) = sink.finish().map_err(audio)?;
         let hash = self.cache.commit_blob(temp)?;

@@ -5,7 +5,7 @@
 use bounce_cache::Hash;
 use bounce_nodes::{
     render_limited, AudioError, BlockSink, BlockSource, Dither, LimiterSettings, LoudnessReport,
-    Mp3Mode, Mp3Sink, Overs, Precision, Resampled, Scaled, WavFormat, WavSink,
+    Mp3Mode, Mp3Sink, Overs, Precision, Resampled, Scaled, PcmFormat, PcmSink,
 };
 
 use super::{open_blob, Input, OutputInfo, Renderer, StepOutput};
@@ -66,7 +66,7 @@ trait EncodedSink: BlockSink {
     }
 }
 
-impl EncodedSink for WavSink {
+impl EncodedSink for PcmSink {
     fn clipped(&self) -> Overs {
         self.overs()
     }
@@ -123,7 +123,7 @@ pub(super) fn check_spec(
 /// What a deliverable file is: its sample format and dither, or for an
 /// MP3 its bitrate or VBR quality.
 pub struct FileSpec {
-    pub format: WavFormat,
+    pub format: PcmFormat,
     pub dither: Dither,
     pub mp3: Option<Mp3Mode>,
 }
@@ -147,7 +147,7 @@ struct Origin {
 impl Origin {
     /// The identity of the PCM samples made from this origin at `format`'s
     /// rate and depth with `dither`.
-    fn samples(&self, format: WavFormat, dither: Dither, precision: Precision) -> Hash {
+    fn samples(&self, format: PcmFormat, dither: Dither, precision: Precision) -> Hash {
         let text = format!(
             "{} {:?} {:?} {} {} {} {dither:?} {precision:?}",
             self.audio.to_hex(),
@@ -441,7 +441,7 @@ impl Renderer<'_> {
                 Box::new(Mp3Sink::create(temp.path(), format.sample_rate, mode).map_err(audio)?)
             }
             None => Box::new(
-                WavSink::create(
+                PcmSink::create(
                     temp.path(),
                     format,
                     dither,

@@ -21,7 +21,7 @@ use bounce_cache::{Cache, Hash};
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Fit,
     LimiterSettings, LoudnessReport, Mixer, Overs, PcmReader, PcmWriter, Precision, ProcessorSpec,
-    Resampled, Tone, WavFormat, BLOCK_FRAMES,
+    Resampled, Tone, PcmFormat, BLOCK_FRAMES,
 };
 use serde::{Deserialize, Serialize};
 
@@ -378,7 +378,7 @@ impl Renderer<'_> {
                 keep_loudness,
                 check,
             } => {
-                let format = WavFormat {
+                let format = PcmFormat {
                     sample_rate: *rate,
                     bits: *bits,
                     float: *float,

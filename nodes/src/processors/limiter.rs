@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 
 use super::Processor;
-use crate::interpolation::{Interpolator, DETECT_DELAY, TAPS};
+use crate::measure::interpolation::{Interpolator, DETECT_DELAY, TAPS};
 
 use super::kind::{Kind, Param};
 use super::ProcessorSpec;
@@ -299,7 +299,7 @@ mod tests {
     }
 
     fn true_peak_db(signal: &[f32]) -> f64 {
-        crate::meter::bs1770_true_peak_db(signal, signal, RATE)
+        crate::measure::meter::bs1770_true_peak_db(signal, signal, RATE)
     }
 
     fn sine(freq: f64, level_db: f64, phase: f64, seconds: f64) -> Vec<f32> {
@@ -429,7 +429,7 @@ mod rates {
                     limiter.process(a, b);
                 }
                 l.drain(..latency);
-                let peak = crate::meter::bs1770_true_peak_db(&l, &l, rate);
+                let peak = crate::measure::meter::bs1770_true_peak_db(&l, &l, rate);
                 assert!(peak <= -1.0, "{rate} Hz, {lookahead} ms: {peak} dBTP");
             }
         }

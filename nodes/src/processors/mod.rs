@@ -19,7 +19,7 @@ pub mod registry;
 mod reverb;
 mod width;
 
-pub use crate::interpolation::Interpolator;
+pub use crate::measure::interpolation::Interpolator;
 pub use automate::{Automation, Breakpoint, Parameter};
 pub use compressor::{Compressor, CompressorParams, Detect};
 pub use delay::Delay;

@@ -12,8 +12,8 @@ use ebur128::{Channel, EbuR128, Mode};
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
-use crate::interpolation::Interpolator;
-use crate::meter::meter_error;
+use crate::measure::interpolation::Interpolator;
+use crate::measure::meter::meter_error;
 use crate::{AudioError, BlockSink, TruePeakMeter};
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
@@ -171,7 +171,7 @@ impl InterSampleOvers {
     }
 
     pub fn finish(mut self) -> u64 {
-        let silence = [0.0f32; crate::interpolation::DETECT_DELAY];
+        let silence = [0.0f32; crate::measure::interpolation::DETECT_DELAY];
         self.write(&silence, &silence)
             .expect("counting cannot fail");
         self.count

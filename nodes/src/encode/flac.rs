@@ -772,6 +772,42 @@ fn utf8_number(n: u64) -> Vec<u8> {
     out
 }
 
+/// A FLAC file: the STREAMINFO reserved first and written once the
+/// stream is known, frames as they complete.
+pub(super) struct FlacLayout {
+    stream: FlacStream,
+}
+
+impl FlacLayout {
+    pub(super) fn new(format: super::PcmFormat) -> Self {
+        FlacLayout {
+            stream: FlacStream::new(format.sample_rate, format.bits as u32),
+        }
+    }
+}
+
+impl super::Layout for FlacLayout {
+    fn header(&mut self) -> Vec<u8> {
+        vec![0; FLAC_HEADER]
+    }
+
+    fn integers(&mut self, left: &[i32], right: &[i32], out: &mut Vec<u8>) {
+        out.extend(self.stream.push(left, right));
+    }
+
+    fn finish(
+        &mut self,
+        _: u64,
+        _: u64,
+        _: &crate::LoudnessReport,
+    ) -> Result<super::Ending, String> {
+        Ok(super::Ending {
+            trailer: self.stream.finish(),
+            patches: vec![(0, self.stream.header().to_vec())],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 //! reads, and close to what a long high-quality oversampler reads, so a
 //! ceiling verified with it holds on every meter users check with.
 
-use crate::interpolation::{
+use crate::measure::interpolation::{
     bs1770_phases, kaiser_phases, read_centres, read_phases, Phase, DETECT_DELAY, TAPS,
 };
 use crate::{AudioError, BlockSink};
@@ -151,7 +151,7 @@ mod tests {
                     (0.5 * (std::f64::consts::TAU * freq * i as f64 / 48000.0 + phase).sin()) as f32
                 })
                 .collect();
-            crate::meter::bs1770_true_peak_db(&signal, &signal, 48000)
+            crate::measure::meter::bs1770_true_peak_db(&signal, &signal, 48000)
         };
         for (freq, phase) in [
             (1000.0, 0.1),

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::block::read_full;
-use crate::inspect::SpectrumAccumulator;
+use super::inspect::SpectrumAccumulator;
 use crate::{gain_to_db, AudioError, DecodedFile, Spectrum, StereoBuffer};
 
 /// The codec's difference, measured.

@@ -1,0 +1,239 @@
+//! Delivered files: the PCM containers (WAV and Broadcast WAV, AIFF,
+//! FLAC) behind one sink that dithers, measures and writes, and MP3
+//! through LAME. Each container is one file saying how its bytes lie
+//! around the samples ([`Layout`]); the sink does the rest once.
+//!
+//! Written by hand rather than through a WAV library because a broadcast
+//! WAV needs its `bext` chunk before the audio, with loudness figures known
+//! only once the audio is written: the chunk is reserved first and filled
+//! in at the end. Every byte comes from the audio and the given metadata
+//! (no clock, no host name), so the same input gives the same file.
+
+mod aiff;
+pub(crate) mod flac;
+mod mp3;
+mod wav;
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Overs, Quantizer};
+
+pub use mp3::{measure_decoded, Mp3Mode, Mp3Sink, MP3_BITRATES, MP3_RATES};
+pub(crate) use wav::fixed_ascii;
+pub use wav::BextInfo;
+
+/// Changes whenever the bytes these writers produce change.
+/// 6: an MP3 that its codec left under its target is raised to it.
+/// 7: FLAC's Rice parameters are chosen from partition sums (libFLAC's
+/// estimate), which changes some frames' bytes.
+pub const WRITER_VERSION: u32 = 7;
+
+/// The file around the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Container {
+    Wav,
+    /// WAV with a `bext` chunk.
+    Bwf,
+    Aiff,
+    Flac,
+    /// MP3, written by [`Mp3Sink`].
+    Mp3,
+}
+
+/// The sample format of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PcmFormat {
+    pub sample_rate: u32,
+    /// 16, 24 or 32.
+    pub bits: u16,
+    /// IEEE float samples (WAV only, with 32 bits).
+    pub float: bool,
+    pub container: Container,
+}
+
+/// How a PCM container lays its bytes around the samples.
+trait Layout: Send {
+    /// Everything before the samples.
+    fn header(&mut self) -> Vec<u8>;
+    /// One block of integer samples, as the file stores them.
+    fn integers(&mut self, left: &[i32], right: &[i32], out: &mut Vec<u8>);
+    /// One block of float samples (only a layout that takes
+    /// [`PcmFormat::float`] is given them).
+    fn floats(&mut self, left: &[f32], right: &[f32], out: &mut Vec<u8>) {
+        let _ = (left, right, out);
+        unreachable!("refused by PcmSink::create")
+    }
+    /// What follows the samples, and the bytes to patch before them once
+    /// their count and measurement are known; an error says why the file
+    /// cannot hold them.
+    fn finish(
+        &mut self,
+        frames: u64,
+        header_len: u64,
+        report: &LoudnessReport,
+    ) -> Result<Ending, String>;
+}
+
+/// The end of a PCM file: bytes after the samples, then patches at offsets.
+#[derive(Default)]
+struct Ending {
+    trailer: Vec<u8>,
+    patches: Vec<(u64, Vec<u8>)>,
+}
+
+/// The layout that writes `format`'s container.
+fn layout(format: PcmFormat, bext: Option<BextInfo>) -> Option<Box<dyn Layout>> {
+    Some(match format.container {
+        Container::Wav => Box::new(wav::WavLayout::new(format, None)),
+        Container::Bwf => Box::new(wav::WavLayout::new(format, Some(bext.unwrap_or_default()))),
+        Container::Aiff => Box::new(aiff::AiffLayout::new(format)),
+        Container::Flac => Box::new(flac::FlacLayout::new(format)),
+        Container::Mp3 => return None,
+    })
+}
+
+/// Writes a PCM file and measures exactly the samples it writes.
+pub struct PcmSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+    layout: Box<dyn Layout>,
+    quantizer: Option<Quantizer>,
+    /// Measures the samples written, unless their measurement is known
+    /// already (`measured`): the same samples in another container.
+    meter: Option<LoudnessMeter>,
+    measured: Option<LoudnessReport>,
+    /// The quantised samples, planar, and as the meter reads them.
+    integers: [Vec<i32>; 2],
+    scratch: [Vec<f32>; 2],
+    bytes: Vec<u8>,
+    frames: u64,
+    header_len: u64,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> AudioError + '_ {
+    move |e| AudioError::Encode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+impl PcmSink {
+    /// `dither` applies only to integer formats; `seed` fixes its noise;
+    /// `bext` is written for [`Container::Bwf`]. `measured` is the
+    /// measurement of exactly these samples when another file already
+    /// took it (it is then reported, not measured again).
+    pub fn create(
+        path: &Path,
+        format: PcmFormat,
+        dither: Dither,
+        seed: u64,
+        bext: Option<BextInfo>,
+        measured: Option<LoudnessReport>,
+    ) -> Result<Self, AudioError> {
+        let Some(mut layout) = layout(format, bext) else {
+            return Err(AudioError::Encode {
+                path: path.to_path_buf(),
+                reason: "MP3 is written by the MP3 sink".into(),
+            });
+        };
+        let file = File::create(path).map_err(io(path))?;
+        let header = layout.header();
+        let mut sink = PcmSink {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            layout,
+            quantizer: (!format.float).then(|| Quantizer::new(format.bits as u32, dither, seed)),
+            meter: match measured {
+                Some(_) => None,
+                // A bext chunk carries the momentary and short-term maxima.
+                None if format.container == Container::Bwf => {
+                    Some(LoudnessMeter::full(format.sample_rate)?)
+                }
+                None => Some(LoudnessMeter::program(format.sample_rate)?),
+            },
+            measured,
+            integers: [Vec::new(), Vec::new()],
+            scratch: [Vec::new(), Vec::new()],
+            bytes: Vec::new(),
+            frames: 0,
+            header_len: header.len() as u64,
+        };
+        sink.out.write_all(&header).map_err(io(path))?;
+        Ok(sink)
+    }
+
+    /// The samples clipped to full scale so far (integer formats).
+    pub fn overs(&self) -> Overs {
+        self.quantizer
+            .as_ref()
+            .map(Quantizer::overs)
+            .unwrap_or_default()
+    }
+
+    /// Finalises the sizes (and the `bext` loudness); returns the frame
+    /// count and the measurement of the written samples.
+    pub fn finish(mut self) -> Result<(u64, LoudnessReport), AudioError> {
+        let report = match (&self.meter, self.measured) {
+            (Some(meter), _) => meter.report()?,
+            (None, Some(known)) => known,
+            (None, None) => unreachable!("a sink measures or is told"),
+        };
+        let ending = self
+            .layout
+            .finish(self.frames, self.header_len, &report)
+            .map_err(|reason| AudioError::Encode {
+                path: self.path.clone(),
+                reason,
+            })?;
+        let err = io(&self.path);
+        self.out.write_all(&ending.trailer).map_err(&err)?;
+        for (at, bytes) in &ending.patches {
+            self.out.seek(SeekFrom::Start(*at)).map_err(&err)?;
+            self.out.write_all(bytes).map_err(&err)?;
+        }
+        self.out.flush().map_err(&err)?;
+        Ok((self.frames, report))
+    }
+}
+
+impl BlockSink for PcmSink {
+    fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
+        let [ml, mr] = &mut self.scratch;
+        ml.clear();
+        mr.clear();
+        self.bytes.clear();
+        match &mut self.quantizer {
+            Some(quantizer) => {
+                let scale = quantizer.scale();
+                let [il, ir] = &mut self.integers;
+                il.clear();
+                ir.clear();
+                // Left then right, frame by frame: the dither's noise
+                // follows the order of the samples in the file.
+                for (l, r) in left.iter().zip(right) {
+                    let (l, r) = (quantizer.quantize(*l), quantizer.quantize(*r));
+                    il.push(l);
+                    ir.push(r);
+                    ml.push((l as f64 / scale) as f32);
+                    mr.push((r as f64 / scale) as f32);
+                }
+                self.layout.integers(il, ir, &mut self.bytes);
+            }
+            None => {
+                self.layout.floats(left, right, &mut self.bytes);
+                ml.extend_from_slice(left);
+                mr.extend_from_slice(right);
+            }
+        }
+        self.frames += left.len() as u64;
+        if let Some(meter) = &mut self.meter {
+            meter.write(ml, mr)?;
+        }
+        self.out.write_all(&self.bytes).map_err(io(&self.path))
+    }
+}

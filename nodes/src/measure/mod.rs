@@ -1,0 +1,18 @@
+//! Measuring audio: the BS.1770 loudness meter, the true-peak
+//! interpolator and meter, a whole file's analysis, the report's
+//! inspection in one pass, and what a lossy codec changed.
+
+mod analyze;
+mod inspect;
+pub(crate) mod interpolation;
+mod lossy;
+pub(crate) mod meter;
+mod true_peak;
+
+pub use analyze::{analyze_file, difference_peak, Analysis};
+pub use inspect::{
+    inspect_file, Inspection, Inspector, Overs as OverCounts, Spectrum, SCOPE_CELLS,
+};
+pub use lossy::{codec_difference, CodecDifference, Excerpt, ExcerptWritten};
+pub use meter::{LoudnessMeter, LoudnessReport};
+pub use true_peak::TruePeakMeter;
