@@ -10,6 +10,7 @@ mod diagnostic;
 mod diff;
 mod error;
 mod explain;
+pub mod formats;
 mod graph;
 mod init;
 mod kdl_view;

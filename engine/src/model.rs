@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use bounce_nodes::processors::FadeCurve;
-use bounce_nodes::{Dither, Mp3Mode, ProcessorSpec};
+use bounce_nodes::{Dither, ProcessorSpec};
 
+pub use crate::formats::FileFormat;
 use crate::Span;
 
 /// A whole release.
@@ -195,48 +196,6 @@ pub enum Content {
     Stems(Vec<String>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FileFormat {
-    Wav,
-    /// Broadcast WAV: WAV with a `bext` chunk.
-    Bwf,
-    Aiff,
-    Flac,
-    Mp3(Mp3Mode),
-    /// One 44.1 kHz/16-bit WAV image of the release with a CUE sheet.
-    Cd,
-}
-
-impl FileFormat {
-    pub fn extension(self) -> &'static str {
-        match self {
-            FileFormat::Wav | FileFormat::Bwf | FileFormat::Cd => "wav",
-            FileFormat::Aiff => "aiff",
-            FileFormat::Flac => "flac",
-            FileFormat::Mp3(_) => "mp3",
-        }
-    }
-
-    pub fn container(self) -> bounce_nodes::Container {
-        match self {
-            FileFormat::Wav | FileFormat::Cd => bounce_nodes::Container::Wav,
-            FileFormat::Bwf => bounce_nodes::Container::Bwf,
-            FileFormat::Aiff => bounce_nodes::Container::Aiff,
-            FileFormat::Flac => bounce_nodes::Container::Flac,
-            FileFormat::Mp3(_) => bounce_nodes::Container::Mp3,
-        }
-    }
-
-    /// How the MP3 spends its bits, for MP3s.
-    pub fn mp3(self) -> Option<Mp3Mode> {
-        match self {
-            FileFormat::Mp3(mode) => Some(mode),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Deliverable {
     pub name: String,
@@ -259,15 +218,12 @@ pub struct Deliverable {
 }
 
 impl Deliverable {
-    /// The rate of this deliverable's files: the one it names, else the
-    /// release's, except that an MP3 of a release at 48 kHz or more is
-    /// 44.1 kHz, as MP3s are played and sold.
+    /// The rate of this deliverable's files: the one it names, else its
+    /// format's default for the release (the release's own, but an MP3's
+    /// 44.1 kHz of a release at 48 kHz or more).
     pub fn file_rate(&self, release_rate: u32) -> u32 {
-        match (self.rate, self.format) {
-            (Some(rate), _) => rate,
-            (None, FileFormat::Mp3(_)) if release_rate >= 48_000 => 44_100,
-            (None, _) => release_rate,
-        }
+        self.rate
+            .unwrap_or_else(|| self.format.kind.default_rate(release_rate))
     }
 }
 

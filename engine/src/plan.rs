@@ -477,7 +477,11 @@ fn tag_fields(
             composer: track.composer.clone().or_else(|| release.composer.clone()),
             isrc: track.isrc.clone(),
             upc: release.upc.clone(),
-            bext: (deliverable.format == FileFormat::Bwf).then(|| bext_info(project, track)),
+            bext: deliverable
+                .format
+                .kind
+                .bext()
+                .then(|| bext_info(project, track)),
         },
         cover_hash: release.cover_hash.clone(),
         cover_path: release.cover.clone(),
@@ -701,7 +705,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 },
                 encode_inputs,
             );
-            if deliverable.format == FileFormat::Cd {
+            if deliverable.format.kind.disc_image() {
                 encoded.push((0, track, step));
                 continue;
             }
@@ -718,7 +722,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 isrc: track.isrc.clone(),
             });
         }
-        if deliverable.format == FileFormat::Cd {
+        if deliverable.format.kind.disc_image() {
             let tracks: Vec<(&Track, NodeIndex)> =
                 encoded.iter().map(|(_, t, e)| (*t, *e)).collect();
             plan_cd(

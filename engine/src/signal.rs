@@ -7,10 +7,10 @@
 use std::fmt::Write;
 
 use bounce_nodes::processors::Parameter;
-use bounce_nodes::{Mp3Mode, ProcessorSpec};
+use bounce_nodes::ProcessorSpec;
 
 use crate::graph::GraphFormat;
-use crate::model::{Content, Deliverable, FileFormat, Project, SourceKind, Track};
+use crate::model::{Content, Deliverable, Project, SourceKind, Track};
 use crate::words::count;
 
 /// One box of the drawing: what it is, and what it does.
@@ -62,25 +62,13 @@ fn settings(gain: f64, pan: f64, chain: &[ProcessorSpec]) -> String {
 
 /// What a deliverable writes.
 fn format_of(d: &Deliverable, release_rate: u32) -> String {
-    let rate = d.file_rate(release_rate);
-    let khz = |r: u32| format!("{} kHz", r as f64 / 1000.0);
-    match d.format {
-        FileFormat::Mp3(Mp3Mode::Cbr(kbps)) => format!("MP3 {kbps} kbps, {}", khz(rate)),
-        FileFormat::Mp3(Mp3Mode::Vbr(q)) => format!("MP3 VBR V{q}, {}", khz(rate)),
-        FileFormat::Cd => "CD image, 16-bit 44.1 kHz".into(),
-        other => format!(
-            "{} {}-bit{}, {}",
-            match other {
-                FileFormat::Bwf => "BWF",
-                FileFormat::Aiff => "AIFF",
-                FileFormat::Flac => "FLAC",
-                _ => "WAV",
-            },
-            d.bits,
-            if d.float { " float" } else { "" },
-            khz(rate)
-        ),
-    }
+    let settled = crate::formats::Settled {
+        bits: d.bits,
+        float: d.float,
+        rate: d.rate,
+        codec: d.format.codec,
+    };
+    d.format.kind.describe(&settled, d.file_rate(release_rate))
 }
 
 /// The blocks of one track, outputs last.

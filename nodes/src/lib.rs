@@ -36,11 +36,11 @@ pub use cd::{
 pub use chain::{render_chain, ChainContext};
 pub use decode::{probe_file, DecodedFile, FileInfo};
 pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
-pub use envelope::{EnvelopeReader, EnvelopeWriter};
 pub use encode::{
     measure_decoded, BextInfo, Container, Mp3Mode, Mp3Sink, PcmFormat, PcmSink, MP3_BITRATES,
     MP3_RATES, WRITER_VERSION,
 };
+pub use envelope::{EnvelopeReader, EnvelopeWriter};
 pub use error::AudioError;
 pub use file_kind::not_a_regular_file;
 pub use measure::{

@@ -194,7 +194,7 @@ pub fn album_checks(project: &Project, tracks: &[super::TrackReport]) -> Vec<Che
     if project
         .deliverables
         .iter()
-        .any(|d| d.format == crate::model::FileFormat::Cd)
+        .any(|d| d.format.kind.disc_image())
     {
         checks.push(red_book(tracks));
     }

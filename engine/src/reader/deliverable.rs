@@ -171,7 +171,7 @@ impl Reader {
             path = DEFAULT_STEMS_PATH.to_string();
         }
         // One image for the release.
-        if format == Some(FileFormat::Cd) && !path_given {
+        if format.is_some_and(|f| f.kind.disc_image()) && !path_given {
             path = DEFAULT_CD_PATH.to_string();
         }
         if let Some(first) = self.deliverables.iter().find(|d| d.name == name) {
@@ -294,16 +294,14 @@ pub(super) struct FormatChoice {
 }
 
 pub(super) fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<FormatChoice> {
-    child.check_shape(
-        diags,
-        &["bits", "float", "rate", "bitrate", "quality"],
-        1,
-        false,
-    );
+    let codec_properties = formats::codec_properties();
+    let mut properties = vec!["bits", "float", "rate"];
+    properties.extend(&codec_properties);
+    child.check_shape(diags, &properties, 1, false);
     let kind = child.string_arg(diags, 0, "a format")?;
     let kind_span = child.span_of(child.args()[0].span());
-    let all = ["wav", "bwf", "aiff", "flac", "mp3", "cd"];
-    let kind = choose(diags, &kind, &kind_span, &all, "format")?;
+    let kind = choose(diags, &kind, &kind_span, &formats::names(), "format")?;
+    let kind = formats::by_name(kind).expect("chosen from the registry");
     let prop_span = |name: &str| {
         child.span_of(
             child
@@ -312,13 +310,18 @@ pub(super) fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<F
                 .unwrap_or(child.node.span()),
         )
     };
-    let bits_given = child.optional_number_prop(diags, "bits", Range::integer(8.0, 64.0));
-    let bits = bits_given.map(|b| b as u16).unwrap_or(DEFAULT_BITS);
-    let float = child.bool_prop(diags, "float", false);
-    let mut rate = None;
+    let mut asked = formats::Asked {
+        bits: child
+            .optional_number_prop(diags, "bits", Range::integer(8.0, 64.0))
+            .map(|b| b as u16),
+        float: child.bool_prop(diags, "float", false),
+        rate: None,
+        bitrate: child.optional_number_prop(diags, "bitrate", Range::integer(8.0, 640.0)),
+        quality: child.optional_number_prop(diags, "quality", Range::integer(0.0, 9.0)),
+    };
     if let Some(r) = child.optional_number_prop(diags, "rate", Range::integer(1.0, 768000.0)) {
         if SAMPLE_RATES.contains(&(r as u32)) {
-            rate = Some(r as u32);
+            asked.rate = Some(r as u32);
         } else {
             diags.push(
                 ProjectDiagnostic::new(
@@ -330,145 +333,43 @@ pub(super) fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<F
             );
         }
     }
-    let bitrate = child.optional_number_prop(diags, "bitrate", Range::integer(8.0, 640.0));
-    let quality = child.optional_number_prop(diags, "quality", Range::integer(0.0, 9.0));
-    let mut refuse = |name: &str, message: String, help: &str| {
-        diags.push(
-            ProjectDiagnostic::new(&prop_span(name), message)
-                .code(Code::BadDeliverable)
-                .help(help.to_string()),
-        );
-    };
-    let lossy_only = ["bitrate", "quality"];
-    if kind != "mp3" {
-        for name in lossy_only {
-            if child.prop(name).is_some() {
-                refuse(
-                    name,
-                    format!("`{name}` applies to MP3 only"),
-                    "remove it, or use format \"mp3\"",
-                );
-            }
-        }
-    }
-    let format = match kind {
-        "wav" | "bwf" => {
-            if ![16, 24, 32].contains(&bits) {
-                refuse(
-                    "bits",
-                    format!("{bits}-bit WAV is not supported"),
-                    "bits is 16, 24 or 32",
-                );
-            }
-            if float && bits != 32 {
-                refuse(
-                    "float",
-                    "float samples need bits=32".into(),
-                    "write `bits=32 float=#true`",
-                );
-            }
-            if kind == "wav" {
-                FileFormat::Wav
-            } else {
-                FileFormat::Bwf
-            }
-        }
-        "aiff" | "flac" => {
-            let name = if kind == "flac" { "FLAC" } else { "AIFF" };
-            if ![16, 24].contains(&bits) {
-                refuse(
-                    "bits",
-                    format!("{name} deliverables are 16 or 24 bits, not {bits}"),
-                    "use bits=16 or bits=24, or format \"wav\" for 32-bit",
-                );
-            }
-            if float {
-                refuse(
-                    "float",
-                    format!("{name} carries integer samples only"),
-                    "use format \"wav\" bits=32 float=#true",
-                );
-            }
-            if kind == "flac" {
-                FileFormat::Flac
-            } else {
-                FileFormat::Aiff
-            }
-        }
-        "mp3" => {
-            for name in ["bits", "float"] {
-                if child.prop(name).is_some() {
-                    refuse(
-                        name,
-                        format!("MP3 has no `{name}`: the codec decides the samples"),
-                        "set `bitrate=` (CBR) or `quality=` (VBR) instead",
-                    );
-                }
-            }
-            if let Some(r) = rate.filter(|r| !MP3_RATES.contains(r)) {
-                refuse(
-                    "rate",
-                    format!("MP3 does not carry {r} Hz"),
-                    "MP3 is 32000, 44100 or 48000 Hz",
-                );
-            }
-            let mode = match (bitrate, quality) {
-                (Some(_), Some(_)) => {
-                    refuse(
-                        "quality",
-                        "an MP3 is either constant bitrate or VBR".into(),
-                        "keep `bitrate=` for CBR or `quality=` for VBR, not both",
-                    );
-                    return None;
-                }
-                (_, Some(q)) => Mp3Mode::Vbr(q as u8),
-                (b, None) => {
-                    let kbps = b.map(|b| b as u16).unwrap_or(DEFAULT_MP3_BITRATE);
-                    if !MP3_BITRATES.contains(&kbps) {
-                        let all: Vec<String> = MP3_BITRATES.iter().map(|b| b.to_string()).collect();
-                        refuse(
-                            "bitrate",
-                            format!("{kbps} kbit/s is not an MP3 bitrate bounce writes"),
-                            &format!("one of {}", all.join(", ")),
-                        );
-                    }
-                    Mp3Mode::Cbr(kbps)
-                }
-            };
-            FileFormat::Mp3(mode)
-        }
-        "cd" => {
-            let off_book = [
-                ("bits", bits_given.is_some_and(|b| b != 16.0)),
-                ("rate", rate.is_some_and(|r| r != 44100)),
-            ];
-            for (name, _) in off_book.iter().filter(|(_, off)| *off) {
-                refuse(
-                    name,
-                    "a CD image is 44100 Hz, 16 bits".into(),
-                    &format!("remove `{name}=`: Red Book audio has one format"),
-                );
-            }
-            if float {
-                refuse(
-                    "float",
-                    "a CD image carries 16-bit integers".into(),
-                    "remove `float=`",
-                );
-            }
-            return Some(FormatChoice {
-                format: FileFormat::Cd,
-                bits: 16,
-                float: false,
-                rate: Some(44100),
+    let mut refusals = Vec::new();
+    // A codec's property on a format without that codec.
+    for name in codec_properties {
+        if child.prop(name).is_some() && !kind.codec_properties().contains(&name) {
+            let takers: Vec<&str> = formats::FORMATS
+                .iter()
+                .filter(|f| f.codec_properties().contains(&name))
+                .map(|f| f.name())
+                .collect();
+            let titles: Vec<&str> = takers
+                .iter()
+                .filter_map(|n| formats::by_name(n))
+                .map(|f| f.title())
+                .collect();
+            refusals.push(formats::Refusal {
+                property: name,
+                message: format!("`{name}` applies to {} only", titles.join(" and ")),
+                help: format!("remove it, or use format \"{}\"", takers.join("\" or \"")),
             });
         }
-        _ => unreachable!("chosen from the list"),
-    };
+    }
+    let settled = kind.settle(&asked, &mut refusals);
+    for refusal in refusals {
+        diags.push(
+            ProjectDiagnostic::new(&prop_span(refusal.property), refusal.message)
+                .code(Code::BadDeliverable)
+                .help(refusal.help),
+        );
+    }
+    let settled = settled?;
     Some(FormatChoice {
-        format,
-        bits,
-        float,
-        rate,
+        format: FileFormat {
+            kind,
+            codec: settled.codec,
+        },
+        bits: settled.bits,
+        float: settled.float,
+        rate: settled.rate,
     })
 }

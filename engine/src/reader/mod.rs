@@ -15,7 +15,7 @@ use bounce_nodes::processors::registry::{self, Kind};
 use bounce_nodes::processors::{
     BandParams, Breakpoint, CompressorParams, Detect, EqBand, FadeCurve, Parameter,
 };
-use bounce_nodes::{Dither, Mp3Mode, PanLaw, ProcessorSpec, MP3_BITRATES, MP3_RATES};
+use bounce_nodes::{Dither, PanLaw, ProcessorSpec};
 use kdl::KdlDocument;
 
 use crate::codes::{check_upc, normalise_isrc};
@@ -81,10 +81,7 @@ const SAMPLE_RATES: &[u32] = &[
 pub const DEFAULT_PATH: &str = "{deliverable}/{track:02} - {title}.{ext}";
 pub const DEFAULT_STEMS_PATH: &str = "{deliverable}/{track:02} - {title} - {stem}.{ext}";
 pub const DEFAULT_CD_PATH: &str = "{deliverable}/{release}.{ext}";
-/// A deliverable's bit depth when `format` does not say.
-const DEFAULT_BITS: u16 = 24;
-/// An MP3's bitrate when `format` does not say, kbit/s.
-const DEFAULT_MP3_BITRATE: u16 = 320;
+use crate::formats::{self, DEFAULT_BITS};
 
 /// Reads the project file at `path` and everything it includes.
 pub fn load_project(path: &Path) -> Result<Project, ProjectErrors> {
@@ -414,7 +411,7 @@ impl Reader {
         }
         let master_names: Vec<&str> = self.masters.iter().map(|m| m.name.as_str()).collect();
         for deliverable in &self.deliverables {
-            if deliverable.format == FileFormat::Cd {
+            if deliverable.format.kind.disc_image() {
                 errors.extend(self.red_book_errors(deliverable));
             }
             if let Content::Master(name) = &deliverable.content {

@@ -1,6 +1,6 @@
 //! The CD image and its CUE sheet, after the Red Book's limits.
 
-use bounce_nodes::{BlockSource, DecodedFile, Dither, Precision, PcmFormat, PcmSink};
+use bounce_nodes::{BlockSource, DecodedFile, Dither, PcmFormat, PcmSink, Precision};
 
 use super::{Input, OutputInfo, Renderer, StepOutput};
 use crate::step::Step;

@@ -5,7 +5,7 @@
 use bounce_cache::Hash;
 use bounce_nodes::{
     render_limited, AudioError, BlockSink, BlockSource, Dither, LimiterSettings, LoudnessReport,
-    Mp3Mode, Mp3Sink, Overs, Precision, Resampled, Scaled, PcmFormat, PcmSink,
+    Mp3Mode, Mp3Sink, Overs, PcmFormat, PcmSink, Precision, Resampled, Scaled,
 };
 
 use super::{open_blob, Input, OutputInfo, Renderer, StepOutput};

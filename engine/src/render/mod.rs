@@ -20,8 +20,8 @@ use bounce_cache::{Cache, Hash};
 
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Fit,
-    LimiterSettings, LoudnessReport, Mixer, Overs, PcmReader, PcmWriter, Precision, ProcessorSpec,
-    Resampled, Tone, PcmFormat, BLOCK_FRAMES,
+    LimiterSettings, LoudnessReport, Mixer, Overs, PcmFormat, PcmReader, PcmWriter, Precision,
+    ProcessorSpec, Resampled, Tone, BLOCK_FRAMES,
 };
 use serde::{Deserialize, Serialize};
 

@@ -64,7 +64,10 @@ impl Layout for AiffLayout {
             patches: vec![
                 (4, ((total - 8) as u32).to_be_bytes().to_vec()),
                 (22, (frames as u32).to_be_bytes().to_vec()),
-                (data_at - 12, ((data_bytes + 8) as u32).to_be_bytes().to_vec()),
+                (
+                    data_at - 12,
+                    ((data_bytes + 8) as u32).to_be_bytes().to_vec(),
+                ),
             ],
         })
     }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::block::read_full;
 use super::inspect::SpectrumAccumulator;
+use crate::block::read_full;
 use crate::{gain_to_db, AudioError, DecodedFile, Spectrum, StereoBuffer};
 
 /// The codec's difference, measured.
