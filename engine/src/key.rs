@@ -191,6 +191,7 @@ deliverable "flac" { master "plain"; format "flac" bits=16; }
         assert_eq!(changed("writer"), ids(&["deliverable", "tag", "image"]));
         assert!(changed("writer").iter().all(|id| !id.starts_with("stem:")));
         assert_eq!(changed("dither"), ids(&["deliverable"]));
+        assert_eq!(changed("gating"), ids(&["replaygain"]));
         assert_eq!(
             changed("width"),
             ["master:plain:1".to_string(), "master:plain:2".to_string()].into()

@@ -252,7 +252,7 @@ impl Action {
     /// with again, requantisation, the file writers.
     pub fn tools(&self) -> Vec<(&'static str, u32)> {
         use bounce_nodes::processors::LIMITER_VERSION;
-        use bounce_nodes::{DITHER_VERSION, RESAMPLER_VERSION, WRITER_VERSION};
+        use bounce_nodes::{DITHER_VERSION, GATING_VERSION, RESAMPLER_VERSION, WRITER_VERSION};
         let resampler = ("resampler", RESAMPLER_VERSION);
         let limiter = ("limiter", LIMITER_VERSION);
         let dither = ("dither", DITHER_VERSION);
@@ -263,6 +263,7 @@ impl Action {
             Action::Fit { .. } => vec![limiter],
             Action::Encode { .. } => vec![resampler, limiter, dither, writer],
             Action::Tag { .. } | Action::CdImage { .. } => vec![writer],
+            Action::AlbumReplayGain => vec![("gating", GATING_VERSION)],
             _ => Vec::new(),
         }
     }

@@ -37,16 +37,16 @@ pub use chain::{render_chain, ChainContext};
 pub use decode::{probe_file, DecodedFile, FileInfo};
 pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
 pub use encode::{
-    measure_decoded, BextInfo, Container, Mp3Mode, Mp3Sink, PcmFormat, PcmSink, MP3_BITRATES,
-    MP3_RATES, WRITER_VERSION,
+    measure_decoded, BextInfo, Container, Mp3Mode, Mp3Sink, PcmFormat, PcmSink, Written,
+    MP3_BITRATES, MP3_RATES, WRITER_VERSION,
 };
 pub use envelope::{EnvelopeReader, EnvelopeWriter};
 pub use error::AudioError;
 pub use file_kind::not_a_regular_file;
 pub use measure::{
     analyze_file, codec_difference, difference_peak, inspect_file, Analysis, CodecDifference,
-    Excerpt, ExcerptWritten, Inspection, Inspector, LoudnessMeter, LoudnessReport, OverCounts,
-    Spectrum, TruePeakMeter, SCOPE_CELLS,
+    Excerpt, ExcerptWritten, GatingBlocks, Inspection, Inspector, LoudnessMeter, LoudnessReport,
+    OverCounts, Spectrum, TruePeakMeter, GATING_VERSION, SCOPE_CELLS,
 };
 pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};

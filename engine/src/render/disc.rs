@@ -68,7 +68,7 @@ impl Renderer<'_> {
         let mut sink =
             PcmSink::create(temp.path(), format, Dither::None, 0, None, None).map_err(audio)?;
         bounce_nodes::write_image(tracks, &places, &mut sink).map_err(audio)?;
-        let (frames, report) = sink.finish().map_err(audio)?;
+        let bounce_nodes::Written { frames, report, .. } = sink.finish().map_err(audio)?;
         let hash = self.cache.commit_blob(temp)?;
         Ok(StepOutput {
             hash,

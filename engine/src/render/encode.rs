@@ -4,8 +4,8 @@
 
 use bounce_cache::Hash;
 use bounce_nodes::{
-    render_limited, AudioError, BlockSink, BlockSource, Dither, LimiterSettings, LoudnessReport,
-    Mp3Mode, Mp3Sink, Overs, PcmFormat, PcmSink, Precision, Resampled, Scaled,
+    render_limited, AudioError, BlockSink, BlockSource, Dither, LimiterSettings, Mp3Mode, Mp3Sink,
+    Overs, PcmFormat, PcmSink, Precision, Resampled, Scaled, Written,
 };
 
 use super::{open_blob, Input, OutputInfo, Renderer, StepOutput};
@@ -55,10 +55,7 @@ enum Prepared<'a> {
 /// A deliverable's encoder, which tells what a listener will measure.
 trait EncodedSink: BlockSink {
     /// Finishes the file; returns its frames and loudness as delivered.
-    fn finish_and_measure(
-        self: Box<Self>,
-        path: &std::path::Path,
-    ) -> Result<(u64, LoudnessReport), AudioError>;
+    fn finish_and_measure(self: Box<Self>, path: &std::path::Path) -> Result<Written, AudioError>;
 
     /// Samples past full scale the encoder had to clip.
     fn clipped(&self) -> Overs {
@@ -72,20 +69,14 @@ impl EncodedSink for PcmSink {
     }
 
     /// PCM is measured on the way in: the samples written are the file.
-    fn finish_and_measure(
-        self: Box<Self>,
-        _: &std::path::Path,
-    ) -> Result<(u64, LoudnessReport), AudioError> {
+    fn finish_and_measure(self: Box<Self>, _: &std::path::Path) -> Result<Written, AudioError> {
         self.finish()
     }
 }
 
 impl EncodedSink for Mp3Sink {
     /// An MP3 is measured decoded: the codec reshapes peaks.
-    fn finish_and_measure(
-        self: Box<Self>,
-        path: &std::path::Path,
-    ) -> Result<(u64, LoudnessReport), AudioError> {
+    fn finish_and_measure(self: Box<Self>, path: &std::path::Path) -> Result<Written, AudioError> {
         self.finish()?;
         bounce_nodes::measure_decoded(path)
     }
@@ -215,7 +206,8 @@ impl Renderer<'_> {
                     trim_db: trim,
                 },
             };
-            let (temp, frames, report, overs) = self.encode_once(step, master, file, source)?;
+            let (temp, written, overs) = self.encode_once(step, master, file, source)?;
+            let (frames, report) = (written.frames, written.report);
             let over = ceiling
                 .map(|c| report.true_peak - c)
                 .filter(|over| *over > 0.0);
@@ -294,6 +286,7 @@ impl Renderer<'_> {
                         bits: (!file.lossy()).then_some(format.bits),
                         float: format.float,
                         measured: Some(report.into()),
+                        gating: written.blocks,
                         limiter_reduction: master.output.info.limiter_reduction,
                         limiter_mean: master.output.info.limiter_mean,
                         warnings,
@@ -353,7 +346,7 @@ impl Renderer<'_> {
         master: &Input,
         file: &FileSpec,
         prepared: Prepared,
-    ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
+    ) -> Result<(bounce_cache::TempFile, Written, Overs), BuildError> {
         let format = file.format;
         let audio = &Self::audio(step);
         let (limit_at, trim_db) = match prepared {
@@ -407,7 +400,7 @@ impl Renderer<'_> {
         mut source: Box<dyn BlockSource>,
         limit_at: Option<f64>,
         precision: Precision,
-    ) -> Result<(bounce_cache::TempFile, u64, LoudnessReport, Overs), BuildError> {
+    ) -> Result<(bounce_cache::TempFile, Written, Overs), BuildError> {
         let (format, dither) = (file.format, file.dither);
         let audio = &Self::audio(step);
         // Dither only when bits are really lost: a signal already on a grid
@@ -431,11 +424,11 @@ impl Renderer<'_> {
         // plain file's measurement leaves out.
         let measured = known
             .as_deref()
-            .copied()
-            .flatten()
-            .filter(|(_, report, _)| {
-                format.container != bounce_nodes::Container::Bwf || !report.max_momentary.is_nan()
-            });
+            .and_then(Option::as_ref)
+            .filter(|m| {
+                format.container != bounce_nodes::Container::Bwf || !m.report.max_momentary.is_nan()
+            })
+            .cloned();
         let mut sink: Box<dyn EncodedSink> = match file.mp3 {
             Some(mode) => {
                 Box::new(Mp3Sink::create(temp.path(), format.sample_rate, mode).map_err(audio)?)
@@ -447,7 +440,7 @@ impl Renderer<'_> {
                     dither,
                     samples.seed(),
                     None,
-                    measured.map(|(_, report, _)| report),
+                    measured.as_ref().map(|m| m.report),
                 )
                 .map_err(audio)?,
             ),
@@ -474,10 +467,14 @@ impl Renderer<'_> {
             }
         }
         let overs = sink.clipped();
-        let (frames, report) = sink.finish_and_measure(temp.path()).map_err(audio)?;
-        if let Some(known) = known.as_deref_mut() {
-            known.get_or_insert((frames, report, overs));
+        let mut written = sink.finish_and_measure(temp.path()).map_err(audio)?;
+        if written.blocks.is_none() {
+            // Told the measurement: the gating blocks come with it.
+            written.blocks = measured.and_then(|m| m.blocks);
         }
-        Ok((temp, frames, report, overs))
+        if let Some(known) = known.as_deref_mut() {
+            known.get_or_insert(written.clone());
+        }
+        Ok((temp, written, overs))
     }
 }

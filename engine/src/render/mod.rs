@@ -20,7 +20,7 @@ use bounce_cache::{Cache, Hash};
 
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Fit,
-    LimiterSettings, LoudnessReport, Mixer, Overs, PcmFormat, PcmReader, PcmWriter, Precision,
+    LimiterSettings, LoudnessReport, Mixer, PcmFormat, PcmReader, PcmWriter, Precision,
     ProcessorSpec, Resampled, Tone, BLOCK_FRAMES,
 };
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,10 @@ pub struct OutputInfo {
     /// For encoded files: what a meter reads on the delivered samples.
     #[serde(default)]
     pub measured: Option<Measured>,
+    /// For encoded files: the gating blocks of what was measured, from
+    /// which the album's ReplayGain loudness is gated without decoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gating: Option<bounce_nodes::GatingBlocks>,
     /// For masters and album steps: the gain solved for the target, dB.
     #[serde(default)]
     pub solved_gain: Option<f64>,
@@ -83,6 +87,7 @@ impl OutputInfo {
             bits: None,
             float: false,
             measured: None,
+            gating: None,
             limiter_reduction: None,
             limiter_mean: None,
             solved_gain: None,
@@ -190,8 +195,8 @@ pub struct Renderer<'c> {
 #[derive(Default)]
 pub struct Measures(Mutex<HashMap<Hash, Arc<Mutex<Option<Measurement>>>>>);
 
-/// A stream's frames, loudness and clipped samples.
-type Measurement = (u64, LoudnessReport, Overs);
+/// What a stream's file measured.
+type Measurement = bounce_nodes::Written;
 
 impl Measures {
     fn slot(&self, samples: Hash) -> Arc<Mutex<Option<Measurement>>> {

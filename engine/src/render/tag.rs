@@ -35,11 +35,13 @@ fn replay_gain(inputs: &[Input]) -> Option<bounce_nodes::ReplayGain> {
 }
 
 impl Renderer<'_> {
-    /// The album's loudness, measured as one programme (every file of the
-    /// deliverable, in order, through one BS.1770 meter, so the gates
-    /// apply to the album as ReplayGain 2.0 asks), and its peak (the
-    /// highest file's), rounded as tags print them: the output is a tiny
-    /// blob that changes only when the album figures do.
+    /// The album's loudness, gated as one programme over the gating
+    /// blocks of every file of the deliverable (ReplayGain 2.0's album
+    /// loudness, as libebur128's `loudness_global_multiple` gives it), and
+    /// its peak (the highest file's), rounded as tags print them: the
+    /// output is a tiny blob that changes only when the album figures do.
+    /// Each file's blocks come from its own measurement; a file measured
+    /// before they were kept is decoded and measured again.
     pub(super) fn album_replay_gain(
         &self,
         step: &Step,
@@ -49,14 +51,25 @@ impl Renderer<'_> {
         let rate = inputs
             .first()
             .map_or(self.rate, |i| i.output.info.sample_rate);
-        let mut meter = bounce_nodes::LoudnessMeter::integrated_only(rate).map_err(audio)?;
+        let mut programmes = Vec::with_capacity(inputs.len());
         let mut frames = 0;
         for input in inputs {
-            let mut file =
-                DecodedFile::open(&self.cache.blob_path(&input.output.hash)).map_err(audio)?;
-            frames += bounce_nodes::copy_source(&mut file, &mut meter).map_err(audio)?;
+            frames += input.output.info.frames;
+            let blocks = match &input.output.info.gating {
+                Some(blocks) => blocks.clone(),
+                None => {
+                    let path = self.cache.blob_path(&input.output.hash);
+                    let mut file = DecodedFile::open(&path).map_err(audio)?;
+                    let rate = file.info().sample_rate;
+                    let mut meter =
+                        bounce_nodes::LoudnessMeter::gating_only(rate).map_err(audio)?;
+                    bounce_nodes::copy_source(&mut file, &mut meter).map_err(audio)?;
+                    meter.take_gating_blocks().unwrap_or_default()
+                }
+            };
+            programmes.push(blocks);
         }
-        let measured = meter.report().map_err(audio)?.integrated;
+        let measured = bounce_nodes::GatingBlocks::integrated(&programmes);
         let loudness = (measured * 100.0).round() / 100.0;
         let peak = inputs
             .iter()

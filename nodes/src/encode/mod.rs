@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AudioError, BlockSink, Dither, LoudnessMeter, LoudnessReport, Overs, Quantizer};
+use crate::{
+    AudioError, BlockSink, Dither, GatingBlocks, LoudnessMeter, LoudnessReport, Overs, Quantizer,
+};
 
 pub use mp3::{measure_decoded, Mp3Mode, Mp3Sink, MP3_BITRATES, MP3_RATES};
 pub(crate) use wav::fixed_ascii;
@@ -54,6 +56,16 @@ pub struct PcmFormat {
     /// IEEE float samples (WAV only, with 32 bits).
     pub float: bool,
     pub container: Container,
+}
+
+/// What a written file measured.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub frames: u64,
+    pub report: LoudnessReport,
+    /// Its gating blocks, when this file was measured (not told the
+    /// measurement of the same samples in another file).
+    pub blocks: Option<GatingBlocks>,
 }
 
 /// How a PCM container lays its bytes around the samples.
@@ -177,7 +189,7 @@ impl PcmSink {
 
     /// Finalises the sizes (and the `bext` loudness); returns the frame
     /// count and the measurement of the written samples.
-    pub fn finish(mut self) -> Result<(u64, LoudnessReport), AudioError> {
+    pub fn finish(mut self) -> Result<Written, AudioError> {
         let report = match (&self.meter, self.measured) {
             (Some(meter), _) => meter.report()?,
             (None, Some(known)) => known,
@@ -197,7 +209,11 @@ impl PcmSink {
             self.out.write_all(bytes).map_err(&err)?;
         }
         self.out.flush().map_err(&err)?;
-        Ok((self.frames, report))
+        Ok(Written {
+            frames: self.frames,
+            report,
+            blocks: self.meter.as_mut().and_then(|m| m.take_gating_blocks()),
+        })
     }
 }
 

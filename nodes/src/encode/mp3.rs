@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use mp3lame_encoder::{Bitrate, Builder, DualPcm, Encoder, FlushGap, Mode, Quality, VbrMode};
 use serde::{Deserialize, Serialize};
 
-use crate::{copy_source, AudioError, BlockSink, DecodedFile, LoudnessMeter, LoudnessReport};
+use super::Written;
+use crate::{copy_source, AudioError, BlockSink, DecodedFile, LoudnessMeter};
 
 /// Sample rates an MPEG-1 Layer III file carries.
 pub const MP3_RATES: [u32; 3] = [32000, 44100, 48000];
@@ -197,12 +198,16 @@ impl BlockSink for Mp3Sink {
 
 /// Decodes a delivered file and measures what a listener's decoder
 /// plays: its length in frames and its loudness.
-pub fn measure_decoded(path: &Path) -> Result<(u64, LoudnessReport), AudioError> {
+pub fn measure_decoded(path: &Path) -> Result<Written, AudioError> {
     let mut file = DecodedFile::open(path)?;
     let rate = file.info().sample_rate;
     let mut meter = LoudnessMeter::program(rate)?;
     let frames = copy_source(&mut file, &mut meter)?;
-    Ok((frames, meter.report()?))
+    Ok(Written {
+        frames,
+        report: meter.report()?,
+        blocks: meter.take_gating_blocks(),
+    })
 }
 
 #[cfg(test)]
@@ -223,7 +228,7 @@ mod tests {
         for mode in [Mp3Mode::Cbr(320), Mp3Mode::Cbr(128), Mp3Mode::Vbr(2)] {
             let path = dir.path().join("tone.mp3");
             let written = encode_tone(&path, mode, 48000 + 123);
-            let (frames, report) = measure_decoded(&path).unwrap();
+            let Written { frames, report, .. } = measure_decoded(&path).unwrap();
             assert_eq!(frames, written, "{mode:?}: decoded length");
             // A −6 dBFS sine reads −6.0 dBTP; the codec moves it a little.
             assert!(

@@ -3,6 +3,7 @@
 //! inspection in one pass, and what a lossy codec changed.
 
 mod analyze;
+mod gating;
 mod inspect;
 pub(crate) mod interpolation;
 mod lossy;
@@ -10,6 +11,7 @@ pub(crate) mod meter;
 mod true_peak;
 
 pub use analyze::{analyze_file, difference_peak, Analysis};
+pub use gating::{GatingBlocks, GATING_VERSION};
 pub use inspect::{
     inspect_file, Inspection, Inspector, Overs as OverCounts, Spectrum, SCOPE_CELLS,
 };
