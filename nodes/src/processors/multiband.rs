@@ -44,10 +44,12 @@ impl BandParams {
     }
 }
 
-/// A chain of second-order sections with state for both channels.
+/// A chain of second-order sections with state for both channels, run on
+/// a frame at a time: the two channels' sums side by side, which the
+/// compiler keeps in the lanes of one vector.
 struct Sections {
     coefficients: Vec<Coefficients>,
-    state: [Vec<Biquad>; 2],
+    state: Vec<[Biquad; 2]>,
 }
 
 impl Sections {
@@ -55,17 +57,18 @@ impl Sections {
         let n = coefficients.len();
         Sections {
             coefficients,
-            state: [vec![Biquad::default(); n], vec![Biquad::default(); n]],
+            state: vec![[Biquad::default(); 2]; n],
         }
     }
     fn lr4(shape: Shape, freq: f64, rate: f64) -> Self {
         let c = Coefficients::new(shape, freq, rate);
         Sections::new(vec![c, c])
     }
-    fn run(&mut self, channel: usize, x: f64) -> f64 {
+    #[inline]
+    fn run(&mut self, x: [f64; 2]) -> [f64; 2] {
         let mut y = x;
-        for (c, s) in self.coefficients.iter().zip(self.state[channel].iter_mut()) {
-            y = s.tick(c, y);
+        for (c, [left, right]) in self.coefficients.iter().zip(self.state.iter_mut()) {
+            y = [left.tick(c, y[0]), right.tick(c, y[1])];
         }
         y
     }
@@ -117,26 +120,24 @@ impl Multiband {
         }
     }
 
-    /// Splits one sample of one channel into the band buffers at `index`.
-    fn split(&mut self, channel: usize, x: f64, index: usize) {
+    /// Splits frame `index` of a block of `len` frames into the band
+    /// buffers.
+    #[inline]
+    fn split(&mut self, x: [f64; 2], index: usize, len: usize) {
         let count = self.gains.len();
         let mut rest = x;
         for band in 0..count {
             let part = if band + 1 < count {
-                let low = self.lowpasses[band].run(channel, rest);
-                rest = self.highpasses[band].run(channel, rest);
+                let low = self.lowpasses[band].run(rest);
+                rest = self.highpasses[band].run(rest);
                 low
             } else {
                 rest
             };
-            let aligned = self.compensation[band].run(channel, part);
-            let block_len = self.block_len();
-            self.bands[channel][band * block_len + index] = aligned as f32;
+            let aligned = self.compensation[band].run(part);
+            self.bands[0][band * len + index] = aligned[0] as f32;
+            self.bands[1][band * len + index] = aligned[1] as f32;
         }
-    }
-
-    fn block_len(&self) -> usize {
-        self.bands[0].len() / self.gains.len().max(1)
     }
 }
 
@@ -149,8 +150,7 @@ impl Processor for Multiband {
             channel.resize(n * count, 0.0);
         }
         for i in 0..n {
-            self.split(0, left[i] as f64, i);
-            self.split(1, right[i] as f64, i);
+            self.split([left[i] as f64, right[i] as f64], i, n);
         }
         left.fill(0.0);
         right.fill(0.0);
