@@ -6,12 +6,10 @@
 
 use std::fmt::Write;
 
-use bounce_nodes::processors::Parameter;
 use bounce_nodes::ProcessorSpec;
 
 use crate::graph::GraphFormat;
 use crate::model::{Content, Deliverable, Project, SourceKind, Track};
-use crate::words::count;
 
 /// One box of the drawing: what it is, and what it does.
 struct Block {
@@ -20,37 +18,9 @@ struct Block {
     feeds: Vec<String>,
 }
 
-/// What a processor does, in a few words.
-fn describe(spec: &ProcessorSpec) -> String {
-    match spec {
-        ProcessorSpec::Gain { db } => format!("gain {db:+} dB"),
-        ProcessorSpec::Pan { position, .. } => format!("pan {position:+.2}"),
-        ProcessorSpec::Polarity => "polarity".into(),
-        ProcessorSpec::Width { width } => format!("width {width}"),
-        ProcessorSpec::Eq { bands } => format!("eq ({})", count(bands.len(), "band")),
-        ProcessorSpec::Compress(c) => {
-            format!("compress {}:1 at {} dBFS", c.ratio, c.threshold)
-        }
-        ProcessorSpec::Multiband { bands, .. } => {
-            format!("multiband ({})", count(bands.len(), "band"))
-        }
-        ProcessorSpec::Limit { ceiling, .. } => format!("limit {ceiling} dBTP"),
-        ProcessorSpec::Loudness { lufs } => format!("loudness {lufs} LUFS"),
-        ProcessorSpec::Delay { seconds, .. } => format!("delay {seconds} s"),
-        ProcessorSpec::Reverb { size, .. } => format!("reverb (size {size})"),
-        ProcessorSpec::Automate { parameter, .. } => match parameter {
-            Parameter::Gain => "gain automation".into(),
-            Parameter::Pan => "pan automation".into(),
-        },
-        ProcessorSpec::Fade {
-            fade_in, fade_out, ..
-        } => format!("fades {fade_in} s / {fade_out} s"),
-    }
-}
-
 /// A fader's gain and pan, then the chain, joined.
 fn settings(gain: f64, pan: f64, chain: &[ProcessorSpec]) -> String {
-    let mut parts: Vec<String> = chain.iter().map(describe).collect();
+    let mut parts: Vec<String> = chain.iter().map(ProcessorSpec::describe).collect();
     if gain != 0.0 {
         parts.push(format!("gain {gain:+} dB"));
     }
@@ -117,7 +87,7 @@ fn blocks(project: &Project, track: &Track) -> Vec<Block> {
             feeds: vec![in_bus(&b.name).unwrap_or_else(|| mix.clone())],
         });
     }
-    let mut how: Vec<String> = track.mix.iter().map(describe).collect();
+    let mut how: Vec<String> = track.mix.iter().map(ProcessorSpec::describe).collect();
     for (word, fade) in [("fade-in", track.fade_in), ("fade-out", track.fade_out)] {
         if let Some(f) = fade {
             how.push(format!("{word} {} s ({:?})", f.seconds, f.curve).to_lowercase());
@@ -149,7 +119,7 @@ fn blocks(project: &Project, track: &Track) -> Vec<Block> {
     });
     for name in masters {
         let master = project.master(name).expect("a deliverable's master exists");
-        let mut how: Vec<String> = master.chain.iter().map(describe).collect();
+        let mut how: Vec<String> = master.chain.iter().map(ProcessorSpec::describe).collect();
         if let Some(t) = master.target {
             how.push(format!("target {t} LUFS"));
         }

@@ -132,6 +132,36 @@ impl ProcessorSpec {
         }
     }
 
+    /// What this processor does, in a few words (the signal drawing's).
+    pub fn describe(&self) -> String {
+        let bands = |n: usize| match n {
+            1 => "1 band".to_string(),
+            _ => format!("{n} bands"),
+        };
+        match self {
+            ProcessorSpec::Gain { db } => format!("gain {db:+} dB"),
+            ProcessorSpec::Pan { position, .. } => format!("pan {position:+.2}"),
+            ProcessorSpec::Polarity => "polarity".into(),
+            ProcessorSpec::Width { width } => format!("width {width}"),
+            ProcessorSpec::Eq { bands: b } => format!("eq ({})", bands(b.len())),
+            ProcessorSpec::Compress(c) => {
+                format!("compress {}:1 at {} dBFS", c.ratio, c.threshold)
+            }
+            ProcessorSpec::Multiband { bands: b, .. } => format!("multiband ({})", bands(b.len())),
+            ProcessorSpec::Limit { ceiling, .. } => format!("limit {ceiling} dBTP"),
+            ProcessorSpec::Loudness { lufs } => format!("loudness {lufs} LUFS"),
+            ProcessorSpec::Delay { seconds, .. } => format!("delay {seconds} s"),
+            ProcessorSpec::Reverb { size, .. } => format!("reverb (size {size})"),
+            ProcessorSpec::Automate { parameter, .. } => match parameter {
+                Parameter::Gain => "gain automation".into(),
+                Parameter::Pan => "pan automation".into(),
+            },
+            ProcessorSpec::Fade {
+                fade_in, fade_out, ..
+            } => format!("fades {fade_in} s / {fade_out} s"),
+        }
+    }
+
     /// The version of this kind's DSP, as its registry entry states it.
     pub fn dsp_version(&self) -> u32 {
         registry::kind(self.name())
