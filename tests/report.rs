@@ -534,6 +534,135 @@ deliverable "low" { master "main"; format "mp3" bitrate=96; }
     assert!(page.contains("href=\"codec/01-low.wav\""));
 }
 
+/// `report { preview "mp3" … }` previews a master that has no lossy
+/// deliverable: the track's lossless file is encoded for the report only
+/// (nothing lossy is delivered), decoded and measured against it as a
+/// delivered MP3 is. ffmpeg's LAME at the same settings reads the same
+/// loudness and true peak; 96 kbps takes more away than 320; each preview
+/// has a warning check on its overs; a lossless "preview" is refused.
+#[test]
+fn a_requested_codec_preview_encodes_a_lossless_master_for_the_report_only() {
+    let project = TestProject::new();
+    let rate = 44100;
+    let music: Vec<Vec<f64>> = (0..2)
+        .map(|channel| {
+            (0..rate as usize * 8)
+                .map(|i| {
+                    let t = i as f64 / rate as f64;
+                    let tone = 0.3 * (std::f64::consts::TAU * 997.0 * t).sin()
+                        + 0.15
+                            * (std::f64::consts::TAU * (5000.0 + 700.0 * channel as f64) * t).sin();
+                    // A burst every half second: transients for the codec.
+                    let burst = if (t * 2.0).fract() < 0.02 {
+                        0.4 * (t * 9000.0).sin()
+                    } else {
+                        0.0
+                    };
+                    tone + burst
+                })
+                .collect()
+        })
+        .collect();
+    project.wav("stems/a.wav", rate, 24, &music);
+    let text = |preview: &str| {
+        format!(
+            r#"
+release "Preview" {{ artist "Tests"; version "1"; sample-rate 44100; }}
+master "main" target=-10 ceiling=-0.5 {{ }}
+track 1 "Tone" {{ stem "a" "stems/a.wav"; }}
+deliverable "wav" {{ master "main"; format "wav" bits=24; }}
+deliverable "qc" {{ report {{ {preview} }} }}
+"#
+        )
+    };
+    project.write("bounce.kdl", &text(r#"preview "wav" bits=24"#));
+    let refused = project.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bounce::bad-deliverable")
+            && stderr.contains("a codec preview is of a lossy format"),
+        "{stderr}"
+    );
+
+    project.write(
+        "bounce.kdl",
+        &text(r#"preview "mp3" bitrate=320; preview "mp3" bitrate=96;"#),
+    );
+    project.build_ok(&[]);
+    let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let wav = &report["tracks"][0]["files"][0];
+    let previews = wav["previews"].as_array().expect("the WAV's previews");
+    assert_eq!(previews.len(), 2, "{wav}");
+    let delivered: Vec<_> = std::fs::read_dir(project.path("out/1/wav"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        1,
+        "only the WAV is delivered: {delivered:?}"
+    );
+    let manifest = std::fs::read_to_string(project.path("out/1/manifest.json")).unwrap();
+    assert!(!manifest.contains(".mp3"), "{manifest}");
+
+    let figure = |p: &serde_json::Value, name: &str| p[name].as_f64().unwrap();
+    let checks = report["tracks"][0]["checks"].as_array().unwrap();
+    let mut under = Vec::new();
+    for (preview, kbps) in previews.iter().zip(["320", "96"]) {
+        let said = preview["preview"].as_str().unwrap();
+        assert!(
+            said.starts_with(&format!("MP3 {kbps} kbps")) && said.ends_with("(not delivered)"),
+            "{said}"
+        );
+        assert_eq!(preview["against"], wav["path"]);
+        under.push(figure(preview, "difference_to_signal"));
+        let overs = preview["overs"]["inter_sample"].as_u64().unwrap()
+            + preview["overs"]["on_sample"].as_u64().unwrap();
+        let check = checks
+            .iter()
+            .find(|c| c["name"] == "codec preview" && c["figures"].as_str().unwrap().contains(said))
+            .unwrap_or_else(|| panic!("no check for {said}: {checks:?}"));
+        assert_eq!(
+            check["status"],
+            if overs == 0 { "pass" } else { "warn" },
+            "{check}"
+        );
+        // The same encoding through ffmpeg's LAME at the same settings.
+        if tool_available("ffmpeg", "-version") {
+            let reference = project.path(&format!("ffmpeg-{kbps}.mp3"));
+            let status = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-i"])
+                .arg(project.path("out/1/wav/01 - Tone.wav"))
+                .args(["-c:a", "libmp3lame", "-compression_level", "2", "-b:a"])
+                .arg(format!("{kbps}k"))
+                .arg(&reference)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let (integrated, _, peak) = ffmpeg_ebur128(&reference);
+            let ours = figure(wav, "integrated") + figure(preview, "loudness_change");
+            assert!(
+                (ours - integrated).abs() <= 0.1,
+                "{kbps}: I {ours} vs {integrated}"
+            );
+            let true_peak = figure(preview, "true_peak");
+            assert!(
+                true_peak >= peak - 0.1 && true_peak <= peak + 0.6,
+                "{kbps}: {true_peak} vs {peak}"
+            );
+        }
+    }
+    assert!(under[1] > under[0] + 3.0, "{under:?}");
+    let page = std::fs::read_to_string(project.path("out/1/report/index.html")).unwrap();
+    assert!(page.contains("MP3 96 kbps, 44.1 kHz (not delivered)"));
+    assert!(page.contains("href=\"codec/01-preview-mp3-96.wav\""));
+    assert!(project
+        .path("out/1/report/codec/01-preview-mp3-96.wav")
+        .is_file());
+}
+
 /// `checks` moves a threshold and makes a warning fail: a file with a DC
 /// offset of about −40 dBFS warns by default (over −50), passes under
 /// `dc-offset -30`, and fails the report (status 1, with its figures)

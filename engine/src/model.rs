@@ -22,6 +22,9 @@ pub struct Project {
     /// report }`): written after a complete build, which fails when a
     /// check does.
     pub reports: Vec<String>,
+    /// Lossy formats the report previews each track's master in, encoded
+    /// for the report only (`report { preview "mp3" bitrate=128 }`).
+    pub previews: Vec<FileFormat>,
     /// Commercial or earlier masters the report compares tracks with.
     pub references: Vec<Reference>,
     /// The report's thresholds (`checks { … }`).

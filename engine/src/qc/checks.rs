@@ -168,6 +168,20 @@ pub fn track_checks(files: &[InspectedFile], rules: &CheckRules) -> Vec<Check> {
             format!("under {} dB", rules.plr),
             |held| format!("{at}: PLR {:.1} dB ({held})", f.plr),
         ));
+        // What a platform's encoder would make of this file: a warning,
+        // since nothing here is delivered.
+        for preview in &file.previews {
+            let codec = preview.preview.as_deref().unwrap_or("a lossy codec");
+            checks.push(check(
+                "codec preview",
+                preview.overs.inter_sample == 0 && preview.overs.on_sample == 0,
+                Status::Warn,
+                format!(
+                    "{at} as {codec}, decoded: {:.2} dBTP, {} points between samples and {} samples over full scale",
+                    preview.true_peak, preview.overs.inter_sample, preview.overs.on_sample
+                ),
+            ));
+        }
         if !file.lossy {
             let bits = file.bits.unwrap_or(32);
             checks.push(tunable(

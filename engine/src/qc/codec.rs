@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use bounce_nodes::{codec_difference, AudioError, Excerpt, ExcerptWritten, Spectrum};
+use bounce_nodes::{
+    codec_difference, copy_source, AudioError, DecodedFile, Excerpt, ExcerptWritten, Mp3Mode,
+    Mp3Sink, Spectrum,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +25,10 @@ const EXCERPT_SECONDS: f64 = 10.0;
 /// What a lossy file's codec changed.
 #[derive(Debug, Clone, Serialize)]
 pub struct CodecReport {
+    /// For a preview the report made (not a delivered file): its codec
+    /// and settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
     /// The lossless file it is measured against (its path in the version).
     pub against: String,
     /// True peak of the decoded file, dBTP.
@@ -87,6 +94,7 @@ pub(super) fn preview(
             let name = format!("{track:02}-{}.wav", file.deliverable);
             let kept = store.codec(version_dir, file, partner, &codec_dir.join(&name))?;
             let report = CodecReport {
+                preview: None,
                 against: partner.path.clone(),
                 true_peak: file.figures.true_peak,
                 overs: file.figures.overs,
@@ -110,6 +118,93 @@ pub(super) fn preview(
     Ok(())
 }
 
+/// The previews the report asks for (`report { preview "mp3" … }`): each
+/// track's first lossless file at a rate the codec carries, encoded for
+/// the report only (kept in the cache by the file's hash and the codec's
+/// settings), decoded and measured against it as a delivered lossy file is.
+pub(super) fn requested_previews(
+    project: &Project,
+    store: &InspectionStore,
+    version_dir: &Path,
+    by_track: &mut BTreeMap<u32, Vec<InspectedFile>>,
+) -> Result<(), BuildError> {
+    let codec_dir = version_dir.join(REPORT_DIR).join("codec");
+    let mut jobs = Vec::new();
+    for (track, files) in by_track.iter() {
+        for format in &project.previews {
+            let Some(codec) = format.codec else { continue };
+            let rates = format.kind.rates();
+            let source = files.iter().enumerate().find(|(_, f)| {
+                !f.lossy && (rates.is_empty() || rates.contains(&f.figures.sample_rate))
+            });
+            if let Some((i, file)) = source {
+                jobs.push((*track, i, file, *format, codec));
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&codec_dir).map_err(|source| BuildError::Output {
+        path: codec_dir.clone(),
+        source,
+    })?;
+    let made: Vec<(u32, usize, CodecReport)> = jobs
+        .par_iter()
+        .map(|(track, i, lossless, format, codec)| {
+            let slug = match codec {
+                Mp3Mode::Cbr(kbps) => format!("{}-{kbps}", format.name()),
+                Mp3Mode::Vbr(quality) => format!("{}-v{quality}", format.name()),
+            };
+            let key = format!("preview-{}-{slug}", lossless.hash);
+            let encoded = store.preview(version_dir, lossless, *codec, &key, format.extension())?;
+            let (figures, _) = store.inspect(&encoded, &key)?;
+            let preview = InspectedFile {
+                path: encoded.display().to_string(),
+                lossy: true,
+                hash: key,
+                figures,
+                codec: None,
+                previews: Vec::new(),
+                ..(*lossless).clone()
+            };
+            let name = format!("{track:02}-preview-{slug}.wav");
+            let kept = store.codec(version_dir, &preview, lossless, &codec_dir.join(&name))?;
+            let settled = crate::formats::Settled {
+                bits: 0,
+                float: false,
+                rate: None,
+                codec: Some(*codec),
+            };
+            let described = format.kind.describe(&settled, preview.figures.sample_rate);
+            Ok((
+                *track,
+                *i,
+                CodecReport {
+                    preview: Some(format!("{described} (not delivered)")),
+                    against: lossless.path.clone(),
+                    true_peak: preview.figures.true_peak,
+                    overs: preview.figures.overs,
+                    loudness_change: preview.figures.integrated - lossless.figures.integrated,
+                    difference_level: kept.difference.difference_level,
+                    difference_to_signal: kept.difference.difference_to_signal,
+                    spectrum: kept.difference.spectrum,
+                    audition: kept.excerpt.map(|_| format!("codec/{name}")),
+                    audition_start: kept.excerpt.map_or(0.0, |e| e.start),
+                    audition_seconds: kept.excerpt.map_or(0.0, |e| e.seconds),
+                    audition_gain_db: kept.excerpt.map_or(0.0, |e| e.gain_db),
+                },
+            ))
+        })
+        .collect::<Result<_, BuildError>>()?;
+    for (track, i, report) in made {
+        if let Some(file) = by_track.get_mut(&track).and_then(|f| f.get_mut(i)) {
+            file.previews.push(report);
+        }
+    }
+    Ok(())
+}
+
 fn master_of<'a>(project: &'a Project, deliverable: &str) -> Option<&'a str> {
     project
         .deliverables
@@ -122,6 +217,37 @@ fn master_of<'a>(project: &'a Project, deliverable: &str) -> Option<&'a str> {
 }
 
 impl InspectionStore {
+    /// `lossless` encoded with `codec` for a preview: from the cache, or
+    /// encoded now and kept there under `key`.
+    fn preview(
+        &self,
+        version_dir: &Path,
+        lossless: &InspectedFile,
+        codec: Mp3Mode,
+        key: &str,
+        extension: &str,
+    ) -> Result<std::path::PathBuf, BuildError> {
+        let kept = self.dir.join(format!("{key}.{extension}"));
+        if kept.is_file() {
+            return Ok(kept);
+        }
+        let audio = |source: AudioError| BuildError::Audio {
+            step: format!("report: preview of {}", lossless.path),
+            source,
+        };
+        let _ = std::fs::create_dir_all(&self.dir);
+        let temp = self.dir.join(format!("{key}.{extension}.part"));
+        let mut source = DecodedFile::open(&version_dir.join(&lossless.path)).map_err(audio)?;
+        let mut sink = Mp3Sink::create(&temp, source.info().sample_rate, codec).map_err(audio)?;
+        copy_source(&mut source, &mut sink).map_err(audio)?;
+        sink.finish().map_err(audio)?;
+        std::fs::rename(&temp, &kept).map_err(|source| BuildError::Output {
+            path: kept.clone(),
+            source,
+        })?;
+        Ok(kept)
+    }
+
     /// The comparison of `lossy` with `lossless` (from the cache by both
     /// files' hashes, or measured now, with its excerpt kept beside it),
     /// its excerpt written at `excerpt`.

@@ -69,6 +69,10 @@ pub struct InspectedFile {
     /// of the same master.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codec: Option<codec::CodecReport>,
+    /// For a lossless file: the previews the report asked for, each a
+    /// lossy encoding of it made for the report only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub previews: Vec<codec::CodecReport>,
 }
 
 /// A track's files and checks.
@@ -167,9 +171,11 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
                 figures,
                 hash: file.blake3.clone(),
                 codec: None,
+                previews: Vec::new(),
             });
     }
     codec::preview(project, &store, &dir, &mut by_track)?;
+    codec::requested_previews(project, &store, &dir, &mut by_track)?;
     let tracks: Vec<TrackReport> = project
         .tracks
         .iter()

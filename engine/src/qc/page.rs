@@ -525,24 +525,33 @@ fn references(html: &mut String, t: &TrackReport, g: &bounce_nodes::Inspection) 
     html.push_str(r#"</table><p class="meta">Per octave: this track's level less the reference's at the same loudness, dB (hover for the difference in width, side to mid).</p>"#);
 }
 
-/// Each lossy file against its lossless partner: what decoding reads,
-/// what the codec moved, the difference's spectrum and an excerpt of it.
+/// Each lossy file against its lossless partner, and each preview the
+/// report made of a lossless file: what decoding reads, what the codec
+/// moved, the difference's spectrum and an excerpt of it.
 fn codecs(html: &mut String, t: &TrackReport) {
-    let coded: Vec<(&super::InspectedFile, &super::codec::CodecReport)> = t
-        .files
-        .iter()
-        .filter_map(|f| f.codec.as_ref().map(|c| (f, c)))
-        .collect();
+    // (what is decoded, its legend, the comparison)
+    let mut coded: Vec<(String, String, &super::codec::CodecReport)> = Vec::new();
+    for f in &t.files {
+        if let Some(c) = &f.codec {
+            coded.push((f.path.clone(), f.deliverable.clone(), c));
+        }
+        for p in &f.previews {
+            let codec = p.preview.clone().unwrap_or_default();
+            // The legend names the codec and its settings, the rate aside.
+            let short = codec.split(',').next().unwrap_or_default().to_string();
+            coded.push((format!("{codec}, of {}", f.path), short, p));
+        }
+    }
     if coded.is_empty() {
         return;
     }
-    html.push_str("<h3>Codec preview: each lossy file decoded, against its lossless partner</h3>");
+    html.push_str("<h3>Codec preview: each lossy file, and each preview asked for, decoded against its lossless partner</h3>");
     html.push_str("<table><tr><th>file</th><th>against</th><th>true peak decoded</th><th>overs (on sample / inter-sample)</th><th>loudness change</th><th>difference</th><th>under the music</th><th>listen to the difference</th></tr>");
-    for (file, c) in &coded {
+    for (decoded, _, c) in &coded {
         write!(
             html,
             r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{} / {}</td><td class="n">{:+.2} LU</td><td class="n">{}</td><td class="n">{:.1} dB</td><td>"#,
-            escape(&file.path),
+            escape(decoded),
             escape(&c.against),
             fig(c.true_peak, "dBTP"),
             c.overs.on_sample,
@@ -567,14 +576,22 @@ fn codecs(html: &mut String, t: &TrackReport) {
         html.push_str("</td></tr>");
     }
     html.push_str("</table>");
+    // Room above the loudest band of difference (a low bitrate reaches
+    // over −60 dB).
+    let loudest = coded
+        .iter()
+        .flat_map(|(_, _, c)| c.spectrum.mid.iter().copied())
+        .filter(|x| x.is_finite())
+        .fold(-70.0f64, f64::max);
+    let top = ((loudest / 10.0).ceil() * 10.0 + 10.0).max(-60.0);
     let mut plot = Plot::new(
         "codec difference spectrum",
         Axis::frequency(),
-        Axis::linear(-140.0, -60.0, 10.0, " dB"),
+        Axis::linear(-140.0, top, 10.0, " dB"),
     );
     let classes = ["c1", "c2", "c3", "c4"];
     let mut legend = Vec::new();
-    for (i, (file, c)) in coded.iter().enumerate() {
+    for (i, (_, legend_text, c)) in coded.iter().enumerate() {
         let class = classes[i % classes.len()];
         plot.line(
             class,
@@ -584,7 +601,7 @@ fn codecs(html: &mut String, t: &TrackReport) {
                 .copied()
                 .zip(c.spectrum.mid.iter().copied()),
         );
-        legend.push((class, escape(&file.deliverable)));
+        legend.push((class, escape(legend_text)));
     }
     let legend: Vec<(&str, &str)> = legend.iter().map(|(c, l)| (*c, l.as_str())).collect();
     html.push_str(&plot.finish(&legend));

@@ -129,8 +129,36 @@ impl Reader {
                     }
                 }
                 "report" => {
-                    child.check_shape(diags, &[], 0, false);
+                    child.check_shape(diags, &[], 0, true);
                     report = Some(child.name_span());
+                    for preview in child.children() {
+                        let diags = &mut self.diags;
+                        if preview.name() != "preview" {
+                            let other = preview.name().to_string();
+                            self.unknown_node(preview, &other, &["preview"], "in `report`");
+                            continue;
+                        }
+                        if let Some(read) = read_format(diags, &preview) {
+                            if read.format.kind.lossy() {
+                                self.previews.push(read.format);
+                            } else {
+                                let lossy: Vec<&str> = formats::FORMATS
+                                    .iter()
+                                    .filter(|f| f.lossy())
+                                    .map(|f| f.name())
+                                    .collect();
+                                self.error(
+                                    Code::BadDeliverable,
+                                    &preview.span_of(preview.args()[0].span()),
+                                    format!(
+                                        "a codec preview is of a lossy format, not \"{}\"",
+                                        read.format.name()
+                                    ),
+                                )
+                                .help = Some(format!("preview \"{}\"", lossy.join("\" or \"")));
+                            }
+                        }
+                    }
                 }
                 other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
             }

@@ -112,6 +112,7 @@ struct Reader {
     masters: Vec<Master>,
     deliverables: Vec<Deliverable>,
     reports: Vec<String>,
+    previews: Vec<FileFormat>,
     references: Vec<Reference>,
     checks: CheckRules,
     /// Where `checks` was written (a second one is an error).
@@ -491,6 +492,7 @@ impl Reader {
             masters: self.masters,
             deliverables: self.deliverables,
             reports: self.reports,
+            previews: self.previews,
             references: self.references,
             checks: self.checks,
             files: {
