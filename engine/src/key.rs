@@ -97,7 +97,7 @@ mod tests {
             kind: StepKind::Stem,
             track: Some(1),
             action: Action::Stem {
-                chain: vec![ProcessorSpec::Polarity, ProcessorSpec::Gain { db: gain }],
+                chain: vec![ProcessorSpec::Polarity {}, ProcessorSpec::Gain { db: gain }],
                 offset: 0.0,
             },
         }

@@ -84,7 +84,7 @@ fn main() {
                 ],
             },
         ),
-        ("compress", ProcessorSpec::Compress(compressor)),
+        ("compress", ProcessorSpec::Compress { params: compressor }),
         (
             "multiband",
             ProcessorSpec::Multiband {

@@ -34,7 +34,9 @@ impl Reader {
                     .collect();
                 Some(ProcessorSpec::Eq { bands })
             }
-            "compress" => self.read_compressor(node, &[]).map(ProcessorSpec::Compress),
+            "compress" => self
+                .read_compressor(node, &[])
+                .map(|params| ProcessorSpec::Compress { params }),
             "multiband" => self.read_multiband(node),
             "automate" => self.read_automation(node),
             other => unreachable!("{other} is registered with neither a build nor a reader"),

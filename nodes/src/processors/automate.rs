@@ -115,6 +115,24 @@ impl Processor for Automation {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(_: &Parameter, _: &[Breakpoint], _: &PanLaw) -> bool {
+    false
+}
+
+pub(super) fn describe(parameter: &Parameter, _: &[Breakpoint], _: &PanLaw) -> String {
+    match parameter {
+        Parameter::Gain => "gain automation".into(),
+        Parameter::Pan => "pan automation".into(),
+    }
+}
+
+pub(super) fn build(parameter: &Parameter, points: &[Breakpoint], law: &PanLaw, context: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Automation::new(*parameter, *law, points, context))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

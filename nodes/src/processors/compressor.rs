@@ -230,6 +230,21 @@ impl Processor for Compressor {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(params: &CompressorParams) -> bool {
+    params.is_identity()
+}
+
+pub(super) fn describe(params: &CompressorParams) -> String {
+    format!("compress {}:1 at {} dBFS", params.ratio, params.threshold)
+}
+
+pub(super) fn build(params: &CompressorParams, context: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Compressor::new(*params, context.sample_rate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,21 @@ impl Processor for Delay {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(seconds: &f64, mix: &f64, _: &f64) -> bool {
+    *seconds == 0.0 || *mix == 0.0
+}
+
+pub(super) fn describe(seconds: &f64, _: &f64, _: &f64) -> String {
+    format!("delay {seconds} s")
+}
+
+pub(super) fn build(seconds: &f64, mix: &f64, feedback: &f64, context: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Delay::new(*seconds, *mix, *feedback, context.sample_rate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

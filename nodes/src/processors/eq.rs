@@ -134,6 +134,21 @@ impl Processor for Eq {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(bands: &[EqBand]) -> bool {
+    bands.iter().all(EqBand::is_identity)
+}
+
+pub(super) fn describe(bands: &[EqBand]) -> String {
+    format!("eq ({})", super::bands(bands.len()))
+}
+
+pub(super) fn build(bands: &[EqBand], context: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Eq::new(bands, context.sample_rate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,21 @@ impl Processor for Fade {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(fade_in: &f64, fade_out: &f64, _: &FadeCurve) -> bool {
+    *fade_in == 0.0 && *fade_out == 0.0
+}
+
+pub(super) fn describe(fade_in: &f64, fade_out: &f64, _: &FadeCurve) -> String {
+    format!("fades {fade_in} s / {fade_out} s")
+}
+
+pub(super) fn build(fade_in: &f64, fade_out: &f64, curve: &FadeCurve, context: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Fade::new(*fade_in, *fade_out, *curve, context))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,21 @@ impl Processor for Gain {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(db: &f64) -> bool {
+    *db == 0.0
+}
+
+pub(super) fn describe(db: &f64) -> String {
+    format!("gain {db:+} dB")
+}
+
+pub(super) fn build(db: &f64, _: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Gain::new(*db))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -251,6 +251,21 @@ impl Processor for Limiter {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(_: &f64, _: &f64, _: &f64) -> bool {
+    false
+}
+
+pub(super) fn describe(ceiling: &f64, _: &f64, _: &f64) -> String {
+    format!("limit {ceiling} dBTP")
+}
+
+pub(super) fn build(ceiling: &f64, release: &f64, lookahead: &f64, context: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Limiter::new(*ceiling, *release, *lookahead, context.sample_rate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

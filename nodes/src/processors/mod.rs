@@ -1,23 +1,13 @@
-//! The chain processors. Each is a small type: its parameters live in
-//! [`ProcessorSpec`] (serialisable, part of the cache key, with a DSP
-//! version per kind), its running state in a type that implements
-//! [`Processor`].
+//! The chain processors. A processor is one file: its [`Kind`] (its
+//! parameters with their meaning, unit, default and range, its DSP
+//! version and an example), its DSP (a type that implements
+//! [`Processor`]) and its arms of [`ProcessorSpec`]; and one line in
+//! `processors!` below, which declares its variant of [`ProcessorSpec`]
+//! (serialisable, part of the cache key) and lists it in [`KINDS`].
 
-mod automate;
 mod biquad;
-mod compressor;
-mod delay;
-mod eq;
-mod fade;
-mod gain;
 pub mod kind;
-mod limiter;
-mod multiband;
-mod pan;
-mod polarity;
 pub mod registry;
-mod reverb;
-mod width;
 
 pub use crate::measure::interpolation::Interpolator;
 pub use automate::{Automation, Breakpoint, Parameter};
@@ -34,6 +24,8 @@ pub use reverb::Reverb;
 pub use width::Width;
 
 use serde::{Deserialize, Serialize};
+
+use kind::Kind;
 
 /// A processor's running state.
 pub trait Processor: Send {
@@ -56,141 +48,96 @@ pub struct ProcessorContext {
     pub total_frames: u64,
 }
 
-/// A processor and its parameters, as the project file states them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum ProcessorSpec {
-    Gain {
-        db: f64,
-    },
-    Pan {
-        position: f64,
-        law: PanLaw,
-    },
-    Polarity,
-    Eq {
-        bands: Vec<EqBand>,
-    },
-    Compress(CompressorParams),
-    Delay {
-        seconds: f64,
-        mix: f64,
-        feedback: f64,
-    },
-    Reverb {
-        size: f64,
-        damping: f64,
-        mix: f64,
-    },
-    Automate {
-        parameter: Parameter,
-        points: Vec<Breakpoint>,
-        law: PanLaw,
-    },
-    /// True-peak brick-wall limiter: ceiling dBTP, release and lookahead ms.
-    Limit {
-        ceiling: f64,
-        release: f64,
-        lookahead: f64,
-    },
-    Multiband {
-        crossovers: Vec<f64>,
-        bands: Vec<BandParams>,
-    },
-    Width {
-        width: f64,
-    },
+/// "1 band", "3 bands": the signal drawing's words.
+fn bands(n: usize) -> String {
+    match n {
+        1 => "1 band".to_string(),
+        _ => format!("{n} bands"),
+    }
+}
+
+/// Declares every processor once: its module (which holds its [`Kind`],
+/// DSP and the arms `is_identity`, `describe` and `build`), and its
+/// variant of [`ProcessorSpec`] with the parameters the cache key holds.
+/// From this list come the modules, the enum, [`KINDS`] (in this order,
+/// the reference's) and the enum's per-processor methods: adding a
+/// processor is its file and one line here.
+macro_rules! processors {
+    ($(
+        $(#[$doc:meta])*
+        $module:ident => $variant:ident { $( $(#[$field_attr:meta])* $field:ident : $ty:ty ),* $(,)? }
+    ),* $(,)?) => {
+        $(mod $module;)*
+
+        /// A processor and its parameters, as the project file states them.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "kebab-case")]
+        pub enum ProcessorSpec {
+            $( $(#[$doc])* $variant { $( $(#[$field_attr])* $field: $ty ),* } ),*
+        }
+
+        /// Every processor, in the order the reference lists them.
+        pub const KINDS: &[&Kind] = &[ $( &$module::KIND ),* ];
+
+        impl ProcessorSpec {
+            /// The processor's name, as the project file writes it.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( ProcessorSpec::$variant { .. } => $module::KIND.name ),*
+                }
+            }
+
+            /// Whether this processor leaves every sample as it is, so that an
+            /// integer-precision signal stays on its grid.
+            pub fn is_identity(&self) -> bool {
+                match self {
+                    $( ProcessorSpec::$variant { $($field),* } => $module::is_identity($($field),*) ),*
+                }
+            }
+
+            /// What this processor does, in a few words (the signal drawing's).
+            pub fn describe(&self) -> String {
+                match self {
+                    $( ProcessorSpec::$variant { $($field),* } => $module::describe($($field),*) ),*
+                }
+            }
+
+            /// Builds the running state. `Loudness` must have been resolved to a
+            /// `Gain` by the chain runner first.
+            pub fn build(&self, context: &ProcessorContext) -> Box<dyn Processor> {
+                match self {
+                    $( ProcessorSpec::$variant { $($field),* } => $module::build($($field,)* context) ),*
+                }
+            }
+        }
+    };
+}
+
+processors! {
+    gain => Gain { db: f64 },
+    pan => Pan { position: f64, law: PanLaw },
+    polarity => Polarity {},
+    width => Width { width: f64 },
     /// Static gain so that the integrated loudness here equals `lufs`; the
     /// chain runner solves it with a measuring pass.
-    Loudness {
-        lufs: f64,
-    },
-    Fade {
-        fade_in: f64,
-        fade_out: f64,
-        curve: FadeCurve,
-    },
+    loudness => Loudness { lufs: f64 },
+    eq => Eq { bands: Vec<EqBand> },
+    compressor => Compress { #[serde(flatten)] params: CompressorParams },
+    multiband => Multiband { crossovers: Vec<f64>, bands: Vec<BandParams> },
+    /// True-peak brick-wall limiter: ceiling dBTP, release and lookahead ms.
+    limiter => Limit { ceiling: f64, release: f64, lookahead: f64 },
+    delay => Delay { seconds: f64, mix: f64, feedback: f64 },
+    reverb => Reverb { size: f64, damping: f64, mix: f64 },
+    automate => Automate { parameter: Parameter, points: Vec<Breakpoint>, law: PanLaw },
+    fade => Fade { fade_in: f64, fade_out: f64, curve: FadeCurve },
 }
 
 impl ProcessorSpec {
-    /// The processor's name, as the project file writes it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ProcessorSpec::Gain { .. } => "gain",
-            ProcessorSpec::Pan { .. } => "pan",
-            ProcessorSpec::Polarity => "polarity",
-            ProcessorSpec::Width { .. } => "width",
-            ProcessorSpec::Eq { .. } => "eq",
-            ProcessorSpec::Compress(_) => "compress",
-            ProcessorSpec::Delay { .. } => "delay",
-            ProcessorSpec::Reverb { .. } => "reverb",
-            ProcessorSpec::Automate { .. } => "automate",
-            ProcessorSpec::Limit { .. } => "limit",
-            ProcessorSpec::Multiband { .. } => "multiband",
-            ProcessorSpec::Loudness { .. } => "loudness",
-            ProcessorSpec::Fade { .. } => "fade",
-        }
-    }
-
-    /// What this processor does, in a few words (the signal drawing's).
-    pub fn describe(&self) -> String {
-        let bands = |n: usize| match n {
-            1 => "1 band".to_string(),
-            _ => format!("{n} bands"),
-        };
-        match self {
-            ProcessorSpec::Gain { db } => format!("gain {db:+} dB"),
-            ProcessorSpec::Pan { position, .. } => format!("pan {position:+.2}"),
-            ProcessorSpec::Polarity => "polarity".into(),
-            ProcessorSpec::Width { width } => format!("width {width}"),
-            ProcessorSpec::Eq { bands: b } => format!("eq ({})", bands(b.len())),
-            ProcessorSpec::Compress(c) => {
-                format!("compress {}:1 at {} dBFS", c.ratio, c.threshold)
-            }
-            ProcessorSpec::Multiband { bands: b, .. } => format!("multiband ({})", bands(b.len())),
-            ProcessorSpec::Limit { ceiling, .. } => format!("limit {ceiling} dBTP"),
-            ProcessorSpec::Loudness { lufs } => format!("loudness {lufs} LUFS"),
-            ProcessorSpec::Delay { seconds, .. } => format!("delay {seconds} s"),
-            ProcessorSpec::Reverb { size, .. } => format!("reverb (size {size})"),
-            ProcessorSpec::Automate { parameter, .. } => match parameter {
-                Parameter::Gain => "gain automation".into(),
-                Parameter::Pan => "pan automation".into(),
-            },
-            ProcessorSpec::Fade {
-                fade_in, fade_out, ..
-            } => format!("fades {fade_in} s / {fade_out} s"),
-        }
-    }
-
     /// The version of this kind's DSP, as its registry entry states it.
     pub fn dsp_version(&self) -> u32 {
         registry::kind(self.name())
             .expect("every processor is registered")
             .version
-    }
-
-    /// Whether this processor leaves every sample as it is, so that an
-    /// integer-precision signal stays on its grid.
-    pub fn is_identity(&self) -> bool {
-        match self {
-            ProcessorSpec::Gain { db } => *db == 0.0,
-            ProcessorSpec::Pan { position, law } => {
-                *position == 0.0 && *law != PanLaw::ConstantPower
-            }
-            ProcessorSpec::Width { width } => *width == 1.0,
-            ProcessorSpec::Eq { bands } => bands.iter().all(EqBand::is_identity),
-            ProcessorSpec::Compress(params) => params.is_identity(),
-            ProcessorSpec::Delay { seconds, mix, .. } => *seconds == 0.0 || *mix == 0.0,
-            ProcessorSpec::Reverb { mix, .. } => *mix == 0.0,
-            ProcessorSpec::Automate { .. } => false,
-            ProcessorSpec::Limit { .. } => false,
-            // Neutral bands still pass an allpass: not an identity.
-            ProcessorSpec::Multiband { .. } => false,
-            ProcessorSpec::Fade {
-                fade_in, fade_out, ..
-            } => *fade_in == 0.0 && *fade_out == 0.0,
-            ProcessorSpec::Polarity | ProcessorSpec::Loudness { .. } => false,
-        }
     }
 
     /// Frames of sound this processor adds after its input ends (echoes,
@@ -225,53 +172,44 @@ impl ProcessorSpec {
             other => other.clone(),
         }
     }
+}
 
-    /// Builds the running state. `Loudness` must have been resolved to a
-    /// `Gain` by the chain runner first.
-    pub fn build(&self, context: &ProcessorContext) -> Box<dyn Processor> {
-        match self {
-            ProcessorSpec::Gain { db } => Box::new(Gain::new(*db)),
-            ProcessorSpec::Pan { position, law } => Box::new(Pan::new(*position, *law)),
-            ProcessorSpec::Polarity => Box::new(Polarity),
-            ProcessorSpec::Width { width } => Box::new(Width::new(*width)),
-            ProcessorSpec::Eq { bands } => Box::new(Eq::new(bands, context.sample_rate)),
-            ProcessorSpec::Compress(params) => {
-                Box::new(Compressor::new(*params, context.sample_rate))
-            }
-            ProcessorSpec::Delay {
-                seconds,
-                mix,
-                feedback,
-            } => Box::new(Delay::new(*seconds, *mix, *feedback, context.sample_rate)),
-            ProcessorSpec::Reverb { size, damping, mix } => {
-                Box::new(Reverb::new(*size, *damping, *mix, context.sample_rate))
-            }
-            ProcessorSpec::Automate {
-                parameter,
-                points,
-                law,
-            } => Box::new(Automation::new(*parameter, *law, points, context)),
-            ProcessorSpec::Limit {
-                ceiling,
-                release,
-                lookahead,
-            } => Box::new(Limiter::new(
-                *ceiling,
-                *release,
-                *lookahead,
-                context.sample_rate,
-            )),
-            ProcessorSpec::Multiband { crossovers, bands } => {
-                Box::new(Multiband::new(crossovers, bands, context.sample_rate))
-            }
-            ProcessorSpec::Loudness { .. } => {
-                unreachable!("the chain runner resolves loudness before building")
-            }
-            ProcessorSpec::Fade {
-                fade_in,
-                fade_out,
-                curve,
-            } => Box::new(Fade::new(*fade_in, *fade_out, *curve, context)),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cache key holds processors as JSON: a variant's shape is part
+    /// of every key, so these stay as they were written before the list.
+    #[test]
+    fn processors_serialise_as_the_keys_hold_them() {
+        let json = |spec: &ProcessorSpec| serde_json::to_string(spec).unwrap();
+        assert_eq!(json(&ProcessorSpec::Polarity {}), r#"{"kind":"polarity"}"#);
+        assert_eq!(
+            json(&ProcessorSpec::Gain { db: -3.0 }),
+            r#"{"kind":"gain","db":-3.0}"#
+        );
+        let params = CompressorParams::default();
+        let compress = ProcessorSpec::Compress { params };
+        let text = json(&compress);
+        assert!(
+            text.starts_with(r#"{"kind":"compress","threshold":"#),
+            "{text}"
+        );
+        for spec in [compress, ProcessorSpec::Polarity {}] {
+            let back: ProcessorSpec = serde_json::from_str(&json(&spec)).unwrap();
+            assert_eq!(back, spec);
         }
+    }
+
+    /// Every kind in the list has its variant, and the other way round.
+    #[test]
+    fn the_list_names_each_kind_once() {
+        for kind in KINDS {
+            assert_eq!(KINDS.iter().filter(|k| k.name == kind.name).count(), 1);
+        }
+        let spec = ProcessorSpec::Width { width: 1.0 };
+        assert_eq!(spec.name(), "width");
+        assert!(spec.is_identity());
+        assert_eq!(spec.describe(), "width 1");
     }
 }

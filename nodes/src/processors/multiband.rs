@@ -170,6 +170,22 @@ impl Processor for Multiband {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(_: &[f64], _: &[BandParams]) -> bool {
+    // Neutral bands still pass an allpass: not an identity.
+    false
+}
+
+pub(super) fn describe(_: &[f64], bands: &[BandParams]) -> String {
+    format!("multiband ({})", super::bands(bands.len()))
+}
+
+pub(super) fn build(crossovers: &[f64], bands: &[BandParams], context: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Multiband::new(crossovers, bands, context.sample_rate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,6 +83,21 @@ impl Processor for Pan {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(position: &f64, law: &PanLaw) -> bool {
+    *position == 0.0 && *law != PanLaw::ConstantPower
+}
+
+pub(super) fn describe(position: &f64, _: &PanLaw) -> String {
+    format!("pan {position:+.2}")
+}
+
+pub(super) fn build(position: &f64, law: &PanLaw, _: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Pan::new(*position, *law))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ pub const KIND: Kind = Kind {
     params: &[],
     other_props: &[],
     version: 1,
-    build: Some(|_| ProcessorSpec::Polarity),
+    build: Some(|_| ProcessorSpec::Polarity {}),
     in_chain: true,
     example: "polarity",
 };
@@ -24,6 +24,21 @@ impl Processor for Polarity {
             *x = -*x;
         }
     }
+}
+
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity() -> bool {
+    false
+}
+
+pub(super) fn describe() -> String {
+    "polarity".into()
+}
+
+pub(super) fn build(_: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Polarity)
 }
 
 #[cfg(test)]

@@ -1,42 +1,16 @@
 //! The processors a project can name. Each kind's parameters (name,
 //! meaning, unit, default, range), DSP version and an example live beside
-//! its DSP, in its own file, as a [`Kind`]; [`KINDS`] is the one list that
-//! names them all. The reader (and its "expected one of" help), the cache
-//! key's versions and the reference in `docs/processors.md` all come from
-//! here: adding a processor is its file and one line below.
+//! its DSP, in its own file, as a [`Kind`]; [`KINDS`], made by the one
+//! list in `processors!` (processors/mod.rs), names them all. The reader
+//! (and its "expected one of" help), the cache key's versions and the
+//! reference in `docs/processors.md` all come from here: adding a
+//! processor is its file and one line in that list.
 
 pub use super::kind::{Kind, Param};
-use super::ProcessorSpec;
 
-/// The target's gain (a chain's `loudness`): the chain runner measures
-/// and solves it, so it has no file of its own.
-pub const LOUDNESS: Kind = Kind {
-    name: "loudness",
-    summary: "a static gain that brings the chain's integrated loudness to a level",
-    params: &[Param::argument("a loudness in LUFS", "LUFS", -70.0, 0.0)],
-    other_props: &[],
-    version: 1,
-    build: Some(|v| ProcessorSpec::Loudness { lufs: v[0] }),
-    in_chain: true,
-    example: "loudness -16",
-};
-
-/// Every processor, in the order the reference lists them.
-pub const KINDS: &[&Kind] = &[
-    &super::gain::KIND,
-    &super::pan::KIND,
-    &super::polarity::KIND,
-    &super::width::KIND,
-    &LOUDNESS,
-    &super::eq::KIND,
-    &super::compressor::KIND,
-    &super::multiband::KIND,
-    &super::limiter::KIND,
-    &super::delay::KIND,
-    &super::reverb::KIND,
-    &super::automate::KIND,
-    &super::fade::KIND,
-];
+/// Every processor, in the order the reference lists them: the list in
+/// `processors!` (processors/mod.rs).
+pub use super::KINDS;
 
 /// The kind named `name`.
 pub fn kind(name: &str) -> Option<&'static Kind> {
@@ -67,7 +41,8 @@ fn number(value: f64) -> String {
 pub fn reference() -> String {
     let mut out = String::from(
         "# Processors\n\n\
-         Generated from bounce's processor registry (`nodes/src/processors/registry.rs`); \
+         Generated from bounce's processor registry (`nodes/src/processors/`, one file per \
+         processor, listed once in `processors!`); \
          a test keeps this file equal to it. Each processor's numbers, their defaults and \
          ranges, and its DSP version, which the cache key carries: a new version renders \
          again exactly the steps that run it.\n",

@@ -146,6 +146,21 @@ impl Processor for Reverb {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(_: &f64, _: &f64, mix: &f64) -> bool {
+    *mix == 0.0
+}
+
+pub(super) fn describe(size: &f64, _: &f64, _: &f64) -> String {
+    format!("reverb (size {size})")
+}
+
+pub(super) fn build(size: &f64, damping: &f64, mix: &f64, context: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Reverb::new(*size, *damping, *mix, context.sample_rate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,21 @@ impl Processor for Width {
     }
 }
 
+/// This processor's arms of [`super::ProcessorSpec`] (see `processors!`):
+/// whether it leaves every sample as it is, its few words for the signal
+/// drawing, and its running state.
+pub(super) fn is_identity(width: &f64) -> bool {
+    *width == 1.0
+}
+
+pub(super) fn describe(width: &f64) -> String {
+    format!("width {width}")
+}
+
+pub(super) fn build(width: &f64, _: &super::ProcessorContext) -> Box<dyn Processor> {
+    Box::new(Width::new(*width))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
