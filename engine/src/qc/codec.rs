@@ -84,29 +84,12 @@ pub(super) fn preview(
     if jobs.is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(&codec_dir).map_err(|source| BuildError::Output {
-        path: codec_dir.clone(),
-        source,
-    })?;
+    create_codec_dir(&codec_dir)?;
     let measured: Vec<(u32, usize, CodecReport)> = jobs
         .par_iter()
         .map(|(track, i, file, partner)| {
             let name = format!("{track:02}-{}.wav", file.deliverable);
-            let kept = store.codec(version_dir, file, partner, &codec_dir.join(&name))?;
-            let report = CodecReport {
-                preview: None,
-                against: partner.path.clone(),
-                true_peak: file.figures.true_peak,
-                overs: file.figures.overs,
-                loudness_change: file.figures.integrated - partner.figures.integrated,
-                difference_level: kept.difference.difference_level,
-                difference_to_signal: kept.difference.difference_to_signal,
-                spectrum: kept.difference.spectrum,
-                audition: kept.excerpt.map(|_| format!("codec/{name}")),
-                audition_start: kept.excerpt.map_or(0.0, |e| e.start),
-                audition_seconds: kept.excerpt.map_or(0.0, |e| e.seconds),
-                audition_gain_db: kept.excerpt.map_or(0.0, |e| e.gain_db),
-            };
+            let report = compare(store, version_dir, &codec_dir, file, partner, &name, None)?;
             Ok((*track, *i, report))
         })
         .collect::<Result<_, BuildError>>()?;
@@ -145,10 +128,7 @@ pub(super) fn requested_previews(
     if jobs.is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(&codec_dir).map_err(|source| BuildError::Output {
-        path: codec_dir.clone(),
-        source,
-    })?;
+    create_codec_dir(&codec_dir)?;
     let made: Vec<(u32, usize, CodecReport)> = jobs
         .par_iter()
         .map(|(track, i, lossless, format, codec)| {
@@ -168,8 +148,6 @@ pub(super) fn requested_previews(
                 previews: Vec::new(),
                 ..(*lossless).clone()
             };
-            let name = format!("{track:02}-preview-{slug}.wav");
-            let kept = store.codec(version_dir, &preview, lossless, &codec_dir.join(&name))?;
             let settled = crate::formats::Settled {
                 bits: 0,
                 float: false,
@@ -177,23 +155,20 @@ pub(super) fn requested_previews(
                 codec: Some(*codec),
             };
             let described = format.kind.describe(&settled, preview.figures.sample_rate);
+            let name = format!("{track:02}-preview-{slug}.wav");
+            let said = Some(format!("{described} (not delivered)"));
             Ok((
                 *track,
                 *i,
-                CodecReport {
-                    preview: Some(format!("{described} (not delivered)")),
-                    against: lossless.path.clone(),
-                    true_peak: preview.figures.true_peak,
-                    overs: preview.figures.overs,
-                    loudness_change: preview.figures.integrated - lossless.figures.integrated,
-                    difference_level: kept.difference.difference_level,
-                    difference_to_signal: kept.difference.difference_to_signal,
-                    spectrum: kept.difference.spectrum,
-                    audition: kept.excerpt.map(|_| format!("codec/{name}")),
-                    audition_start: kept.excerpt.map_or(0.0, |e| e.start),
-                    audition_seconds: kept.excerpt.map_or(0.0, |e| e.seconds),
-                    audition_gain_db: kept.excerpt.map_or(0.0, |e| e.gain_db),
-                },
+                compare(
+                    store,
+                    version_dir,
+                    &codec_dir,
+                    &preview,
+                    lossless,
+                    &name,
+                    said,
+                )?,
             ))
         })
         .collect::<Result<_, BuildError>>()?;
@@ -203,6 +178,41 @@ pub(super) fn requested_previews(
         }
     }
     Ok(())
+}
+
+fn create_codec_dir(codec_dir: &Path) -> Result<(), BuildError> {
+    std::fs::create_dir_all(codec_dir).map_err(|source| BuildError::Output {
+        path: codec_dir.to_path_buf(),
+        source,
+    })
+}
+
+/// `lossy` decoded and measured against `lossless`, its excerpt written as
+/// `name` in the codec folder; `preview` names a codec the report asked for.
+fn compare(
+    store: &InspectionStore,
+    version_dir: &Path,
+    codec_dir: &Path,
+    lossy: &InspectedFile,
+    lossless: &InspectedFile,
+    name: &str,
+    preview: Option<String>,
+) -> Result<CodecReport, BuildError> {
+    let kept = store.codec(version_dir, lossy, lossless, &codec_dir.join(name))?;
+    Ok(CodecReport {
+        preview,
+        against: lossless.path.clone(),
+        true_peak: lossy.figures.true_peak,
+        overs: lossy.figures.overs,
+        loudness_change: lossy.figures.integrated - lossless.figures.integrated,
+        difference_level: kept.difference.difference_level,
+        difference_to_signal: kept.difference.difference_to_signal,
+        spectrum: kept.difference.spectrum,
+        audition: kept.excerpt.map(|_| format!("codec/{name}")),
+        audition_start: kept.excerpt.map_or(0.0, |e| e.start),
+        audition_seconds: kept.excerpt.map_or(0.0, |e| e.seconds),
+        audition_gain_db: kept.excerpt.map_or(0.0, |e| e.gain_db),
+    })
 }
 
 fn master_of<'a>(project: &'a Project, deliverable: &str) -> Option<&'a str> {
