@@ -3,8 +3,8 @@
 use bounce_cache::TempFile;
 use bounce_nodes::{
     render_chain, render_limited, solve_target, AudioError, BlockSource, ChainContext,
-    EnvelopeWriter, LimiterSettings, LoudnessMeter, PcmReader, PcmWriter, Precision, ProcessorSpec,
-    Solution, TargetProblem, Tee, TruePeakMeter, TARGET_TOLERANCE,
+    EnvelopeWriter, LimiterSettings, LoudnessMeter, LoudnessReport, PcmReader, PcmWriter,
+    Precision, ProcessorSpec, Solution, TargetProblem, Tee, TruePeakMeter, TARGET_TOLERANCE,
 };
 
 use crate::render::GRID_MARGIN_DB;
@@ -19,6 +19,36 @@ const HEAVY_LIMITING_DB: f64 = 6.0;
 const VERIFY_ROUNDS: usize = 4;
 /// Extra room taken when the limiter's ceiling is lowered after an over, dB.
 const VERIFY_MARGIN_DB: f64 = 0.005;
+
+/// What reads a master's output: its strict true peak, and its loudness
+/// unless the solver measured these very samples already.
+enum FinalMeter {
+    Both(Box<LoudnessMeter>),
+    Peaks(TruePeakMeter),
+}
+
+impl FinalMeter {
+    fn sink(&mut self) -> &mut dyn bounce_nodes::BlockSink {
+        match self {
+            FinalMeter::Both(meter) => meter.as_mut(),
+            FinalMeter::Peaks(meter) => meter,
+        }
+    }
+
+    /// The report, with `solved` (LUFS) as the loudness where only peaks
+    /// were read (the other figures are NaN, as the integrated meter's are).
+    fn report(&self, solved: Option<f64>) -> Result<LoudnessReport, AudioError> {
+        match (self, solved) {
+            (FinalMeter::Peaks(peaks), Some(integrated)) => Ok(LoudnessReport {
+                integrated,
+                true_peak: peaks.true_peak_db(),
+                ..LoudnessReport::unmeasured()
+            }),
+            (FinalMeter::Both(meter), _) => meter.report(),
+            (FinalMeter::Peaks(_), None) => unreachable!("peaks alone only with a solved loudness"),
+        }
+    }
+}
 
 /// A chain's output kept in a temp file, with its loudness and true peak,
 /// and the limiter's detection of it (so trying gains costs no detection).
@@ -104,6 +134,9 @@ impl Renderer<'_> {
         let mut previous_gain = None;
         for round in 1..=VERIFY_ROUNDS {
             let settings = limiter.at(limit_at);
+            // The solver's loudness at the gain it returns: the output below
+            // is the same samples it measured, so only its peaks are read.
+            let mut solved_loudness = None;
             let gain = match (album, target) {
                 (Some((gain, _)), _) => gain,
                 (None, Some(_)) if !rendered.loudness.is_finite() => 0.0,
@@ -127,6 +160,7 @@ impl Renderer<'_> {
                     )
                     .map_err(&audio)?;
                     check_target(step, target, ceiling, &solution)?;
+                    solved_loudness = Some(solution.loudness);
                     solution.gain_db
                 }
                 (None, None) => 0.0,
@@ -135,11 +169,16 @@ impl Renderer<'_> {
             let temp = self.cache.temp_file("master");
             let mut writer =
                 PcmWriter::create(temp.path(), self.rate, Precision::Float).map_err(&audio)?;
-            let mut meter = LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?;
+            let mut meter = match solved_loudness {
+                Some(_) => FinalMeter::Peaks(TruePeakMeter::new(self.rate)),
+                None => FinalMeter::Both(Box::new(
+                    LoudnessMeter::true_peak_and_integrated(self.rate).map_err(&audio)?,
+                )),
+            };
             let reader = PcmReader::open(rendered.file.path()).map_err(&audio)?;
             let mut tee = Tee {
                 first: &mut writer,
-                second: &mut meter,
+                second: meter.sink(),
             };
             let limited = render_limited(
                 Box::new(reader),
@@ -151,7 +190,7 @@ impl Renderer<'_> {
             )
             .map_err(&audio)?;
             let frames = writer.finish().map_err(&audio)?;
-            let report = meter.report().map_err(&audio)?;
+            let report = meter.report(solved_loudness).map_err(&audio)?;
             let over = report.true_peak - ceiling;
             if over > 0.0 && round < VERIFY_ROUNDS {
                 limit_at -= over + VERIFY_MARGIN_DB;

@@ -23,6 +23,20 @@ pub struct LoudnessReport {
     pub max_short_term: f64,
 }
 
+impl LoudnessReport {
+    /// A report of nothing measured: every figure NaN.
+    pub fn unmeasured() -> Self {
+        LoudnessReport {
+            integrated: f64::NAN,
+            range: f64::NAN,
+            true_peak: f64::NAN,
+            sample_peak: f64::NAN,
+            max_momentary: f64::NAN,
+            max_short_term: f64::NAN,
+        }
+    }
+}
+
 /// A sink that measures what flows into it.
 pub struct LoudnessMeter {
     meter: EbuR128,
@@ -135,11 +149,8 @@ impl LoudnessMeter {
         if !self.full {
             return Ok(LoudnessReport {
                 integrated,
-                range: f64::NAN,
                 true_peak,
-                sample_peak: f64::NAN,
-                max_momentary: f64::NAN,
-                max_short_term: f64::NAN,
+                ..LoudnessReport::unmeasured()
             });
         }
         let peak =
