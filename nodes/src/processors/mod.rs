@@ -118,6 +118,7 @@ processors! {
     pan => Pan { position: f64, law: PanLaw },
     polarity => Polarity {},
     width => Width { width: f64 },
+    mono_bass => MonoBass { freq: f64 },
     /// Static gain so that the integrated loudness here equals `lufs`; the
     /// chain runner solves it with a measuring pass.
     loudness => Loudness { lufs: f64 },
