@@ -559,6 +559,9 @@ pub(crate) struct SpectrumAccumulator {
     /// Power per bin, summed over transforms: left, right, mid, side.
     power: [Vec<f64>; 4],
     transforms: u64,
+    /// The transform's scratch: windowed input, left and right spectra.
+    input: Vec<f64>,
+    spectra: [Vec<realfft::num_complex::Complex<f64>>; 2],
 }
 
 impl SpectrumAccumulator {
@@ -566,8 +569,11 @@ impl SpectrumAccumulator {
         let window = (0..FFT)
             .map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / FFT as f64).cos())
             .collect();
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(FFT);
         SpectrumAccumulator {
-            fft: RealFftPlanner::<f64>::new().plan_fft_forward(FFT),
+            input: fft.make_input_vec(),
+            spectra: [fft.make_output_vec(), fft.make_output_vec()],
+            fft,
             window,
             pending: [Vec::new(), Vec::new()],
             power: std::array::from_fn(|_| vec![0.0; FFT / 2 + 1]),
@@ -586,25 +592,23 @@ impl SpectrumAccumulator {
     }
 
     fn transform(&mut self) {
-        let (l, r) = (&self.pending[0][..FFT], &self.pending[1][..FFT]);
-        let signals: [Box<dyn Fn(usize) -> f64>; 4] = [
-            Box::new(|i| l[i] as f64),
-            Box::new(|i| r[i] as f64),
-            Box::new(|i| (l[i] as f64 + r[i] as f64) / 2.0),
-            Box::new(|i| (l[i] as f64 - r[i] as f64) / 2.0),
-        ];
-        let mut input = self.fft.make_input_vec();
-        let mut output = self.fft.make_output_vec();
-        for (signal, power) in signals.iter().zip(self.power.iter_mut()) {
-            for (i, x) in input.iter_mut().enumerate() {
-                *x = signal(i) * self.window[i];
+        // Left and right are transformed; mid and side follow by
+        // linearity: the transform of (L ± R)/2 is (X_L ± X_R)/2.
+        for (channel, spectrum) in self.pending.iter().zip(self.spectra.iter_mut()) {
+            for ((x, s), w) in self.input.iter_mut().zip(&channel[..FFT]).zip(&self.window) {
+                *x = *s as f64 * w;
             }
             self.fft
-                .process(&mut input, &mut output)
+                .process(&mut self.input, spectrum)
                 .expect("buffers from the plan");
-            for (p, c) in power.iter_mut().zip(&output) {
-                *p += c.norm_sqr();
-            }
+        }
+        let [left, right] = &self.spectra;
+        let [pl, pr, pm, ps] = &mut self.power;
+        for (k, (l, r)) in left.iter().zip(right).enumerate() {
+            pl[k] += l.norm_sqr();
+            pr[k] += r.norm_sqr();
+            pm[k] += ((l + r) * 0.5).norm_sqr();
+            ps[k] += ((l - r) * 0.5).norm_sqr();
         }
         self.transforms += 1;
     }
