@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use bounce_engine::{build, BuildError, BuildOptions, Project};
+use bounce_engine::{build, BuildError, BuildOptions, BuildReport, Project};
 
 use crate::args::{MessageFormat, EXIT_FAILED, EXIT_USAGE};
 use crate::report::{print_build_error, HumanObserver, JsonObserver};
@@ -13,7 +13,7 @@ pub(crate) fn run_build(
     project: &Project,
     options: BuildOptions,
     format: MessageFormat,
-) -> Result<(), i32> {
+) -> Result<BuildReport, i32> {
     let dry_run = options.dry_run;
     let started = Instant::now();
     let result = match format {
@@ -36,7 +36,7 @@ pub(crate) fn run_build(
         }
     };
     match result {
-        Ok(report) if report.failed == 0 => Ok(()),
+        Ok(report) if report.failed == 0 => Ok(report),
         Ok(report) => {
             for error in &report.errors {
                 eprintln!("error: {error}");

@@ -199,9 +199,10 @@ pub fn run() -> i32 {
                 if options.targets.len() < asked {
                     options.targets.clear();
                 }
-                run_build(&p, options.clone(), message_format)?;
+                options.report = report;
+                let built = run_build(&p, options.clone(), message_format)?;
                 if report {
-                    write_report(&p, &options, true)?;
+                    write_report(&p, &options, built.inspected, true)?;
                 }
                 Ok(())
             })
@@ -242,7 +243,7 @@ pub fn run() -> i32 {
                 },
                 Err(code) => return code,
             };
-            load(&project).and_then(|p| run_build(&p, options, message_format))
+            load(&project).and_then(|p| run_build(&p, options, message_format).map(|_| ()))
         }
         Command::Graph {
             targets,
@@ -378,9 +379,12 @@ impl bounce_engine::Observer for StaleSteps {
 
 fn run_report(args: &ProjectArgs) -> Result<(), i32> {
     let project = load(args)?;
-    let options = args.options()?;
-    run_build(&project, options.clone(), MessageFormat::Human)?;
-    write_report(&project, &options, false)
+    let options = BuildOptions {
+        report: true,
+        ..args.options()?
+    };
+    let built = run_build(&project, options.clone(), MessageFormat::Human)?;
+    write_report(&project, &options, built.inspected, false)
 }
 
 /// Writes the release report of a built version and says what it found;
@@ -388,14 +392,21 @@ fn run_report(args: &ProjectArgs) -> Result<(), i32> {
 /// In a build (`recall` true), warnings about files that did not change
 /// were said when they did: they are counted, not repeated. Failures are
 /// always said.
-fn write_report(project: &Project, options: &BuildOptions, recall: bool) -> Result<(), i32> {
+fn write_report(
+    project: &Project,
+    options: &BuildOptions,
+    built: usize,
+    recall: bool,
+) -> Result<(), i32> {
     let outcome = bounce_engine::qc::write_report(project, &cache_dir(project, options)).map_err(
         |error| {
             print_build_error(&error);
             EXIT_FAILED
         },
     )?;
-    let quiet_warnings = recall && outcome.inspected == 0;
+    // Files measured by this build's steps, or by the report itself.
+    let inspected = built + outcome.inspected;
+    let quiet_warnings = recall && inspected == 0;
     for check in outcome.failed() {
         eprintln!("error: {}: {}", check.name, check.figures);
     }
@@ -407,7 +418,7 @@ fn write_report(project: &Project, options: &BuildOptions, recall: bool) -> Resu
         "Reported",
         outcome.page.display(),
         outcome.files,
-        outcome.inspected,
+        inspected,
         outcome.checks.len() - outcome.failed().count() - outcome.warned().count(),
         outcome.warned().count(),
         outcome.failed().count()

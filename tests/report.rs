@@ -117,6 +117,52 @@ fn the_report_measures_every_delivered_file_and_checks_it() {
     assert!((integrated + 18.0).abs() < 0.3, "{integrated}");
 }
 
+/// The report's measurements are steps of the build: one `inspect` step
+/// per delivered file, built once, cached after, and built again only for
+/// the files whose bytes changed (a new title re-tags track 2's files).
+#[test]
+fn the_reports_measurements_are_steps_of_the_build_keyed_by_each_file() {
+    let project = project();
+    let with_report = format!("{PROJECT}deliverable \"qc\" {{ report; }}\n");
+    project.write("bounce.kdl", &with_report);
+    let inspections = |log: &BuildLog, status: &str| -> Vec<String> {
+        log.steps
+            .iter()
+            .filter(|s| s["kind"] == "inspect" && s["status"] == status)
+            .map(|s| s["step"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = project.build_ok(&[]);
+    let mut built = inspections(&first, "built");
+    built.sort();
+    assert_eq!(
+        built,
+        [
+            "inspect:mp3:1",
+            "inspect:mp3:2",
+            "inspect:wav:1",
+            "inspect:wav:2"
+        ]
+    );
+    let stderr = String::from_utf8_lossy(&first.output.stderr);
+    assert!(stderr.contains("4 files, 4 inspected now"), "{stderr}");
+
+    let again = project.build_ok(&[]);
+    assert!(inspections(&again, "built").is_empty());
+    assert_eq!(inspections(&again, "cached").len(), 4);
+
+    project.write(
+        "bounce.kdl",
+        &with_report.replace("track 2 \"Other\"", "track 2 \"Renamed\""),
+    );
+    let retitled = project.build_ok(&[]);
+    let mut built = inspections(&retitled, "built");
+    built.sort();
+    assert_eq!(built, ["inspect:mp3:2", "inspect:wav:2"]);
+    let stderr = String::from_utf8_lossy(&retitled.output.stderr);
+    assert!(stderr.contains("4 files, 2 inspected now"), "{stderr}");
+}
+
 #[test]
 fn a_report_deliverable_writes_the_report_with_every_complete_build() {
     let project = project();

@@ -19,7 +19,7 @@ use crate::plan::{plan, Plan};
 use crate::publish::publish;
 use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
 use crate::schedule::{self, Dag, Ended, Work};
-use crate::step::{Action, Step};
+use crate::step::{Action, Step, StepKind};
 use crate::{BuildError, Project};
 
 /// How to build.
@@ -43,6 +43,9 @@ pub struct BuildOptions {
     /// With `dry_run`: what to move between the local and remote caches
     /// instead of saying what would render.
     pub sync: Option<CacheSync>,
+    /// Measure every delivered file for the release report, as steps of
+    /// the graph (`inspect:…`), alongside the rest of the build.
+    pub report: bool,
 }
 
 /// `bounce cache push` and `pull`.
@@ -153,7 +156,10 @@ pub fn build(
     options: &BuildOptions,
     observer: &dyn Observer,
 ) -> Result<BuildReport, BuildError> {
-    let plan = plan(project).map_err(BuildError::Project)?;
+    let mut plan = plan(project).map_err(BuildError::Project)?;
+    if options.report {
+        plan.add_inspections();
+    }
     let selected = select(project, &plan, &options.targets)?;
     let root = cache_dir(project, options);
     // One writer at a time per cache (locked before the cache is even
@@ -226,9 +232,15 @@ pub fn build(
         ..BuildReport::default()
     };
 
-    for result in run.results.iter().filter_map(OnceLock::get) {
+    for (index, result) in run.results.iter().enumerate() {
+        let Some(result) = result.get() else { continue };
         match result {
-            Outcome::Done(_, Status::Built, _) => report.built += 1,
+            Outcome::Done(_, Status::Built, _) => {
+                report.built += 1;
+                if plan.graph[NodeIndex::new(index)].kind == StepKind::Inspect {
+                    report.inspected += 1;
+                }
+            }
             Outcome::Done(_, Status::Cached, _) => report.cached += 1,
             Outcome::Done(..) => {}
             Outcome::Failed => report.failed += 1,
@@ -392,6 +404,7 @@ fn select(
     let mut roots = Vec::new();
     if targets.is_empty() {
         roots.extend(plan.outputs.iter().map(|o| o.step));
+        roots.extend(&plan.inspections);
     }
     for target in targets {
         let (name, track) = match target.split_once(':') {

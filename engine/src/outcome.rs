@@ -12,6 +12,8 @@ use crate::render::OutputInfo;
 #[derive(Debug, Default)]
 pub struct BuildReport {
     pub built: usize,
+    /// Of the steps built, the release report's measurements of files.
+    pub inspected: usize,
     pub cached: usize,
     pub failed: usize,
     pub stale: usize,

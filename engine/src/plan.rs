@@ -21,6 +21,9 @@ pub struct Plan {
     /// The deliverable steps and where their files go, relative to the
     /// version folder.
     pub outputs: Vec<PlannedOutput>,
+    /// The release report's steps, each measuring one delivered file
+    /// (see [`Plan::add_inspections`]).
+    pub inspections: Vec<NodeIndex>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +39,40 @@ pub struct PlannedOutput {
 impl Plan {
     pub fn inputs_of(&self, step: NodeIndex) -> &[NodeIndex] {
         self.inputs.get(&step).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Adds the release report's steps: one per delivered audio file of a
+    /// track, measuring it (`inspect:DELIVERABLE:TRACK[:STEM]`), keyed by
+    /// the file's content, so a report measures again only what changed.
+    pub fn add_inspections(&mut self) {
+        let audio = ["wav", "aiff", "flac", "mp3"];
+        let files: Vec<(NodeIndex, String)> = self
+            .outputs
+            .iter()
+            .filter(|o| o.track.is_some())
+            .filter(|o| {
+                o.path
+                    .extension()
+                    .is_some_and(|e| audio.contains(&e.to_string_lossy().as_ref()))
+            })
+            .map(|o| {
+                let id = &self.graph[o.step].id;
+                let what = id.split_once(':').map_or(id.as_str(), |(_, rest)| rest);
+                (o.step, format!("inspect:{what}"))
+            })
+            .collect();
+        for (file, id) in files {
+            let track = self.graph[file].track;
+            let index = self.graph.add_node(Step {
+                id,
+                kind: StepKind::Inspect,
+                track,
+                action: Action::Inspect,
+            });
+            self.graph.add_edge(file, index, ());
+            self.inputs.insert(index, vec![file]);
+            self.inspections.push(index);
+        }
     }
 }
 
@@ -827,6 +864,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         return Err(ProjectErrors(errors));
     }
     Ok(Plan {
+        inspections: Vec::new(),
         graph: planner.graph,
         inputs: planner.inputs,
         outputs,

@@ -34,6 +34,8 @@ pub enum StepKind {
     Image,
     /// The CUE sheet of a CD image.
     Cue,
+    /// A delivered file measured for the release report.
+    Inspect,
 }
 
 impl StepKind {
@@ -44,6 +46,7 @@ impl StepKind {
     pub fn typical_cost(self) -> u64 {
         match self {
             StepKind::Source | StepKind::Tag | StepKind::Cue => 1,
+            StepKind::Inspect => 4,
             StepKind::ReplayGain => 2,
             StepKind::Stem | StepKind::Bus | StepKind::Mix | StepKind::Export | StepKind::Fit => 3,
             StepKind::Image => 5,
@@ -69,6 +72,7 @@ impl StepKind {
             StepKind::Export => "export",
             StepKind::Image => "image",
             StepKind::Cue => "cue",
+            StepKind::Inspect => "inspect",
         }
     }
 
@@ -160,6 +164,9 @@ pub enum Action {
     /// deliverable (the inputs), rounded as tags print them, so a change
     /// that leaves them the same stops there.
     AlbumReplayGain,
+    /// The release report's figures of a delivered file (the input): a
+    /// step of the graph, so a report measures again only what changed.
+    Inspect,
     /// The encoded file (first input) with tags; the second input is the
     /// deliverable's album ReplayGain step.
     Tag {
@@ -252,7 +259,9 @@ impl Action {
     /// with again, requantisation, the file writers.
     pub fn tools(&self) -> Vec<(&'static str, u32)> {
         use bounce_nodes::processors::LIMITER_VERSION;
-        use bounce_nodes::{DITHER_VERSION, GATING_VERSION, RESAMPLER_VERSION, WRITER_VERSION};
+        use bounce_nodes::{
+            DITHER_VERSION, GATING_VERSION, INSPECTOR_VERSION, RESAMPLER_VERSION, WRITER_VERSION,
+        };
         let resampler = ("resampler", RESAMPLER_VERSION);
         let limiter = ("limiter", LIMITER_VERSION);
         let dither = ("dither", DITHER_VERSION);
@@ -264,6 +273,7 @@ impl Action {
             Action::Encode { .. } => vec![resampler, limiter, dither, writer],
             Action::Tag { .. } | Action::CdImage { .. } => vec![writer],
             Action::AlbumReplayGain => vec![("gating", GATING_VERSION)],
+            Action::Inspect => vec![("inspector", INSPECTOR_VERSION)],
             _ => Vec::new(),
         }
     }

@@ -46,7 +46,7 @@ pub use file_kind::not_a_regular_file;
 pub use measure::{
     analyze_file, codec_difference, difference_peak, inspect_file, Analysis, CodecDifference,
     Excerpt, ExcerptWritten, GatingBlocks, Inspection, Inspector, LoudnessMeter, LoudnessReport,
-    OverCounts, Spectrum, TruePeakMeter, GATING_VERSION, SCOPE_CELLS,
+    OverCounts, Spectrum, TruePeakMeter, GATING_VERSION, INSPECTOR_VERSION, SCOPE_CELLS,
 };
 pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};

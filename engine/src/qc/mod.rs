@@ -134,7 +134,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
             project.release.version
         ),
     })?;
-    let store = InspectionStore::new(cache_root);
+    let store = InspectionStore::new(cache_root, project.release.sample_rate);
     let files: Vec<&ManifestFile> = manifest
         .files
         .iter()
@@ -143,7 +143,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
     // Files are inspected in parallel, one per core.
     let inspections: Vec<(Inspection, bool)> = files
         .par_iter()
-        .map(|file| store.inspect(&dir.join(&file.path), &file.blake3))
+        .map(|file| store.delivered(&dir.join(&file.path), &file.blake3))
         .collect::<Result<_, _>>()?;
     let inspected = inspections.iter().filter(|(_, fresh)| *fresh).count();
     // References, each inspected once per content like the files.
@@ -286,15 +286,47 @@ fn write_unless_same(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
     Ok(bounce_cache::write_atomically(path, bytes)?)
 }
 
-/// Inspections kept in the cache by the file's hash.
+/// Inspections in the cache: a delivered file's from the build's
+/// `inspect` step (found by the step's key, which the file's content
+/// decides), anything else's (references, previews) kept by its hash.
 pub(crate) struct InspectionStore {
     dir: PathBuf,
+    cache: Option<bounce_cache::Cache>,
+    rate: u32,
 }
 
 impl InspectionStore {
-    fn new(cache_root: &Path) -> Self {
+    fn new(cache_root: &Path, rate: u32) -> Self {
         InspectionStore {
             dir: bounce_cache::CacheLayout::new(cache_root).inspections(),
+            cache: bounce_cache::Cache::open(cache_root).ok(),
+            rate,
+        }
+    }
+
+    /// The inspection the build's step made of the file with content
+    /// `hash`, if it made one.
+    fn stepped(&self, hash: &str) -> Option<Inspection> {
+        let cache = self.cache.as_ref()?;
+        let step = crate::step::Step {
+            id: String::new(),
+            kind: crate::step::StepKind::Inspect,
+            track: None,
+            action: crate::step::Action::Inspect,
+        };
+        let file = bounce_cache::Hash::from_hex(hash)?;
+        let key = crate::key::step_key(&step, self.rate, &[file], None);
+        let entry = cache.action(&key)?;
+        let bytes = std::fs::read(cache.blob_path(&entry.output)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// A delivered file's inspection: the build's, or (for a version built
+    /// without its report) measured now; and whether it was measured now.
+    fn delivered(&self, path: &Path, hash: &str) -> Result<(Inspection, bool), BuildError> {
+        match self.stepped(hash) {
+            Some(figures) => Ok((figures, false)),
+            None => self.inspect(path, hash),
         }
     }
 

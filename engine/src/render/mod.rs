@@ -5,6 +5,7 @@
 mod at_rate;
 mod disc;
 mod encode;
+mod inspect;
 mod master;
 mod tag;
 
@@ -353,6 +354,7 @@ impl Renderer<'_> {
             Action::CueSheet { text, gaps } => self.cue_sheet(step, inputs, text, gaps),
             Action::Tag { container, fields } => self.tag(step, inputs, *container, fields),
             Action::AlbumReplayGain => self.album_replay_gain(step, inputs),
+            Action::Inspect => self.inspect(step, &inputs[0]),
             Action::Export => {
                 let frames = inputs[1].output.info.frames;
                 let precision = inputs[0].output.info.precision;

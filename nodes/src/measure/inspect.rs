@@ -16,6 +16,10 @@ use crate::measure::interpolation::Interpolator;
 use crate::measure::meter::meter_error;
 use crate::{AudioError, BlockSink, TruePeakMeter};
 
+/// Changes whenever an inspection's figures change; part of the key of
+/// every report step that inspects a file.
+pub const INSPECTOR_VERSION: u32 = 1;
+
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
 /// bins at 48 kHz, fine enough for 1/6-octave bands down to 20 Hz.
 const FFT: usize = 8192;

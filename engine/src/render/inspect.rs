@@ -1,0 +1,32 @@
+//! The release report's measurement of a delivered file, as a step: its
+//! output is the inspection, kept in the cache by the file's content.
+
+use bounce_nodes::Precision;
+
+use super::{Input, OutputInfo, Renderer, StepOutput};
+use crate::step::Step;
+use crate::BuildError;
+
+impl Renderer<'_> {
+    /// Measures the delivered file `file` (every figure of the report).
+    pub(super) fn inspect(&self, step: &Step, file: &Input) -> Result<StepOutput, BuildError> {
+        let audio = Self::audio(step);
+        let path = self.cache.blob_path(&file.output.hash);
+        let figures = bounce_nodes::inspect_file(&path).map_err(&audio)?;
+        let temp = self.cache.temp_file("inspect");
+        let json = serde_json::to_vec(&figures).expect("figures serialise");
+        std::fs::write(temp.path(), json).map_err(|source| BuildError::Output {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+        let hash = self.cache.commit_blob(temp)?;
+        Ok(StepOutput {
+            hash,
+            info: OutputInfo::pcm(
+                figures.sample_rate,
+                (figures.seconds * figures.sample_rate as f64).round() as u64,
+                Precision::Float,
+            ),
+        })
+    }
+}
