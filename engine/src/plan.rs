@@ -45,16 +45,10 @@ impl Plan {
     /// track, measuring it (`inspect:DELIVERABLE:TRACK[:STEM]`), keyed by
     /// the file's content, so a report measures again only what changed.
     pub fn add_inspections(&mut self) {
-        let audio = ["wav", "aiff", "flac", "mp3"];
         let files: Vec<(NodeIndex, String)> = self
             .outputs
             .iter()
-            .filter(|o| o.track.is_some())
-            .filter(|o| {
-                o.path
-                    .extension()
-                    .is_some_and(|e| audio.contains(&e.to_string_lossy().as_ref()))
-            })
+            .filter(|o| o.track.is_some() && crate::formats::is_audio(&o.path))
             .map(|o| {
                 let id = &self.graph[o.step].id;
                 let what = id.split_once(':').map_or(id.as_str(), |(_, rest)| rest);

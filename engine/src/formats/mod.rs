@@ -36,6 +36,13 @@ pub fn by_name(name: &str) -> Option<&'static dyn Format> {
     FORMATS.iter().copied().find(|f| f.name() == name)
 }
 
+/// Whether `path` names a delivered audio file (by its format's
+/// extension): what the report measures, not a CUE sheet.
+pub fn is_audio(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| FORMATS.iter().any(|f| e == f.extension()))
+}
+
 /// Every format's name, as `format "…"` takes them.
 pub fn names() -> Vec<&'static str> {
     FORMATS.iter().map(|f| f.name()).collect()

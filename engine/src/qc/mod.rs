@@ -138,7 +138,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
     let files: Vec<&ManifestFile> = manifest
         .files
         .iter()
-        .filter(|f| f.track.is_some() && is_audio(&f.path))
+        .filter(|f| f.track.is_some() && crate::formats::is_audio(Path::new(&f.path)))
         .collect();
     // Files are inspected in parallel, one per core.
     let inspections: Vec<(Inspection, bool)> = files
@@ -258,12 +258,6 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
         inspected,
         checks: all_checks,
     })
-}
-
-fn is_audio(path: &str) -> bool {
-    [".wav", ".aiff", ".flac", ".mp3"]
-        .iter()
-        .any(|ext| path.ends_with(ext))
 }
 
 /// Off target by more than this fails a file with no standard, LU: the
