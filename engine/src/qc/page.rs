@@ -33,6 +33,7 @@ table.matrix td.cell { text-align: center; font-weight: 700; } table.matrix th {
 svg { width: 100%; height: auto; display: block; }
 svg .grid { stroke: var(--line); stroke-width: 1; } svg .frame { fill: none; stroke: var(--muted); stroke-width: 1; }
 svg .tick, svg .label { fill: var(--muted); font-size: 11px; }
+svg .legend { paint-order: stroke; stroke: var(--bg); stroke-width: 4px; stroke-linejoin: round; }
 svg path { fill: none; stroke-width: 1.5; stroke-linejoin: round; }
 svg .c1 { stroke: var(--c1); fill: var(--c1); } svg .c2 { stroke: var(--c2); fill: var(--c2); }
 svg .c3 { stroke: var(--c3); fill: var(--c3); } svg .c4 { stroke: var(--c4); fill: var(--c4); }

@@ -173,7 +173,7 @@ impl Plot {
         self.labels.push(baseline);
         write!(
             self.svg,
-            r#"<line class="{class}" x1="{left}" y1="{py:.1}" x2="{right}" y2="{py:.1}"/><text class="label" x="{:.1}" y="{baseline:.1}" text-anchor="end">{label}</text>"#,
+            r#"<line class="{class}" x1="{left}" y1="{py:.1}" x2="{right}" y2="{py:.1}"/><text class="label legend" x="{:.1}" y="{baseline:.1}" text-anchor="end">{label}</text>"#,
             right - 4.0,
         )
         .unwrap();
@@ -203,7 +203,7 @@ impl Plot {
         for (class, label) in legend {
             write!(
                 self.svg,
-                r#"<rect class="key {class}" x="{x:.1}" y="{:.1}" width="14" height="3"/><text class="label" x="{:.1}" y="{:.1}">{label}</text>"#,
+                r#"<rect class="key {class}" x="{x:.1}" y="{:.1}" width="14" height="3"/><text class="label legend" x="{:.1}" y="{:.1}">{label}</text>"#,
                 MARGIN.2 + 8.0,
                 x + 18.0,
                 MARGIN.2 + 12.0
