@@ -248,12 +248,6 @@ impl std::fmt::Debug for FileFormat {
     }
 }
 
-impl serde::Serialize for FileFormat {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
 /// The reference page: every format, what it carries, and an example.
 pub fn reference() -> String {
     let mut out = String::from(
