@@ -610,7 +610,7 @@ fn a_requested_codec_preview_encodes_a_lossless_master_for_the_report_only() {
         })
         .collect();
     project.wav("stems/a.wav", rate, 24, &music);
-    let text = |preview: &str| {
+    let project_text = |preview: &str| {
         format!(
             r#"
 release "Preview" {{ artist "Tests"; version "1"; sample-rate 44100; }}
@@ -621,7 +621,7 @@ deliverable "qc" {{ report {{ {preview} }} }}
 "#
         )
     };
-    project.write("bounce.kdl", &text(r#"preview "wav" bits=24"#));
+    project.write("bounce.kdl", &project_text(r#"preview "wav" bits=24"#));
     let refused = project.run(&["check"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
@@ -633,7 +633,7 @@ deliverable "qc" {{ report {{ {preview} }} }}
 
     project.write(
         "bounce.kdl",
-        &text(r#"preview "mp3" bitrate=320; preview "mp3" bitrate=96;"#),
+        &project_text(r#"preview "mp3" bitrate=320; preview "mp3" bitrate=96;"#),
     );
     project.build_ok(&[]);
     let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
@@ -707,6 +707,31 @@ deliverable "qc" {{ report {{ {preview} }} }}
     assert!(project
         .path("out/1/report/codec/01-preview-mp3-96.wav")
         .is_file());
+
+    // Only a 96 kHz file: no MP3 can be made of it, and the report says so.
+    project.write(
+        "bounce.kdl",
+        &project_text(r#"preview "mp3" bitrate=320;"#).replace(
+            r#"format "wav" bits=24;"#,
+            r#"format "wav" bits=24 rate=96000;"#,
+        ),
+    );
+    project.build(&[]);
+    let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let checks = report["tracks"][0]["checks"].as_array().unwrap();
+    let missing = checks
+        .iter()
+        .find(|c| c["name"] == "codec preview")
+        .unwrap_or_else(|| panic!("{checks:?}"));
+    assert_eq!(missing["status"], "warn");
+    assert!(
+        missing["figures"]
+            .as_str()
+            .unwrap()
+            .contains("no lossless file at 32000, 44100, 48000 Hz"),
+        "{missing}"
+    );
 }
 
 /// `checks` moves a threshold and makes a warning fail: a file with a DC

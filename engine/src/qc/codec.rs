@@ -105,14 +105,16 @@ pub(super) fn preview(
 /// track's first lossless file at a rate the codec carries, encoded for
 /// the report only (kept in the cache by the file's hash and the codec's
 /// settings), decoded and measured against it as a delivered lossy file is.
+/// Returns, per track, why a preview asked for could not be made.
 pub(super) fn requested_previews(
     project: &Project,
     store: &InspectionStore,
     version_dir: &Path,
     by_track: &mut BTreeMap<u32, Vec<InspectedFile>>,
-) -> Result<(), BuildError> {
+) -> Result<Vec<(u32, String)>, BuildError> {
     let codec_dir = version_dir.join(REPORT_DIR).join("codec");
     let mut jobs = Vec::new();
+    let mut missing = Vec::new();
     for (track, files) in by_track.iter() {
         for format in &project.previews {
             let Some(codec) = format.codec else { continue };
@@ -120,13 +122,25 @@ pub(super) fn requested_previews(
             let source = files.iter().enumerate().find(|(_, f)| {
                 !f.lossy && (rates.is_empty() || rates.contains(&f.figures.sample_rate))
             });
-            if let Some((i, file)) = source {
-                jobs.push((*track, i, file, *format, codec));
+            match source {
+                Some((i, file)) => jobs.push((*track, i, file, *format, codec)),
+                None => missing.push((
+                    *track,
+                    format!(
+                        "track {track}: no lossless file at {} Hz to preview as {}",
+                        rates
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        format.name()
+                    ),
+                )),
             }
         }
     }
     if jobs.is_empty() {
-        return Ok(());
+        return Ok(missing);
     }
     create_codec_dir(&codec_dir)?;
     let made: Vec<(u32, usize, CodecReport)> = jobs
@@ -177,7 +191,7 @@ pub(super) fn requested_previews(
             file.previews.push(report);
         }
     }
-    Ok(())
+    Ok(missing)
 }
 
 fn create_codec_dir(codec_dir: &Path) -> Result<(), BuildError> {

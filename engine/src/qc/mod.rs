@@ -175,7 +175,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
             });
     }
     codec::preview(project, &store, &dir, &mut by_track)?;
-    codec::requested_previews(project, &store, &dir, &mut by_track)?;
+    let unpreviewed = codec::requested_previews(project, &store, &dir, &mut by_track)?;
     let tracks: Vec<TrackReport> = project
         .tracks
         .iter()
@@ -189,7 +189,18 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
                     .iter()
                     .position(|d| d.name == f.deliverable)
             });
-            let checks = checks::track_checks(&files, &project.checks);
+            let mut checks = checks::track_checks(&files, &project.checks);
+            // A preview asked for that no file of the track could give.
+            checks.extend(
+                unpreviewed
+                    .iter()
+                    .filter(|(number, _)| *number == track.number)
+                    .map(|(_, why)| Check {
+                        name: "codec preview",
+                        status: Status::Warn,
+                        figures: why.clone(),
+                    }),
+            );
             let references = files
                 .iter()
                 .find(|f| !f.lossy)
