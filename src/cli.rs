@@ -202,7 +202,7 @@ pub fn run() -> i32 {
                 options.report = report;
                 let built = run_build(&p, options.clone(), message_format)?;
                 if report {
-                    write_report(&p, &options, built.inspected, true)?;
+                    write_report(&p, &options, &built, true)?;
                 }
                 Ok(())
             })
@@ -384,7 +384,7 @@ fn run_report(args: &ProjectArgs) -> Result<(), i32> {
         ..args.options()?
     };
     let built = run_build(&project, options.clone(), MessageFormat::Human)?;
-    write_report(&project, &options, built.inspected, false)
+    write_report(&project, &options, &built, false)
 }
 
 /// Writes the release report of a built version and says what it found;
@@ -395,17 +395,21 @@ fn run_report(args: &ProjectArgs) -> Result<(), i32> {
 fn write_report(
     project: &Project,
     options: &BuildOptions,
-    built: usize,
+    built: &bounce_engine::BuildReport,
     recall: bool,
 ) -> Result<(), i32> {
-    let outcome = bounce_engine::qc::write_report(project, &cache_dir(project, options)).map_err(
-        |error| {
+    let measured = built
+        .files
+        .iter()
+        .filter_map(|f| Some((f.path.clone(), f.inspection?)))
+        .collect();
+    let outcome = bounce_engine::qc::write_report(project, &cache_dir(project, options), &measured)
+        .map_err(|error| {
             print_build_error(&error);
             EXIT_FAILED
-        },
-    )?;
+        })?;
     // Files measured by this build's steps, or by the report itself.
-    let inspected = built + outcome.inspected;
+    let inspected = built.inspected + outcome.inspected;
     let quiet_warnings = recall && inspected == 0;
     for check in outcome.failed() {
         eprintln!("error: {}: {}", check.name, check.figures);

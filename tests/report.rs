@@ -118,8 +118,9 @@ fn the_report_measures_every_delivered_file_and_checks_it() {
 }
 
 /// The report's measurements are steps of the build: one `inspect` step
-/// per delivered file, built once, cached after, and built again only for
-/// the files whose bytes changed (a new title re-tags track 2's files).
+/// per delivered file, measuring its audio as encoded: built once, cached
+/// after, not built again for a new title (tags change no sample), and
+/// built again for the files whose audio changed (track 2's, moved).
 #[test]
 fn the_reports_measurements_are_steps_of_the_build_keyed_by_each_file() {
     let project = project();
@@ -151,16 +152,34 @@ fn the_reports_measurements_are_steps_of_the_build_keyed_by_each_file() {
     assert!(inspections(&again, "built").is_empty());
     assert_eq!(inspections(&again, "cached").len(), 4);
 
+    let retitled_text = with_report.replace("track 2 \"Other\"", "track 2 \"Renamed\"");
+    project.write("bounce.kdl", &retitled_text);
+    let retitled = project.build_ok(&[]);
+    assert!(retitled.built().iter().any(|s| s.starts_with("tag:")));
+    assert!(inspections(&retitled, "built").is_empty());
+    let stderr = String::from_utf8_lossy(&retitled.output.stderr);
+    assert!(stderr.contains("4 files, 0 inspected now"), "{stderr}");
+    let report = report_json(&project);
+    assert_eq!(report["tracks"][1]["title"], "Renamed");
+
     project.write(
         "bounce.kdl",
-        &with_report.replace("track 2 \"Other\"", "track 2 \"Renamed\""),
+        &retitled_text.replace("\"stems/b.wav\"", "\"stems/b.wav\" offset=0.5"),
     );
-    let retitled = project.build_ok(&[]);
-    let mut built = inspections(&retitled, "built");
+    let moved = project.build_ok(&[]);
+    let mut built = inspections(&moved, "built");
     built.sort();
     assert_eq!(built, ["inspect:mp3:2", "inspect:wav:2"]);
-    let stderr = String::from_utf8_lossy(&retitled.output.stderr);
+    let stderr = String::from_utf8_lossy(&moved.output.stderr);
     assert!(stderr.contains("4 files, 2 inspected now"), "{stderr}");
+    let report = report_json(&project);
+    let head = report["tracks"][1]["files"][0]["head_silence"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (head - 0.5).abs() < 0.02,
+        "the moved track starts {head} s in"
+    );
 }
 
 #[test]

@@ -261,6 +261,14 @@ pub fn build(
                 (o, output.as_ref())
             })
             .collect();
+        // The report's measurement of each file, where the build made one.
+        let inspection = |step: NodeIndex| -> Option<Hash> {
+            let (_, inspect) = plan.inspections.iter().find(|(file, _)| *file == step)?;
+            match run.results[inspect.index()].get() {
+                Some(Outcome::Done(output, ..)) => Some(output.hash),
+                _ => None,
+            }
+        };
         report.files = outputs
             .iter()
             .map(|(planned, output)| BuiltFile {
@@ -269,6 +277,7 @@ pub fn build(
                 targets: project.file_targets(&planned.deliverable),
                 hash: output.hash,
                 info: output.info.clone(),
+                inspection: inspection(planned.step),
             })
             .collect();
         if !options.no_publish && !options.dry_run {
@@ -404,7 +413,7 @@ fn select(
     let mut roots = Vec::new();
     if targets.is_empty() {
         roots.extend(plan.outputs.iter().map(|o| o.step));
-        roots.extend(&plan.inspections);
+        roots.extend(plan.inspections.iter().map(|(_, inspect)| *inspect));
     }
     for target in targets {
         let (name, track) = match target.split_once(':') {

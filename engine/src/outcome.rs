@@ -47,4 +47,7 @@ pub struct BuiltFile {
     pub targets: crate::model::FileTargets,
     pub hash: Hash,
     pub info: OutputInfo,
+    /// The release report's measurement of its audio (a blob of the
+    /// cache), when the build made one.
+    pub inspection: Option<Hash>,
 }

@@ -21,9 +21,10 @@ pub struct Plan {
     /// The deliverable steps and where their files go, relative to the
     /// version folder.
     pub outputs: Vec<PlannedOutput>,
-    /// The release report's steps, each measuring one delivered file
-    /// (see [`Plan::add_inspections`]).
-    pub inspections: Vec<NodeIndex>,
+    /// The release report's steps, each measuring the audio of one
+    /// delivered file: (the file's output step, its inspect step); see
+    /// [`Plan::add_inspections`].
+    pub inspections: Vec<(NodeIndex, NodeIndex)>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,20 +43,27 @@ impl Plan {
     }
 
     /// Adds the release report's steps: one per delivered audio file of a
-    /// track, measuring it (`inspect:DELIVERABLE:TRACK[:STEM]`), keyed by
-    /// the file's content, so a report measures again only what changed.
+    /// track (`inspect:DELIVERABLE:TRACK[:STEM]`), measuring its audio as
+    /// encoded, before its tags: tags change no sample, so a new title
+    /// measures nothing again, and the measurement runs beside the album's
+    /// ReplayGain and tagging rather than after them.
     pub fn add_inspections(&mut self) {
-        let files: Vec<(NodeIndex, String)> = self
+        let files: Vec<(NodeIndex, NodeIndex, String)> = self
             .outputs
             .iter()
             .filter(|o| o.track.is_some() && crate::formats::is_audio(&o.path))
             .map(|o| {
-                let id = &self.graph[o.step].id;
-                let what = id.split_once(':').map_or(id.as_str(), |(_, rest)| rest);
-                (o.step, format!("inspect:{what}"))
+                let step = &self.graph[o.step];
+                let what = step.id.split_once(':').map_or(step.id.as_str(), |(_, r)| r);
+                // A tag step's first input is the encoded file.
+                let audio = match step.kind {
+                    StepKind::Tag => self.inputs_of(o.step)[0],
+                    _ => o.step,
+                };
+                (o.step, audio, format!("inspect:{what}"))
             })
             .collect();
-        for (file, id) in files {
+        for (file, audio, id) in files {
             let track = self.graph[file].track;
             let index = self.graph.add_node(Step {
                 id,
@@ -63,9 +71,9 @@ impl Plan {
                 track,
                 action: Action::Inspect,
             });
-            self.graph.add_edge(file, index, ());
-            self.inputs.insert(index, vec![file]);
-            self.inspections.push(index);
+            self.graph.add_edge(audio, index, ());
+            self.inputs.insert(index, vec![audio]);
+            self.inspections.push((file, index));
         }
     }
 }

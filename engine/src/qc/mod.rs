@@ -125,7 +125,13 @@ pub struct Report {
 }
 
 /// Inspects the project's current version folder and writes its report.
-pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcome, BuildError> {
+/// `measured` holds the build's measurement of each file (its path in the
+/// version → the blob of its inspection); a file it lacks is measured now.
+pub fn write_report(
+    project: &Project,
+    cache_root: &Path,
+    measured: &BTreeMap<String, bounce_cache::Hash>,
+) -> Result<ReportOutcome, BuildError> {
     let dir = project.release.output.join(&project.release.version);
     let manifest = read_manifest(&dir.join(MANIFEST)).ok_or_else(|| BuildError::NoReport {
         why: format!(
@@ -134,7 +140,7 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
             project.release.version
         ),
     })?;
-    let store = InspectionStore::new(cache_root, project.release.sample_rate);
+    let store = InspectionStore::new(cache_root);
     let files: Vec<&ManifestFile> = manifest
         .files
         .iter()
@@ -143,7 +149,10 @@ pub fn write_report(project: &Project, cache_root: &Path) -> Result<ReportOutcom
     // Files are inspected in parallel, one per core.
     let inspections: Vec<(Inspection, bool)> = files
         .par_iter()
-        .map(|file| store.delivered(&dir.join(&file.path), &file.blake3))
+        .map(|file| {
+            let built = measured.get(&file.path);
+            store.delivered(&dir.join(&file.path), &file.blake3, built)
+        })
         .collect::<Result<_, _>>()?;
     let inspected = inspections.iter().filter(|(_, fresh)| *fresh).count();
     // References, each inspected once per content like the files.
@@ -292,44 +301,34 @@ fn write_unless_same(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
 }
 
 /// Inspections in the cache: a delivered file's from the build's
-/// `inspect` step (found by the step's key, which the file's content
-/// decides), anything else's (references, previews) kept by its hash.
+/// `inspect` step, anything else's (references, previews, a version built
+/// without its report) kept by its hash.
 pub(crate) struct InspectionStore {
     dir: PathBuf,
     cache: Option<bounce_cache::Cache>,
-    rate: u32,
 }
 
 impl InspectionStore {
-    fn new(cache_root: &Path, rate: u32) -> Self {
+    fn new(cache_root: &Path) -> Self {
         InspectionStore {
             dir: bounce_cache::CacheLayout::new(cache_root).inspections(),
             cache: bounce_cache::Cache::open(cache_root).ok(),
-            rate,
         }
     }
 
-    /// The inspection the build's step made of the file with content
-    /// `hash`, if it made one.
-    fn stepped(&self, hash: &str) -> Option<Inspection> {
-        let cache = self.cache.as_ref()?;
-        let step = crate::step::Step {
-            id: String::new(),
-            kind: crate::step::StepKind::Inspect,
-            track: None,
-            action: crate::step::Action::Inspect,
-        };
-        let file = bounce_cache::Hash::from_hex(hash)?;
-        let key = crate::key::step_key(&step, self.rate, &[file], None);
-        let entry = cache.action(&key)?;
-        let bytes = std::fs::read(cache.blob_path(&entry.output)).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
-
-    /// A delivered file's inspection: the build's, or (for a version built
-    /// without its report) measured now; and whether it was measured now.
-    fn delivered(&self, path: &Path, hash: &str) -> Result<(Inspection, bool), BuildError> {
-        match self.stepped(hash) {
+    /// A delivered file's inspection: the build's (`built`, the blob its
+    /// inspect step made), or measured now; and whether it was measured now.
+    fn delivered(
+        &self,
+        path: &Path,
+        hash: &str,
+        built: Option<&bounce_cache::Hash>,
+    ) -> Result<(Inspection, bool), BuildError> {
+        let from_build = built.zip(self.cache.as_ref()).and_then(|(blob, cache)| {
+            let bytes = std::fs::read(cache.blob_path(blob)).ok()?;
+            serde_json::from_slice(&bytes).ok()
+        });
+        match from_build {
             Some(figures) => Ok((figures, false)),
             None => self.inspect(path, hash),
         }
