@@ -286,6 +286,8 @@ impl Renderer<'_> {
                         bits: (!file.lossy()).then_some(format.bits),
                         float: format.float,
                         measured: Some(report.into()),
+                        true_peak_channels: Some(report.true_peak_channels)
+                            .filter(|c| c.iter().all(|x| !x.is_nan())),
                         gating: written.blocks,
                         limiter_reduction: master.output.info.limiter_reduction,
                         limiter_mean: master.output.info.limiter_mean,

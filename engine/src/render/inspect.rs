@@ -12,7 +12,9 @@ impl Renderer<'_> {
     pub(super) fn inspect(&self, step: &Step, file: &Input) -> Result<StepOutput, BuildError> {
         let audio = Self::audio(step);
         let path = self.cache.blob_path(&file.output.hash);
-        let figures = bounce_nodes::inspect_file(&path).map_err(&audio)?;
+        // The encoder's meter read these samples' true peaks already.
+        let peaks = file.output.info.true_peak_channels;
+        let figures = bounce_nodes::inspect_file(&path, peaks).map_err(&audio)?;
         let temp = self.cache.temp_file("inspect");
         let json = serde_json::to_vec(&figures).expect("figures serialise");
         std::fs::write(temp.path(), json).map_err(|source| BuildError::Output {

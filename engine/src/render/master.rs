@@ -42,6 +42,7 @@ impl FinalMeter {
             (FinalMeter::Peaks(peaks), Some(integrated)) => Ok(LoudnessReport {
                 integrated,
                 true_peak: peaks.true_peak_db(),
+                true_peak_channels: peaks.true_peak_channels_db(),
                 ..LoudnessReport::unmeasured()
             }),
             (FinalMeter::Both(meter), _) => meter.report(),

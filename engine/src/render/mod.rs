@@ -49,6 +49,10 @@ pub struct OutputInfo {
     /// For encoded files: what a meter reads on the delivered samples.
     #[serde(default)]
     pub measured: Option<Measured>,
+    /// For encoded files: each channel's strict true peak (dBTP) of what
+    /// was measured, which the report's inspection takes rather than read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub true_peak_channels: Option<[f64; 2]>,
     /// For encoded files: the gating blocks of what was measured, from
     /// which the album's ReplayGain loudness is gated without decoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +92,7 @@ impl OutputInfo {
             bits: None,
             float: false,
             measured: None,
+            true_peak_channels: None,
             gating: None,
             limiter_reduction: None,
             limiter_mean: None,

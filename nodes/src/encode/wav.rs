@@ -193,6 +193,7 @@ mod tests {
             integrated: -23.04,
             range: 5.5,
             true_peak: -1.0,
+            true_peak_channels: [-1.0, -1.5],
             max_momentary: f64::NEG_INFINITY,
             max_short_term: -18.0,
             sample_peak: -1.2,

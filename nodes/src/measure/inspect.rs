@@ -143,10 +143,18 @@ pub struct Overs {
 
 /// Decodes `path` and inspects it. Inter-sample overs are counted in a
 /// second pass, only when the true peak says there are any (the strict
-/// meter reads every point the count reads, and more).
-pub fn inspect_file(path: &std::path::Path) -> Result<Inspection, AudioError> {
+/// meter reads every point the count reads, and more). `true_peaks` is
+/// each channel's strict true peak when a meter has read these very
+/// samples already (as the file's encoder did): it is not read again.
+pub fn inspect_file(
+    path: &std::path::Path,
+    true_peaks: Option<[f64; 2]>,
+) -> Result<Inspection, AudioError> {
     let mut file = crate::DecodedFile::open(path)?;
     let mut inspector = Inspector::new(file.info().sample_rate)?;
+    if let Some(peaks) = true_peaks.filter(|p| p.iter().all(|x| !x.is_nan())) {
+        inspector = inspector.with_true_peaks(peaks);
+    }
     crate::copy_source(&mut file, &mut inspector)?;
     let mut figures = inspector.finish()?;
     if figures.true_peak > 0.0 {
@@ -244,7 +252,8 @@ pub struct Inspector {
     frames: u64,
     meter: EbuR128,
     mono: EbuR128,
-    strict: TruePeakMeter,
+    /// The strict meter, or each channel's true peak already read.
+    strict: TruePeaks,
     /// Frames per 100 ms window, and the window being read.
     step: usize,
     window: Window,
@@ -283,7 +292,21 @@ struct Run {
     length: u64,
 }
 
+/// Where an inspection's true peaks come from.
+enum TruePeaks {
+    Meter(Box<TruePeakMeter>),
+    /// Each channel's, dBTP, read by a meter of the same samples before.
+    Known([f64; 2]),
+}
+
 impl Inspector {
+    /// Takes each channel's true peak (dBTP) as `channels`, read on the
+    /// same samples by the strict meter before, instead of reading it.
+    pub fn with_true_peaks(mut self, channels: [f64; 2]) -> Self {
+        self.strict = TruePeaks::Known(channels);
+        self
+    }
+
     pub fn new(rate: u32) -> Result<Self, AudioError> {
         Ok(Inspector {
             rate,
@@ -298,7 +321,7 @@ impl Inspector {
                     .map_err(meter_error)?;
                 mono
             },
-            strict: TruePeakMeter::new(rate),
+            strict: TruePeaks::Meter(Box::new(TruePeakMeter::new(rate))),
             step: (rate / 10) as usize,
             window: Window::default(),
             blocks: Vec::new(),
@@ -410,7 +433,10 @@ impl Inspector {
         let seconds = self.frames as f64 / self.rate as f64;
         let integrated = self.meter.loudness_global().map_err(meter_error)?;
         let mono = self.mono.loudness_global().map_err(meter_error)?;
-        let channels = self.strict.true_peak_channels_db();
+        let channels = match &self.strict {
+            TruePeaks::Meter(meter) => meter.true_peak_channels_db(),
+            TruePeaks::Known(channels) => *channels,
+        };
         let true_peak = channels[0].max(channels[1]);
         let psr = psr_figures(&self.series.psr);
         let correlation = correlation_figures(&self.series.correlation);
@@ -457,7 +483,9 @@ impl Inspector {
 
 impl BlockSink for Inspector {
     fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
-        self.strict.write(left, right)?;
+        if let TruePeaks::Meter(meter) = &mut self.strict {
+            meter.write(left, right)?;
+        }
         for (channel, samples) in [left, right].into_iter().enumerate() {
             self.overs.on_sample += samples.iter().filter(|x| x.abs() >= FULL_SCALE).count() as u64;
             self.sums[channel] += samples.iter().map(|x| *x as f64).sum::<f64>();
@@ -965,5 +993,38 @@ mod tests {
             "{:?}",
             figures.longest_run
         );
+    }
+
+    /// A file's encoder measures the samples it writes; the inspection
+    /// that takes its true peaks reads exactly what one that reads them
+    /// itself does.
+    #[test]
+    fn true_peaks_from_the_encoder_give_the_same_inspection() {
+        use crate::{BlockSink, Container, Dither, PcmFormat, PcmSink};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hot.wav");
+        let format = PcmFormat {
+            sample_rate: 48000,
+            bits: 24,
+            float: false,
+            container: Container::Wav,
+        };
+        let mut sink = PcmSink::create(&path, format, Dither::Tpdf, 7, None, None).unwrap();
+        // A tone near full scale whose inter-sample peaks differ per channel.
+        let tone = |i: usize, f: f64, a: f64| {
+            (a * (std::f64::consts::TAU * f * i as f64 / 48000.0).sin()) as f32
+        };
+        let left: Vec<f32> = (0..96000).map(|i| tone(i, 11025.0, 0.95)).collect();
+        let right: Vec<f32> = (0..96000).map(|i| tone(i, 997.0, 0.5)).collect();
+        for (l, r) in left.chunks(1000).zip(right.chunks(1000)) {
+            sink.write(l, r).unwrap();
+        }
+        let written = sink.finish().unwrap();
+        let channels = written.report.true_peak_channels;
+        assert!(channels[0] > channels[1] + 4.0, "{channels:?}");
+        let read = inspect_file(&path, None).unwrap();
+        let taken = inspect_file(&path, Some(channels)).unwrap();
+        assert_eq!(read.true_peak_channels, channels);
+        assert_eq!(read, taken);
     }
 }

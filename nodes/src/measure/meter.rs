@@ -15,6 +15,8 @@ pub struct LoudnessReport {
     pub range: f64,
     /// Maximum true peak over both channels, dBTP, by the strict meter.
     pub true_peak: f64,
+    /// The strict meter's true peak of each channel, dBTP.
+    pub true_peak_channels: [f64; 2],
     /// Maximum sample peak over both channels, dBFS.
     pub sample_peak: f64,
     /// Highest momentary (400 ms) loudness, LUFS.
@@ -30,6 +32,7 @@ impl LoudnessReport {
             integrated: f64::NAN,
             range: f64::NAN,
             true_peak: f64::NAN,
+            true_peak_channels: [f64::NAN; 2],
             sample_peak: f64::NAN,
             max_momentary: f64::NAN,
             max_short_term: f64::NAN,
@@ -146,10 +149,15 @@ impl LoudnessMeter {
             .strict
             .as_ref()
             .map_or(f64::NAN, TruePeakMeter::true_peak_db);
+        let true_peak_channels = self
+            .strict
+            .as_ref()
+            .map_or([f64::NAN; 2], TruePeakMeter::true_peak_channels_db);
         if !self.full {
             return Ok(LoudnessReport {
                 integrated,
                 true_peak,
+                true_peak_channels,
                 ..LoudnessReport::unmeasured()
             });
         }
@@ -163,6 +171,7 @@ impl LoudnessMeter {
             integrated,
             range: self.meter.loudness_range().map_err(meter_error)?,
             true_peak,
+            true_peak_channels,
             sample_peak: peak(EbuR128::sample_peak)?,
             max_momentary: if self.windows {
                 self.max_momentary
