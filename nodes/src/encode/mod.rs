@@ -219,35 +219,35 @@ impl PcmSink {
 
 impl BlockSink for PcmSink {
     fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
-        let [ml, mr] = &mut self.scratch;
-        ml.clear();
-        mr.clear();
         self.bytes.clear();
-        match &mut self.quantizer {
-            Some(quantizer) => {
-                let scale = quantizer.scale();
-                let [il, ir] = &mut self.integers;
-                il.clear();
-                ir.clear();
-                // Left then right, frame by frame: the dither's noise
-                // follows the order of the samples in the file.
-                for (l, r) in left.iter().zip(right) {
-                    let (l, r) = (quantizer.quantize(*l), quantizer.quantize(*r));
-                    il.push(l);
-                    ir.push(r);
-                    ml.push((l as f64 / scale) as f32);
-                    mr.push((r as f64 / scale) as f32);
-                }
-                self.layout.integers(il, ir, &mut self.bytes);
-            }
-            None => {
-                self.layout.floats(left, right, &mut self.bytes);
-                ml.extend_from_slice(left);
-                mr.extend_from_slice(right);
-            }
-        }
         self.frames += left.len() as u64;
+        let Some(quantizer) = &mut self.quantizer else {
+            // Float samples are written, and measured, as they come.
+            self.layout.floats(left, right, &mut self.bytes);
+            if let Some(meter) = &mut self.meter {
+                meter.write(left, right)?;
+            }
+            return self.out.write_all(&self.bytes).map_err(io(&self.path));
+        };
+        let [il, ir] = &mut self.integers;
+        il.clear();
+        ir.clear();
+        // Left then right, frame by frame: the dither's noise follows the
+        // order of the samples in the file.
+        for (l, r) in left.iter().zip(right) {
+            il.push(quantizer.quantize(*l));
+            ir.push(quantizer.quantize(*r));
+        }
+        self.layout.integers(il, ir, &mut self.bytes);
+        // The meter reads the integers written, as a decoder will play
+        // them (unless it was told their measurement already).
         if let Some(meter) = &mut self.meter {
+            let scale = quantizer.scale();
+            let [ml, mr] = &mut self.scratch;
+            ml.clear();
+            mr.clear();
+            ml.extend(il.iter().map(|x| (*x as f64 / scale) as f32));
+            mr.extend(ir.iter().map(|x| (*x as f64 / scale) as f32));
             meter.write(ml, mr)?;
         }
         self.out.write_all(&self.bytes).map_err(io(&self.path))
