@@ -90,12 +90,7 @@ impl Renderer<'_> {
     ) -> Result<StepOutput, BuildError> {
         let places = red_book_layout(step, inputs, gaps)?;
         let sheet = bounce_nodes::cue_sheet(text, &places);
-        let temp = self.cache.temp_file("cue");
-        std::fs::write(temp.path(), sheet).map_err(|source| BuildError::Output {
-            path: temp.path().to_path_buf(),
-            source,
-        })?;
-        let hash = self.cache.commit_blob(temp)?;
+        let hash = self.commit_bytes("cue", sheet.as_bytes())?;
         let frames =
             places.last().map_or(0, |p| p.start + p.length) * bounce_nodes::SAMPLES_PER_CD_FRAME;
         Ok(StepOutput {

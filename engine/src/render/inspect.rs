@@ -15,13 +15,8 @@ impl Renderer<'_> {
         // The encoder's meter read these samples' true peaks already.
         let peaks = file.output.info.true_peak_channels;
         let figures = bounce_nodes::inspect_file(&path, peaks).map_err(&audio)?;
-        let temp = self.cache.temp_file("inspect");
         let json = serde_json::to_vec(&figures).expect("figures serialise");
-        std::fs::write(temp.path(), json).map_err(|source| BuildError::Output {
-            path: temp.path().to_path_buf(),
-            source,
-        })?;
-        let hash = self.cache.commit_blob(temp)?;
+        let hash = self.commit_bytes("inspect", &json)?;
         Ok(StepOutput {
             hash,
             info: OutputInfo::pcm(

@@ -329,14 +329,7 @@ impl Renderer<'_> {
         }
         // The output is the gain itself: a tiny blob, so its hash changes
         // exactly when the gain does.
-        let temp = self.cache.temp_file("album");
-        std::fs::write(temp.path(), format!("album gain {gain:.17e} dB\n")).map_err(|source| {
-            BuildError::Output {
-                path: temp.path().to_path_buf(),
-                source,
-            }
-        })?;
-        let hash = self.cache.commit_blob(temp)?;
+        let hash = self.commit_bytes("album", format!("album gain {gain:.17e} dB\n").as_bytes())?;
         Ok(StepOutput {
             hash,
             info: OutputInfo {

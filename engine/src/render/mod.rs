@@ -231,6 +231,17 @@ impl Renderer<'_> {
         })
     }
 
+    /// Keeps `bytes` (a small output: a CUE sheet, a gain, an inspection)
+    /// in the blob store, through a temp file of `kind`.
+    pub(crate) fn commit_bytes(&self, kind: &str, bytes: &[u8]) -> Result<Hash, BuildError> {
+        let temp = self.cache.temp_file(kind);
+        std::fs::write(temp.path(), bytes).map_err(|source| BuildError::Output {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+        Ok(self.cache.commit_blob(temp)?)
+    }
+
     /// Renders `step` (not a source: those are read, not rendered).
     pub fn render(&self, step: &Step, inputs: &[Input]) -> Result<StepOutput, BuildError> {
         match &step.action {

@@ -77,16 +77,8 @@ impl Renderer<'_> {
             .map(|(_, p, _)| p)
             .fold(f64::NEG_INFINITY, f64::max);
         let peak = (peak * 1000.0).round() / 1000.0;
-        let temp = self.cache.temp_file("replaygain");
-        std::fs::write(
-            temp.path(),
-            format!("album loudness {loudness} LUFS, peak {peak} dBTP\n"),
-        )
-        .map_err(|source| BuildError::Output {
-            path: temp.path().to_path_buf(),
-            source,
-        })?;
-        let hash = self.cache.commit_blob(temp)?;
+        let text = format!("album loudness {loudness} LUFS, peak {peak} dBTP\n");
+        let hash = self.commit_bytes("replaygain", text.as_bytes())?;
         let finite = |x: f64| x.is_finite().then_some(x);
         Ok(StepOutput {
             hash,
