@@ -55,9 +55,9 @@ impl Reader {
                 }
                 "format" => {
                     format_seen = true;
-                    if let Some(read) = read_format(diags, &child) {
+                    if let Some((read, settled)) = read_format(diags, &child) {
                         (format, bits, float, rate) =
-                            (Some(read.format), read.bits, read.float, read.rate);
+                            (Some(read), settled.bits, settled.float, settled.rate);
                     }
                 }
                 "dither" => {
@@ -138,9 +138,9 @@ impl Reader {
                             self.unknown_node(preview, &other, &["preview"], "in `report`");
                             continue;
                         }
-                        if let Some(read) = read_format(diags, &preview) {
-                            if read.format.kind.lossy() {
-                                self.previews.push(read.format);
+                        if let Some((read, _)) = read_format(diags, &preview) {
+                            if read.kind.lossy() {
+                                self.previews.push(read);
                             } else {
                                 let lossy: Vec<&str> = formats::FORMATS
                                     .iter()
@@ -152,7 +152,7 @@ impl Reader {
                                     &preview.span_of(preview.args()[0].span()),
                                     format!(
                                         "a codec preview is of a lossy format, not \"{}\"",
-                                        read.format.name()
+                                        read.name()
                                     ),
                                 )
                                 .help = Some(format!("preview \"{}\"", lossy.join("\" or \"")));
@@ -312,16 +312,12 @@ impl Reader {
     }
 }
 
-/// A deliverable's `format` node, read and checked against what the format
-/// can carry.
-pub(super) struct FormatChoice {
-    format: FileFormat,
-    bits: u16,
-    float: bool,
-    rate: Option<u32>,
-}
-
-pub(super) fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<FormatChoice> {
+/// A `format` node, read and checked against what the format can carry:
+/// the format and its codec's settings, and the samples it settled on.
+pub(super) fn read_format(
+    diags: &mut Diagnostics,
+    child: &NodeView,
+) -> Option<(FileFormat, formats::Settled)> {
     let codec_properties = formats::codec_properties();
     let mut properties = vec!["bits", "float", "rate"];
     properties.extend(&codec_properties);
@@ -365,20 +361,15 @@ pub(super) fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<F
     // A codec's property on a format without that codec.
     for name in codec_properties {
         if child.prop(name).is_some() && !kind.codec_properties().contains(&name) {
-            let takers: Vec<&str> = formats::FORMATS
+            let takers = formats::FORMATS
                 .iter()
-                .filter(|f| f.codec_properties().contains(&name))
-                .map(|f| f.name())
-                .collect();
-            let titles: Vec<&str> = takers
-                .iter()
-                .filter_map(|n| formats::by_name(n))
-                .map(|f| f.title())
-                .collect();
+                .filter(|f| f.codec_properties().contains(&name));
+            let titles: Vec<&str> = takers.clone().map(|f| f.title()).collect();
+            let names: Vec<&str> = takers.map(|f| f.name()).collect();
             refusals.push(formats::Refusal {
                 property: name,
                 message: format!("`{name}` applies to {} only", titles.join(" and ")),
-                help: format!("remove it, or use format \"{}\"", takers.join("\" or \"")),
+                help: format!("remove it, or use format \"{}\"", names.join("\" or \"")),
             });
         }
     }
@@ -391,13 +382,9 @@ pub(super) fn read_format(diags: &mut Diagnostics, child: &NodeView) -> Option<F
         );
     }
     let settled = settled?;
-    Some(FormatChoice {
-        format: FileFormat {
-            kind,
-            codec: settled.codec,
-        },
-        bits: settled.bits,
-        float: settled.float,
-        rate: settled.rate,
-    })
+    let format = FileFormat {
+        kind,
+        codec: settled.codec,
+    };
+    Some((format, settled))
 }
