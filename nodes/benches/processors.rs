@@ -159,6 +159,20 @@ fn main() {
         }
         meter.report().unwrap();
     });
+    time("loudness-meter-integrated", || {
+        let mut meter = LoudnessMeter::integrated_only(RATE).unwrap();
+        for chunk in signal.chunks(BLOCK_FRAMES) {
+            bounce_nodes::BlockSink::write(&mut meter, chunk, chunk).unwrap();
+        }
+        meter.report().unwrap();
+    });
+    time("loudness-meter-program", || {
+        let mut meter = LoudnessMeter::program(RATE).unwrap();
+        for chunk in signal.chunks(BLOCK_FRAMES) {
+            bounce_nodes::BlockSink::write(&mut meter, chunk, chunk).unwrap();
+        }
+        meter.report().unwrap();
+    });
     time("dither-16", || {
         let mut q = Quantizer::new(16, bounce_nodes::Dither::Tpdf, 1);
         let mut sum = 0i64;

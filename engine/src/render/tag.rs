@@ -64,7 +64,7 @@ impl Renderer<'_> {
                     let mut meter =
                         bounce_nodes::LoudnessMeter::gating_only(rate).map_err(audio)?;
                     bounce_nodes::copy_source(&mut file, &mut meter).map_err(audio)?;
-                    meter.take_gating_blocks().unwrap_or_default()
+                    meter.gating_blocks().unwrap_or_default()
                 }
             };
             programmes.push(blocks);

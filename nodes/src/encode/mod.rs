@@ -212,7 +212,7 @@ impl PcmSink {
         Ok(Written {
             frames: self.frames,
             report,
-            blocks: self.meter.as_mut().and_then(|m| m.take_gating_blocks()),
+            blocks: self.meter.as_ref().and_then(LoudnessMeter::gating_blocks),
         })
     }
 }

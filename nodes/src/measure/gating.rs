@@ -6,15 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::measure::blocks::{self, energy};
+
 /// Changes whenever an album's loudness gated from kept blocks changes;
 /// part of the key of every step that gates them.
 pub const GATING_VERSION: u32 = 1;
 
-/// The absolute gate, LUFS (ITU-R BS.1770-4 §2.8): a block under it
-/// takes no part in any gating, so it is not kept.
-const ABSOLUTE_GATE: f64 = -70.0;
-/// The relative gate, LU under the level of the blocks over the absolute gate.
-const RELATIVE_GATE: f64 = -10.0;
 /// Blocks are kept as their loudness in these steps of an LU: an
 /// error of at most 0.0005 LU on a block, far under the 0.01 LU to
 /// which ReplayGain is written.
@@ -26,19 +23,10 @@ const STEPS_PER_LU: f64 = 1000.0;
 #[serde(transparent)]
 pub struct GatingBlocks(Vec<i32>);
 
-/// BS.1770's loudness of a mean-square energy (K-weighted, channels summed).
-fn loudness(energy: f64) -> f64 {
-    10.0 * energy.log10() - 0.691
-}
-
-fn energy(loudness: f64) -> f64 {
-    10f64.powf((loudness + 0.691) / 10.0)
-}
-
 impl GatingBlocks {
     /// Keeps a block of `loudness` LUFS, unless the absolute gate drops it.
     pub(crate) fn push(&mut self, loudness: f64) {
-        if loudness >= ABSOLUTE_GATE {
+        if loudness >= blocks::ABSOLUTE_GATE {
             self.0.push((loudness * STEPS_PER_LU).round() as i32);
         }
     }
@@ -56,30 +44,19 @@ impl GatingBlocks {
     /// relative gate set by every block of every programme (−∞ when no
     /// block is over the absolute gate).
     pub fn integrated<'a>(programmes: impl IntoIterator<Item = &'a GatingBlocks> + Clone) -> f64 {
-        let energies = || {
-            programmes
-                .clone()
-                .into_iter()
-                .flat_map(|p| p.0.iter())
-                .map(|step| energy(*step as f64 / STEPS_PER_LU))
-        };
-        let mean = |min: f64| {
-            let (count, sum) = energies()
-                .filter(|e| *e >= min)
-                .fold((0u64, 0.0), |(n, s), e| (n + 1, s + e));
-            (count > 0).then(|| sum / count as f64)
-        };
-        let Some(over_absolute) = mean(0.0) else {
-            return f64::NEG_INFINITY;
-        };
-        let relative = energy(loudness(over_absolute) + RELATIVE_GATE);
-        mean(relative).map_or(f64::NEG_INFINITY, loudness)
+        let energies: Vec<f64> = programmes
+            .into_iter()
+            .flat_map(|p| p.0.iter())
+            .map(|step| energy(*step as f64 / STEPS_PER_LU))
+            .collect();
+        blocks::integrated(energies.iter().copied())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::blocks::loudness;
 
     fn blocks(loudnesses: &[f64]) -> GatingBlocks {
         let mut blocks = GatingBlocks::default();

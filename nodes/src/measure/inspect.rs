@@ -8,17 +8,16 @@
 
 use std::sync::Arc;
 
-use ebur128::{Channel, EbuR128, Mode};
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
+use crate::measure::blocks::{self, BlockMeter};
 use crate::measure::interpolation::Interpolator;
-use crate::measure::meter::meter_error;
 use crate::{AudioError, BlockSink, TruePeakMeter};
 
 /// Changes whenever an inspection's figures change; part of the key of
 /// every report step that inspects a file.
-pub const INSPECTOR_VERSION: u32 = 1;
+pub const INSPECTOR_VERSION: u32 = 2;
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
 /// bins at 48 kHz, fine enough for 1/6-octave bands down to 20 Hz.
@@ -250,22 +249,17 @@ pub struct Series {
 pub struct Inspector {
     rate: u32,
     frames: u64,
-    meter: EbuR128,
-    mono: EbuR128,
+    meter: BlockMeter,
+    /// The fold-down on both speakers.
+    mono: BlockMeter,
+    /// The fold-down of the slice being written.
+    mono_samples: Vec<f32>,
     /// The strict meter, or each channel's true peak already read.
     strict: TruePeaks,
     /// Frames per 100 ms window, and the window being read.
     step: usize,
     window: Window,
     series: Series,
-    /// Each 100 ms block's energy, recovered from the momentary readings
-    /// (see [`Inspector::read_window`]).
-    blocks: Vec<f64>,
-    /// The last momentary energy read.
-    momentary: f64,
-    /// The loudest block's energy so far: float residue under a
-    /// millionth of a millionth of it is silence.
-    loudest: f64,
     sums: [f64; 2],
     first_sound: Option<u64>,
     last_sound: Option<u64>,
@@ -308,25 +302,17 @@ impl Inspector {
     }
 
     pub fn new(rate: u32) -> Result<Self, AudioError> {
+        let meter = BlockMeter::stereo(rate, false)?;
         Ok(Inspector {
             rate,
             frames: 0,
-            meter: EbuR128::new(2, rate, Mode::I | Mode::LRA | Mode::M | Mode::S)
-                .map_err(meter_error)?,
-            mono: {
-                // The fold-down on both speakers: one channel weighed as
-                // two (BS.1770's dual mono), the same reading for half the work.
-                let mut mono = EbuR128::new(1, rate, Mode::I).map_err(meter_error)?;
-                mono.set_channel(0, Channel::DualMono)
-                    .map_err(meter_error)?;
-                mono
-            },
+            // Windows close where the meter closes its blocks.
+            step: meter.step(),
+            meter,
+            mono: BlockMeter::dual_mono(rate)?,
+            mono_samples: Vec::new(),
             strict: TruePeaks::Meter(Box::new(TruePeakMeter::new(rate))),
-            step: (rate / 10) as usize,
             window: Window::default(),
-            blocks: Vec::new(),
-            momentary: 0.0,
-            loudest: 0.0,
             series: Series {
                 momentary: Vec::new(),
                 short_term: Vec::new(),
@@ -348,37 +334,32 @@ impl Inspector {
         })
     }
 
+    /// Reads the window just written. At the end of a file it may be
+    /// shorter than 100 ms: the momentary reading is then the last 400 ms,
+    /// and the short-term reading takes the last 100 ms as its newest
+    /// block (within a thousandth of an LU of the 3 s).
     fn read_window(&mut self) -> Result<(), AudioError> {
         let w = std::mem::take(&mut self.window);
+        let (momentary, short_term) = if self.meter.pending() > 0 {
+            let with_partial = [self.meter.energies(), &[self.meter.last_100ms()?]].concat();
+            let last = with_partial.len() - 1;
+            (
+                self.meter.last_400ms()?,
+                blocks::short_term(&with_partial, last),
+            )
+        } else {
+            let energies = self.meter.energies();
+            let Some(last) = energies.len().checked_sub(1) else {
+                return Ok(());
+            };
+            (
+                blocks::momentary(energies, last),
+                blocks::short_term(energies, last),
+            )
+        };
         let series = &mut self.series;
-        let momentary = self.meter.loudness_momentary().map_err(meter_error)?;
-        series.momentary.push(momentary);
-        // The momentary energy is the mean of the last four 100 ms blocks'
-        // (BS.1770's 400 ms window, read on block boundaries), so each new
-        // block's energy follows from the reading before it; the short-term
-        // loudness is the mean of the last thirty. ebur128 would sum the
-        // 3 s of samples again at every reading: most of a report's time.
-        let energy = if momentary.is_finite() {
-            10f64.powf((momentary + 0.691) / 10.0)
-        } else {
-            0.0
-        };
-        let n = self.blocks.len();
-        let four_back = if n >= 4 { self.blocks[n - 4] } else { 0.0 };
-        let mut block = 4.0 * (energy - self.momentary) + four_back;
-        self.momentary = energy;
-        self.loudest = self.loudest.max(block);
-        if block < self.loudest * 1e-12 {
-            block = 0.0;
-        }
-        self.blocks.push(block);
-        let last = &self.blocks[self.blocks.len().saturating_sub(30)..];
-        let short_energy = last.iter().sum::<f64>() / 30.0;
-        let short_term = if short_energy > 0.0 {
-            -0.691 + 10.0 * short_energy.log10()
-        } else {
-            f64::NEG_INFINITY
-        };
+        series.momentary.push(blocks::loudness(momentary));
+        let short_term = blocks::loudness(short_term);
         series.short_term.push(short_term);
         series.peak.push(crate::gain_to_db(w.peak as f64));
         // PSR: the highest peak of the last 3 s (30 windows) over the
@@ -431,8 +412,8 @@ impl Inspector {
             self.read_window()?;
         }
         let seconds = self.frames as f64 / self.rate as f64;
-        let integrated = self.meter.loudness_global().map_err(meter_error)?;
-        let mono = self.mono.loudness_global().map_err(meter_error)?;
+        let integrated = blocks::integrated(blocks::gating_energies(self.meter.energies()));
+        let mono = blocks::integrated(blocks::gating_energies(self.mono.energies()));
         let channels = match &self.strict {
             TruePeaks::Meter(meter) => meter.true_peak_channels_db(),
             TruePeaks::Known(channels) => *channels,
@@ -453,7 +434,7 @@ impl Inspector {
             sample_rate: self.rate,
             seconds,
             integrated,
-            lra: self.meter.loudness_range().map_err(meter_error)?,
+            lra: blocks::loudness_range(self.meter.energies()),
             max_momentary: finite_max(&self.series.momentary),
             max_short_term: finite_max(&self.series.short_term),
             true_peak,
@@ -491,38 +472,46 @@ impl BlockSink for Inspector {
             self.sums[channel] += samples.iter().map(|x| *x as f64).sum::<f64>();
             self.track_runs(channel, samples);
         }
-        let mono: Vec<f32> = left.iter().zip(right).map(|(l, r)| (l + r) / 2.0).collect();
-        self.mono
-            .add_frames_planar_f32(&[&mono])
-            .map_err(meter_error)?;
+        self.mono_samples.clear();
+        self.mono_samples
+            .extend(left.iter().zip(right).map(|(l, r)| (l + r) / 2.0));
+        self.mono.write(&[&self.mono_samples])?;
         self.spectra.write(left, right);
         let mut start = 0;
         while start < left.len() {
             let take = (self.step - self.window.frames).min(left.len() - start);
             let (l, r) = (&left[start..start + take], &right[start..start + take]);
-            self.meter
-                .add_frames_planar_f32(&[l, r])
-                .map_err(meter_error)?;
-            for (i, (x, y)) in l.iter().zip(r).enumerate() {
-                let at = self.frames + (start + i) as u64;
-                let magnitude = x.abs().max(y.abs());
-                if magnitude >= SILENCE {
-                    self.first_sound.get_or_insert(at);
-                    self.last_sound = Some(at);
-                }
-                let w = &mut self.window;
-                w.peak = w.peak.max(magnitude);
+            self.meter.write(&[l, r])?;
+            let sounding = |(x, y): (&f32, &f32)| x.abs().max(y.abs()) >= SILENCE;
+            let at = self.frames + start as u64;
+            if let Some(first) = l.iter().zip(r).position(sounding) {
+                self.first_sound.get_or_insert(at + first as u64);
+                let last = l.iter().zip(r).rposition(sounding).unwrap_or(first);
+                self.last_sound = Some(at + last as u64);
+            }
+            let w = &mut self.window;
+            w.peak = l.iter().chain(r).fold(w.peak, |m, x| m.max(x.abs()));
+            for (x, y) in l.iter().zip(r) {
                 let (x, y) = (*x as f64, *y as f64);
                 w.lr += x * y;
                 w.ll += x * x;
                 w.rr += y * y;
-                // Vectorscope: side across, mid up, ±1 at the edges.
-                let side = ((x - y) / std::f64::consts::SQRT_2).clamp(-1.0, 1.0);
-                let mid = ((x + y) / std::f64::consts::SQRT_2).clamp(-1.0, 1.0);
-                // Rounded half up: the value is never negative.
-                let cell = |v: f64| (((v + 1.0) / 2.0) * (SCOPE_CELLS - 1) as f64 + 0.5) as usize;
-                self.scope[(SCOPE_CELLS - 1 - cell(mid)) * SCOPE_CELLS + cell(side)] += 1;
             }
+            // Vectorscope: side across, mid up, ±1 at the edges. Counted
+            // in runs of one cell: neighbouring samples mostly fall in the
+            // same cell, and counting each waits on the count before it.
+            let (mut cell, mut run) = (0, 0);
+            for (x, y) in l.iter().zip(r) {
+                let side = (x - y) * std::f32::consts::FRAC_1_SQRT_2;
+                let mid = (x + y) * std::f32::consts::FRAC_1_SQRT_2;
+                let here = (SCOPE_CELLS - 1 - scope_cell(mid)) * SCOPE_CELLS + scope_cell(side);
+                if here != cell {
+                    self.scope[cell] += run;
+                    (cell, run) = (here, 0);
+                }
+                run += 1;
+            }
+            self.scope[cell] += run;
             self.window.frames += take;
             if self.window.frames == self.step {
                 self.read_window()?;
@@ -532,6 +521,13 @@ impl BlockSink for Inspector {
         self.frames += left.len() as u64;
         Ok(())
     }
+}
+
+/// The vectorscope cell of a value, −1 to 1 across its `SCOPE_CELLS`,
+/// rounded half up (the scaled value is never negative).
+fn scope_cell(v: f32) -> usize {
+    const HALF_SPAN: f32 = (SCOPE_CELLS - 1) as f32 / 2.0;
+    ((v.clamp(-1.0, 1.0) + 1.0) * HALF_SPAN + 0.5) as i32 as usize
 }
 
 fn finite_max(values: &[f64]) -> f64 {
@@ -585,23 +581,26 @@ fn peak_times(peaks: &[f64]) -> Vec<f64> {
 /// Averages power spectra of left, right, mid and side over Hann windows
 /// at half overlap.
 pub(crate) struct SpectrumAccumulator {
-    fft: Arc<dyn RealToComplex<f64>>,
-    window: Vec<f64>,
+    /// Single precision: its rounding (about −140 dB under the signal) is
+    /// far under anything a spectrum plot or band figure shows, at half
+    /// the cost of double precision.
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
     pending: [Vec<f32>; 2],
     /// Power per bin, summed over transforms: left, right, mid, side.
     power: [Vec<f64>; 4],
     transforms: u64,
     /// The transform's scratch: windowed input, left and right spectra.
-    input: Vec<f64>,
-    spectra: [Vec<realfft::num_complex::Complex<f64>>; 2],
+    input: Vec<f32>,
+    spectra: [Vec<realfft::num_complex::Complex<f32>>; 2],
 }
 
 impl SpectrumAccumulator {
     pub(crate) fn new() -> Self {
         let window = (0..FFT)
-            .map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / FFT as f64).cos())
+            .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / FFT as f64).cos()) as f32)
             .collect();
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(FFT);
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(FFT);
         SpectrumAccumulator {
             input: fft.make_input_vec(),
             spectra: [fft.make_output_vec(), fft.make_output_vec()],
@@ -628,7 +627,7 @@ impl SpectrumAccumulator {
         // linearity: the transform of (L ± R)/2 is (X_L ± X_R)/2.
         for (channel, spectrum) in self.pending.iter().zip(self.spectra.iter_mut()) {
             for ((x, s), w) in self.input.iter_mut().zip(&channel[..FFT]).zip(&self.window) {
-                *x = *s as f64 * w;
+                *x = s * w;
             }
             self.fft
                 .process(&mut self.input, spectrum)
@@ -637,10 +636,10 @@ impl SpectrumAccumulator {
         let [left, right] = &self.spectra;
         let [pl, pr, pm, ps] = &mut self.power;
         for (k, (l, r)) in left.iter().zip(right).enumerate() {
-            pl[k] += l.norm_sqr();
-            pr[k] += r.norm_sqr();
-            pm[k] += ((l + r) * 0.5).norm_sqr();
-            ps[k] += ((l - r) * 0.5).norm_sqr();
+            pl[k] += l.norm_sqr() as f64;
+            pr[k] += r.norm_sqr() as f64;
+            pm[k] += ((l + r) * 0.5).norm_sqr() as f64;
+            ps[k] += ((l - r) * 0.5).norm_sqr() as f64;
         }
         self.transforms += 1;
     }
@@ -648,7 +647,7 @@ impl SpectrumAccumulator {
     /// Power of bin `k` of spectrum `which`, scaled so a full-scale sine's
     /// bins sum to 1 (0 dB).
     fn scale(&self) -> f64 {
-        let window_sum: f64 = self.window.iter().sum();
+        let window_sum: f64 = self.window.iter().map(|w| *w as f64).sum();
         // A sine of amplitude A gives |X|² summing to about (A·Σw/2)²·(3/2)/…;
         // the Hann window's energy factor 1.5 spreads it over its bins.
         4.0 / (window_sum * window_sum * 1.5) / self.transforms.max(1) as f64
@@ -723,6 +722,7 @@ impl SpectrumAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ebur128::{EbuR128, Mode};
 
     const RATE: u32 = 48000;
 
@@ -778,8 +778,8 @@ mod tests {
             .collect()
     }
 
-    /// The short-term series recovered from the momentary readings is
-    /// ebur128's own short-term reading at every 100 ms, through music-like
+    /// The short-term series from the blocks is ebur128's own short-term
+    /// reading at every 100 ms, through music-like
     /// changes: pink noise at varied levels with digital silence between.
     #[test]
     fn short_term_from_blocks_is_ebur128s_short_term() {

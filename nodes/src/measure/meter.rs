@@ -2,8 +2,7 @@
 //! through ebur128, true peak through the strict meter, which reads every
 //! point BS.1770-4's oversampler reads and more (see `true_peak`).
 
-use ebur128::{EbuR128, Mode};
-
+use crate::measure::blocks::{self, BlockMeter};
 use crate::{AudioError, BlockSink, GatingBlocks, TruePeakMeter};
 
 /// What a meter read over a whole signal.
@@ -42,28 +41,15 @@ impl LoudnessReport {
 
 /// A sink that measures what flows into it.
 pub struct LoudnessMeter {
-    meter: EbuR128,
+    blocks: BlockMeter,
     strict: Option<TruePeakMeter>,
     /// Reports the range and sample peak.
     full: bool,
-    /// Reads momentary and short-term every 100 ms for their maxima:
-    /// ebur128 sums each 3 s window again at every reading, which costs
-    /// more than the rest of the meter, so only a file whose `bext` chunk
-    /// carries them (and `analyze`) asks.
+    /// Reports the momentary and short-term maxima.
     windows: bool,
     /// Keeps each gating block's loudness (a delivered file's, for its
     /// album's ReplayGain).
-    blocks: Option<GatingBlocks>,
-    /// Frames per 100 ms as ebur128 counts them: the step at which
-    /// momentary and short-term are read, and at which it closes a
-    /// gating block.
-    step: usize,
-    /// Frames since the last momentary/short-term reading.
-    since_reading: usize,
-    /// Frames measured so far.
-    frames: u64,
-    max_momentary: f64,
-    max_short_term: f64,
+    keeps_gating: bool,
 }
 
 pub(crate) fn meter_error(e: ebur128::Error) -> AudioError {
@@ -82,69 +68,65 @@ impl LoudnessMeter {
     /// the momentary and short-term maxima (which read NaN), and keeps its
     /// gating blocks.
     pub fn program(sample_rate: u32) -> Result<Self, AudioError> {
-        let mut meter = Self::new(
-            sample_rate,
-            Mode::I | Mode::LRA | Mode::M | Mode::S | Mode::SAMPLE_PEAK,
-            true,
-            true,
-        )?;
-        meter.blocks = Some(GatingBlocks::default());
+        let mut meter = Self::new(sample_rate, true, true)?;
+        meter.keeps_gating = true;
         Ok(meter)
     }
 
     /// Measures integrated loudness and keeps the gating blocks.
     pub fn gating_only(sample_rate: u32) -> Result<Self, AudioError> {
         let mut meter = Self::integrated_only(sample_rate)?;
-        meter.blocks = Some(GatingBlocks::default());
+        meter.keeps_gating = true;
         Ok(meter)
     }
 
-    /// The gating blocks kept, for a meter that keeps them.
-    pub fn gating_blocks(&self) -> Option<&GatingBlocks> {
-        self.blocks.as_ref()
-    }
-
-    /// Takes the gating blocks kept, leaving none.
-    pub fn take_gating_blocks(&mut self) -> Option<GatingBlocks> {
-        self.blocks.take()
+    /// The gating blocks, for a meter that keeps them.
+    pub fn gating_blocks(&self) -> Option<GatingBlocks> {
+        self.keeps_gating.then(|| {
+            let mut kept = GatingBlocks::default();
+            for block in blocks::gating_energies(self.blocks.energies()) {
+                kept.push(blocks::loudness(block));
+            }
+            kept
+        })
     }
 
     /// Measures integrated loudness and true peak only (others read NaN).
     pub fn true_peak_and_integrated(sample_rate: u32) -> Result<Self, AudioError> {
-        Self::new(sample_rate, Mode::I, true, false)
+        Self::new(sample_rate, true, false)
     }
 
     /// Measures integrated loudness only (the other fields read as NaN).
     pub fn integrated_only(sample_rate: u32) -> Result<Self, AudioError> {
-        Self::new(sample_rate, Mode::I, false, false)
+        Self::new(sample_rate, false, false)
     }
 
-    fn new(sample_rate: u32, mode: Mode, true_peak: bool, full: bool) -> Result<Self, AudioError> {
+    fn new(sample_rate: u32, true_peak: bool, full: bool) -> Result<Self, AudioError> {
         Ok(LoudnessMeter {
-            meter: EbuR128::new(2, sample_rate, mode).map_err(meter_error)?,
+            blocks: BlockMeter::stereo(sample_rate, full)?,
             strict: true_peak.then(|| TruePeakMeter::new(sample_rate)),
             full,
             windows: false,
-            blocks: None,
-            // ebur128's own rounding of 100 ms (`samples_in_100ms`).
-            step: (sample_rate as usize + 5) / 10,
-            since_reading: 0,
-            frames: 0,
-            max_momentary: f64::NEG_INFINITY,
-            max_short_term: f64::NEG_INFINITY,
+            keeps_gating: false,
         })
     }
 
-    fn read_windows(&mut self) -> Result<(), AudioError> {
-        let momentary = self.meter.loudness_momentary().map_err(meter_error)?;
-        let short_term = self.meter.loudness_shortterm().map_err(meter_error)?;
-        self.max_momentary = self.max_momentary.max(momentary);
-        self.max_short_term = self.max_short_term.max(short_term);
-        Ok(())
+    /// The highest reading of `window` at the end of each block, LUFS.
+    fn max_reading(&self, window: fn(&[f64], usize) -> f64) -> f64 {
+        let energies = self.blocks.energies();
+        let highest = (0..energies.len())
+            .map(|last| window(energies, last))
+            .fold(0.0, f64::max);
+        if energies.is_empty() {
+            f64::NEG_INFINITY
+        } else {
+            blocks::loudness(highest)
+        }
     }
 
     pub fn report(&self) -> Result<LoudnessReport, AudioError> {
-        let integrated = self.meter.loudness_global().map_err(meter_error)?;
+        let energies = self.blocks.energies();
+        let integrated = blocks::integrated(blocks::gating_energies(energies));
         let true_peak = self
             .strict
             .as_ref()
@@ -161,28 +143,22 @@ impl LoudnessMeter {
                 ..LoudnessReport::unmeasured()
             });
         }
-        let peak =
-            |f: fn(&EbuR128, u32) -> Result<f64, ebur128::Error>| -> Result<f64, AudioError> {
-                let l = f(&self.meter, 0).map_err(meter_error)?;
-                let r = f(&self.meter, 1).map_err(meter_error)?;
-                Ok(crate::gain_to_db(l.max(r)))
-            };
+        let (max_momentary, max_short_term) = if self.windows {
+            (
+                self.max_reading(blocks::momentary),
+                self.max_reading(blocks::short_term),
+            )
+        } else {
+            (f64::NAN, f64::NAN)
+        };
         Ok(LoudnessReport {
             integrated,
-            range: self.meter.loudness_range().map_err(meter_error)?,
+            range: blocks::loudness_range(energies),
             true_peak,
             true_peak_channels,
-            sample_peak: peak(EbuR128::sample_peak)?,
-            max_momentary: if self.windows {
-                self.max_momentary
-            } else {
-                f64::NAN
-            },
-            max_short_term: if self.windows {
-                self.max_short_term
-            } else {
-                f64::NAN
-            },
+            sample_peak: crate::gain_to_db(self.blocks.sample_peak()?),
+            max_momentary,
+            max_short_term,
         })
     }
 }
@@ -192,38 +168,7 @@ impl BlockSink for LoudnessMeter {
         if let Some(strict) = &mut self.strict {
             strict.write(left, right)?;
         }
-        if !self.windows && self.blocks.is_none() {
-            return self
-                .meter
-                .add_frames_planar_f32(&[left, right])
-                .map_err(meter_error);
-        }
-        // Feed in 100 ms steps: momentary and short-term maxima are read
-        // on the same grid whatever the block size, and at each step past
-        // the first 400 ms ebur128 has just closed a gating block, whose
-        // energy the momentary loudness is (the same 400 ms summed).
-        let mut start = 0;
-        while start < left.len() {
-            let take = (self.step - self.since_reading).min(left.len() - start);
-            let end = start + take;
-            self.meter
-                .add_frames_planar_f32(&[&left[start..end], &right[start..end]])
-                .map_err(meter_error)?;
-            self.since_reading += take;
-            self.frames += take as u64;
-            if self.since_reading == self.step {
-                self.since_reading = 0;
-                if self.windows {
-                    self.read_windows()?;
-                }
-                if let Some(blocks) = &mut self.blocks {
-                    if self.frames >= 4 * self.step as u64 {
-                        blocks.push(self.meter.loudness_momentary().map_err(meter_error)?);
-                    }
-                }
-            }
-            start = end;
-        }
+        self.blocks.write(&[left, right])?;
         Ok(())
     }
 }
@@ -232,6 +177,7 @@ impl BlockSink for LoudnessMeter {
 /// dBTP: the reading the limiter's own guarantee is stated against.
 #[cfg(test)]
 pub(crate) fn bs1770_true_peak_db(left: &[f32], right: &[f32], rate: u32) -> f64 {
+    use ebur128::{EbuR128, Mode};
     let mut meter = EbuR128::new(2, rate, Mode::TRUE_PEAK).expect("a valid rate");
     meter
         .add_frames_planar_f32(&[left, right])
@@ -242,12 +188,12 @@ pub(crate) fn bs1770_true_peak_db(left: &[f32], right: &[f32], rate: u32) -> f64
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A signal whose loudness moves: tone bursts at levels 0 to −45 dB
     /// under −6 dBFS, with silences, so both gates drop some blocks.
-    fn moving(rate: u32, seconds: f64) -> (Vec<f32>, Vec<f32>) {
+    pub(crate) fn moving(rate: u32, seconds: f64) -> (Vec<f32>, Vec<f32>) {
         let n = (rate as f64 * seconds) as usize;
         let mut left = Vec::with_capacity(n);
         let mut right = Vec::with_capacity(n);
@@ -285,13 +231,13 @@ mod tests {
             // 10 blocks a second after the first 400 ms, less those under
             // the absolute gate (the silent sections).
             assert!(blocks.len() > 100 && blocks.len() < 200, "{}", blocks.len());
-            let gated = GatingBlocks::integrated([blocks]);
+            let gated = GatingBlocks::integrated([&blocks]);
             let mut lean = LoudnessMeter::gating_only(rate).unwrap();
             lean.write(&left, &right).unwrap();
-            assert_eq!(lean.gating_blocks(), Some(blocks), "{rate} Hz");
+            assert_eq!(lean.gating_blocks().as_ref(), Some(&blocks), "{rate} Hz");
             assert!(
                 (gated - integrated).abs() < 0.001,
-                "{rate} Hz: {gated} from the blocks, {integrated} from ebur128"
+                "{rate} Hz: {gated} from the blocks, {integrated} from the meter"
             );
         }
     }

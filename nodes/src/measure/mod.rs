@@ -3,6 +3,7 @@
 //! inspection in one pass, and what a lossy codec changed.
 
 mod analyze;
+pub mod blocks;
 mod gating;
 mod inspect;
 pub(crate) mod interpolation;
