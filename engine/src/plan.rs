@@ -698,11 +698,11 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 .map(bounce_nodes::Mp3Mode::overshoot_db);
             let resampled = rate != project.release.sample_rate;
             if resampled || codec_room.is_some() {
-                let mut fit_inputs = vec![master_step];
-                if resampled {
-                    // One resampling and detection of a master at a rate,
-                    // for every fit of it.
-                    fit_inputs.push(planner.add(
+                // One resampling and detection of a master at a rate, for
+                // every fit of it, and for a file that misses its ceiling
+                // to be limited again from.
+                let resample = resampled.then(|| {
+                    planner.add(
                         Step {
                             id: format!("resample:{}{variant}:{number}:{rate}", master.name),
                             kind: StepKind::Resample,
@@ -710,8 +710,9 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                             action: Action::Resample { rate },
                         },
                         vec![master_step],
-                    ));
-                }
+                    )
+                });
+                let fit_inputs = [master_step].into_iter().chain(resample).collect();
                 // Shared by every deliverable of this master at this rate
                 // (and, for MP3s, this codec room).
                 let room = codec_room.map(|r| format!(":mp3-{r}")).unwrap_or_default();
@@ -728,6 +729,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     },
                     fit_inputs,
                 ));
+                encode_inputs.extend(resample);
             }
             let step = planner.add(
                 Step {

@@ -96,7 +96,9 @@ impl StepKind {
             // 2: a file shorter than its header declares is refused.
             StepKind::Source => 2,
             // 2: samples clipped to an integer file's full scale are reported.
-            StepKind::Deliverable => 2,
+            // 3: a resampled file's later attempts limit the resampled audio
+            // again instead of resampling the master again.
+            StepKind::Deliverable => 3,
             _ => 1,
         }
     }

@@ -161,6 +161,13 @@ impl Renderer<'_> {
         unreachable!("the last attempt returns")
     }
 
+    /// The limiter's detection of a resample step's output, while its
+    /// scratch holds it.
+    pub(crate) fn kept_detection(&self, resampled: &Input) -> Option<std::path::PathBuf> {
+        let sidecar = self.cache.scratch_sidecar(&resampled.output.hash, ENVELOPE);
+        (sidecar.is_file() && self.cache.has_output(&resampled.output.hash)).then_some(sidecar)
+    }
+
     /// The limiter's detection of the output `hash`: its resample step's
     /// sidecar, or (for a master at its own rate) detected now.
     fn detection_of(&self, step: &Step, hash: &Hash, rate: u32) -> Result<Detection, BuildError> {

@@ -45,11 +45,46 @@ pub(crate) fn file_limiter(ceiling: f64) -> LimiterSettings {
     }
 }
 
-/// What a deliverable's attempt encodes: the shared resample step's audio,
-/// or the master, trimmed and (if resampled) limited at the file's rate.
+/// What a deliverable's attempt encodes: its fit's audio; the resampled
+/// master the fit was made from, trimmed and limited again at the file's
+/// rate from its kept detection; or the master, trimmed and (if
+/// resampled) limited at the file's rate.
 enum Prepared<'a> {
-    AtRate { audio: &'a Input<'a>, gain_db: f64 },
-    Master { limit_at: Option<f64>, trim_db: f64 },
+    AtRate {
+        audio: &'a Input<'a>,
+        gain_db: f64,
+    },
+    Refit {
+        audio: &'a Input<'a>,
+        detection: std::path::PathBuf,
+        limit_at: f64,
+        trim_db: f64,
+    },
+    Master {
+        limit_at: Option<f64>,
+        trim_db: f64,
+    },
+}
+
+/// What a deliverable step reads: its master, the fit of it at the file's
+/// rate and ceiling, and the master resampled to that rate.
+pub(super) struct EncodeInputs<'a> {
+    pub master: &'a Input<'a>,
+    pub at_rate: Option<&'a Input<'a>>,
+    pub resampled: Option<&'a Input<'a>>,
+}
+
+/// An attempt's file (none when its samples were measured before and miss
+/// a target), what it measured, and what its encoder clipped.
+type Attempt = (Option<bounce_cache::TempFile>, Written, Overs);
+
+/// The limiter a file's samples pass at its rate: its ceiling (dBTP), the
+/// gain before it (dB), and a detection of the ungained audio to read
+/// instead of detecting again.
+struct Limit<'p> {
+    at: f64,
+    gain_db: f64,
+    detection: Option<&'p std::path::Path>,
 }
 
 /// A deliverable's encoder, which tells what a listener will measure.
@@ -162,12 +197,16 @@ impl Renderer<'_> {
     pub(super) fn encode(
         &self,
         step: &Step,
-        master: &Input,
-        at_rate: Option<&Input>,
+        inputs: EncodeInputs,
         file: &FileSpec,
         ceiling: Option<f64>,
         target: Option<f64>,
     ) -> Result<StepOutput, BuildError> {
+        let EncodeInputs {
+            master,
+            at_rate,
+            resampled: resampled_audio,
+        } = inputs;
         let format = file.format;
         let resampled = format.sample_rate != self.rate;
         // The resample step corrected the level and the limiter's ceiling
@@ -181,6 +220,7 @@ impl Renderer<'_> {
         let mut limit_at = at_rate
             .and_then(|a| a.output.info.limiter_ceiling)
             .or(first_limit(ceiling));
+        let fitted_limit = limit_at;
         // A lossy codec takes loudness off too (LAME at 128 kbps about
         // 0.45 dB): an MP3 that lands low is raised once through its own
         // limiter, unless the codec has already pushed a peak over the
@@ -201,32 +241,51 @@ impl Renderer<'_> {
                     audio: at_rate,
                     gain_db: trim - start_trim,
                 },
-                None => Prepared::Master {
-                    limit_at: output_limit,
-                    trim_db: trim,
+                // A resampled file limited again: from the resampled audio
+                // and its detection while they are at hand, not the master.
+                None => match (
+                    output_limit,
+                    resampled_audio.and_then(|r| Some((r, self.kept_detection(r)?))),
+                ) {
+                    (Some(limit_at), Some((audio, detection))) => Prepared::Refit {
+                        audio,
+                        detection,
+                        limit_at,
+                        trim_db: trim,
+                    },
+                    _ => Prepared::Master {
+                        limit_at: output_limit,
+                        trim_db: trim,
+                    },
                 },
             };
-            let (temp, written, overs) = self.encode_once(step, master, file, source)?;
-            let (frames, report) = (written.frames, written.report);
-            let over = ceiling
-                .map(|c| report.true_peak - c)
-                .filter(|over| *over > 0.0);
             let chase_loudness = if lossy {
                 !codec_over_seen && !raised
             } else {
                 resampled
             };
-            let off = target
-                .filter(|_| chase_loudness && report.integrated.is_finite())
-                .map(|t| t - report.integrated)
-                .filter(|off| {
-                    off.abs()
-                        > if lossy {
-                            CODEC_LOUDNESS_SLACK
-                        } else {
-                            LOUDNESS_SLACK
-                        }
-                });
+            // How far over the ceiling, and off the target, a file reads.
+            let misses = |report: &bounce_nodes::LoudnessReport| {
+                let over = ceiling
+                    .map(|c| report.true_peak - c)
+                    .filter(|over| *over > 0.0);
+                let off = target
+                    .filter(|_| chase_loudness && report.integrated.is_finite())
+                    .map(|t| t - report.integrated)
+                    .filter(|off| {
+                        off.abs()
+                            > if lossy {
+                                CODEC_LOUDNESS_SLACK
+                            } else {
+                                LOUDNESS_SLACK
+                            }
+                    });
+                (over, off)
+            };
+            let fails = |written: &Written| misses(&written.report) != (None, None);
+            let (temp, written, overs) = self.encode_once(step, master, file, source, &fails)?;
+            let (frames, report) = (written.frames, written.report);
+            let (over, off) = misses(&report);
             if over.is_none() && off.is_none() {
                 let mut warnings = Vec::new();
                 let mut notes = Vec::new();
@@ -264,6 +323,14 @@ impl Renderer<'_> {
                         "level corrected by {corrected:+.2} dB on the delivered file: {why}"
                     ));
                 }
+                if let (Some(now), Some(before)) = (limit_at, fitted_limit) {
+                    if now < before {
+                        notes.push(format!(
+                            "limited again at {now:.3} dBTP at {} Hz: limited at {before:.3} dBTP, the file read over its ceiling",
+                            format.sample_rate
+                        ));
+                    }
+                }
                 if lossy && trim < start_trim {
                     warnings.push(format!(
                         "gain lowered by {:.2} dB: the decoded MP3 peaked over the {:.1} dBTP ceiling",
@@ -279,6 +346,7 @@ impl Renderer<'_> {
                         format.bits
                     ));
                 }
+                let temp = temp.expect("a file that meets its targets was written");
                 let hash = self.cache.commit_blob(temp)?;
                 return Ok(StepOutput {
                     hash,
@@ -348,7 +416,8 @@ impl Renderer<'_> {
         master: &Input,
         file: &FileSpec,
         prepared: Prepared,
-    ) -> Result<(bounce_cache::TempFile, Written, Overs), BuildError> {
+        fails: &dyn Fn(&Written) -> bool,
+    ) -> Result<Attempt, BuildError> {
         let format = file.format;
         let audio = &Self::audio(step);
         let (limit_at, trim_db) = match prepared {
@@ -363,7 +432,34 @@ impl Renderer<'_> {
                     gain_db,
                     limit_at: None,
                 };
-                return self.encode_pcm(step, origin, file, source, None, Precision::Float);
+                return self.encode_pcm(step, origin, file, source, None, Precision::Float, fails);
+            }
+            Prepared::Refit {
+                audio: resampled,
+                detection,
+                limit_at,
+                trim_db,
+            } => {
+                let reader = open_blob(self.cache, &resampled.output.hash).map_err(audio)?;
+                let origin = Origin {
+                    audio: resampled.output.hash,
+                    gain_db: trim_db,
+                    limit_at: Some(limit_at),
+                };
+                let limit = Limit {
+                    at: limit_at,
+                    gain_db: trim_db,
+                    detection: Some(&detection),
+                };
+                return self.encode_pcm(
+                    step,
+                    origin,
+                    file,
+                    Box::new(reader),
+                    Some(limit),
+                    Precision::Float,
+                    fails,
+                );
             }
             Prepared::Master { limit_at, trim_db } => (limit_at, trim_db),
         };
@@ -387,7 +483,12 @@ impl Renderer<'_> {
             gain_db: trim_db,
             limit_at,
         };
-        self.encode_pcm(step, origin, file, source, limit_at, precision)
+        let limit = limit_at.map(|at| Limit {
+            at,
+            gain_db: 0.0,
+            detection: None,
+        });
+        self.encode_pcm(step, origin, file, source, limit, precision, fails)
     }
 
     /// Encodes `source` (at the file's rate, of `precision`) into a file,
@@ -400,9 +501,10 @@ impl Renderer<'_> {
         origin: Origin,
         file: &FileSpec,
         mut source: Box<dyn BlockSource>,
-        limit_at: Option<f64>,
+        limit: Option<Limit>,
         precision: Precision,
-    ) -> Result<(bounce_cache::TempFile, Written, Overs), BuildError> {
+        fails: &dyn Fn(&Written) -> bool,
+    ) -> Result<Attempt, BuildError> {
         let (format, dither) = (file.format, file.dither);
         let audio = &Self::audio(step);
         // Dither only when bits are really lost: a signal already on a grid
@@ -421,7 +523,14 @@ impl Renderer<'_> {
         // them, the WAV and the FLAC of one fit are the same samples.
         let samples = origin.samples(format, dither, precision);
         let slot = (!file.lossy()).then(|| self.measures.slot(samples));
-        let mut known = slot.as_ref().map(|s| s.lock().expect("measure lock"));
+        // The other file of these samples, encoding now, holds the slot
+        // until it has measured them: metering them here too costs less
+        // than a worker idle for the whole of its encoding.
+        let mut known = slot.as_ref().and_then(|s| match s.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+            Err(std::sync::TryLockError::Poisoned(_)) => panic!("measure lock poisoned"),
+        });
         // A bext chunk needs the momentary and short-term maxima, which a
         // plain file's measurement leaves out.
         let measured = known
@@ -431,6 +540,11 @@ impl Renderer<'_> {
                 format.container != bounce_nodes::Container::Bwf || !m.report.max_momentary.is_nan()
             })
             .cloned();
+        // Samples already measured as missing a target need no file: the
+        // next attempt corrects them.
+        if let Some(known) = measured.as_ref().filter(|m| fails(m)) {
+            return Ok((None, known.clone(), Overs::default()));
+        }
         let mut sink: Box<dyn EncodedSink> = match file.mp3 {
             Some(mode) => {
                 Box::new(Mp3Sink::create(temp.path(), format.sample_rate, mode).map_err(audio)?)
@@ -448,18 +562,17 @@ impl Renderer<'_> {
             ),
         };
 
-        match limit_at {
+        match limit {
             // Resampling reshapes peaks (the band it removes took part in
             // them): limit again at the file's rate, which touches only the
             // few new overs, a hair under the ceiling to leave room for dither.
-            Some(ceiling) => {
-                let settings = file_limiter(ceiling);
+            Some(limit) => {
                 render_limited(
                     source,
                     format.sample_rate,
-                    0.0,
-                    settings,
-                    None,
+                    limit.gain_db,
+                    file_limiter(limit.at),
+                    limit.detection,
                     sink.as_mut(),
                 )
                 .map_err(audio)?;
@@ -477,6 +590,139 @@ impl Renderer<'_> {
         if let Some(known) = known.as_deref_mut() {
             known.get_or_insert(written.clone());
         }
-        Ok((temp, written, overs))
+        Ok((Some(temp), written, overs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::Measures;
+    use crate::step::{Action, StepKind};
+    use bounce_nodes::{Container, PcmWriter};
+
+    const MASTER_RATE: u32 = 48000;
+    const FILE_RATE: u32 = 44100;
+    const CEILING: f64 = -1.0;
+
+    fn step(id: &str, kind: StepKind, action: Action) -> Step {
+        Step {
+            id: id.into(),
+            kind,
+            track: Some(1),
+            action,
+        }
+    }
+
+    /// A master of tone bursts that cross full scale between samples once
+    /// resampled: well over the ceiling.
+    fn write_master(cache: &bounce_cache::Cache) -> StepOutput {
+        let temp = cache.temp_file("master");
+        let mut writer = PcmWriter::create(temp.path(), MASTER_RATE, Precision::Float).unwrap();
+        let frames = MASTER_RATE as usize * 3;
+        let signal: Vec<f32> = (0..frames)
+            .map(|i| {
+                let t = i as f64 / MASTER_RATE as f64;
+                let burst = if (t * 4.0).fract() < 0.5 { 0.98 } else { 0.3 };
+                (burst * (std::f64::consts::TAU * 11_025.0 * t + 0.4).sin()) as f32
+            })
+            .collect();
+        writer.write(&signal, &signal).unwrap();
+        let frames = writer.finish().unwrap();
+        StepOutput {
+            hash: cache.commit_blob(temp).unwrap(),
+            info: OutputInfo::pcm(MASTER_RATE, frames, Precision::Float),
+        }
+    }
+
+    /// A resampled file whose first attempt reads over its ceiling is
+    /// limited again from the resampled audio and its kept detection: the
+    /// file keeps the ceiling, says so, and is the very file the long way
+    /// (resampling the master again) makes.
+    #[test]
+    fn a_file_over_its_ceiling_is_limited_again_from_the_resampled_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = bounce_cache::Cache::open(dir.path()).unwrap();
+        let measures = Measures::default();
+        let renderer = Renderer {
+            cache: &cache,
+            rate: MASTER_RATE,
+            measures: &measures,
+        };
+        let master_step = step("master:m:1", StepKind::Master, Action::Resample { rate: 0 });
+        let master_output = write_master(&cache);
+        let master = Input {
+            step: &master_step,
+            output: &master_output,
+        };
+        let resample_step = step(
+            "resample:m:1:44100",
+            StepKind::Resample,
+            Action::Resample { rate: FILE_RATE },
+        );
+        let resampled_output = renderer
+            .render_resampled(&resample_step, &master, FILE_RATE)
+            .unwrap();
+        let resampled = Input {
+            step: &resample_step,
+            output: &resampled_output,
+        };
+        // A fit that let the peaks through: its first attempt misses.
+        let fit_step = step("fit:m:1:44100", StepKind::Fit, Action::Resample { rate: 0 });
+        let fit_output = StepOutput {
+            info: OutputInfo {
+                limiter_ceiling: first_limit(Some(CEILING)),
+                ..resampled_output.info.clone()
+            },
+            ..resampled_output.clone()
+        };
+        let fit = Input {
+            step: &fit_step,
+            output: &fit_output,
+        };
+        let file = FileSpec {
+            format: PcmFormat {
+                sample_rate: FILE_RATE,
+                bits: 24,
+                float: false,
+                container: Container::Wav,
+            },
+            dither: Dither::None,
+            mp3: None,
+        };
+        let deliverable = step(
+            "deliverable:wav:1",
+            StepKind::Deliverable,
+            Action::Resample { rate: 0 },
+        );
+        let encode = |resampled: Option<&Input>| {
+            renderer
+                .encode(
+                    &deliverable,
+                    EncodeInputs {
+                        master: &master,
+                        at_rate: Some(&fit),
+                        resampled,
+                    },
+                    &file,
+                    Some(CEILING),
+                    None,
+                )
+                .unwrap()
+        };
+        assert!(
+            renderer.kept_detection(&resampled).is_some(),
+            "the detection is at hand, so the shortcut is taken"
+        );
+        let refit = encode(Some(&resampled));
+        let true_peak = refit.info.measured.unwrap().true_peak.unwrap();
+        assert!(true_peak <= CEILING, "{true_peak} dBTP");
+        assert!(
+            refit.info.notes.iter().any(|n| n.contains("limited again")),
+            "{:?}",
+            refit.info.notes
+        );
+        let long_way = encode(None);
+        assert_eq!(refit.hash, long_way.hash, "the same file either way");
     }
 }

@@ -9,7 +9,7 @@ mod inspect;
 mod master;
 mod tag;
 
-use encode::check_spec;
+use encode::{check_spec, EncodeInputs};
 pub(crate) use encode::{
     file_limiter, first_limit, FileSpec, ATTEMPTS, GRID_MARGIN_DB, LOUDNESS_SLACK,
 };
@@ -197,7 +197,8 @@ pub struct Renderer<'c> {
 /// and a FLAC of one master at one rate and depth carry the same samples
 /// (their dither is seeded by the samples' origin, not the file), so the
 /// second to render takes the first's measurement instead of metering
-/// the same samples again; one waits while the other measures.
+/// the same samples again (or, when both render at once, meters them too
+/// rather than wait).
 #[derive(Default)]
 pub struct Measures(Mutex<HashMap<Hash, Arc<Mutex<Option<Measurement>>>>>);
 
@@ -419,7 +420,18 @@ impl Renderer<'_> {
                     mp3: *mp3,
                 };
                 let at_rate = inputs.get(1);
-                let output = self.encode(step, master, at_rate, &file, *ceiling, target)?;
+                let resampled = inputs.get(2);
+                let output = self.encode(
+                    step,
+                    EncodeInputs {
+                        master,
+                        at_rate,
+                        resampled,
+                    },
+                    &file,
+                    *ceiling,
+                    target,
+                )?;
                 if let Some(check) = check {
                     check_spec(step, check, &output)?;
                 }
