@@ -403,11 +403,18 @@ fn write_report(
         .iter()
         .filter_map(|f| Some((f.path.clone(), f.inspection?)))
         .collect();
-    let outcome = bounce_engine::qc::write_report(project, &cache_dir(project, options), &measured)
-        .map_err(|error| {
-            print_build_error(&error);
-            EXIT_FAILED
-        })?;
+    let compared = built
+        .files
+        .iter()
+        .filter_map(|f| Some((f.path.clone(), f.comparison.clone()?)))
+        .collect();
+    let measurements = bounce_engine::qc::Built { measured, compared };
+    let outcome =
+        bounce_engine::qc::write_report(project, &cache_dir(project, options), &measurements)
+            .map_err(|error| {
+                print_build_error(&error);
+                EXIT_FAILED
+            })?;
     // Files measured by this build's steps, or by the report itself.
     let inspected = built.inspected + outcome.inspected;
     let quiet_warnings = recall && inspected == 0;

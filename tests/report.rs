@@ -118,26 +118,35 @@ fn the_report_measures_every_delivered_file_and_checks_it() {
 }
 
 /// The report's measurements are steps of the build: one `inspect` step
-/// per delivered file, measuring its audio as encoded: built once, cached
-/// after, not built again for a new title (tags change no sample), and
-/// built again for the files whose audio changed (track 2's, moved).
+/// per delivered file, measuring its audio as encoded, and one `codec`
+/// step per lossy file, comparing it with its lossless partner: built
+/// once, cached after, not built again for a new title (tags change no
+/// sample), and built again for the files whose audio changed (track 2's,
+/// moved).
 #[test]
 fn the_reports_measurements_are_steps_of_the_build_keyed_by_each_file() {
     let project = project();
-    let with_report = format!("{PROJECT}deliverable \"qc\" {{ report; }}\n");
+    // The WAV at the MP3's rate: its lossless partner.
+    let with_report = format!(
+        "{}deliverable \"qc\" {{ report; }}\n",
+        PROJECT.replace("bits=24", "bits=24 rate=44100")
+    );
     project.write("bounce.kdl", &with_report);
-    let inspections = |log: &BuildLog, status: &str| -> Vec<String> {
-        log.steps
+    let steps = |log: &BuildLog, kind: &str, status: &str| -> Vec<String> {
+        let mut ids: Vec<String> = log
+            .steps
             .iter()
-            .filter(|s| s["kind"] == "inspect" && s["status"] == status)
+            .filter(|s| s["kind"] == kind && s["status"] == status)
             .map(|s| s["step"].as_str().unwrap().to_string())
-            .collect()
+            .collect();
+        ids.sort();
+        ids
     };
+    let inspections = |log: &BuildLog, status: &str| steps(log, "inspect", status);
+    let comparisons = |log: &BuildLog, status: &str| steps(log, "codec", status);
     let first = project.build_ok(&[]);
-    let mut built = inspections(&first, "built");
-    built.sort();
     assert_eq!(
-        built,
+        inspections(&first, "built"),
         [
             "inspect:mp3:1",
             "inspect:mp3:2",
@@ -145,12 +154,14 @@ fn the_reports_measurements_are_steps_of_the_build_keyed_by_each_file() {
             "inspect:wav:2"
         ]
     );
+    assert_eq!(comparisons(&first, "built"), ["codec:mp3:1", "codec:mp3:2"]);
     let stderr = String::from_utf8_lossy(&first.output.stderr);
     assert!(stderr.contains("4 files, 4 inspected now"), "{stderr}");
 
     let again = project.build_ok(&[]);
     assert!(inspections(&again, "built").is_empty());
     assert_eq!(inspections(&again, "cached").len(), 4);
+    assert_eq!(comparisons(&again, "cached").len(), 2);
 
     let retitled_text = with_report.replace("track 2 \"Other\"", "track 2 \"Renamed\"");
     project.write("bounce.kdl", &retitled_text);
@@ -167,9 +178,11 @@ fn the_reports_measurements_are_steps_of_the_build_keyed_by_each_file() {
         &retitled_text.replace("\"stems/b.wav\"", "\"stems/b.wav\" offset=0.5"),
     );
     let moved = project.build_ok(&[]);
-    let mut built = inspections(&moved, "built");
-    built.sort();
-    assert_eq!(built, ["inspect:mp3:2", "inspect:wav:2"]);
+    assert_eq!(
+        inspections(&moved, "built"),
+        ["inspect:mp3:2", "inspect:wav:2"]
+    );
+    assert_eq!(comparisons(&moved, "built"), ["codec:mp3:2"]);
     let stderr = String::from_utf8_lossy(&moved.output.stderr);
     assert!(stderr.contains("4 files, 2 inspected now"), "{stderr}");
     let report = report_json(&project);

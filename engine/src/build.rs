@@ -158,7 +158,7 @@ pub fn build(
 ) -> Result<BuildReport, BuildError> {
     let mut plan = plan(project).map_err(BuildError::Project)?;
     if options.report {
-        plan.add_inspections();
+        plan.add_inspections(project);
     }
     let selected = select(project, &plan, &options.targets)?;
     let root = cache_dir(project, options);
@@ -269,6 +269,15 @@ pub fn build(
                 _ => None,
             }
         };
+        // And its codec comparison, against the lossless file's path.
+        let comparison = |step: NodeIndex| -> Option<(String, Hash)> {
+            let (_, partner, compare) = plan.comparisons.iter().find(|(file, ..)| *file == step)?;
+            let Some(Outcome::Done(output, ..)) = run.results[compare.index()].get() else {
+                return None;
+            };
+            let against = plan.outputs.iter().find(|o| o.step == *partner)?;
+            Some((crate::template::portable(&against.path), output.hash))
+        };
         report.files = outputs
             .iter()
             .map(|(planned, output)| BuiltFile {
@@ -278,6 +287,7 @@ pub fn build(
                 hash: output.hash,
                 info: output.info.clone(),
                 inspection: inspection(planned.step),
+                comparison: comparison(planned.step),
             })
             .collect();
         if !options.no_publish && !options.dry_run {
@@ -414,6 +424,7 @@ fn select(
     if targets.is_empty() {
         roots.extend(plan.outputs.iter().map(|o| o.step));
         roots.extend(plan.inspections.iter().map(|(_, inspect)| *inspect));
+        roots.extend(plan.comparisons.iter().map(|(_, _, compare)| *compare));
     }
     for target in targets {
         let (name, track) = match target.split_once(':') {

@@ -50,4 +50,7 @@ pub struct BuiltFile {
     /// The release report's measurement of its audio (a blob of the
     /// cache), when the build made one.
     pub inspection: Option<Hash>,
+    /// For a lossy file, the report's comparison with a lossless file
+    /// (that file's path, and a blob of the cache), when the build made one.
+    pub comparison: Option<(String, Hash)>,
 }

@@ -25,6 +25,9 @@ pub struct Plan {
     /// delivered file: (the file's output step, its inspect step); see
     /// [`Plan::add_inspections`].
     pub inspections: Vec<(NodeIndex, NodeIndex)>,
+    /// The release report's codec comparisons: (a lossy file's output
+    /// step, the lossless file's it is measured against, the comparison).
+    pub comparisons: Vec<(NodeIndex, NodeIndex, NodeIndex)>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,7 +50,7 @@ impl Plan {
     /// encoded, before its tags: tags change no sample, so a new title
     /// measures nothing again, and the measurement runs beside the album's
     /// ReplayGain and tagging rather than after them.
-    pub fn add_inspections(&mut self) {
+    pub fn add_inspections(&mut self, project: &Project) {
         let files: Vec<(NodeIndex, NodeIndex, String)> = self
             .outputs
             .iter()
@@ -74,6 +77,80 @@ impl Plan {
             self.graph.add_edge(audio, index, ());
             self.inputs.insert(index, vec![audio]);
             self.inspections.push((file, index));
+        }
+        self.add_comparisons(project);
+    }
+
+    /// Adds a `codec:DELIVERABLE:TRACK` step for each lossy file with a
+    /// lossless partner: the first file of its track encoding the same
+    /// master (or stem) at the same rate for the same loudness target and
+    /// ceiling, whose samples are what the codec was given but for the
+    /// lossy file's own limiting and dither.
+    fn add_comparisons(&mut self, project: &Project) {
+        struct Encoded<'p> {
+            file: NodeIndex,
+            audio: NodeIndex,
+            inspect: NodeIndex,
+            /// What it encodes: its master or stem, at its rate.
+            encodes: (NodeIndex, u32),
+            lossy: bool,
+            targets: crate::model::FileTargets,
+            id: &'p str,
+        }
+        let encoded: Vec<Encoded> = self
+            .inspections
+            .iter()
+            .filter_map(|&(file, inspect)| {
+                let audio = self.inputs_of(inspect)[0];
+                let Action::Encode { rate, mp3, .. } = &self.graph[audio].action else {
+                    return None;
+                };
+                let deliverable = &self.outputs.iter().find(|o| o.step == file)?.deliverable;
+                Some(Encoded {
+                    file,
+                    audio,
+                    inspect,
+                    encodes: (*self.inputs_of(audio).first()?, *rate),
+                    lossy: mp3.is_some(),
+                    targets: project.file_targets(deliverable),
+                    id: &self.graph[inspect].id,
+                })
+            })
+            .collect();
+        let pairs: Vec<(&Encoded, &Encoded)> = encoded
+            .iter()
+            .filter(|e| e.lossy)
+            .filter_map(|lossy| {
+                let partner = encoded.iter().find(|other| {
+                    !other.lossy
+                        && other.encodes == lossy.encodes
+                        && (other.targets.target, other.targets.ceiling)
+                            == (lossy.targets.target, lossy.targets.ceiling)
+                })?;
+                Some((lossy, partner))
+            })
+            .collect();
+        let steps: Vec<(NodeIndex, NodeIndex, Step, Vec<NodeIndex>)> = pairs
+            .into_iter()
+            .map(|(lossy, partner)| {
+                let what = lossy.id.strip_prefix("inspect:").unwrap_or(lossy.id);
+                let step = Step {
+                    id: format!("codec:{what}"),
+                    kind: StepKind::Codec,
+                    track: self.graph[lossy.file].track,
+                    action: Action::CodecDifference,
+                };
+                let inputs = vec![lossy.audio, partner.audio, partner.inspect];
+                (lossy.file, partner.file, step, inputs)
+            })
+            .collect();
+        for (lossy, partner, step, inputs) in steps {
+            let index = self.graph.add_node(step);
+            for input in &inputs {
+                self.graph.add_edge(*input, index, ());
+            }
+            self.inputs.insert(index, inputs);
+            self.comparisons.push((lossy, partner, index));
         }
     }
 }
@@ -869,6 +946,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
     }
     Ok(Plan {
         inspections: Vec::new(),
+        comparisons: Vec::new(),
         graph: planner.graph,
         inputs: planner.inputs,
         outputs,

@@ -36,6 +36,9 @@ pub enum StepKind {
     Cue,
     /// A delivered file measured for the release report.
     Inspect,
+    /// A lossy file decoded and measured against a lossless file of the
+    /// same master, rate and targets, for the release report.
+    Codec,
 }
 
 impl StepKind {
@@ -46,7 +49,7 @@ impl StepKind {
     pub fn typical_cost(self) -> u64 {
         match self {
             StepKind::Source | StepKind::Tag | StepKind::Cue => 1,
-            StepKind::Inspect => 4,
+            StepKind::Inspect | StepKind::Codec => 4,
             StepKind::ReplayGain => 2,
             StepKind::Stem | StepKind::Bus | StepKind::Mix | StepKind::Export | StepKind::Fit => 3,
             StepKind::Image => 5,
@@ -73,6 +76,7 @@ impl StepKind {
             StepKind::Image => "image",
             StepKind::Cue => "cue",
             StepKind::Inspect => "inspect",
+            StepKind::Codec => "codec",
         }
     }
 
@@ -169,6 +173,11 @@ pub enum Action {
     /// The release report's figures of a delivered file (the input): a
     /// step of the graph, so a report measures again only what changed.
     Inspect,
+    /// What a lossy codec changed: the encoded lossy file (first input)
+    /// decoded less the lossless file (second input), with an excerpt of
+    /// the difference around the loudest moment the lossless file's
+    /// inspection (third input) found.
+    CodecDifference,
     /// The encoded file (first input) with tags; the second input is the
     /// deliverable's album ReplayGain step.
     Tag {
@@ -275,7 +284,7 @@ impl Action {
             Action::Encode { .. } => vec![resampler, limiter, dither, writer],
             Action::Tag { .. } | Action::CdImage { .. } => vec![writer],
             Action::AlbumReplayGain => vec![("gating", GATING_VERSION)],
-            Action::Inspect => vec![("inspector", INSPECTOR_VERSION)],
+            Action::Inspect | Action::CodecDifference => vec![("inspector", INSPECTOR_VERSION)],
             _ => Vec::new(),
         }
     }

@@ -16,7 +16,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{InspectedFile, InspectionStore, REPORT_DIR};
-use crate::model::{Content, Project};
+use crate::model::Project;
+use crate::render::Comparison;
 use crate::BuildError;
 
 /// Seconds of difference an excerpt holds, around the loudest moment.
@@ -57,45 +58,41 @@ struct Kept {
     excerpt: Option<ExcerptWritten>,
 }
 
-/// Adds the codec preview to every lossy file that has a lossless
-/// partner.
-pub(super) fn preview(
-    project: &Project,
+/// Adds to every lossy file the build compared with a lossless file
+/// (`compared`: the lossy file's path → the lossless file's, and the
+/// comparison's blob) its codec report, and writes its excerpt.
+pub(super) fn compared(
     store: &InspectionStore,
     version_dir: &Path,
+    compared: &BTreeMap<String, (String, bounce_cache::Hash)>,
     by_track: &mut BTreeMap<u32, Vec<InspectedFile>>,
 ) -> Result<(), BuildError> {
     let codec_dir = version_dir.join(REPORT_DIR).join("codec");
-    let mut jobs = Vec::new();
-    for (track, files) in by_track.iter() {
-        for (i, file) in files.iter().enumerate().filter(|(_, f)| f.lossy) {
-            let partner = files.iter().find(|other| {
-                !other.lossy
-                    && other.figures.sample_rate == file.figures.sample_rate
-                    && master_of(project, &other.deliverable)
-                        == master_of(project, &file.deliverable)
-                    && (other.target, other.ceiling) == (file.target, file.ceiling)
-            });
-            if let Some(partner) = partner {
-                jobs.push((*track, i, file, partner));
-            }
-        }
-    }
-    if jobs.is_empty() {
-        return Ok(());
-    }
-    create_codec_dir(&codec_dir)?;
-    let measured: Vec<(u32, usize, CodecReport)> = jobs
-        .par_iter()
-        .map(|(track, i, file, partner)| {
+    for (track, files) in by_track.iter_mut() {
+        let mut reports = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let Some((against, blob)) = compared.get(&file.path) else {
+                continue;
+            };
+            let Some(lossless) = files.iter().find(|f| &f.path == against) else {
+                continue;
+            };
+            let Some(comparison) = store.blob_json::<Comparison>(blob) else {
+                continue;
+            };
+            create_codec_dir(&codec_dir)?;
             let name = format!("{track:02}-{}.wav", file.deliverable);
-            let report = compare(store, version_dir, &codec_dir, file, partner, &name, None)?;
-            Ok((*track, *i, report))
-        })
-        .collect::<Result<_, BuildError>>()?;
-    for (track, i, report) in measured {
-        if let Some(file) = by_track.get_mut(&track).and_then(|f| f.get_mut(i)) {
-            file.codec = Some(report);
+            if let Some(audition) = &comparison.audition {
+                store.copy_blob(audition, &codec_dir.join(&name))?;
+            }
+            let kept = Kept {
+                difference: comparison.difference,
+                excerpt: comparison.excerpt,
+            };
+            reports.push((i, report_of(kept, file, lossless, &name, None)));
+        }
+        for (i, report) in reports {
+            files[i].codec = Some(report);
         }
     }
     Ok(())
@@ -213,7 +210,19 @@ fn compare(
     preview: Option<String>,
 ) -> Result<CodecReport, BuildError> {
     let kept = store.codec(version_dir, lossy, lossless, &codec_dir.join(name))?;
-    Ok(CodecReport {
+    Ok(report_of(kept, lossy, lossless, name, preview))
+}
+
+/// The report of `lossy` measured against `lossless`, its excerpt
+/// written as `name` in the codec folder.
+fn report_of(
+    kept: Kept,
+    lossy: &InspectedFile,
+    lossless: &InspectedFile,
+    name: &str,
+    preview: Option<String>,
+) -> CodecReport {
+    CodecReport {
         preview,
         against: lossless.path.clone(),
         true_peak: lossy.figures.true_peak,
@@ -226,18 +235,7 @@ fn compare(
         audition_start: kept.excerpt.map_or(0.0, |e| e.start),
         audition_seconds: kept.excerpt.map_or(0.0, |e| e.seconds),
         audition_gain_db: kept.excerpt.map_or(0.0, |e| e.gain_db),
-    })
-}
-
-fn master_of<'a>(project: &'a Project, deliverable: &str) -> Option<&'a str> {
-    project
-        .deliverables
-        .iter()
-        .find(|d| d.name == deliverable)
-        .and_then(|d| match &d.content {
-            Content::Master(name) => Some(name.as_str()),
-            Content::Stems(_) => None,
-        })
+    }
 }
 
 impl InspectionStore {

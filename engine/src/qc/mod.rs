@@ -124,13 +124,23 @@ pub struct Report {
     pub tracks: Vec<TrackReport>,
 }
 
+/// What the build's report steps made, by each file's path in the version.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// Each file's inspection (a blob of the cache).
+    pub measured: BTreeMap<String, bounce_cache::Hash>,
+    /// Each lossy file's codec comparison: the lossless file's path, and a
+    /// blob of the cache.
+    pub compared: BTreeMap<String, (String, bounce_cache::Hash)>,
+}
+
 /// Inspects the project's current version folder and writes its report.
-/// `measured` holds the build's measurement of each file (its path in the
-/// version → the blob of its inspection); a file it lacks is measured now.
+/// `built` holds the build's measurements; a file it lacks is inspected
+/// now.
 pub fn write_report(
     project: &Project,
     cache_root: &Path,
-    measured: &BTreeMap<String, bounce_cache::Hash>,
+    built: &Built,
 ) -> Result<ReportOutcome, BuildError> {
     let dir = project.release.output.join(&project.release.version);
     let manifest = read_manifest(&dir.join(MANIFEST)).ok_or_else(|| BuildError::NoReport {
@@ -150,8 +160,8 @@ pub fn write_report(
     let inspections: Vec<(Inspection, bool)> = files
         .par_iter()
         .map(|file| {
-            let built = measured.get(&file.path);
-            store.delivered(&dir.join(&file.path), &file.blake3, built)
+            let inspection = built.measured.get(&file.path);
+            store.delivered(&dir.join(&file.path), &file.blake3, inspection)
         })
         .collect::<Result<_, _>>()?;
     let inspected = inspections.iter().filter(|(_, fresh)| *fresh).count();
@@ -183,7 +193,7 @@ pub fn write_report(
                 previews: Vec::new(),
             });
     }
-    codec::preview(project, &store, &dir, &mut by_track)?;
+    codec::compared(&store, &dir, &built.compared, &mut by_track)?;
     let unpreviewed = codec::requested_previews(project, &store, &dir, &mut by_track)?;
     let tracks: Vec<TrackReport> = project
         .tracks
@@ -324,14 +334,27 @@ impl InspectionStore {
         hash: &str,
         built: Option<&bounce_cache::Hash>,
     ) -> Result<(Inspection, bool), BuildError> {
-        let from_build = built.zip(self.cache.as_ref()).and_then(|(blob, cache)| {
-            let bytes = std::fs::read(cache.blob_path(blob)).ok()?;
-            serde_json::from_slice(&bytes).ok()
-        });
-        match from_build {
+        match built.and_then(|blob| self.blob_json(blob)) {
             Some(figures) => Ok((figures, false)),
             None => self.inspect(path, hash),
         }
+    }
+
+    /// A blob of the cache holding JSON, read; `None` when it is gone.
+    fn blob_json<T: serde::de::DeserializeOwned>(&self, blob: &bounce_cache::Hash) -> Option<T> {
+        let bytes = std::fs::read(self.cache.as_ref()?.blob_path(blob)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Writes a blob of the cache at `path` (unless it holds it already).
+    fn copy_blob(&self, blob: &bounce_cache::Hash, path: &Path) -> Result<(), BuildError> {
+        let from = match &self.cache {
+            Some(cache) => cache.blob_path(blob),
+            None => return Ok(()),
+        };
+        let bytes =
+            std::fs::read(&from).map_err(|source| BuildError::Output { path: from, source })?;
+        write_unless_same(path, &bytes)
     }
 
     /// The file's inspection, and whether it was measured now.

@@ -1,11 +1,25 @@
-//! The release report's measurement of a delivered file, as a step: its
-//! output is the inspection, kept in the cache by the file's content.
+//! The release report's measurements, as steps: a delivered file's
+//! inspection, and what a lossy codec changed against a lossless file.
+//! Each output is kept in the cache by the files' content.
 
-use bounce_nodes::Precision;
+use bounce_nodes::{CodecDifference, Excerpt, ExcerptWritten, Inspection, Precision};
+use serde::{Deserialize, Serialize};
 
 use super::{Input, OutputInfo, Renderer, StepOutput};
 use crate::step::Step;
 use crate::BuildError;
+
+/// Seconds of difference an excerpt holds, around the loudest moment.
+const EXCERPT_SECONDS: f64 = 10.0;
+
+/// What a lossy file's codec changed, as its step keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Comparison {
+    pub difference: CodecDifference,
+    pub excerpt: Option<ExcerptWritten>,
+    /// The excerpt's blob, a WAV file.
+    pub audition: Option<bounce_cache::Hash>,
+}
 
 impl Renderer<'_> {
     /// Measures the delivered file `file` (every figure of the report).
@@ -24,6 +38,63 @@ impl Renderer<'_> {
                 (figures.seconds * figures.sample_rate as f64).round() as u64,
                 Precision::Float,
             ),
+        })
+    }
+
+    /// Measures `lossy` decoded less `lossless`, and keeps ten seconds of
+    /// the difference around the loudest moment of `lossless` (which its
+    /// inspection found) to listen to.
+    pub(super) fn codec_difference(
+        &self,
+        step: &Step,
+        lossy: &Input,
+        lossless: &Input,
+        inspection: &Input,
+    ) -> Result<StepOutput, BuildError> {
+        let audio = Self::audio(step);
+        let bytes =
+            std::fs::read(self.cache.blob_path(&inspection.output.hash)).map_err(|source| {
+                BuildError::Output {
+                    path: self.cache.blob_path(&inspection.output.hash),
+                    source,
+                }
+            })?;
+        let figures: Inspection =
+            serde_json::from_slice(&bytes).map_err(|e| BuildError::Audio {
+                step: step.id.clone(),
+                source: bounce_nodes::AudioError::Meter(format!("an inspection unread: {e}")),
+            })?;
+        let loudest = figures.peak_times.first().copied().unwrap_or(0.0);
+        let seconds = EXCERPT_SECONDS.min(figures.seconds);
+        let start = (loudest - seconds / 2.0).clamp(0.0, (figures.seconds - seconds).max(0.0));
+        let temp = self.cache.temp_file("excerpt");
+        let measured = bounce_nodes::codec_difference(
+            &self.cache.blob_path(&lossy.output.hash),
+            &self.cache.blob_path(&lossless.output.hash),
+            Some(Excerpt {
+                path: temp.path(),
+                start,
+                seconds,
+            }),
+        )
+        .map_err(&audio)?;
+        let Some((difference, excerpt)) = measured else {
+            unreachable!("the plan pairs files of one rate")
+        };
+        let audition = match excerpt {
+            Some(_) => Some(self.cache.commit_blob(temp)?),
+            None => None,
+        };
+        let comparison = Comparison {
+            difference,
+            excerpt,
+            audition,
+        };
+        let json = serde_json::to_vec(&comparison).expect("figures serialise");
+        let hash = self.commit_bytes("codec", &json)?;
+        Ok(StepOutput {
+            hash,
+            info: OutputInfo::pcm(lossless.output.info.sample_rate, 0, Precision::Float),
         })
     }
 }

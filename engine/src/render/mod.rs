@@ -6,6 +6,7 @@ mod at_rate;
 mod disc;
 mod encode;
 mod inspect;
+pub(crate) use inspect::Comparison;
 mod master;
 mod tag;
 
@@ -372,6 +373,9 @@ impl Renderer<'_> {
             Action::Tag { container, fields } => self.tag(step, inputs, *container, fields),
             Action::AlbumReplayGain => self.album_replay_gain(step, inputs),
             Action::Inspect => self.inspect(step, &inputs[0]),
+            Action::CodecDifference => {
+                self.codec_difference(step, &inputs[0], &inputs[1], &inputs[2])
+            }
             Action::Export => {
                 let frames = inputs[1].output.info.frames;
                 let precision = inputs[0].output.info.precision;
