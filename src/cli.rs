@@ -408,7 +408,11 @@ fn write_report(
         .iter()
         .filter_map(|f| Some((f.path.clone(), f.comparison.clone()?)))
         .collect();
-    let measurements = bounce_engine::qc::Built { measured, compared };
+    let measurements = bounce_engine::qc::Built {
+        measured,
+        compared,
+        previews: built.previews.clone(),
+    };
     let outcome =
         bounce_engine::qc::write_report(project, &cache_dir(project, options), &measurements)
             .map_err(|error| {

@@ -667,7 +667,33 @@ deliverable "qc" {{ report {{ {preview} }} }}
         "bounce.kdl",
         &project_text(r#"preview "mp3" bitrate=320; preview "mp3" bitrate=96;"#),
     );
-    project.build_ok(&[]);
+    // Each preview is a step of the build (encoded, inspected, compared),
+    // kept in the cache like any other.
+    let previews_built = |log: &BuildLog, status: &str| {
+        let mut ids: Vec<String> = log
+            .steps
+            .iter()
+            .filter(|s| s["status"] == status && s["step"].as_str().unwrap().contains("preview:"))
+            .map(|s| s["step"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let first = project.build_ok(&[]);
+    assert_eq!(
+        previews_built(&first, "built"),
+        [
+            "codec:preview:mp3-320:wav:1",
+            "codec:preview:mp3-96:wav:1",
+            "inspect:preview:mp3-320:wav:1",
+            "inspect:preview:mp3-96:wav:1",
+            "preview:mp3-320:wav:1",
+            "preview:mp3-96:wav:1"
+        ]
+    );
+    let again = project.build_ok(&[]);
+    assert!(previews_built(&again, "built").is_empty());
+    assert_eq!(previews_built(&again, "cached").len(), 6);
     let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_slice(&text).unwrap();
     let wav = &report["tracks"][0]["files"][0];

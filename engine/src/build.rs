@@ -290,6 +290,23 @@ pub fn build(
                 comparison: comparison(planned.step),
             })
             .collect();
+        let done = |step: NodeIndex| match run.results[step.index()].get() {
+            Some(Outcome::Done(output, ..)) => Some(output.hash),
+            _ => None,
+        };
+        report.previews = plan
+            .previews
+            .iter()
+            .filter_map(|preview| {
+                let file = plan.outputs.iter().find(|o| o.step == preview.file)?;
+                Some(crate::outcome::BuiltPreview {
+                    path: crate::template::portable(&file.path),
+                    format: preview.format,
+                    inspection: done(preview.inspect)?,
+                    comparison: done(preview.compare)?,
+                })
+            })
+            .collect();
         if !options.no_publish && !options.dry_run {
             // Checked before the lock, which would be written through a link.
             crate::publish::refuse_links(project, &report.version_dir, Path::new(MANIFEST))?;
@@ -425,6 +442,7 @@ fn select(
         roots.extend(plan.outputs.iter().map(|o| o.step));
         roots.extend(plan.inspections.iter().map(|(_, inspect)| *inspect));
         roots.extend(plan.comparisons.iter().map(|(_, _, compare)| *compare));
+        roots.extend(plan.previews.iter().flat_map(|p| [p.inspect, p.compare]));
     }
     for target in targets {
         let (name, track) = match target.split_once(':') {

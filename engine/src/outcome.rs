@@ -30,11 +30,25 @@ pub struct BuildReport {
     pub evicted: bounce_cache::Evicted,
     /// Every deliverable file of the build, published or not.
     pub files: Vec<BuiltFile>,
+    /// The codec previews the report asked for, as the build made them.
+    pub previews: Vec<BuiltPreview>,
     /// What the remote cache did, when there is one.
     pub remote: Option<bounce_cache::RemoteReport>,
     /// The files of this version as its manifest listed them before this
     /// build published (what a changed file was).
     pub before: Vec<crate::manifest::ManifestFile>,
+}
+
+/// A codec preview of a delivered lossless file, as the build made it.
+#[derive(Debug, Clone)]
+pub struct BuiltPreview {
+    /// The lossless file previewed, relative to the version folder.
+    pub path: String,
+    pub format: crate::formats::FileFormat,
+    /// The preview's inspection and its comparison with the file (blobs
+    /// of the cache).
+    pub inspection: Hash,
+    pub comparison: Hash,
 }
 
 /// A deliverable file as the build made it, in the cache.

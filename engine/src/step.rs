@@ -39,6 +39,9 @@ pub enum StepKind {
     /// A lossy file decoded and measured against a lossless file of the
     /// same master, rate and targets, for the release report.
     Codec,
+    /// A lossless file encoded with a lossy codec for the release report
+    /// only (`report { preview … }`): nothing lossy is delivered.
+    Preview,
 }
 
 impl StepKind {
@@ -50,6 +53,7 @@ impl StepKind {
         match self {
             StepKind::Source | StepKind::Tag | StepKind::Cue => 1,
             StepKind::Inspect | StepKind::Codec => 4,
+            StepKind::Preview => 15,
             StepKind::ReplayGain => 2,
             StepKind::Stem | StepKind::Bus | StepKind::Mix | StepKind::Export | StepKind::Fit => 3,
             StepKind::Image => 5,
@@ -77,6 +81,7 @@ impl StepKind {
             StepKind::Cue => "cue",
             StepKind::Inspect => "inspect",
             StepKind::Codec => "codec",
+            StepKind::Preview => "preview",
         }
     }
 
@@ -178,6 +183,9 @@ pub enum Action {
     /// the difference around the loudest moment the lossless file's
     /// inspection (third input) found.
     CodecDifference,
+    /// The encoded lossless file (the input) encoded with `codec`, for
+    /// the report to measure what the codec would change.
+    Preview { codec: bounce_nodes::Mp3Mode },
     /// The encoded file (first input) with tags; the second input is the
     /// deliverable's album ReplayGain step.
     Tag {
@@ -285,6 +293,7 @@ impl Action {
             Action::Tag { .. } | Action::CdImage { .. } => vec![writer],
             Action::AlbumReplayGain => vec![("gating", GATING_VERSION)],
             Action::Inspect | Action::CodecDifference => vec![("inspector", INSPECTOR_VERSION)],
+            Action::Preview { .. } => vec![writer],
             _ => Vec::new(),
         }
     }

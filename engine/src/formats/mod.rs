@@ -219,6 +219,15 @@ impl FileFormat {
         self.kind.name()
     }
 
+    /// The format and its codec's settings in a name: `mp3-320`, `mp3-v2`.
+    pub fn slug(&self) -> String {
+        match self.codec {
+            Some(Mp3Mode::Cbr(kbps)) => format!("{}-{kbps}", self.name()),
+            Some(Mp3Mode::Vbr(quality)) => format!("{}-v{quality}", self.name()),
+            None => self.name().to_string(),
+        }
+    }
+
     pub fn extension(&self) -> &'static str {
         self.kind.extension()
     }

@@ -132,6 +132,8 @@ pub struct Built {
     /// Each lossy file's codec comparison: the lossless file's path, and a
     /// blob of the cache.
     pub compared: BTreeMap<String, (String, bounce_cache::Hash)>,
+    /// The codec previews the report asked for.
+    pub previews: Vec<crate::outcome::BuiltPreview>,
 }
 
 /// Inspects the project's current version folder and writes its report.
@@ -194,7 +196,8 @@ pub fn write_report(
             });
     }
     codec::compared(&store, &dir, &built.compared, &mut by_track)?;
-    let unpreviewed = codec::requested_previews(project, &store, &dir, &mut by_track)?;
+    let unpreviewed =
+        codec::requested_previews(project, &store, &dir, &built.previews, &mut by_track)?;
     let tracks: Vec<TrackReport> = project
         .tracks
         .iter()
@@ -311,7 +314,7 @@ fn write_unless_same(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
 }
 
 /// Inspections in the cache: a delivered file's from the build's
-/// `inspect` step, anything else's (references, previews, a version built
+/// `inspect` step, anything else's (references, a version built
 /// without its report) kept by its hash.
 pub(crate) struct InspectionStore {
     dir: PathBuf,

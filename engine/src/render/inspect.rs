@@ -41,6 +41,27 @@ impl Renderer<'_> {
         })
     }
 
+    /// Encodes the lossless `file` with `codec`, for the report only.
+    pub(super) fn preview(
+        &self,
+        step: &Step,
+        file: &Input,
+        codec: bounce_nodes::Mp3Mode,
+    ) -> Result<StepOutput, BuildError> {
+        let audio = Self::audio(step);
+        let mut source = bounce_nodes::DecodedFile::open(&self.cache.blob_path(&file.output.hash))
+            .map_err(&audio)?;
+        let rate = source.info().sample_rate;
+        let temp = self.cache.temp_file("preview");
+        let mut sink = bounce_nodes::Mp3Sink::create(temp.path(), rate, codec).map_err(&audio)?;
+        let frames = bounce_nodes::copy_source(&mut source, &mut sink).map_err(&audio)?;
+        sink.finish().map_err(&audio)?;
+        Ok(StepOutput {
+            hash: self.cache.commit_blob(temp)?,
+            info: OutputInfo::pcm(rate, frames, Precision::Float),
+        })
+    }
+
     /// Measures `lossy` decoded less `lossless`, and keeps ten seconds of
     /// the difference around the loudest moment of `lossless` (which its
     /// inspection found) to listen to.

@@ -373,6 +373,7 @@ impl Renderer<'_> {
             Action::Tag { container, fields } => self.tag(step, inputs, *container, fields),
             Action::AlbumReplayGain => self.album_replay_gain(step, inputs),
             Action::Inspect => self.inspect(step, &inputs[0]),
+            Action::Preview { codec } => self.preview(step, &inputs[0], *codec),
             Action::CodecDifference => {
                 self.codec_difference(step, &inputs[0], &inputs[1], &inputs[2])
             }
