@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 220.0;
+const HEIGHT: f64 = 234.0;
 /// Room for the axis labels: left, right, top, bottom.
-const MARGIN: (f64, f64, f64, f64) = (48.0, 30.0, 12.0, 28.0);
+const MARGIN: (f64, f64, f64, f64) = (48.0, 30.0, 26.0, 28.0);
 
 /// An axis: its range, log or linear, and where its labelled ticks go.
 #[derive(Clone)]
@@ -198,15 +198,17 @@ impl Plot {
         }
     }
 
+    /// Closes the plot, its `legend` (class, label) in a row above it,
+    /// where no curve runs.
     pub fn finish(mut self, legend: &[(&str, &str)]) -> String {
-        let mut x = MARGIN.0 + 8.0;
+        let mut x = MARGIN.0;
         for (class, label) in legend {
             write!(
                 self.svg,
                 r#"<rect class="key {class}" x="{x:.1}" y="{:.1}" width="14" height="3"/><text class="label legend" x="{:.1}" y="{:.1}">{label}</text>"#,
-                MARGIN.2 + 8.0,
+                MARGIN.2 - 14.0,
                 x + 18.0,
-                MARGIN.2 + 12.0
+                MARGIN.2 - 10.0
             )
             .unwrap();
             x += 26.0 + 7.0 * label.len() as f64;
