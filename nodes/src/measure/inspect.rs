@@ -348,10 +348,9 @@ impl Inspector {
                 blocks::short_term(&with_partial, last),
             )
         } else {
+            // A whole window has just closed the meter's block too.
             let energies = self.meter.energies();
-            let Some(last) = energies.len().checked_sub(1) else {
-                return Ok(());
-            };
+            let last = energies.len() - 1;
             (
                 blocks::momentary(energies, last),
                 blocks::short_term(energies, last),
