@@ -11,8 +11,11 @@
 
 use ebur128::{Channel, EbuR128, Mode};
 
-use crate::measure::meter::meter_error;
 use crate::AudioError;
+
+fn meter_error(e: ebur128::Error) -> AudioError {
+    AudioError::Meter(e.to_string())
+}
 
 /// The absolute gate, LUFS (BS.1770-4 §2.8; EBU Tech 3342 uses it too).
 pub(crate) const ABSOLUTE_GATE: f64 = -70.0;
@@ -229,9 +232,32 @@ pub fn loudness_range(blocks: &[f64]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::measure::meter::tests::moving;
+
+    /// A signal whose loudness moves: tone bursts at levels 0 to −45 dB
+    /// under −6 dBFS, with silences, so both gates drop some blocks.
+    pub(crate) fn moving(rate: u32, seconds: f64) -> (Vec<f32>, Vec<f32>) {
+        let n = (rate as f64 * seconds) as usize;
+        let mut left = Vec::with_capacity(n);
+        let mut right = Vec::with_capacity(n);
+        for i in 0..n {
+            let t = i as f64 / rate as f64;
+            let section = (t / 1.3) as usize;
+            let level = match section % 5 {
+                0 => 0.5,
+                1 => 0.05,
+                2 => 0.0,
+                3 => 0.003,
+                _ => 0.25,
+            };
+            let x =
+                level * (std::f64::consts::TAU * (220.0 + 110.0 * (section % 3) as f64) * t).sin();
+            left.push(x as f32);
+            right.push((0.7 * x) as f32);
+        }
+        (left, right)
+    }
 
     /// Every figure from the blocks reads as ebur128 reads it, at a rate
     /// whose 100 ms is not a whole number of frames too (where each block

@@ -52,10 +52,6 @@ pub struct LoudnessMeter {
     keeps_gating: bool,
 }
 
-pub(crate) fn meter_error(e: ebur128::Error) -> AudioError {
-    AudioError::Meter(e.to_string())
-}
-
 impl LoudnessMeter {
     /// Measures everything in [`LoudnessReport`].
     pub fn full(sample_rate: u32) -> Result<Self, AudioError> {
@@ -188,32 +184,9 @@ pub(crate) fn bs1770_true_peak_db(left: &[f32], right: &[f32], rate: u32) -> f64
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// A signal whose loudness moves: tone bursts at levels 0 to −45 dB
-    /// under −6 dBFS, with silences, so both gates drop some blocks.
-    pub(crate) fn moving(rate: u32, seconds: f64) -> (Vec<f32>, Vec<f32>) {
-        let n = (rate as f64 * seconds) as usize;
-        let mut left = Vec::with_capacity(n);
-        let mut right = Vec::with_capacity(n);
-        for i in 0..n {
-            let t = i as f64 / rate as f64;
-            let section = (t / 1.3) as usize;
-            let level = match section % 5 {
-                0 => 0.5,
-                1 => 0.05,
-                2 => 0.0,
-                3 => 0.003,
-                _ => 0.25,
-            };
-            let x =
-                level * (std::f64::consts::TAU * (220.0 + 110.0 * (section % 3) as f64) * t).sin();
-            left.push(x as f32);
-            right.push((0.7 * x) as f32);
-        }
-        (left, right)
-    }
+    use crate::measure::blocks::tests::moving;
 
     /// The blocks a program meter keeps gate to the loudness ebur128
     /// integrates, at rates whose 100 ms is not a whole number of frames
