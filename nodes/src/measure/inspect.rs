@@ -268,6 +268,8 @@ pub struct Inspector {
     overs: Overs,
     spectra: SpectrumAccumulator,
     scope: Vec<u64>,
+    /// The vectorscope cell of each frame of the window being written.
+    cells: Vec<u16>,
 }
 
 #[derive(Default)]
@@ -331,6 +333,7 @@ impl Inspector {
             },
             spectra: SpectrumAccumulator::new(),
             scope: vec![0; SCOPE_CELLS * SCOPE_CELLS],
+            cells: Vec::new(),
         })
     }
 
@@ -496,21 +499,25 @@ impl BlockSink for Inspector {
                 w.ll += x * x;
                 w.rr += y * y;
             }
-            // Vectorscope: side across, mid up, ±1 at the edges. Counted
-            // in runs of one cell: neighbouring samples mostly fall in the
-            // same cell, and counting each waits on the count before it.
-            let (mut cell, mut run) = (0, 0);
-            for (x, y) in l.iter().zip(r) {
+            // Vectorscope: side across, mid up, ±1 at the edges. The cells
+            // first (a loop the compiler vectorises), then counted in runs
+            // of one cell: neighbouring samples mostly fall in the same
+            // cell, and counting each waits on the count before it.
+            self.cells.clear();
+            self.cells.extend(l.iter().zip(r).map(|(x, y)| {
                 let side = (x - y) * std::f32::consts::FRAC_1_SQRT_2;
                 let mid = (x + y) * std::f32::consts::FRAC_1_SQRT_2;
-                let here = (SCOPE_CELLS - 1 - scope_cell(mid)) * SCOPE_CELLS + scope_cell(side);
-                if here != cell {
-                    self.scope[cell] += run;
-                    (cell, run) = (here, 0);
+                ((SCOPE_CELLS - 1 - scope_cell(mid)) * SCOPE_CELLS + scope_cell(side)) as u16
+            }));
+            let (mut cell, mut run) = (0, 0);
+            for here in &self.cells {
+                if *here != cell {
+                    self.scope[cell as usize] += run;
+                    (cell, run) = (*here, 0);
                 }
                 run += 1;
             }
-            self.scope[cell] += run;
+            self.scope[cell as usize] += run;
             self.window.frames += take;
             if self.window.frames == self.step {
                 self.read_window()?;
