@@ -44,9 +44,10 @@ pub use envelope::{EnvelopeReader, EnvelopeWriter};
 pub use error::AudioError;
 pub use file_kind::not_a_regular_file;
 pub use measure::{
-    analyze_file, codec_difference, difference_peak, inspect_file, Analysis, CodecDifference,
-    Excerpt, ExcerptWritten, GatingBlocks, Inspection, Inspector, LoudnessMeter, LoudnessReport,
-    OverCounts, Spectrum, TruePeakMeter, GATING_VERSION, INSPECTOR_VERSION, SCOPE_CELLS,
+    analyze_file, codec_difference, difference_peak, inspect_file, AlreadyRead, Analysis,
+    CodecDifference, Excerpt, ExcerptWritten, Inspection, Inspector, LoudnessBlocks, LoudnessMeter,
+    LoudnessReport, OverCounts, Spectrum, TruePeakMeter, GATING_VERSION, INSPECTOR_VERSION,
+    SCOPE_CELLS,
 };
 pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};

@@ -373,7 +373,7 @@ impl InspectionStore {
             step: format!("report: {}", path.display()),
             source,
         };
-        let figures = inspect_file(path, None).map_err(audio)?;
+        let figures = inspect_file(path, bounce_nodes::AlreadyRead::default()).map_err(audio)?;
         // Keeping it is an optimisation: a cache that cannot take it
         // only means measuring again next time.
         let _ = bounce_cache::write_atomically(

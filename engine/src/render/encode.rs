@@ -356,7 +356,7 @@ impl Renderer<'_> {
                         measured: Some(report.into()),
                         true_peak_channels: Some(report.true_peak_channels)
                             .filter(|c| c.iter().all(|x| !x.is_nan())),
-                        gating: written.blocks,
+                        blocks: written.blocks,
                         limiter_reduction: master.output.info.limiter_reduction,
                         limiter_mean: master.output.info.limiter_mean,
                         warnings,

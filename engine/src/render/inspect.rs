@@ -26,9 +26,17 @@ impl Renderer<'_> {
     pub(super) fn inspect(&self, step: &Step, file: &Input) -> Result<StepOutput, BuildError> {
         let audio = Self::audio(step);
         let path = self.cache.blob_path(&file.output.hash);
-        // The encoder's meter read these samples' true peaks already.
-        let peaks = file.output.info.true_peak_channels;
-        let figures = bounce_nodes::inspect_file(&path, peaks).map_err(&audio)?;
+        // The encoder's meter read these samples' true peaks and loudness
+        // blocks already.
+        let info = &file.output.info;
+        let known = bounce_nodes::AlreadyRead {
+            true_peaks: info.true_peak_channels,
+            blocks: info
+                .blocks
+                .as_ref()
+                .filter(|b| b.cover(info.frames, info.sample_rate)),
+        };
+        let figures = bounce_nodes::inspect_file(&path, known).map_err(&audio)?;
         let json = serde_json::to_vec(&figures).expect("figures serialise");
         let hash = self.commit_bytes("inspect", &json)?;
         Ok(StepOutput {

@@ -54,10 +54,11 @@ pub struct OutputInfo {
     /// was measured, which the report's inspection takes rather than read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub true_peak_channels: Option<[f64; 2]>,
-    /// For encoded files: the gating blocks of what was measured, from
-    /// which the album's ReplayGain loudness is gated without decoding.
+    /// For encoded files: the 100 ms loudness blocks of what was
+    /// measured, from which the album's ReplayGain loudness is gated and
+    /// the report reads loudness over time, without decoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gating: Option<bounce_nodes::GatingBlocks>,
+    pub blocks: Option<bounce_nodes::LoudnessBlocks>,
     /// For masters and album steps: the gain solved for the target, dB.
     #[serde(default)]
     pub solved_gain: Option<f64>,
@@ -94,7 +95,7 @@ impl OutputInfo {
             float: false,
             measured: None,
             true_peak_channels: None,
-            gating: None,
+            blocks: None,
             limiter_reduction: None,
             limiter_mean: None,
             solved_gain: None,

@@ -55,21 +55,21 @@ impl Renderer<'_> {
         let mut frames = 0;
         for input in inputs {
             frames += input.output.info.frames;
-            let blocks = match &input.output.info.gating {
+            let blocks = match &input.output.info.blocks {
                 Some(blocks) => blocks.clone(),
                 None => {
                     let path = self.cache.blob_path(&input.output.hash);
                     let mut file = DecodedFile::open(&path).map_err(audio)?;
                     let rate = file.info().sample_rate;
                     let mut meter =
-                        bounce_nodes::LoudnessMeter::gating_only(rate).map_err(audio)?;
+                        bounce_nodes::LoudnessMeter::blocks_only(rate).map_err(audio)?;
                     bounce_nodes::copy_source(&mut file, &mut meter).map_err(audio)?;
-                    meter.gating_blocks().unwrap_or_default()
+                    meter.loudness_blocks().map_err(audio)?.unwrap_or_default()
                 }
             };
             programmes.push(blocks);
         }
-        let measured = bounce_nodes::GatingBlocks::integrated(&programmes);
+        let measured = bounce_nodes::LoudnessBlocks::integrated(&programmes);
         let loudness = (measured * 100.0).round() / 100.0;
         let peak = inputs
             .iter()

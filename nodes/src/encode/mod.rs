@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AudioError, BlockSink, Dither, GatingBlocks, LoudnessMeter, LoudnessReport, Overs, Quantizer,
+    AudioError, BlockSink, Dither, LoudnessBlocks, LoudnessMeter, LoudnessReport, Overs, Quantizer,
 };
 
 pub use mp3::{measure_decoded, Mp3Mode, Mp3Sink, MP3_BITRATES, MP3_RATES};
@@ -63,9 +63,9 @@ pub struct PcmFormat {
 pub struct Written {
     pub frames: u64,
     pub report: LoudnessReport,
-    /// Its gating blocks, when this file was measured (not told the
-    /// measurement of the same samples in another file).
-    pub blocks: Option<GatingBlocks>,
+    /// Its 100 ms loudness blocks, when this file was measured (not told
+    /// the measurement of the same samples in another file).
+    pub blocks: Option<LoudnessBlocks>,
 }
 
 /// How a PCM container lays its bytes around the samples.
@@ -212,7 +212,10 @@ impl PcmSink {
         Ok(Written {
             frames: self.frames,
             report,
-            blocks: self.meter.as_ref().and_then(LoudnessMeter::gating_blocks),
+            blocks: match &self.meter {
+                Some(meter) => meter.loudness_blocks()?,
+                None => None,
+            },
         })
     }
 }

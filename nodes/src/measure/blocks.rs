@@ -90,7 +90,7 @@ impl BlockMeter {
     fn new(meter: EbuR128, rate: u32) -> Result<Self, AudioError> {
         Ok(BlockMeter {
             meter,
-            step: (rate as usize + 5) / 10,
+            step: block_frames(rate),
             filled: 0,
             energies: Vec::new(),
         })
@@ -162,6 +162,11 @@ impl BlockMeter {
         }
         Ok(self.energies.len() - before)
     }
+}
+
+/// Frames in a 100 ms block at `rate`, as ebur128 rounds them.
+pub fn block_frames(rate: u32) -> usize {
+    (rate as usize + 5) / 10
 }
 
 /// The mean of `count` blocks ending with block `last`, blocks before the

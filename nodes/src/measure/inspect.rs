@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::blocks::{self, BlockMeter};
 use crate::measure::interpolation::Interpolator;
-use crate::{AudioError, BlockSink, TruePeakMeter};
+use crate::{AudioError, BlockSink, LoudnessBlocks, TruePeakMeter};
 
 /// Changes whenever an inspection's figures change; part of the key of
 /// every report step that inspects a file.
-pub const INSPECTOR_VERSION: u32 = 2;
+pub const INSPECTOR_VERSION: u32 = 3;
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
 /// bins at 48 kHz, fine enough for 1/6-octave bands down to 20 Hz.
@@ -140,19 +140,27 @@ pub struct Overs {
     pub inter_sample: u64,
 }
 
+/// What a meter of a file's very samples read already (as its encoder
+/// did), which its inspection takes instead of reading again.
+#[derive(Default, Clone, Copy)]
+pub struct AlreadyRead<'a> {
+    /// Each channel's strict true peak, dBTP.
+    pub true_peaks: Option<[f64; 2]>,
+    /// The loudness of each 100 ms block.
+    pub blocks: Option<&'a LoudnessBlocks>,
+}
+
 /// Decodes `path` and inspects it. Inter-sample overs are counted in a
 /// second pass, only when the true peak says there are any (the strict
-/// meter reads every point the count reads, and more). `true_peaks` is
-/// each channel's strict true peak when a meter has read these very
-/// samples already (as the file's encoder did): it is not read again.
-pub fn inspect_file(
-    path: &std::path::Path,
-    true_peaks: Option<[f64; 2]>,
-) -> Result<Inspection, AudioError> {
+/// meter reads every point the count reads, and more).
+pub fn inspect_file(path: &std::path::Path, known: AlreadyRead) -> Result<Inspection, AudioError> {
     let mut file = crate::DecodedFile::open(path)?;
     let mut inspector = Inspector::new(file.info().sample_rate)?;
-    if let Some(peaks) = true_peaks.filter(|p| p.iter().all(|x| !x.is_nan())) {
+    if let Some(peaks) = known.true_peaks.filter(|p| p.iter().all(|x| !x.is_nan())) {
         inspector = inspector.with_true_peaks(peaks);
+    }
+    if let Some(blocks) = known.blocks {
+        inspector = inspector.with_blocks(blocks);
     }
     crate::copy_source(&mut file, &mut inspector)?;
     let mut figures = inspector.finish()?;
@@ -250,6 +258,8 @@ pub struct Inspector {
     rate: u32,
     frames: u64,
     meter: BlockMeter,
+    /// The blocks a meter of these samples kept, read instead of `meter`.
+    known: Option<Known>,
     /// The fold-down on both speakers.
     mono: BlockMeter,
     /// The fold-down of the slice being written.
@@ -288,6 +298,13 @@ struct Run {
     length: u64,
 }
 
+/// Each whole 100 ms block's energy, and the last 100 and 400 ms of a
+/// file that ends inside a block.
+struct Known {
+    energies: Vec<f64>,
+    tail: Option<[f64; 2]>,
+}
+
 /// Where an inspection's true peaks come from.
 enum TruePeaks {
     Meter(Box<TruePeakMeter>),
@@ -303,6 +320,16 @@ impl Inspector {
         self
     }
 
+    /// Takes the loudness of each 100 ms block from `blocks`, kept by a
+    /// meter of the same samples before, instead of filtering them again.
+    pub fn with_blocks(mut self, blocks: &LoudnessBlocks) -> Self {
+        self.known = Some(Known {
+            energies: blocks.energies().to_vec(),
+            tail: blocks.tail(),
+        });
+        self
+    }
+
     pub fn new(rate: u32) -> Result<Self, AudioError> {
         let meter = BlockMeter::stereo(rate, false)?;
         Ok(Inspector {
@@ -311,6 +338,7 @@ impl Inspector {
             // Windows close where the meter closes its blocks.
             step: meter.step(),
             meter,
+            known: None,
             mono: BlockMeter::dual_mono(rate)?,
             mono_samples: Vec::new(),
             strict: TruePeaks::Meter(Box::new(TruePeakMeter::new(rate))),
@@ -343,22 +371,7 @@ impl Inspector {
     /// block (within a thousandth of an LU of the 3 s).
     fn read_window(&mut self) -> Result<(), AudioError> {
         let w = std::mem::take(&mut self.window);
-        let (momentary, short_term) = if self.meter.pending() > 0 {
-            let with_partial = [self.meter.energies(), &[self.meter.last_100ms()?]].concat();
-            let last = with_partial.len() - 1;
-            (
-                self.meter.last_400ms()?,
-                blocks::short_term(&with_partial, last),
-            )
-        } else {
-            // A whole window has just closed the meter's block too.
-            let energies = self.meter.energies();
-            let last = energies.len() - 1;
-            (
-                blocks::momentary(energies, last),
-                blocks::short_term(energies, last),
-            )
-        };
+        let (momentary, short_term) = self.readings(w.frames == self.step)?;
         let series = &mut self.series;
         series.momentary.push(blocks::loudness(momentary));
         let short_term = blocks::loudness(short_term);
@@ -384,6 +397,38 @@ impl Inspector {
             f64::NAN
         });
         Ok(())
+    }
+
+    /// The whole blocks' energies so far: known, or the meter's.
+    fn energies(&self) -> &[f64] {
+        match &self.known {
+            Some(known) => &known.energies[..self.series.momentary.len().min(known.energies.len())],
+            None => self.meter.energies(),
+        }
+    }
+
+    /// The momentary and short-term energies at the end of the window
+    /// being read: a whole one, or the file's last, shorter one.
+    fn readings(&self, whole: bool) -> Result<(f64, f64), AudioError> {
+        let energies = match (&self.known, whole) {
+            // The block this window closed.
+            (Some(known), true) => &known.energies[..=self.series.momentary.len()],
+            _ => self.energies(),
+        };
+        if whole {
+            let last = energies.len() - 1;
+            return Ok((
+                blocks::momentary(energies, last),
+                blocks::short_term(energies, last),
+            ));
+        }
+        let [last_100ms, last_400ms] = match self.known.as_ref().and_then(|k| k.tail) {
+            Some(tail) => tail,
+            None => [self.meter.last_100ms()?, self.meter.last_400ms()?],
+        };
+        let with_partial = [energies, &[last_100ms]].concat();
+        let last = with_partial.len() - 1;
+        Ok((last_400ms, blocks::short_term(&with_partial, last)))
     }
 
     fn track_runs(&mut self, channel: usize, samples: &[f32]) {
@@ -414,7 +459,7 @@ impl Inspector {
             self.read_window()?;
         }
         let seconds = self.frames as f64 / self.rate as f64;
-        let integrated = blocks::integrated(blocks::gating_energies(self.meter.energies()));
+        let integrated = blocks::integrated(blocks::gating_energies(self.energies()));
         let mono = blocks::integrated(blocks::gating_energies(self.mono.energies()));
         let channels = match &self.strict {
             TruePeaks::Meter(meter) => meter.true_peak_channels_db(),
@@ -436,7 +481,7 @@ impl Inspector {
             sample_rate: self.rate,
             seconds,
             integrated,
-            lra: blocks::loudness_range(self.meter.energies()),
+            lra: blocks::loudness_range(self.energies()),
             max_momentary: finite_max(&self.series.momentary),
             max_short_term: finite_max(&self.series.short_term),
             true_peak,
@@ -483,7 +528,9 @@ impl BlockSink for Inspector {
         while start < left.len() {
             let take = (self.step - self.window.frames).min(left.len() - start);
             let (l, r) = (&left[start..start + take], &right[start..start + take]);
-            self.meter.write(&[l, r])?;
+            if self.known.is_none() {
+                self.meter.write(&[l, r])?;
+            }
             let sounding = |(x, y): (&f32, &f32)| x.abs().max(y.abs()) >= SILENCE;
             let at = self.frames + start as u64;
             if let Some(first) = l.iter().zip(r).position(sounding) {
@@ -1002,11 +1049,13 @@ mod tests {
     }
 
     /// A file's encoder measures the samples it writes; the inspection
-    /// that takes its true peaks reads exactly what one that reads them
-    /// itself does.
+    /// that takes its true peaks and its 100 ms loudness blocks reads
+    /// exactly what one that reads them itself does (a file ending inside
+    /// a block too).
     #[test]
-    fn true_peaks_from_the_encoder_give_the_same_inspection() {
-        use crate::{BlockSink, Container, Dither, PcmFormat, PcmSink};
+    fn what_the_encoder_read_gives_the_same_inspection() {
+        use crate::encode::{Container, PcmFormat, PcmSink};
+        use crate::Dither;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hot.wav");
         let format = PcmFormat {
@@ -1016,21 +1065,45 @@ mod tests {
             container: Container::Wav,
         };
         let mut sink = PcmSink::create(&path, format, Dither::Tpdf, 7, None, None).unwrap();
-        // A tone near full scale whose inter-sample peaks differ per channel.
+        // A tone near full scale whose inter-sample peaks differ per
+        // channel, swelling so loudness moves, 2.04 s long.
         let tone = |i: usize, f: f64, a: f64| {
-            (a * (std::f64::consts::TAU * f * i as f64 / 48000.0).sin()) as f32
+            let swell = 0.5 + 0.5 * (i as f64 / 48000.0).min(1.0);
+            (swell * a * (std::f64::consts::TAU * f * i as f64 / 48000.0).sin()) as f32
         };
-        let left: Vec<f32> = (0..96000).map(|i| tone(i, 11025.0, 0.95)).collect();
-        let right: Vec<f32> = (0..96000).map(|i| tone(i, 997.0, 0.5)).collect();
+        let left: Vec<f32> = (0..98000).map(|i| tone(i, 11025.0, 0.95)).collect();
+        let right: Vec<f32> = (0..98000).map(|i| tone(i, 997.0, 0.5)).collect();
         for (l, r) in left.chunks(1000).zip(right.chunks(1000)) {
             sink.write(l, r).unwrap();
         }
         let written = sink.finish().unwrap();
         let channels = written.report.true_peak_channels;
         assert!(channels[0] > channels[1] + 4.0, "{channels:?}");
-        let read = inspect_file(&path, None).unwrap();
-        let taken = inspect_file(&path, Some(channels)).unwrap();
+        let blocks = written.blocks.as_ref().unwrap();
+        assert!(blocks.cover(98000, 48000) && blocks.tail().is_some());
+        let read = inspect_file(&path, AlreadyRead::default()).unwrap();
+        let taken = inspect_file(
+            &path,
+            AlreadyRead {
+                true_peaks: Some(channels),
+                blocks: Some(blocks),
+            },
+        )
+        .unwrap();
         assert_eq!(read.true_peak_channels, channels);
         assert_eq!(read, taken);
+        // And it reads them: blocks of twice the energy read 3 dB louder.
+        let doubled: Vec<f64> = blocks.energies().iter().map(|e| 2.0 * e).collect();
+        let doubled = LoudnessBlocks::new(&doubled, blocks.tail().map(|t| t.map(|e| 2.0 * e)));
+        let louder = inspect_file(
+            &path,
+            AlreadyRead {
+                true_peaks: None,
+                blocks: Some(&doubled),
+            },
+        )
+        .unwrap();
+        let gain = louder.integrated - read.integrated;
+        assert!((gain - 3.0103).abs() < 0.001, "{gain}");
     }
 }

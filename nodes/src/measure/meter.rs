@@ -3,7 +3,7 @@
 //! point BS.1770-4's oversampler reads and more (see `true_peak`).
 
 use crate::measure::blocks::{self, BlockMeter};
-use crate::{AudioError, BlockSink, GatingBlocks, TruePeakMeter};
+use crate::{AudioError, BlockSink, LoudnessBlocks, TruePeakMeter};
 
 /// What a meter read over a whole signal.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -47,9 +47,9 @@ pub struct LoudnessMeter {
     full: bool,
     /// Reports the momentary and short-term maxima.
     windows: bool,
-    /// Keeps each gating block's loudness (a delivered file's, for its
-    /// album's ReplayGain).
-    keeps_gating: bool,
+    /// Keeps its 100 ms blocks (a delivered file's, for its album's
+    /// ReplayGain and its report).
+    keeps_blocks: bool,
 }
 
 impl LoudnessMeter {
@@ -62,29 +62,30 @@ impl LoudnessMeter {
 
     /// Measures what a delivered file's manifest records: everything but
     /// the momentary and short-term maxima (which read NaN), and keeps its
-    /// gating blocks.
+    /// 100 ms blocks.
     pub fn program(sample_rate: u32) -> Result<Self, AudioError> {
         let mut meter = Self::new(sample_rate, true, true)?;
-        meter.keeps_gating = true;
+        meter.keeps_blocks = true;
         Ok(meter)
     }
 
-    /// Measures integrated loudness and keeps the gating blocks.
-    pub fn gating_only(sample_rate: u32) -> Result<Self, AudioError> {
+    /// Measures integrated loudness and keeps the 100 ms blocks.
+    pub fn blocks_only(sample_rate: u32) -> Result<Self, AudioError> {
         let mut meter = Self::integrated_only(sample_rate)?;
-        meter.keeps_gating = true;
+        meter.keeps_blocks = true;
         Ok(meter)
     }
 
-    /// The gating blocks, for a meter that keeps them.
-    pub fn gating_blocks(&self) -> Option<GatingBlocks> {
-        self.keeps_gating.then(|| {
-            let mut kept = GatingBlocks::default();
-            for block in blocks::gating_energies(self.blocks.energies()) {
-                kept.push(blocks::loudness(block));
-            }
-            kept
-        })
+    /// The 100 ms blocks, for a meter that keeps them.
+    pub fn loudness_blocks(&self) -> Result<Option<LoudnessBlocks>, AudioError> {
+        if !self.keeps_blocks {
+            return Ok(None);
+        }
+        let tail = match self.blocks.pending() {
+            0 => None,
+            _ => Some([self.blocks.last_100ms()?, self.blocks.last_400ms()?]),
+        };
+        Ok(Some(LoudnessBlocks::new(self.blocks.energies(), tail)))
     }
 
     /// Measures integrated loudness and true peak only (others read NaN).
@@ -103,7 +104,7 @@ impl LoudnessMeter {
             strict: true_peak.then(|| TruePeakMeter::new(sample_rate)),
             full,
             windows: false,
-            keeps_gating: false,
+            keeps_blocks: false,
         })
     }
 
@@ -188,28 +189,29 @@ mod tests {
     use super::*;
     use crate::measure::blocks::tests::moving;
 
-    /// The blocks a program meter keeps gate to the loudness ebur128
-    /// integrates, at rates whose 100 ms is not a whole number of frames
-    /// too, whatever the sizes of the blocks written.
+    /// The blocks a program meter keeps integrate to the loudness it
+    /// reads, at rates whose 100 ms is not a whole number of frames too,
+    /// whatever the sizes of the slices written; a meter that keeps only
+    /// the blocks keeps the same ones.
     #[test]
-    fn kept_gating_blocks_integrate_to_the_meters_loudness() {
+    fn kept_blocks_integrate_to_the_meters_loudness() {
         for (rate, chunk) in [(48000, 4096), (44100, 1000), (22050, 333), (11025, 4096)] {
-            let (left, right) = moving(rate, 20.0);
+            let (left, right) = moving(rate, 20.05);
             let mut meter = LoudnessMeter::program(rate).unwrap();
             for (l, r) in left.chunks(chunk).zip(right.chunks(chunk)) {
                 meter.write(l, r).unwrap();
             }
             let integrated = meter.report().unwrap().integrated;
-            let blocks = meter.gating_blocks().unwrap();
-            // 10 blocks a second after the first 400 ms, less those under
-            // the absolute gate (the silent sections).
-            assert!(blocks.len() > 100 && blocks.len() < 200, "{}", blocks.len());
-            let gated = GatingBlocks::integrated([&blocks]);
-            let mut lean = LoudnessMeter::gating_only(rate).unwrap();
+            let blocks = meter.loudness_blocks().unwrap().unwrap();
+            // 10 blocks a second, and the 50 ms past the last whole one.
+            assert_eq!(blocks.len(), 200, "{rate} Hz");
+            assert!(blocks.tail().is_some());
+            let gated = LoudnessBlocks::integrated([&blocks]);
+            let mut lean = LoudnessMeter::blocks_only(rate).unwrap();
             lean.write(&left, &right).unwrap();
-            assert_eq!(lean.gating_blocks().as_ref(), Some(&blocks), "{rate} Hz");
+            assert_eq!(lean.loudness_blocks().unwrap(), Some(blocks), "{rate} Hz");
             assert!(
-                (gated - integrated).abs() < 0.001,
+                (gated - integrated).abs() < 0.0001,
                 "{rate} Hz: {gated} from the blocks, {integrated} from the meter"
             );
         }

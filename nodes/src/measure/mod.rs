@@ -12,10 +12,10 @@ pub(crate) mod meter;
 mod true_peak;
 
 pub use analyze::{analyze_file, difference_peak, Analysis};
-pub use gating::{GatingBlocks, GATING_VERSION};
+pub use gating::{LoudnessBlocks, GATING_VERSION};
 pub use inspect::{
-    inspect_file, Inspection, Inspector, Overs as OverCounts, Spectrum, INSPECTOR_VERSION,
-    SCOPE_CELLS,
+    inspect_file, AlreadyRead, Inspection, Inspector, Overs as OverCounts, Spectrum,
+    INSPECTOR_VERSION, SCOPE_CELLS,
 };
 pub use lossy::{codec_difference, CodecDifference, Excerpt, ExcerptWritten};
 pub use meter::{LoudnessMeter, LoudnessReport};
