@@ -584,7 +584,7 @@ impl Renderer<'_> {
         let overs = sink.clipped();
         let mut written = sink.finish_and_measure(temp.path()).map_err(audio)?;
         if written.blocks.is_none() {
-            // Told the measurement: the gating blocks come with it.
+            // Told the measurement: its loudness blocks come with it.
             written.blocks = measured.and_then(|m| m.blocks);
         }
         if let Some(known) = known.as_deref_mut() {
