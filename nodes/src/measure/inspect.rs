@@ -17,7 +17,7 @@ use crate::{AudioError, BlockSink, LoudnessBlocks, TruePeakMeter};
 
 /// Changes whenever an inspection's figures change; part of the key of
 /// every report step that inspects a file.
-pub const INSPECTOR_VERSION: u32 = 3;
+pub const INSPECTOR_VERSION: u32 = 4;
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
 /// bins at 48 kHz, fine enough for 1/6-octave bands down to 20 Hz.
@@ -277,7 +277,8 @@ pub struct Inspector {
     longest: (u64, u64),
     overs: Overs,
     spectra: SpectrumAccumulator,
-    scope: Vec<u64>,
+    /// Counts per vectorscope cell.
+    scope: Box<[u64; SCOPE_CELLS * SCOPE_CELLS]>,
     /// The vectorscope cell of each frame of the window being written.
     cells: Vec<u16>,
 }
@@ -360,7 +361,7 @@ impl Inspector {
                 inter_sample: 0,
             },
             spectra: SpectrumAccumulator::new(),
-            scope: vec![0; SCOPE_CELLS * SCOPE_CELLS],
+            scope: Box::new([0; SCOPE_CELLS * SCOPE_CELLS]),
             cells: Vec::new(),
         })
     }
@@ -516,7 +517,7 @@ impl BlockSink for Inspector {
         }
         for (channel, samples) in [left, right].into_iter().enumerate() {
             self.overs.on_sample += samples.iter().filter(|x| x.abs() >= FULL_SCALE).count() as u64;
-            self.sums[channel] += samples.iter().map(|x| *x as f64).sum::<f64>();
+            self.sums[channel] += lanes::sum(samples);
             self.track_runs(channel, samples);
         }
         self.mono_samples.clear();
@@ -539,13 +540,9 @@ impl BlockSink for Inspector {
                 self.last_sound = Some(at + last as u64);
             }
             let w = &mut self.window;
-            w.peak = l.iter().chain(r).fold(w.peak, |m, x| m.max(x.abs()));
-            for (x, y) in l.iter().zip(r) {
-                let (x, y) = (*x as f64, *y as f64);
-                w.lr += x * y;
-                w.ll += x * x;
-                w.rr += y * y;
-            }
+            w.peak = w.peak.max(lanes::peak(l)).max(lanes::peak(r));
+            let [lr, ll, rr] = lanes::products(l, r);
+            (w.lr, w.ll, w.rr) = (w.lr + lr, w.ll + ll, w.rr + rr);
             // Vectorscope: side across, mid up, ±1 at the edges. The cells
             // first (a loop the compiler vectorises), then counted in runs
             // of one cell: neighbouring samples mostly fall in the same
@@ -556,15 +553,16 @@ impl BlockSink for Inspector {
                 let mid = (x + y) * std::f32::consts::FRAC_1_SQRT_2;
                 ((SCOPE_CELLS - 1 - scope_cell(mid)) * SCOPE_CELLS + scope_cell(side)) as u16
             }));
+            let scope = &mut *self.scope;
             let (mut cell, mut run) = (0, 0);
             for here in &self.cells {
                 if *here != cell {
-                    self.scope[cell as usize] += run;
+                    scope[cell as usize % scope.len()] += run;
                     (cell, run) = (*here, 0);
                 }
                 run += 1;
             }
-            self.scope[cell as usize] += run;
+            scope[cell as usize % scope.len()] += run;
             self.window.frames += take;
             if self.window.frames == self.step {
                 self.read_window()?;
@@ -573,6 +571,61 @@ impl BlockSink for Inspector {
         }
         self.frames += left.len() as u64;
         Ok(())
+    }
+}
+
+/// Sums and maxima over a block in lanes: each lane waits only on its own
+/// last addition, where one running sum waits on every one before it.
+mod lanes {
+    const LANES: usize = 8;
+
+    /// The sum of `samples`, in double precision.
+    pub fn sum(samples: &[f32]) -> f64 {
+        let mut sums = [0.0f64; LANES];
+        let chunks = samples.chunks_exact(LANES);
+        let rest: f64 = chunks.remainder().iter().map(|x| *x as f64).sum();
+        for chunk in chunks {
+            for (sum, x) in sums.iter_mut().zip(chunk) {
+                *sum += *x as f64;
+            }
+        }
+        sums.iter().sum::<f64>() + rest
+    }
+
+    /// Σ l·r, Σ l² and Σ r², in double precision.
+    pub fn products(left: &[f32], right: &[f32]) -> [f64; 3] {
+        let mut sums = [[0.0f64; LANES]; 3];
+        let (l, r) = (left.chunks_exact(LANES), right.chunks_exact(LANES));
+        let mut rest = [0.0f64; 3];
+        for (x, y) in l.remainder().iter().zip(r.remainder()) {
+            let (x, y) = (*x as f64, *y as f64);
+            rest = [rest[0] + x * y, rest[1] + x * x, rest[2] + y * y];
+        }
+        for (a, b) in l.zip(r) {
+            for i in 0..LANES {
+                let (x, y) = (a[i] as f64, b[i] as f64);
+                sums[0][i] += x * y;
+                sums[1][i] += x * x;
+                sums[2][i] += y * y;
+            }
+        }
+        std::array::from_fn(|k| sums[k].iter().sum::<f64>() + rest[k])
+    }
+
+    /// The highest magnitude in `samples` (0 for none).
+    pub fn peak(samples: &[f32]) -> f32 {
+        let mut peaks = [0.0f32; LANES];
+        let chunks = samples.chunks_exact(LANES);
+        let rest = chunks
+            .remainder()
+            .iter()
+            .fold(0.0f32, |m, x| m.max(x.abs()));
+        for chunk in chunks {
+            for (peak, x) in peaks.iter_mut().zip(chunk) {
+                *peak = peak.max(x.abs());
+            }
+        }
+        peaks.iter().fold(rest, |m, p| m.max(*p))
     }
 }
 
