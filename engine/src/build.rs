@@ -158,7 +158,7 @@ pub fn build(
 ) -> Result<BuildReport, BuildError> {
     let mut plan = plan(project).map_err(BuildError::Project)?;
     if options.report {
-        plan.add_inspections(project);
+        plan.add_report_steps(project);
     }
     let selected = select(project, &plan, &options.targets)?;
     let root = cache_dir(project, options);

@@ -26,7 +26,7 @@ pub struct Plan {
     pub outputs: Vec<PlannedOutput>,
     /// The release report's steps, each measuring the audio of one
     /// delivered file: (the file's output step, its inspect step); see
-    /// [`Plan::add_inspections`].
+    /// [`Plan::add_report_steps`].
     pub inspections: Vec<(NodeIndex, NodeIndex)>,
     /// The release report's codec comparisons: (a lossy file's output
     /// step, the lossless file's it is measured against, the comparison).

@@ -13,8 +13,9 @@ impl Plan {
     /// track (`inspect:DELIVERABLE:TRACK[:STEM]`), measuring its audio as
     /// encoded, before its tags: tags change no sample, so a new title
     /// measures nothing again, and the measurement runs beside the album's
-    /// ReplayGain and tagging rather than after them.
-    pub fn add_inspections(&mut self, project: &Project) {
+    /// ReplayGain and tagging rather than after them; then the codec
+    /// comparisons and the previews the project asks for.
+    pub fn add_report_steps(&mut self, project: &Project) {
         let files: Vec<(NodeIndex, NodeIndex, String)> = self
             .outputs
             .iter()
