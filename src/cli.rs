@@ -189,19 +189,9 @@ pub fn run() -> i32 {
                 None => load(&project),
             };
             loaded.and_then(|p| {
-                // A report deliverable measures the whole version: naming
-                // it builds everything, then writes it.
-                let asked = options.targets.len();
-                options.targets.retain(|t| !p.reports.contains(t));
-                let report = !p.reports.is_empty()
-                    && !options.dry_run
-                    && (options.targets.is_empty() || options.targets.len() < asked);
-                if options.targets.len() < asked {
-                    options.targets.clear();
-                }
-                options.report = report;
+                select_report(&p, &mut options);
                 let built = run_build(&p, options.clone(), message_format)?;
-                if report {
+                if options.report && !options.dry_run {
                     write_report(&p, &options, &built, true)?;
                 }
                 Ok(())
@@ -235,7 +225,7 @@ pub fn run() -> i32 {
             project,
             message_format,
         } => {
-            let options = match project.options() {
+            let mut options = match project.options() {
                 Ok(options) => BuildOptions {
                     dry_run: true,
                     targets,
@@ -243,7 +233,10 @@ pub fn run() -> i32 {
                 },
                 Err(code) => return code,
             };
-            load(&project).and_then(|p| run_build(&p, options, message_format).map(|_| ()))
+            load(&project).and_then(|p| {
+                select_report(&p, &mut options);
+                run_build(&p, options, message_format).map(|_| ())
+            })
         }
         Command::Graph {
             targets,
@@ -375,6 +368,18 @@ impl bounce_engine::Observer for StaleSteps {
                 .push(event.step.id.clone());
         }
     }
+}
+
+/// A report deliverable measures the whole version: naming it selects
+/// everything, and a build of everything measures for it (a dry run
+/// lists those steps; a build then writes the report).
+fn select_report(project: &Project, options: &mut BuildOptions) {
+    let asked = options.targets.len();
+    options.targets.retain(|t| !project.reports.contains(t));
+    if options.targets.len() < asked {
+        options.targets.clear();
+    }
+    options.report = !project.reports.is_empty() && options.targets.is_empty();
 }
 
 fn run_report(args: &ProjectArgs) -> Result<(), i32> {

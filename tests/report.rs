@@ -177,6 +177,13 @@ fn the_reports_measurements_are_steps_of_the_build_keyed_by_each_file() {
         "bounce.kdl",
         &retitled_text.replace("\"stems/b.wav\"", "\"stems/b.wav\" offset=0.5"),
     );
+    // `explain` lists the measurements that would run, and only those.
+    let explained = project.run(&["explain"]);
+    let said = String::from_utf8_lossy(&explained.stdout);
+    for step in ["inspect:wav:2", "inspect:mp3:2", "codec:mp3:2"] {
+        assert!(said.contains(&format!("Stale {step}")), "{step}: {said}");
+    }
+    assert!(!said.contains("Stale inspect:wav:1"), "{said}");
     let moved = project.build_ok(&[]);
     assert_eq!(
         inspections(&moved, "built"),
