@@ -261,22 +261,25 @@ pub fn build(
                 (o, output.as_ref())
             })
             .collect();
+        // What a report step made, where the build ran it.
+        let done = |step: NodeIndex| match run.results[step.index()].get() {
+            Some(Outcome::Done(output, ..)) => Some(output.hash),
+            _ => None,
+        };
+        // A file's path in the version, by its output step.
+        let path_of = |step: NodeIndex| {
+            let planned = plan.outputs.iter().find(|o| o.step == step)?;
+            Some(crate::template::portable(&planned.path))
+        };
         // The report's measurement of each file, where the build made one.
         let inspection = |step: NodeIndex| -> Option<Hash> {
             let (_, inspect) = plan.inspections.iter().find(|(file, _)| *file == step)?;
-            match run.results[inspect.index()].get() {
-                Some(Outcome::Done(output, ..)) => Some(output.hash),
-                _ => None,
-            }
+            done(*inspect)
         };
         // And its codec comparison, against the lossless file's path.
         let comparison = |step: NodeIndex| -> Option<(String, Hash)> {
             let (_, partner, compare) = plan.comparisons.iter().find(|(file, ..)| *file == step)?;
-            let Some(Outcome::Done(output, ..)) = run.results[compare.index()].get() else {
-                return None;
-            };
-            let against = plan.outputs.iter().find(|o| o.step == *partner)?;
-            Some((crate::template::portable(&against.path), output.hash))
+            Some((path_of(*partner)?, done(*compare)?))
         };
         report.files = outputs
             .iter()
@@ -290,17 +293,12 @@ pub fn build(
                 comparison: comparison(planned.step),
             })
             .collect();
-        let done = |step: NodeIndex| match run.results[step.index()].get() {
-            Some(Outcome::Done(output, ..)) => Some(output.hash),
-            _ => None,
-        };
         report.previews = plan
             .previews
             .iter()
             .filter_map(|preview| {
-                let file = plan.outputs.iter().find(|o| o.step == preview.file)?;
                 Some(crate::outcome::BuiltPreview {
-                    path: crate::template::portable(&file.path),
+                    path: path_of(preview.file)?,
                     format: preview.format,
                     inspection: done(preview.inspect)?,
                     comparison: done(preview.compare)?,
