@@ -403,27 +403,11 @@ fn write_report(
     built: &bounce_engine::BuildReport,
     recall: bool,
 ) -> Result<(), i32> {
-    let measured = built
-        .files
-        .iter()
-        .filter_map(|f| Some((f.path.clone(), f.inspection?)))
-        .collect();
-    let compared = built
-        .files
-        .iter()
-        .filter_map(|f| Some((f.path.clone(), f.comparison.clone()?)))
-        .collect();
-    let measurements = bounce_engine::qc::Built {
-        measured,
-        compared,
-        previews: built.previews.clone(),
-    };
-    let outcome =
-        bounce_engine::qc::write_report(project, &cache_dir(project, options), &measurements)
-            .map_err(|error| {
-                print_build_error(&error);
-                EXIT_FAILED
-            })?;
+    let outcome = bounce_engine::qc::write_report(project, &cache_dir(project, options), built)
+        .map_err(|error| {
+            print_build_error(&error);
+            EXIT_FAILED
+        })?;
     // Files measured by this build's steps, or by the report itself.
     let inspected = built.inspected + outcome.inspected;
     let quiet_warnings = recall && inspected == 0;

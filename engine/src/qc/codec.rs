@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{InspectedFile, InspectionStore, REPORT_DIR};
 use crate::model::Project;
-use crate::outcome::BuiltPreview;
+use crate::outcome::{BuiltFile, BuiltPreview};
 use crate::render::Comparison;
 use crate::BuildError;
 
@@ -46,20 +46,23 @@ pub struct CodecReport {
     pub audition_gain_db: f64,
 }
 
-/// Adds to every lossy file the build compared with a lossless file
-/// (`compared`: the lossy file's path → the lossless file's, and the
-/// comparison's blob) its codec report, and writes its excerpt.
+/// Adds to every lossy file the build compared with a lossless file (its
+/// `comparison`: the lossless file's path, and the comparison's blob) its
+/// codec report, and writes its excerpt.
 pub(super) fn compared(
     store: &InspectionStore,
     version_dir: &Path,
-    compared: &BTreeMap<String, (String, bounce_cache::Hash)>,
+    built: &BTreeMap<&str, &BuiltFile>,
     by_track: &mut BTreeMap<u32, Vec<InspectedFile>>,
 ) -> Result<(), BuildError> {
     let codec_dir = version_dir.join(REPORT_DIR).join("codec");
     for (track, files) in by_track.iter_mut() {
         let mut reports = Vec::new();
         for (i, file) in files.iter().enumerate() {
-            let Some((against, blob)) = compared.get(&file.path) else {
+            let Some((against, blob)) = built
+                .get(file.path.as_str())
+                .and_then(|f| f.comparison.as_ref())
+            else {
                 continue;
             };
             let Some(lossless) = files.iter().find(|f| &f.path == against) else {

@@ -124,26 +124,16 @@ pub struct Report {
     pub tracks: Vec<TrackReport>,
 }
 
-/// What the build's report steps made, by each file's path in the version.
-#[derive(Debug, Default)]
-pub struct Built {
-    /// Each file's inspection (a blob of the cache).
-    pub measured: BTreeMap<String, bounce_cache::Hash>,
-    /// Each lossy file's codec comparison: the lossless file's path, and a
-    /// blob of the cache.
-    pub compared: BTreeMap<String, (String, bounce_cache::Hash)>,
-    /// The codec previews the report asked for.
-    pub previews: Vec<crate::outcome::BuiltPreview>,
-}
-
 /// Inspects the project's current version folder and writes its report.
-/// `built` holds the build's measurements; a file it lacks is inspected
-/// now.
+/// `built` holds the build's measurements (each file's inspection and
+/// codec comparison, the previews); a file it lacks is inspected now.
 pub fn write_report(
     project: &Project,
     cache_root: &Path,
-    built: &Built,
+    built: &crate::BuildReport,
 ) -> Result<ReportOutcome, BuildError> {
+    let built_files: BTreeMap<&str, &crate::outcome::BuiltFile> =
+        built.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let dir = project.release.output.join(&project.release.version);
     let manifest = read_manifest(&dir.join(MANIFEST)).ok_or_else(|| BuildError::NoReport {
         why: format!(
@@ -162,7 +152,9 @@ pub fn write_report(
     let inspections: Vec<(Inspection, bool)> = files
         .par_iter()
         .map(|file| {
-            let inspection = built.measured.get(&file.path);
+            let inspection = built_files
+                .get(file.path.as_str())
+                .and_then(|f| f.inspection.as_ref());
             store.delivered(&dir.join(&file.path), &file.blake3, inspection)
         })
         .collect::<Result<_, _>>()?;
@@ -195,7 +187,7 @@ pub fn write_report(
                 previews: Vec::new(),
             });
     }
-    codec::compared(&store, &dir, &built.compared, &mut by_track)?;
+    codec::compared(&store, &dir, &built_files, &mut by_track)?;
     let unpreviewed =
         codec::requested_previews(project, &store, &dir, &built.previews, &mut by_track)?;
     let tracks: Vec<TrackReport> = project
