@@ -161,18 +161,17 @@ impl Renderer<'_> {
         unreachable!("the last attempt returns")
     }
 
-    /// The limiter's detection of a resample step's output, while its
-    /// scratch holds it.
-    pub(crate) fn kept_detection(&self, resampled: &Input) -> Option<std::path::PathBuf> {
-        let sidecar = self.cache.scratch_sidecar(&resampled.output.hash, ENVELOPE);
-        (sidecar.is_file() && self.cache.has_output(&resampled.output.hash)).then_some(sidecar)
+    /// The limiter's detection of the resample step's output `hash`,
+    /// while its scratch holds both.
+    pub(crate) fn kept_detection(&self, hash: &Hash) -> Option<std::path::PathBuf> {
+        let sidecar = self.cache.scratch_sidecar(hash, ENVELOPE);
+        (sidecar.is_file() && self.cache.has_output(hash)).then_some(sidecar)
     }
 
     /// The limiter's detection of the output `hash`: its resample step's
     /// sidecar, or (for a master at its own rate) detected now.
     fn detection_of(&self, step: &Step, hash: &Hash, rate: u32) -> Result<Detection, BuildError> {
-        let sidecar = self.cache.scratch_sidecar(hash, ENVELOPE);
-        if sidecar.is_file() {
+        if let Some(sidecar) = self.kept_detection(hash) {
             return Ok(Detection::Kept(sidecar));
         }
         let error = Self::audio(step);

@@ -245,7 +245,7 @@ impl Renderer<'_> {
                 // and its detection while they are at hand, not the master.
                 None => match (
                     output_limit,
-                    resampled_audio.and_then(|r| Some((r, self.kept_detection(r)?))),
+                    resampled_audio.and_then(|r| Some((r, self.kept_detection(&r.output.hash)?))),
                 ) {
                     (Some(limit_at), Some((audio, detection))) => Prepared::Refit {
                         audio,
@@ -711,7 +711,7 @@ mod tests {
                 .unwrap()
         };
         assert!(
-            renderer.kept_detection(&resampled).is_some(),
+            renderer.kept_detection(&resampled.output.hash).is_some(),
             "the detection is at hand, so the shortcut is taken"
         );
         let refit = encode(Some(&resampled));
