@@ -259,7 +259,7 @@ pub struct Inspector {
     frames: u64,
     meter: BlockMeter,
     /// The blocks a meter of these samples kept, read instead of `meter`.
-    known: Option<Known>,
+    known: Option<LoudnessBlocks>,
     /// The fold-down on both speakers.
     mono: BlockMeter,
     /// The fold-down of the slice being written.
@@ -299,13 +299,6 @@ struct Run {
     length: u64,
 }
 
-/// Each whole 100 ms block's energy, and the last 100 and 400 ms of a
-/// file that ends inside a block.
-struct Known {
-    energies: Vec<f64>,
-    tail: Option<[f64; 2]>,
-}
-
 /// Where an inspection's true peaks come from.
 enum TruePeaks {
     Meter(Box<TruePeakMeter>),
@@ -324,10 +317,7 @@ impl Inspector {
     /// Takes the loudness of each 100 ms block from `blocks`, kept by a
     /// meter of the same samples before, instead of filtering them again.
     pub fn with_blocks(mut self, blocks: &LoudnessBlocks) -> Self {
-        self.known = Some(Known {
-            energies: blocks.energies().to_vec(),
-            tail: blocks.tail(),
-        });
+        self.known = Some(blocks.clone());
         self
     }
 
@@ -403,7 +393,7 @@ impl Inspector {
     /// The whole blocks' energies so far: known, or the meter's.
     fn energies(&self) -> &[f64] {
         match &self.known {
-            Some(known) => &known.energies[..self.series.momentary.len().min(known.energies.len())],
+            Some(known) => &known.energies()[..self.series.momentary.len().min(known.len())],
             None => self.meter.energies(),
         }
     }
@@ -413,7 +403,7 @@ impl Inspector {
     fn readings(&self, whole: bool) -> Result<(f64, f64), AudioError> {
         let energies = match (&self.known, whole) {
             // The block this window closed.
-            (Some(known), true) => &known.energies[..=self.series.momentary.len()],
+            (Some(known), true) => &known.energies()[..=self.series.momentary.len()],
             _ => self.energies(),
         };
         if whole {
@@ -423,7 +413,7 @@ impl Inspector {
                 blocks::short_term(energies, last),
             ));
         }
-        let [last_100ms, last_400ms] = match self.known.as_ref().and_then(|k| k.tail) {
+        let [last_100ms, last_400ms] = match self.known.as_ref().and_then(LoudnessBlocks::tail) {
             Some(tail) => tail,
             None => [self.meter.last_100ms()?, self.meter.last_400ms()?],
         };
