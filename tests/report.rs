@@ -40,6 +40,22 @@ fn project() -> TestProject {
     project
 }
 
+/// The ids of the steps of a build with `status` that `which` picks, sorted.
+fn step_ids(
+    log: &BuildLog,
+    status: &str,
+    which: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<String> {
+    let mut ids: Vec<String> = log
+        .steps
+        .iter()
+        .filter(|s| s["status"] == status && which(s))
+        .map(|s| s["step"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
 fn report_json(project: &TestProject) -> serde_json::Value {
     let text = std::fs::read(project.path("out/1.0.0/report/report.json")).unwrap();
     serde_json::from_slice(&text).unwrap()
@@ -132,18 +148,10 @@ fn the_reports_measurements_are_steps_of_the_build_keyed_by_each_file() {
         PROJECT.replace("bits=24", "bits=24 rate=44100")
     );
     project.write("bounce.kdl", &with_report);
-    let steps = |log: &BuildLog, kind: &str, status: &str| -> Vec<String> {
-        let mut ids: Vec<String> = log
-            .steps
-            .iter()
-            .filter(|s| s["kind"] == kind && s["status"] == status)
-            .map(|s| s["step"].as_str().unwrap().to_string())
-            .collect();
-        ids.sort();
-        ids
-    };
-    let inspections = |log: &BuildLog, status: &str| steps(log, "inspect", status);
-    let comparisons = |log: &BuildLog, status: &str| steps(log, "codec", status);
+    let inspections =
+        |log: &BuildLog, status: &str| step_ids(log, status, |s| s["kind"] == "inspect");
+    let comparisons =
+        |log: &BuildLog, status: &str| step_ids(log, status, |s| s["kind"] == "codec");
     let first = project.build_ok(&[]);
     assert_eq!(
         inspections(&first, "built"),
@@ -677,14 +685,9 @@ deliverable "qc" {{ report {{ {preview} }} }}
     // Each preview is a step of the build (encoded, inspected, compared),
     // kept in the cache like any other.
     let previews_built = |log: &BuildLog, status: &str| {
-        let mut ids: Vec<String> = log
-            .steps
-            .iter()
-            .filter(|s| s["status"] == status && s["step"].as_str().unwrap().contains("preview:"))
-            .map(|s| s["step"].as_str().unwrap().to_string())
-            .collect();
-        ids.sort();
-        ids
+        step_ids(log, status, |s| {
+            s["step"].as_str().unwrap().contains("preview:")
+        })
     };
     let first = project.build_ok(&[]);
     assert_eq!(
