@@ -26,7 +26,7 @@ impl AudioProgress {
     pub fn new(steps: &[&Step]) -> Self {
         let weights: HashMap<String, u64> = steps
             .iter()
-            .map(|s| (s.id.clone(), s.kind.typical_cost()))
+            .map(|s| (s.id.clone(), s.typical_cost()))
             .collect();
         AudioProgress {
             total: weights.values().sum(),
@@ -168,10 +168,14 @@ mod tests {
         progress.finish(&event(&steps[3], Status::Cached, Some(80.0)));
         progress.finish(&event(&steps[1], Status::Cached, Some(120.0)));
         progress.finish(&event(&steps[4], Status::Cached, Some(80.0)));
-        // 1 + 3 + 1 + 3 of 56: a seventh of 200 s.
-        let total = 2 * (1 + 3 + 24) as u64;
+        // Both sources and mixes done, neither master: their share of 200 s.
+        let total: u64 = steps.iter().map(Step::typical_cost).sum();
         assert_eq!(progress.total, total);
-        let expected = format!("{} of 3:20 of audio", clock(200.0 * 8.0 / total as f64));
+        let done: u64 = [0, 1, 3, 4].map(|i| steps[i].typical_cost()).iter().sum();
+        let expected = format!(
+            "{} of 3:20 of audio",
+            clock(200.0 * done as f64 / total as f64)
+        );
         assert_eq!(progress.describe(), expected);
         progress.finish(&event(&steps[2], Status::Built, Some(120.0)));
         progress.finish(&event(&steps[5], Status::Built, Some(80.0)));

@@ -311,7 +311,16 @@ pub fn build(
             let _output_lock = lock(project.release.output.join(crate::manifest::OUTPUT_LOCK))?;
             bounce_cache::remove_stale_temps(&report.version_dir, true);
             let complete = options.targets.is_empty();
-            publish(project, &cache, &stat, &outputs, complete, &mut report)?;
+            let jobs = worker_count(options.jobs, outputs.len());
+            publish(
+                project,
+                &cache,
+                &stat,
+                &outputs,
+                complete,
+                jobs,
+                &mut report,
+            )?;
         }
     }
     if !options.dry_run {
@@ -1004,7 +1013,7 @@ impl Work for Run<'_> {
     type Output = Ran;
 
     fn cost(&self, step: usize) -> u64 {
-        self.plan.graph[NodeIndex::new(step)].kind.typical_cost()
+        self.plan.graph[NodeIndex::new(step)].typical_cost()
     }
 
     fn start(&self, step: usize) {

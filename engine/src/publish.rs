@@ -65,6 +65,7 @@ pub(crate) fn publish(
     stat: &StatCache,
     outputs: &[(&PlannedOutput, &StepOutput)],
     complete: bool,
+    jobs: usize,
     report: &mut BuildReport,
 ) -> Result<(), BuildError> {
     let root = report.version_dir.clone();
@@ -73,6 +74,7 @@ pub(crate) fn publish(
     let released = crate::release::check_unchanged(project, &root, outputs, stat)?;
     let mut files = Vec::new();
     let mut changed = Vec::new();
+    let mut copies = Vec::new();
     for (planned, output) in outputs {
         refuse_links(project, &root, &planned.path)?;
         let dest = root.join(&planned.path);
@@ -80,11 +82,16 @@ pub(crate) fn publish(
         if is_file && stat.hash(&dest).ok() == Some(output.hash) {
             report.unchanged.push(dest.clone());
         } else {
-            transaction.copy(&planned.path, &cache.blob_path(&output.hash), output.hash)?;
+            copies.push((
+                planned.path.as_path(),
+                cache.blob_path(&output.hash),
+                output.hash,
+            ));
             changed.push((dest, output.hash));
         }
         files.push(manifest_file(planned, output));
     }
+    transaction.copy_all(&copies, jobs)?;
     if !released {
         let manifest_path = root.join(MANIFEST);
         let previous = read_manifest(&manifest_path);

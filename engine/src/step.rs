@@ -45,24 +45,6 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    /// A step's typical cost, in tenths of a second for a 3-minute track
-    /// at 48 kHz (BENCHMARKS.md, the fifth run's per-step figures): only
-    /// their proportions matter. They order the ready steps (the costliest
-    /// path first) and weigh the progress a build shows.
-    pub fn typical_cost(self) -> u64 {
-        match self {
-            StepKind::Source | StepKind::Tag | StepKind::Cue => 1,
-            StepKind::Inspect | StepKind::Codec => 4,
-            StepKind::Preview => 15,
-            StepKind::ReplayGain => 2,
-            StepKind::Stem | StepKind::Bus | StepKind::Mix | StepKind::Export | StepKind::Fit => 3,
-            StepKind::Image => 5,
-            StepKind::Resample => 9,
-            StepKind::Deliverable => 19,
-            StepKind::Master | StepKind::Album => 24,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             StepKind::Source => "source",
@@ -121,6 +103,31 @@ pub struct Step {
     pub kind: StepKind,
     pub track: Option<u32>,
     pub action: Action,
+}
+
+impl Step {
+    /// A step's typical cost, in tenths of a second for a 3-minute track
+    /// at 48 kHz (BENCHMARKS.md, the eighth mastering run's per-step
+    /// figures): only their proportions matter. They order the ready steps
+    /// (the costliest path first, so an album's MP3s, the longest steps,
+    /// start before its PCM files and do not trail the build alone) and
+    /// weigh the progress a build shows.
+    pub fn typical_cost(&self) -> u64 {
+        match (&self.action, self.kind) {
+            (Action::Encode { mp3: Some(_), .. }, _) => 37,
+            (Action::Encode { .. }, _) => 8,
+            (_, StepKind::Source | StepKind::Tag | StepKind::Cue) => 1,
+            (_, StepKind::Inspect | StepKind::Codec) => 4,
+            (_, StepKind::Preview) => 15,
+            (_, StepKind::ReplayGain) => 2,
+            (_, StepKind::Stem | StepKind::Bus | StepKind::Mix | StepKind::Export) => 3,
+            (_, StepKind::Fit) => 3,
+            (_, StepKind::Image) => 5,
+            (_, StepKind::Resample) => 9,
+            (_, StepKind::Deliverable) => 8,
+            (_, StepKind::Master | StepKind::Album) => 22,
+        }
+    }
 }
 
 /// What a step does. Serialised, it is the parameter part of the step's
@@ -275,21 +282,24 @@ impl Action {
 
     /// The versions of the code outside processors that this action's
     /// output depends on: the resampler, the limiter a file is limited
-    /// with again, requantisation, the file writers.
+    /// with again, requantisation, the file writers, the loudness meter.
     pub fn tools(&self) -> Vec<(&'static str, u32)> {
         use bounce_nodes::processors::LIMITER_VERSION;
         use bounce_nodes::{
-            DITHER_VERSION, GATING_VERSION, INSPECTOR_VERSION, RESAMPLER_VERSION, WRITER_VERSION,
+            DITHER_VERSION, GATING_VERSION, INSPECTOR_VERSION, METER_VERSION, RESAMPLER_VERSION,
+            WRITER_VERSION,
         };
         let resampler = ("resampler", RESAMPLER_VERSION);
         let limiter = ("limiter", LIMITER_VERSION);
         let dither = ("dither", DITHER_VERSION);
         let writer = ("writer", WRITER_VERSION);
+        let meter = ("meter", METER_VERSION);
         match self {
             Action::Stem { .. } => vec![resampler],
+            Action::Master { .. } | Action::AlbumGain { .. } => vec![meter],
             Action::Resample { .. } => vec![resampler, limiter],
-            Action::Fit { .. } => vec![limiter],
-            Action::Encode { .. } => vec![resampler, limiter, dither, writer],
+            Action::Fit { .. } => vec![limiter, meter],
+            Action::Encode { .. } => vec![resampler, limiter, dither, writer, meter],
             Action::Tag { .. } | Action::CdImage { .. } => vec![writer],
             Action::AlbumReplayGain => vec![("gating", GATING_VERSION)],
             Action::Inspect | Action::CodecDifference => vec![("inspector", INSPECTOR_VERSION)],

@@ -72,20 +72,42 @@ impl Transaction {
         Ok(stage)
     }
 
-    /// Stages a copy of `source` for `dest`; it must hash to `hash`.
-    pub fn copy(&mut self, dest: &Path, source: &Path, hash: Hash) -> Result<(), BuildError> {
-        self.stage_dir()?;
-        let staged = self.new_path(self.entries.len());
-        let target = self.root.join(dest);
-        fs::copy(source, &staged).map_err(io_error(&target))?;
-        if hash_file(&staged)? != hash {
-            let _ = fs::remove_file(&staged);
-            return Err(BuildError::DamagedBlob { path: target });
+    /// Stages a copy of each `(dest, source, hash)`, `jobs` at a time;
+    /// each copy must hash to its `hash` and is on the disk before this
+    /// returns.
+    pub fn copy_all(
+        &mut self,
+        copies: &[(&Path, PathBuf, Hash)],
+        jobs: usize,
+    ) -> Result<(), BuildError> {
+        use rayon::prelude::*;
+        if copies.is_empty() {
+            return Ok(());
         }
-        self.entries.push(Entry {
+        self.stage_dir()?;
+        let first = self.entries.len();
+        let stage = |(offset, (dest, source, hash)): (usize, &(&Path, PathBuf, Hash))| {
+            let staged = self.new_path(first + offset);
+            let target = self.root.join(dest);
+            fs::copy(source, &staged).map_err(io_error(&target))?;
+            if hash_file(&staged)? != *hash {
+                let _ = fs::remove_file(&staged);
+                return Err(BuildError::DamagedBlob { path: target });
+            }
+            sync(&staged)
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.clamp(1, copies.len()))
+            .build()
+            .map_err(|e| BuildError::Threads {
+                jobs,
+                reason: e.to_string(),
+            })?;
+        pool.install(|| copies.par_iter().enumerate().try_for_each(stage))?;
+        self.entries.extend(copies.iter().map(|(dest, ..)| Entry {
             dest: dest.to_path_buf(),
             staged: true,
-        });
+        }));
         Ok(())
     }
 
@@ -94,6 +116,7 @@ impl Transaction {
         self.stage_dir()?;
         let staged = self.new_path(self.entries.len());
         fs::write(&staged, bytes).map_err(io_error(&self.root.join(dest)))?;
+        sync(&staged)?;
         self.entries.push(Entry {
             dest: dest.to_path_buf(),
             staged: true,
@@ -115,7 +138,6 @@ impl Transaction {
             let _ = fs::remove_dir_all(self.stage());
             return Ok(Applied::default());
         }
-        sync_staged(&self)?;
         let journal = self.stage_dir()?.join(JOURNAL);
         let bytes = serde_json::to_vec(&self.entries).expect("the journal serialises");
         write_atomically(&journal, &bytes)?;
@@ -167,17 +189,11 @@ impl Drop for Transaction {
     }
 }
 
-/// Staged files reach the disk before the journal names them.
-fn sync_staged(transaction: &Transaction) -> Result<(), BuildError> {
-    for (index, entry) in transaction.entries.iter().enumerate() {
-        if entry.staged {
-            let path = transaction.new_path(index);
-            fs::File::open(&path)
-                .and_then(|f| f.sync_all())
-                .map_err(io_error(&path))?;
-        }
-    }
-    Ok(())
+/// A staged file reaches the disk before the journal names it.
+fn sync(path: &Path) -> Result<(), BuildError> {
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error(path))
 }
 
 /// What a committed transaction changed.

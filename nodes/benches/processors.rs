@@ -152,6 +152,23 @@ fn main() {
             }
         });
     }
+    // The limiter's gain stage alone, as the loudness solver and the fits
+    // run it on a detection kept from one pass.
+    let mut peaks = Vec::new();
+    let mut detector = bounce_nodes::processors::PeakDetector::new(RATE);
+    detector.detect(&signal, &signal, &mut peaks);
+    let (mut left, mut right) = (signal.clone(), signal.clone());
+    time("limiter-gain-stage", || {
+        let mut limiter = bounce_nodes::processors::Limiter::new(-1.0, 50.0, 5.0, RATE);
+        for ((l, r), p) in left
+            .chunks_mut(BLOCK_FRAMES)
+            .zip(right.chunks_mut(BLOCK_FRAMES))
+            .zip(peaks.chunks(BLOCK_FRAMES))
+        {
+            limiter.process_detected(l, r, p, 2.0);
+        }
+        std::hint::black_box(limiter.mean_reduction_db());
+    });
     time("loudness-meter", || {
         let mut meter = LoudnessMeter::full(RATE).unwrap();
         for chunk in signal.chunks(BLOCK_FRAMES) {

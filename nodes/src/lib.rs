@@ -47,7 +47,7 @@ pub use measure::{
     analyze_file, codec_difference, difference_peak, inspect_file, AlreadyRead, Analysis,
     CodecDifference, Excerpt, ExcerptWritten, Inspection, Inspector, LoudnessBlocks, LoudnessMeter,
     LoudnessReport, OverCounts, Spectrum, TruePeakMeter, GATING_VERSION, INSPECTOR_VERSION,
-    SCOPE_CELLS,
+    METER_VERSION, SCOPE_CELLS,
 };
 pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};

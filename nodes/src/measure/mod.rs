@@ -12,6 +12,7 @@ pub(crate) mod meter;
 mod true_peak;
 
 pub use analyze::{analyze_file, difference_peak, Analysis};
+pub use blocks::METER_VERSION;
 pub use gating::{LoudnessBlocks, GATING_VERSION};
 pub use inspect::{
     inspect_file, AlreadyRead, Inspection, Inspector, Overs as OverCounts, Spectrum,

@@ -101,12 +101,19 @@ pub struct Limiter {
     detector: PeakDetector,
     /// One block's detection.
     peaks: Vec<f32>,
-    /// The audio waiting for its gain.
-    delay: [VecDeque<f32>; 2],
+    /// Per channel: the audio waiting for its gain, `latency()` frames.
+    delay: [Vec<f32>; 2],
+    /// Scratch: a channel's delay followed by the block being limited.
+    joined: Vec<f32>,
+    /// One block's gains, for the frames leaving the delay.
+    gains: Vec<f64>,
     /// (index, needed gain) candidates for the sliding minimum.
     minimum: VecDeque<(u64, f64)>,
     released: f64,
-    boxcar: VecDeque<f64>,
+    /// The last `lookahead` released gains, a ring whose oldest is at
+    /// `boxcar_next`.
+    boxcar: Vec<f64>,
+    boxcar_next: usize,
     boxcar_sum: f64,
     index: u64,
     /// The gains applied so far, as a product (a multiply a frame, not a
@@ -134,12 +141,15 @@ impl Limiter {
             detector: PeakDetector::new(rate),
             peaks: Vec::new(),
             delay: [
-                VecDeque::from(vec![0.0f32; lookahead + DETECT_DELAY]),
-                VecDeque::from(vec![0.0f32; lookahead + DETECT_DELAY]),
+                vec![0.0f32; lookahead + DETECT_DELAY],
+                vec![0.0f32; lookahead + DETECT_DELAY],
             ],
+            joined: Vec::new(),
+            gains: Vec::new(),
             minimum: VecDeque::new(),
             released: 1.0,
-            boxcar: VecDeque::from(vec![1.0; lookahead]),
+            boxcar: vec![1.0; lookahead],
+            boxcar_next: 0,
             boxcar_sum: lookahead as f64,
             index: 0,
             gain_product: 1.0,
@@ -177,25 +187,42 @@ impl Limiter {
         peaks: &[f32],
         scale: f64,
     ) {
-        for ((l, r), peak) in left.iter_mut().zip(right.iter_mut()).zip(peaks) {
-            let gain = self.gain_for_peak(*peak as f64 * scale);
-            self.delay_and_apply(l, r, gain);
+        debug_assert!(left.len() == right.len() && peaks.len() >= left.len());
+        // The gains first (the part that runs frame after frame), then each
+        // channel delayed and scaled in a loop of its own.
+        let mut gains = std::mem::take(&mut self.gains);
+        gains.clear();
+        gains.extend(
+            peaks[..left.len()]
+                .iter()
+                .map(|peak| self.gain_for_peak(*peak as f64 * scale)),
+        );
+        self.delay_and_apply(0, left, &gains);
+        self.delay_and_apply(1, right, &gains);
+        for gain in &gains {
+            self.gain_product *= gain;
+            if self.gain_product < 1e-100 {
+                self.log_gain += self.gain_product.ln();
+                self.gain_product = 1.0;
+            }
         }
+        self.frames += gains.len() as u64;
+        self.gains = gains;
     }
 
-    fn delay_and_apply(&mut self, l: &mut f32, r: &mut f32, gain: f64) {
-        self.delay[0].push_back(*l);
-        self.delay[1].push_back(*r);
-        let dl = self.delay[0].pop_front().expect("full delay") as f64;
-        let dr = self.delay[1].pop_front().expect("full delay") as f64;
-        *l = (dl * gain) as f32;
-        *r = (dr * gain) as f32;
-        self.gain_product *= gain;
-        if self.gain_product < 1e-100 {
-            self.log_gain += self.gain_product.ln();
-            self.gain_product = 1.0;
+    /// Replaces `samples` with the frames leaving the channel's delay,
+    /// each times its gain, and keeps the newest for the next block.
+    fn delay_and_apply(&mut self, channel: usize, samples: &mut [f32], gains: &[f64]) {
+        let joined = &mut self.joined;
+        joined.clear();
+        joined.extend_from_slice(&self.delay[channel]);
+        joined.extend_from_slice(samples);
+        for ((out, delayed), gain) in samples.iter_mut().zip(joined.iter()).zip(gains) {
+            *out = (*delayed as f64 * gain) as f32;
         }
-        self.frames += 1;
+        let delay = &mut self.delay[channel];
+        let kept = delay.len();
+        delay.copy_from_slice(&joined[joined.len() - kept..]);
     }
 
     /// The gain for the frame leaving the delay, given the peak the
@@ -227,11 +254,16 @@ impl Limiter {
         } else {
             floor + (self.released - floor) * self.release_coef
         };
-        self.boxcar_sum += self.released - self.boxcar.pop_front().expect("full boxcar");
-        self.boxcar.push_back(self.released);
-        // Re-sum now and then so rounding cannot drift.
+        let oldest = std::mem::replace(&mut self.boxcar[self.boxcar_next], self.released);
+        self.boxcar_sum += self.released - oldest;
+        self.boxcar_next += 1;
+        if self.boxcar_next == self.boxcar.len() {
+            self.boxcar_next = 0;
+        }
+        // Re-sum now and then (oldest first) so rounding cannot drift.
         if self.index.is_multiple_of(65536) {
-            self.boxcar_sum = self.boxcar.iter().sum();
+            let (newer, older) = self.boxcar.split_at(self.boxcar_next);
+            self.boxcar_sum = older.iter().chain(newer).sum();
         }
         (self.boxcar_sum / self.lookahead as f64).min(1.0)
     }
