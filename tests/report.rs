@@ -251,6 +251,77 @@ fn a_report_deliverable_writes_the_report_with_every_complete_build() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("holds only `report`"));
 }
 
+/// A comparison's excerpt is a blob its step's cache entry names: `cache
+/// gc` keeps it, and one lost all the same (evicted, deleted) makes that
+/// comparison render again, where the report used to fail on it.
+#[test]
+fn a_comparisons_excerpt_outlives_cache_gc_and_renders_again_when_lost() {
+    let project = TestProject::new();
+    project.wav("stems/a.wav", 44100, 24, &sine(44100, 2, 997.0, 0.4, 8.0));
+    project.write(
+        "bounce.kdl",
+        r#"
+release "Codec" { artist "Tests"; version "1.0.0"; sample-rate 44100; }
+master "main" target=-16 ceiling=-1.0 { }
+track 1 "Tone" { stem "a" "stems/a.wav"; }
+deliverable "wav" { master "main"; format "wav" bits=24; }
+deliverable "mp3" { master "main"; format "mp3" bitrate=320; }
+deliverable "qc" { report; }
+"#,
+    );
+    project.build_ok(&[]);
+    let excerpt = |report: &serde_json::Value| {
+        let files = report["tracks"][0]["files"].as_array().unwrap();
+        let mp3 = files.iter().find(|f| f["deliverable"] == "mp3").unwrap();
+        let relative = mp3["codec"]["audition"].as_str().unwrap().to_string();
+        project.path(&format!("out/1.0.0/report/{relative}"))
+    };
+    let path = excerpt(&report_json(&project));
+    let heard = std::fs::read(&path).unwrap();
+    assert!(heard.len() > 44, "the excerpt holds audio");
+    let gc = project.run(&["cache", "gc"]);
+    assert!(
+        gc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    std::fs::remove_dir_all(project.path("out/1.0.0/report")).unwrap();
+    let again = project.build_ok(&[]);
+    assert!(again.rendered().is_empty(), "{:?}", again.rendered());
+    assert_eq!(
+        std::fs::read(excerpt(&report_json(&project))).unwrap(),
+        heard
+    );
+    // The excerpt's blob lost: its comparison, and only it, renders again.
+    let blobs = walk(&project.path(".bounce/blobs"));
+    let blob = blobs
+        .iter()
+        .find(|b| std::fs::read(b).is_ok_and(|bytes| bytes == heard))
+        .expect("the excerpt is a blob of the cache");
+    std::fs::remove_file(blob).unwrap();
+    std::fs::remove_dir_all(project.path("out/1.0.0/report")).unwrap();
+    let again = project.build_ok(&[]);
+    assert_eq!(step_ids(&again, "built", |_| true), ["codec:mp3:1"]);
+    assert_eq!(
+        std::fs::read(excerpt(&report_json(&project))).unwrap(),
+        heard
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[test]
 fn the_report_agrees_with_ffmpeg_on_the_demo() {
     if !tool_available("ffmpeg", "-version") {

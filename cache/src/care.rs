@@ -145,7 +145,11 @@ impl Cache {
     /// build killed between writing a blob and its entry) and leftover
     /// temporary files. Call with the cache lock held.
     pub fn collect_garbage(&self) -> Result<Evicted, CacheError> {
-        let named: BTreeSet<Hash> = self.entries().into_iter().map(|(_, e)| e.output).collect();
+        let named: BTreeSet<Hash> = self
+            .entries()
+            .into_iter()
+            .flat_map(|(_, e)| std::iter::once(e.output).chain(e.also))
+            .collect();
         let mut removed = Evicted::default();
         for blob in self.blobs() {
             if blob.hash.is_none_or(|h| !named.contains(&h)) {
@@ -212,6 +216,7 @@ mod tests {
                         output: hash,
                         meta: serde_json::Value::Null,
                         blob: true,
+                        also: Vec::new(),
                     },
                 )
                 .unwrap();

@@ -576,7 +576,7 @@ impl RemoteCache {
         self.hits.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Uploads a step's entry, after its blob (so an entry never names a
+    /// Uploads a step's entry, after its blobs (so an entry never names a
     /// blob the remote lacks), in the background: [`RemoteCache::finish`]
     /// waits for it.
     pub fn upload(&self, cache: &Cache, key: &Hash, entry: &ActionEntry) {
@@ -587,12 +587,13 @@ impl RemoteCache {
         if !self.usable() {
             return;
         }
-        let blob = entry.blob.then(|| {
-            (
-                self.blob_path(&entry.output),
-                cache.blob_path(&entry.output),
-            )
-        });
+        let blobs: Vec<_> = entry
+            .blob
+            .then_some(&entry.output)
+            .into_iter()
+            .chain(&entry.also)
+            .map(|hash| (self.blob_path(hash), cache.blob_path(hash)))
+            .collect();
         let action = (
             self.action_path(key),
             serde_json::to_vec(entry).expect("an action entry serialises"),
@@ -609,7 +610,7 @@ impl RemoteCache {
             if down.load(Ordering::Relaxed) {
                 return;
             }
-            if let Some((remote, local)) = blob {
+            for (remote, local) in blobs {
                 // Content-addressed: a blob already there is these bytes.
                 if store.head(&remote).await.is_err() {
                     let Ok(bytes) = tokio::fs::read(&local).await else {
@@ -768,6 +769,7 @@ mod tests {
             output: hash,
             meta: serde_json::json!({"frames": 1}),
             blob: true,
+            also: Vec::new(),
         };
         remote.upload(&local, &key, &entry);
         let report = remote.finish().unwrap();

@@ -19,6 +19,11 @@ pub struct ActionEntry {
     /// kept only while a build reads it).
     #[serde(default = "yes")]
     pub blob: bool,
+    /// Blobs the output names besides its own (a codec comparison's
+    /// excerpt): kept, fetched and uploaded with it. An entry whose blobs
+    /// are not all there is no hit: its step renders again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Hash>,
 }
 
 fn yes() -> bool {
@@ -238,6 +243,7 @@ mod tests {
             output: hash,
             meta: serde_json::json!({"frames": 3}),
             blob: true,
+            also: Vec::new(),
         };
         cache.put_action(&key, &entry).unwrap();
         assert_eq!(cache.action(&key), Some(entry));

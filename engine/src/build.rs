@@ -858,6 +858,7 @@ impl Run<'_> {
             output: output.hash,
             meta: serde_json::to_value(&output.info).expect("output info serialises"),
             blob: !is_source(step) && !step.kind.is_transient(),
+            also: output.info.also.clone(),
         };
         self.cache.put_action(&key, &entry)?;
         if let Some(remote) = self.remote {
@@ -891,17 +892,19 @@ impl Run<'_> {
                 None => return Ok(None),
             },
         };
-        let Ok(info) = serde_json::from_value::<OutputInfo>(entry.meta.clone()) else {
+        let Ok(mut info) = serde_json::from_value::<OutputInfo>(entry.meta.clone()) else {
             return Ok(None);
         };
+        info.also.clone_from(&entry.also);
         // A transient output is rendered again when a consumer needs it.
-        if !is_source(step) && !step.kind.is_transient() {
-            if self.cache.has_blob(&entry.output) {
-                self.cache.touch_blob(&entry.output);
+        let own = (!is_source(step) && !step.kind.is_transient()).then_some(&entry.output);
+        for blob in own.into_iter().chain(&entry.also) {
+            if self.cache.has_blob(blob) {
+                self.cache.touch_blob(blob);
             } else {
                 let found = match self.remote {
-                    Some(remote) if fetch => remote.fetch_blob(self.cache, &entry.output, key)?,
-                    Some(remote) => remote.has_blob(&entry.output),
+                    Some(remote) if fetch => remote.fetch_blob(self.cache, blob, key)?,
+                    Some(remote) => remote.has_blob(blob),
                     None => false,
                 };
                 if !found {

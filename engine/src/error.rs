@@ -24,6 +24,12 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "{step}: cannot reach {target} LUFS under a {ceiling} dBTP ceiling: the loudest this mix gets under it is about {reached:.1} LUFS; lower the target, raise the ceiling, or tame the mix's peaks before the limiter"
     )]

@@ -348,7 +348,7 @@ impl InspectionStore {
             None => return Ok(()),
         };
         let bytes =
-            std::fs::read(&from).map_err(|source| BuildError::Output { path: from, source })?;
+            std::fs::read(&from).map_err(|source| BuildError::Read { path: from, source })?;
         write_unless_same(path, &bytes)
     }
 

@@ -83,7 +83,7 @@ impl Renderer<'_> {
         let audio = Self::audio(step);
         let bytes =
             std::fs::read(self.cache.blob_path(&inspection.output.hash)).map_err(|source| {
-                BuildError::Output {
+                BuildError::Read {
                     path: self.cache.blob_path(&inspection.output.hash),
                     source,
                 }
@@ -121,9 +121,8 @@ impl Renderer<'_> {
         };
         let json = serde_json::to_vec(&comparison).expect("figures serialise");
         let hash = self.commit_bytes("codec", &json)?;
-        Ok(StepOutput {
-            hash,
-            info: OutputInfo::pcm(lossless.output.info.sample_rate, 0, Precision::Float),
-        })
+        let mut info = OutputInfo::pcm(lossless.output.info.sample_rate, 0, Precision::Float);
+        info.also.extend(audition);
+        Ok(StepOutput { hash, info })
     }
 }

@@ -81,6 +81,10 @@ pub struct OutputInfo {
     /// manifest rather than raised (nothing for the user to act on).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Blobs the output names besides its own, kept in its action entry
+    /// (see [`bounce_cache::ActionEntry::also`]) rather than here.
+    #[serde(skip)]
+    pub also: Vec<Hash>,
 }
 
 impl OutputInfo {
@@ -102,6 +106,7 @@ impl OutputInfo {
             limiter_ceiling: None,
             warnings: Vec::new(),
             notes: Vec::new(),
+            also: Vec::new(),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::{AudioError, BlockSink, LoudnessBlocks, TruePeakMeter};
 
 /// Changes whenever an inspection's figures change; part of the key of
 /// every report step that inspects a file.
-pub const INSPECTOR_VERSION: u32 = 5;
+pub const INSPECTOR_VERSION: u32 = 6;
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
 /// bins at 48 kHz, fine enough for 1/6-octave bands down to 20 Hz.
