@@ -19,7 +19,7 @@ use crate::plan::{plan, Plan};
 use crate::publish::publish;
 use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
 use crate::schedule::{self, Dag, Ended, Work};
-use crate::step::{Action, Step, StepKind};
+use crate::step::{Action, Step};
 use crate::{BuildError, Project};
 
 /// How to build.
@@ -237,7 +237,8 @@ pub fn build(
         match result {
             Outcome::Done(_, Status::Built, _) => {
                 report.built += 1;
-                if plan.graph[NodeIndex::new(index)].kind == StepKind::Inspect {
+                // A file's inspect step, or the comparison inspecting it.
+                if plan.inspections.iter().any(|(_, i)| i.index() == index) {
                     report.inspected += 1;
                 }
             }
@@ -300,7 +301,7 @@ pub fn build(
                 Some(crate::outcome::BuiltPreview {
                     path: path_of(preview.file)?,
                     format: preview.format,
-                    inspection: done(preview.inspect)?,
+                    inspection: done(preview.compare)?,
                     comparison: done(preview.compare)?,
                 })
             })
@@ -449,7 +450,7 @@ fn select(
         roots.extend(plan.outputs.iter().map(|o| o.step));
         roots.extend(plan.inspections.iter().map(|(_, inspect)| *inspect));
         roots.extend(plan.comparisons.iter().map(|(_, _, compare)| *compare));
-        roots.extend(plan.previews.iter().flat_map(|p| [p.inspect, p.compare]));
+        roots.extend(plan.previews.iter().map(|p| p.compare));
     }
     for target in targets {
         let (name, track) = match target.split_once(':') {

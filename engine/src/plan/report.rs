@@ -13,55 +13,42 @@ impl Plan {
     /// track (`inspect:DELIVERABLE:TRACK[:STEM]`), measuring its audio as
     /// encoded, before its tags: tags change no sample, so a new title
     /// measures nothing again, and the measurement runs beside the album's
-    /// ReplayGain and tagging rather than after them; then the codec
-    /// comparisons and the previews the project asks for.
+    /// ReplayGain and tagging rather than after them; a lossy file with a
+    /// lossless partner is inspected by its codec comparison instead
+    /// (`codec:DELIVERABLE:TRACK`), which decodes it once for both; then
+    /// the codec previews the project asks for.
     pub fn add_report_steps(&mut self, project: &Project) {
-        let files: Vec<(NodeIndex, NodeIndex, String)> = self
-            .outputs
+        let mut files = self.report_files(project);
+        let partners: Vec<Option<usize>> = files
             .iter()
-            .filter(|o| o.track.is_some() && crate::formats::is_audio(&o.path))
-            .map(|o| {
-                let step = &self.graph[o.step];
-                let what = step.id.split_once(':').map_or(step.id.as_str(), |(_, r)| r);
-                // A tag step's first input is the encoded file.
-                let audio = match step.kind {
-                    StepKind::Tag => self.inputs_of(o.step)[0],
-                    _ => o.step,
-                };
-                (o.step, audio, format!("inspect:{what}"))
+            .map(|file| {
+                let lossy = file.encoded.as_ref().filter(|e| e.lossy)?;
+                files.iter().position(|other| {
+                    other
+                        .encoded
+                        .as_ref()
+                        .is_some_and(|o| !o.lossy && o.partners(lossy))
+                })
             })
             .collect();
-        for (file, audio, id) in files {
-            let track = self.graph[file].track;
-            let index = self.add_step(
+        for (file, partner) in files.iter_mut().zip(&partners) {
+            if partner.is_some() {
+                continue;
+            }
+            let inspect = self.add_step(
                 Step {
-                    id,
+                    id: format!("inspect:{}", file.what),
                     kind: StepKind::Inspect,
-                    track,
+                    track: file.track,
                     action: Action::Inspect,
                 },
-                vec![audio],
+                vec![file.audio],
             );
-            self.inspections.push((file, index));
+            file.inspect = Some(inspect);
+            self.inspections.push((file.file, inspect));
         }
-        let encoded = self.encoded_files(project);
-        self.add_comparisons(&encoded);
-        self.add_previews(project, &encoded);
-    }
-
-    /// Adds a `codec:DELIVERABLE:TRACK` step for each lossy file with a
-    /// lossless partner: the first file of its track encoding the same
-    /// master (or stem) at the same rate for the same loudness target and
-    /// ceiling, whose samples are what the codec was given but for the
-    /// lossy file's own limiting and dither.
-    fn add_comparisons(&mut self, encoded: &[EncodedFile]) {
-        for lossy in encoded.iter().filter(|e| e.lossy) {
-            let Some(partner) = encoded.iter().find(|other| {
-                !other.lossy
-                    && other.encodes == lossy.encodes
-                    && (other.targets.target, other.targets.ceiling)
-                        == (lossy.targets.target, lossy.targets.ceiling)
-            }) else {
+        for (lossy, partner) in files.iter().zip(&partners) {
+            let Some(partner) = partner.map(|p| &files[p]) else {
                 continue;
             };
             let compare = self.add_step(
@@ -71,25 +58,28 @@ impl Plan {
                     track: lossy.track,
                     action: Action::CodecDifference,
                 },
-                vec![lossy.audio, partner.audio, partner.inspect],
+                vec![lossy.audio, partner.audio, partner.inspected()],
             );
+            self.inspections.push((lossy.file, compare));
             self.comparisons.push((lossy.file, partner.file, compare));
         }
+        self.add_previews(project, &files);
     }
 
     /// Adds the previews the report asks for (`report { preview … }`):
     /// each track's first lossless file at a rate the codec carries,
-    /// encoded (`preview:SLUG:DELIVERABLE:TRACK`), inspected and compared
-    /// with that file as a delivered lossy file is.
-    fn add_previews(&mut self, project: &Project, encoded: &[EncodedFile]) {
+    /// encoded (`preview:SLUG:DELIVERABLE:TRACK`), then compared with that
+    /// file and inspected (`codec:preview:…`) as a delivered lossy file is.
+    fn add_previews(&mut self, project: &Project, files: &[ReportFile]) {
         for track in &project.tracks {
             for format in &project.previews {
                 let Some(codec) = format.codec else { continue };
                 let rates = format.kind.rates();
-                let Some(source) = encoded.iter().find(|e| {
-                    e.track == Some(track.number)
-                        && !e.lossy
-                        && (rates.is_empty() || rates.contains(&e.encodes.1))
+                let Some(source) = files.iter().find(|f| {
+                    f.track == Some(track.number)
+                        && f.encoded.as_ref().is_some_and(|e| {
+                            !e.lossy && (rates.is_empty() || rates.contains(&e.encodes.1))
+                        })
                 }) else {
                     continue;
                 };
@@ -108,54 +98,55 @@ impl Plan {
                     ),
                     vec![source.audio],
                 );
-                let inspect = self.add_step(
-                    step(
-                        format!("inspect:preview:{what}"),
-                        StepKind::Inspect,
-                        Action::Inspect,
-                    ),
-                    vec![preview],
-                );
                 let compare = self.add_step(
                     step(
                         format!("codec:preview:{what}"),
                         StepKind::Codec,
                         Action::CodecDifference,
                     ),
-                    vec![preview, source.audio, source.inspect],
+                    vec![preview, source.audio, source.inspected()],
                 );
                 self.previews.push(PlannedPreview {
                     file: source.file,
                     format: *format,
-                    inspect,
                     compare,
                 });
             }
         }
     }
 
-    /// Every delivered file of a track the report inspects, as its steps
-    /// read it.
-    fn encoded_files(&self, project: &Project) -> Vec<EncodedFile> {
-        self.inspections
+    /// Every delivered audio file of a track, as the report's steps read
+    /// it.
+    fn report_files(&self, project: &Project) -> Vec<ReportFile> {
+        self.outputs
             .iter()
-            .filter_map(|&(file, inspect)| {
-                let audio = self.inputs_of(inspect)[0];
-                let Action::Encode { rate, mp3, .. } = &self.graph[audio].action else {
-                    return None;
+            .filter(|o| o.track.is_some() && crate::formats::is_audio(&o.path))
+            .map(|o| {
+                let step = &self.graph[o.step];
+                let what = step.id.split_once(':').map_or(step.id.as_str(), |(_, r)| r);
+                // A tag step's first input is the encoded file.
+                let audio = match step.kind {
+                    StepKind::Tag => self.inputs_of(o.step)[0],
+                    _ => o.step,
                 };
-                let deliverable = &self.outputs.iter().find(|o| o.step == file)?.deliverable;
-                let id = &self.graph[inspect].id;
-                Some(EncodedFile {
-                    file,
+                let encoded = match &self.graph[audio].action {
+                    Action::Encode { rate, mp3, .. } => {
+                        self.inputs_of(audio).first().map(|encodes| Encoded {
+                            encodes: (*encodes, *rate),
+                            lossy: mp3.is_some(),
+                            targets: project.file_targets(&o.deliverable),
+                        })
+                    }
+                    _ => None,
+                };
+                ReportFile {
+                    file: o.step,
                     audio,
-                    inspect,
-                    encodes: (*self.inputs_of(audio).first()?, *rate),
-                    lossy: mp3.is_some(),
-                    targets: project.file_targets(deliverable),
-                    track: self.graph[file].track,
-                    what: id.strip_prefix("inspect:").unwrap_or(id).to_string(),
-                })
+                    inspect: None,
+                    encoded,
+                    track: step.track,
+                    what: what.to_string(),
+                }
             })
             .collect()
     }
@@ -170,27 +161,54 @@ impl Plan {
     }
 }
 
-/// A delivered file of a track, as the report's steps read it.
-struct EncodedFile {
-    /// Its output step, the encoded audio (before tags) and its inspection.
+/// A delivered audio file of a track, as the report's steps read it.
+struct ReportFile {
+    /// Its output step, and the encoded audio (before tags).
     file: NodeIndex,
     audio: NodeIndex,
-    inspect: NodeIndex,
-    /// What it encodes (its master or stem), at its rate.
-    encodes: (NodeIndex, u32),
-    lossy: bool,
-    targets: FileTargets,
+    /// Its inspect step, once added (none for a lossy file its codec
+    /// comparison inspects).
+    inspect: Option<NodeIndex>,
+    /// What an encoded file encodes and how.
+    encoded: Option<Encoded>,
     track: Option<u32>,
     /// `DELIVERABLE:TRACK[:STEM]`.
     what: String,
 }
 
+impl ReportFile {
+    /// The inspect step of a lossless file.
+    fn inspected(&self) -> NodeIndex {
+        self.inspect
+            .expect("a lossless file has an inspect step of its own")
+    }
+}
+
+/// What an encoded file encodes, and how.
+struct Encoded {
+    /// Its master or stem, at its rate.
+    encodes: (NodeIndex, u32),
+    lossy: bool,
+    targets: FileTargets,
+}
+
+impl Encoded {
+    /// Whether this file's samples are what `lossy`'s codec was given, but
+    /// for the lossy file's own limiting and dither: the same master (or
+    /// stem) at the same rate, for the same loudness target and ceiling.
+    fn partners(&self, lossy: &Encoded) -> bool {
+        self.encodes == lossy.encodes
+            && (self.targets.target, self.targets.ceiling)
+                == (lossy.targets.target, lossy.targets.ceiling)
+    }
+}
+
 /// A preview the report asked for: the lossless file's output step, the
-/// lossy format, and the steps inspecting the preview and comparing it.
+/// lossy format, and the step comparing the preview with the file, whose
+/// output holds the preview's inspection too.
 #[derive(Clone)]
 pub struct PlannedPreview {
     pub file: NodeIndex,
     pub format: crate::formats::FileFormat,
-    pub inspect: NodeIndex,
     pub compare: NodeIndex,
 }

@@ -12,9 +12,13 @@ use crate::BuildError;
 /// Seconds of difference an excerpt holds, around the loudest moment.
 const EXCERPT_SECONDS: f64 = 10.0;
 
-/// What a lossy file's codec changed, as its step keeps it.
+/// What a lossy file's codec changed, as its step keeps it, with the
+/// lossy file's inspection made from the same decoding: its fields at the
+/// top, so the blob reads as an [`Inspection`] too, wherever one is read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
+    #[serde(flatten)]
+    pub inspection: Inspection,
     pub difference: CodecDifference,
     pub excerpt: Option<ExcerptWritten>,
     /// The excerpt's blob, a WAV file.
@@ -26,17 +30,8 @@ impl Renderer<'_> {
     pub(super) fn inspect(&self, step: &Step, file: &Input) -> Result<StepOutput, BuildError> {
         let audio = Self::audio(step);
         let path = self.cache.blob_path(&file.output.hash);
-        // The encoder's meter read these samples' true peaks and loudness
-        // blocks already.
-        let info = &file.output.info;
-        let known = bounce_nodes::AlreadyRead {
-            true_peaks: info.true_peak_channels,
-            blocks: info
-                .blocks
-                .as_ref()
-                .filter(|b| b.cover(info.frames, info.sample_rate)),
-        };
-        let figures = bounce_nodes::inspect_file(&path, known).map_err(&audio)?;
+        let figures =
+            bounce_nodes::inspect_file(&path, already_read(&file.output.info)).map_err(&audio)?;
         let json = serde_json::to_vec(&figures).expect("figures serialise");
         let hash = self.commit_bytes("inspect", &json)?;
         Ok(StepOutput {
@@ -72,7 +67,8 @@ impl Renderer<'_> {
 
     /// Measures `lossy` decoded less `lossless`, and keeps ten seconds of
     /// the difference around the loudest moment of `lossless` (which its
-    /// inspection found) to listen to.
+    /// inspection found) to listen to; inspects `lossy` from the same
+    /// decoding.
     pub(super) fn codec_difference(
         &self,
         step: &Step,
@@ -97,14 +93,19 @@ impl Renderer<'_> {
         let seconds = EXCERPT_SECONDS.min(figures.seconds);
         let start = (loudest - seconds / 2.0).clamp(0.0, (figures.seconds - seconds).max(0.0));
         let temp = self.cache.temp_file("excerpt");
+        let decoded = self.cache.blob_path(&lossy.output.hash);
+        let mut inspector = bounce_nodes::Inspector::new(lossy.output.info.sample_rate)
+            .map_err(&audio)?
+            .with_already_read(already_read(&lossy.output.info));
         let measured = bounce_nodes::codec_difference(
-            &self.cache.blob_path(&lossy.output.hash),
+            &decoded,
             &self.cache.blob_path(&lossless.output.hash),
             Some(Excerpt {
                 path: temp.path(),
                 start,
                 seconds,
             }),
+            Some(&mut inspector),
         )
         .map_err(&audio)?;
         let Some((difference, excerpt)) = measured else {
@@ -115,6 +116,7 @@ impl Renderer<'_> {
             None => None,
         };
         let comparison = Comparison {
+            inspection: inspector.finish_file(&decoded).map_err(&audio)?,
             difference,
             excerpt,
             audition,
@@ -124,5 +126,17 @@ impl Renderer<'_> {
         let mut info = OutputInfo::pcm(lossless.output.info.sample_rate, 0, Precision::Float);
         info.also.extend(audition);
         Ok(StepOutput { hash, info })
+    }
+}
+
+/// What the encoder's meter read of a file's samples already: their true
+/// peaks and loudness blocks, which its inspection takes as they are.
+fn already_read(info: &OutputInfo) -> bounce_nodes::AlreadyRead<'_> {
+    bounce_nodes::AlreadyRead {
+        true_peaks: info.true_peak_channels,
+        blocks: info
+            .blocks
+            .as_ref()
+            .filter(|b| b.cover(info.frames, info.sample_rate)),
     }
 }

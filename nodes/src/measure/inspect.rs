@@ -17,7 +17,7 @@ use crate::{AudioError, BlockSink, LoudnessBlocks, TruePeakMeter};
 
 /// Changes whenever an inspection's figures change; part of the key of
 /// every report step that inspects a file.
-pub const INSPECTOR_VERSION: u32 = 6;
+pub const INSPECTOR_VERSION: u32 = 7;
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
 /// bins at 48 kHz, fine enough for 1/6-octave bands down to 20 Hz.
@@ -150,27 +150,12 @@ pub struct AlreadyRead<'a> {
     pub blocks: Option<&'a LoudnessBlocks>,
 }
 
-/// Decodes `path` and inspects it. Inter-sample overs are counted in a
-/// second pass, only when the true peak says there are any (the strict
-/// meter reads every point the count reads, and more).
+/// Decodes `path` and inspects it.
 pub fn inspect_file(path: &std::path::Path, known: AlreadyRead) -> Result<Inspection, AudioError> {
     let mut file = crate::DecodedFile::open(path)?;
-    let mut inspector = Inspector::new(file.info().sample_rate)?;
-    if let Some(peaks) = known.true_peaks.filter(|p| p.iter().all(|x| !x.is_nan())) {
-        inspector = inspector.with_true_peaks(peaks);
-    }
-    if let Some(blocks) = known.blocks {
-        inspector = inspector.with_blocks(blocks);
-    }
+    let mut inspector = Inspector::new(file.info().sample_rate)?.with_already_read(known);
     crate::copy_source(&mut file, &mut inspector)?;
-    let mut figures = inspector.finish()?;
-    if figures.true_peak > 0.0 {
-        let mut file = crate::DecodedFile::open(path)?;
-        let mut count = InterSampleOvers::new(figures.sample_rate);
-        crate::copy_source(&mut file, &mut count)?;
-        figures.overs.inter_sample = count.finish();
-    }
-    Ok(figures)
+    inspector.finish_file(path)
 }
 
 /// Counts interpolated points over full scale.
@@ -307,6 +292,32 @@ enum TruePeaks {
 }
 
 impl Inspector {
+    /// Takes what a meter of the same samples read already.
+    pub fn with_already_read(mut self, known: AlreadyRead) -> Self {
+        if let Some(peaks) = known.true_peaks.filter(|p| p.iter().all(|x| !x.is_nan())) {
+            self = self.with_true_peaks(peaks);
+        }
+        if let Some(blocks) = known.blocks {
+            self = self.with_blocks(blocks);
+        }
+        self
+    }
+
+    /// The figures of the file at `path`, which has all been written to
+    /// this inspector. Inter-sample overs are counted in a second pass,
+    /// only when the true peak says there are any (the strict meter reads
+    /// every point the count reads, and more).
+    pub fn finish_file(self, path: &std::path::Path) -> Result<Inspection, AudioError> {
+        let mut figures = self.finish()?;
+        if figures.true_peak > 0.0 {
+            let mut file = crate::DecodedFile::open(path)?;
+            let mut count = InterSampleOvers::new(figures.sample_rate);
+            crate::copy_source(&mut file, &mut count)?;
+            figures.overs.inter_sample = count.finish();
+        }
+        Ok(figures)
+    }
+
     /// Takes each channel's true peak (dBTP) as `channels`, read on the
     /// same samples by the strict meter before, instead of reading it.
     pub fn with_true_peaks(mut self, channels: [f64; 2]) -> Self {

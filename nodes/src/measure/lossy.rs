@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::inspect::SpectrumAccumulator;
 use crate::block::read_full;
-use crate::{gain_to_db, AudioError, DecodedFile, Spectrum, StereoBuffer};
+use crate::{gain_to_db, AudioError, BlockSink, DecodedFile, Inspector, Spectrum, StereoBuffer};
 
 /// The codec's difference, measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -42,11 +42,14 @@ pub struct ExcerptWritten {
 
 /// Measures `decoded` less `lossless`, frame by frame from the start
 /// (a gapless decoder puts the codec's first sample on the source's), and
-/// writes an excerpt of it if asked. `None` when the rates differ.
+/// writes an excerpt of it if asked. The decoded audio also flows into
+/// `inspector`, if given, so the file is decoded once for both. `None`
+/// when the rates differ.
 pub fn codec_difference(
     decoded: &Path,
     lossless: &Path,
     excerpt: Option<Excerpt>,
+    mut inspector: Option<&mut Inspector>,
 ) -> Result<Option<(CodecDifference, Option<ExcerptWritten>)>, AudioError> {
     let mut coded = DecodedFile::open(decoded)?;
     let mut clean = DecodedFile::open(lossless)?;
@@ -67,6 +70,9 @@ pub fn codec_difference(
     let mut difference: [Vec<f32>; 2] = [Vec::new(), Vec::new()];
     loop {
         let n = read_full(&mut coded, &mut a.left, &mut a.right)?;
+        if let Some(inspector) = inspector.as_deref_mut() {
+            inspector.write(&a.left[..n], &a.right[..n])?;
+        }
         let m = read_full(&mut clean, &mut b.left, &mut b.right)?;
         let len = n.max(m);
         if len == 0 {
@@ -189,6 +195,7 @@ mod tests {
         write(&a, 48000, &clean);
         write(&b, 48000, &coded);
         let excerpt = dir.path().join("difference.wav");
+        let mut inspector = Inspector::new(48000).unwrap();
         let (found, written) = codec_difference(
             &b,
             &a,
@@ -197,9 +204,17 @@ mod tests {
                 start: 1.0,
                 seconds: 1.0,
             }),
+            Some(&mut inspector),
         )
         .unwrap()
         .unwrap();
+        // The inspection made in the same pass is the file's own.
+        let inspected = inspector.finish_file(&b).unwrap();
+        let alone = crate::inspect_file(&b, crate::AlreadyRead::default()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&inspected).unwrap(),
+            serde_json::to_string(&alone).unwrap()
+        );
         assert!((found.difference_level + 60.0).abs() < 0.05, "{found:?}");
         // The sine is at -9.03 dBFS RMS (0.5 peak).
         let expected = -60.0 - 20.0 * (0.5f64 / 2f64.sqrt()).log10();
@@ -230,7 +245,7 @@ mod tests {
         let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap() as f64 / 32767.0;
         assert!((20.0 * peak.log10() + 1.0).abs() < 0.01, "{peak}");
 
-        let (same, _) = codec_difference(&a, &a, None).unwrap().unwrap();
+        let (same, _) = codec_difference(&a, &a, None, None).unwrap().unwrap();
         assert_eq!(same.difference_level, f64::NEG_INFINITY);
     }
 
@@ -240,6 +255,6 @@ mod tests {
         let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
         write(&a, 48000, &[(0.1, 0.1); 4800]);
         write(&b, 44100, &[(0.1, 0.1); 4410]);
-        assert!(codec_difference(&b, &a, None).unwrap().is_none());
+        assert!(codec_difference(&b, &a, None, None).unwrap().is_none());
     }
 }
