@@ -117,7 +117,9 @@ impl Step {
             (Action::Encode { mp3: Some(_), .. }, _) => 37,
             (Action::Encode { .. }, _) => 8,
             (_, StepKind::Source | StepKind::Tag | StepKind::Cue) => 1,
-            (_, StepKind::Inspect | StepKind::Codec) => 4,
+            // A comparison decodes a lossy file and inspects it too.
+            (_, StepKind::Inspect) => 3,
+            (_, StepKind::Codec) => 7,
             (_, StepKind::Preview) => 15,
             (_, StepKind::ReplayGain) => 2,
             (_, StepKind::Stem | StepKind::Bus | StepKind::Mix | StepKind::Export) => 3,
