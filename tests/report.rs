@@ -250,27 +250,19 @@ fn a_report_deliverable_writes_the_report_with_every_complete_build() {
 /// comparison render again, where the report used to fail on it.
 #[test]
 fn a_comparisons_excerpt_outlives_cache_gc_and_renders_again_when_lost() {
-    let project = TestProject::new();
-    project.wav("stems/a.wav", 44100, 24, &sine(44100, 2, 997.0, 0.4, 8.0));
-    project.write(
-        "bounce.kdl",
-        r#"
-release "Codec" { artist "Tests"; version "1.0.0"; sample-rate 44100; }
-master "main" target=-16 ceiling=-1.0 { }
-track 1 "Tone" { stem "a" "stems/a.wav"; }
-deliverable "wav" { master "main"; format "wav" bits=24; }
-deliverable "mp3" { master "main"; format "mp3" bitrate=320; }
-deliverable "qc" { report; }
-"#,
-    );
+    let project = codec_project(r#"deliverable "qc" { report; }"#);
     project.build_ok(&[]);
+    let report = || {
+        let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&text).unwrap()
+    };
     let excerpt = |report: &serde_json::Value| {
         let files = report["tracks"][0]["files"].as_array().unwrap();
         let mp3 = files.iter().find(|f| f["deliverable"] == "mp3").unwrap();
         let relative = mp3["codec"]["audition"].as_str().unwrap().to_string();
-        project.path(&format!("out/1.0.0/report/{relative}"))
+        project.path(&format!("out/1/report/{relative}"))
     };
-    let path = excerpt(&report_json(&project));
+    let path = excerpt(&report());
     let heard = std::fs::read(&path).unwrap();
     assert!(heard.len() > 44, "the excerpt holds audio");
     let gc = project.run(&["cache", "gc"]);
@@ -279,13 +271,10 @@ deliverable "qc" { report; }
         "{}",
         String::from_utf8_lossy(&gc.stderr)
     );
-    std::fs::remove_dir_all(project.path("out/1.0.0/report")).unwrap();
+    std::fs::remove_dir_all(project.path("out/1/report")).unwrap();
     let again = project.build_ok(&[]);
     assert!(again.rendered().is_empty(), "{:?}", again.rendered());
-    assert_eq!(
-        std::fs::read(excerpt(&report_json(&project))).unwrap(),
-        heard
-    );
+    assert_eq!(std::fs::read(excerpt(&report())).unwrap(), heard);
     // The excerpt's blob lost: its comparison, and only it, renders again.
     let blobs = walk(&project.path(".bounce/blobs"));
     let blob = blobs
@@ -293,13 +282,31 @@ deliverable "qc" { report; }
         .find(|b| std::fs::read(b).is_ok_and(|bytes| bytes == heard))
         .expect("the excerpt is a blob of the cache");
     std::fs::remove_file(blob).unwrap();
-    std::fs::remove_dir_all(project.path("out/1.0.0/report")).unwrap();
+    std::fs::remove_dir_all(project.path("out/1/report")).unwrap();
     let again = project.build_ok(&[]);
     assert_eq!(step_ids(&again, "built", |_| true), ["codec:mp3:1"]);
-    assert_eq!(
-        std::fs::read(excerpt(&report_json(&project))).unwrap(),
-        heard
+    assert_eq!(std::fs::read(excerpt(&report())).unwrap(), heard);
+}
+
+/// One 44.1 kHz tone delivered as a 24-bit WAV and a 320 kbps MP3 of one
+/// master (so the WAV is the MP3's lossless partner), and `more`.
+fn codec_project(more: &str) -> TestProject {
+    let project = TestProject::new();
+    project.wav("stems/a.wav", 44100, 24, &sine(44100, 2, 997.0, 0.4, 8.0));
+    project.write(
+        "bounce.kdl",
+        &format!(
+            r#"
+release "Codec" {{ artist "Tests"; version "1"; sample-rate 44100; }}
+master "main" target=-16 ceiling=-1.0 {{ }}
+track 1 "Tone" {{ stem "a" "stems/a.wav"; }}
+deliverable "wav" {{ master "main"; format "wav" bits=24; }}
+deliverable "mp3" {{ master "main"; format "mp3" bitrate=320; }}
+{more}
+"#
+        ),
     );
+    project
 }
 
 /// Every file under `dir`.
@@ -620,19 +627,7 @@ fn the_page_renders_in_a_browser_in_both_schemes_and_fetches_nothing() {
 /// is the difference, raised by the gain the report states.
 #[test]
 fn the_codec_preview_measures_each_lossy_file_against_its_lossless_partner() {
-    let project = TestProject::new();
-    project.wav("stems/a.wav", 44100, 24, &sine(44100, 2, 997.0, 0.4, 8.0));
-    project.write(
-        "bounce.kdl",
-        r#"
-release "Codec" { artist "Tests"; version "1"; sample-rate 44100; }
-master "main" target=-16 ceiling=-1.0 { }
-track 1 "Tone" { stem "a" "stems/a.wav"; }
-deliverable "wav" { master "main"; format "wav" bits=24; }
-deliverable "mp3" { master "main"; format "mp3" bitrate=320; }
-deliverable "low" { master "main"; format "mp3" bitrate=96; }
-"#,
-    );
+    let project = codec_project(r#"deliverable "low" { master "main"; format "mp3" bitrate=96; }"#);
     let output = project.run(&["report"]);
     assert!(
         output.status.success(),
