@@ -245,13 +245,16 @@ fn a_report_deliverable_writes_the_report_with_every_complete_build() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("holds only `report`"));
 }
 
-/// A comparison's excerpt is a blob its step's cache entry names: `cache
-/// gc` keeps it, and one lost all the same (evicted, deleted) makes that
-/// comparison render again, where the report used to fail on it.
+/// A comparison's excerpt is a blob its step's cache entry names: a
+/// build under a tiny cache cap and `cache gc` keep it, and one lost all
+/// the same (evicted by a later build, deleted) makes that comparison
+/// render again, where the report used to fail on it.
 #[test]
 fn a_comparisons_excerpt_outlives_cache_gc_and_renders_again_when_lost() {
     let project = codec_project(r#"deliverable "qc" { report; }"#);
-    project.build_ok(&[]);
+    // A cap that evicts all it may: what the build used stays, the
+    // excerpt the report copies included.
+    project.build_ok(&["--cache-size", "1"]);
     let report = || {
         let text = std::fs::read(project.path("out/1/report/report.json")).unwrap();
         serde_json::from_slice::<serde_json::Value>(&text).unwrap()

@@ -206,14 +206,17 @@ pub fn build(
     }
     // Uploads finish before the build does.
     let remote = options.remote.as_deref().map(|r| r.finish()).transpose()?;
-    // What this build used stays, whatever the cap.
+    // What this build used stays, whatever the cap: each output and the
+    // blobs it names (a comparison's excerpt, which the report copies).
     let used: BTreeSet<Hash> = run
         .results
         .iter()
         .filter_map(OnceLock::get)
-        .filter_map(|outcome| match outcome {
-            Outcome::Done(output, ..) => Some(output.hash),
-            _ => None,
+        .flat_map(|outcome| match outcome {
+            Outcome::Done(output, ..) => std::iter::once(output.hash)
+                .chain(output.info.also.clone())
+                .collect(),
+            _ => Vec::new(),
         })
         .collect();
     let done: Vec<(String, StepRecord)> = run
