@@ -263,7 +263,7 @@ pub struct Inspector {
     overs: Overs,
     spectra: SpectrumAccumulator,
     /// Counts per vectorscope cell.
-    scope: Box<[u64; SCOPE_CELLS * SCOPE_CELLS]>,
+    scope: Box<[[u64; SCOPE_CELLS * SCOPE_CELLS]; 2]>,
     /// The vectorscope cell of each frame of the window being written.
     cells: Vec<u16>,
 }
@@ -362,7 +362,7 @@ impl Inspector {
                 inter_sample: 0,
             },
             spectra: SpectrumAccumulator::new(),
-            scope: Box::new([0; SCOPE_CELLS * SCOPE_CELLS]),
+            scope: Box::new([[0; SCOPE_CELLS * SCOPE_CELLS]; 2]),
             cells: Vec::new(),
         })
     }
@@ -433,8 +433,45 @@ impl Inspector {
         Ok((last_400ms, blocks::short_term(&with_partial, last)))
     }
 
+    /// Follows the runs of identical samples through `samples`, in chunks:
+    /// a chunk where no sample repeats the one before it (most of any
+    /// sounding signal) leaves a run of one sample, its last, and cannot
+    /// make a longer run the longest, so it is checked in one vectorised
+    /// comparison and only chunks with a repeat are followed sample by
+    /// sample.
     fn track_runs(&mut self, channel: usize, samples: &[f32]) {
-        let start = self.frames;
+        const CHUNK: usize = 64;
+        let mut from = 0;
+        while from < samples.len() {
+            let to = (from + CHUNK).min(samples.len());
+            let chunk = &samples[from..to];
+            let run = &self.runs[channel];
+            let before = match from {
+                0 => (run.length > 0).then_some(run.value),
+                _ => Some(samples[from - 1]),
+            };
+            let repeats = before == Some(chunk[0])
+                || chunk[1..]
+                    .iter()
+                    .zip(chunk)
+                    .fold(false, |any, (x, previous)| any | (x == previous));
+            if repeats || self.longest.1 == 0 {
+                self.follow_runs(channel, from, chunk);
+            } else {
+                self.runs[channel] = Run {
+                    value: chunk[chunk.len() - 1],
+                    start: self.frames + to as u64 - 1,
+                    length: 1,
+                };
+            }
+            from = to;
+        }
+    }
+
+    /// Follows runs sample by sample through `samples`, `offset` frames
+    /// into the block being written.
+    fn follow_runs(&mut self, channel: usize, offset: usize, samples: &[f32]) {
+        let start = self.frames + offset as u64;
         for (i, x) in samples.iter().enumerate() {
             let at = start + i as u64;
             let run = &mut self.runs[channel];
@@ -478,7 +515,9 @@ impl Inspector {
         let spectrum = self.spectra.finish(self.rate);
         let mono_loss_octaves = self.spectra.mono_loss_octaves(self.rate);
         let dc = |sum: f64| crate::gain_to_db((sum / self.frames.max(1) as f64).abs());
-        let max_scope = self.scope.iter().copied().max().unwrap_or(0).max(1) as f64;
+        let [even, odd] = &*self.scope;
+        let scope: Vec<u64> = even.iter().zip(odd).map(|(a, b)| a + b).collect();
+        let max_scope = scope.iter().copied().max().unwrap_or(0).max(1) as f64;
         Ok(Inspection {
             sample_rate: self.rate,
             seconds,
@@ -502,8 +541,7 @@ impl Inspector {
             mono_loss_octaves,
             spectrum,
             series: self.series,
-            vectorscope: self
-                .scope
+            vectorscope: scope
                 .iter()
                 .map(|n| ((*n as f64).ln_1p() / max_scope.ln_1p() * 255.0).round() as u8)
                 .collect(),
@@ -554,16 +592,15 @@ impl BlockSink for Inspector {
                 let mid = (x + y) * std::f32::consts::FRAC_1_SQRT_2;
                 ((SCOPE_CELLS - 1 - scope_cell(mid)) * SCOPE_CELLS + scope_cell(side)) as u16
             }));
-            let scope = &mut *self.scope;
-            let (mut cell, mut run) = (0, 0);
-            for here in &self.cells {
-                if *here != cell {
-                    scope[cell as usize % scope.len()] += run;
-                    (cell, run) = (*here, 0);
-                }
-                run += 1;
+            let [even, odd] = &mut *self.scope;
+            let pairs = self.cells.chunks_exact(2);
+            if let [last] = pairs.remainder() {
+                even[*last as usize % even.len()] += 1;
             }
-            scope[cell as usize % scope.len()] += run;
+            for pair in pairs {
+                even[pair[0] as usize % even.len()] += 1;
+                odd[pair[1] as usize % odd.len()] += 1;
+            }
             self.window.frames += take;
             if self.window.frames == self.step {
                 self.read_window()?;
@@ -832,6 +869,56 @@ mod tests {
     use ebur128::{EbuR128, Mode};
 
     const RATE: u32 = 48000;
+
+    /// The longest run of identical sounding samples (start, length),
+    /// followed one sample at a time: what the chunked tracking must find.
+    fn longest_run_plainly(samples: &[f32]) -> (u64, u64) {
+        let (mut longest, mut start, mut length) = ((0, 0), 0u64, 0u64);
+        for (i, x) in samples.iter().enumerate() {
+            if length > 0 && *x == samples[i - 1] {
+                length += 1;
+            } else {
+                (start, length) = (i as u64, 1);
+            }
+            if length > longest.1 && x.abs() >= SILENCE {
+                longest = (start, length);
+            }
+        }
+        longest
+    }
+
+    /// Runs planted inside a chunk, across chunk and block edges, of
+    /// silence (never a dropout), and none at all: the chunked tracking
+    /// finds the run a plain sample-by-sample walk finds.
+    #[test]
+    fn runs_are_found_in_chunks_as_sample_by_sample() {
+        for (at, length, value) in [
+            (10, 5, 0.3f32),
+            (60, 9, 0.3),
+            // Across a chunk's edge (64 frames into a block) and a block's.
+            (63, 2, -0.2),
+            (99, 2, 0.4),
+            (190, 140, 0.25),
+            (700, 50, 0.0),
+            (0, 0, 0.0),
+        ] {
+            let mut signal: Vec<f32> = (0..2000)
+                .map(|i| (0.5 * (i as f64 * 0.6180).sin()) as f32)
+                .collect();
+            signal[at..at + length].fill(value);
+            let mut inspector = Inspector::new(RATE).unwrap();
+            for block in signal.chunks(100) {
+                inspector.write(block, block).unwrap();
+            }
+            assert_eq!(
+                inspector.longest,
+                longest_run_plainly(&signal),
+                "a run of {length} at {at}"
+            );
+            let run = inspector.runs[0];
+            assert_eq!((run.value, run.start), (signal[1999], 1999));
+        }
+    }
 
     /// As [`inspect_file`] does, on samples in memory.
     fn inspect(left: &[f32], right: &[f32]) -> Inspection {
