@@ -25,8 +25,8 @@ pub struct Plan {
     /// version folder.
     pub outputs: Vec<PlannedOutput>,
     /// The release report's steps, each measuring the audio of one
-    /// delivered file: (the file's output step, its inspect step); see
-    /// [`Plan::add_report_steps`].
+    /// delivered file: (the file's output step, its inspect step, or the
+    /// codec comparison that inspects it); see [`Plan::add_report_steps`].
     pub inspections: Vec<(NodeIndex, NodeIndex)>,
     /// The release report's codec comparisons: (a lossy file's output
     /// step, the lossless file's it is measured against, the comparison).
@@ -51,6 +51,22 @@ impl Plan {
     }
 }
 
+/// Adds `step` to `graph` with an edge from each of its inputs, and keeps
+/// the inputs in their order (the order they are summed in).
+fn add_node(
+    graph: &mut DiGraph<Step, ()>,
+    inputs_of: &mut BTreeMap<NodeIndex, Vec<NodeIndex>>,
+    step: Step,
+    inputs: Vec<NodeIndex>,
+) -> NodeIndex {
+    let index = graph.add_node(step);
+    for input in &inputs {
+        graph.add_edge(*input, index, ());
+    }
+    inputs_of.insert(index, inputs);
+    index
+}
+
 struct Planner {
     graph: DiGraph<Step, ()>,
     inputs: BTreeMap<NodeIndex, Vec<NodeIndex>>,
@@ -58,16 +74,14 @@ struct Planner {
 }
 
 impl Planner {
+    /// Adds `step`, unless a step of its id is planned already (two
+    /// deliverables of one master share its steps): that one is returned.
     fn add(&mut self, step: Step, inputs: Vec<NodeIndex>) -> NodeIndex {
         if let Some(existing) = self.by_id.get(&step.id) {
             return *existing;
         }
         let id = step.id.clone();
-        let index = self.graph.add_node(step);
-        for input in &inputs {
-            self.graph.add_edge(*input, index, ());
-        }
-        self.inputs.insert(index, inputs);
+        let index = add_node(&mut self.graph, &mut self.inputs, step, inputs);
         self.by_id.insert(id, index);
         index
     }

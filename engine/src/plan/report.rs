@@ -151,13 +151,9 @@ impl Plan {
             .collect()
     }
 
+    /// Adds a report step: each is made once per file, so no id repeats.
     fn add_step(&mut self, step: Step, inputs: Vec<NodeIndex>) -> NodeIndex {
-        let index = self.graph.add_node(step);
-        for input in &inputs {
-            self.graph.add_edge(*input, index, ());
-        }
-        self.inputs.insert(index, inputs);
-        index
+        super::add_node(&mut self.graph, &mut self.inputs, step, inputs)
     }
 }
 
