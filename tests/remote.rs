@@ -271,6 +271,40 @@ fn a_second_machine_renders_nothing_and_delivers_the_same_bytes() {
     });
 }
 
+/// A codec comparison's excerpt travels with its step: a second machine
+/// finds the comparison on the server, downloads its excerpt with it,
+/// renders nothing and writes the same excerpt into its report.
+#[test]
+fn a_comparisons_excerpt_travels_with_it_to_a_second_machine() {
+    on_both_servers(|kind| {
+        let server = Server::start(kind);
+        let machine = || {
+            let project = TestProject::new();
+            project.wav("stems/a.wav", 44100, 24, &sine(44100, 2, 997.0, 0.4, 4.0));
+            project.write(
+                "bounce.kdl",
+                r#"
+release "Codec" { artist "Tests"; version "1"; sample-rate 44100; }
+master "main" target=-16 ceiling=-1.0 { }
+track 1 "Tone" { stem "a" "stems/a.wav"; }
+deliverable "wav" { master "main"; format "wav" bits=24; }
+deliverable "mp3" { master "main"; format "mp3" bitrate=320; }
+deliverable "qc" { report; }
+"#,
+            );
+            project
+        };
+        let excerpt =
+            |p: &TestProject| std::fs::read(p.path("out/1/report/codec/01-mp3.wav")).unwrap();
+        let a = machine();
+        build(&server, &a, &[]);
+        let b = machine();
+        let second = build(&server, &b, &[]);
+        assert_eq!(rendered(&second), Vec::<String>::new(), "{kind:?}");
+        assert_eq!(excerpt(&a), excerpt(&b), "{kind:?}");
+    });
+}
+
 #[test]
 fn a_damaged_blob_on_the_server_is_rendered_again_and_named() {
     on_both_servers(|kind| {
