@@ -290,8 +290,22 @@ fn write_flac(path: &Path, stem: &Stem, bits: usize) {
 /// Writes an album: folder, tracks, seconds a track.
 type AlbumWriter = fn(&Path, usize, f64);
 
+const USAGE: &str = "usage: demo-generator [STEMS_DIR]
+       demo-generator album DIR [TRACKS] [SECONDS]
+       demo-generator mastering-album DIR [TRACKS] [SECONDS]";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // An option is never a folder to write stems into.
+    if let Some(option) = args.iter().find(|a| a.starts_with('-')) {
+        let help = matches!(option.as_str(), "-h" | "--help");
+        if help {
+            println!("{USAGE}");
+        } else {
+            eprintln!("demo-generator: unknown option `{option}`\n{USAGE}");
+        }
+        std::process::exit(if help { 0 } else { 2 });
+    }
     let albums: [(&str, AlbumWriter); 2] = [("album", album), ("mastering-album", mastering_album)];
     if let Some((_, write)) = albums
         .iter()
