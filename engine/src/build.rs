@@ -304,7 +304,6 @@ pub fn build(
                 Some(crate::outcome::BuiltPreview {
                     path: path_of(preview.file)?,
                     format: preview.format,
-                    inspection: done(preview.compare)?,
                     comparison: done(preview.compare)?,
                 })
             })

@@ -45,9 +45,8 @@ pub struct BuiltPreview {
     /// The lossless file previewed, relative to the version folder.
     pub path: String,
     pub format: crate::formats::FileFormat,
-    /// The preview's inspection and its comparison with the file (blobs
-    /// of the cache).
-    pub inspection: Hash,
+    /// The preview's comparison with the file, which holds the preview's
+    /// inspection too (a blob of the cache).
     pub comparison: Hash,
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use bounce_nodes::{Inspection, Spectrum};
+use bounce_nodes::Spectrum;
 use serde::Serialize;
 
 use super::{InspectedFile, InspectionStore, REPORT_DIR};
@@ -119,16 +119,13 @@ pub(super) fn requested_previews(
                 ));
                 continue;
             };
-            let (Some(figures), Some(comparison)) = (
-                store.blob_json::<Inspection>(&built.inspection),
-                store.blob_json::<Comparison>(&built.comparison),
-            ) else {
+            let Some(comparison) = store.blob_json::<Comparison>(&built.comparison) else {
                 continue;
             };
             let lossless = &files[i];
             let preview = InspectedFile {
                 lossy: true,
-                figures,
+                figures: comparison.inspection.clone(),
                 codec: None,
                 previews: Vec::new(),
                 ..lossless.clone()
