@@ -64,7 +64,7 @@ impl Renderer<'_> {
                     let mut meter =
                         bounce_nodes::LoudnessMeter::blocks_only(rate).map_err(audio)?;
                     bounce_nodes::copy_source(&mut file, &mut meter).map_err(audio)?;
-                    meter.loudness_blocks().map_err(audio)?.unwrap_or_default()
+                    meter.loudness_blocks().unwrap_or_default()
                 }
             };
             programmes.push(blocks);

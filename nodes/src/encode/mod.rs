@@ -213,7 +213,7 @@ impl PcmSink {
             frames: self.frames,
             report,
             blocks: match &self.meter {
-                Some(meter) => meter.loudness_blocks()?,
+                Some(meter) => meter.loudness_blocks(),
                 None => None,
             },
         })

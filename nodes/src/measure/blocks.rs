@@ -223,14 +223,14 @@ impl BlockMeter {
 
     /// The energy of the last 100 ms written, a block not yet whole
     /// included (what a reading at the end of a file shows).
-    pub fn last_100ms(&self) -> Result<f64, AudioError> {
-        Ok(self.last(100))
+    pub fn last_100ms(&self) -> f64 {
+        self.last(100)
     }
 
     /// The momentary energy of the last 400 ms written, a block not yet
     /// whole included.
-    pub fn last_400ms(&self) -> Result<f64, AudioError> {
-        Ok(self.last(400))
+    pub fn last_400ms(&self) -> f64 {
+        self.last(400)
     }
 
     /// The mean energy of the last `ms` written, frames before the first

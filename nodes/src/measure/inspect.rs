@@ -371,9 +371,9 @@ impl Inspector {
     /// shorter than 100 ms: the momentary reading is then the last 400 ms,
     /// and the short-term reading takes the last 100 ms as its newest
     /// block (within a thousandth of an LU of the 3 s).
-    fn read_window(&mut self) -> Result<(), AudioError> {
+    fn read_window(&mut self) {
         let w = std::mem::take(&mut self.window);
-        let (momentary, short_term) = self.readings(w.frames == self.step)?;
+        let (momentary, short_term) = self.readings(w.frames == self.step);
         let series = &mut self.series;
         series.momentary.push(blocks::loudness(momentary));
         let short_term = blocks::loudness(short_term);
@@ -398,7 +398,6 @@ impl Inspector {
         } else {
             f64::NAN
         });
-        Ok(())
     }
 
     /// The whole blocks' energies so far: known, or the meter's.
@@ -411,7 +410,7 @@ impl Inspector {
 
     /// The momentary and short-term energies at the end of the window
     /// being read: a whole one, or the file's last, shorter one.
-    fn readings(&self, whole: bool) -> Result<(f64, f64), AudioError> {
+    fn readings(&self, whole: bool) -> (f64, f64) {
         let energies = match (&self.known, whole) {
             // The block this window closed.
             (Some(known), true) => &known.energies()[..=self.series.momentary.len()],
@@ -419,18 +418,18 @@ impl Inspector {
         };
         if whole {
             let last = energies.len() - 1;
-            return Ok((
+            return (
                 blocks::momentary(energies, last),
                 blocks::short_term(energies, last),
-            ));
+            );
         }
         let [last_100ms, last_400ms] = match self.known.as_ref().and_then(LoudnessBlocks::tail) {
             Some(tail) => tail,
-            None => [self.meter.last_100ms()?, self.meter.last_400ms()?],
+            None => [self.meter.last_100ms(), self.meter.last_400ms()],
         };
         let with_partial = [energies, &[last_100ms]].concat();
         let last = with_partial.len() - 1;
-        Ok((last_400ms, blocks::short_term(&with_partial, last)))
+        (last_400ms, blocks::short_term(&with_partial, last))
     }
 
     /// Follows the runs of identical samples through `samples`, in chunks:
@@ -495,7 +494,7 @@ impl Inspector {
     /// The figures of everything written.
     pub fn finish(mut self) -> Result<Inspection, AudioError> {
         if self.window.frames > 0 {
-            self.read_window()?;
+            self.read_window();
         }
         let seconds = self.frames as f64 / self.rate as f64;
         let integrated = blocks::integrated(blocks::gating_energies(self.energies()));
@@ -603,7 +602,7 @@ impl BlockSink for Inspector {
             }
             self.window.frames += take;
             if self.window.frames == self.step {
-                self.read_window()?;
+                self.read_window();
             }
             start += take;
         }

@@ -1,5 +1,6 @@
 //! Loudness and peak measurement (ITU-R BS.1770-4, EBU R128): loudness
-//! through ebur128, true peak through the strict meter, which reads every
+//! from the K-weighted energy of 100 ms blocks (see `blocks`), true peak
+//! through the strict meter, which reads every
 //! point BS.1770-4's oversampler reads and more (see `true_peak`).
 
 use crate::measure::blocks::{self, BlockMeter};
@@ -77,15 +78,15 @@ impl LoudnessMeter {
     }
 
     /// The 100 ms blocks, for a meter that keeps them.
-    pub fn loudness_blocks(&self) -> Result<Option<LoudnessBlocks>, AudioError> {
+    pub fn loudness_blocks(&self) -> Option<LoudnessBlocks> {
         if !self.keeps_blocks {
-            return Ok(None);
+            return None;
         }
         let tail = match self.blocks.pending() {
             0 => None,
-            _ => Some([self.blocks.last_100ms()?, self.blocks.last_400ms()?]),
+            _ => Some([self.blocks.last_100ms(), self.blocks.last_400ms()]),
         };
-        Ok(Some(LoudnessBlocks::new(self.blocks.energies(), tail)))
+        Some(LoudnessBlocks::new(self.blocks.energies(), tail))
     }
 
     /// Measures integrated loudness and true peak only (others read NaN).
@@ -202,14 +203,14 @@ mod tests {
                 meter.write(l, r).unwrap();
             }
             let integrated = meter.report().unwrap().integrated;
-            let blocks = meter.loudness_blocks().unwrap().unwrap();
+            let blocks = meter.loudness_blocks().unwrap();
             // 10 blocks a second, and the 50 ms past the last whole one.
             assert_eq!(blocks.len(), 200, "{rate} Hz");
             assert!(blocks.tail().is_some());
             let gated = LoudnessBlocks::integrated([&blocks]);
             let mut lean = LoudnessMeter::blocks_only(rate).unwrap();
             lean.write(&left, &right).unwrap();
-            assert_eq!(lean.loudness_blocks().unwrap(), Some(blocks), "{rate} Hz");
+            assert_eq!(lean.loudness_blocks(), Some(blocks), "{rate} Hz");
             assert!(
                 (gated - integrated).abs() < 0.0001,
                 "{rate} Hz: {gated} from the blocks, {integrated} from the meter"
