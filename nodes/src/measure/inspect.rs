@@ -12,7 +12,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::blocks::{self, BlockMeter};
-use crate::measure::interpolation::Interpolator;
+use crate::measure::InterSampleOvers;
 use crate::{AudioError, BlockSink, LoudnessBlocks, TruePeakMeter};
 
 /// Changes whenever an inspection's figures change; part of the key of
@@ -158,41 +158,6 @@ pub fn inspect_file(path: &std::path::Path, known: AlreadyRead) -> Result<Inspec
     inspector.finish_file(path)
 }
 
-/// Counts interpolated points over full scale.
-pub struct InterSampleOvers {
-    detectors: [Interpolator; 2],
-    readings: Vec<f32>,
-    count: u64,
-}
-
-impl InterSampleOvers {
-    pub fn new(rate: u32) -> Self {
-        InterSampleOvers {
-            detectors: [Interpolator::new(8, rate), Interpolator::new(8, rate)],
-            readings: Vec::new(),
-            count: 0,
-        }
-    }
-
-    pub fn finish(mut self) -> u64 {
-        let silence = [0.0f32; crate::measure::interpolation::DETECT_DELAY];
-        self.write(&silence, &silence)
-            .expect("counting cannot fail");
-        self.count
-    }
-}
-
-impl BlockSink for InterSampleOvers {
-    fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
-        for (detector, samples) in self.detectors.iter_mut().zip([left, right]) {
-            self.readings.clear();
-            detector.read(samples, &mut self.readings);
-            self.count += self.readings.iter().filter(|r| **r > 1.0).count() as u64;
-        }
-        Ok(())
-    }
-}
-
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Correlation {
     #[serde(deserialize_with = "nullable::number")]
@@ -287,8 +252,10 @@ struct Run {
 /// Where an inspection's true peaks come from.
 enum TruePeaks {
     Meter(Box<TruePeakMeter>),
-    /// Each channel's, dBTP, read by a meter of the same samples before.
-    Known([f64; 2]),
+    /// Each channel's, dBTP, read by a meter of the same samples before;
+    /// when over full scale, the inter-sample overs are counted as the
+    /// samples pass.
+    Known([f64; 2], Option<Box<InterSampleOvers>>),
 }
 
 impl Inspector {
@@ -304,14 +271,17 @@ impl Inspector {
     }
 
     /// The figures of the file at `path`, which has all been written to
-    /// this inspector. Inter-sample overs are counted in a second pass,
-    /// only when the true peak says there are any (the strict meter reads
-    /// every point the count reads, and more).
+    /// this inspector. Inter-sample overs exist only when the true peak is
+    /// over full scale (the strict meter reads every point the count
+    /// reads, and more): with a true peak read before, they were counted
+    /// as the samples passed; with the inspector's own meter, they are
+    /// counted in a second pass once the peak is known.
     pub fn finish_file(self, path: &std::path::Path) -> Result<Inspection, AudioError> {
+        let counted = matches!(self.strict, TruePeaks::Known(..));
         let mut figures = self.finish()?;
-        if figures.true_peak > 0.0 {
+        if figures.true_peak > 0.0 && !counted {
             let mut file = crate::DecodedFile::open(path)?;
-            let mut count = InterSampleOvers::new(figures.sample_rate);
+            let mut count = InterSampleOvers::new(figures.sample_rate, figures.true_peak);
             crate::copy_source(&mut file, &mut count)?;
             figures.overs.inter_sample = count.finish();
         }
@@ -321,7 +291,10 @@ impl Inspector {
     /// Takes each channel's true peak (dBTP) as `channels`, read on the
     /// same samples by the strict meter before, instead of reading it.
     pub fn with_true_peaks(mut self, channels: [f64; 2]) -> Self {
-        self.strict = TruePeaks::Known(channels);
+        let true_peak = channels[0].max(channels[1]);
+        let overs =
+            (true_peak > 0.0).then(|| Box::new(InterSampleOvers::new(self.rate, true_peak)));
+        self.strict = TruePeaks::Known(channels, overs);
         self
     }
 
@@ -499,9 +472,12 @@ impl Inspector {
         let seconds = self.frames as f64 / self.rate as f64;
         let integrated = blocks::integrated(blocks::gating_energies(self.energies()));
         let mono = blocks::integrated(blocks::gating_energies(self.mono.energies()));
-        let channels = match &self.strict {
+        let channels = match std::mem::replace(&mut self.strict, TruePeaks::Known([0.0; 2], None)) {
             TruePeaks::Meter(meter) => meter.true_peak_channels_db(),
-            TruePeaks::Known(channels) => *channels,
+            TruePeaks::Known(channels, overs) => {
+                self.overs.inter_sample = overs.map_or(0, |overs| overs.finish());
+                channels
+            }
         };
         let true_peak = channels[0].max(channels[1]);
         let psr = psr_figures(&self.series.psr);
@@ -550,8 +526,10 @@ impl Inspector {
 
 impl BlockSink for Inspector {
     fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
-        if let TruePeaks::Meter(meter) = &mut self.strict {
-            meter.write(left, right)?;
+        match &mut self.strict {
+            TruePeaks::Meter(meter) => meter.write(left, right)?,
+            TruePeaks::Known(_, Some(overs)) => overs.write(left, right)?,
+            TruePeaks::Known(_, None) => {}
         }
         for (channel, samples) in [left, right].into_iter().enumerate() {
             self.overs.on_sample += samples.iter().filter(|x| x.abs() >= FULL_SCALE).count() as u64;
@@ -922,12 +900,12 @@ mod tests {
     /// As [`inspect_file`] does, on samples in memory.
     fn inspect(left: &[f32], right: &[f32]) -> Inspection {
         let mut inspector = Inspector::new(RATE).unwrap();
-        let mut overs = InterSampleOvers::new(RATE);
         for (l, r) in left.chunks(4096).zip(right.chunks(4096)) {
             inspector.write(l, r).unwrap();
-            overs.write(l, r).unwrap();
         }
         let mut figures = inspector.finish().unwrap();
+        let mut overs = InterSampleOvers::new(RATE, figures.true_peak);
+        overs.write(left, right).unwrap();
         let counted = overs.finish();
         if figures.true_peak > 0.0 {
             figures.overs.inter_sample = counted;

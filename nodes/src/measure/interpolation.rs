@@ -29,6 +29,12 @@ impl Phase {
             taps: full[first..=last].iter().map(|t| *t as f32).collect(),
         }
     }
+
+    /// The most this phase can read, relative to the largest magnitude in
+    /// its window: the sum of its taps' magnitudes.
+    pub(crate) fn gain(&self) -> f32 {
+        self.taps.iter().map(|t| t.abs()).sum()
+    }
 }
 
 /// Frames read together in one vector of sums.

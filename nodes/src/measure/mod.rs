@@ -9,6 +9,7 @@ mod inspect;
 pub(crate) mod interpolation;
 mod lossy;
 pub(crate) mod meter;
+mod overs;
 mod true_peak;
 
 pub use analyze::{analyze_file, difference_peak, Analysis};
@@ -20,4 +21,5 @@ pub use inspect::{
 };
 pub use lossy::{codec_difference, CodecDifference, Excerpt, ExcerptWritten};
 pub use meter::{LoudnessMeter, LoudnessReport};
+pub use overs::InterSampleOvers;
 pub use true_peak::TruePeakMeter;
