@@ -13,6 +13,8 @@ use symphonia::core::probe::Hint;
 
 use crate::{AudioError, BlockSource, Precision};
 
+mod wav;
+
 /// What a file is, as its container and codec declare it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileInfo {
@@ -58,6 +60,8 @@ pub struct DecodedFile {
     declared: Option<u64>,
     /// Frames decoded so far, to say where a bad sample sits.
     decoded: u64,
+    /// A WAV file's samples, read without the decoder.
+    wav: Option<wav::WavData>,
 }
 
 /// The chunks of a RIFF WAV or an AIFF file, walked by their headers
@@ -354,8 +358,10 @@ impl DecodedFile {
             true => !is_placeholder_length(frames, channels, params.bits_per_sample),
             false => info.codec == "flac",
         });
+        let wav = wav::WavData::open(path, &info.codec);
         Ok(DecodedFile {
             path: path.to_path_buf(),
+            wav,
             info,
             format,
             decoder,
@@ -422,21 +428,9 @@ impl DecodedFile {
         }
     }
 
-    fn damaged(&self, e: SymphoniaError) -> AudioError {
-        AudioError::Decode {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        }
-    }
-}
-
-impl BlockSource for DecodedFile {
-    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
-        let want = match self.remaining {
-            Some(remaining) => (left.len() as u64).min(remaining) as usize,
-            None => left.len(),
-        };
-        let (left, right) = (&mut left[..want], &mut right[..want]);
+    /// Fills `left` and `right` from the decoder, short only at the end
+    /// of the stream.
+    fn read_decoded(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
         let mut written = 0;
         while written < left.len() && !self.finished {
             let available = self
@@ -466,6 +460,51 @@ impl BlockSource for DecodedFile {
             self.pending_pos += take;
             written += take;
         }
+        Ok(written)
+    }
+
+    /// A float file can hold NaN or infinities: no level, no loudness, no
+    /// dither can be computed from them.
+    fn check_finite(&self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
+        if !self.info.float {
+            return Ok(());
+        }
+        let bad = |samples: &[f32]| samples.iter().position(|x| !x.is_finite());
+        match bad(left).into_iter().chain(bad(right)).min() {
+            Some(at) => Err(AudioError::NotFinite {
+                path: self.path.clone(),
+                frame: self.decoded + at as u64,
+                rate: self.info.sample_rate,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn damaged(&self, e: SymphoniaError) -> AudioError {
+        AudioError::Decode {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl BlockSource for DecodedFile {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let want = match self.remaining {
+            Some(remaining) => (left.len() as u64).min(remaining) as usize,
+            None => left.len(),
+        };
+        let (left, right) = (&mut left[..want], &mut right[..want]);
+        let written = match &mut self.wav {
+            Some(wav) => {
+                let written = wav.read(&self.path, left, right)?;
+                self.finished = written < want;
+                self.check_finite(&left[..written], &right[..written])?;
+                self.decoded += written as u64;
+                written
+            }
+            None => self.read_decoded(left, right)?,
+        };
         if let Some(remaining) = &mut self.remaining {
             *remaining -= written as u64;
             if let (true, Some(declared)) = (self.finished && written < want, self.declared) {
