@@ -142,8 +142,18 @@ impl WavData {
     }
 
     fn convert(&self, bytes: &[u8], left: &mut [f32], right: &mut [f32]) {
-        let width = self.encoding.bytes();
-        let encoding = self.encoding;
+        // One loop per encoding, so each compiles to straight-line code.
+        match self.encoding {
+            Encoding::Int16 => self.convert_as(Encoding::Int16, bytes, left, right),
+            Encoding::Int24 => self.convert_as(Encoding::Int24, bytes, left, right),
+            Encoding::Int32 => self.convert_as(Encoding::Int32, bytes, left, right),
+            Encoding::Float32 => self.convert_as(Encoding::Float32, bytes, left, right),
+        }
+    }
+
+    #[inline(always)]
+    fn convert_as(&self, encoding: Encoding, bytes: &[u8], left: &mut [f32], right: &mut [f32]) {
+        let width = encoding.bytes();
         match self.channels {
             2 => {
                 for ((b, l), r) in bytes.chunks_exact(2 * width).zip(left).zip(right) {
