@@ -11,7 +11,7 @@ use crate::AudioError;
 /// Changes whenever a loudness reading changes; part of the key of every
 /// step whose output or record follows from one (masters solved to a
 /// target, fits, delivered files).
-pub const METER_VERSION: u32 = 1;
+pub const METER_VERSION: u32 = 2;
 
 /// The absolute gate, LUFS (BS.1770-4 §2.8; EBU Tech 3342 uses it too).
 pub(crate) const ABSOLUTE_GATE: f64 = -70.0;
@@ -104,8 +104,10 @@ impl KWeighting {
     /// Filters `N` channels together (direct form II, one state of four
     /// values per channel), writes each frame's energy, its channels'
     /// squares summed and times `weight`, to `energies`, and adds them to
-    /// `sum` in order (so a block's sum is the same however its frames
-    /// were split between writes).
+    /// `sums.energy` in order (so a block's sum is the same however its
+    /// frames were split between writes). For two channels it also adds
+    /// the square of their sum to `sums.fold_down`: by linearity, the
+    /// K-weighted fold-down (L + R)/2 is half of it.
     /// The channels' recursions are independent, so they run side by side,
     /// and the newest state's product is subtracted last: the chain from
     /// one frame to the next is one multiply and one subtraction long.
@@ -115,30 +117,49 @@ impl KWeighting {
         inputs: [&[f32]; N],
         weight: f64,
         energies: &mut [f64],
-        sum: &mut f64,
+        sums: &mut Sums,
     ) {
         let [b0, b1, b2, b3, b4] = self.b;
         let [a1, a2, a3, a4] = self.a;
         let frames = energies.len();
         let inputs = inputs.map(|c| &c[..frames]);
         let mut s = *states;
-        let mut total = *sum;
+        let Sums {
+            energy: mut total,
+            fold_down: mut folded,
+        } = *sums;
         for (i, out) in energies.iter_mut().enumerate() {
             let mut e = 0.0;
+            let mut y_sum = 0.0;
             for c in 0..N {
                 let [v1, v2, v3, v4] = s[c];
                 let v0 = (inputs[c][i] as f64 - a2 * v2 - a3 * v3 - a4 * v4) - a1 * v1;
                 let y = b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4;
                 s[c] = [v0, v1, v2, v3];
                 e += y * y;
+                y_sum += y;
             }
             let e = e * weight;
             total += e;
+            if N == 2 {
+                folded += y_sum * y_sum;
+            }
             *out = e;
         }
         *states = s;
-        *sum = total;
+        *sums = Sums {
+            energy: total,
+            fold_down: folded,
+        };
     }
+}
+
+/// A block's running sums: its frames' energies, and for stereo the
+/// squares of the K-weighted channels' sum.
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    energy: f64,
+    fold_down: f64,
 }
 
 /// The channels a meter reads and how BS.1770 weighs them.
@@ -165,10 +186,13 @@ pub struct BlockMeter {
     /// Frames per block: 100 ms as libebur128 rounds it, so blocks fall
     /// where its gating blocks fall.
     step: usize,
-    /// Frames written into the block being filled, and their energy.
+    /// Frames written into the block being filled, and their sums.
     filled: usize,
-    filled_energy: f64,
+    filled_sums: Sums,
     energies: Vec<f64>,
+    /// A stereo meter's: the energy of each whole block of the mono
+    /// fold-down (L + R)/2 heard on both speakers.
+    fold_down: Vec<f64>,
     /// Per channel: the highest sample magnitude, when asked for.
     sample_peaks: Option<[f32; 2]>,
 }
@@ -200,8 +224,9 @@ impl BlockMeter {
             rate,
             step: block_frames(rate),
             filled: 0,
-            filled_energy: 0.0,
+            filled_sums: Sums::default(),
             energies: Vec::new(),
+            fold_down: Vec::new(),
             sample_peaks: sample_peak.then_some([0.0; 2]),
         })
     }
@@ -214,6 +239,14 @@ impl BlockMeter {
     /// The energy of each whole block written so far.
     pub fn energies(&self) -> &[f64] {
         &self.energies
+    }
+
+    /// A stereo meter's energy of each whole block of the mono fold-down
+    /// (L + R)/2 heard on both speakers, as a dual-mono meter of the
+    /// fold-down reads it (within rounding): the fold-down's K-weighting
+    /// is the mean of the channels'.
+    pub fn fold_down_energies(&self) -> &[f64] {
+        &self.fold_down
     }
 
     /// Frames written into the block not yet whole.
@@ -283,7 +316,7 @@ impl BlockMeter {
                 .min(frames - start);
             let end = start + take;
             let out = &mut self.recent[self.next..self.next + take];
-            let sum = &mut self.filled_energy;
+            let sum = &mut self.filled_sums;
             match self.layout {
                 Layout::Stereo => self.filter.run(
                     &mut self.states,
@@ -302,9 +335,13 @@ impl BlockMeter {
             self.next = (self.next + take) % self.recent.len();
             self.filled += take;
             if self.filled == self.step {
-                self.energies.push(self.filled_energy / self.step as f64);
+                let Sums { energy, fold_down } = std::mem::take(&mut self.filled_sums);
+                self.energies.push(energy / self.step as f64);
+                if let Layout::Stereo = self.layout {
+                    // Dual mono: twice the mean square of (yL + yR)/2.
+                    self.fold_down.push(fold_down / (2.0 * self.step as f64));
+                }
                 self.filled = 0;
-                self.filled_energy = 0.0;
                 for v in self.states.iter_mut().flatten() {
                     if v.abs() < STATE_FLOOR {
                         *v = 0.0;
@@ -509,5 +546,34 @@ pub(crate) mod tests {
         for (a, b) in mono.energies().iter().zip(stereo.energies()) {
             assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} against {b}");
         }
+    }
+
+    /// A stereo meter's fold-down blocks read as a dual-mono meter of the
+    /// fold-down itself: on channels that differ, on one channel alone
+    /// (the fold-down 6 dB down, heard twice: 3 dB under), and on L = −R
+    /// (nothing left).
+    #[test]
+    fn the_fold_down_is_read_from_the_channels() {
+        let (left, right) = moving(44100, 4.0);
+        let silent = vec![0.0f32; left.len()];
+        let inverted: Vec<f32> = left.iter().map(|x| -x).collect();
+        for (l, r) in [(&left, &right), (&left, &silent), (&left, &inverted)] {
+            let mut stereo = BlockMeter::stereo(44100, false).unwrap();
+            stereo.write(&[l, r]).unwrap();
+            let folded: Vec<f32> = l.iter().zip(r.iter()).map(|(a, b)| (a + b) / 2.0).collect();
+            let mut mono = BlockMeter::dual_mono(44100).unwrap();
+            mono.write(&[&folded]).unwrap();
+            assert_eq!(stereo.fold_down_energies().len(), mono.energies().len());
+            assert!(!mono.energies().is_empty());
+            for (a, b) in stereo.fold_down_energies().iter().zip(mono.energies()) {
+                // The dual-mono meter reads the fold-down rounded to f32.
+                assert!((a - b).abs() <= 1e-6 * b.abs(), "{a} against {b}");
+            }
+        }
+        let mut one = BlockMeter::stereo(44100, false).unwrap();
+        one.write(&[&left, &silent]).unwrap();
+        let block = one.energies().len() / 2;
+        let drop = loudness(one.energies()[block]) - loudness(one.fold_down_energies()[block]);
+        assert!((drop - 3.0103).abs() < 1e-6, "{drop}");
     }
 }

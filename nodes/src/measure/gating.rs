@@ -19,6 +19,10 @@ pub const GATING_VERSION: u32 = 2;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoudnessBlocks {
     energies: Vec<f64>,
+    /// The energy of each whole block of the mono fold-down (L + R)/2
+    /// heard on both speakers (none kept by a meter of one channel).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    fold_down: Vec<f64>,
     /// When the programme ends inside a block: the energy of its last
     /// 100 ms and its last 400 ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,11 +30,18 @@ pub struct LoudnessBlocks {
 }
 
 impl LoudnessBlocks {
-    pub(crate) fn new(energies: &[f64], tail: Option<[f64; 2]>) -> Self {
+    pub(crate) fn new(energies: &[f64], fold_down: &[f64], tail: Option<[f64; 2]>) -> Self {
         LoudnessBlocks {
             energies: energies.to_vec(),
+            fold_down: fold_down.to_vec(),
             tail,
         }
+    }
+
+    /// Each whole block's energy of the mono fold-down, when kept (as
+    /// many as `energies`).
+    pub fn fold_down(&self) -> Option<&[f64]> {
+        (self.fold_down.len() == self.energies.len()).then_some(self.fold_down.as_slice())
     }
 
     /// Each whole block's energy.
@@ -79,7 +90,7 @@ mod tests {
     use crate::measure::blocks::{energy, loudness};
 
     fn steady(loudness: f64, blocks: usize) -> LoudnessBlocks {
-        LoudnessBlocks::new(&vec![energy(loudness); blocks], None)
+        LoudnessBlocks::new(&vec![energy(loudness); blocks], &[], None)
     }
 
     #[test]

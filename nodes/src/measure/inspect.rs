@@ -17,7 +17,7 @@ use crate::{AudioError, BlockSink, LoudnessBlocks, TruePeakMeter};
 
 /// Changes whenever an inspection's figures change; part of the key of
 /// every report step that inspects a file.
-pub const INSPECTOR_VERSION: u32 = 8;
+pub const INSPECTOR_VERSION: u32 = 9;
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
 /// bins at 48 kHz, fine enough for 1/6-octave bands down to 20 Hz.
@@ -212,8 +212,10 @@ pub struct Inspector {
     meter: BlockMeter,
     /// The blocks a meter of these samples kept, read instead of `meter`.
     known: Option<LoudnessBlocks>,
-    /// The fold-down on both speakers.
-    mono: BlockMeter,
+    /// A meter of the fold-down on both speakers, only for known blocks
+    /// that do not hold the fold-down's (a stereo meter reads it from the
+    /// channels).
+    mono: Option<BlockMeter>,
     /// The fold-down of the slice being written.
     mono_samples: Vec<f32>,
     /// The strict meter, or each channel's true peak already read.
@@ -303,6 +305,9 @@ impl Inspector {
     /// Takes the loudness of each 100 ms block from `blocks`, kept by a
     /// meter of the same samples before, instead of filtering them again.
     pub fn with_blocks(mut self, blocks: &LoudnessBlocks) -> Self {
+        if blocks.fold_down().is_none() {
+            self.mono = Some(BlockMeter::dual_mono(self.rate).expect("the rate the meter took"));
+        }
         self.known = Some(blocks.clone());
         self
     }
@@ -316,7 +321,7 @@ impl Inspector {
             step: meter.step(),
             meter,
             known: None,
-            mono: BlockMeter::dual_mono(rate)?,
+            mono: None,
             mono_samples: Vec::new(),
             strict: TruePeaks::Meter(Box::new(TruePeakMeter::new(rate))),
             window: Window::default(),
@@ -473,7 +478,12 @@ impl Inspector {
         }
         let seconds = self.frames as f64 / self.rate as f64;
         let integrated = blocks::integrated(blocks::gating_energies(self.energies()));
-        let mono = blocks::integrated(blocks::gating_energies(self.mono.energies()));
+        let fold_down = match (&self.mono, &self.known) {
+            (Some(meter), _) => meter.energies(),
+            (None, Some(known)) => known.fold_down().expect("a meter when none is known"),
+            (None, None) => self.meter.fold_down_energies(),
+        };
+        let mono = blocks::integrated(blocks::gating_energies(fold_down));
         let channels = match std::mem::replace(&mut self.strict, TruePeaks::Known([0.0; 2], None)) {
             TruePeaks::Meter(meter) => meter.true_peak_channels_db(),
             TruePeaks::Known(channels, overs) => {
@@ -538,10 +548,12 @@ impl BlockSink for Inspector {
             self.sums[channel] += lanes::sum(samples);
             self.track_runs(channel, samples);
         }
-        self.mono_samples.clear();
-        self.mono_samples
-            .extend(left.iter().zip(right).map(|(l, r)| (l + r) / 2.0));
-        self.mono.write(&[&self.mono_samples])?;
+        if let Some(mono) = &mut self.mono {
+            self.mono_samples.clear();
+            self.mono_samples
+                .extend(left.iter().zip(right).map(|(l, r)| (l + r) / 2.0));
+            mono.write(&[&self.mono_samples])?;
+        }
         self.spectra.write(left, right);
         let mut start = 0;
         while start < left.len() {
@@ -1240,9 +1252,30 @@ mod tests {
         .unwrap();
         assert_eq!(read.true_peak_channels, channels);
         assert_eq!(read, taken);
+        // Blocks kept without the fold-down's: the inspection meters the
+        // fold-down itself, to the same mono loss within its f32 rounding.
+        let without = LoudnessBlocks::new(blocks.energies(), &[], blocks.tail());
+        let metered = inspect_file(
+            &path,
+            AlreadyRead {
+                true_peaks: Some(channels),
+                blocks: Some(&without),
+            },
+        )
+        .unwrap();
+        assert!(read.mono_loss > 0.5, "{}", read.mono_loss);
+        assert!((metered.mono_loss - read.mono_loss).abs() < 1e-5);
+        assert_eq!(metered.integrated, read.integrated);
         // And it reads them: blocks of twice the energy read 3 dB louder.
         let doubled: Vec<f64> = blocks.energies().iter().map(|e| 2.0 * e).collect();
-        let doubled = LoudnessBlocks::new(&doubled, blocks.tail().map(|t| t.map(|e| 2.0 * e)));
+        let fold_down: Vec<f64> = blocks
+            .fold_down()
+            .unwrap()
+            .iter()
+            .map(|e| 2.0 * e)
+            .collect();
+        let tail = blocks.tail().map(|t| t.map(|e| 2.0 * e));
+        let doubled = LoudnessBlocks::new(&doubled, &fold_down, tail);
         let louder = inspect_file(
             &path,
             AlreadyRead {

@@ -86,7 +86,11 @@ impl LoudnessMeter {
             0 => None,
             _ => Some([self.blocks.last_100ms(), self.blocks.last_400ms()]),
         };
-        Some(LoudnessBlocks::new(self.blocks.energies(), tail))
+        Some(LoudnessBlocks::new(
+            self.blocks.energies(),
+            self.blocks.fold_down_energies(),
+            tail,
+        ))
     }
 
     /// Measures integrated loudness and true peak only (others read NaN).
