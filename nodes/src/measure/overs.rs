@@ -143,6 +143,7 @@ impl BlockSink for InterSampleOvers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::true_peak::refinement_tests::noise;
     use crate::processors::Interpolator;
     use crate::TruePeakMeter;
 
@@ -161,18 +162,6 @@ mod tests {
                 readings.iter().filter(|r| **r > 1.0).count() as u64
             })
             .sum()
-    }
-
-    fn noise(seed: u64, frames: usize) -> Vec<f32> {
-        let mut state = seed;
-        (0..frames)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect()
     }
 
     fn sine(freq: f64, amplitude: f64, frames: usize) -> Vec<f32> {

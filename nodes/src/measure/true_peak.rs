@@ -182,7 +182,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod refinement_tests {
+pub(crate) mod refinement_tests {
     use super::*;
     use crate::processors::Interpolator;
 
@@ -200,7 +200,8 @@ mod refinement_tests {
         crate::gain_to_db(peak)
     }
 
-    fn noise(seed: u64, frames: usize) -> Vec<f32> {
+    /// Uniform noise in ±0.5 from a fixed seed.
+    pub(crate) fn noise(seed: u64, frames: usize) -> Vec<f32> {
         let mut state = seed;
         (0..frames)
             .map(|_| {
