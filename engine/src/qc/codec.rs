@@ -48,11 +48,13 @@ pub struct CodecReport {
 
 /// Adds to every lossy file the build compared with a lossless file (its
 /// `comparison`: the lossless file's path, and the comparison's blob) its
-/// codec report, and writes its excerpt.
+/// codec report, and writes its excerpt. `read` holds the comparisons
+/// read already, by file path; the others are read from their blobs.
 pub(super) fn compared(
     store: &InspectionStore,
     version_dir: &Path,
     built: &BTreeMap<&str, &BuiltFile>,
+    mut read: BTreeMap<String, Comparison>,
     by_track: &mut BTreeMap<u32, Vec<InspectedFile>>,
 ) -> Result<(), BuildError> {
     let codec_dir = version_dir.join(REPORT_DIR).join("codec");
@@ -68,7 +70,9 @@ pub(super) fn compared(
             let Some(lossless) = files.iter().find(|f| &f.path == against) else {
                 continue;
             };
-            let Some(comparison) = store.blob_json::<Comparison>(blob) else {
+            let comparison = read.remove(&file.path);
+            let Some(comparison) = comparison.or_else(|| store.blob_json::<Comparison>(blob))
+            else {
                 continue;
             };
             let name = format!("{track:02}-{}.wav", file.deliverable);

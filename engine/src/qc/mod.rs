@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::manifest::{read_manifest, ManifestFile, MANIFEST};
 use crate::model::Project;
+use crate::render::Comparison;
 use crate::BuildError;
 
 pub use checks::{Check, Status};
@@ -148,17 +149,26 @@ pub fn write_report(
         .iter()
         .filter(|f| f.track.is_some() && crate::formats::is_audio(Path::new(&f.path)))
         .collect();
-    // Files are inspected in parallel, one per core.
-    let inspections: Vec<(Inspection, bool)> = files
+    // Files are inspected in parallel, one per core. A lossy file's
+    // inspection is the blob of its codec comparison: read once, as both.
+    let inspections: Vec<(Inspection, bool, Option<Comparison>)> = files
         .par_iter()
         .map(|file| {
-            let inspection = built_files
-                .get(file.path.as_str())
-                .and_then(|f| f.inspection.as_ref());
-            store.delivered(&dir.join(&file.path), &file.blake3, inspection)
+            let built = built_files.get(file.path.as_str());
+            let inspection = built.and_then(|f| f.inspection.as_ref());
+            let compared = built
+                .and_then(|f| f.comparison.as_ref())
+                .filter(|(_, blob)| Some(blob) == inspection)
+                .and_then(|(_, blob)| store.blob_json::<Comparison>(blob));
+            if let Some(comparison) = compared {
+                return Ok((comparison.inspection.clone(), false, Some(comparison)));
+            }
+            let (figures, fresh) =
+                store.delivered(&dir.join(&file.path), &file.blake3, inspection)?;
+            Ok((figures, fresh, None))
         })
-        .collect::<Result<_, _>>()?;
-    let inspected = inspections.iter().filter(|(_, fresh)| *fresh).count();
+        .collect::<Result<_, BuildError>>()?;
+    let inspected = inspections.iter().filter(|(_, fresh, _)| *fresh).count();
     // References, each inspected once per content like the files.
     let mut compared = Vec::new();
     for reference in &project.references {
@@ -167,7 +177,11 @@ pub fn write_report(
         compared.push((reference, figures));
     }
     let mut by_track: BTreeMap<u32, Vec<InspectedFile>> = BTreeMap::new();
-    for (file, (figures, _)) in files.iter().zip(inspections) {
+    let mut comparisons = BTreeMap::new();
+    for (file, (figures, _, comparison)) in files.iter().zip(inspections) {
+        if let Some(comparison) = comparison {
+            comparisons.insert(file.path.clone(), comparison);
+        }
         let wanted = project.file_targets(&file.deliverable);
         by_track
             .entry(file.track.expect("filtered"))
@@ -187,7 +201,7 @@ pub fn write_report(
                 previews: Vec::new(),
             });
     }
-    codec::compared(&store, &dir, &built_files, &mut by_track)?;
+    codec::compared(&store, &dir, &built_files, comparisons, &mut by_track)?;
     let unpreviewed =
         codec::requested_previews(project, &store, &dir, &built.previews, &mut by_track)?;
     let tracks: Vec<TrackReport> = project
