@@ -169,6 +169,24 @@ fn main() {
         }
         std::hint::black_box(limiter.mean_reduction_db());
     });
+    // The limiter's detection alone (8× and the meter's phases), as a
+    // master's envelope and each fit's are made.
+    time("peak-detection", || {
+        let mut detector = bounce_nodes::processors::PeakDetector::new(RATE);
+        let mut peaks = Vec::new();
+        for chunk in signal.chunks(BLOCK_FRAMES) {
+            peaks.clear();
+            detector.detect(chunk, chunk, &mut peaks);
+        }
+        std::hint::black_box(&peaks);
+    });
+    time("true-peak-meter", || {
+        let mut meter = bounce_nodes::TruePeakMeter::new(RATE);
+        for chunk in signal.chunks(BLOCK_FRAMES) {
+            bounce_nodes::BlockSink::write(&mut meter, chunk, chunk).unwrap();
+        }
+        std::hint::black_box(meter.true_peak_db());
+    });
     time("loudness-meter", || {
         let mut meter = LoudnessMeter::full(RATE).unwrap();
         for chunk in signal.chunks(BLOCK_FRAMES) {

@@ -37,106 +37,124 @@ impl Phase {
     }
 }
 
-/// Frames read together in one vector of sums.
+/// Frames read together in one vector of sums: an AVX register of f32,
+/// or an AVX-512 one.
 const LANES: usize = 8;
+const LANES_512: usize = 16;
 
 /// For every frame j of `peaks`, raises `peaks[j]` to the magnitude each of
 /// `phases` reads from the window `history[j + 1..j + 1 + TAPS]`, so
 /// `history` holds TAPS samples before the frames read.
 ///
 /// Each reading sums its taps in order, one frame per lane, so a reading
-/// does not depend on where its frame falls in a block, and every path
-/// below (portable, AVX) adds the same products in the same order: the
-/// same bits on every machine. Rust never fuses a multiply and an add.
+/// does not depend on where its frame falls in a block nor on how many
+/// lanes a vector holds, and every path below (portable, AVX, AVX-512)
+/// adds the same products in the same order: the same bits on every
+/// machine. Rust never fuses a multiply and an add.
 pub(crate) fn read_phases(phases: &[Phase], history: &[f32], peaks: &mut [f32]) {
     assert!(
         history.len() >= peaks.len() + TAPS,
         "history holds TAPS more"
     );
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: the CPU has AVX, checked just above.
-        #[allow(unsafe_code)]
-        unsafe {
-            read_phases_avx(phases, history, peaks)
-        };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            #[allow(unsafe_code)]
+            unsafe {
+                read_phases_avx512(phases, history, peaks)
+            };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX, checked just above.
+            #[allow(unsafe_code)]
+            unsafe {
+                read_phases_avx(phases, history, peaks)
+            };
+            return;
+        }
     }
-    read_phases_portable(phases, history, peaks);
+    read_phases_portable::<LANES>(phases, history, peaks);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 fn read_phases_avx(phases: &[Phase], history: &[f32], peaks: &mut [f32]) {
-    read_phases_portable(phases, history, peaks);
+    read_phases_portable::<LANES>(phases, history, peaks);
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn read_phases_avx512(phases: &[Phase], history: &[f32], peaks: &mut [f32]) {
+    read_phases_portable::<LANES_512>(phases, history, peaks);
+}
+
+/// Reads `L` frames to a vector, four vectors at a time: independent
+/// additions, so the next can start before the last has finished (one
+/// vector alone waits on each).
 #[inline(always)]
-fn read_phases_portable(phases: &[Phase], history: &[f32], peaks: &mut [f32]) {
+fn read_phases_portable<const L: usize>(phases: &[Phase], history: &[f32], peaks: &mut [f32]) {
+    let wide = 4 * L;
     for phase in phases {
         let taps = phase.taps.as_slice();
         let from = &history[phase.start + 1..];
-        let wide = peaks.len() / WIDE * WIDE;
-        let (head, rest) = peaks.split_at_mut(wide);
-        for (group, out) in head.chunks_exact_mut(WIDE).enumerate() {
-            read_wide(taps, &from[group * WIDE..], out);
+        let whole = peaks.len() / wide * wide;
+        let (head, rest) = peaks.split_at_mut(whole);
+        for (group, out) in head.chunks_exact_mut(wide).enumerate() {
+            read_wide::<L>(taps, &from[group * wide..], out);
         }
-        let lanes = rest.len() / LANES * LANES;
+        let lanes = rest.len() / L * L;
         let (middle, tail) = rest.split_at_mut(lanes);
-        for (group, out) in middle.chunks_exact_mut(LANES).enumerate() {
-            read_lanes(taps, &from[wide + group * LANES..], out);
+        for (group, out) in middle.chunks_exact_mut(L).enumerate() {
+            read_lanes::<L>(taps, &from[whole + group * L..], out);
         }
         for (j, out) in tail.iter_mut().enumerate() {
             let sum = taps
                 .iter()
-                .zip(&from[wide + lanes + j..])
+                .zip(&from[whole + lanes + j..])
                 .fold(0.0f32, |sum, (h, x)| sum + h * x);
             *out = out.max(sum.abs());
         }
     }
 }
 
-/// Vectors of sums kept at once: independent additions, so the next can
-/// start before the last has finished (one vector alone waits on each).
-const WIDE: usize = 4 * LANES;
-
-/// The readings of `WIDE` frames by one phase, from `from[0..]`.
+/// The readings of `4 L` frames by one phase, from `from[0..]`.
 #[inline(always)]
-fn read_wide(taps: &[f32], from: &[f32], out: &mut [f32]) {
-    let x = &from[..taps.len() + WIDE - 1];
-    let (mut s0, mut s1, mut s2, mut s3) =
-        ([0.0f32; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
+fn read_wide<const L: usize>(taps: &[f32], from: &[f32], out: &mut [f32]) {
+    let x = &from[..taps.len() + 4 * L - 1];
+    let (mut s0, mut s1, mut s2, mut s3) = ([0.0f32; L], [0.0; L], [0.0; L], [0.0; L]);
     for (k, h) in taps.iter().enumerate() {
-        let w: &[f32; WIDE] = x[k..k + WIDE].try_into().expect("WIDE samples");
-        for lane in 0..LANES {
+        let w = &x[k..k + 4 * L];
+        for lane in 0..L {
             s0[lane] += h * w[lane];
-            s1[lane] += h * w[LANES + lane];
-            s2[lane] += h * w[2 * LANES + lane];
-            s3[lane] += h * w[3 * LANES + lane];
+            s1[lane] += h * w[L + lane];
+            s2[lane] += h * w[2 * L + lane];
+            s3[lane] += h * w[3 * L + lane];
         }
     }
-    let out: &mut [f32; WIDE] = out.try_into().expect("WIDE frames");
-    for lane in 0..LANES {
+    let out = &mut out[..4 * L];
+    for lane in 0..L {
         out[lane] = out[lane].max(s0[lane].abs());
-        out[LANES + lane] = out[LANES + lane].max(s1[lane].abs());
-        out[2 * LANES + lane] = out[2 * LANES + lane].max(s2[lane].abs());
-        out[3 * LANES + lane] = out[3 * LANES + lane].max(s3[lane].abs());
+        out[L + lane] = out[L + lane].max(s1[lane].abs());
+        out[2 * L + lane] = out[2 * L + lane].max(s2[lane].abs());
+        out[3 * L + lane] = out[3 * L + lane].max(s3[lane].abs());
     }
 }
 
-/// The readings of `LANES` frames by one phase, from `from[0..]`.
+/// The readings of `L` frames by one phase, from `from[0..]`.
 #[inline(always)]
-fn read_lanes(taps: &[f32], from: &[f32], out: &mut [f32]) {
-    let x = &from[..taps.len() + LANES - 1];
-    let mut sums = [0.0f32; LANES];
+fn read_lanes<const L: usize>(taps: &[f32], from: &[f32], out: &mut [f32]) {
+    let x = &from[..taps.len() + L - 1];
+    let mut sums = [0.0f32; L];
     for (k, h) in taps.iter().enumerate() {
-        let w: &[f32; LANES] = x[k..k + LANES].try_into().expect("LANES samples");
-        for lane in 0..LANES {
+        let w = &x[k..k + L];
+        for lane in 0..L {
             sums[lane] += h * w[lane];
         }
     }
-    let out: &mut [f32; LANES] = out.try_into().expect("LANES frames");
-    for lane in 0..LANES {
+    let out = &mut out[..L];
+    for lane in 0..L {
         out[lane] = out[lane].max(sums[lane].abs());
     }
 }
@@ -279,4 +297,44 @@ fn interpolation_phases(oversample: usize) -> Vec<[f64; TAPS]> {
             taps
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every path reads the same bits: vectors of 8 and of 16 frames, and
+    /// the one the CPU is given, on blocks whose length leaves frames
+    /// outside whole vectors, through the Kaiser and the meter's phases.
+    #[test]
+    fn every_vector_width_reads_the_same_bits() {
+        let mut state = 5u64;
+        let history: Vec<f32> = (0..TAPS + 1000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        let phases: Vec<Phase> = kaiser_phases(8)
+            .into_iter()
+            .map(|(_, phase)| phase)
+            .chain(bs1770_phases(44100))
+            .collect();
+        for frames in [1, 7, 8, 15, 16, 33, 64, 100, 1000] {
+            let history = &history[..TAPS + frames];
+            let read = |f: &dyn Fn(&mut [f32])| {
+                let mut peaks = vec![0.0f32; frames];
+                f(&mut peaks);
+                peaks.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
+            };
+            let eight = read(&|p| read_phases_portable::<LANES>(&phases, history, p));
+            let sixteen = read(&|p| read_phases_portable::<LANES_512>(&phases, history, p));
+            let dispatched = read(&|p| read_phases(&phases, history, p));
+            assert_eq!(eight, sixteen, "{frames} frames");
+            assert_eq!(eight, dispatched, "{frames} frames");
+            assert!(eight.iter().all(|b| *b != 0));
+        }
+    }
 }
