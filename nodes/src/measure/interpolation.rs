@@ -177,6 +177,38 @@ pub(crate) fn kaiser_phases(oversample: usize) -> Vec<(usize, Phase)> {
         .collect()
 }
 
+/// The Kaiser phases of `oversample`× interpolation in two sets: the
+/// points on a grid of `grid` a sample, with the BS.1770 meter's phases at
+/// `rate` (read everywhere), and the points between them (read only where
+/// the grid comes close to what is sought).
+pub(crate) fn grid_phases(oversample: usize, grid: usize, rate: u32) -> (Vec<Phase>, Vec<Phase>) {
+    let (on_grid, between): (Vec<_>, Vec<_>) = kaiser_phases(oversample)
+        .into_iter()
+        .partition(|(p, _)| p % (oversample / grid) == 0);
+    let phases = |set: Vec<(usize, Phase)>| set.into_iter().map(|(_, phase)| phase);
+    (
+        phases(on_grid).chain(bs1770_phases(rate)).collect(),
+        phases(between).collect(),
+    )
+}
+
+/// Hands `read` each block of up to `block` frames of `samples`, behind
+/// the TAPS samples before it: `read` gets `history` (the last TAPS
+/// samples, then the block) and the block's length; `history` keeps the
+/// last TAPS for the next call.
+pub(crate) fn read_in_blocks(
+    history: &mut Vec<f32>,
+    samples: &[f32],
+    block: usize,
+    mut read: impl FnMut(&[f32], usize),
+) {
+    for chunk in samples.chunks(block) {
+        history.extend_from_slice(chunk);
+        read(history, chunk.len());
+        history.drain(..chunk.len());
+    }
+}
+
 /// The meter's phases at `rate`.
 pub(crate) fn bs1770_phases(rate: u32) -> Vec<Phase> {
     meter_phases(rate).into_iter().map(Phase::new).collect()

@@ -4,7 +4,7 @@
 //! before the costly points are read.
 
 use crate::measure::interpolation::{
-    bs1770_phases, kaiser_phases, read_centres, read_phases, Phase, DETECT_DELAY, TAPS,
+    grid_phases, read_centres, read_in_blocks, read_phases, Phase, DETECT_DELAY, TAPS,
 };
 use crate::{AudioError, BlockSink};
 
@@ -56,15 +56,7 @@ impl InterSampleOvers {
     /// A counter for a signal at `rate` whose strict true peak is
     /// `true_peak_db` (the bound needs the signal's highest value).
     pub fn new(rate: u32, true_peak_db: f64) -> Self {
-        let (quarters, eighths): (Vec<_>, Vec<_>) = kaiser_phases(OVERSAMPLE)
-            .into_iter()
-            .partition(|(p, _)| p % 2 == 0);
-        let quarters: Vec<Phase> = quarters
-            .into_iter()
-            .map(|(_, phase)| phase)
-            .chain(bs1770_phases(rate))
-            .collect();
-        let eighths: Vec<Phase> = eighths.into_iter().map(|(_, phase)| phase).collect();
+        let (quarters, eighths) = grid_phases(OVERSAMPLE, 4, rate);
         let gain = quarters
             .iter()
             .chain(&eighths)
@@ -93,13 +85,11 @@ impl InterSampleOvers {
 
     fn read(&mut self, left: &[f32], right: &[f32]) {
         for (channel, samples) in [left, right].into_iter().enumerate() {
-            for block in samples.chunks(BLOCK) {
-                let mut history = std::mem::take(&mut self.history[channel]);
-                history.extend_from_slice(block);
-                self.count += self.count_block(&history, block.len());
-                history.drain(..block.len());
-                self.history[channel] = history;
-            }
+            let mut history = std::mem::take(&mut self.history[channel]);
+            read_in_blocks(&mut history, samples, BLOCK, |history, frames| {
+                self.count += self.count_block(history, frames)
+            });
+            self.history[channel] = history;
         }
     }
 

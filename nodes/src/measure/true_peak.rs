@@ -6,7 +6,7 @@
 //! ceiling verified with it holds on every meter users check with.
 
 use crate::measure::interpolation::{
-    bs1770_phases, kaiser_phases, read_centres, read_phases, Phase, DETECT_DELAY, TAPS,
+    grid_phases, read_centres, read_in_blocks, read_phases, Phase, DETECT_DELAY, TAPS,
 };
 use crate::{AudioError, BlockSink};
 
@@ -50,16 +50,10 @@ pub struct TruePeakMeter {
 
 impl TruePeakMeter {
     pub fn new(rate: u32) -> Self {
-        let (quarters, others): (Vec<_>, Vec<_>) = kaiser_phases(OVERSAMPLE)
-            .into_iter()
-            .partition(|(p, _)| p % (OVERSAMPLE / 4) == 0);
+        let (cheap, refine) = grid_phases(OVERSAMPLE, 4, rate);
         TruePeakMeter {
-            cheap: quarters
-                .into_iter()
-                .map(|(_, phase)| phase)
-                .chain(bs1770_phases(rate))
-                .collect(),
-            refine: others.into_iter().map(|(_, phase)| phase).collect(),
+            cheap,
+            refine,
             history: [vec![0.0; TAPS], vec![0.0; TAPS]],
             readings: Vec::with_capacity(BLOCK),
             peaks: [0.0; 2],
@@ -82,15 +76,12 @@ impl TruePeakMeter {
     }
 
     fn read(&mut self, left: &[f32], right: &[f32]) {
-        for channel in 0..2 {
-            let samples = [left, right][channel];
-            for block in samples.chunks(BLOCK) {
-                let mut history = std::mem::take(&mut self.history[channel]);
-                history.extend_from_slice(block);
-                self.read_block(channel, &history, block.len());
-                history.drain(..block.len());
-                self.history[channel] = history;
-            }
+        for (channel, samples) in [left, right].into_iter().enumerate() {
+            let mut history = std::mem::take(&mut self.history[channel]);
+            read_in_blocks(&mut history, samples, BLOCK, |history, frames| {
+                self.read_block(channel, history, frames)
+            });
+            self.history[channel] = history;
         }
     }
 
