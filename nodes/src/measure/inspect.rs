@@ -12,12 +12,12 @@ use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::blocks::{self, BlockMeter};
-use crate::measure::InterSampleOvers;
+use crate::measure::{lanes, InterSampleOvers};
 use crate::{AudioError, BlockSink, LoudnessBlocks, TruePeakMeter};
 
 /// Changes whenever an inspection's figures change; part of the key of
 /// every report step that inspects a file.
-pub const INSPECTOR_VERSION: u32 = 9;
+pub const INSPECTOR_VERSION: u32 = 10;
 
 /// Points of each spectrum transform (Hann window, half overlap): 5.9 Hz
 /// bins at 48 kHz, fine enough for 1/6-octave bands down to 20 Hz.
@@ -600,61 +600,6 @@ impl BlockSink for Inspector {
         }
         self.frames += left.len() as u64;
         Ok(())
-    }
-}
-
-/// Sums and maxima over a block in lanes: each lane waits only on its own
-/// last addition, where one running sum waits on every one before it.
-mod lanes {
-    const LANES: usize = 8;
-
-    /// The sum of `samples`, in double precision.
-    pub fn sum(samples: &[f32]) -> f64 {
-        let mut sums = [0.0f64; LANES];
-        let chunks = samples.chunks_exact(LANES);
-        let rest: f64 = chunks.remainder().iter().map(|x| *x as f64).sum();
-        for chunk in chunks {
-            for (sum, x) in sums.iter_mut().zip(chunk) {
-                *sum += *x as f64;
-            }
-        }
-        sums.iter().sum::<f64>() + rest
-    }
-
-    /// Σ l·r, Σ l² and Σ r², in double precision.
-    pub fn products(left: &[f32], right: &[f32]) -> [f64; 3] {
-        let mut sums = [[0.0f64; LANES]; 3];
-        let (l, r) = (left.chunks_exact(LANES), right.chunks_exact(LANES));
-        let mut rest = [0.0f64; 3];
-        for (x, y) in l.remainder().iter().zip(r.remainder()) {
-            let (x, y) = (*x as f64, *y as f64);
-            rest = [rest[0] + x * y, rest[1] + x * x, rest[2] + y * y];
-        }
-        for (a, b) in l.zip(r) {
-            for i in 0..LANES {
-                let (x, y) = (a[i] as f64, b[i] as f64);
-                sums[0][i] += x * y;
-                sums[1][i] += x * x;
-                sums[2][i] += y * y;
-            }
-        }
-        std::array::from_fn(|k| sums[k].iter().sum::<f64>() + rest[k])
-    }
-
-    /// The highest magnitude in `samples` (0 for none).
-    pub fn peak(samples: &[f32]) -> f32 {
-        let mut peaks = [0.0f32; LANES];
-        let chunks = samples.chunks_exact(LANES);
-        let rest = chunks
-            .remainder()
-            .iter()
-            .fold(0.0f32, |m, x| m.max(x.abs()));
-        for chunk in chunks {
-            for (peak, x) in peaks.iter_mut().zip(chunk) {
-                *peak = peak.max(x.abs());
-            }
-        }
-        peaks.iter().fold(rest, |m, p| m.max(*p))
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::inspect::SpectrumAccumulator;
+use super::lanes;
 use crate::block::read_full;
 use crate::{gain_to_db, AudioError, BlockSink, DecodedFile, Inspector, Spectrum, StereoBuffer};
 
@@ -87,8 +88,8 @@ pub fn codec_difference(
             out.extend_from_slice(&coded[both..n]);
             out.extend(clean[both..m].iter().map(|y| -y));
             out.resize(len, 0.0);
-            difference_power += power(out);
-            signal_power += power(&clean[..m]);
+            difference_power += lanes::squares(out);
+            signal_power += lanes::squares(&clean[..m]);
         }
         spectrum.write(&difference[0], &difference[1]);
         if let Some((start, length)) = window {
@@ -114,20 +115,6 @@ pub fn codec_difference(
     Ok(Some((measured, written)))
 }
 
-/// The sum of squares, in f64 lanes the compiler vectorises.
-fn power(samples: &[f32]) -> f64 {
-    let mut lanes = [0.0f64; 4];
-    let chunks = samples.chunks_exact(4);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (lane, x) in lanes.iter_mut().zip(chunk) {
-            *lane += (*x as f64) * (*x as f64);
-        }
-    }
-    let tail: f64 = rest.iter().map(|x| (*x as f64) * (*x as f64)).sum();
-    lanes.iter().sum::<f64>() + tail
-}
-
 /// Writes the excerpt as 16-bit stereo WAV (every browser plays it),
 /// raised so its peak sits at −1 dBFS.
 fn write_excerpt(
@@ -135,11 +122,7 @@ fn write_excerpt(
     rate: u32,
     kept: &[Vec<f32>; 2],
 ) -> Result<ExcerptWritten, AudioError> {
-    let peak = kept
-        .iter()
-        .flat_map(|channel| channel.chunks(8))
-        .map(|chunk| chunk.iter().fold(0.0f32, |p, s| p.max(s.abs())))
-        .fold(0.0f32, f32::max);
+    let peak = lanes::peak(&kept[0]).max(lanes::peak(&kept[1]));
     let gain_db = if peak > 0.0 {
         -1.0 - gain_to_db(peak as f64)
     } else {

@@ -7,6 +7,7 @@ pub mod blocks;
 mod gating;
 mod inspect;
 pub(crate) mod interpolation;
+mod lanes;
 mod lossy;
 pub(crate) mod meter;
 mod overs;
