@@ -58,7 +58,7 @@ pub struct DecodedFile {
     /// The frame count the container declares exactly, to tell a truncated
     /// file (an interrupted copy) from a whole one.
     declared: Option<u64>,
-    /// Frames decoded so far, to say where a bad sample sits.
+    /// Frames delivered so far, to say where a bad sample sits.
     decoded: u64,
     /// A WAV file's samples, read without the decoder.
     wav: Option<wav::WavData>,
@@ -411,17 +411,6 @@ impl DecodedFile {
             };
             buffer.copy_planar_ref(decoded);
             self.pending_pos = 0;
-            // A float file can hold NaN or infinities: no level, no
-            // loudness, no dither can be computed from them.
-            let frames = buffer.samples().len() / spec.channels.count().max(1);
-            if let Some(at) = buffer.samples().iter().position(|x| !x.is_finite()) {
-                return Err(AudioError::NotFinite {
-                    path: self.path.clone(),
-                    frame: self.decoded + (at % frames.max(1)) as u64,
-                    rate: self.info.sample_rate,
-                });
-            }
-            self.decoded += frames as u64;
             if !buffer.samples().is_empty() {
                 return Ok(true);
             }
@@ -464,11 +453,9 @@ impl DecodedFile {
     }
 
     /// A float file can hold NaN or infinities: no level, no loudness, no
-    /// dither can be computed from them.
+    /// dither can be computed from them. Every frame delivered is checked,
+    /// however it was decoded.
     fn check_finite(&self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
-        if !self.info.float {
-            return Ok(());
-        }
         let bad = |samples: &[f32]| samples.iter().position(|x| !x.is_finite());
         match bad(left).into_iter().chain(bad(right)).min() {
             Some(at) => Err(AudioError::NotFinite {
@@ -499,12 +486,12 @@ impl BlockSource for DecodedFile {
             Some(wav) => {
                 let written = wav.read(&self.path, left, right)?;
                 self.finished = written < want;
-                self.check_finite(&left[..written], &right[..written])?;
-                self.decoded += written as u64;
                 written
             }
             None => self.read_decoded(left, right)?,
         };
+        self.check_finite(&left[..written], &right[..written])?;
+        self.decoded += written as u64;
         if let Some(remaining) = &mut self.remaining {
             *remaining -= written as u64;
             if let (true, Some(declared)) = (self.finished && written < want, self.declared) {

@@ -349,7 +349,8 @@ mod tests {
         );
     }
 
-    /// A NaN in a float file is an error that says which frame.
+    /// A NaN in a float file is an error that says which frame, read
+    /// straight or through symphonia's decoder.
     #[test]
     fn a_nan_is_found_at_its_frame() {
         let dir = tempfile::tempdir().unwrap();
@@ -360,12 +361,17 @@ mod tests {
         let at = data + (2345 * 2 + 1) * 4;
         bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
-        let mut file = DecodedFile::open(&path).unwrap();
-        assert!(file.wav.is_some());
-        let error = crate::copy_source(&mut file, &mut crate::block::Discard).unwrap_err();
-        assert!(
-            matches!(error, AudioError::NotFinite { frame: 2345, .. }),
-            "{error}"
-        );
+        for direct in [true, false] {
+            let mut file = DecodedFile::open(&path).unwrap();
+            assert!(file.wav.is_some());
+            if !direct {
+                file.wav = None;
+            }
+            let error = crate::copy_source(&mut file, &mut crate::block::Discard).unwrap_err();
+            assert!(
+                matches!(error, AudioError::NotFinite { frame: 2345, .. }),
+                "read directly {direct}: {error}"
+            );
+        }
     }
 }
