@@ -653,6 +653,79 @@ fn mp3_refuses_what_it_cannot_carry() {
     }
 }
 
+/// The quality field of the info frame LAME writes first (after the ID3
+/// tag): 100 − 10 × its VBR level − its `-q`.
+fn lame_info_quality(bytes: &[u8]) -> i64 {
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"Info" || w == b"Xing")
+        .expect("an info frame");
+    let word = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    let flags = word(at + 4);
+    assert!(flags & 8 != 0, "the info frame carries its quality");
+    let skipped: usize = [(1, 4), (2, 4), (4, 100)]
+        .iter()
+        .filter(|(flag, _)| flags & flag != 0)
+        .map(|(_, size)| size)
+        .sum();
+    word(at + 8 + skipped) as i64
+}
+
+#[test]
+fn lame_q_reaches_lame_and_the_manifest_records_each_mp3s_settings() {
+    let project = project();
+    let text = std::fs::read_to_string(project.path("bounce.kdl")).unwrap()
+        + r#"deliverable "mp3q0" { master "r128"; format "mp3" lame-q=0; path "{deliverable}/{track}.{ext}"; }
+"#;
+    project.write("bounce.kdl", &text);
+    project.build_ok(&["mp3", "mp3v", "mp3q0"]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.path("out/f/manifest.json")).unwrap())
+            .unwrap();
+    let codec = |deliverable: &str| {
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["deliverable"] == deliverable)
+            .map(|f| f["codec"].clone())
+            .unwrap()
+    };
+    // LAME's own default search unless the project sets one.
+    assert_eq!(codec("mp3"), "LAME 3.100 -b 320 -q 3");
+    assert_eq!(codec("mp3v"), "LAME 3.100 -V 2 -q 3");
+    assert_eq!(codec("mp3q0"), "LAME 3.100 -b 320 -q 0");
+    // LAME itself says so in the delivered files' info frames, and the
+    // slower search encodes other bytes.
+    let default = std::fs::read(project.path("out/f/mp3/1.mp3")).unwrap();
+    let slow = std::fs::read(project.path("out/f/mp3q0/1.mp3")).unwrap();
+    assert_eq!(lame_info_quality(&slow) - lame_info_quality(&default), 3);
+    assert_ne!(default, slow);
+    let decoded = analyze(&project, "out/f/mp3q0/1.mp3");
+    assert!(decoded["true_peak"].as_f64().unwrap() <= -1.0, "{decoded}");
+    assert!(
+        (decoded["integrated"].as_f64().unwrap() + 23.0).abs() <= 0.1,
+        "{decoded}"
+    );
+    // A PCM format has no LAME to search with; the scale stops at 9.
+    for (broken, expected) in [
+        (
+            text.replace(
+                r#"format "wav" bits=24;"#,
+                r#"format "wav" bits=24 lame-q=2;"#,
+            ),
+            "`lame-q` applies to MP3 only",
+        ),
+        (text.replace("lame-q=0", "lame-q=10"), "10 is out of range"),
+    ] {
+        project.write("bounce.kdl", &broken);
+        let output = project.run(&["check"]);
+        assert_eq!(output.status.code(), Some(2), "{expected}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}
+
 #[test]
 fn album_replay_gain_measures_the_album_as_one_programme() {
     let project = TestProject::new();

@@ -46,6 +46,9 @@ pub struct ManifestFile {
     pub sample_rate: u32,
     pub bits: Option<u16>,
     pub float: bool,
+    /// A lossy codec's settings: `LAME 3.100 -b 320 -q 3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
     pub integrated_loudness: Option<f64>,
     pub loudness_range: Option<f64>,
     pub true_peak: Option<f64>,

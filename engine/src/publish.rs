@@ -162,6 +162,7 @@ fn manifest_file(planned: &PlannedOutput, output: &StepOutput) -> ManifestFile {
         sample_rate: output.info.sample_rate,
         bits: output.info.bits,
         float: output.info.float,
+        codec: planned.codec.clone(),
         integrated_loudness: measured.integrated,
         loudness_range: measured.range,
         true_peak: measured.true_peak,

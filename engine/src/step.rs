@@ -194,7 +194,7 @@ pub enum Action {
     CodecDifference,
     /// The encoded lossless file (the input) encoded with `codec`, for
     /// the report to measure what the codec would change.
-    Preview { codec: bounce_nodes::Mp3Mode },
+    Preview { codec: bounce_nodes::Mp3Settings },
     /// The encoded file (first input) with tags; the second input is the
     /// deliverable's album ReplayGain step.
     Tag {
@@ -231,7 +231,7 @@ pub enum Action {
         rate: u32,
         dither: Dither,
         /// For MP3s: the bitrate or VBR quality.
-        mp3: Option<bounce_nodes::Mp3Mode>,
+        mp3: Option<bounce_nodes::Mp3Settings>,
         /// The ceiling the delivered file must keep, dBTP.
         ceiling: Option<f64>,
         /// The master had a loudness target: a resampled file must keep the

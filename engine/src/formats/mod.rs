@@ -29,7 +29,7 @@ formats! {
     cd::Cd,
 }
 
-use bounce_nodes::{Container, Mp3Mode};
+use bounce_nodes::{Container, Mp3Mode, Mp3Settings, DEFAULT_MP3_SEARCH};
 
 /// The format written `name` in a project.
 pub fn by_name(name: &str) -> Option<&'static dyn Format> {
@@ -49,7 +49,7 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Properties of a `format` node that some format reads for its codec
-/// (`bitrate=`, `quality=`), each once.
+/// (`bitrate=`, `quality=`, `lame-q=`), each once.
 pub fn codec_properties() -> Vec<&'static str> {
     let mut all: Vec<&'static str> = Vec::new();
     for name in FORMATS.iter().flat_map(|f| f.codec_properties()) {
@@ -69,6 +69,8 @@ pub struct Asked {
     pub rate: Option<u32>,
     pub bitrate: Option<f64>,
     pub quality: Option<f64>,
+    /// LAME's `-q` (`lame-q=`).
+    pub search: Option<f64>,
 }
 
 /// A property a format cannot take, and what to write instead.
@@ -97,7 +99,7 @@ pub struct Settled {
     /// `None`: the format's [`Format::default_rate`].
     pub rate: Option<u32>,
     /// A lossy codec's settings.
-    pub codec: Option<Mp3Mode>,
+    pub codec: Option<Mp3Settings>,
 }
 
 /// Depth when a PCM deliverable names none.
@@ -210,8 +212,8 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 #[derive(Clone, Copy)]
 pub struct FileFormat {
     pub kind: &'static dyn Format,
-    /// How an MP3 spends its bits; `None` for PCM.
-    pub codec: Option<Mp3Mode>,
+    /// How an MP3 is encoded; `None` for PCM.
+    pub codec: Option<Mp3Settings>,
 }
 
 impl FileFormat {
@@ -219,12 +221,19 @@ impl FileFormat {
         self.kind.name()
     }
 
-    /// The format and its codec's settings in a name: `mp3-320`, `mp3-v2`.
+    /// The format and its codec's settings in a name: `mp3-320`, `mp3-v2`,
+    /// `mp3-320-q2` (a search other than LAME's default).
     pub fn slug(&self) -> String {
-        match self.codec {
-            Some(Mp3Mode::Cbr(kbps)) => format!("{}-{kbps}", self.name()),
-            Some(Mp3Mode::Vbr(quality)) => format!("{}-v{quality}", self.name()),
-            None => self.name().to_string(),
+        let Some(codec) = self.codec else {
+            return self.name().to_string();
+        };
+        let mode = match codec.mode {
+            Mp3Mode::Cbr(kbps) => format!("{}-{kbps}", self.name()),
+            Mp3Mode::Vbr(quality) => format!("{}-v{quality}", self.name()),
+        };
+        match codec.search {
+            DEFAULT_MP3_SEARCH => mode,
+            search => format!("{mode}-q{search}"),
         }
     }
 
@@ -236,8 +245,8 @@ impl FileFormat {
         self.kind.container()
     }
 
-    /// How the MP3 spends its bits, for MP3s.
-    pub fn mp3(&self) -> Option<Mp3Mode> {
+    /// How the MP3 is encoded, for MP3s.
+    pub fn mp3(&self) -> Option<Mp3Settings> {
         self.codec
     }
 }

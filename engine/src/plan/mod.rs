@@ -43,6 +43,8 @@ pub struct PlannedOutput {
     pub track: Option<u32>,
     pub path: PathBuf,
     pub isrc: Option<String>,
+    /// A lossy codec's settings in its own words, for the manifest.
+    pub codec: Option<String>,
 }
 
 impl Plan {
@@ -463,6 +465,7 @@ fn plan_cd(
             track: None,
             path,
             isrc: None,
+            codec: None,
         });
     }
 }
@@ -682,7 +685,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 .format
                 .mp3()
                 .filter(|_| ceiling.is_some())
-                .map(bounce_nodes::Mp3Mode::overshoot_db);
+                .map(bounce_nodes::Mp3Settings::overshoot_db);
             let resampled = rate != project.release.sample_rate;
             if resampled || codec_room.is_some() {
                 // One resampling and detection of a master at a rate, for
@@ -748,6 +751,10 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 track: Some(number),
                 path,
                 isrc: track.isrc.clone(),
+                codec: deliverable
+                    .format
+                    .mp3()
+                    .map(bounce_nodes::Mp3Settings::describe),
             });
         }
         if deliverable.format.kind.disc_image() {
@@ -847,6 +854,10 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                     track: Some(number),
                     path,
                     isrc: None,
+                    codec: deliverable
+                        .format
+                        .mp3()
+                        .map(bounce_nodes::Mp3Settings::describe),
                 });
             }
         }

@@ -342,6 +342,7 @@ pub(super) fn read_format(
         rate: None,
         bitrate: child.optional_number_prop(diags, "bitrate", Range::integer(8.0, 640.0)),
         quality: child.optional_number_prop(diags, "quality", Range::integer(0.0, 9.0)),
+        search: child.optional_number_prop(diags, "lame-q", Range::integer(0.0, 9.0)),
     };
     if let Some(r) = child.optional_number_prop(diags, "rate", Range::integer(1.0, 768000.0)) {
         if SAMPLE_RATES.contains(&(r as u32)) {

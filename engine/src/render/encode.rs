@@ -4,8 +4,8 @@
 
 use bounce_cache::Hash;
 use bounce_nodes::{
-    render_limited, AudioError, BlockSink, BlockSource, Dither, LimiterSettings, Mp3Mode, Mp3Sink,
-    Overs, PcmFormat, PcmSink, Precision, Resampled, Scaled, Written,
+    render_limited, AudioError, BlockSink, BlockSource, Dither, LimiterSettings, Mp3Settings,
+    Mp3Sink, Overs, PcmFormat, PcmSink, Precision, Resampled, Scaled, Written,
 };
 
 use super::{open_blob, Input, OutputInfo, Renderer, StepOutput};
@@ -151,7 +151,7 @@ pub(super) fn check_spec(
 pub struct FileSpec {
     pub format: PcmFormat,
     pub dither: Dither,
-    pub mp3: Option<Mp3Mode>,
+    pub mp3: Option<Mp3Settings>,
 }
 
 impl FileSpec {

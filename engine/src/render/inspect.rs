@@ -49,7 +49,7 @@ impl Renderer<'_> {
         &self,
         step: &Step,
         file: &Input,
-        codec: bounce_nodes::Mp3Mode,
+        codec: bounce_nodes::Mp3Settings,
     ) -> Result<StepOutput, BuildError> {
         let audio = Self::audio(step);
         let mut source = bounce_nodes::DecodedFile::open(&self.cache.blob_path(&file.output.hash))
