@@ -26,6 +26,7 @@ mod sources;
 mod tags;
 mod target;
 mod units;
+mod vector_math;
 
 pub use block::{copy_source, BlockSink, BlockSource, StereoBuffer, BLOCK_FRAMES};
 pub use cd::{

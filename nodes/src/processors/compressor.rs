@@ -23,7 +23,8 @@ pub const KIND: Kind = Kind {
         Param::property("makeup", "a makeup gain", "dB", 0.0, -24.0, 24.0),
     ],
     other_props: &["detect", "link"],
-    version: 1,
+    // 2: levels and gains taken a block at a time in vectors.
+    version: 2,
     build: None,
     in_chain: true,
     example: "compress threshold=-18 ratio=4 attack=10 release=120",
@@ -112,7 +113,53 @@ const RMS_WINDOW_SECONDS: f64 = 0.010;
 /// The quietest level the detector considers, to keep logs finite.
 const FLOOR_DB: f64 = -200.0;
 
-/// The detector and ballistics of one gain path.
+/// The static curve as the reduction it asks at each level, in a form
+/// whose branches are selects, so a block of levels runs in vectors.
+#[derive(Clone, Copy)]
+struct Knee {
+    threshold: f64,
+    /// 1 − 1/ratio: the share of the level over the threshold taken off.
+    slope: f64,
+    half_width: f64,
+    /// 1 / (2 × width), 0 for a hard knee.
+    inverse_double_width: f64,
+}
+
+impl Knee {
+    fn of(params: &CompressorParams) -> Self {
+        Knee {
+            threshold: params.threshold,
+            slope: 1.0 - 1.0 / params.ratio,
+            half_width: params.knee / 2.0,
+            inverse_double_width: if params.knee > 0.0 {
+                1.0 / (2.0 * params.knee)
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// `level − curve(level)`, dB (see [`CompressorParams::curve`]).
+    #[inline(always)]
+    fn reduction(&self, level: f64) -> f64 {
+        let over = level - self.threshold;
+        let into_knee = over + self.half_width;
+        let in_knee = over.abs() <= self.half_width && self.inverse_double_width > 0.0;
+        let reduction = if in_knee {
+            into_knee * into_knee * self.inverse_double_width
+        } else {
+            over
+        };
+        if over < -self.half_width {
+            0.0
+        } else {
+            self.slope * reduction
+        }
+    }
+}
+
+/// The ballistics of one gain path: what it holds between blocks.
+#[derive(Default)]
 struct Sidechain {
     mean_square: f64,
     /// Smoothed gain reduction, dB (≥ 0).
@@ -127,9 +174,13 @@ pub struct Compressor {
     rms_coef: f64,
     makeup: f64,
     /// Detector values (magnitude or mean square) certainly under the
-    /// knee, where the curve wants no reduction: no logarithm needed.
+    /// knee, where the curve wants no reduction.
     quiet_below: f64,
+    knee: Knee,
     sidechains: [Sidechain; 2],
+    /// One block's detector values, then reductions, then gains, per
+    /// gain path.
+    scratch: [Vec<f64>; 2],
 }
 
 /// A reduction this small (dB) is no reduction: its gain differs from 1
@@ -147,10 +198,6 @@ fn coefficient(seconds: f64, rate: f64) -> f64 {
 impl Compressor {
     pub fn new(params: CompressorParams, rate: u32) -> Self {
         let rate = rate as f64;
-        let sidechain = || Sidechain {
-            mean_square: 0.0,
-            reduction: 0.0,
-        };
         Compressor {
             params,
             attack_coef: coefficient(params.attack / 1000.0, rate),
@@ -166,67 +213,135 @@ impl Compressor {
                 // A hair lower, so rounding never moves a level across.
                 10f64.powf(knee_start / per_db) * (1.0 - 1e-9)
             },
-            sidechains: [sidechain(), sidechain()],
+            knee: Knee::of(&params),
+            sidechains: Default::default(),
+            scratch: Default::default(),
         }
     }
 
-    /// Feeds one detector value (a magnitude for peak, a square for RMS)
-    /// and returns the linear gain to apply.
-    fn gain(&mut self, which: usize, value: f64) -> f64 {
+    /// Turns one path's detector values (magnitudes for peak, squares for
+    /// RMS) into the linear gains to apply, in place, in the widest vectors
+    /// the CPU has: each value on its own, so every width gives the same
+    /// bits (a test holds the paths to it).
+    fn gains(&mut self, which: usize, values: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F, checked just above.
+                #[allow(unsafe_code)]
+                unsafe {
+                    self.gains_avx512(which, values)
+                };
+                return;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, checked just above.
+                #[allow(unsafe_code)]
+                unsafe {
+                    self.gains_avx2(which, values)
+                };
+                return;
+            }
+        }
+        self.gains_portable(which, values);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn gains_avx2(&mut self, which: usize, values: &mut [f64]) {
+        self.gains_portable(which, values);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn gains_avx512(&mut self, which: usize, values: &mut [f64]) {
+        self.gains_portable(which, values);
+    }
+
+    /// The level and the gain are taken for the whole block in loops that
+    /// vectorise; only the smoothing runs frame after frame.
+    #[inline(always)]
+    fn gains_portable(&mut self, which: usize, values: &mut [f64]) {
         let params = self.params;
         let side = &mut self.sidechains[which];
-        let detected = match params.detect {
-            Detect::Peak => value,
+        let (per_db, floor) = match params.detect {
+            Detect::Peak => (20.0, 1e-10),
             Detect::Rms => {
-                side.mean_square = self.rms_coef * side.mean_square + (1.0 - self.rms_coef) * value;
-                side.mean_square
+                let coef = self.rms_coef;
+                for v in values.iter_mut() {
+                    side.mean_square = coef * side.mean_square + (1.0 - coef) * *v;
+                    *v = side.mean_square;
+                }
+                (10.0, 1e-20)
             }
         };
-        let wanted = if detected < self.quiet_below {
-            0.0
-        } else {
-            let level = match params.detect {
-                Detect::Peak => 20.0 * detected.max(1e-10).log10(),
-                Detect::Rms => 10.0 * detected.max(1e-20).log10(),
-            }
-            .max(FLOOR_DB);
-            level - params.curve(level)
-        };
-        let coef = if wanted > side.reduction {
-            self.attack_coef
-        } else {
-            self.release_coef
-        };
-        side.reduction = coef * side.reduction + (1.0 - coef) * wanted;
-        if side.reduction < NO_REDUCTION_DB {
-            return self.makeup;
+        // What the curve wants taken off: nothing under the knee.
+        let (quiet_below, nepers_to_db) = (self.quiet_below, per_db / std::f64::consts::LN_10);
+        let knee = self.knee;
+        for v in values.iter_mut() {
+            let level = (nepers_to_db * crate::vector_math::ln(v.max(floor))).max(FLOOR_DB);
+            let wanted = knee.reduction(level);
+            *v = if *v < quiet_below { 0.0 } else { wanted };
         }
-        crate::db_to_gain(-side.reduction) * self.makeup
+        let (attack, release) = (self.attack_coef, self.release_coef);
+        let mut reduction = side.reduction;
+        for v in values.iter_mut() {
+            let coef = if *v > reduction { attack } else { release };
+            reduction = coef * reduction + (1.0 - coef) * *v;
+            *v = reduction;
+        }
+        side.reduction = reduction;
+        const NEPERS_PER_DB: f64 = std::f64::consts::LN_10 / 20.0;
+        let makeup = self.makeup;
+        for v in values.iter_mut() {
+            let gain = crate::vector_math::exp(-*v * NEPERS_PER_DB) * makeup;
+            *v = if *v < NO_REDUCTION_DB { makeup } else { gain };
+        }
     }
 }
 
 impl Processor for Compressor {
     fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
         let rms = self.params.detect == Detect::Rms;
-        let detector = |x: f64| if rms { x * x } else { x.abs() };
-        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            let (lf, rf) = (*l as f64, *r as f64);
-            if self.params.link {
-                let value = if rms {
-                    (detector(lf) + detector(rf)) / 2.0
-                } else {
-                    detector(lf).max(detector(rf))
-                };
-                let gain = self.gain(0, value);
-                *l = (lf * gain) as f32;
-                *r = (rf * gain) as f32;
+        let detector = |x: f32| {
+            let x = x as f64;
+            if rms {
+                x * x
             } else {
-                let gl = self.gain(0, detector(lf));
-                let gr = self.gain(1, detector(rf));
-                *l = (lf * gl) as f32;
-                *r = (rf * gr) as f32;
+                x.abs()
+            }
+        };
+        let [first, second] = std::mem::take(&mut self.scratch);
+        let (mut first, mut second) = (first, second);
+        first.clear();
+        if self.params.link {
+            first.extend(left.iter().zip(right.iter()).map(|(l, r)| {
+                let (l, r) = (detector(*l), detector(*r));
+                if rms {
+                    (l + r) / 2.0
+                } else {
+                    l.max(r)
+                }
+            }));
+            self.gains(0, &mut first);
+            for ((l, r), gain) in left.iter_mut().zip(right.iter_mut()).zip(&first) {
+                *l = (*l as f64 * gain) as f32;
+                *r = (*r as f64 * gain) as f32;
+            }
+        } else {
+            second.clear();
+            first.extend(left.iter().map(|x| detector(*x)));
+            second.extend(right.iter().map(|x| detector(*x)));
+            self.gains(0, &mut first);
+            self.gains(1, &mut second);
+            for (x, gain) in left.iter_mut().zip(&first) {
+                *x = (*x as f64 * gain) as f32;
+            }
+            for (x, gain) in right.iter_mut().zip(&second) {
+                *x = (*x as f64 * gain) as f32;
             }
         }
+        self.scratch = [first, second];
     }
 }
 
@@ -272,6 +387,62 @@ mod tests {
     fn rms_db(signal: &[f32]) -> f64 {
         let ms = signal.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / signal.len() as f64;
         10.0 * ms.log10()
+    }
+
+    /// The vector paths (AVX-512 or AVX2 where the CPU has them) give the
+    /// portable path's bits, over levels that cross the knee both ways.
+    #[test]
+    fn every_vector_width_gives_the_same_gains() {
+        for detect in [Detect::Peak, Detect::Rms] {
+            let params = CompressorParams {
+                threshold: -24.0,
+                ratio: 3.0,
+                knee: 6.0,
+                attack: 1.0,
+                release: 30.0,
+                makeup: 2.0,
+                detect,
+                link: true,
+            };
+            let values: Vec<f64> = (0..4099)
+                .map(|i| {
+                    let swell = 0.5 + 0.5 * (i as f64 * 0.003).sin();
+                    swell * (i as f64 * 0.37).sin().abs() + 1e-12
+                })
+                .collect();
+            let (mut dispatched, mut portable) = (values.clone(), values);
+            Compressor::new(params, 48000).gains(0, &mut dispatched);
+            Compressor::new(params, 48000).gains_portable(0, &mut portable);
+            assert!(dispatched.iter().any(|g| *g < 0.9 * 2.0), "it compresses");
+            let same = dispatched
+                .iter()
+                .zip(&portable)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{detect:?}: the paths differ");
+        }
+    }
+
+    #[test]
+    fn the_knee_in_selects_asks_what_the_static_curve_asks() {
+        for (threshold, ratio, knee) in [(-20.0, 4.0, 0.0), (-18.0, 1.5, 6.0), (-30.0, 100.0, 24.0)] {
+            let params = CompressorParams {
+                threshold,
+                ratio,
+                knee,
+                ..CompressorParams::default()
+            };
+            let shape = Knee::of(&params);
+            let mut level = -200.0;
+            while level < 20.0 {
+                let want = level - params.curve(level);
+                let got = shape.reduction(level);
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "{params:?} at {level} dB: {got} against {want}"
+                );
+                level += 0.0625;
+            }
+        }
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub const KIND: Kind = Kind {
     summary: "splits at its crossover frequencies (rising, under 0.9 of Nyquist) into Linkwitz-Riley 4th-order bands that sum flat, one more band than crossovers, each compressed: a `band` takes `compress`'s properties and `gain=` (dB, -60 to 24)",
     params: &[],
     other_props: &[],
-    version: 1,
+    // 2: the bands' compressors take levels and gains in vectors.
+    version: 2,
     build: None,
     in_chain: true,
     example: "multiband 200 2500 {\n    band threshold=-20 ratio=2 attack=30 release=200\n    band threshold=-18 ratio=1.5\n    band threshold=-16 ratio=2 gain=-0.5\n}",
