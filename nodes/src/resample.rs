@@ -1,8 +1,7 @@
 //! Sample-rate conversion with rubato's synchronous FFT resampler: each
 //! chunk is transformed, cut off under the lower Nyquist frequency by a
-//! Blackman-Harris²-windowed sinc as long as the chunk (about a thousand
-//! taps, so its passband reaches 0.99 of Nyquist), and transformed back
-//! at the new rate. Its cost per frame grows with the logarithm of the
+//! Blackman-Harris²-windowed sinc as long as the chunk, and transformed
+//! back at the new rate. Its cost per frame grows with the logarithm of the
 //! filter's length, where a sinc interpolator's grows with the length.
 
 use rubato::{FftFixedIn, Resampler};
@@ -12,23 +11,31 @@ use crate::{AudioError, BlockSource, BLOCK_FRAMES};
 
 /// Changes whenever the resampler's output changes; part of every cache key
 /// of a step that resamples.
-pub const RESAMPLER_VERSION: u32 = 3;
+pub const RESAMPLER_VERSION: u32 = 4;
 
-/// About how many input frames each transform takes.
-const CHUNK: usize = 1024;
+/// The least length of the transform at the lower rate, which is the
+/// length of the sinc there. rubato fits the sinc's cutoff to its length,
+/// so the transition band ends at the lower Nyquist frequency: 280 points
+/// put the cutoff at 0.95 of it (21 kHz at 44.1 kHz), as the 256-tap sinc
+/// before did. A longer sinc keeps more of 21-22 kHz, which LAME's 20.5
+/// kHz lowpass then takes out of an MP3: its decoded loudness falls and
+/// its peaks move further from the limited file's.
+const LOWER_RATE_POINTS: usize = 280;
 /// Zero chunks after the input ends; more than the filter's delay needs.
 const MAX_FLUSHES: usize = 4;
 
 /// The input frames of one transform: an even number of the smallest
 /// whole periods of both rates (160 frames of 48 kHz to 147 of 44.1 kHz),
-/// near [`CHUNK`]. rubato's FFT resampler centres its sinc on tap n / 2 of
-/// as many taps as the chunk has frames, and says its delay is half the
-/// output chunk: the two agree, and fall on whole samples, only when the
-/// chunk is an even number of periods, so the delay dropped is exactly the
-/// filter's.
+/// at least [`LOWER_RATE_POINTS`] at the lower rate. rubato centres its
+/// sinc on tap n / 2 of as many taps as the chunk has frames, and says its
+/// delay is half the output chunk: the two agree, and fall on whole
+/// samples, only when the chunk is an even number of periods, so the delay
+/// dropped is exactly the filter's.
 fn chunk_frames(from: u32, to: u32) -> usize {
-    let period = (from / gcd(from, to)) as usize;
-    2 * CHUNK.div_ceil(2 * period) * period
+    let divisor = gcd(from, to);
+    let (period_in, period_out) = ((from / divisor) as usize, (to / divisor) as usize);
+    let periods = 2 * LOWER_RATE_POINTS.div_ceil(2 * period_in.min(period_out));
+    periods * period_in
 }
 
 fn gcd(a: u32, b: u32) -> u32 {
@@ -370,6 +377,23 @@ mod quality {
             assert!(
                 spur < -130.0,
                 "{from}→{to}, {freq} Hz: {spur:.1} dBFS at {at:.0} Hz"
+            );
+        }
+    }
+
+    /// The band ends past 20 kHz and before 21.5 kHz at 44.1 kHz (0.95 of
+    /// Nyquist, as LOWER_RATE_POINTS sets it): content LAME's lowpass
+    /// would take out of an MP3 is not carried into the file's limiter.
+    #[test]
+    fn the_band_closes_between_20_and_21_5_khz_at_44_1_khz() {
+        for (freq, at_least, at_most) in [(20000.0, -0.01, 0.01), (21500.0, -200.0, -20.0)] {
+            let out = resample(48000, 44100, freq, 0.0, 1.0);
+            let n = out.len();
+            let level =
+                20.0 * super::tests::amplitude_at_pub(&out[n / 4..3 * n / 4], 44100, freq).log10();
+            assert!(
+                (at_least..=at_most).contains(&level),
+                "{freq} Hz: {level:.2} dB"
             );
         }
     }
