@@ -59,9 +59,9 @@ row "FLAC 16-bit" "$(ours flac16)" "$(speed sh -c "sox '$master' -b 16 '$work/p1
 sox "$master" -b 24 "$work/p24.wav"
 row "FLAC 24-bit" "$(ours flac24)" "$(speed flac -f -s -5 -o "$work/p24.flac" "$work/p24.wav")" "flac -5 (from a 24-bit WAV)"
 cbr=$(ours mp3cbr) # once: a second build of it is cached
-row "MP3 CBR 320" "$cbr" "$(speed lame --silent -q 2 -b 320 "$work/p24.wav" "$work/p320.mp3")" "lame -q 2 -b 320"
+row "MP3 CBR 320" "$cbr" "$(speed lame --silent -b 320 "$work/p24.wav" "$work/p320.mp3")" "lame -b 320 (-q 3)"
 row "MP3 CBR 320" "$cbr" "$(speed ffmpeg -v error -y -i "$master" -c:a libmp3lame -b:a 320k "$work/f320.mp3")" "ffmpeg -c:a libmp3lame -b:a 320k"
-row "MP3 VBR V2" "$(ours mp3vbr)" "$(speed lame --silent -q 2 -V 2 "$work/p24.wav" "$work/pv2.mp3")" "lame -q 2 -V 2"
+row "MP3 VBR V2" "$(ours mp3vbr)" "$(speed lame --silent -V 2 "$work/p24.wav" "$work/pv2.mp3")" "lame -V 2 (-q 3)"
 echo
 echo "bounce's figure includes metering each file twice and tagging it (an MP3 is"
 echo "decoded again and metered); the peers only convert."

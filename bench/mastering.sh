@@ -52,9 +52,13 @@ master_edit=$(measure "$bounce" build -f "$album/bounce.kdl")
 sed -i '0,/stem "snare" "stems\/01\/snare.wav" gain=-6/s//stem "snare" "stems\/01\/snare.wav" gain=-5/' "$album/bounce.kdl"
 stem_edit=$(measure "$bounce" build -f "$album/bounce.kdl")
 
-# One job per core against two: the same cold build from an empty cache.
+# One job per core against two: the same cold build from an empty cache,
+# both with the stems already read once (the first cold build above read
+# them from the disk), the -j 2 one keeping its step times.
 rm -rf "$album/.bounce" "$album/out"
-"$bounce" build -f "$album/bounce.kdl" -j 2 --message-format json > "$work/steps.json" 2> /dev/null
+/usr/bin/time -f "%e %M" -o "$work/time-j2.txt" \
+    "$bounce" build -f "$album/bounce.kdl" -j 2 --message-format json > "$work/steps.json" 2> /dev/null
+two_jobs=$(awk '{ printf "%.2f %.0f", $1, $2 / 1024 }' "$work/time-j2.txt")
 rm -rf "$album/.bounce" "$album/out"
 one_job=$(measure "$bounce" build -f "$album/bounce.kdl" -j 1)
 
@@ -66,7 +70,7 @@ echo "| cold build, wall | $(seconds "$cold") s | $(seconds "$peer") s | $(ratio
 echo "| master EQ band changed, wall (ffmpeg: its full run) | $(seconds "$master_edit") s | $(seconds "$peer") s | $(ratio "$(seconds "$master_edit")" "$(seconds "$peer")") | ≤ 0.25 |"
 echo "| one stem's gain changed / bounce's cold build | $(seconds "$stem_edit") s | | $(ratio "$(seconds "$stem_edit")" "$(seconds "$cold")") | ≤ 0.05 |"
 echo "| no-op rebuild | $(seconds "$noop") s | | | ≤ 0.03 s |"
-echo "| \`-j 2\` speed-up over \`-j 1\` | $(seconds "$one_job") s / $(seconds "$cold") s | | $(ratio "$(seconds "$one_job")" "$(seconds "$cold")")× | ≥ 1.8× |"
+echo "| \`-j 2\` speed-up over \`-j 1\` | $(seconds "$one_job") s / $(seconds "$two_jobs") s | | $(ratio "$(seconds "$one_job")" "$(seconds "$two_jobs")")× | ≥ 1.8× |"
 echo "| peak RSS | $(mib "$cold") MiB | $(mib "$peer") MiB (two processes) | | ≤ 64 MiB |"
 echo "| cache after the cold build / stems | $((cache_bytes / 1048576)) MiB / $((stems_bytes / 1048576)) MiB | | $(ratio "$cache_bytes" "$stems_bytes") | ≤ 1.0 |"
 echo
@@ -76,9 +80,9 @@ echo
 master48="$work/master48.wav"
 ffmpeg -v error -y -i "$album/peer-out/01.wav" -ar 48000 -c:a pcm_f32le "$master48"
 peer_wav=$(measure ffmpeg -v error -y -i "$master48" -af aresample=resampler=soxr:osr=44100 -c:a pcm_s24le "$work/p.wav")
-peer_mp3=$(measure ffmpeg -v error -y -i "$master48" -af aresample=resampler=soxr:osr=44100 -c:a libmp3lame -compression_level 2 -b:a 320k "$work/p.mp3")
+peer_mp3=$(measure ffmpeg -v error -y -i "$master48" -af aresample=resampler=soxr:osr=44100 -c:a libmp3lame -b:a 320k "$work/p.mp3")
 peer_flac=$(measure ffmpeg -v error -y -i "$master48" -af aresample=resampler=soxr:osr=44100 -sample_fmt s32 -bits_per_raw_sample 24 -c:a flac "$work/p.flac")
-peer_lame=$(measure lame --silent -q 2 -b 320 --resample 44.1 "$master48" "$work/l.mp3")
+peer_lame=$(measure lame --silent -b 320 --resample 44.1 "$master48" "$work/l.mp3")
 step_speed() { # step-id prefix: mean times realtime per core
     python3 - "$work/steps.json" "$1" <<'PY'
 import json, sys

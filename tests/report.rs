@@ -804,13 +804,14 @@ deliverable "qc" {{ report {{ {preview} }} }}
             if overs == 0 { "pass" } else { "warn" },
             "{check}"
         );
-        // The same encoding through ffmpeg's LAME at the same settings.
+        // The same encoding through ffmpeg's LAME at the same settings
+        // (LAME's default search, `-q 3`, as bounce's).
         if tool_available("ffmpeg", "-version") {
             let reference = project.path(&format!("ffmpeg-{kbps}.mp3"));
             let status = std::process::Command::new("ffmpeg")
                 .args(["-v", "error", "-y", "-i"])
                 .arg(project.path("out/1/wav/01 - Tone.wav"))
-                .args(["-c:a", "libmp3lame", "-compression_level", "2", "-b:a"])
+                .args(["-c:a", "libmp3lame", "-b:a"])
                 .arg(format!("{kbps}k"))
                 .arg(&reference)
                 .status()

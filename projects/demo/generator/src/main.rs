@@ -478,7 +478,7 @@ norm+=":measured_LRA=$(value input_lra):measured_thresh=$(value input_thresh):of
 ffmpeg -hide_banner -nostdin -loglevel error -y "${inputs[@]}" -filter_complex \
     "$graph,$norm,aresample=resampler=soxr:osr=44100,aformat=channel_layouts=stereo,asplit=3[w][m][f]" \
     -map '[w]' -c:a pcm_s24le "$out/$t.wav" \
-    -map '[m]' -c:a libmp3lame -compression_level 2 -b:a 320k "$out/$t.mp3" \
+    -map '[m]' -c:a libmp3lame -b:a 320k "$out/$t.mp3" \
     -map '[f]' -c:a flac -sample_fmt s32 -bits_per_raw_sample 24 "$out/$t.flac"
 "#;
 
