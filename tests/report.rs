@@ -805,13 +805,14 @@ deliverable "qc" {{ report {{ {preview} }} }}
             "{check}"
         );
         // The same encoding through ffmpeg's LAME at the same settings
-        // (LAME's default search, `-q 3`, as bounce's).
+        // (bounce searches at `-q 3` from 256 kbit/s, `-q 2` under).
         if tool_available("ffmpeg", "-version") {
             let reference = project.path(&format!("ffmpeg-{kbps}.mp3"));
+            let search = if kbps == "320" { "3" } else { "2" };
             let status = std::process::Command::new("ffmpeg")
                 .args(["-v", "error", "-y", "-i"])
                 .arg(project.path("out/1/wav/01 - Tone.wav"))
-                .args(["-c:a", "libmp3lame", "-b:a"])
+                .args(["-c:a", "libmp3lame", "-compression_level", search, "-b:a"])
                 .arg(format!("{kbps}k"))
                 .arg(&reference)
                 .status()

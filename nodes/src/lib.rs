@@ -39,7 +39,7 @@ pub use decode::{probe_file, DecodedFile, FileInfo};
 pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
 pub use encode::{
     measure_decoded, BextInfo, Container, Mp3Mode, Mp3Settings, Mp3Sink, PcmFormat, PcmSink,
-    Written, DEFAULT_MP3_SEARCH, MP3_BITRATES, MP3_RATES, WRITER_VERSION,
+    Written, MP3_BITRATES, MP3_RATES, WRITER_VERSION,
 };
 pub use envelope::{EnvelopeReader, EnvelopeWriter};
 pub use error::AudioError;

@@ -29,7 +29,7 @@ formats! {
     cd::Cd,
 }
 
-use bounce_nodes::{Container, Mp3Mode, Mp3Settings, DEFAULT_MP3_SEARCH};
+use bounce_nodes::{Container, Mp3Mode, Mp3Settings};
 
 /// The format written `name` in a project.
 pub fn by_name(name: &str) -> Option<&'static dyn Format> {
@@ -222,7 +222,7 @@ impl FileFormat {
     }
 
     /// The format and its codec's settings in a name: `mp3-320`, `mp3-v2`,
-    /// `mp3-320-q2` (a search other than LAME's default).
+    /// `mp3-320-q2` (a search other than its default).
     pub fn slug(&self) -> String {
         let Some(codec) = self.codec else {
             return self.name().to_string();
@@ -231,9 +231,10 @@ impl FileFormat {
             Mp3Mode::Cbr(kbps) => format!("{}-{kbps}", self.name()),
             Mp3Mode::Vbr(quality) => format!("{}-v{quality}", self.name()),
         };
-        match codec.search {
-            DEFAULT_MP3_SEARCH => mode,
-            search => format!("{mode}-q{search}"),
+        if codec.is_default_search() {
+            mode
+        } else {
+            format!("{mode}-q{}", codec.search)
         }
     }
 

@@ -1,6 +1,6 @@
 //! MP3 through LAME: constant bitrate or VBR quality, measured decoded.
 
-use bounce_nodes::{Container, Mp3Mode, Mp3Settings, DEFAULT_MP3_SEARCH, MP3_BITRATES, MP3_RATES};
+use bounce_nodes::{Container, Mp3Mode, Mp3Settings, MP3_BITRATES, MP3_RATES};
 
 use super::{khz, list, Asked, Format, Refusal, Settled};
 
@@ -20,8 +20,9 @@ impl Format for Mp3 {
         "MPEG-1 Layer III through LAME 3.100: `bitrate=` kbit/s (constant, \
          320 unless set) or `quality=` 0–9 (LAME's VBR scale, `-V`), and \
          `lame-q=` 0–9, how hard LAME searches each frame's quantisation \
-         (`-q`; 3 unless set, LAME's own default, as `lame` and ffmpeg \
-         encode; 2 takes about 1.8× as long), with the LAME info frame for \
+         (`-q`; unless set 3, LAME's own default, as `lame` and ffmpeg \
+         encode, and 2 under 256 kbit/s, where bits are scarce; 2 takes \
+         about 1.8× as long), with the LAME info frame for \
          gapless playback. Measured decoded; tagged with ID3v2.4; the \
          manifest records the settings. Of a release at 48 kHz or more, an \
          MP3 is 44.1 kHz unless `rate=` says otherwise."
@@ -92,7 +93,7 @@ impl Format for Mp3 {
             rate: asked.rate,
             codec: Some(Mp3Settings {
                 mode,
-                search: asked.search.map_or(DEFAULT_MP3_SEARCH, |q| q as u8),
+                search: asked.search.map_or(mode.default_search(), |q| q as u8),
             }),
         })
     }
@@ -113,9 +114,10 @@ impl Format for Mp3 {
             Mp3Mode::Vbr(q) => format!("MP3 VBR V{q}"),
             Mp3Mode::Cbr(kbps) => format!("MP3 {kbps} kbps"),
         };
-        match codec.search {
-            DEFAULT_MP3_SEARCH => format!("{mode}, {}", khz(rate)),
-            search => format!("{mode} -q {search}, {}", khz(rate)),
+        if codec.is_default_search() {
+            format!("{mode}, {}", khz(rate))
+        } else {
+            format!("{mode} -q {}, {}", codec.search, khz(rate))
         }
     }
 }

@@ -24,9 +24,7 @@ use crate::{
     AudioError, BlockSink, Dither, LoudnessBlocks, LoudnessMeter, LoudnessReport, Overs, Quantizer,
 };
 
-pub use mp3::{
-    measure_decoded, Mp3Mode, Mp3Settings, Mp3Sink, DEFAULT_MP3_SEARCH, MP3_BITRATES, MP3_RATES,
-};
+pub use mp3::{measure_decoded, Mp3Mode, Mp3Settings, Mp3Sink, MP3_BITRATES, MP3_RATES};
 pub(crate) use wav::fixed_ascii;
 pub use wav::BextInfo;
 
