@@ -1,5 +1,5 @@
 /// Natural-log nepers per decibel of amplitude: 10^(dB/20) = e^(dB·ln10/20).
-const NEPERS_PER_DB: f64 = std::f64::consts::LN_10 / 20.0;
+pub(crate) const NEPERS_PER_DB: f64 = std::f64::consts::LN_10 / 20.0;
 
 /// Linear gain for a level change in dB. Through `exp`, which is several
 /// times cheaper than `powf`: compressors call this once per sample.

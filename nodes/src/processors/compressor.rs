@@ -291,10 +291,9 @@ impl Compressor {
             *v = reduction;
         }
         side.reduction = reduction;
-        const NEPERS_PER_DB: f64 = std::f64::consts::LN_10 / 20.0;
         let makeup = self.makeup;
         for v in values.iter_mut() {
-            let gain = crate::vector_math::exp(-*v * NEPERS_PER_DB) * makeup;
+            let gain = crate::vector_math::exp(-*v * crate::units::NEPERS_PER_DB) * makeup;
             *v = if *v < NO_REDUCTION_DB { makeup } else { gain };
         }
     }
