@@ -16,8 +16,6 @@
 //! ceiling holds by construction, and the gain moves smoothly (no clicks).
 //! The audio is delayed to meet its gain; the chain runner removes the delay.
 
-use std::collections::VecDeque;
-
 use super::Processor;
 use crate::measure::interpolation::{Interpolator, DETECT_DELAY, TAPS};
 
@@ -93,6 +91,48 @@ impl PeakDetector {
     }
 }
 
+/// The least of the last `window` values pushed: a monotonic queue in a
+/// ring (each value enters once and leaves once; none behind a smaller
+/// newer one is kept).
+struct SlidingMinimum {
+    /// (position, value) candidates, oldest first, values rising.
+    ring: Vec<(u64, f64)>,
+    mask: usize,
+    head: usize,
+    tail: usize,
+    window: u64,
+    next: u64,
+}
+
+impl SlidingMinimum {
+    fn new(window: usize) -> Self {
+        let capacity = (window + 1).next_power_of_two();
+        SlidingMinimum {
+            ring: vec![(0, 0.0); capacity],
+            mask: capacity - 1,
+            head: 0,
+            tail: 0,
+            window: window as u64,
+            next: 0,
+        }
+    }
+
+    /// Takes the next value; returns the least of the last `window`.
+    #[inline]
+    fn push(&mut self, value: f64) -> f64 {
+        while self.tail != self.head && self.ring[(self.tail - 1) & self.mask].1 >= value {
+            self.tail -= 1;
+        }
+        self.ring[self.tail & self.mask] = (self.next, value);
+        self.tail += 1;
+        while self.ring[self.head & self.mask].0 + self.window <= self.next {
+            self.head += 1;
+        }
+        self.next += 1;
+        self.ring[self.head & self.mask].1
+    }
+}
+
 /// The limiter's running state.
 pub struct Limiter {
     ceiling: f64,
@@ -107,8 +147,8 @@ pub struct Limiter {
     joined: Vec<f32>,
     /// One block's gains, for the frames leaving the delay.
     gains: Vec<f64>,
-    /// (index, needed gain) candidates for the sliding minimum.
-    minimum: VecDeque<(u64, f64)>,
+    /// The least gain needed over the lookahead and the detection's reach.
+    minimum: SlidingMinimum,
     released: f64,
     /// The last `lookahead` released gains, a ring whose oldest is at
     /// `boxcar_next`.
@@ -146,7 +186,7 @@ impl Limiter {
             ],
             joined: Vec::new(),
             gains: Vec::new(),
-            minimum: VecDeque::new(),
+            minimum: SlidingMinimum::new(lookahead + TAPS),
             released: 1.0,
             boxcar: vec![1.0; lookahead],
             boxcar_next: 0,
@@ -233,21 +273,8 @@ impl Limiter {
         } else {
             1.0
         };
-        // Sliding minimum over lookahead + 2 detections.
-        let window = self.lookahead as u64 + TAPS as u64;
-        while self.minimum.back().is_some_and(|(_, g)| *g >= needed) {
-            self.minimum.pop_back();
-        }
-        self.minimum.push_back((self.index, needed));
-        while self
-            .minimum
-            .front()
-            .is_some_and(|(i, _)| *i + window <= self.index)
-        {
-            self.minimum.pop_front();
-        }
+        let floor = self.minimum.push(needed);
         self.index += 1;
-        let floor = self.minimum.front().expect("just pushed").1;
         // Instant attack, exponential release: never above the floor.
         self.released = if floor < self.released {
             floor
@@ -301,6 +328,33 @@ pub(super) fn build(ceiling: &f64, release: &f64, lookahead: &f64, context: &sup
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ring gives the least of the last `window` values pushed, as a
+    /// plain scan of them does, exactly: on values with ties, runs and
+    /// steps, for windows of one value to more than the ring's first size.
+    #[test]
+    fn the_sliding_minimum_is_the_least_of_the_window() {
+        let mut state = 11u64;
+        let values: Vec<f64> = (0..20_000)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let level = ((state >> 40) % 64) as f64 / 64.0;
+                if i % 700 < 200 { 1.0 } else { level }
+            })
+            .collect();
+        for window in [1, 2, 3, 64, 255, 256, 300, 1000] {
+            let mut minimum = SlidingMinimum::new(window);
+            for (i, value) in values.iter().enumerate() {
+                let least = values[(i + 1).saturating_sub(window)..=i]
+                    .iter()
+                    .copied()
+                    .fold(f64::INFINITY, f64::min);
+                assert_eq!(minimum.push(*value), least, "window {window} at {i}");
+            }
+        }
+    }
 
     const RATE: u32 = 48000;
 
