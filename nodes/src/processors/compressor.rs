@@ -173,9 +173,6 @@ pub struct Compressor {
     release_coef: f64,
     rms_coef: f64,
     makeup: f64,
-    /// Detector values (magnitude or mean square) certainly under the
-    /// knee, where the curve wants no reduction.
-    quiet_below: f64,
     knee: Knee,
     sidechains: [Sidechain; 2],
     /// One block's detector values, then reductions, then gains, per
@@ -204,15 +201,6 @@ impl Compressor {
             release_coef: coefficient(params.release / 1000.0, rate),
             rms_coef: coefficient(RMS_WINDOW_SECONDS, rate),
             makeup: crate::db_to_gain(params.makeup),
-            quiet_below: {
-                let knee_start = params.threshold - params.knee / 2.0;
-                let per_db = match params.detect {
-                    Detect::Peak => 20.0,
-                    Detect::Rms => 10.0,
-                };
-                // A hair lower, so rounding never moves a level across.
-                10f64.powf(knee_start / per_db) * (1.0 - 1e-9)
-            },
             knee: Knee::of(&params),
             sidechains: Default::default(),
             scratch: Default::default(),
@@ -275,13 +263,12 @@ impl Compressor {
                 (10.0, 1e-20)
             }
         };
-        // What the curve wants taken off: nothing under the knee.
-        let (quiet_below, nepers_to_db) = (self.quiet_below, per_db / std::f64::consts::LN_10);
+        // What the curve wants taken off (nothing under the knee).
+        let nepers_to_db = per_db / std::f64::consts::LN_10;
         let knee = self.knee;
         for v in values.iter_mut() {
             let level = (nepers_to_db * crate::vector_math::ln(v.max(floor))).max(FLOOR_DB);
-            let wanted = knee.reduction(level);
-            *v = if *v < quiet_below { 0.0 } else { wanted };
+            *v = knee.reduction(level);
         }
         let (attack, release) = (self.attack_coef, self.release_coef);
         let mut reduction = side.reduction;
