@@ -454,8 +454,13 @@ impl DecodedFile {
 
     /// A float file can hold NaN or infinities: no level, no loudness, no
     /// dither can be computed from them. Every frame delivered is checked,
-    /// however it was decoded.
+    /// however it was decoded, unless the file holds integers (PCM or a
+    /// lossless codec's), which are finite by construction; a lossy
+    /// decoder's float output is checked too.
     fn check_finite(&self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
+        if !self.info.float && self.info.bits.is_some() {
+            return Ok(());
+        }
         let bad = |samples: &[f32]| samples.iter().position(|x| !x.is_finite());
         match bad(left).into_iter().chain(bad(right)).min() {
             Some(at) => Err(AudioError::NotFinite {
