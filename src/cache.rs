@@ -40,6 +40,10 @@ pub(crate) enum CacheAction {
     },
     /// Re-hash every blob; remove damaged ones so they render again.
     Verify {
+        /// Also drop the entries whose output is missing, so their steps
+        /// render again and the cache verifies clean.
+        #[arg(long)]
+        repair: bool,
         #[command(flatten)]
         project: ProjectArgs,
     },
@@ -124,10 +128,10 @@ pub fn run(action: CacheAction) -> Result<(), i32> {
         }
         CacheAction::Push { project } => sync(&project, Vec::new(), CacheSync::Push),
         CacheAction::Pull { targets, project } => sync(&project, targets, CacheSync::Pull),
-        CacheAction::Verify { project } => {
+        CacheAction::Verify { repair, project } => {
             let cache = open(&project)?;
             let _lock = lock(&cache)?;
-            let report = cache.verify().map_err(|e| {
+            let report = cache.verify_and(repair).map_err(|e| {
                 print_build_error(&e.into());
                 EXIT_FAILED
             })?;
@@ -138,7 +142,13 @@ pub fn run(action: CacheAction) -> Result<(), i32> {
                 );
             }
             for key in &report.missing {
-                eprintln!("missing output of step {} (it renders again)", key.short());
+                match repair {
+                    true => eprintln!("dropped the entry of step {} (it renders again)", key.short()),
+                    false => eprintln!(
+                        "missing output of step {} (it renders again; `bounce cache verify --repair` drops its entry)",
+                        key.short()
+                    ),
+                }
             }
             eprintln!(
                 "checked {} files and {} entries: {}",
@@ -150,7 +160,8 @@ pub fn run(action: CacheAction) -> Result<(), i32> {
                     "problems found"
                 }
             );
-            if report.is_clean() {
+            // Repaired, what is left is sound: only damage that stays fails.
+            if report.is_clean() || (repair && report.corrupt.is_empty()) {
                 Ok(())
             } else {
                 Err(EXIT_FAILED)

@@ -284,8 +284,8 @@ fn run_clean(args: &ProjectArgs, outputs: bool) -> Result<(), i32> {
             for path in &cleaned.removed {
                 eprintln!("removed {}", path.display());
             }
-            for path in &cleaned.kept {
-                eprintln!("kept {} (bounce did not write it)", path.display());
+            for (path, why) in &cleaned.kept {
+                eprintln!("kept {} ({why})", path.display());
             }
             Ok(())
         }

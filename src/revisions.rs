@@ -25,6 +25,12 @@ pub fn load_revision(
 ) -> Result<Project, i32> {
     let cache = work_cache(args);
     options.cache_dir = Some(cache.clone());
+    // The export goes inside the cache: made (or refused, if the folder
+    // is someone's) before anything is written there.
+    Cache::open(&cache).map_err(|error| {
+        eprintln!("error: {error}");
+        EXIT_FAILED
+    })?;
     load_at_revision(
         &args.file,
         rev,

@@ -81,8 +81,8 @@ fn killed_builds_leave_nothing_half_written_and_the_next_build_is_correct() {
     assert!(kills >= 5, "only {kills} builds were killed mid-way");
     // What a kill during publishing or rendering leaves: temporary files.
     std::fs::create_dir_all(project.path("out/1.0.0/hi")).unwrap();
-    project.write("out/1.0.0/hi/.01 - One.wav.4242.7.tmp", "half a file");
-    project.write(".bounce/tmp/.master.4242.8.tmp", "half a blob");
+    project.write("out/1.0.0/hi/.01 - One.wav.4999999.7.tmp", "half a file");
+    project.write(".bounce/tmp/.master.4999999.8.tmp", "half a blob");
     let log = project.build_ok(&[]);
     assert_eq!(log.summary["failed"], 0);
     assert_eq!(files(&project.path("out/1.0.0")), files(&wanted));

@@ -1088,3 +1088,809 @@ fn clean_outputs_refuses_a_parent_output_folder() {
     assert!(parent.path().join("precious.txt").is_file());
     assert!(inner.join("bounce.kdl").is_file());
 }
+
+// === The second hostile pass (issue: nine ways a build, publish or clean
+// still destroyed a user's file) ==============================================
+
+/// `small_kdl` with `extra` nodes added to the deliverable "hi".
+fn kdl_with_deliverable(extra: &str) -> String {
+    small_kdl("", "-18", "Two").replace(
+        "deliverable \"hi\" {\n    master \"m\"",
+        &format!("deliverable \"hi\" {{\n    master \"m\"\n    {extra}"),
+    )
+}
+
+fn bytes_of(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+// --- 2.1 sources and outputs never overlap ----------------------------------
+
+#[test]
+fn a_source_inside_the_version_folder_is_refused_before_anything_is_written() {
+    // A stem that is a deliverable's own output.
+    let project = small_project();
+    project.build_ok(&[]);
+    let delivered = project.path("out/1.0.0/hi/01 - One.wav");
+    let before = bytes_of(&delivered);
+    let text = small_kdl("", "-18", "Two").replace("stems/a.wav", "out/1.0.0/hi/01 - One.wav");
+    project.write("bounce.kdl", &text);
+    for args in [vec!["check"], vec!["build"]] {
+        let output = project.run(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("is inside the version folder"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(bytes_of(&delivered), before);
+
+    // With no opt-in: the version folder is the stems folder.
+    let project = small_project();
+    let stem = bytes_of(&project.path("stems/b.wav"));
+    project.write(
+        "bounce.kdl",
+        &small_kdl("output \".\"", "-18", "Two")
+            .replace("version \"1.0.0\"", "version \"stems\"")
+            .replace(
+                "format \"wav\" bits=24",
+                "format \"wav\" bits=24\n    path \"b.{ext}\"\n    tracks 1",
+            ),
+    );
+    let output = project.run(&["build"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(bytes_of(&project.path("stems/b.wav")), stem);
+}
+
+#[test]
+fn an_output_and_version_that_reach_the_project_file_are_refused() {
+    let parent = tempfile::tempdir().unwrap();
+    let inner = parent.path().join("album");
+    fs::create_dir(&inner).unwrap();
+    let project = small_project();
+    fs::rename(project.path("stems"), inner.join("stems")).unwrap();
+    let text = small_kdl("output \"..\" outside=#true", "-18", "Two")
+        .replace("version \"1.0.0\"", "version \"album\"")
+        .replace(
+            "format \"wav\" bits=24",
+            "format \"wav\" bits=24\n    path \"bounce.kdl\"\n    tracks 1",
+        );
+    fs::write(inner.join("bounce.kdl"), &text).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .arg("build")
+        .current_dir(&inner)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bounce.kdl"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read_to_string(inner.join("bounce.kdl")).unwrap(), text);
+}
+
+// --- 2.2 publishing never moves a user's folder or file ----------------------
+
+#[test]
+fn publishing_refuses_a_users_folder_or_file_where_a_file_goes() {
+    let project = small_project();
+    project.build_ok(&[]);
+    project.write("out/1.0.0/liner-notes/notes.txt", "the user's notes");
+    project.write(
+        "bounce.kdl",
+        &kdl_with_deliverable("path \"liner-notes\"\n    tracks 1"),
+    );
+    let before = snapshot(&project.path("out"));
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1), "{}", stderr(&log.output));
+    assert!(
+        stderr(&log.output).contains("a folder"),
+        "{}",
+        stderr(&log.output)
+    );
+    assert_eq!(snapshot(&project.path("out")), before);
+
+    // A file of the user's (or one they edited) at a deliverable's path.
+    let project = small_project();
+    project.build_ok(&[]);
+    project.write("out/1.0.0/hi/01 - One.wav", "edited by hand");
+    project.write("bounce.kdl", &small_kdl("", "-14", "Two"));
+    let log = project.build(&[]);
+    assert_eq!(log.output.status.code(), Some(1), "{}", stderr(&log.output));
+    assert!(
+        stderr(&log.output).contains("not the ones bounce wrote"),
+        "{}",
+        stderr(&log.output)
+    );
+    assert_eq!(
+        fs::read_to_string(project.path("out/1.0.0/hi/01 - One.wav")).unwrap(),
+        "edited by hand"
+    );
+}
+
+// --- 2.3 clean checks what it removes -----------------------------------------
+
+#[test]
+fn clean_outputs_removes_only_the_bytes_bounce_recorded_inside_the_folder() {
+    let project = small_project();
+    project.build_ok(&[]);
+    project.write("out/1.0.0/hi/01 - One.wav", "replaced by the user");
+    let output = project.run(&["clean", "--outputs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        fs::read_to_string(project.path("out/1.0.0/hi/01 - One.wav")).unwrap(),
+        "replaced by the user"
+    );
+    assert!(
+        stderr(&output).contains("its bytes changed"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!project.path("out/1.0.0/lo/01 - One.wav").exists());
+
+    // Manifest entries outside the folder: refused, nothing removed.
+    let victim = tempfile::tempdir().unwrap();
+    let absolute = victim.path().join("victim.txt");
+    fs::write(&absolute, "mine").unwrap();
+    for hostile in ["../../stems/a.wav", absolute.to_str().unwrap()] {
+        let project = small_project();
+        project.build_ok(&[]);
+        let path = project.path("out/1.0.0/manifest.json");
+        let mut manifest: serde_json::Value = serde_json::from_slice(&bytes_of(&path)).unwrap();
+        let target = if hostile.starts_with('/') {
+            absolute.clone()
+        } else {
+            project.path("stems/a.wav")
+        };
+        manifest["files"][0]["path"] = hostile.into();
+        manifest["files"][0]["blake3"] =
+            blake3::hash(&bytes_of(&target)).to_hex().to_string().into();
+        fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let before = snapshot(&project.path("out"));
+        let output = project.run(&["clean", "--outputs"]);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{hostile}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("is refused"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(target.is_file(), "{hostile}: clean removed a file outside");
+        assert_eq!(snapshot(&project.path("out")), before);
+    }
+}
+
+// --- 2.4 a journal is checked before it is replayed ---------------------------
+
+#[test]
+fn a_journal_naming_paths_outside_the_folder_is_refused() {
+    let victim = tempfile::tempdir().unwrap();
+    let absolute = victim.path().join("victim.txt");
+    fs::write(&absolute, "mine").unwrap();
+    for dest in ["../../bounce.kdl", absolute.to_str().unwrap()] {
+        let project = small_project();
+        project.build_ok(&[]);
+        let kdl = bytes_of(&project.path("bounce.kdl"));
+        project.write(
+            "out/1.0.0/.bounce-stage/journal.json",
+            &serde_json::json!([{ "dest": dest, "staged": false }]).to_string(),
+        );
+        project.write("out/1.0.0/.bounce-stage/old-0", "what would be renamed in");
+        let log = project.build(&[]);
+        assert_eq!(
+            log.output.status.code(),
+            Some(1),
+            "{dest}: {}",
+            stderr(&log.output)
+        );
+        assert!(
+            stderr(&log.output).contains("journal"),
+            "{}",
+            stderr(&log.output)
+        );
+        assert_eq!(bytes_of(&project.path("bounce.kdl")), kdl);
+        assert_eq!(fs::read_to_string(&absolute).unwrap(), "mine");
+    }
+}
+
+// --- 2.5 the report's folder is bounce's -------------------------------------
+
+#[test]
+fn a_deliverable_in_the_report_folder_is_an_error_at_check() {
+    let project = small_project();
+    project.write(
+        "bounce.kdl",
+        &kdl_with_deliverable("path \"report/index.html\"\n    tracks 1"),
+    );
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("release report folder"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// --- 2.6 a folder of the user's is not a cache --------------------------------
+
+#[test]
+fn a_folder_holding_folders_of_the_caches_names_is_not_a_cache() {
+    let project = small_project();
+    project.write("mine/tmp/keep.txt", "keep");
+    project.write("mine/blobs/photo.jpg", "a photo");
+    project.write("mine/revisions/draft.txt", "a draft");
+    let before = snapshot(&project.path("mine"));
+    let log = project.build(&["--cache-dir", "mine"]);
+    assert_eq!(log.output.status.code(), Some(1), "{}", stderr(&log.output));
+    assert!(
+        stderr(&log.output).contains("is not a bounce cache"),
+        "{}",
+        stderr(&log.output)
+    );
+    let output = project.run(&["clean", "--cache-dir", "mine"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(snapshot(&project.path("mine")), before);
+    // Empty folders of those names are a cache begun and stopped.
+    fs::create_dir_all(project.path("fresh/tmp")).unwrap();
+    project.build_ok(&["--cache-dir", "fresh"]);
+}
+
+// --- 2.7 the report goes through no link --------------------------------------
+
+#[test]
+fn the_report_is_not_written_through_a_linked_folder() {
+    let project = small_project();
+    project.build_ok(&[]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), project.path("out/1.0.0/report")).unwrap();
+    let output = project.run(&["report"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("symbolic link"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+// --- 2.8 the temp sweep follows no link ---------------------------------------
+
+#[test]
+fn the_temp_sweep_follows_no_link_and_ends() {
+    let project = small_project();
+    project.build_ok(&[]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let theirs = elsewhere.path().join(".notes.txt.4999999.1.tmp");
+    fs::write(&theirs, "someone else's").unwrap();
+    let version = project.path("out/1.0.0");
+    std::os::unix::fs::symlink(elsewhere.path(), version.join("notes")).unwrap();
+    std::os::unix::fs::symlink(".", version.join("x")).unwrap();
+    std::os::unix::fs::symlink(".", version.join("y")).unwrap();
+    project.write("bounce.kdl", &small_kdl("", "-17", "Two"));
+    let output = run_briefly(&project, &["build"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(theirs.is_file(), "the sweep deleted a file through a link");
+}
+
+// --- 2.9 `--rev` writes into no linked folder ---------------------------------
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "git {args:?}: {}", stderr(&status));
+}
+
+#[test]
+fn a_revision_with_a_linked_folder_gets_nothing_written_through_it() {
+    if !tool_available("git", "--version") {
+        return;
+    }
+    let project = small_project();
+    let elsewhere = tempfile::tempdir().unwrap();
+    for stem in ["a.wav", "b.wav"] {
+        fs::copy(
+            project.path(&format!("stems/{stem}")),
+            elsewhere.path().join(stem),
+        )
+        .unwrap();
+    }
+    let real_stems = project.path("real-stems");
+    fs::rename(project.path("stems"), &real_stems).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), project.path("stems")).unwrap();
+    let dir = project.path("");
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "bounce.kdl", "stems"]);
+    git(&dir, &["commit", "-q", "-m", "stems as a link"]);
+    // Now the stems are a real folder, with a file git does not track.
+    fs::remove_file(project.path("stems")).unwrap();
+    fs::rename(&real_stems, project.path("stems")).unwrap();
+    project.write("stems/take-2.txt", "untracked");
+    let before = snapshot(elsewhere.path());
+    let output = project.run(&["build", "--rev", "HEAD"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        snapshot(elsewhere.path()),
+        before,
+        "--rev wrote through the link"
+    );
+}
+
+// --- 2.10 and 2.11 rates no audio has ------------------------------------------
+
+/// An AIFF of silence whose COMM chunk gives the 80-bit rate `rate`.
+fn aiff_with_rate(path: &Path, rate: [u8; 10], frames: u32) {
+    let data = vec![0u8; frames as usize * 4];
+    let mut comm = Vec::new();
+    comm.extend(2u16.to_be_bytes());
+    comm.extend(frames.to_be_bytes());
+    comm.extend(16u16.to_be_bytes());
+    comm.extend(rate);
+    let mut ssnd = vec![0u8; 8];
+    ssnd.extend(&data);
+    let mut body = b"AIFF".to_vec();
+    for (id, chunk) in [(b"COMM", &comm), (b"SSND", &ssnd)] {
+        body.extend(id);
+        body.extend((chunk.len() as u32).to_be_bytes());
+        body.extend(chunk);
+    }
+    let mut bytes = b"FORM".to_vec();
+    bytes.extend((body.len() as u32).to_be_bytes());
+    bytes.extend(body);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+/// 80-bit extended floats: NaN, infinity, 1e30 (about 2^99.66) and 1 Hz.
+const NAN_RATE: [u8; 10] = [0x7f, 0xff, 0xc0, 0, 0, 0, 0, 0, 0, 0];
+const INFINITE_RATE: [u8; 10] = [0x7f, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0];
+const HUGE_RATE: [u8; 10] = [0x40, 0x62, 0xc9, 0xf2, 0xc9, 0xcd, 0x04, 0x67, 0x4e, 0xdc];
+const ONE_HERTZ: [u8; 10] = [0x3f, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0];
+
+#[test]
+fn rates_that_are_not_numbers_or_out_of_range_are_errors_not_panics_or_floods() {
+    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+        (
+            "b.aiff",
+            Box::new(|p| aiff_with_rate(p, NAN_RATE, 100)),
+            "not a number",
+        ),
+        (
+            "b.aiff",
+            Box::new(|p| aiff_with_rate(p, INFINITE_RATE, 100)),
+            "infinite",
+        ),
+        (
+            "b.aiff",
+            Box::new(|p| aiff_with_rate(p, HUGE_RATE, 100)),
+            "bounce reads 1000 to 768000 Hz",
+        ),
+        (
+            "b.aiff",
+            Box::new(|p| aiff_with_rate(p, ONE_HERTZ, 80_000)),
+            "of 1 Hz",
+        ),
+        (
+            "b.wav",
+            Box::new(|p| wav_with_header(p, u32::MAX, 2)),
+            "of 4294967295 Hz",
+        ),
+        ("b.wav", Box::new(|p| wav_with_header(p, 1, 2)), "of 1 Hz"),
+    ];
+    for (name, write, why) in cases {
+        let project = small_project();
+        write(&project.path(&format!("stems/{name}")));
+        project.write(
+            "bounce.kdl",
+            &small_kdl("", "-18", "Two").replace("stems/b.wav", &format!("stems/{name}")),
+        );
+        for args in [
+            vec!["check"],
+            vec!["build"],
+            vec!["analyze", &format!("stems/{name}")],
+            vec!["init", "stems"],
+        ] {
+            if args[0] == "init" {
+                fs::remove_file(project.path("bounce.kdl")).unwrap();
+            }
+            let output = run_briefly(&project, &args);
+            let code = output.status.code();
+            assert!(
+                matches!(code, Some(1) | Some(2)),
+                "{name} {why} {args:?}: {code:?} {}",
+                stderr(&output)
+            );
+            assert!(
+                stderr(&output).contains(why),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+        }
+        // Nothing held the cache's lock: a build ends at once.
+        project.write(
+            "bounce.kdl",
+            &small_kdl("", "-18", "Two").replace("stems/b.wav", "stems/a.wav"),
+        );
+        let output = run_briefly(&project, &["build"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+}
+
+// --- 2.12 a remote's answers cannot crash the build --------------------------
+
+/// A web server on 127.0.0.1 that answers every request with `head` and
+/// closes; it serves at most `requests` requests.
+fn lying_server(head: &'static str, requests: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&[0u8; 1024]);
+        }
+    });
+    format!("http://{addr}/team")
+}
+
+#[test]
+fn a_remote_that_declares_a_huge_length_or_a_bad_endpoint_costs_a_warning_or_an_error() {
+    let project = small_project();
+    let url = lying_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\nConnection: close\r\n\r\n",
+        1000,
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .args(["build", "--remote-cache-retries", "0"])
+        .current_dir(project.path(""))
+        .env("BOUNCE_REMOTE_CACHE", &url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{:?} {}",
+        output.status,
+        stderr(&output)
+    );
+    assert!(project.path("out/1.0.0/hi/01 - One.wav").is_file());
+
+    for endpoint in ["127.0.0.1:9", "http://127.0.0.1:9 "] {
+        let project = small_project();
+        let output = Command::new(env!("CARGO_BIN_EXE_bounce"))
+            .arg("build")
+            .current_dir(project.path(""))
+            .env("BOUNCE_REMOTE_CACHE", "s3://bucket/prefix")
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "key")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{endpoint:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("AWS_ENDPOINT_URL"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+// --- 2.13 builds at once, each with its report --------------------------------
+
+#[test]
+fn concurrent_builds_with_a_report_all_succeed() {
+    let project = small_project();
+    project.write(
+        "bounce.kdl",
+        &(small_kdl("artist \"Hostile\"", "-18", "Two") + "deliverable \"qc\" {\n    report\n}\n"),
+    );
+    project.build_ok(&[]);
+    // Another build's report half-written: its process is running (this
+    // one), so the sweep leaves it, as every build's sweep once did not.
+    let live = format!("out/1.0.0/report/.index.html.{}.0.tmp", std::process::id());
+    project.write(&live, "being written");
+    project.write("bounce.kdl", &small_kdl("artist \"Hostile\"", "-20", "Two"));
+    project.build_ok(&[]);
+    assert!(
+        project.path(&live).is_file(),
+        "a live build's temp file was swept"
+    );
+    fs::remove_file(project.path(&live)).unwrap();
+    for round in 0..6 {
+        // Each round an edit, so the builds write a new report.
+        let loudness = format!("-{}", 15 + round);
+        project.write(
+            "bounce.kdl",
+            &(small_kdl("artist \"Hostile\"", &loudness, "Two")
+                + "deliverable \"qc\" {\n    report\n}\n"),
+        );
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_bounce"))
+                    .arg("build")
+                    .current_dir(project.path(""))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "round {round}: {}",
+                stderr(&output)
+            );
+        }
+    }
+}
+
+// --- 2.14 costs that grow faster than the audio are capped --------------------
+
+#[test]
+fn crossover_counts_and_chain_lengths_are_capped_at_check() {
+    let project = small_project();
+    let crossovers: Vec<String> = (1..=9).map(|i| (i * 1000).to_string()).collect();
+    let bands = "band ratio=2\n".repeat(10);
+    let text = small_kdl("", "-18", "Two").replace(
+        "loudness -18",
+        &format!(
+            "loudness -18\n    multiband {} {{\n{bands}}}",
+            crossovers.join(" ")
+        ),
+    );
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("at most 8 crossovers"),
+        "{}",
+        stderr(&output)
+    );
+
+    let chain = "gain 0\n".repeat(65);
+    let text =
+        small_kdl("", "-18", "Two").replace("loudness -18", &format!("loudness -18\n{chain}"));
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("at most 64 processors"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// --- 2.15 and 2.16 verify, gc and poisoned entries agree ----------------------
+
+#[test]
+fn verify_after_gc_with_a_cap_is_clean() {
+    let project = small_project();
+    project.build_ok(&[]);
+    let gc = project.run(&["cache", "gc", "--cache-size", "1"]);
+    assert!(gc.status.success(), "{}", stderr(&gc));
+    let verify = project.run(&["cache", "verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(!stderr(&verify).contains("missing"), "{}", stderr(&verify));
+    // And the next build renders what was evicted.
+    project.build_ok(&[]);
+}
+
+#[test]
+fn an_entry_from_a_shared_cache_naming_other_audio_is_dropped_not_kept() {
+    let remote = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", remote.path().display());
+    let build = |project: &TestProject, with_remote: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bounce"));
+        command
+            .args(["build", "--message-format", "json"])
+            .current_dir(project.path(""));
+        if with_remote {
+            command.env("BOUNCE_REMOTE_CACHE", &url);
+        }
+        command.output().unwrap()
+    };
+    let a = small_project();
+    assert!(build(&a, true).status.success());
+    // Every entry on the remote now names the output of another.
+    let entries: Vec<_> = fs::read_dir(remote.path().join("ac"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != ".bounce")
+        .collect();
+    let outputs: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|p| {
+            serde_json::from_slice::<serde_json::Value>(&bytes_of(p)).unwrap()["output"].clone()
+        })
+        .collect();
+    for (i, path) in entries.iter().enumerate() {
+        let mut entry: serde_json::Value = serde_json::from_slice(&bytes_of(path)).unwrap();
+        entry["output"] = outputs[(i + 1) % outputs.len()].clone();
+        fs::write(path, serde_json::to_vec(&entry).unwrap()).unwrap();
+    }
+    let b = small_project();
+    let _first = build(&b, true);
+    // Whatever the first build made of them, the second, without the
+    // remote, is not held back by what it kept.
+    let second = build(&b, false);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let third = build(&b, false);
+    assert!(third.status.success(), "{}", stderr(&third));
+    assert_eq!(
+        bytes_of(&b.path("out/1.0.0/hi/01 - One.wav")),
+        bytes_of(&a.path("out/1.0.0/hi/01 - One.wav"))
+    );
+}
+
+// --- 2.18 no instance metadata unless asked -----------------------------------
+
+#[test]
+fn s3_without_credentials_warns_and_asks_no_metadata_service() {
+    let project = small_project();
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bounce"));
+    command
+        .arg("build")
+        .current_dir(project.path(""))
+        .env("BOUNCE_REMOTE_CACHE", "s3://bucket/prefix")
+        .env("HOME", home.path())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    for variable in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_EC2_METADATA_DISABLED",
+    ] {
+        command.env_remove(variable);
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no credentials"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("credentials=instance"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// --- 2.19 the smaller ones ----------------------------------------------------
+
+#[test]
+fn outputs_versions_and_lengths_that_cannot_be_written_are_errors_at_check() {
+    let cases = [
+        (
+            "version \"1.0.0\"",
+            "version \"1.0.0\"\n    output \"bounce.kdl\"",
+            "is a file, not a folder",
+        ),
+        (
+            "version \"1.0.0\"",
+            "version \"1.0.0\"\n    version \"2.0.0\"",
+            "a second `version`",
+        ),
+        (
+            "version \"1.0.0\"",
+            "version \"1.0\u{202E}vaw.exe\"",
+            "U+202E",
+        ),
+        (
+            "stem \"b\" \"stems/b.wav\"",
+            "stem \"b\" \"stems/b.wav\"\n    length 1e-300",
+            "out of range",
+        ),
+    ];
+    for (from, to, why) in cases {
+        let project = small_project();
+        project.write(
+            "bounce.kdl",
+            &small_kdl("", "-18", "Two").replacen(from, to, 1),
+        );
+        let output = project.run(&["check"]);
+        assert_eq!(output.status.code(), Some(2), "{to}: {}", stderr(&output));
+        assert!(stderr(&output).contains(why), "{to}: {}", stderr(&output));
+    }
+    let project = small_project();
+    let long = "v".repeat(256);
+    project.write(
+        "bounce.kdl",
+        &small_kdl("", "-18", "Two").replace("version \"1.0.0\"", &format!("version \"{long}\"")),
+    );
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cap at 255 bytes"),
+        "{}",
+        stderr(&output)
+    );
+    let deep = vec!["d".repeat(200); 21].join("/");
+    project.write(
+        "bounce.kdl",
+        &kdl_with_deliverable(&format!("path \"{deep}/{{track}}.{{ext}}\"")),
+    );
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bytes long"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn clean_says_why_it_kept_each_thing() {
+    let project = small_project();
+    project.build_ok(&[]);
+    project.write("out/1.0.0/hi/mine.txt", "the user's");
+    let output = project.run(&["clean", "--outputs"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("still holds files bounce did not write"),
+        "{text}"
+    );
+    assert!(!text.contains("1.0.0 (bounce did not write it)"), "{text}");
+}
+
+#[test]
+fn an_aac_stem_in_mp4_reads() {
+    if !tool_available("ffmpeg", "-version") {
+        return;
+    }
+    let project = small_project();
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(project.path("stems/b.wav"))
+        .args(["-c:a", "aac", "-b:a", "192k"])
+        .arg(project.path("stems/b.m4a"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    project.write(
+        "bounce.kdl",
+        &small_kdl("", "-18", "Two").replace("stems/b.wav", "stems/b.m4a"),
+    );
+    let output = project.run(&["check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    project.build_ok(&[]);
+}

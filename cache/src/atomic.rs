@@ -26,24 +26,55 @@ pub(crate) fn is_temp_name(name: &str) -> bool {
     numeric(parts.next()) && numeric(parts.next()) && parts.next().is_some()
 }
 
+/// How deep the sweep looks under a folder: a version folder is a few
+/// levels deep; a deeper tree is the user's.
+const SWEEP_DEPTH: usize = 16;
+
+/// The process id in one of [`temp_name`]'s names.
+fn temp_pid(name: &str) -> Option<u32> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    inner.rsplitn(3, '.').nth(1)?.parse().ok()
+}
+
+/// Whether process `pid` is running (on a system without `/proc`, every
+/// other process counts as ended: the caller's lock is then the only
+/// guard).
+fn is_running(pid: u32) -> bool {
+    pid == std::process::id()
+        || (Path::new("/proc/self").exists() && Path::new("/proc").join(pid.to_string()).exists())
+}
+
 /// Removes temporary files a killed process left in `dir` (and, if
-/// `deep`, its sub-folders). Call only while holding the lock that guards
-/// `dir`: a live writer's temporary files look the same.
+/// `deep`, its sub-folders): only bounce's own temporary names, never
+/// through a symbolic link, at most [`SWEEP_DEPTH`] folders down, and
+/// never a file of a process still running (another build writing its
+/// report, say). Call while holding the lock that guards `dir`.
 pub fn remove_stale_temps(dir: &Path, deep: bool) -> Vec<PathBuf> {
     let mut removed = Vec::new();
+    sweep(dir, if deep { SWEEP_DEPTH } else { 0 }, &mut removed);
+    removed
+}
+
+fn sweep(dir: &Path, depth: usize, removed: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
-        if path.is_dir() {
-            if deep {
-                removed.extend(remove_stale_temps(&path, deep));
+        // The entry's own type: a link is not followed.
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if kind.is_dir() {
+            if depth > 0 {
+                sweep(&path, depth - 1, removed);
             }
-        } else if is_temp_name(&entry.file_name().to_string_lossy())
+        } else if kind.is_file()
+            && is_temp_name(&name)
+            && temp_pid(&name).is_some_and(|pid| !is_running(pid))
             && fs::remove_file(&path).is_ok()
         {
             removed.push(path);
         }
     }
-    removed
 }
 
 /// A file being written beside its destination; `commit` renames it into
@@ -133,5 +164,34 @@ mod temp_tests {
         assert!(!is_temp_name("01 - One.wav"));
         assert!(!is_temp_name(".hidden.tmp"));
         assert!(!is_temp_name(".a.b.tmp"));
+    }
+
+    #[test]
+    fn the_sweep_leaves_live_processes_links_and_deep_trees_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("version");
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(&elsewhere).unwrap();
+        // PIDs never run past 2^22 on Linux: this one has ended.
+        let dead = root.join(".a.wav.4999999.1.tmp");
+        let live = temp_name(&root, "index.html");
+        let behind_link = elsewhere.join(".b.wav.4999999.2.tmp");
+        fs::write(&dead, b"x").unwrap();
+        fs::write(&live, b"x").unwrap();
+        fs::write(&behind_link, b"x").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join("notes")).unwrap();
+        // Two links to the folder itself once made the walk exponential.
+        std::os::unix::fs::symlink(".", root.join("x")).unwrap();
+        std::os::unix::fs::symlink(".", root.join("y")).unwrap();
+        let mut deep = root.clone();
+        for _ in 0..SWEEP_DEPTH + 2 {
+            deep.push("d");
+        }
+        fs::create_dir_all(&deep).unwrap();
+        let too_deep = deep.join(".c.wav.4999999.3.tmp");
+        fs::write(&too_deep, b"x").unwrap();
+        assert_eq!(remove_stale_temps(&root, true), vec![dead.clone()]);
+        assert!(live.exists() && behind_link.exists() && too_deep.exists());
     }
 }

@@ -125,6 +125,7 @@ impl Cache {
             return evicted;
         }
         blobs.sort_by_key(|b| b.last_used);
+        let mut gone = BTreeSet::new();
         for blob in blobs {
             if total <= cap {
                 break;
@@ -136,9 +137,28 @@ impl Cache {
                 total -= blob.size;
                 evicted.blobs += 1;
                 evicted.bytes += blob.size;
+                gone.extend(blob.hash);
             }
         }
+        self.drop_entries_naming(&gone);
         evicted
+    }
+
+    /// Removes the entries that name a blob in `gone`: an evicted blob's
+    /// step renders again, and `verify` counts only real damage.
+    fn drop_entries_naming(&self, gone: &BTreeSet<Hash>) -> usize {
+        if gone.is_empty() {
+            return 0;
+        }
+        let mut dropped = 0;
+        for (key, entry) in self.entries() {
+            let names_gone = (entry.blob && gone.contains(&entry.output))
+                || entry.also.iter().any(|h| gone.contains(h));
+            if names_gone && fs::remove_file(self.action_path(&key)).is_ok() {
+                dropped += 1;
+            }
+        }
+        dropped
     }
 
     /// Removes what no step can use: blobs no entry names (left by a
@@ -170,6 +190,13 @@ impl Cache {
     /// is removed (the step that made it renders again); an entry whose
     /// rendered blob is missing is reported. Call with the cache lock held.
     pub fn verify(&self) -> Result<Verification, CacheError> {
+        self.verify_and(false)
+    }
+
+    /// [`Cache::verify`], and with `repair` the entries it finds damaged
+    /// (a blob missing, or the blob a removed corrupt one was) dropped,
+    /// so their steps render again.
+    pub fn verify_and(&self, repair: bool) -> Result<Verification, CacheError> {
         let mut report = Verification::default();
         for blob in self.blobs() {
             report.blobs += 1;
@@ -181,7 +208,13 @@ impl Cache {
         }
         for (key, entry) in self.entries() {
             report.entries += 1;
-            if entry.blob && !self.has_blob(&entry.output) {
+            let missing = (entry.blob && !self.has_blob(&entry.output))
+                || entry.also.iter().any(|h| !self.has_blob(h));
+            if missing {
+                if repair {
+                    let path = self.action_path(&key);
+                    fs::remove_file(&path).map_err(|e| CacheError::io(&path, e))?;
+                }
                 report.missing.push(key);
             }
         }
@@ -253,6 +286,16 @@ mod tests {
         assert!(!cache.has_blob(&hashes[0]));
         let again = cache.verify().unwrap();
         assert_eq!(again.missing, [Hash::of_bytes(&[0])]);
+    }
+
+    #[test]
+    fn eviction_drops_the_entries_of_what_it_evicted() {
+        let (_dir, cache, _) = cache_with(&[b"first blob", b"second blob"]);
+        let evicted = cache.evict_to(12, &BTreeSet::new());
+        assert_eq!(evicted.blobs, 1);
+        let report = cache.verify().unwrap();
+        assert!(report.is_clean(), "{:?}", report.missing);
+        assert_eq!(report.entries, 1);
     }
 
     #[test]

@@ -124,7 +124,17 @@ impl CacheLayout {
                 self.is_marked()
                     || entries.flatten().all(|entry| {
                         let name = entry.file_name().to_string_lossy().into_owned();
-                        OWN_ENTRIES.contains(&name.as_str()) || crate::atomic::is_temp_name(&name)
+                        let own = OWN_ENTRIES.contains(&name.as_str())
+                            || crate::atomic::is_temp_name(&name);
+                        // A folder of bounce's name that holds something
+                        // without the tag is the user's (`blobs/` of theirs).
+                        let empty_or_file = match entry.file_type() {
+                            Ok(t) if t.is_dir() => fs::read_dir(entry.path())
+                                .is_ok_and(|mut inside| inside.next().is_none()),
+                            Ok(t) => t.is_file(),
+                            Err(_) => false,
+                        };
+                        own && empty_or_file
                     })
             }
             Err(_) => !self.root.exists(),

@@ -80,6 +80,19 @@ pub struct RemoteReport {
 
 /// Uploads in flight at most at once.
 const UPLOADS_IN_FLIGHT: usize = 4;
+
+/// The largest action entry read from a remote: bounce's are a few
+/// kilobytes (a file's loudness blocks the most).
+const MAX_ENTRY_BYTES: u64 = 64 << 20;
+
+/// Why an object could not be read.
+enum Fetch {
+    Store(object_store::Error),
+    /// More bytes than the reader takes.
+    TooLarge,
+    /// The local side could not keep it.
+    Local,
+}
 /// Tries again at making a WebDAV folder another machine is making.
 const FOLDER_TRIES: usize = 5;
 
@@ -114,8 +127,8 @@ impl std::fmt::Debug for RemoteCache {
 /// The URL without user, password or query (where tokens hide).
 fn shown_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     if scheme.is_empty() {
         rest.to_string()
     } else {
@@ -197,26 +210,124 @@ fn ini_section(text: &str, header: &str) -> Vec<(String, String)> {
     pairs
 }
 
-/// `text` with the `user:password@` of every URL in it cut out.
+/// `text` with the `user:password@` and the query of every URL in it cut
+/// out (a password may hold an unescaped `/`, so the login ends at the
+/// URL's last `@`).
 fn without_logins(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
         let (before, after) = rest.split_at(at + 3);
         out.push_str(before);
-        let end = after
-            .find(|c: char| c == '/' || c.is_whitespace())
-            .unwrap_or(after.len());
-        let authority = &after[..end];
-        out.push_str(
-            authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host),
-        );
+        let end = after.find(char::is_whitespace).unwrap_or(after.len());
+        let url = &after[..end];
+        let url = url.rsplit_once('@').map_or(url, |(_, host)| host);
+        out.push_str(url.split(['?', '#']).next().unwrap_or(url));
         rest = &after[end..];
     }
     out.push_str(rest);
     out
+}
+
+/// A URL's authority and path: the authority ends at the first `/` after
+/// its last `@`, since a password may hold an unescaped `/`.
+fn split_authority(rest: &str) -> (&str, &str) {
+    let host_from = rest.rfind('@').map_or(0, |at| at + 1);
+    match rest[host_from..].find('/') {
+        Some(slash) => (&rest[..host_from + slash], &rest[host_from + slash + 1..]),
+        None => (rest, ""),
+    }
+}
+
+/// `text` with each whole occurrence of `secret` starred out: one that
+/// stands alone between characters no secret is made of, so a short
+/// secret does not star out every letter it shares with the message.
+fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let is_word = |c: char| c.is_alphanumeric() || "+/=_-".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut before: Option<char> = None;
+    while let Some(at) = rest.find(secret) {
+        let after = rest[at + secret.len()..].chars().next();
+        let prev = rest[..at].chars().next_back().or(before);
+        out.push_str(&rest[..at]);
+        if prev.is_some_and(is_word) || after.is_some_and(is_word) {
+            out.push_str(secret);
+        } else {
+            out.push_str("***");
+        }
+        before = secret.chars().next_back();
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An endpoint URL as object_store takes it: http(s), a host, no spaces
+/// (one without a scheme, or with a trailing space, would panic it).
+fn check_endpoint(endpoint: &str, from: &str) -> Result<(), String> {
+    let shown = without_logins(endpoint);
+    if endpoint.chars().any(char::is_whitespace) {
+        return Err(format!("{from} \"{shown}\" holds a space"));
+    }
+    let host = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    match host {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        Some(_) => Err(format!("{from} \"{shown}\" names no host")),
+        None => Err(format!(
+            "{from} \"{shown}\" is not an http:// or https:// URL"
+        )),
+    }
+}
+
+/// Whether the environment gives S3 credentials by a way bounce does not
+/// read itself (a web identity, a container's role), which object_store
+/// then uses.
+fn other_aws_credentials() -> bool {
+    [
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+/// Whether the user asked for this machine's instance role: the URL's
+/// `?credentials=instance`, or AWS's own switch
+/// `AWS_EC2_METADATA_DISABLED=false`.
+fn instance_role_asked(options: &[(String, String)]) -> bool {
+    options
+        .iter()
+        .any(|(k, v)| k == "credentials" && v == "instance")
+        || std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("false"))
+}
+
+/// The options of a remote URL's query (`s3://b/p?credentials=instance`):
+/// any other key is refused by name, its value never shown.
+fn query_options(query: Option<&str>) -> Result<Vec<(String, String)>, String> {
+    let mut options = Vec::new();
+    for pair in query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != "credentials" || value != "instance" {
+            return Err(format!(
+                "its query option `{key}` is not one bounce knows (only `credentials=instance`, \
+                 for S3); a WebDAV login goes in the URL as USER:PASSWORD@HOST, S3 keys in \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ));
+        }
+        options.push((key.to_string(), value.to_string()));
+    }
+    Ok(options)
 }
 
 /// The `Authorization` header for `user:password` (RFC 7617), percent
@@ -275,9 +386,7 @@ fn describe(error: &object_store::Error) -> String {
         "AWS_ACCESS_KEY_ID",
     ] {
         if let Ok(value) = std::env::var(secret) {
-            if !value.is_empty() {
-                text = text.replace(&value, "***");
-            }
+            text = redact(&text, &value);
         }
     }
     let files = AwsFiles::read();
@@ -287,7 +396,7 @@ fn describe(error: &object_store::Error) -> String {
         "aws_access_key_id",
     ] {
         if let Some(value) = files.credential(secret) {
-            text = text.replace(&value, "***");
+            text = redact(&text, &value);
         }
     }
     // Any login a URL in the message carries.
@@ -320,6 +429,13 @@ impl RemoteCache {
         let (scheme, rest) = settings.url.split_once("://").ok_or_else(|| {
             bad("not a URL: use s3://, webdav+http(s)://, http(s):// or file://".into())
         })?;
+        // A query never becomes part of an object's path.
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query.split('#').next().unwrap_or(query))),
+            None => (rest.split('#').next().unwrap_or(rest), None),
+        };
+        let options = query_options(query).map_err(bad)?;
+        let mut no_credentials = None;
         let (store, prefix, mode): (Arc<dyn ObjectStore>, String, RemoteMode) = match scheme {
             "s3" => {
                 let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -347,8 +463,23 @@ impl RemoteCache {
                 }
                 if std::env::var("AWS_ENDPOINT_URL").is_err() {
                     if let Some(endpoint) = files.setting("endpoint_url") {
+                        check_endpoint(&endpoint, "the AWS config's endpoint_url").map_err(bad)?;
                         builder = builder.with_endpoint(endpoint);
                     }
+                }
+                let has_keys = std::env::var("AWS_ACCESS_KEY_ID").is_ok_and(|k| !k.is_empty())
+                    || files.credential("aws_access_key_id").is_some()
+                    || other_aws_credentials();
+                // Without keys object_store would ask the instance metadata
+                // service, a link-local address the user never named.
+                if !has_keys && !instance_role_asked(&options) {
+                    builder = builder.with_skip_signature(true);
+                    no_credentials = Some(
+                        "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or \
+                         AWS_PROFILE), or add ?credentials=instance to the URL to use this \
+                         machine's instance role; building without the shared cache"
+                            .to_string(),
+                    );
                 }
                 let region_in_env =
                     std::env::var("AWS_REGION").is_ok() || std::env::var("AWS_DEFAULT_REGION").is_ok();
@@ -360,6 +491,7 @@ impl RemoteCache {
                 // AWS_ENDPOINT_URL is the AWS tools' name for a non-AWS
                 // endpoint (MinIO, Garage, R2, a local server).
                 if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+                    check_endpoint(&endpoint, "AWS_ENDPOINT_URL").map_err(bad)?;
                     builder = builder.with_endpoint(endpoint);
                 }
                 if !region_in_env && files.setting("region").is_none() {
@@ -372,7 +504,7 @@ impl RemoteCache {
                 let transport = scheme.trim_start_matches("webdav+");
                 // The server's root as the base and the path as the prefix:
                 // a WebDAV client makes missing folders only below its base.
-                let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let (authority, path) = split_authority(rest);
                 // A share's user and password (`user:password@host`) go in
                 // a Basic Authorization header on every request, never in
                 // a URL a message could quote.
@@ -435,6 +567,9 @@ impl RemoteCache {
             webdav: scheme.starts_with("webdav+"),
             folders_made: Mutex::new(false),
         };
+        if let Some(why) = no_credentials {
+            mark_down(&remote.down, &remote.failure, &why);
+        }
         Ok(remote)
     }
 
@@ -506,10 +641,33 @@ impl RemoteCache {
         !self.down.load(Ordering::Relaxed)
     }
 
-    /// The whole object at `path`, waited for.
-    fn get(&self, path: &ObjectPath) -> Result<bytes::Bytes, object_store::Error> {
-        self.runtime
-            .block_on(async { self.store.get(path).await?.bytes().await })
+    /// The object at `path`, chunk by chunk into `sink`, waited for: at
+    /// most `limit` bytes, whatever length the server declares (a
+    /// `Content-Length` of 100 GB is refused, never allocated).
+    fn get_into(
+        &self,
+        path: &ObjectPath,
+        limit: u64,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, Fetch> {
+        use futures::StreamExt;
+        self.runtime.block_on(async {
+            let got = self.store.get(path).await.map_err(Fetch::Store)?;
+            if got.meta.size > limit {
+                return Err(Fetch::TooLarge);
+            }
+            let mut stream = got.into_stream();
+            let mut read = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(Fetch::Store)?;
+                read += chunk.len() as u64;
+                if read > limit {
+                    return Err(Fetch::TooLarge);
+                }
+                sink(&chunk).map_err(|_| Fetch::Local)?;
+            }
+            Ok(read)
+        })
     }
 
     /// The remote's entry for `key`, if it has one.
@@ -518,11 +676,23 @@ impl RemoteCache {
             return Ok(None);
         }
         let path = self.action_path(key);
-        let got = self.get(&path);
+        let mut bytes = Vec::new();
+        let got = self.get_into(&path, MAX_ENTRY_BYTES, &mut |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        });
         match got {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => {
+            Ok(_) => Ok(serde_json::from_slice(&bytes).ok()),
+            Err(Fetch::Store(object_store::Error::NotFound { .. })) => Ok(None),
+            // Not an entry bounce wrote: the step renders here.
+            Err(Fetch::TooLarge | Fetch::Local) => {
+                self.damaged
+                    .lock()
+                    .expect("damaged list")
+                    .push(key.to_hex());
+                Ok(None)
+            }
+            Err(Fetch::Store(e)) => {
                 let error = self.fail("reading an action entry", &e);
                 self.failed(error)
             }
@@ -531,32 +701,47 @@ impl RemoteCache {
 
     /// Downloads the blob `hash` into `cache`, checking its hash: `false`
     /// when the remote lacks it or holds other bytes under its name (the
-    /// step then renders locally; `key` names it in the warning).
+    /// step then renders locally; `key` names it in the warning). The
+    /// blob streams to a file: no more than the cache's free space is read.
     pub fn fetch_blob(&self, cache: &Cache, hash: &Hash, key: &Hash) -> Result<bool, RemoteError> {
         if !self.mode.reads() || !self.usable() {
             return Ok(false);
         }
         let path = self.blob_path(hash);
-        let got = self.get(&path);
-        let bytes = match got {
-            Ok(bytes) => bytes,
-            Err(object_store::Error::NotFound { .. }) => return Ok(false),
-            Err(e) => {
+        let temp = cache.temp_file("remote");
+        let Ok(mut file) = std::fs::File::create(temp.path()) else {
+            return Ok(false);
+        };
+        let limit = cache.available_space().unwrap_or(0);
+        let mut hasher = blake3::Hasher::new();
+        let got = self.get_into(&path, limit, &mut |chunk| {
+            use std::io::Write;
+            hasher.update(chunk);
+            file.write_all(chunk)
+        });
+        let size = match got {
+            Ok(size) => size,
+            Err(Fetch::Store(object_store::Error::NotFound { .. })) => return Ok(false),
+            Err(Fetch::TooLarge) => {
+                self.damaged
+                    .lock()
+                    .expect("damaged list")
+                    .push(key.to_hex());
+                return Ok(false);
+            }
+            Err(Fetch::Local) => return Ok(false),
+            Err(Fetch::Store(e)) => {
                 let error = self.fail("downloading a blob", &e);
                 return self.failed(error).map(|_: Option<()>| false);
             }
         };
-        self.downloaded
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        if Hash::of_bytes(&bytes) != *hash {
+        drop(file);
+        self.downloaded.fetch_add(size, Ordering::Relaxed);
+        if Hash::from_blake3(hasher.finalize()) != *hash {
             self.damaged
                 .lock()
                 .expect("damaged list")
                 .push(key.to_hex());
-            return Ok(false);
-        }
-        let temp = cache.temp_file("remote");
-        if std::fs::write(temp.path(), &bytes).is_err() {
             return Ok(false);
         }
         Ok(cache.commit_blob(temp).is_ok_and(|stored| stored == *hash))
@@ -747,6 +932,67 @@ mod tests {
             "webdav+https://nas.local/bounce"
         );
         assert_eq!(shown_url("s3://bucket/prefix"), "s3://bucket/prefix");
+    }
+
+    #[test]
+    fn a_password_with_a_slash_is_cut_whole() {
+        let url = "webdav+https://alice:pa/ss@nas.local/bounce";
+        assert_eq!(shown_url(url), "webdav+https://nas.local/bounce");
+        assert_eq!(
+            without_logins(&format!("error sending request for url ({url}/ac/x)")),
+            "error sending request for url (webdav+https://nas.local/bounce/ac/x)"
+        );
+        let (authority, path) = split_authority("alice:pa/ss@nas.local/bounce");
+        assert_eq!((authority, path), ("alice:pa/ss@nas.local", "bounce"));
+        assert_eq!(split_authority("nas.local/a/b"), ("nas.local", "a/b"));
+    }
+
+    #[test]
+    fn a_query_is_an_option_or_refused_without_its_value() {
+        assert_eq!(query_options(None).unwrap(), vec![]);
+        assert_eq!(
+            query_options(Some("credentials=instance")).unwrap(),
+            vec![("credentials".to_string(), "instance".to_string())]
+        );
+        let refused = query_options(Some("token=tok3nXYZ")).unwrap_err();
+        assert!(
+            refused.contains("`token`") && !refused.contains("tok3nXYZ"),
+            "{refused}"
+        );
+        let settings = RemoteSettings {
+            url: "webdav+http://127.0.0.1:9/team?token=tok3nXYZ".into(),
+            mode: RemoteMode::ReadWrite,
+            required: false,
+            timeout: Duration::from_secs(1),
+            retries: 0,
+        };
+        let error = RemoteCache::open(&settings).unwrap_err().to_string();
+        assert!(!error.contains("tok3nXYZ"), "{error}");
+    }
+
+    #[test]
+    fn a_short_secret_stars_out_only_itself() {
+        assert_eq!(redact("key a refused", "a"), "key *** refused");
+        assert_eq!(redact("a bad answer", "a"), "*** bad answer");
+        assert_eq!(
+            redact("signature for wJalrXUt was refused", "wJalrXUt"),
+            "signature for *** was refused"
+        );
+        assert_eq!(redact("abc", ""), "abc");
+    }
+
+    #[test]
+    fn endpoints_that_would_panic_the_client_are_named() {
+        assert!(check_endpoint("http://127.0.0.1:9000", "AWS_ENDPOINT_URL").is_ok());
+        for bad in [
+            "127.0.0.1:9000",
+            "http://127.0.0.1:9000 ",
+            "https://",
+            "ftp://x",
+        ] {
+            let why = check_endpoint(bad, "AWS_ENDPOINT_URL").unwrap_err();
+            assert!(why.starts_with("AWS_ENDPOINT_URL"), "{why}");
+        }
     }
 
     #[test]

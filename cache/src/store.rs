@@ -94,7 +94,7 @@ impl Cache {
         CacheLayout::new(&self.root)
     }
 
-    fn action_path(&self, key: &Hash) -> PathBuf {
+    pub(crate) fn action_path(&self, key: &Hash) -> PathBuf {
         let hex = key.to_hex();
         self.layout()
             .actions()
@@ -189,6 +189,11 @@ impl Cache {
     pub fn put_action(&self, key: &Hash, entry: &ActionEntry) -> Result<(), CacheError> {
         let bytes = serde_json::to_vec(entry).expect("an action entry serialises");
         write_atomically(&self.action_path(key), &bytes)
+    }
+
+    /// Forgets the entry of `key` (its step renders again).
+    pub fn remove_action(&self, key: &Hash) {
+        let _ = fs::remove_file(self.action_path(key));
     }
 
     /// A fresh file to write a blob into.

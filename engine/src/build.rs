@@ -1,6 +1,6 @@
 //! The scheduler: renders what is stale, in dependency order, in parallel.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -310,7 +310,7 @@ pub fn build(
             .collect();
         if !options.no_publish && !options.dry_run {
             // Checked before the lock, which would be written through a link.
-            crate::publish::refuse_links(project, &report.version_dir, Path::new(MANIFEST))?;
+            crate::publish::refuse_links(project, Path::new(MANIFEST))?;
             let _output_lock = lock(project.release.output.join(crate::manifest::OUTPUT_LOCK))?;
             bounce_cache::remove_stale_temps(&report.version_dir, true);
             let complete = options.targets.is_empty();
@@ -532,6 +532,8 @@ struct Run<'a> {
     sync: Option<CacheSync>,
     /// Measurements of PCM streams, shared by the files that carry them.
     measures: crate::render::Measures,
+    /// The keys of the steps whose outputs the shared cache gave.
+    from_remote: Mutex<BTreeMap<NodeIndex, Hash>>,
 }
 
 impl<'a> Run<'a> {
@@ -565,6 +567,7 @@ impl<'a> Run<'a> {
             remote,
             sync,
             measures: crate::render::Measures::default(),
+            from_remote: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -627,6 +630,22 @@ impl Run<'_> {
                 _ => None,
             })
             .collect()
+    }
+
+    /// A step that failed on inputs the shared cache gave drops their
+    /// local entries: an entry naming the wrong audio would otherwise
+    /// fail every later build, with the remote or without it.
+    fn forget_remote_inputs(&self, node: NodeIndex) {
+        let given = self.from_remote.lock().expect("remote lock");
+        for input in self
+            .plan
+            .graph
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+        {
+            if let Some(key) = given.get(&input) {
+                self.cache.remove_action(key);
+            }
+        }
     }
 
     /// A failed step's error, said once in the report; a damaged cached
@@ -757,6 +776,12 @@ impl Run<'_> {
             .render(step, &inputs)?;
             if again.hash != output.hash {
                 self.cache.drop_scratch(&again.hash);
+                // The entry names other audio than its step makes (a
+                // shared cache's entry, or a damaged one): it goes, so
+                // the next build renders the step, remote or not.
+                let inputs: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();
+                let key = step_key(step, self.rate, &inputs, self.content(step)?);
+                self.cache.remove_action(&key);
                 return Err(BuildError::NotReproducible {
                     step: step.id.clone(),
                 });
@@ -1044,6 +1069,12 @@ impl Work for Run<'_> {
         let found = self
             .lookup(&self.plan.graph[node], key, true)
             .map_err(|e| self.failed(e))?;
+        if let Some((_, true)) = &found {
+            self.from_remote
+                .lock()
+                .expect("remote lock")
+                .insert(node, *key);
+        }
         found
             .map(|(output, remote)| self.found(node, *key, output, remote))
             .transpose()
@@ -1052,8 +1083,27 @@ impl Work for Run<'_> {
 
     fn render(&self, step: usize, key: &Hash) -> Result<Ran, String> {
         let node = NodeIndex::new(step);
-        self.render_step(node, &self.plan.graph[node], *key)
-            .map_err(|e| self.failed(e))
+        let step = &self.plan.graph[node];
+        // A panic is a failed step, never a worker gone with the cache
+        // lock held (the scheduler would wait for it forever).
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.render_step(node, step, *key)
+        }))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(BuildError::Panicked {
+                step: step.id.clone(),
+                what: what.to_string(),
+            })
+        });
+        rendered.map_err(|e| {
+            self.forget_remote_inputs(node);
+            self.failed(e)
+        })
     }
 
     fn settle(&self, step: usize, ended: Ended<Ran>, millis: u64) {

@@ -9,15 +9,18 @@ use std::path::{Path, PathBuf};
 use bounce_cache::CacheLayout;
 
 use crate::manifest::{read_manifest, MANIFEST};
+use crate::path_rule::{outside_reason, PathRule};
 use crate::release::is_released;
 use crate::{BuildError, Project};
 
-/// What `clean` removed, and what it left because bounce did not write it.
+/// What `clean` removed, and what it left, each with the reason.
 #[derive(Debug, Default)]
 pub struct Cleaned {
     pub removed: Vec<PathBuf>,
-    pub kept: Vec<PathBuf>,
+    pub kept: Vec<(PathBuf, String)>,
 }
+
+const NOT_WRITTEN: &str = "bounce did not write it";
 
 /// Removes the cache and, if `outputs_too`, every unreleased version bounce
 /// wrote under the project's output folder.
@@ -33,13 +36,20 @@ pub fn clean(
     }
     let removal = CacheLayout::new(cache_root).remove()?;
     cleaned.removed.extend(removal.removed);
-    cleaned.kept.extend(removal.kept);
+    cleaned.kept.extend(
+        removal
+            .kept
+            .into_iter()
+            .map(|p| (p, NOT_WRITTEN.to_string())),
+    );
     if outputs_too {
         let root = &project.release.output;
         for entry in fs::read_dir(root).into_iter().flatten().flatten() {
             let path = entry.path();
             let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_folder && !is_released(&path) {
+            if is_folder && is_released(&path) {
+                cleaned.kept.push((path, "a released version".into()));
+            } else if is_folder {
                 clean_version(&path, &mut cleaned)?;
             } else if entry.file_name() == crate::manifest::OUTPUT_LOCK {
                 remove_file(&path, &mut cleaned)?;
@@ -83,29 +93,64 @@ fn refuse_unsafe_output_root(project: &Project) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Removes the files a bounce manifest lists in one version folder, then
-/// the manifest and the folders left empty; anything else stays.
+/// Removes the files a bounce manifest lists in one version folder, each
+/// only while its bytes are the ones the manifest records (see
+/// [`crate::path_rule`]), then the manifest and the folders left empty;
+/// anything else stays. An entry outside the folder is refused and named.
 fn clean_version(dir: &Path, cleaned: &mut Cleaned) -> Result<(), BuildError> {
     let manifest_path = dir.join(MANIFEST);
     let Some(manifest) = read_manifest(&manifest_path).filter(|m| m.tool == "bounce") else {
-        cleaned.kept.push(dir.to_path_buf());
+        cleaned
+            .kept
+            .push((dir.to_path_buf(), "it holds no bounce manifest".into()));
         return Ok(());
     };
+    // Every entry is checked before any file goes.
     for file in &manifest.files {
-        let path = dir.join(&file.path);
-        // Through no link: a listed path under a linked folder is not ours.
-        if crate::publish::has_linked_folder(dir, Path::new(&file.path)) {
+        if let Some(why) = outside_reason(Path::new(&file.path)) {
+            return Err(BuildError::UnsafeOutput {
+                path: manifest_path,
+                why: format!(
+                    "its entry \"{}\" is refused ({why}); nothing was removed from {}",
+                    file.path,
+                    dir.display()
+                ),
+            });
+        }
+    }
+    let rule = PathRule::bounds_only(dir);
+    for file in &manifest.files {
+        let relative = Path::new(&file.path);
+        let Ok(path) = rule.writable(relative) else {
+            // Under a linked folder: not bounce's.
+            cleaned
+                .kept
+                .push((dir.join(relative), "reached through a symbolic link".into()));
+            continue;
+        };
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             continue;
         }
-        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        let hash = bounce_cache::hash_file(&path)
+            .ok()
+            .map(|h| h.to_hex().to_string());
+        if hash.as_deref() == Some(file.blake3.as_str()) {
             remove_file(&path, cleaned)?;
+        } else {
+            cleaned.kept.push((
+                path,
+                "its bytes changed since bounce wrote it (yours now)".into(),
+            ));
         }
     }
     remove_file(&manifest_path, cleaned)?;
     bounce_cache::remove_stale_temps(dir, true);
     remove_empty_folders(dir, cleaned);
     if dir.exists() {
-        cleaned.kept.push(dir.to_path_buf());
+        cleaned.kept.push((
+            dir.to_path_buf(),
+            "it still holds files bounce did not write".into(),
+        ));
     }
     Ok(())
 }

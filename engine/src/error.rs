@@ -76,7 +76,7 @@ pub enum BuildError {
     NoReport { why: String },
     #[error("the cached file for {path} was damaged and has been removed; build again to render it anew")]
     DamagedBlob { path: PathBuf },
-    #[error("{step}: rendering it again gave other audio than the cache records; run `bounce cache verify`, and report this")]
+    #[error("{step}: rendering it again gave other audio than its cache entry records (an entry from a shared cache, or a damaged one); the entry is dropped: build again")]
     NotReproducible { step: String },
     #[error(
         "{step}: needs about {} MB in {dir} and {} MB are free; free some space or point --cache-dir elsewhere",
@@ -89,6 +89,8 @@ pub enum BuildError {
         free: u64,
         dir: PathBuf,
     },
+    #[error("step {step} stopped on an internal error ({what}); nothing was written for it")]
+    Panicked { step: String, what: String },
     #[error("refusing {path}: {why}")]
     UnsafeOutput { path: PathBuf, why: String },
     #[error("unknown target \"{target}\"{hint}")]

@@ -336,6 +336,9 @@ pub fn choose(
 /// The longest time a project may name, seconds (24 hours).
 pub const MAX_SECONDS: f64 = 86_400.0;
 
+/// The shortest length a track or tone takes, in seconds.
+pub const MIN_LENGTH_SECONDS: f64 = 0.001;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Range {
     pub min: f64,
@@ -370,10 +373,11 @@ impl Range {
     pub const fn duration() -> Self {
         Range::between(0.0, MAX_SECONDS, "s")
     }
-    /// A length in a release: more than 0, at most a day.
+    /// A length in a release: at least a millisecond (`1e-300` would
+    /// round to an empty file), at most a day.
     pub const fn length() -> Self {
         Range {
-            min_exclusive: true,
+            min: MIN_LENGTH_SECONDS,
             ..Range::duration()
         }
     }

@@ -19,6 +19,7 @@ mod manifest;
 mod outcome;
 
 pub mod model;
+mod path_rule;
 mod plan;
 mod publish;
 pub mod qc;

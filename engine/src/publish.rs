@@ -4,7 +4,7 @@
 //! whose bytes are already there is left alone (its modification time
 //! too), so sync and backup tools see no churn.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
@@ -12,47 +12,19 @@ use bounce_cache::{Cache, StatCache};
 
 use crate::manifest::{read_manifest, GitState, Manifest, ManifestFile, MANIFEST};
 use crate::outcome::BuildReport;
+use crate::path_rule::{same_file, PathRule};
 use crate::plan::PlannedOutput;
 use crate::render::{Measured, StepOutput};
 use crate::revision::git;
 use crate::transaction::Transaction;
 use crate::{BuildError, Project};
 
-/// Whether a folder on `relative`'s way down from `root` (or `root`
-/// itself) is a symbolic link: bounce writes through no link.
-pub(crate) fn has_linked_folder(root: &Path, relative: &Path) -> bool {
-    let mut path = root.to_path_buf();
-    let is_link = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
-    if is_link(&path) {
-        return true;
-    }
-    let mut parts = relative.components().peekable();
-    while let Some(part) = parts.next() {
-        path.push(part);
-        if parts.peek().is_some() && is_link(&path) {
-            return true;
-        }
-    }
-    false
-}
-
-/// Refuses an output tree that leads through a symbolic link.
-pub(crate) fn refuse_links(
-    project: &Project,
-    root: &Path,
-    relative: &Path,
-) -> Result<(), BuildError> {
-    let output = &project.release.output;
-    let version = root.strip_prefix(output).unwrap_or(root);
-    if has_linked_folder(output, &version.join(relative)) {
-        return Err(BuildError::UnsafeOutput {
-            path: root.join(relative),
-            why: "a folder on its way is a symbolic link; bounce writes through no link \
-                  (point `output` at the real folder instead)"
-                .into(),
-        });
-    }
-    Ok(())
+/// Refuses an output tree that leads through a symbolic link, or a path
+/// the project reads (see [`PathRule`]).
+pub(crate) fn refuse_links(project: &Project, relative: &Path) -> Result<(), BuildError> {
+    PathRule::for_version(project)
+        .writable(relative)
+        .map(|_| ())
 }
 
 /// Publishes the outputs all or nothing: stages each changed file, then
@@ -69,19 +41,40 @@ pub(crate) fn publish(
     report: &mut BuildReport,
 ) -> Result<(), BuildError> {
     let root = report.version_dir.clone();
-    refuse_links(project, &root, Path::new(MANIFEST))?;
+    let rule = PathRule::for_version(project);
+    rule.writable(Path::new(MANIFEST))?;
     let mut transaction = Transaction::begin(&root)?;
     let released = crate::release::check_unchanged(project, &root, outputs, stat)?;
+    let manifest_path = root.join(MANIFEST);
+    let previous = read_manifest(&manifest_path);
+    // What bounce recorded at each path: the only bytes it may replace.
+    let recorded: BTreeMap<&str, &str> = previous
+        .iter()
+        .flat_map(|m| &m.files)
+        .map(|f| (f.path.as_str(), f.blake3.as_str()))
+        .collect();
     let mut files = Vec::new();
     let mut changed = Vec::new();
     let mut copies = Vec::new();
     for (planned, output) in outputs {
-        refuse_links(project, &root, &planned.path)?;
-        let dest = root.join(&planned.path);
+        let dest = rule.writable(&planned.path)?;
+        let exists = fs::symlink_metadata(&dest).is_ok();
         let is_file = fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file());
         if is_file && stat.hash(&dest).ok() == Some(output.hash) {
             report.unchanged.push(dest.clone());
         } else {
+            if exists {
+                let portable = crate::template::portable(&planned.path);
+                // Under another letter case, on a case-insensitive file
+                // system, the recorded name is the same file.
+                let hash = recorded.get(portable.as_str()).copied().or_else(|| {
+                    recorded
+                        .iter()
+                        .find(|(path, _)| same_file(&root.join(path), &dest))
+                        .map(|(_, hash)| *hash)
+                });
+                rule.replaceable(&planned.path, hash, stat)?;
+            }
             copies.push((
                 planned.path.as_path(),
                 cache.blob_path(&output.hash),
@@ -93,8 +86,6 @@ pub(crate) fn publish(
     }
     transaction.copy_all(&copies, jobs)?;
     if !released {
-        let manifest_path = root.join(MANIFEST);
-        let previous = read_manifest(&manifest_path);
         report.before = previous
             .as_ref()
             .map(|m| m.files.clone())
@@ -106,9 +97,14 @@ pub(crate) fn publish(
             if built.contains(&file.path) {
                 continue;
             }
-            let path = root.join(&file.path);
-            let intact = stat.hash(&path).ok().map(|h| h.to_hex()) == Some(file.blake3.clone());
-            if !intact || has_linked_folder(&root, Path::new(&file.path)) {
+            // A file the user replaced or edited, or one reached through
+            // a link or outside the folder, is not bounce's to remove.
+            let Ok(path) = rule.replaceable(Path::new(&file.path), Some(&file.blake3), stat) else {
+                continue;
+            };
+            // The same file as one written now (a rename of letter case
+            // only, on a case-insensitive file system) stays.
+            if changed.iter().any(|(dest, _)| same_file(dest, &path)) {
                 continue;
             }
             if complete {

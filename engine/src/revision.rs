@@ -86,20 +86,27 @@ fn export(top: &Path, commit: &str, rel: &Path, into: &Path) -> Result<(), Strin
 
 /// Links every file of the work tree's project folder that the export
 /// lacks (what git does not track) into the export. Hidden folders and
-/// `out/` (caches, outputs) are skipped.
+/// `out/` (caches, outputs) are skipped, and so is anything where the
+/// export holds a symbolic link (one committed in the revision): bounce
+/// writes through no link, into no folder outside the export.
 fn fill_untracked(work: &Path, export: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(work)? {
         let entry = entry?;
         let name = entry.file_name();
         let name_text = name.to_string_lossy();
         let (from, to) = (entry.path(), export.join(&name));
+        let there = std::fs::symlink_metadata(&to).ok();
         if entry.file_type()?.is_dir() {
             if name_text.starts_with('.') || name_text == "out" {
                 continue;
             }
-            std::fs::create_dir_all(&to)?;
+            match there {
+                Some(meta) if !meta.is_dir() => continue,
+                Some(_) => {}
+                None => std::fs::create_dir(&to)?,
+            }
             fill_untracked(&from, &to)?;
-        } else if !to.exists() && std::fs::hard_link(&from, &to).is_err() {
+        } else if there.is_none() && std::fs::hard_link(&from, &to).is_err() {
             std::fs::copy(&from, &to)?;
         }
     }

@@ -109,13 +109,16 @@ fn sanitise(value: &str) -> String {
 
 /// Unicode's explicit direction controls (UAX #9): they make a name read
 /// otherwise than it sorts, as `U+202E` hides a file's real extension.
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The longest file name, in bytes, that common file systems take (ext4,
 /// APFS, NTFS in UTF-16 units, which UTF-8 bytes never undercount).
 pub const MAX_NAME_BYTES: usize = 255;
+
+/// The longest path, in bytes, Linux's system calls take (`PATH_MAX`).
+pub const MAX_PATH_BYTES: usize = 4096;
 
 /// Names Windows keeps for devices, whatever the extension.
 const DEVICE_NAMES: &[&str] = &[
@@ -197,6 +200,13 @@ pub fn render(template: &str, values: &TemplateValues) -> Result<PathBuf, String
              (shorten the title or the template)",
             long.chars().take(40).collect::<String>(),
             long.len()
+        ));
+    }
+    if out.len() >= MAX_PATH_BYTES {
+        return Err(format!(
+            "the path is {} bytes long; file systems take at most {} (shorten the template)",
+            out.len(),
+            MAX_PATH_BYTES - 1
         ));
     }
     let escapes = path.components().any(|c| {

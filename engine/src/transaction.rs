@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use bounce_cache::{hash_file, write_atomically, Hash};
 use serde::{Deserialize, Serialize};
 
+use crate::path_rule::PathRule;
 use crate::BuildError;
 
 /// The staging folder inside a version folder.
@@ -165,7 +166,16 @@ impl Transaction {
 
     fn apply(&self, index: usize, entry: &Entry) -> Result<(), BuildError> {
         let dest = self.root.join(&entry.dest);
-        if fs::symlink_metadata(&dest).is_ok() {
+        if let Ok(meta) = fs::symlink_metadata(&dest) {
+            // Only a file is moved aside: a folder there is someone's,
+            // and the stage is deleted at the end.
+            if meta.is_dir() {
+                return Err(BuildError::UnsafeOutput {
+                    path: dest,
+                    why: "a folder is where a file goes; bounce replaces only files it wrote"
+                        .into(),
+                });
+            }
             fs::rename(&dest, self.old_path(index)).map_err(io_error(&dest))?;
         }
         if entry.staged {
@@ -224,13 +234,35 @@ fn rollback(root: &Path, entries: &[Entry]) -> bool {
 }
 
 /// Rolls back what a killed build's transaction left, and clears its stage.
+/// A journal naming a path outside the folder, or through a link, is
+/// refused whole (anyone who can write the folder could have written it).
 pub fn recover(root: &Path) -> Result<(), BuildError> {
     let stage = root.join(STAGE);
-    if fs::symlink_metadata(&stage).is_err() {
+    let Ok(meta) = fs::symlink_metadata(&stage) else {
         return Ok(());
+    };
+    if !meta.is_dir() {
+        return Err(BuildError::UnsafeOutput {
+            path: stage,
+            why: "bounce's staging folder is not a folder (a link, or a file); remove it".into(),
+        });
     }
     if let Ok(bytes) = fs::read(stage.join(JOURNAL)) {
         if let Ok(entries) = serde_json::from_slice::<Vec<Entry>>(&bytes) {
+            let rule = PathRule::bounds_only(root);
+            for entry in &entries {
+                if let Err(BuildError::UnsafeOutput { path, why }) = rule.writable(&entry.dest) {
+                    return Err(BuildError::UnsafeOutput {
+                        path: stage.join(JOURNAL),
+                        why: format!(
+                            "its entry {} is refused ({why}); the journal was not replayed: \
+                             remove {} once you have looked at it",
+                            path.display(),
+                            stage.display()
+                        ),
+                    });
+                }
+            }
             if !rollback(root, &entries) {
                 return Err(BuildError::UnsafeOutput {
                     path: root.to_path_buf(),

@@ -1,6 +1,6 @@
 //! Planning: a project becomes a DAG of steps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use bounce_nodes::processors::FadeCurve;
@@ -311,6 +311,26 @@ fn claim_path(
         );
         return None;
     }
+    let full = project
+        .release
+        .output
+        .join(&project.release.version)
+        .join(&path);
+    let bytes = full.as_os_str().len();
+    if bytes >= crate::template::MAX_PATH_BYTES {
+        errors.push(
+            ProjectDiagnostic::new(
+                &deliverable.span,
+                format!(
+                    "the file's full path is {bytes} bytes long; file systems take at most {}",
+                    crate::template::MAX_PATH_BYTES - 1
+                ),
+            )
+            .code(Code::BadDeliverable)
+            .help("shorten the template, the version or the output folder's path"),
+        );
+        return None;
+    }
     let mut who = format!(
         "deliverable \"{}\", track {}",
         deliverable.name, track.number
@@ -338,6 +358,54 @@ fn claim_path(
     Some(path)
 }
 
+/// Sources and outputs never overlap: a file the project reads may not
+/// lie in the version folder, where publishing and `clean` write and
+/// remove (docs/commands.md, "What bounce writes and removes").
+fn inputs_in_the_version_folder(project: &Project) -> Vec<ProjectDiagnostic> {
+    use crate::path_rule::resolved;
+    let version = resolved(&project.release.output.join(&project.release.version));
+    let inside = |path: &Path| resolved(path).starts_with(&version);
+    let why = |path: &Path| {
+        format!(
+            "{} is inside the version folder {}, which bounce writes",
+            path.display(),
+            version.display()
+        )
+    };
+    let help = "keep sources and project files out of `output`/VERSION: move the file, \
+                or set `output` or `version` to another folder";
+    let mut errors = Vec::new();
+    for track in &project.tracks {
+        for source in &track.sources {
+            if let SourceKind::File(path) = &source.kind {
+                if inside(path) {
+                    errors.push(
+                        ProjectDiagnostic::new(&source.span, why(path))
+                            .code(Code::BadDeliverable)
+                            .label("read from the version folder")
+                            .help(help),
+                    );
+                }
+            }
+        }
+    }
+    let others = std::iter::once(&project.file)
+        .chain(&project.files)
+        .chain(&project.release.cover)
+        .chain(project.references.iter().map(|r| &r.path));
+    let mut seen = BTreeSet::new();
+    for path in others {
+        if inside(path) && seen.insert(path.clone()) {
+            errors.push(
+                ProjectDiagnostic::global(why(path))
+                    .code(Code::BadDeliverable)
+                    .help(help),
+            );
+        }
+    }
+    errors
+}
+
 /// Names that differ only in case are one file on macOS and Windows.
 fn case_folded(path: &Path) -> PathBuf {
     PathBuf::from(path.to_string_lossy().to_lowercase())
@@ -357,6 +425,8 @@ fn reserved_name(path: &Path) -> Option<&'static str> {
         Some("release lock")
     } else if first == crate::transaction::STAGE {
         Some("staging folder")
+    } else if first == crate::qc::REPORT_DIR {
+        Some("release report folder")
     } else {
         None
     }
@@ -862,6 +932,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             }
         }
     }
+    errors.extend(inputs_in_the_version_folder(project));
     if !errors.is_empty() {
         return Err(ProjectErrors(errors));
     }

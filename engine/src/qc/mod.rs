@@ -135,6 +135,10 @@ pub fn write_report(
 ) -> Result<ReportOutcome, BuildError> {
     let built_files: BTreeMap<&str, &crate::outcome::BuiltFile> =
         built.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    // Through no link, as every file bounce writes (the codec excerpts'
+    // folder is under the report's).
+    crate::path_rule::PathRule::for_version(project)
+        .writable(&Path::new(REPORT_DIR).join("codec").join("index.html"))?;
     let dir = project.release.output.join(&project.release.version);
     let manifest = read_manifest(&dir.join(MANIFEST)).ok_or_else(|| BuildError::NoReport {
         why: format!(

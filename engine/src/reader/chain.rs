@@ -4,10 +4,29 @@
 
 use super::*;
 
+/// The most processors one chain holds: each costs a pass over its
+/// audio, and a chain of thousands is a mistake (docs/language.md,
+/// "Limits").
+pub const MAX_CHAIN_LENGTH: usize = 64;
+
+/// The most crossovers a `multiband` takes: each band passes an allpass
+/// of every crossover above it, so the cost grows with their square.
+/// Mastering uses two to four.
+pub const MAX_CROSSOVERS: usize = 8;
+
 impl Reader {
     pub(super) fn read_chain(&mut self, node: NodeView) -> Vec<ProcessorSpec> {
         let mut chain = Vec::new();
-        for child in node.children() {
+        for (i, child) in node.children().enumerate() {
+            if i == MAX_CHAIN_LENGTH {
+                self.error(
+                    Code::OutOfRange,
+                    &child.name_span(),
+                    format!("a chain holds at most {MAX_CHAIN_LENGTH} processors"),
+                )
+                .help = Some("split the work across a bus, the mix and the master".into());
+                break;
+            }
             if let Some(spec) = self.read_processor(child) {
                 chain.push(spec);
             }
@@ -110,6 +129,22 @@ impl Reader {
                 )
                 .code(Code::MissingValue)
                 .help("e.g. `multiband 120 2000 8000 { band …; band …; band …; band … }`"),
+            );
+            return None;
+        }
+        if let Some((_, span)) = crossovers.get(MAX_CROSSOVERS) {
+            diags.push(
+                ProjectDiagnostic::new(
+                    span,
+                    format!(
+                        "`multiband` takes at most {MAX_CROSSOVERS} crossovers ({} bands); {} are given",
+                        MAX_CROSSOVERS + 1,
+                        crossovers.len()
+                    ),
+                )
+                .code(Code::OutOfRange)
+                .label("one too many")
+                .help("mastering splits into two to five bands"),
             );
             return None;
         }

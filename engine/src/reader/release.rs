@@ -24,12 +24,26 @@ impl Reader {
             ..Release::default()
         };
         let mut version = None;
+        let mut seen: Vec<(&str, Span)> = Vec::new();
         for child in node.children() {
             let name = child.name();
             if !RELEASE_FIELDS.contains(&name) {
                 self.unknown_node(child, name, RELEASE_FIELDS, "in `release`");
                 continue;
             }
+            // A field written twice would silently take the last.
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+                let (line, _) = first.line_col();
+                let help = format!("the first `{name}` is at line {line}; keep one");
+                self.error(
+                    Code::Duplicate,
+                    &child.name_span(),
+                    format!("a second `{name}` in `release`"),
+                )
+                .help = Some(help);
+                continue;
+            }
+            seen.push((name, child.name_span()));
             let props: &[&str] = if name == "output" { &["outside"] } else { &[] };
             child.check_shape(&mut self.diags, props, 1, false);
             let diags = &mut self.diags;
@@ -145,7 +159,21 @@ impl Reader {
                                     )),
                                 );
                             }
-                            release.output = child.dir.join(value)
+                            let output = child.dir.join(&value);
+                            if fs_is_not_a_folder(&output) {
+                                diags.push(
+                                    ProjectDiagnostic::new(
+                                        &span,
+                                        format!(
+                                            "output folder \"{value}\" is a file, not a folder"
+                                        ),
+                                    )
+                                    .code(Code::Invalid)
+                                    .label("not a folder")
+                                    .help("name a folder (it is made if it does not exist)"),
+                                );
+                            }
+                            release.output = output
                         }
                         _ => unreachable!("checked against RELEASE_FIELDS"),
                     }
@@ -155,6 +183,11 @@ impl Reader {
         release.version = version.unwrap_or_else(|| "0.0.0".into());
         self.release = Some((release, node.name_span()));
     }
+}
+
+/// Whether something other than a folder (a file, a device) is at `path`.
+fn fs_is_not_a_folder(path: &std::path::Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_dir())
 }
 
 /// An output folder outside the project's folder (absolute, or up
@@ -184,6 +217,22 @@ pub(super) fn check_version(version: &str) -> Result<(), String> {
     }
     if version == "." || version == ".." || version.contains(['/', '\\']) {
         return Err("a version names one folder: no slashes, no `..`".into());
+    }
+    if version.len() > crate::template::MAX_NAME_BYTES {
+        return Err(format!(
+            "a version names a folder, whose name file systems cap at {} bytes (this one has {})",
+            crate::template::MAX_NAME_BYTES,
+            version.len()
+        ));
+    }
+    if let Some(c) = version
+        .chars()
+        .find(|c| crate::template::is_bidi_control(*c))
+    {
+        return Err(format!(
+            "a version names a folder: U+{:04X} would reorder how its name reads",
+            c as u32
+        ));
     }
     Ok(())
 }

@@ -145,6 +145,46 @@ fn is_placeholder_length(frames: u64, channels: usize, bits: Option<u32>) -> boo
     frames.saturating_mul(bytes_per_frame) >= u32::MAX as u64 - bytes_per_frame
 }
 
+/// The channel count of the first packet that decodes, for a container
+/// that does not state it (opened a second time, so the reader the caller
+/// keeps starts at the beginning).
+fn channels_by_decoding(path: &Path) -> Option<usize> {
+    let file = File::open(path).ok()?;
+    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let mut probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            stream,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .ok()?;
+    let track = probed
+        .format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)?
+        .clone();
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .ok()?;
+    // A few packets at most: an encoder's priming packet may not decode.
+    for _ in 0..16 {
+        let packet = probed.format.next_packet().ok()?;
+        if packet.track_id() != track.id {
+            continue;
+        }
+        if let Ok(decoded) = decoder.decode(&packet) {
+            return Some(decoded.spec().channels.count());
+        }
+    }
+    None
+}
+
 /// Reads only the header of a file (and, for WAV and AIFF, the chunk
 /// sizes, to catch a file cut short without decoding it).
 pub fn probe_file(path: &Path) -> Result<FileInfo, AudioError> {
@@ -166,9 +206,16 @@ pub fn probe_file(path: &Path) -> Result<FileInfo, AudioError> {
     }
 }
 
-/// What a WAV or AIFF header says that no audio can be: a rate, a channel
-/// count or a frame size of zero (checked before the decoder sees the
-/// file, which would not survive them).
+/// The sample rates bounce reads, in hertz: from telephone-band speech
+/// well under 8 kHz to DXD's 768 kHz. Checked on every header before any
+/// buffer is sized from it: a rate of 4294967295 Hz or 1 Hz would make
+/// a short file hours long (docs/commands.md, "Limits").
+pub const SOURCE_RATES: std::ops::RangeInclusive<u64> = 1_000..=768_000;
+
+/// What a WAV or AIFF header says that no audio can be: a rate that is
+/// not a number or out of [`SOURCE_RATES`], no channels, a frame size of
+/// zero (checked before the decoder sees the file, which would not
+/// survive them).
 fn impossible_header(path: &Path) -> Option<String> {
     let mut chunks = Chunks::open(path)?;
     while let Some((id, _, _)) = chunks.next_chunk() {
@@ -187,7 +234,12 @@ fn impossible_header(path: &Path) -> Option<String> {
                 let comm: [u8; 18] = chunks.read()?;
                 let channels = u16::from_be_bytes([comm[0], comm[1]]) as u64;
                 let bits = u16::from_be_bytes([comm[6], comm[7]]) as u64;
-                let rate = comm[8..18].try_into().map(extended_rate).ok()?;
+                let rate = match comm[8..18].try_into().map(extended_rate).ok()? {
+                    Ok(rate) => rate,
+                    Err(what) => {
+                        return Some(format!("its header gives a sample rate that is {what}"))
+                    }
+                };
                 return zero_field(channels, rate, bits);
             }
             _ => {}
@@ -199,23 +251,42 @@ fn impossible_header(path: &Path) -> Option<String> {
 /// An AIFF sample rate (an 80-bit IEEE 754 extended float, big-endian)
 /// in whole hertz as a decoder reads it: 0 for anything under 1 Hz (a
 /// zero mantissa with any exponent reads as zero), saturated above
-/// `u32::MAX`.
-fn extended_rate(bytes: [u8; 10]) -> u64 {
+/// `u32::MAX`; a NaN or an infinity (exponent all ones) is named.
+fn extended_rate(bytes: [u8; 10]) -> Result<u64, &'static str> {
     let sign_exponent = u16::from_be_bytes([bytes[0], bytes[1]]);
     let mantissa = u64::from_be_bytes(bytes[2..10].try_into().expect("8 bytes"));
+    if sign_exponent & 0x7fff == 0x7fff && mantissa != 0 {
+        // The integer bit alone is infinity; any other fraction is NaN.
+        return Err(if mantissa << 1 == 0 {
+            "infinite"
+        } else {
+            "not a number"
+        });
+    }
     if sign_exponent & 0x8000 != 0 || mantissa == 0 {
-        return 0;
+        return Ok(0);
     }
     // value = mantissa · 2^(exponent − 16383 − 63)
     let shift = (sign_exponent & 0x7fff) as i32 - 16383 - 63;
-    match shift {
+    Ok(match shift {
         s if s <= -64 => 0,
         s if s < 0 => mantissa >> -s,
         s if s < 32 && mantissa.leading_zeros() as i32 >= s + 32 => {
             (mantissa << s).min(u32::MAX as u64)
         }
         _ => u32::MAX as u64,
-    }
+    })
+}
+
+/// Why a sample rate is not one bounce reads, if it is not.
+pub fn unreadable_rate(rate: u64) -> Option<String> {
+    (!SOURCE_RATES.contains(&rate)).then(|| {
+        format!(
+            "its header gives a sample rate of {rate} Hz; bounce reads {} to {} Hz",
+            SOURCE_RATES.start(),
+            SOURCE_RATES.end()
+        )
+    })
 }
 
 fn zero_field(channels: u64, rate: u64, frame: u64) -> Option<String> {
@@ -223,7 +294,7 @@ fn zero_field(channels: u64, rate: u64, frame: u64) -> Option<String> {
         (_, 0, _) => Some("its header gives a sample rate of 0 Hz".into()),
         (0, _, _) => Some("its header gives 0 channels".into()),
         (_, _, 0) => Some("its header gives samples of 0 bytes".into()),
-        _ => None,
+        (_, rate, _) => unreadable_rate(rate),
     }
 }
 
@@ -310,9 +381,15 @@ impl DecodedFile {
         let sample_rate = params
             .sample_rate
             .ok_or_else(|| unsupported("no sample rate".into()))?;
+        if let Some(reason) = unreadable_rate(sample_rate as u64) {
+            return Err(unsupported(reason));
+        }
+        // AAC in MP4 often leaves the layout to the stream: the first
+        // packet's decoding says it.
         let channels = params
             .channels
             .map(|c| c.count())
+            .or_else(|| channels_by_decoding(path))
             .ok_or_else(|| unsupported("no channel layout".into()))?;
         if channels == 0 || channels > 2 {
             return Err(AudioError::Channels {
@@ -536,6 +613,7 @@ mod tests {
                 .collect();
             extended_rate(bytes.try_into().unwrap())
         };
+        let rate = |hex: &str| rate(hex).unwrap_or(u64::MAX);
         assert_eq!(rate("400EAC44000000000000"), 44100);
         assert_eq!(rate("400EBB80000000000000"), 48000);
         // A zero mantissa is zero whatever the exponent says (a fuzzed
@@ -543,6 +621,27 @@ mod tests {
         assert_eq!(rate("02000000000000000000"), 0);
         assert_eq!(rate("3FFE8000000000000000"), 0);
         assert_eq!(rate("C00EAC44000000000000"), 0);
-        assert_eq!(rate("7FFF8000000000000000"), u32::MAX as u64);
+        assert_eq!(rate("404E8000000000000000"), u32::MAX as u64);
+        // An infinity and NaNs are named, never read as a rate.
+        let named = |hex: &str| {
+            let bytes: Vec<u8> = (0..20)
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            extended_rate(bytes.try_into().unwrap()).unwrap_err()
+        };
+        assert_eq!(named("7FFF8000000000000000"), "infinite");
+        assert_eq!(named("FFFF8000000000000000"), "infinite");
+        assert_eq!(named("7FFFC000000000000000"), "not a number");
+        assert_eq!(named("7FFF0000000000000001"), "not a number");
+    }
+
+    #[test]
+    fn rates_outside_what_bounce_reads_are_named() {
+        assert!(unreadable_rate(44_100).is_none());
+        assert!(unreadable_rate(768_000).is_none());
+        assert!(unreadable_rate(999).unwrap().contains("999 Hz"));
+        assert!(unreadable_rate(4_294_967_295).is_some());
+        assert!(unreadable_rate(1).is_some());
     }
 }
