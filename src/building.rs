@@ -16,6 +16,10 @@ pub(crate) fn run_build(
 ) -> Result<BuildReport, i32> {
     let dry_run = options.dry_run;
     let started = Instant::now();
+    // A setting another overrides has no effect: said before anything runs.
+    for unused in project.unused_settings() {
+        eprintln!("warning: {unused}");
+    }
     let result = match format {
         MessageFormat::Json => {
             let observer = JsonObserver::default();

@@ -253,6 +253,9 @@ pub fn run() -> i32 {
             Ok(())
         }
         Command::Check { project } => load_with(&project, check_project).map(|p| {
+            for unused in p.unused_settings() {
+                eprintln!("warning: {unused}");
+            }
             eprintln!(
                 "{}: ok ({}, {}, {})",
                 project.file.display(),

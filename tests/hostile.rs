@@ -1470,7 +1470,8 @@ const ONE_HERTZ: [u8; 10] = [0x3f, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0];
 
 #[test]
 fn rates_that_are_not_numbers_or_out_of_range_are_errors_not_panics_or_floods() {
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type Writer = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Writer, &str)> = vec![
         (
             "b.aiff",
             Box::new(|p| aiff_with_rate(p, NAN_RATE, 100)),
@@ -1893,4 +1894,30 @@ fn an_aac_stem_in_mp4_reads() {
     let output = project.run(&["check"]);
     assert!(output.status.success(), "{}", stderr(&output));
     project.build_ok(&[]);
+}
+
+#[test]
+fn a_source_inside_the_cache_folder_is_refused() {
+    let project = small_project();
+    fs::create_dir_all(project.path(".bounce/mine")).unwrap();
+    fs::copy(
+        project.path("stems/b.wav"),
+        project.path(".bounce/mine/b.wav"),
+    )
+    .unwrap();
+    project.write(
+        "bounce.kdl",
+        &small_kdl("", "-18", "Two").replace("stems/b.wav", ".bounce/mine/b.wav"),
+    );
+    let output = project.run(&["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("inside the cache folder"),
+        "{}",
+        stderr(&output)
+    );
+    // And an explicit --cache-dir holding a source.
+    project.write("bounce.kdl", &small_kdl("", "-18", "Two"));
+    let log = project.build(&["--cache-dir", "stems"]);
+    assert_eq!(log.output.status.code(), Some(1), "{}", stderr(&log.output));
 }

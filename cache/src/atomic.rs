@@ -33,7 +33,7 @@ const SWEEP_DEPTH: usize = 16;
 /// The process id in one of [`temp_name`]'s names.
 fn temp_pid(name: &str) -> Option<u32> {
     let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    inner.rsplitn(3, '.').nth(1)?.parse().ok()
+    inner.rsplit('.').nth(1)?.parse().ok()
 }
 
 /// Whether process `pid` is running (on a system without `/proc`, every

@@ -162,6 +162,16 @@ pub fn build(
     }
     let selected = select(project, &plan, &options.targets)?;
     let root = cache_dir(project, options);
+    if let Some(input) = crate::path_rule::input_inside(project, &root) {
+        return Err(BuildError::UnsafeOutput {
+            path: root,
+            why: format!(
+                "the cache folder holds {}, which the project reads; point --cache-dir at a \
+                 folder of its own",
+                input.display()
+            ),
+        });
+    }
     // One writer at a time per cache (locked before the cache is even
     // opened), and per output folder while publishing; reading (a dry run)
     // needs no lock: every file appears whole.

@@ -31,6 +31,7 @@ mod schedule;
 mod signal;
 pub mod step;
 mod suggest;
+pub mod targets;
 pub mod template;
 mod transaction;
 mod words;

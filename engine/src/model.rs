@@ -284,7 +284,7 @@ impl Standard {
     pub fn ceiling(self) -> f64 {
         match self {
             Standard::AtscA85 => -2.0,
-            _ => -1.0,
+            _ => crate::targets::DEFAULT_CEILING_DBTP,
         }
     }
 
@@ -326,22 +326,14 @@ impl Project {
         let Some(d) = self.deliverables.iter().find(|d| d.name == deliverable) else {
             return FileTargets::default();
         };
-        let master = match &d.content {
-            Content::Master(name) => self.master(name),
-            Content::Stems(_) => None,
-        };
-        let album = master.is_some_and(|m| m.mode == LoudnessMode::Album);
+        let master = self.master_of(d);
+        let targets = crate::targets::resolve(d, master);
         FileTargets {
-            target: d
-                .target
-                .or(d.standard.map(|s| s.target()))
-                .or(master.and_then(|m| m.target))
-                .filter(|_| !album),
-            ceiling: d
-                .ceiling
-                .or(d.standard.map(|s| s.ceiling()))
-                .or(master.and_then(|m| m.ceiling)),
-            tolerance: d.standard.map(|s| s.tolerance()),
+            target: targets
+                .target()
+                .filter(|_| !crate::targets::album_mode(master)),
+            ceiling: targets.ceiling(),
+            tolerance: targets.tolerance,
         }
     }
 }

@@ -185,6 +185,21 @@ impl PathRule {
     }
 }
 
+/// The first file the project reads that lies inside `folder`, if any:
+/// sources and outputs never overlap.
+/// A cache's exports of git revisions (`--rev`) are the one place inside
+/// it a project may be read from.
+pub(crate) fn input_inside(project: &Project, folder: &Path) -> Option<PathBuf> {
+    let revisions = resolved(&bounce_cache::CacheLayout::new(folder).revisions());
+    let folder = resolved(folder);
+    std::iter::once(project.file.clone())
+        .chain(project.inputs())
+        .find(|input| {
+            let input = resolved(input);
+            input.starts_with(&folder) && !input.starts_with(&revisions)
+        })
+}
+
 /// Whether two paths name one file (names differing only in letter case
 /// on a case-insensitive file system, or hard links).
 pub(crate) fn same_file(a: &Path, b: &Path) -> bool {

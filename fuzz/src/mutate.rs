@@ -62,7 +62,12 @@ impl Mutator {
 
     fn once(&mut self, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
         let len = input.len();
-        match self.below(9) {
+        match self.below(10) {
+            // A WAV or AIFF header's sample rate set to an edge: NaN,
+            // infinities, huge and tiny rates (random bytes seldom land
+            // on the field; these once panicked the decoder or made a
+            // 10 KB file a day long).
+            9 => self.aim_at_rate(input),
             // A bit flipped.
             0 if len > 0 => {
                 let at = self.below(len);
@@ -120,6 +125,37 @@ impl Mutator {
                 let count = 1 + self.below(16);
                 let bytes: Vec<u8> = (0..count).map(|_| self.next() as u8).collect();
                 input.splice(to..to, bytes);
+            }
+        }
+    }
+}
+
+/// AIFF rates (80-bit extended floats): NaN, +inf, -inf, 1e30, 1 Hz, 0.5 Hz.
+const AIFF_RATES: [[u8; 10]; 6] = [
+    [0x7f, 0xff, 0xc0, 0, 0, 0, 0, 0, 0, 0],
+    [0x7f, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0],
+    [0xff, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0],
+    [0x40, 0x62, 0xc9, 0xf2, 0xc9, 0xcd, 0x04, 0x67, 0x4e, 0xdc],
+    [0x3f, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0],
+    [0x3f, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0],
+];
+
+/// WAV rates (32-bit little-endian).
+const WAV_RATES: [u32; 6] = [0, 1, 999, 768_001, 0x7fff_ffff, u32::MAX];
+
+impl Mutator {
+    /// Sets the rate of the first `fmt ` or `COMM` chunk, if there is one.
+    fn aim_at_rate(&mut self, input: &mut [u8]) {
+        let find = |id: &[u8]| input.windows(4).position(|w| w == id);
+        if let Some(at) = find(b"COMM").map(|at| at + 8 + 8) {
+            let rate = AIFF_RATES[self.below(AIFF_RATES.len())];
+            if let Some(field) = input.get_mut(at..at + 10) {
+                field.copy_from_slice(&rate);
+            }
+        } else if let Some(at) = find(b"fmt ").map(|at| at + 8 + 4) {
+            let rate = WAV_RATES[self.below(WAV_RATES.len())];
+            if let Some(field) = input.get_mut(at..at + 4) {
+                field.copy_from_slice(&rate.to_le_bytes());
             }
         }
     }

@@ -10,6 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::diagnostic::Code;
 use crate::model::*;
 use crate::step::{Action, SpecCheck, Step, StepKind, TagFields};
+use crate::targets::DEFAULT_CEILING_DBTP;
 use crate::template::{render, TemplateValues};
 use crate::{ProjectDiagnostic, ProjectErrors};
 
@@ -393,6 +394,20 @@ fn inputs_in_the_version_folder(project: &Project) -> Vec<ProjectDiagnostic> {
         .chain(&project.files)
         .chain(&project.release.cover)
         .chain(project.references.iter().map(|r| &r.path));
+    // The cache beside the project (a `--cache-dir` elsewhere is checked
+    // when a build opens it).
+    let cache = project.dir().join(".bounce");
+    if let Some(input) = crate::path_rule::input_inside(project, &cache) {
+        errors.push(
+            ProjectDiagnostic::global(format!(
+                "{} is inside the cache folder {}, which bounce writes and evicts",
+                input.display(),
+                cache.display()
+            ))
+            .code(Code::BadDeliverable)
+            .help("keep sources out of the cache folder"),
+        );
+    }
     let mut seen = BTreeSet::new();
     for path in others {
         if inside(path) && seen.insert(path.clone()) {
@@ -671,15 +686,8 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         let mut encoded: Vec<(usize, &Track, NodeIndex)> = Vec::new();
         // A standard, or the deliverable's own target/ceiling, can ask for a
         // master other than the named one's: it is rendered as a variant.
-        let target = deliverable
-            .target
-            .or(deliverable.standard.map(|s| s.target()))
-            .or(master.target);
-        let ceiling = deliverable
-            .ceiling
-            .or(deliverable.standard.map(|s| s.ceiling()))
-            .or(master.ceiling)
-            .or(target.map(|_| -1.0));
+        let targets = crate::targets::resolve(deliverable, Some(master));
+        let (target, ceiling) = (targets.target(), targets.ceiling());
         let variant = if (target, ceiling) == (master.target, master.ceiling) {
             String::new()
         } else {
@@ -704,7 +712,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         action: Action::AlbumGain {
                             chain: master.chain.clone(),
                             target,
-                            limit: master_limiter(ceiling.unwrap_or(-1.0)),
+                            limit: master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP)),
                         },
                     },
                     all_mixes,
@@ -741,7 +749,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         _ => Action::Master {
                             chain: master.chain.clone(),
                             target,
-                            limit: Some(master_limiter(ceiling.unwrap_or(-1.0))),
+                            limit: Some(master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP))),
                             album: album.is_some(),
                         },
                     },

@@ -2,6 +2,7 @@
 //! targets, and the Red Book's limits for a CD.
 
 use super::*;
+use crate::targets::{CEILING_RANGE, TARGET_RANGE};
 
 impl Reader {
     pub(super) fn read_deliverable(&mut self, node: NodeView) {
@@ -11,10 +12,8 @@ impl Reader {
             return;
         };
         // `target=` and `ceiling=` may sit on the node or be child nodes.
-        let mut target =
-            node.optional_number_prop(diags, "target", Range::between(-70.0, -1.0, "LUFS"));
-        let mut ceiling =
-            node.optional_number_prop(diags, "ceiling", Range::between(-30.0, 0.0, "dBTP"));
+        let mut target = node.optional_number_prop(diags, "target", TARGET_RANGE);
+        let mut ceiling = node.optional_number_prop(diags, "ceiling", CEILING_RANGE);
         let mut standard = None;
         let mut content: Option<(Content, Span)> = None;
         let mut format = None;
@@ -117,9 +116,9 @@ impl Reader {
                 "target" | "ceiling" => {
                     child.check_shape(diags, &[], 1, false);
                     let range = if child.name() == "target" {
-                        Range::between(-70.0, -1.0, "LUFS")
+                        TARGET_RANGE
                     } else {
-                        Range::between(-30.0, 0.0, "dBTP")
+                        CEILING_RANGE
                     };
                     let value = child.number_arg(diags, 0, "a level", range);
                     if child.name() == "target" {

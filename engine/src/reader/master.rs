@@ -1,6 +1,7 @@
 //! The `master` node: its chain, target, ceiling and mode.
 
 use super::*;
+use crate::targets::{CEILING_RANGE, DEFAULT_CEILING_DBTP, TARGET_RANGE};
 
 impl Reader {
     pub(super) fn read_master(&mut self, node: NodeView) {
@@ -9,10 +10,8 @@ impl Reader {
         let Some(name) = node.string_arg(diags, 0, "a name") else {
             return;
         };
-        let target =
-            node.optional_number_prop(diags, "target", Range::between(-70.0, -1.0, "LUFS"));
-        let ceiling =
-            node.optional_number_prop(diags, "ceiling", Range::between(-30.0, 0.0, "dBTP"));
+        let target = node.optional_number_prop(diags, "target", TARGET_RANGE);
+        let ceiling = node.optional_number_prop(diags, "ceiling", CEILING_RANGE);
         let mode = match node.choice_prop(diags, "mode", &["track", "album"]) {
             Some("album") => LoudnessMode::Album,
             _ => LoudnessMode::Track,
@@ -52,8 +51,8 @@ impl Reader {
         self.masters.push(Master {
             name,
             target,
-            // The ceiling defaults to -1 dBTP whenever a target is set.
-            ceiling: ceiling.or(target.map(|_| -1.0)),
+            // The ceiling defaults whenever a target is set.
+            ceiling: ceiling.or(target.map(|_| DEFAULT_CEILING_DBTP)),
             mode,
             chain,
             span: node.name_span(),

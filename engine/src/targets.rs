@@ -1,0 +1,240 @@
+//! What a deliverable's files are held to, decided once: the loudness
+//! target and true-peak ceiling, each with where it came from (the
+//! deliverable's own `target=`/`ceiling=`, its delivery standard, its
+//! master, or bounce's default), and the standard's tolerance. The plan,
+//! the build summary, the report and `check` all read [`resolve`].
+
+use crate::kdl_view::Range;
+use crate::model::{Content, Deliverable, LoudnessMode, Master, Project, Standard};
+
+/// The ceiling wherever a target is set and no ceiling is: what the
+/// streaming services ask for (−1 dBTP).
+pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
+
+/// Loudness targets bounce takes (`target=`), LUFS.
+pub const TARGET_RANGE: Range = Range::between(-70.0, -1.0, "LUFS");
+
+/// True-peak ceilings bounce takes (`ceiling=`), dBTP.
+pub const CEILING_RANGE: Range = Range::between(-30.0, 0.0, "dBTP");
+
+/// Where a resolved value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Deliverable,
+    Standard(Standard),
+    Master,
+    /// [`DEFAULT_CEILING_DBTP`], for a target without a ceiling.
+    Default,
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resolved {
+    pub value: f64,
+    pub origin: Origin,
+}
+
+/// A deliverable's target, ceiling and tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Targets {
+    pub target: Option<Resolved>,
+    pub ceiling: Option<Resolved>,
+    /// The standard's tolerance, LU (`None` without a standard).
+    pub tolerance: Option<f64>,
+}
+
+/// The precedence deliverable → standard → master, and the default
+/// ceiling under a target.
+pub fn resolve(deliverable: &Deliverable, master: Option<&Master>) -> Targets {
+    let pick = |own: Option<f64>, standard: Option<f64>, of_master: Option<f64>| {
+        let at = |value, origin| Resolved { value, origin };
+        own.map(|v| at(v, Origin::Deliverable))
+            .or(standard.map(|v| at(v, Origin::Standard(deliverable.standard.expect("set")))))
+            .or(of_master.map(|v| at(v, Origin::Master)))
+    };
+    let standard = deliverable.standard;
+    let target = pick(
+        deliverable.target,
+        standard.map(|s| s.target()),
+        master.and_then(|m| m.target),
+    );
+    let ceiling = pick(
+        deliverable.ceiling,
+        standard.map(|s| s.ceiling()),
+        master.and_then(|m| m.ceiling),
+    )
+    .or(target.map(|_| Resolved {
+        value: DEFAULT_CEILING_DBTP,
+        origin: Origin::Default,
+    }));
+    Targets {
+        target,
+        ceiling,
+        tolerance: standard.map(|s| s.tolerance()),
+    }
+}
+
+impl Targets {
+    pub fn target(&self) -> Option<f64> {
+        self.target.map(|t| t.value)
+    }
+
+    pub fn ceiling(&self) -> Option<f64> {
+        self.ceiling.map(|c| c.value)
+    }
+}
+
+impl Origin {
+    fn says(self) -> String {
+        match self {
+            Origin::Deliverable => "the deliverable's own".into(),
+            Origin::Standard(s) => format!("standard {}", s.name()),
+            Origin::Master => "the master".into(),
+            Origin::Default => "bounce's default".into(),
+        }
+    }
+}
+
+impl Project {
+    /// The master a deliverable renders, if it renders one.
+    pub fn master_of(&self, deliverable: &Deliverable) -> Option<&Master> {
+        match &deliverable.content {
+            Content::Master(name) => self.master(name),
+            Content::Stems(_) => None,
+        }
+    }
+
+    /// A deliverable's targets (see [`resolve`]); the default for a name
+    /// that is no deliverable.
+    pub fn targets(&self, deliverable: &str) -> Targets {
+        self.deliverables
+            .iter()
+            .find(|d| d.name == deliverable)
+            .map(|d| resolve(d, self.master_of(d)))
+            .unwrap_or_default()
+    }
+
+    /// Settings that have no effect because another overrides them, each
+    /// said in words: a master's target or ceiling that a deliverable's
+    /// standard or own value replaces.
+    pub fn unused_settings(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        for deliverable in &self.deliverables {
+            let Some(master) = self.master_of(deliverable) else {
+                continue;
+            };
+            let targets = resolve(deliverable, Some(master));
+            let fields = [
+                ("target", master.target, targets.target, "LUFS"),
+                ("ceiling", master.ceiling, targets.ceiling, "dBTP"),
+            ];
+            for (field, of_master, resolved, unit) in fields {
+                let (Some(of_master), Some(resolved)) = (of_master, resolved) else {
+                    continue;
+                };
+                if resolved.origin != Origin::Master && resolved.value != of_master {
+                    said.push(format!(
+                        "master \"{}\"'s {field} {of_master} {unit} is not used by deliverable \
+                         \"{}\": {} sets {} {unit}",
+                        master.name,
+                        deliverable.name,
+                        resolved.origin.says(),
+                        resolved.value
+                    ));
+                }
+            }
+        }
+        said
+    }
+}
+
+/// Whether a master's loudness is the album's, not each file's.
+pub(crate) fn album_mode(master: Option<&Master>) -> bool {
+    master.is_some_and(|m| m.mode == LoudnessMode::Album)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(masters_and_deliverables: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bounce.kdl");
+        let text = format!(
+            "release \"R\" {{ version \"1\"; }}\ntrack 1 \"T\" {{ tone \"t\" freq=440 level=-12 length=2; }}\n{masters_and_deliverables}"
+        );
+        std::fs::write(&path, text).unwrap();
+        crate::load_project(&path).unwrap()
+    }
+
+    #[test]
+    fn a_deliverable_target_over_a_plain_master_gets_the_default_ceiling_everywhere() {
+        let p = project(
+            "master \"plain\" { }\ndeliverable \"loud\" target=-10 { master \"plain\"; format \"wav\"; }\n",
+        );
+        let targets = p.targets("loud");
+        assert_eq!(
+            targets.target,
+            Some(Resolved {
+                value: -10.0,
+                origin: Origin::Deliverable
+            })
+        );
+        assert_eq!(
+            targets.ceiling,
+            Some(Resolved {
+                value: DEFAULT_CEILING_DBTP,
+                origin: Origin::Default
+            })
+        );
+        // What the summary and the report hold the file to is what the
+        // plan limits it to.
+        assert_eq!(p.file_targets("loud").ceiling, Some(DEFAULT_CEILING_DBTP));
+        let plan = crate::plan(&p).unwrap();
+        let variant = plan
+            .graph
+            .node_weights()
+            .find(|s| s.id.starts_with("master:plain@"))
+            .expect("a variant master");
+        assert_eq!(variant.id, "master:plain@-10/-1:1");
+    }
+
+    #[test]
+    fn precedence_is_deliverable_then_standard_then_master() {
+        let p = project(
+            "master \"m\" target=-14 ceiling=-2 { }\n\
+             deliverable \"a\" { master \"m\"; format \"wav\"; }\n\
+             deliverable \"b\" { master \"m\"; standard \"ebu-r128\"; format \"wav\"; }\n\
+             deliverable \"c\" target=-20 { master \"m\"; standard \"ebu-r128\"; format \"wav\"; }\n",
+        );
+        let origin = |d: &str| {
+            let t = p.targets(d);
+            (
+                t.target.unwrap().origin,
+                t.ceiling.unwrap().origin,
+                t.tolerance,
+            )
+        };
+        assert_eq!(origin("a"), (Origin::Master, Origin::Master, None));
+        let ebu = Origin::Standard(Standard::EbuR128);
+        assert_eq!(origin("b"), (ebu, ebu, Some(0.5)));
+        assert_eq!(origin("c"), (Origin::Deliverable, ebu, Some(0.5)));
+    }
+
+    #[test]
+    fn a_master_target_a_standard_overrides_is_said() {
+        let p = project(
+            "master \"broadcast\" target=-3 { }\n\
+             deliverable \"broadcast\" { master \"broadcast\"; standard \"ebu-r128\"; format \"wav\"; }\n\
+             deliverable \"plain\" { master \"broadcast\"; format \"wav\"; }\n",
+        );
+        let said = p.unused_settings();
+        assert_eq!(
+            said[0],
+            "master \"broadcast\"'s target -3 LUFS is not used by deliverable \"broadcast\": \
+             standard ebu-r128 sets -23 LUFS"
+        );
+        // The ceiling -1 the master defaults to is the standard's too.
+        assert_eq!(said.len(), 1, "{said:?}");
+    }
+}
