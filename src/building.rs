@@ -17,7 +17,7 @@ pub(crate) fn run_build(
     let dry_run = options.dry_run;
     let started = Instant::now();
     // A setting another overrides has no effect: said before anything runs.
-    for unused in project.unused_settings() {
+    for unused in project.warnings() {
         eprintln!("warning: {unused}");
     }
     let result = match format {

@@ -253,7 +253,7 @@ pub fn run() -> i32 {
             Ok(())
         }
         Command::Check { project } => load_with(&project, check_project).map(|p| {
-            for unused in p.unused_settings() {
+            for unused in p.warnings() {
                 eprintln!("warning: {unused}");
             }
             eprintln!(
@@ -466,7 +466,15 @@ fn run_release(args: &ProjectArgs) -> Result<(), i32> {
         return Err(EXIT_FAILED);
     }
     match bounce_engine::release(&project, &report.files) {
-        Ok(bounce_engine::Released::Now { files }) => {
+        Ok(bounce_engine::Released::Now { files, dirty_at }) => {
+            if let Some(describe) = dirty_at {
+                eprintln!(
+                    "warning: version {} was built from a work tree with uncommitted changes \
+                     (on {describe}): no commit reproduces the files it locks; commit, build \
+                     and release again to tie the release to a revision",
+                    project.release.version
+                );
+            }
             eprintln!(
                 "{:>10} version {} ({files} files in {}) is locked",
                 "Released",

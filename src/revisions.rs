@@ -3,7 +3,7 @@
 use bounce_cache::Cache;
 use bounce_engine::{
     build, default_cache_dir, file_changes, load_at_revision, step_changes, BuildOptions,
-    BuiltFile, FileChange, Observer, Project,
+    BuiltFile, FileChange, Observer, Presence, Project,
 };
 
 use crate::args::{load, MessageFormat, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
@@ -70,6 +70,21 @@ fn figure(value: Option<f64>) -> String {
 }
 
 fn describe_file(change: &FileChange) -> String {
+    let alone = |figures: fn(&(Option<f64>, Option<f64>)) -> Option<f64>, word: &str| match figures(
+        &change.integrated,
+    ) {
+        Some(lufs) => format!(
+            "{word} (loudness {} LUFS, true peak {} dBTP)",
+            figure(Some(lufs)),
+            figure(figures(&change.true_peak))
+        ),
+        None => word.to_string(),
+    };
+    match change.presence {
+        Presence::Added => return alone(|p| p.1, "added"),
+        Presence::Removed => return alone(|p| p.0, "removed"),
+        Presence::Both => {}
+    }
     let pair = |(a, b): (Option<f64>, Option<f64>), unit: &str| match (a, b) {
         (Some(a), Some(b)) if (a - b).abs() >= 0.005 => {
             format!(
@@ -149,6 +164,11 @@ pub fn diff(
                         "same_audio": f.difference == Some(f64::NEG_INFINITY),
                         "difference_dbfs": finite(f.difference),
                         "bytes_differ": f.bytes_differ,
+                        "presence": match f.presence {
+                            Presence::Both => "both",
+                            Presence::Added => "added",
+                            Presence::Removed => "removed",
+                        },
                     })
                 })
                 .collect();

@@ -956,3 +956,40 @@ deliverable "mp3" { master "m"; format "mp3" bitrate=96; path "low.{ext}"; }
     assert!((loudness + 16.0).abs() <= 0.1, "{loudness} LUFS");
     assert!(peak <= -1.0, "{peak} dBTP");
 }
+
+#[test]
+fn a_stems_deliverable_says_which_tracks_lack_a_name() {
+    let project = three_track_project();
+    // Track 3 has no drums bus.
+    let text = THREE_TRACKS.replacen(
+        "    bus \"drums\" \"kick\" \"snare\"\n}\n\n",
+        "    bus \"drums\" \"kick\" \"snare\"\n}\n",
+        0,
+    );
+    let at = text.find("track 3 \"Three\"").unwrap();
+    let (head, tail) = text.split_at(at);
+    let tail = tail.replacen("    bus \"drums\" \"kick\" \"snare\"\n", "", 1);
+    project.write(
+        "bounce.kdl",
+        &format!(
+            "{head}{tail}deliverable \"parts\" {{ stems \"drums\" \"keys\"; format \"wav\"; }}\n"
+        ),
+    );
+    let said = "deliverable \"parts\" writes no \"drums\" for track 3 (\"Three\"), which has no stem or bus of that name";
+    let check = project.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{stderr}");
+    assert!(stderr.contains(said), "{stderr}");
+    assert!(
+        !stderr.contains("track 1 (") && !stderr.contains("track 2 ("),
+        "{stderr}"
+    );
+    let log = project.build_ok(&[]);
+    assert!(String::from_utf8_lossy(&log.output.stderr).contains(said));
+    assert!(!project
+        .path("out/1.0.0/parts/03 - Three - drums.wav")
+        .exists());
+    assert!(project
+        .path("out/1.0.0/parts/03 - Three - keys.wav")
+        .is_file());
+}

@@ -98,3 +98,50 @@ deliverable "f" { master "flat"; format "flac" bits=16; path "bass.flac"; }"#,
     let tag = id3::Tag::read_from_path(project.path(&format!("{out}/mp3/01 - Intro.mp3"))).unwrap();
     assert_eq!(tag.pictures().next().unwrap().mime_type, "image/jpeg");
 }
+
+/// The deliverable block of docs/language.md writes a deliverable's own
+/// target and ceiling two ways: as properties of the node and as lines of
+/// the block. Each, with numbers in the places the reference names, reads.
+#[test]
+fn both_documented_forms_of_a_deliverables_target_read() {
+    let docs = include_str!("../docs/language.md");
+    let start = docs.find("## Deliverables").expect("the section");
+    let block = &docs[start..start + docs[start..].find("\n```\n\n").expect("its block")];
+    assert!(
+        block.contains("deliverable \"name\" [target=LUFS] [ceiling=dBTP] {"),
+        "{block}"
+    );
+    assert!(
+        block.contains("\n    target LUFS") && block.contains("\n    ceiling dBTP"),
+        "{block}"
+    );
+    for (node, lines) in [
+        ("target=-16 ceiling=-1.5", ""),
+        ("", "target -16\n    ceiling -1.5\n    "),
+    ] {
+        let project = TestProject::new();
+        project.wav("a.wav", 48000, 24, &sine(48000, 2, 220.0, 0.3, 1.0));
+        project.write(
+            "bounce.kdl",
+            &format!(
+                "release \"R\" {{\n    version \"1\"\n}}\nmaster \"m\" {{ }}\ntrack 1 \"T\" {{\n    stem \"a\" \"a.wav\"\n}}\n\
+                 deliverable \"d\" {node} {{\n    master \"m\"\n    {lines}format \"wav\"\n}}\n"
+            ),
+        );
+        let output = project.run(&["check"]);
+        assert!(
+            output.status.success(),
+            "{node}{lines}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        project.build_ok(&[]);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(project.path("out/1/manifest.json")).unwrap())
+                .unwrap();
+        let file = &manifest["files"][0];
+        assert!(
+            (file["integrated_loudness"].as_f64().unwrap_or(0.0) + 16.0).abs() < 0.2,
+            "{file}"
+        );
+    }
+}

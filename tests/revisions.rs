@@ -169,3 +169,80 @@ fn diff_leaves_cue_sheets_out_of_the_loudness_lines() {
     assert!(cue.ends_with("text changed"), "{cue}");
     assert!(!cue.contains("LUFS"), "{cue}");
 }
+
+#[test]
+fn diff_names_the_files_added_and_removed_since_the_revision() {
+    let project = committed_project();
+    let text = std::fs::read_to_string(project.path("bounce.kdl")).unwrap();
+    let (title_line, _) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("track 3 "))
+        .expect("a third track");
+    let old_line = text.lines().nth(title_line).unwrap().to_string();
+    let new_line = old_line.replacen("track 3 \"", "track 3 \"Retitled ", 1);
+    project.write("bounce.kdl", &text.replacen(&old_line, &new_line, 1));
+    let output = project.run(&["diff", "HEAD", "--message-format", "json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let diff: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let with = |presence: &str| -> Vec<String> {
+        diff["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["presence"] == presence)
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let added = with("added");
+    let removed = with("removed");
+    assert!(
+        !added.is_empty() && added.iter().all(|p| p.contains("Retitled")),
+        "{added:?}"
+    );
+    assert_eq!(added.len(), removed.len(), "{added:?} {removed:?}");
+    assert!(
+        removed.iter().all(|p| !p.contains("Retitled")),
+        "{removed:?}"
+    );
+    // The added ones carry the loudness they were made at.
+    let first = diff["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["presence"] == "added")
+        .unwrap();
+    assert!(
+        first["integrated"][1].is_number() || first["path"].as_str().unwrap().ends_with(".cue"),
+        "{first}"
+    );
+    let human = project.run(&["diff", "HEAD"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains(": added"), "{text}");
+    assert!(text.contains(": removed"), "{text}");
+}
+
+#[test]
+fn releasing_a_build_of_a_dirty_work_tree_says_so() {
+    let project = committed_project();
+    project.build_ok(&[]);
+    let clean = project.run(&["release"]);
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&clean.stderr).contains("uncommitted"));
+
+    let project = committed_project();
+    edit(&project, "gain=-3", "gain=-4");
+    project.build_ok(&[]);
+    let dirty = project.run(&["release"]);
+    let stderr = String::from_utf8_lossy(&dirty.stderr);
+    assert!(dirty.status.success(), "{stderr}");
+    assert!(stderr.contains("uncommitted changes"), "{stderr}");
+}

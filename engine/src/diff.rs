@@ -33,6 +33,19 @@ pub struct FileChange {
     pub difference: Option<f64>,
     /// Whether the bytes differ (tags can change while the audio does not).
     pub bytes_differ: bool,
+    /// Whether the file is in both builds, or only one.
+    pub presence: Presence,
+}
+
+/// Whether a file is in both builds compared, or only in one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Presence {
+    Both,
+    /// Only in the later build (a new track, or a new name).
+    Added,
+    /// Only in the earlier build.
+    Removed,
 }
 
 /// The steps added, removed or set differently from `a` to `b`.
@@ -108,7 +121,32 @@ pub fn file_changes(
             true_peak: (x.true_peak, y.true_peak),
             difference,
             bytes_differ: old.hash != new.hash,
+            presence: Presence::Both,
         });
+    }
+    // A file one build has and the other not (a track added, a title
+    // changed): named, with the figures of the build that has it.
+    let alone = |file: &BuiltFile, presence: Presence| {
+        let m = file.info.measured.unwrap_or_default();
+        let pair = |v: Option<f64>| match presence {
+            Presence::Removed => (v, None),
+            _ => (None, v),
+        };
+        FileChange {
+            path: file.path.clone(),
+            integrated: pair(m.integrated),
+            range: pair(m.range),
+            true_peak: pair(m.true_peak),
+            difference: None,
+            bytes_differ: true,
+            presence,
+        }
+    };
+    for old in a.iter().filter(|f| !b.iter().any(|n| n.path == f.path)) {
+        changes.push(alone(old, Presence::Removed));
+    }
+    for new in b.iter().filter(|f| !a.iter().any(|o| o.path == f.path)) {
+        changes.push(alone(new, Presence::Added));
     }
     Ok(changes)
 }

@@ -42,7 +42,7 @@ pub use build::{
 };
 pub use clean::{clean, Cleaned};
 pub use diagnostic::{Code, ProjectDiagnostic, ProjectErrors, SourceFile, Span};
-pub use diff::{file_changes, step_changes, FileChange, StepChange};
+pub use diff::{file_changes, step_changes, FileChange, Presence, StepChange};
 pub use error::BuildError;
 pub use explain::{Change, RebuildReason};
 pub use graph::{render_graph, GraphFormat};

@@ -356,6 +356,56 @@ pub struct FileTargets {
 }
 
 impl Project {
+    /// What `check` and `build` say before anything runs: settings that
+    /// have no effect, and files a deliverable will not make.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut said = self.unused_settings();
+        said.extend(self.stems_not_in_every_track());
+        said
+    }
+
+    /// A `stems` deliverable's names that some of its tracks lack: those
+    /// tracks get no file of that name.
+    fn stems_not_in_every_track(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        for deliverable in &self.deliverables {
+            let Content::Stems(names) = &deliverable.content else {
+                continue;
+            };
+            let tracks = self.tracks.iter().filter(|t| {
+                deliverable
+                    .tracks
+                    .as_ref()
+                    .is_none_or(|subset| subset.contains(&t.number))
+            });
+            for track in tracks {
+                let has = |name: &String| {
+                    track.sources.iter().any(|s| &s.name == name)
+                        || track.buses.iter().any(|b| &b.name == name)
+                };
+                let missing: Vec<&str> = names
+                    .iter()
+                    .filter(|n| !has(n))
+                    .map(String::as_str)
+                    .collect();
+                if !missing.is_empty() {
+                    said.push(format!(
+                        "deliverable \"{}\" writes no {} for track {} (\"{}\"), which has no stem or bus of that name",
+                        deliverable.name,
+                        missing
+                            .iter()
+                            .map(|n| format!("\"{n}\""))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        track.number,
+                        track.title
+                    ));
+                }
+            }
+        }
+        said
+    }
+
     /// The files a build reads: project files, sources and the cover.
     pub fn inputs(&self) -> Vec<PathBuf> {
         let mut paths = self.files.clone();

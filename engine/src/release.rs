@@ -26,7 +26,13 @@ struct ReleaseLock {
 /// What `bounce release` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Released {
-    Now { files: usize },
+    /// Locked now; `dirty_at` is the commit (`git describe`) of a build
+    /// made from a work tree with uncommitted changes, which no commit
+    /// reproduces.
+    Now {
+        files: usize,
+        dirty_at: Option<String>,
+    },
     Already,
 }
 
@@ -91,6 +97,11 @@ pub fn release(project: &Project, current: &[BuiltFile]) -> Result<Released, Bui
     write_atomically(&lock_path, &bytes)?;
     Ok(Released::Now {
         files: manifest.files.len(),
+        dirty_at: manifest
+            .git
+            .as_ref()
+            .filter(|g| g.dirty)
+            .map(|g| g.describe.clone()),
     })
 }
 
