@@ -70,19 +70,21 @@ fn figure(value: Option<f64>) -> String {
 }
 
 fn describe_file(change: &FileChange) -> String {
-    let alone = |figures: fn(&(Option<f64>, Option<f64>)) -> Option<f64>, word: &str| match figures(
-        &change.integrated,
-    ) {
-        Some(lufs) => format!(
-            "{word} (loudness {} LUFS, true peak {} dBTP)",
-            figure(Some(lufs)),
-            figure(figures(&change.true_peak))
-        ),
-        None => word.to_string(),
+    // A file only one build made: its figures from that build.
+    let alone = |side: usize, word: &str| {
+        let pick = |pair: (Option<f64>, Option<f64>)| if side == 0 { pair.0 } else { pair.1 };
+        match pick(change.integrated) {
+            Some(lufs) => format!(
+                "{word} (loudness {} LUFS, true peak {} dBTP)",
+                figure(Some(lufs)),
+                figure(pick(change.true_peak))
+            ),
+            None => word.to_string(),
+        }
     };
     match change.presence {
-        Presence::Added => return alone(|p| p.1, "added"),
-        Presence::Removed => return alone(|p| p.0, "removed"),
+        Presence::Added => return alone(1, "added"),
+        Presence::Removed => return alone(0, "removed"),
         Presence::Both => {}
     }
     let pair = |(a, b): (Option<f64>, Option<f64>), unit: &str| match (a, b) {
