@@ -13,5 +13,6 @@ mod revisions;
 mod watch;
 
 fn main() {
+    bounce_nodes::contain::quiet_contained_panics();
     std::process::exit(cli::run());
 }

@@ -139,6 +139,9 @@ pub struct HumanObserver {
     progress: Mutex<Option<AudioProgress>>,
     /// When the last progress line was printed (without a terminal).
     said: Mutex<Option<Instant>>,
+    /// Steps not run because an input failed: counted, not listed (the
+    /// failure itself is the line worth reading).
+    skipped: std::sync::atomic::AtomicUsize,
 }
 
 /// How often, at most, a progress line is printed without a terminal.
@@ -163,6 +166,7 @@ impl HumanObserver {
             dry_run,
             progress: Mutex::new(None),
             said: Mutex::new(None),
+            skipped: Default::default(),
         }
     }
 
@@ -193,6 +197,14 @@ impl HumanObserver {
         if let Some((multi, overall)) = &self.bars {
             overall.finish_and_clear();
             let _ = multi.clear();
+        }
+        let skipped = self.skipped.load(std::sync::atomic::Ordering::Relaxed);
+        if skipped > 0 {
+            eprintln!(
+                "{:>10} {} whose inputs failed (`-v` lists them)",
+                "Skipped",
+                bounce_engine::count(skipped, "step")
+            );
         }
     }
 
@@ -339,6 +351,13 @@ impl Observer for HumanObserver {
                 self.progress_line(said.map(|(_, text)| text));
             }
             Status::Built => {}
+            Status::Failed
+                if event.error.as_deref() == Some(bounce_engine::INPUT_FAILED)
+                    && !crate::output::verbose() =>
+            {
+                self.skipped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             Status::Failed => {
                 let error = event.error.as_deref().unwrap_or("failed");
                 // Build errors name their step already.
@@ -397,7 +416,7 @@ fn files_table(report: &BuildReport) {
         .files
         .iter()
         .filter(|f| written.contains(report.version_dir.join(&f.path).as_path()))
-        .filter_map(|f| f.info.measured.as_ref().map(|m| (f, m)))
+        .map(|f| (f, f.info.measured.as_ref()))
         .collect();
     if rows.is_empty() {
         return;
@@ -412,6 +431,18 @@ fn files_table(report: &BuildReport) {
         "Files", "", "loudness", "true peak", "limiting max, mean"
     );
     for (file, measured) in rows {
+        // Every file written has its row: a CUE sheet is text.
+        let Some(measured) = measured else {
+            let before = match report.before.iter().any(|b| b.path == file.path) {
+                true => "changed",
+                false => "new",
+            };
+            eprintln!(
+                "{:>10} {:<width$}  {:>24}  {:>24}  {:>18}  {before}",
+                "", file.path, "text", "", ""
+            );
+            continue;
+        };
         let loudness = match (measured.integrated, file.targets.target) {
             (Some(l), Some(t)) if (l - t).abs() < 0.05 => format!("{l:.1} LUFS (on target)"),
             (Some(l), Some(t)) => format!("{l:.1} LUFS ({:+.1} LU)", l - t),
@@ -426,8 +457,12 @@ fn files_table(report: &BuildReport) {
         };
         // The most the master's limiter took off to reach its target.
         let limiting = match (file.info.limiter_reduction, file.info.limiter_mean) {
-            (Some(most), Some(mean)) => format!("{most:.1} dB, {mean:.2} dB"),
-            (Some(most), None) => format!("{most:.1} dB"),
+            (Some(most), Some(mean)) => format!(
+                "{:.1} dB, {:.2} dB",
+                bounce_engine::rounded(most, 1),
+                bounce_engine::rounded(mean, 2)
+            ),
+            (Some(most), None) => format!("{:.1} dB", bounce_engine::rounded(most, 1)),
             _ => String::new(),
         };
         // What this version's file was before this build wrote it.

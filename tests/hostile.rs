@@ -1921,3 +1921,60 @@ fn a_source_inside_the_cache_folder_is_refused() {
     let log = project.build(&["--cache-dir", "stems"]);
     assert_eq!(log.output.status.code(), Some(1), "{}", stderr(&log.output));
 }
+
+#[test]
+fn a_header_behind_a_junk_prefix_is_an_error_not_a_panic() {
+    // Found by the chunks campaign (seed 7): the decoder's probe finds
+    // `FORM` past eight junk bytes, behind bounce's own header check.
+    let bytes = include_bytes!("../fuzz/regressions/chunks/aiff-nan-rate-behind-a-junk-prefix");
+    let project = small_project();
+    fs::write(project.path("stems/b.aiff"), bytes).unwrap();
+    project.write(
+        "bounce.kdl",
+        &small_kdl("", "-18", "Two").replace("stems/b.wav", "stems/b.aiff"),
+    );
+    for args in [
+        vec!["check"],
+        vec!["analyze", "stems/b.aiff"],
+        vec!["build"],
+    ] {
+        let output = run_briefly(&project, &args);
+        assert!(
+            matches!(output.status.code(), Some(1) | Some(2)),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("b.aiff"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn steps_skipped_after_a_failure_are_counted_not_listed() {
+    let project = small_project();
+    float_wav_with(&project.path("stems/b.wav"), 1234, f32::NAN);
+    let output = project.run(&["build"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("sample frame 1234"), "{text}");
+    assert!(!text.contains("not run: an input failed"), "{text}");
+    assert!(
+        text.contains("Skipped") && text.contains("whose inputs failed"),
+        "{text}"
+    );
+    // Verbose still lists each.
+    let output = project.run(&["build", "-v"]);
+    assert!(
+        stderr(&output).contains("not run: an input failed"),
+        "{}",
+        stderr(&output)
+    );
+}

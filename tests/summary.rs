@@ -114,3 +114,42 @@ fn progress_is_in_seconds_of_audio_on_a_terminal_and_in_a_pipe() {
     assert!(!progress.is_empty(), "{stderr}");
     assert!(progress[0].contains(" of 4 s of audio"), "{progress:?}");
 }
+
+#[test]
+fn every_file_written_has_a_row_and_no_figure_reads_minus_zero() {
+    let project = three_track_project();
+    project.write(
+        "bounce.kdl",
+        &(THREE_TRACKS.replace("    version \"1.0.0\"\n", "").replace(
+            "\" {\n    stem \"kick\"",
+            "\" {\n    length 4.5\n    stem \"kick\"",
+        ) + "deliverable \"disc\" { master \"main\"; format \"cd\"; }\n"),
+    );
+    let output = project.run(&["build"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // No version: the one LANGUAGE.md names.
+    assert!(
+        project.path("out/1.0.0/manifest.json").is_file(),
+        "{stderr}"
+    );
+    let written: usize = stderr
+        .lines()
+        .find(|l| l.contains(" files written") || l.contains(" file written"))
+        .and_then(|l| l.split("; ").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {stderr}"));
+    let table = &stderr[stderr.find("before this build").expect("the table")..];
+    let rows = table
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("           "))
+        .count();
+    assert_eq!(rows, written, "{stderr}");
+    assert!(table.contains(".cue") && table.contains("text"), "{stderr}");
+    assert!(
+        !stderr.contains("-0.0 ") && !stderr.contains("-0.00 "),
+        "{stderr}"
+    );
+}

@@ -70,6 +70,9 @@ pub enum Status {
     Stale,
 }
 
+/// The error of a step that did not run because an input failed.
+pub const INPUT_FAILED: &str = "not run: an input failed";
+
 /// One step's outcome, as reported to an [`Observer`].
 pub struct StepEvent<'a> {
     pub step: &'a Step,
@@ -1142,7 +1145,7 @@ impl Work for Run<'_> {
             Ended::Failed(error) => (Outcome::Failed, StepEvent::failed(step, millis, error)),
             Ended::InputFailed => (
                 Outcome::Failed,
-                StepEvent::failed(step, millis, "not run: an input failed".into()),
+                StepEvent::failed(step, millis, INPUT_FAILED.into()),
             ),
         };
         self.observer.finished(&event);

@@ -38,7 +38,7 @@ mod words;
 
 pub use build::{
     build, cache_dir, default_cache_dir, BuildOptions, BuildReport, BuiltFile, CacheSync,
-    LastBuild, Observer, Status, StepEvent,
+    LastBuild, Observer, Status, StepEvent, INPUT_FAILED,
 };
 pub use clean::{clean, Cleaned};
 pub use diagnostic::{Code, ProjectDiagnostic, ProjectErrors, SourceFile, Span};
@@ -56,4 +56,4 @@ pub use release::{is_released, release, Released};
 pub use render::{Measured, OutputInfo};
 pub use revision::{load_at_revision, Revision, RevisionError};
 pub use signal::{signal_graph, signal_text};
-pub use words::count;
+pub use words::{count, rounded};

@@ -12,6 +12,7 @@
 mod block;
 mod cd;
 mod chain;
+pub mod contain;
 mod decode;
 mod dither;
 mod encode;

@@ -515,6 +515,10 @@ fn references(html: &mut String, t: &TrackReport, g: &bounce_nodes::Inspection) 
         )
         .unwrap();
         for ((_, level), (_, width)) in r.spectrum_difference.iter().zip(&r.width_difference) {
+            let (level, width) = (
+                crate::words::rounded(*level, 1),
+                crate::words::rounded(*width, 1),
+            );
             write!(
                 html,
                 r#"<td class="n" title="width {width:+.1} dB">{level:+.1}</td>"#
@@ -557,7 +561,7 @@ fn codecs(html: &mut String, t: &TrackReport) {
             fig(c.true_peak, "dBTP"),
             c.overs.on_sample,
             c.overs.inter_sample,
-            c.loudness_change,
+            crate::words::rounded(c.loudness_change, 2),
             fig(c.difference_level, "dBFS"),
             c.difference_to_signal,
         )
@@ -627,7 +631,9 @@ fn time_step(seconds: f64) -> f64 {
 fn fig(value: f64, unit: &str) -> String {
     // Under 24-bit resolution (−144 dBFS) a level is none at all.
     if value.is_finite() && value > -144.0 {
-        format!("{value:.1} {unit}").trim_end().to_string()
+        format!("{:.1} {unit}", crate::words::rounded(value, 1))
+            .trim_end()
+            .to_string()
     } else {
         "—".into()
     }

@@ -180,10 +180,14 @@ impl Reader {
                 }
             }
         }
-        release.version = version.unwrap_or_else(|| "0.0.0".into());
+        // LANGUAGE.md: outputs go to `out/1.0.0/` unless `version` says.
+        release.version = version.unwrap_or_else(|| DEFAULT_VERSION.into());
         self.release = Some((release, node.name_span()));
     }
 }
+
+/// The version of a release that names none.
+pub const DEFAULT_VERSION: &str = "1.0.0";
 
 /// Whether something other than a folder (a file, a device) is at `path`.
 fn fs_is_not_a_folder(path: &std::path::Path) -> bool {

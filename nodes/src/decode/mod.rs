@@ -155,31 +155,41 @@ fn channels_by_decoding(path: &Path) -> Option<usize> {
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let mut probed = symphonia::default::get_probe()
-        .format(
+    let mut probed = crate::contain::contained(|| {
+        symphonia::default::get_probe().format(
             &hint,
             stream,
             &FormatOptions::default(),
             &MetadataOptions::default(),
         )
-        .ok()?;
+    })
+    .ok()?
+    .ok()?;
     let track = probed
         .format
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)?
         .clone();
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .ok()?;
+    let mut decoder = crate::contain::contained(|| {
+        symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default())
+    })
+    .ok()?
+    .ok()?;
     // A few packets at most: an encoder's priming packet may not decode.
     for _ in 0..16 {
-        let packet = probed.format.next_packet().ok()?;
+        let format = &mut probed.format;
+        let packet = crate::contain::contained(|| format.next_packet())
+            .ok()?
+            .ok()?;
         if packet.track_id() != track.id {
             continue;
         }
-        if let Ok(decoded) = decoder.decode(&packet) {
-            return Some(decoded.spec().channels.count());
+        let decoder = &mut decoder;
+        if let Ok(Ok(channels)) = crate::contain::contained(move || {
+            decoder.decode(&packet).map(|d| d.spec().channels.count())
+        }) {
+            return Some(channels);
         }
     }
     None
@@ -358,8 +368,8 @@ impl DecodedFile {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let probed = symphonia::default::get_probe()
-            .format(
+        let probed = crate::contain::contained(|| {
+            symphonia::default::get_probe().format(
                 &hint,
                 stream,
                 // Lossy files lose their encoder delay and padding where
@@ -370,7 +380,9 @@ impl DecodedFile {
                 },
                 &MetadataOptions::default(),
             )
-            .map_err(|e| unsupported(e.to_string()))?;
+        })
+        .map_err(|why| unsupported(format!("its header cannot be read ({why})")))?
+        .map_err(|e| unsupported(e.to_string()))?;
         let format = probed.format;
         let track = format
             .tracks()
@@ -418,9 +430,11 @@ impl DecodedFile {
             float,
             frames: params.n_frames,
         };
-        let decoder = symphonia::default::get_codecs()
-            .make(params, &DecoderOptions::default())
-            .map_err(|e| unsupported(e.to_string()))?;
+        let decoder = crate::contain::contained(|| {
+            symphonia::default::get_codecs().make(params, &DecoderOptions::default())
+        })
+        .map_err(|why| unsupported(format!("its codec setup cannot be read ({why})")))?
+        .map_err(|e| unsupported(e.to_string()))?;
         let track_id = track.id;
         let remaining = if lossy {
             None
@@ -459,7 +473,10 @@ impl DecodedFile {
     /// Decodes the next packet into `pending`; false at the end of the stream.
     fn decode_next(&mut self) -> Result<bool, AudioError> {
         loop {
-            let packet = match self.format.next_packet() {
+            let format = &mut self.format;
+            let next = crate::contain::contained(|| format.next_packet())
+                .map_err(|why| self.stopped(why))?;
+            let packet = match next {
                 Ok(packet) => packet,
                 Err(SymphoniaError::IoError(e))
                     if e.kind() == std::io::ErrorKind::UnexpectedEof =>
@@ -472,7 +489,18 @@ impl DecodedFile {
             if packet.track_id() != self.track_id {
                 continue;
             }
-            let decoded = match self.decoder.decode(&packet) {
+            let decoder = &mut self.decoder;
+            let decoded = crate::contain::contained(move || decoder.decode(&packet));
+            let decoded = match decoded {
+                Err(why) => {
+                    return Err(AudioError::Decode {
+                        path: self.path.clone(),
+                        reason: format!("the decoder stopped: {why}"),
+                    })
+                }
+                Ok(decoded) => decoded,
+            };
+            let decoded = match decoded {
                 Ok(decoded) => decoded,
                 // A corrupt packet in a lossy stream is skipped, as players do.
                 Err(SymphoniaError::DecodeError(_)) if self.info.bits.is_none() => continue,
@@ -546,6 +574,14 @@ impl DecodedFile {
                 rate: self.info.sample_rate,
             }),
             None => Ok(()),
+        }
+    }
+
+    /// The decoder panicked on the stream (see [`crate::contain`]).
+    fn stopped(&self, why: String) -> AudioError {
+        AudioError::Decode {
+            path: self.path.clone(),
+            reason: format!("the decoder stopped: {why}"),
         }
     }
 
