@@ -483,3 +483,37 @@ fn checks_name_their_mistakes() {
     );
     assert_reports(&stderr, "bounce::duplicate", "11:1", "a second `checks`");
 }
+
+#[test]
+fn a_misspelt_file_name_and_stem_name_get_a_did_you_mean_at_the_name() {
+    let project = project();
+    project.wav(
+        "stems/02/tenor.aiff.wav",
+        48000,
+        16,
+        &sine(48000, 1, 60.0, 0.5, 0.5),
+    );
+    let text = format!(
+        "{HEAD}master \"m\" {{ }}\ntrack 1 \"T\" {{\n    stem \"kick\" \"kick.wav\"\n    stem \"tenor\" \"stems/02/tenr.aiff.wav\"\n    bus \"drums\" \"kick\"\n}}\n\
+         deliverable \"parts\" {{ stems \"drums\" \"drumz\"; format \"wav\"; }}\n"
+    );
+    let stderr = check_fails(&project, &text);
+    assert_reports(
+        &stderr,
+        "bounce::missing-file",
+        "7:18",
+        "audio file not found",
+    );
+    assert!(
+        stderr.contains("did you mean \"stems/02/tenor.aiff.wav\"?"),
+        "{stderr}"
+    );
+    // The caret at "drumz", not at the `stems` node.
+    assert_reports(
+        &stderr,
+        "bounce::bad-routing",
+        "10:37",
+        "no track has a stem or bus \"drumz\"",
+    );
+    assert!(stderr.contains("did you mean \"drums\"?"), "{stderr}");
+}

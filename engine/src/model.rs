@@ -204,6 +204,8 @@ pub struct Deliverable {
     pub name: String,
     pub content: Content,
     pub content_span: Span,
+    /// Where each of a `stems` deliverable's names is written.
+    pub stem_spans: Vec<Span>,
     pub format: FileFormat,
     pub bits: u16,
     pub float: bool,

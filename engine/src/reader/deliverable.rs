@@ -24,6 +24,7 @@ impl Reader {
         let mut path = DEFAULT_PATH.to_string();
         let mut path_given = false;
         let mut report = None;
+        let mut stem_spans = Vec::new();
         for child in node.children() {
             let diags = &mut self.diags;
             match child.name() {
@@ -36,6 +37,7 @@ impl Reader {
                     } else {
                         child.check_shape(diags, &[], usize::MAX, false);
                         let names = child.string_args(diags, 0);
+                        stem_spans = names.iter().map(|(_, span)| span.clone()).collect();
                         Some(Content::Stems(names.into_iter().map(|(n, _)| n).collect()))
                     };
                     if content.is_some() {
@@ -226,6 +228,7 @@ impl Reader {
             name,
             content,
             content_span,
+            stem_spans,
             format,
             bits,
             float,

@@ -430,20 +430,31 @@ impl Reader {
                 }
             }
             if let Content::Stems(names) = &deliverable.content {
-                for name in names {
-                    let known = self.tracks.iter().any(|t| {
-                        t.sources.iter().any(|s| &s.name == name)
-                            || t.buses.iter().any(|b| &b.name == name)
-                    });
-                    if !known {
-                        errors.push(
-                            ProjectDiagnostic::new(
-                                &deliverable.content_span,
-                                format!("no track has a stem or bus \"{name}\""),
-                            )
-                            .code(Code::BadRouting)
-                            .label("unknown stem"),
-                        );
+                let all: Vec<&str> = self
+                    .tracks
+                    .iter()
+                    .flat_map(|t| {
+                        let sources = t.sources.iter().map(|s| s.name.as_str());
+                        sources.chain(t.buses.iter().map(|b| b.name.as_str()))
+                    })
+                    .collect();
+                for (i, name) in names.iter().enumerate() {
+                    if !all.contains(&name.as_str()) {
+                        // The caret at the name itself.
+                        let span = deliverable
+                            .stem_spans
+                            .get(i)
+                            .unwrap_or(&deliverable.content_span);
+                        let mut d = ProjectDiagnostic::new(
+                            span,
+                            format!("no track has a stem or bus \"{name}\""),
+                        )
+                        .code(Code::BadRouting)
+                        .label("unknown stem");
+                        if let Some(s) = nearest(name, &all) {
+                            d = d.help(format!("did you mean \"{s}\"?"));
+                        }
+                        errors.push(d);
                     }
                 }
             }

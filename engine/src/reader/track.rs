@@ -196,6 +196,13 @@ impl Reader {
             if let Some(what) = bounce_nodes::not_a_regular_file(&full) {
                 let span = node.span_of(node.args()[1].span());
                 let missing = what == "not found";
+                let help = match missing.then(|| nearest_file(&full)).flatten() {
+                    Some(name) => {
+                        let written = std::path::Path::new(&path).with_file_name(&name);
+                        format!("did you mean \"{}\"?", written.display())
+                    }
+                    None => "paths are relative to the project file".into(),
+                };
                 diags.push(
                     ProjectDiagnostic::new(
                         &span,
@@ -210,7 +217,7 @@ impl Reader {
                     } else {
                         "not an audio file"
                     })
-                    .help("paths are relative to the project file"),
+                    .help(help),
                 );
             } else if let Some(probed) = &mut self.probed {
                 let verdict = probed.entry(full.clone()).or_insert_with(|| {
@@ -370,4 +377,18 @@ impl Reader {
             }
         }
     }
+}
+
+/// The file beside a missing `path` whose name is closest to its name, if
+/// one is close enough to be a typo (`tenr.aiff` for `tenor.aiff`).
+fn nearest_file(path: &std::path::Path) -> Option<String> {
+    let wanted = path.file_name()?.to_str()?;
+    let names: Vec<String> = std::fs::read_dir(path.parent()?)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    crate::suggest::nearest(wanted, &names).map(str::to_string)
 }
