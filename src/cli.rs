@@ -321,9 +321,22 @@ fn run_graph(
     signal: bool,
 ) -> Result<(), i32> {
     let project = load(args)?;
-    let track = targets
-        .iter()
-        .find_map(|t| t.split_once(':').and_then(|(_, n)| n.parse::<u32>().ok()));
+    // With --signal a bare number names a track (`graph --signal 4`).
+    let (numbers, targets): (Vec<String>, Vec<String>) = targets
+        .into_iter()
+        .partition(|t| signal && t.parse::<u32>().is_ok());
+    let track = numbers
+        .first()
+        .and_then(|n| n.parse::<u32>().ok())
+        .or_else(|| {
+            targets
+                .iter()
+                .find_map(|t| t.split_once(':').and_then(|(_, n)| n.parse::<u32>().ok()))
+        });
+    if let Some(n) = track.filter(|n| !project.tracks.iter().any(|t| t.number == *n)) {
+        eprintln!("error: the project has no track {n}");
+        return Err(EXIT_USAGE);
+    }
     let options = BuildOptions {
         dry_run: true,
         targets,

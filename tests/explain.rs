@@ -265,3 +265,31 @@ fn graph_draws_the_signal_flow_and_the_steps_as_text() {
     let steps = String::from_utf8_lossy(&steps.stdout);
     assert!(steps.lines().all(|l| l.starts_with("cached")), "{steps}");
 }
+
+#[test]
+fn graph_signal_takes_a_track_number_and_shows_offsets() {
+    let project = three_track_project();
+    let text = THREE_TRACKS.replacen(
+        "stem \"keys\" \"stems/2/keys.wav\"",
+        "stem \"keys\" \"stems/2/keys.wav\" offset=1.5",
+        1,
+    );
+    project.write("bounce.kdl", &text);
+    let output = project.run(&["graph", "--signal", "2"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("track 2 \"Two\""), "{stdout}");
+    assert!(!stdout.contains("track 1"), "{stdout}");
+    let keys = stdout
+        .lines()
+        .find(|l| l.contains("stem \"keys\""))
+        .unwrap();
+    assert!(keys.contains("offset 1.5 s"), "{keys}");
+    let missing = project.run(&["graph", "--signal", "9"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no track 9"));
+}

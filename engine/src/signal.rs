@@ -66,6 +66,10 @@ fn blocks(project: &Project, track: &Track) -> Vec<Block> {
         if !how.is_empty() {
             write!(label, " · {how}").unwrap();
         }
+        // Where on the track's timeline the source starts.
+        if s.offset != 0.0 {
+            write!(label, " · offset {} s", s.offset).unwrap();
+        }
         if s.mute {
             label.push_str(" · muted");
         }
