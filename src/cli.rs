@@ -10,7 +10,7 @@ use crate::args::{
 };
 use crate::building::{exit_status, run_build};
 use crate::cache::CacheAction;
-use crate::output::out;
+use crate::output::{out, outln};
 use crate::report::{print_build_error, print_project_errors};
 use bounce_engine::count;
 
@@ -256,7 +256,8 @@ pub fn run() -> i32 {
             for unused in p.warnings() {
                 eprintln!("warning: {unused}");
             }
-            eprintln!(
+            // The answer of a query: standard output.
+            outln!(
                 "{}: ok ({}, {}, {})",
                 project.file.display(),
                 count(p.tracks.len(), "track"),

@@ -47,7 +47,13 @@ pub fn run(args: &ProjectArgs, options: BuildOptions, format: MessageFormat) -> 
             }
         };
         if format == MessageFormat::Human {
-            eprintln!("{:>10} {} files for changes", "Watching", watched.len());
+            // The report measures every delivered file: too slow for each
+            // save, so watch leaves it, and says so.
+            eprintln!(
+                "{:>10} {} files for changes (the release report is not rebuilt: `bounce report` writes it)",
+                "Watching",
+                watched.len()
+            );
         }
         loop {
             std::thread::sleep(POLL);

@@ -442,10 +442,11 @@ fn check_counts_in_english() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The answer goes to standard output, as a query's does.
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stderr.contains("ok (1 track, 1 master, 1 deliverable)"),
-        "{stderr}"
+        stdout.contains("ok (1 track, 1 master, 1 deliverable)"),
+        "{stdout}"
     );
 }
 

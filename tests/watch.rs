@@ -52,3 +52,28 @@ fn watch_rebuilds_what_an_edit_touches() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn watch_says_it_does_not_rebuild_the_report() {
+    let project = three_track_project();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bounce"))
+        .arg("watch")
+        .current_dir(project.path(""))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    });
+    let watching = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("Watching"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = watching.expect("watch said what it watches");
+    assert!(line.contains("release report is not rebuilt"), "{line}");
+}

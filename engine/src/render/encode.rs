@@ -308,10 +308,12 @@ impl Renderer<'_> {
                     .map(|t| t - report.integrated)
                     .filter(|off| *off > CODEC_LOUDNESS_SLACK && report.integrated.is_finite());
                 if let Some(short) = short {
+                    let ceiling = ceiling.unwrap_or(0.0);
                     warnings.push(format!(
-                        "the decoded MP3 reads {:.2} LUFS, {short:.2} LU under its master: the codec took loudness off and its limiter had no room to give it back under the {:.1} dBTP ceiling",
+                        "the decoded MP3 reads {:.2} LUFS, {short:.2} LU under its master: the codec took loudness off and its limiter had no room to give it back under the {ceiling:.1} dBTP ceiling (the file peaks at {:.1} dBTP, {:.1} dB under it: the room kept for the encoder's overshoot)",
                         report.integrated,
-                        ceiling.unwrap_or(0.0)
+                        crate::words::rounded(report.true_peak, 1),
+                        crate::words::rounded(ceiling - report.true_peak, 1)
                     ));
                 }
                 if corrected.abs() >= 0.005 {
