@@ -43,7 +43,7 @@ fn a_released_version_refuses_a_changed_rebuild_and_accepts_an_identical_one() {
     assert!(
         // Every file: the album ReplayGain tags move with one track.
         stderr.contains("version 1.0.0 is released and this build would change hi/01 - One.wav, hi/02 - Two.wav")
-            && stderr.contains("lo/03 - Three.wav (gain changed from -3.0 to -4.0); set a new `version`"),
+            && stderr.contains("lo/03 - Three.wav (stem:1:kick: gain changed from -3.0 to -4.0); set a new `version`"),
         "{stderr}"
     );
     let rendered: Vec<_> = log

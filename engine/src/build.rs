@@ -398,8 +398,10 @@ fn refuse_changes_to_a_release(
             if !seen.insert(node) {
                 continue;
             }
-            if let Some(changed @ RebuildReason::Changed(_)) = reasons.get(&plan.graph[node].id) {
-                return Some(changed.clone());
+            let id = &plan.graph[node].id;
+            if let Some(changed @ RebuildReason::Changed(_)) = reasons.get(id) {
+                // The step that changed, named: the files it reaches are many.
+                return Some(format!("{id}: {changed}"));
             }
             stack.extend(plan.inputs_of(node).iter().copied());
         }
