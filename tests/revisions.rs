@@ -246,3 +246,20 @@ fn releasing_a_build_of_a_dirty_work_tree_says_so() {
     assert!(dirty.status.success(), "{stderr}");
     assert!(stderr.contains("uncommitted changes"), "{stderr}");
 }
+
+#[test]
+fn diff_says_a_new_version() {
+    let project = committed_project();
+    edit(&project, "version \"1.0.0\"", "version \"1.1.0\"");
+    let output = project.run(&["diff", "HEAD"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("release: version \"1.0.0\" → \"1.1.0\""),
+        "{stdout}"
+    );
+}

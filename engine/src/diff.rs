@@ -63,6 +63,16 @@ pub fn step_changes(a: &Project, b: &Project) -> Result<Vec<StepChange>, Project
     };
     let (before, after) = (actions(a)?, actions(b)?);
     let mut changes = Vec::new();
+    // A new version is news, though no step's key holds it.
+    if a.release.version != b.release.version {
+        changes.push(StepChange {
+            step: "release".into(),
+            change: format!(
+                "version \"{}\" → \"{}\" (a new folder of outputs)",
+                a.release.version, b.release.version
+            ),
+        });
+    }
     for (id, old) in &before {
         match after.get(id) {
             None => changes.push(StepChange {

@@ -218,11 +218,56 @@ pub(crate) fn differences(path: &str, old: &Value, new: &Value, out: &mut Vec<Ch
                 }
             }
         }
-        _ => out.push(Change::Parameter {
-            at: path.to_string(),
-            old: show(old),
-            new: show(new),
-        }),
+        _ => out.push(in_words(path, old, new)),
+    }
+}
+
+/// A changed leaf as an engineer says it: bands counted from 1 (`eq band
+/// 3 freq`, not `eq.bands.2.freq`), a CD's gaps in seconds rather than CD
+/// frames, lists of words as words rather than JSON.
+fn in_words(path: &str, old: &Value, new: &Value) -> Change {
+    let mut words = Vec::new();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        match (part, parts.peek().and_then(|n| n.parse::<usize>().ok())) {
+            ("bands", Some(i)) => {
+                words.push(format!("band {}", i + 1));
+                parts.next();
+            }
+            ("text", _) => words.push("CD-TEXT".into()),
+            _ => words.push(part.to_string()),
+        }
+    }
+    let at = words.join(" ");
+    let frames_as_seconds = |v: &Value| match v.as_array() {
+        Some(gaps) => gaps
+            .iter()
+            .map(|g| match g.as_f64() {
+                // Red Book: 75 frames a second.
+                Some(frames) => format!("{} s", crate::words::rounded(frames / 75.0, 2)),
+                None => show(g),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => show(v),
+    };
+    let listed = |v: &Value| match v.as_array() {
+        Some(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        }
+        _ => show(v),
+    };
+    if path == "gaps" || path.ends_with(".gaps") {
+        return Change::Parameter {
+            at: at.replace("gaps", "the gaps before the tracks"),
+            old: frames_as_seconds(old),
+            new: frames_as_seconds(new),
+        };
+    }
+    Change::Parameter {
+        at,
+        old: listed(old),
+        new: listed(new),
     }
 }
 
@@ -301,6 +346,33 @@ pub fn reason(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn changed_leaves_are_said_in_an_engineers_words() {
+        let said = |path: &str, old: serde_json::Value, new: serde_json::Value| {
+            super::in_words(path, &old, &new).to_string()
+        };
+        assert_eq!(
+            said("eq.bands.2.freq", 1000.into(), 1200.into()),
+            "eq band 3 freq changed from 1000 to 1200"
+        );
+        assert_eq!(
+            said(
+                "gaps",
+                serde_json::json!([150, 0, 0]),
+                serde_json::json!([150, 0, 0, 113])
+            ),
+            "the gaps before the tracks changed from 2 s, 0 s, 0 s to 2 s, 0 s, 0 s, 1.51 s"
+        );
+        assert_eq!(
+            said(
+                "text.tracks",
+                serde_json::json!(["One", "Two"]),
+                serde_json::json!(["One", "2"])
+            ),
+            "CD-TEXT tracks changed from \"One\", \"Two\" to \"One\", \"2\""
+        );
+    }
+
     use super::*;
     use serde_json::json;
 
