@@ -993,3 +993,48 @@ fn a_stems_deliverable_says_which_tracks_lack_a_name() {
         .path("out/1.0.0/parts/03 - Three - keys.wav")
         .is_file());
 }
+
+#[test]
+fn an_mp3_left_under_its_target_says_the_room_kept_for_the_encoder() {
+    let project = TestProject::new();
+    // White noise: the top octave a 64 kbit/s encoder drops is loud in it.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let channels: Vec<Vec<f64>> = (0..2)
+        .map(|_| (0..48000 * 3).map(|_| noise()).collect())
+        .collect();
+    project.wav("noise.wav", 48000, 24, &channels);
+    project.write(
+        "bounce.kdl",
+        "release \"P\" { version \"1\"; }\nmaster \"m\" target=-8 ceiling=-1.0 { }\n\
+         track 1 \"T\" { stem \"a\" \"noise.wav\"; }\n\
+         deliverable \"pod\" { master \"m\"; format \"mp3\" bitrate=64; }\n",
+    );
+    let output = project.run(&["build"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("under its master"))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.path("out/1/manifest.json")).unwrap())
+            .unwrap();
+    let peak = manifest["files"][0]["true_peak"].as_f64().unwrap();
+    assert!(
+        line.contains(&format!("the file peaks at {peak:.1} dBTP")),
+        "{line} ({peak})"
+    );
+    assert!(
+        line.contains(&format!(
+            "{:.1} dB under it: the room kept for the encoder's overshoot",
+            -1.0 - peak
+        )),
+        "{line}"
+    );
+}
