@@ -37,6 +37,7 @@ svg .legend { paint-order: stroke; stroke: var(--bg); stroke-width: 4px; stroke-
 svg path { fill: none; stroke-width: 1.5; stroke-linejoin: round; }
 svg .c1 { stroke: var(--c1); fill: var(--c1); } svg .c2 { stroke: var(--c2); fill: var(--c2); }
 svg .c3 { stroke: var(--c3); fill: var(--c3); } svg .c4 { stroke: var(--c4); fill: var(--c4); }
+svg .muted { stroke: var(--muted); } svg rect.key.muted { fill: var(--muted); }
 svg path.c1, svg path.c2, svg path.c3, svg path.c4 { fill: none; }
 svg path.thin { stroke-width: 0.8; opacity: 0.7; }
 svg line.target { stroke: var(--c3); stroke-dasharray: 6 4; } svg line.ceiling { stroke: var(--fail); stroke-dasharray: 2 3; }
@@ -345,7 +346,7 @@ fn track_section(html: &mut String, t: &TrackReport) {
         s.peak.iter().enumerate().map(|(i, v)| (at(i), *v)),
     );
     plot.line(
-        "c1 thin",
+        "muted thin",
         s.momentary.iter().enumerate().map(|(i, v)| (at(i), *v)),
     );
     plot.line(
@@ -384,7 +385,7 @@ fn track_section(html: &mut String, t: &TrackReport) {
     }
     html.push_str(&plot.finish(&[
         ("c1", "short-term"),
-        ("c1 thin", "momentary"),
+        ("muted", "momentary"),
         ("c4", "sample peak"),
     ]));
     html.push_str("<h3>Dynamics: PSR over time and its distribution</h3>");

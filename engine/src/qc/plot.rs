@@ -72,12 +72,13 @@ pub struct Plot {
     x: Axis,
     y: Axis,
     svg: String,
-    /// Where the level labels sit (their baselines), so none covers another.
-    labels: Vec<f64>,
+    /// The levels drawn across the plot (class, label), named in a key
+    /// row under it rather than on the plot, where they covered curves.
+    levels: Vec<(String, String)>,
 }
 
-/// A label's height, px: labels closer than this are moved apart.
-const LABEL_HEIGHT: f64 = 13.0;
+/// The height of the key row of levels under a plot, px.
+const LEVEL_ROW: f64 = 20.0;
 
 impl Plot {
     pub fn new(label: &str, x: Axis, y: Axis) -> Plot {
@@ -91,7 +92,7 @@ impl Plot {
             x,
             y,
             svg,
-            labels: Vec::new(),
+            levels: Vec::new(),
         };
         plot.grid();
         plot
@@ -155,28 +156,18 @@ impl Plot {
         }
     }
 
-    /// A level across the whole plot, labelled at its right end (under
-    /// the labels already there when it would cover one).
+    /// A level across the whole plot, named in the key row under it.
     pub fn level(&mut self, class: &str, y: f64, label: &str) {
         if !y.is_finite() {
             return;
         }
         let (left, right, py) = (MARGIN.0, WIDTH - MARGIN.1, self.py(y));
-        let mut baseline = py - 4.0;
-        while self
-            .labels
-            .iter()
-            .any(|other| (other - baseline).abs() < LABEL_HEIGHT)
-        {
-            baseline += LABEL_HEIGHT;
-        }
-        self.labels.push(baseline);
         write!(
             self.svg,
-            r#"<line class="{class}" x1="{left}" y1="{py:.1}" x2="{right}" y2="{py:.1}"/><text class="label legend" x="{:.1}" y="{baseline:.1}" text-anchor="end">{label}</text>"#,
-            right - 4.0,
+            r#"<line class="{class}" x1="{left}" y1="{py:.1}" x2="{right}" y2="{py:.1}"/>"#
         )
         .unwrap();
+        self.levels.push((class.to_string(), label.to_string()));
     }
 
     /// Bars from the bottom of the plot, each `width` wide in x units.
@@ -213,6 +204,29 @@ impl Plot {
             .unwrap();
             x += 26.0 + 7.0 * label.len() as f64;
         }
+        // The levels' key, under the x axis: a sample of each dashed line
+        // and its name, so no label lies over a curve.
+        if !self.levels.is_empty() {
+            let y = HEIGHT + LEVEL_ROW / 2.0;
+            let mut x = MARGIN.0;
+            for (class, label) in &self.levels {
+                write!(
+                    self.svg,
+                    r#"<line class="{class}" x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/><text class="label legend" x="{:.1}" y="{:.1}">{label}</text>"#,
+                    x + 22.0,
+                    x + 28.0,
+                    y + 4.0
+                )
+                .unwrap();
+                x += 40.0 + 7.0 * label.chars().count() as f64;
+            }
+            // The row makes the picture taller.
+            self.svg = self.svg.replacen(
+                &format!(r#"viewBox="0 0 {WIDTH} {HEIGHT}""#),
+                &format!(r#"viewBox="0 0 {WIDTH} {}""#, HEIGHT + LEVEL_ROW),
+                1,
+            );
+        }
         self.svg.push_str("</svg>");
         self.svg
     }
@@ -248,4 +262,37 @@ pub fn vectorscope(cells: usize, density: &[u8]) -> String {
     )
     .unwrap();
     svg
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::*;
+
+    #[test]
+    fn level_labels_sit_in_a_key_row_under_the_plot_not_over_its_curves() {
+        let axis = || Axis::linear(-48.0, 0.0, 6.0, "");
+        let mut plot = Plot::new("loudness over time", axis(), axis());
+        plot.line("c1", [(-48.0, -14.0), (0.0, -14.0)]);
+        plot.level("target", -14.0, "target -14 LUFS");
+        plot.level("ceiling", -1.0, "ceiling -1 dBTP");
+        let svg = plot.finish(&[("c1", "short-term"), ("muted", "momentary")]);
+        assert!(
+            svg.contains(&format!(r#"viewBox="0 0 {WIDTH} {}""#, HEIGHT + LEVEL_ROW)),
+            "{svg}"
+        );
+        for label in ["target -14 LUFS", "ceiling -1 dBTP"] {
+            let at = svg.find(&format!(">{label}</text>")).expect("the label");
+            let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
+            let y: f64 = tag
+                .split("y=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .and_then(|y| y.parse().ok())
+                .expect("a y");
+            assert!(y > HEIGHT, "{label} at y={y}, inside the plot: {tag}");
+        }
+        // Without levels the picture keeps its height.
+        let plain = Plot::new("p", axis(), axis()).finish(&[]);
+        assert!(plain.contains(&format!(r#"viewBox="0 0 {WIDTH} {HEIGHT}""#)));
+    }
 }
