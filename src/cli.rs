@@ -334,7 +334,9 @@ fn run_graph(
                 .iter()
                 .find_map(|t| t.split_once(':').and_then(|(_, n)| n.parse::<u32>().ok()))
         });
-    if let Some(n) = track.filter(|n| !project.tracks.iter().any(|t| t.number == *n)) {
+    // A bare number names no deliverable for the build to check: said here.
+    let bare = numbers.first().and_then(|n| n.parse::<u32>().ok());
+    if let Some(n) = bare.filter(|n| !project.tracks.iter().any(|t| t.number == *n)) {
         eprintln!("error: the project has no track {n}");
         return Err(EXIT_USAGE);
     }
