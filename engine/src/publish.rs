@@ -58,12 +58,12 @@ pub(crate) fn publish(
     let mut copies = Vec::new();
     for (planned, output) in outputs {
         let dest = rule.writable(&planned.path)?;
-        let exists = fs::symlink_metadata(&dest).is_ok();
-        let is_file = fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file());
+        let there = fs::symlink_metadata(&dest).ok();
+        let is_file = there.as_ref().is_some_and(|m| m.is_file());
         if is_file && stat.hash(&dest).ok() == Some(output.hash) {
             report.unchanged.push(dest.clone());
         } else {
-            if exists {
+            if there.is_some() {
                 let portable = crate::template::portable(&planned.path);
                 // Under another letter case, on a case-insensitive file
                 // system, the recorded name is the same file.
