@@ -34,12 +34,43 @@ pub struct Finding {
     pub run: u64,
 }
 
+/// How long a campaign runs: a number of inputs (repeatable from the
+/// seed) or a stretch of wall-clock time (for a long unattended run).
+#[derive(Debug, Clone, Copy)]
+pub enum Budget {
+    Runs(u64),
+    For(Duration),
+}
+
+impl Budget {
+    /// Reads `100000` as runs, or `90s`, `45m`, `2h` as a time.
+    pub fn parse(text: &str) -> Option<Budget> {
+        let unit = match text.chars().last()? {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return text.parse().ok().map(Budget::Runs),
+        };
+        let amount: u64 = text[..text.len() - 1].parse().ok()?;
+        Some(Budget::For(Duration::from_secs(amount.checked_mul(unit)?)))
+    }
+
+    fn allows(self, run: u64, started: Instant) -> bool {
+        match self {
+            Budget::Runs(runs) => run < runs,
+            Budget::For(time) => started.elapsed() < time,
+        }
+    }
+}
+
 /// What a campaign did.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub runs: u64,
     /// Inputs the target accepted (the rest it refused with an error).
     pub accepted: u64,
+    /// Wall-clock time the campaign ran.
+    pub took: Duration,
 }
 
 /// The folder of seeds for `target` in the repository.
@@ -85,10 +116,15 @@ pub fn run_one(target: Target, input: &[u8], scratch: &Path) -> Result<bool, Str
     }
 }
 
-/// Mutates `seeds` `runs` times from `seed` and runs each input through
-/// `target`; stops at the first finding. Panics are caught, and their
-/// messages kept quiet while it runs.
-pub fn campaign(target: Target, seeds: &[Vec<u8>], runs: u64, seed: u64) -> Result<Stats, Finding> {
+/// Mutates `seeds` from `seed` for as long as `budget` allows and runs each
+/// input through `target`; stops at the first finding. Panics are caught,
+/// and their messages kept quiet while it runs.
+pub fn campaign(
+    target: Target,
+    seeds: &[Vec<u8>],
+    budget: Budget,
+    seed: u64,
+) -> Result<Stats, Finding> {
     assert!(!seeds.is_empty(), "a campaign needs seeds");
     let scratch = tempfile::tempdir().expect("a scratch folder");
     let mut mutator = Mutator::new(seed, target.dictionary());
@@ -96,7 +132,9 @@ pub fn campaign(target: Target, seeds: &[Vec<u8>], runs: u64, seed: u64) -> Resu
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let mut found = None;
-    for run in 0..runs {
+    let started = Instant::now();
+    let mut run = 0;
+    while budget.allows(run, started) {
         let input = mutator.mutate(seeds, run);
         match run_one(target, &input, scratch.path()) {
             Ok(accepted) => stats.accepted += accepted as u64,
@@ -111,7 +149,9 @@ pub fn campaign(target: Target, seeds: &[Vec<u8>], runs: u64, seed: u64) -> Resu
             }
         }
         stats.runs += 1;
+        run += 1;
     }
+    stats.took = started.elapsed();
     std::panic::set_hook(hook);
     match found {
         Some(finding) => Err(finding),

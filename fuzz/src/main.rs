@@ -1,23 +1,26 @@
-//! `bounce-fuzz TARGET [RUNS] [SEED]`: a long campaign against one target
-//! (kdl, template, chunks, cover, decode) from its seed corpus. A finding
+//! `bounce-fuzz TARGET [RUNS|TIME] [SEED]`: a long campaign against one
+//! target (kdl, template, chunks, cover, decode) from its seed corpus, for
+//! a number of inputs or a time such as `90m`. A finding
 //! is written to `fuzz/regressions/TARGET/` (the tests replay it) and
 //! the command exits with status 1.
 
-use bounce_fuzz::{campaign, corpus_dir, inputs_in, regressions_dir, Target};
+use bounce_fuzz::{campaign, corpus_dir, inputs_in, regressions_dir, Budget, Target};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(target) = args.first().and_then(|name| Target::from_name(name)) else {
-        eprintln!("usage: bounce-fuzz TARGET [RUNS] [SEED]");
+        eprintln!("usage: bounce-fuzz TARGET [RUNS|TIME] [SEED]  (TIME: 90s, 45m, 2h)");
         eprintln!("targets: kdl, template, chunks, cover, decode");
         std::process::exit(2);
     };
-    let number = |i: usize, default: u64| {
-        args.get(i)
-            .map(|a| a.parse().unwrap_or_else(|_| bad_number(a)))
-            .unwrap_or(default)
+    let budget = match args.get(1) {
+        Some(text) => Budget::parse(text).unwrap_or_else(|| bad_number(text)),
+        None => Budget::Runs(100_000),
     };
-    let (runs, seed) = (number(1, 100_000), number(2, 1));
+    let seed = match args.get(2) {
+        Some(text) => text.parse().unwrap_or_else(|_| bad_number(text)),
+        None => 1,
+    };
     let seeds: Vec<Vec<u8>> = inputs_in(&corpus_dir(target))
         .into_iter()
         .map(|(_, bytes)| bytes)
@@ -26,11 +29,12 @@ fn main() {
         eprintln!("no seeds in {}", corpus_dir(target).display());
         std::process::exit(2);
     }
-    match campaign(target, &seeds, runs, seed) {
+    match campaign(target, &seeds, budget, seed) {
         Ok(stats) => println!(
-            "{}: {} runs from {} seeds (seed {seed}), {} accepted, no panic or hang",
+            "{}: {} runs in {:.0} s from {} seeds (seed {seed}), {} accepted, no panic or hang",
             target.name(),
             stats.runs,
+            stats.took.as_secs_f64(),
             seeds.len(),
             stats.accepted
         ),

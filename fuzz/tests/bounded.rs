@@ -1,7 +1,7 @@
 //! A bounded fuzzing run of every target (the CI's share of fuzzing), and
 //! every input that once failed a target, replayed.
 
-use bounce_fuzz::{campaign, corpus_dir, inputs_in, regressions_dir, run_one, Target};
+use bounce_fuzz::{campaign, corpus_dir, inputs_in, regressions_dir, run_one, Budget, Target};
 
 /// Mutated inputs per target in a test run: a few seconds each.
 fn runs(target: Target) -> u64 {
@@ -20,7 +20,7 @@ fn no_target_panics_or_hangs_on_mutated_seeds() {
             .map(|(_, bytes)| bytes)
             .collect();
         assert!(seeds.len() >= 3, "{}: too few seeds", target.name());
-        match campaign(target, &seeds, runs(target), 1) {
+        match campaign(target, &seeds, Budget::Runs(runs(target)), 1) {
             Ok(stats) => {
                 // Seeds are valid input: a target that refuses all of them
                 // is not being exercised.
@@ -68,4 +68,15 @@ fn past_findings_stay_fixed() {
             }
         }
     }
+}
+
+#[test]
+fn a_budget_reads_runs_or_a_time() {
+    use std::time::Duration;
+    assert!(matches!(Budget::parse("1500"), Some(Budget::Runs(1500))));
+    assert!(matches!(Budget::parse("90s"), Some(Budget::For(d)) if d == Duration::from_secs(90)));
+    assert!(matches!(Budget::parse("2h"), Some(Budget::For(d)) if d == Duration::from_secs(7200)));
+    assert!(Budget::parse("h").is_none());
+    assert!(Budget::parse("-3m").is_none());
+    assert!(Budget::parse("lots").is_none());
 }
