@@ -130,7 +130,7 @@ mod tests {
             id: id.into(),
             kind,
             track,
-            action: Action::Export,
+            action: Action::AlbumReplayGain { files: Vec::new() },
         }
     }
 

@@ -17,7 +17,7 @@ use crate::manifest::MANIFEST;
 pub use crate::outcome::{BuildReport, BuiltFile};
 use crate::plan::{plan, Plan};
 use crate::publish::publish;
-use crate::render::{read_source, Input, OutputInfo, Renderer, StepOutput};
+use crate::render::{read_source, Input, Inputs, OutputInfo, Renderer, StepOutput};
 use crate::schedule::{self, Dag, Ended, Work};
 use crate::step::{Action, Step};
 use crate::{BuildError, Project};
@@ -403,7 +403,7 @@ fn refuse_changes_to_a_release(
                 // The step that changed, named: the files it reaches are many.
                 return Some(format!("{id}: {changed}"));
             }
-            stack.extend(plan.inputs_of(node).iter().copied());
+            stack.extend(plan.inputs_of(node));
         }
         None
     };
@@ -633,18 +633,22 @@ impl Run<'_> {
 
     /// The outputs of a step's inputs, or `None` if any has none (failed,
     /// or stale in a dry run).
-    fn finished_inputs(&self, node: NodeIndex) -> Option<Vec<Input<'_>>> {
+    fn finished_inputs(&self, node: NodeIndex) -> Option<Inputs<'_>> {
         self.plan
             .inputs_of(node)
-            .iter()
+            .into_iter()
             .map(|i| match self.results[i.index()].get() {
-                Some(Outcome::Done(output, ..)) => Some(Input {
-                    step: &self.plan.graph[*i],
-                    output,
-                }),
+                Some(Outcome::Done(output, ..)) => Some((
+                    i,
+                    Input {
+                        step: &self.plan.graph[i],
+                        output,
+                    },
+                )),
                 _ => None,
             })
-            .collect()
+            .collect::<Option<Vec<_>>>()
+            .map(Inputs::new)
     }
 
     /// A step that failed on inputs the shared cache gave drops their
@@ -690,7 +694,7 @@ impl Run<'_> {
     }
 
     /// The inputs of a step the scheduler started: they all ended well.
-    fn ready_inputs(&self, node: NodeIndex) -> Vec<Input<'_>> {
+    fn ready_inputs(&self, node: NodeIndex) -> Inputs<'_> {
         self.finished_inputs(node)
             .expect("the scheduler starts a step once its inputs are done")
     }
@@ -699,7 +703,7 @@ impl Run<'_> {
     /// file system: a long track fails at once with the figures instead of
     /// filling the disk. The output is at most its longest input (or its
     /// stated length) as stereo float, twice over for the temporary file.
-    fn check_space(&self, step: &Step, inputs: &[Input]) -> Result<(), BuildError> {
+    fn check_space(&self, step: &Step, inputs: &Inputs) -> Result<(), BuildError> {
         let rate = self.rate as f64;
         // The longest input, at the processing rate.
         let longest = inputs
@@ -748,7 +752,7 @@ impl Run<'_> {
     fn release_scratch_inputs(&self, node: NodeIndex) {
         let mut counts = self.scratch_readers.lock().expect("scratch lock");
         for input in self.plan.inputs_of(node) {
-            if !self.plan.graph[*input].kind.is_transient() {
+            if !self.plan.graph[input].kind.is_transient() {
                 continue;
             }
             let Some(Outcome::Done(output, ..)) = self.results[input.index()].get() else {
@@ -767,7 +771,7 @@ impl Run<'_> {
     /// Renders again, into scratch, the transient inputs of `node` whose
     /// output is gone (kept by no earlier build), so `node` can read them.
     fn restore_transient_inputs(&self, node: NodeIndex) -> Result<(), BuildError> {
-        for &input in self.plan.inputs_of(node) {
+        for input in self.plan.inputs_of(node) {
             let step = &self.plan.graph[input];
             if !step.kind.is_transient() {
                 continue;
@@ -811,7 +815,7 @@ impl Run<'_> {
         &self,
         step: &Step,
         key: Hash,
-        inputs: &[Input],
+        inputs: &Inputs,
         content: Option<Hash>,
     ) -> (StepRecord, RebuildReason) {
         let hashes: Vec<Hash> = inputs.iter().map(|i| i.output.hash).collect();

@@ -83,11 +83,11 @@ pub fn render_graph(
             }
             for node in &nodes {
                 for input in plan.inputs_of(*node) {
-                    if number.contains_key(input) {
+                    if number.contains_key(&input) {
                         let _ = writeln!(
                             out,
                             "    \"{}\" -> \"{}\";",
-                            plan.graph[*input].id, plan.graph[*node].id
+                            plan.graph[input].id, plan.graph[*node].id
                         );
                     }
                 }
@@ -107,7 +107,7 @@ pub fn render_graph(
             }
             for node in &nodes {
                 for input in plan.inputs_of(*node) {
-                    if let Some(from) = number.get(input) {
+                    if let Some(from) = number.get(&input) {
                         let _ = writeln!(out, "    n{from} --> n{}", number[node]);
                     }
                 }

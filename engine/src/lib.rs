@@ -15,6 +15,7 @@ mod graph;
 mod init;
 mod kdl_view;
 mod key;
+mod limiter;
 mod manifest;
 mod outcome;
 

@@ -362,6 +362,7 @@ impl Project {
     /// have no effect, and files a deliverable will not make.
     pub fn warnings(&self) -> Vec<String> {
         let mut said = self.unused_settings();
+        said.extend(self.unheld_loudness());
         said.extend(self.stems_not_in_every_track());
         said
     }

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use bounce_nodes::{Dither, ProcessorSpec};
+use bounce_nodes::{Dither, LimiterSettings, ProcessorSpec};
+use petgraph::graph::NodeIndex;
 use serde::Serialize;
 
 /// The kind of a step, as `--message-format json` names it.
@@ -132,8 +133,14 @@ impl Step {
     }
 }
 
-/// What a step does. Serialised, it is the parameter part of the step's
-/// key, so it holds nothing that does not change the output (no paths).
+/// A step's input: the step it is in the plan. Never part of a key (an
+/// input enters its consumer's key as its output's hash), so each is
+/// skipped when an action is serialised.
+pub type StepRef = NodeIndex;
+
+/// What a step does, and from which steps, each input named for what it is
+/// to the step. Serialised, it is the parameter part of the step's key, so
+/// it holds nothing that does not change the output (no paths, no inputs).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
@@ -144,86 +151,142 @@ pub enum Action {
     },
     /// A generated sine.
     Tone { freq: f64, level: f64, length: f64 },
-    /// A source (resampled to the release's rate) through its chain, which
-    /// ends with its fader and pan, placed at its offset.
+    /// A `source` (resampled to the release's rate) through its chain,
+    /// which ends with its fader and pan, placed at its offset.
     Stem {
         chain: Vec<ProcessorSpec>,
         offset: f64,
+        #[serde(skip)]
+        source: StepRef,
     },
-    /// The sum of the inputs, in order, through a chain that ends with the
-    /// bus's fader and pan.
-    Bus { chain: Vec<ProcessorSpec> },
-    /// The sum of the inputs, fitted to the track's length, through the mix
-    /// chain, which ends with the track's fades.
+    /// The sum of the `members`, in order, through a chain that ends with
+    /// the bus's fader and pan.
+    Bus {
+        chain: Vec<ProcessorSpec>,
+        #[serde(skip)]
+        members: Vec<StepRef>,
+    },
+    /// The sum of the `parts` (the stems and buses routed to no bus),
+    /// fitted to the track's length, through the mix chain, which ends with
+    /// the track's fades.
     Mix {
         chain: Vec<ProcessorSpec>,
         length: Option<f64>,
+        #[serde(skip)]
+        parts: Vec<StepRef>,
     },
-    /// A mastering chain; with a `target` (or, in album mode, the gain of
-    /// the album step, its second input) a solved gain and the `limit`ing
-    /// that keeps the ceiling. Without a target the limiter, if any, ends
-    /// the chain.
+    /// A mastering chain over the `mix`; with a `target` (or, in album
+    /// mode, the gain of the `album_gain` step) a solved gain and the
+    /// `limit`ing that keeps the ceiling. Without a target the limiter, if
+    /// any, ends the chain.
     Master {
         chain: Vec<ProcessorSpec>,
         target: Option<f64>,
-        /// The limiter after the solved gain: a [`ProcessorSpec::Limit`].
-        limit: Option<ProcessorSpec>,
-        album: bool,
+        #[serde(serialize_with = "limiter_as_processor")]
+        limit: Option<LimiterSettings>,
+        /// The album step whose gain this track takes, in album mode.
+        #[serde(rename = "album", serialize_with = "is_some")]
+        album_gain: Option<StepRef>,
+        #[serde(skip)]
+        mix: StepRef,
     },
-    /// The gain that brings every track's master, measured as one
-    /// programme, to the target, through the master's `limit`.
+    /// The gain that brings every track's master (the chain over each of
+    /// the `mixes`), measured as one programme, to the target, through the
+    /// master's `limit`.
     AlbumGain {
         chain: Vec<ProcessorSpec>,
         target: f64,
-        limit: ProcessorSpec,
+        #[serde(serialize_with = "limiter_as_processor")]
+        limit: LimiterSettings,
+        #[serde(skip)]
+        mixes: Vec<StepRef>,
     },
-    /// A stem or bus (first input) from 0 to the length of its track's mix
-    /// (second input), so a track's stems sum to its mix.
-    Export,
+    /// A stem or bus (`audio`) from 0 to the length of its track's `mix`,
+    /// so a track's stems sum to its mix.
+    Export {
+        #[serde(skip)]
+        audio: StepRef,
+        #[serde(skip)]
+        mix: StepRef,
+    },
     /// The album ReplayGain loudness and peak over every encoded file of a
-    /// deliverable (the inputs), rounded as tags print them, so a change
+    /// deliverable (`files`), rounded as tags print them, so a change
     /// that leaves them the same stops there.
-    AlbumReplayGain,
-    /// The release report's figures of a delivered file (the input): a
-    /// step of the graph, so a report measures again only what changed.
-    Inspect,
-    /// What a lossy codec changed: the encoded lossy file (first input)
-    /// decoded less the lossless file (second input), with an excerpt of
-    /// the difference around the loudest moment the lossless file's
-    /// inspection (third input) found.
-    CodecDifference,
-    /// The encoded lossless file (the input) encoded with `codec`, for
-    /// the report to measure what the codec would change.
-    Preview { codec: bounce_nodes::Mp3Settings },
-    /// The encoded file (first input) with tags; the second input is the
-    /// deliverable's album ReplayGain step.
+    AlbumReplayGain {
+        #[serde(skip)]
+        files: Vec<StepRef>,
+    },
+    /// The release report's figures of a delivered `file`: a step of the
+    /// graph, so a report measures again only what changed.
+    Inspect {
+        #[serde(skip)]
+        file: StepRef,
+    },
+    /// What a lossy codec changed: the `lossy` file decoded less the
+    /// `lossless` one, with an excerpt of the difference around the
+    /// loudest moment the lossless file's `inspection` found.
+    CodecDifference {
+        #[serde(skip)]
+        lossy: StepRef,
+        #[serde(skip)]
+        lossless: StepRef,
+        #[serde(skip)]
+        inspection: StepRef,
+    },
+    /// The encoded `lossless` file encoded with `codec`, for the report to
+    /// measure what the codec would change.
+    Preview {
+        codec: bounce_nodes::Mp3Settings,
+        #[serde(skip)]
+        lossless: StepRef,
+    },
+    /// The `encoded` file with tags, their ReplayGain from the
+    /// deliverable's album ReplayGain step (`album`; none for stems).
     Tag {
         container: bounce_nodes::Container,
         fields: Box<TagFields>,
+        #[serde(skip)]
+        encoded: StepRef,
+        #[serde(skip)]
+        album: Option<StepRef>,
     },
-    /// The tracks' CD files (the inputs, in disc order) joined into one
-    /// image, each after its gap (CD frames) and padded to a CD frame.
-    CdImage { gaps: Vec<u64> },
-    /// The CUE sheet of the image the same inputs and gaps make.
+    /// The tracks' CD `files` (in disc order) joined into one image, each
+    /// after its gap (CD frames) and padded to a CD frame.
+    CdImage {
+        gaps: Vec<u64>,
+        #[serde(skip)]
+        files: Vec<StepRef>,
+    },
+    /// The CUE sheet of the image the same files and gaps make.
     CueSheet {
         text: bounce_nodes::CueText,
         gaps: Vec<u64>,
+        #[serde(skip)]
+        files: Vec<StepRef>,
     },
-    /// The master (the input) resampled to `rate`, with the limiter's
-    /// detection of it kept beside it for the fit steps that read it.
-    Resample { rate: u32 },
-    /// The master (first input) at `rate` (the second input, a resample
-    /// step, when the rate differs), under a `ceiling` limited again at
-    /// that rate, and, to keep its loudness, brought back to the
-    /// master's. An MP3's ceiling here is the file's less the room the
-    /// codec's overshoot takes.
+    /// The `master` resampled to `rate`, with the limiter's detection of
+    /// it kept beside it for the fit steps that read it.
+    Resample {
+        rate: u32,
+        #[serde(skip)]
+        master: StepRef,
+    },
+    /// The `master` at `rate` (the `resampled` step's, when the rate
+    /// differs), under a `ceiling` limited again at that rate, and, to
+    /// keep its loudness, brought back to the master's. An MP3's ceiling
+    /// here is the file's less the room the codec's overshoot takes.
     Fit {
         rate: u32,
         ceiling: Option<f64>,
         keep_loudness: bool,
+        #[serde(skip)]
+        master: StepRef,
+        #[serde(skip)]
+        resampled: Option<StepRef>,
     },
-    /// The master encoded as a file; a second input, when resampled, is
-    /// the master at the file's rate, which the first attempt encodes.
+    /// The `master` (or a stem's export) encoded as a file; when the file
+    /// is resampled or lossy, its `fit` is what the first attempt encodes
+    /// and the `resampled` master what a later one limits again.
     Encode {
         container: bounce_nodes::Container,
         bits: u16,
@@ -239,7 +302,46 @@ pub enum Action {
         keep_loudness: bool,
         /// A delivery standard the encoded file is checked against.
         check: Option<SpecCheck>,
+        #[serde(skip)]
+        master: StepRef,
+        #[serde(skip)]
+        fit: Option<StepRef>,
+        #[serde(skip)]
+        resampled: Option<StepRef>,
     },
+}
+
+/// A limiter in a key as the processor it runs, so its settings read as
+/// the chain's own limiter's do.
+fn limiter_as_processor<S: serde::Serializer, L: Limiters>(
+    limit: &L,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    limit.as_processor().serialize(serializer)
+}
+
+/// A limiter, or a limiter that may be absent.
+trait Limiters {
+    fn as_processor(&self) -> Option<ProcessorSpec>;
+}
+
+impl Limiters for LimiterSettings {
+    fn as_processor(&self) -> Option<ProcessorSpec> {
+        Some(self.processor())
+    }
+}
+
+impl Limiters for Option<LimiterSettings> {
+    fn as_processor(&self) -> Option<ProcessorSpec> {
+        self.map(LimiterSettings::processor)
+    }
+}
+
+fn is_some<S: serde::Serializer>(
+    input: &Option<StepRef>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bool(input.is_some())
 }
 
 /// What a delivery standard asks of each file.
@@ -269,16 +371,60 @@ pub struct TagFields {
 
 impl Action {
     /// Every processor this action runs, in order, for their DSP versions.
-    pub fn processors(&self) -> Vec<&ProcessorSpec> {
+    pub fn processors(&self) -> Vec<ProcessorSpec> {
         match self {
-            Action::Stem { chain, .. } | Action::Bus { chain } | Action::Mix { chain, .. } => {
-                chain.iter().collect()
+            Action::Stem { chain, .. } | Action::Bus { chain, .. } | Action::Mix { chain, .. } => {
+                chain.clone()
             }
-            Action::Master { chain, limit, .. } => chain.iter().chain(limit).collect(),
+            Action::Master { chain, limit, .. } => chain
+                .iter()
+                .cloned()
+                .chain(limit.map(LimiterSettings::processor))
+                .collect(),
             Action::AlbumGain { chain, limit, .. } => {
-                chain.iter().chain(std::iter::once(limit)).collect()
+                chain.iter().cloned().chain([limit.processor()]).collect()
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// The steps this action reads, in the order their output hashes enter
+    /// its key (and, for sums, the order they are summed in).
+    pub fn inputs(&self) -> Vec<StepRef> {
+        match self {
+            Action::ReadFile { .. } | Action::Tone { .. } => Vec::new(),
+            Action::Stem { source, .. } => vec![*source],
+            Action::Bus { members: all, .. }
+            | Action::Mix { parts: all, .. }
+            | Action::AlbumGain { mixes: all, .. }
+            | Action::AlbumReplayGain { files: all }
+            | Action::CdImage { files: all, .. }
+            | Action::CueSheet { files: all, .. } => all.clone(),
+            Action::Master {
+                mix, album_gain, ..
+            } => std::iter::once(*mix).chain(*album_gain).collect(),
+            Action::Export { audio, mix } => vec![*audio, *mix],
+            Action::Inspect { file } => vec![*file],
+            Action::CodecDifference {
+                lossy,
+                lossless,
+                inspection,
+            } => vec![*lossy, *lossless, *inspection],
+            Action::Preview { lossless, .. } => vec![*lossless],
+            Action::Tag { encoded, album, .. } => std::iter::once(*encoded).chain(*album).collect(),
+            Action::Resample { master, .. } => vec![*master],
+            Action::Fit {
+                master, resampled, ..
+            } => std::iter::once(*master).chain(*resampled).collect(),
+            Action::Encode {
+                master,
+                fit,
+                resampled,
+                ..
+            } => [Some(*master), *fit, *resampled]
+                .into_iter()
+                .flatten()
+                .collect(),
         }
     }
 
@@ -303,8 +449,10 @@ impl Action {
             Action::Fit { .. } => vec![limiter, meter],
             Action::Encode { .. } => vec![resampler, limiter, dither, writer, meter],
             Action::Tag { .. } | Action::CdImage { .. } => vec![writer],
-            Action::AlbumReplayGain => vec![("gating", GATING_VERSION)],
-            Action::Inspect | Action::CodecDifference => vec![("inspector", INSPECTOR_VERSION)],
+            Action::AlbumReplayGain { .. } => vec![("gating", GATING_VERSION)],
+            Action::Inspect { .. } | Action::CodecDifference { .. } => {
+                vec![("inspector", INSPECTOR_VERSION)]
+            }
             Action::Preview { .. } => vec![writer],
             _ => Vec::new(),
         }

@@ -4,6 +4,8 @@
 //! master, or bounce's default), and the standard's tolerance. The plan,
 //! the build summary, the report and `check` all read [`resolve`].
 
+use bounce_nodes::ProcessorSpec;
+
 use crate::kdl_view::Range;
 use crate::model::{Content, Deliverable, LoudnessMode, Master, Project, Standard};
 
@@ -142,6 +144,35 @@ impl Project {
                         resolved.value
                     ));
                 }
+            }
+        }
+        said
+    }
+
+    /// Masters that set a level with `loudness` in their chain but that
+    /// nothing limits for some deliverable (no target, no ceiling, no
+    /// `limit`): the trap of a loudness processor without a ceiling, said
+    /// once per master with the form that holds the peaks.
+    pub fn unheld_loudness(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        for master in &self.masters {
+            let levels = master
+                .chain
+                .iter()
+                .any(|p| matches!(p, ProcessorSpec::Loudness { .. }));
+            let limits = master
+                .chain
+                .iter()
+                .any(|p| matches!(p, ProcessorSpec::Limit { .. }));
+            let unheld = self.deliverables.iter().any(|d| {
+                self.master_of(d).is_some_and(|m| m.name == master.name)
+                    && resolve(d, Some(master)).ceiling().is_none()
+            });
+            if levels && !limits && unheld {
+                said.push(format!(
+                    "master \"{}\" sets a loudness but has no ceiling, so nothing holds its true                      peaks (services ask for -1 dBTP): write `target=LUFS ceiling=-1.0` on the master",
+                    master.name
+                ));
             }
         }
         said

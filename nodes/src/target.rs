@@ -62,6 +62,15 @@ impl LimiterSettings {
         }
     }
 
+    /// The processor that runs these settings in a chain.
+    pub fn processor(self) -> crate::ProcessorSpec {
+        crate::ProcessorSpec::Limit {
+            ceiling: self.ceiling,
+            release: self.release_ms,
+            lookahead: self.lookahead_ms,
+        }
+    }
+
     /// These settings at another ceiling.
     pub fn at(self, ceiling: f64) -> Self {
         LimiterSettings { ceiling, ..self }

@@ -8,6 +8,7 @@ use bounce_nodes::{PanLaw, ProcessorSpec};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diagnostic::Code;
+use crate::limiter::master_limiter;
 use crate::model::*;
 use crate::step::{Action, SpecCheck, Step, StepKind, TagFields};
 use crate::targets::DEFAULT_CEILING_DBTP;
@@ -18,10 +19,9 @@ mod report;
 pub use report::PlannedPreview;
 
 /// The build graph. Edges run from an input to the step that reads it;
-/// `inputs` keeps each step's inputs in the order they are summed.
+/// each step's action names its inputs (see [`Action::inputs`]).
 pub struct Plan {
     pub graph: DiGraph<Step, ()>,
-    pub inputs: BTreeMap<NodeIndex, Vec<NodeIndex>>,
     /// The deliverable steps and where their files go, relative to the
     /// version folder.
     pub outputs: Vec<PlannedOutput>,
@@ -49,42 +49,36 @@ pub struct PlannedOutput {
 }
 
 impl Plan {
-    pub fn inputs_of(&self, step: NodeIndex) -> &[NodeIndex] {
-        self.inputs.get(&step).map(Vec::as_slice).unwrap_or(&[])
+    /// The steps `step` reads, in the order its action names them.
+    pub fn inputs_of(&self, step: NodeIndex) -> Vec<NodeIndex> {
+        self.graph[step].action.inputs()
     }
 }
 
-/// Adds `step` to `graph` with an edge from each of its inputs, and keeps
-/// the inputs in their order (the order they are summed in).
-fn add_node(
-    graph: &mut DiGraph<Step, ()>,
-    inputs_of: &mut BTreeMap<NodeIndex, Vec<NodeIndex>>,
-    step: Step,
-    inputs: Vec<NodeIndex>,
-) -> NodeIndex {
+/// Adds `step` to `graph` with an edge from each input its action names.
+fn add_node(graph: &mut DiGraph<Step, ()>, step: Step) -> NodeIndex {
+    let inputs = step.action.inputs();
     let index = graph.add_node(step);
-    for input in &inputs {
-        graph.add_edge(*input, index, ());
+    for input in inputs {
+        graph.add_edge(input, index, ());
     }
-    inputs_of.insert(index, inputs);
     index
 }
 
 struct Planner {
     graph: DiGraph<Step, ()>,
-    inputs: BTreeMap<NodeIndex, Vec<NodeIndex>>,
     by_id: BTreeMap<String, NodeIndex>,
 }
 
 impl Planner {
     /// Adds `step`, unless a step of its id is planned already (two
     /// deliverables of one master share its steps): that one is returned.
-    fn add(&mut self, step: Step, inputs: Vec<NodeIndex>) -> NodeIndex {
+    fn add(&mut self, step: Step) -> NodeIndex {
         if let Some(existing) = self.by_id.get(&step.id) {
             return *existing;
         }
         let id = step.id.clone();
-        let index = add_node(&mut self.graph, &mut self.inputs, step, inputs);
+        let index = add_node(&mut self.graph, step);
         self.by_id.insert(id, index);
         index
     }
@@ -106,29 +100,24 @@ impl Planner {
                     length: *length,
                 },
             };
-            let source_step = self.add(
-                Step {
-                    id: format!("source:{number}:{}", source.name),
-                    kind: StepKind::Source,
-                    track: Some(number),
-                    action: read,
+            let source_step = self.add(Step {
+                id: format!("source:{number}:{}", source.name),
+                kind: StepKind::Source,
+                track: Some(number),
+                action: read,
+            });
+            let stem = self.add(Step {
+                id: format!("stem:{number}:{}", source.name),
+                kind: StepKind::Stem,
+                track: Some(number),
+                action: Action::Stem {
+                    // The pan law follows the source's channels: it
+                    // is resolved when the source is read.
+                    chain: with_fader(&source.chain, source.gain, source.pan, PanLaw::Auto),
+                    offset: source.offset,
+                    source: source_step,
                 },
-                vec![],
-            );
-            let stem = self.add(
-                Step {
-                    id: format!("stem:{number}:{}", source.name),
-                    kind: StepKind::Stem,
-                    track: Some(number),
-                    action: Action::Stem {
-                        // The pan law follows the source's channels: it
-                        // is resolved when the source is read.
-                        chain: with_fader(&source.chain, source.gain, source.pan, PanLaw::Auto),
-                        offset: source.offset,
-                    },
-                },
-                vec![source_step],
-            );
+            });
             nodes.insert(&source.name, stem);
         }
         // Buses in an order where members come first: repeat until settled
@@ -150,17 +139,15 @@ impl Planner {
                     .iter()
                     .filter_map(|(m, _)| nodes.get(m.as_str()).copied())
                     .collect();
-                let index = self.add(
-                    Step {
-                        id: format!("bus:{number}:{}", bus.name),
-                        kind: StepKind::Bus,
-                        track: Some(number),
-                        action: Action::Bus {
-                            chain: with_fader(&bus.chain, bus.gain, bus.pan, PanLaw::Balance),
-                        },
+                let index = self.add(Step {
+                    id: format!("bus:{number}:{}", bus.name),
+                    kind: StepKind::Bus,
+                    track: Some(number),
+                    action: Action::Bus {
+                        chain: with_fader(&bus.chain, bus.gain, bus.pan, PanLaw::Balance),
+                        members,
                     },
-                    members,
-                );
+                });
                 nodes.insert(&bus.name, index);
                 false
             });
@@ -180,18 +167,16 @@ impl Planner {
             .filter(|name| !routed.contains(name))
             .filter_map(|name| nodes.get(name).copied())
             .collect();
-        self.add(
-            Step {
-                id: format!("mix:{number}"),
-                kind: StepKind::Mix,
-                track: Some(number),
-                action: Action::Mix {
-                    chain: with_fades(&track.mix, track),
-                    length: track.length,
-                },
+        self.add(Step {
+            id: format!("mix:{number}"),
+            kind: StepKind::Mix,
+            track: Some(number),
+            action: Action::Mix {
+                chain: with_fades(&track.mix, track),
+                length: track.length,
+                parts: unrouted,
             },
-            unrouted,
-        )
+        })
     }
 }
 
@@ -221,23 +206,13 @@ fn with_fades(chain: &[ProcessorSpec], track: &Track) -> Vec<ProcessorSpec> {
     full
 }
 
-/// The limiter of a master: true peak at `ceiling`, 50 ms release, 5 ms
-/// lookahead (a master's, where a file at its own rate uses 1.5 ms).
-fn master_limiter(ceiling: f64) -> ProcessorSpec {
-    ProcessorSpec::Limit {
-        ceiling,
-        release: 50.0,
-        lookahead: 5.0,
-    }
-}
-
 /// How a deliverable encodes a master or a stem.
 fn encode_action(
     deliverable: &Deliverable,
-    rate: u32,
-    ceiling: Option<f64>,
+    (rate, ceiling): (u32, Option<f64>),
     keep_loudness: bool,
     check: Option<SpecCheck>,
+    (master, fit, resampled): (NodeIndex, Option<NodeIndex>, Option<NodeIndex>),
 ) -> Action {
     Action::Encode {
         container: deliverable.format.container(),
@@ -249,15 +224,18 @@ fn encode_action(
         ceiling,
         keep_loudness,
         check,
+        master,
+        fit,
+        resampled,
     }
 }
 
 /// The step that tags one file of a deliverable (a stem's, if named).
 fn tag_step(
     deliverable: &Deliverable,
-    track: &Track,
-    stem: Option<&str>,
+    (track, stem): (&Track, Option<&str>),
     fields: TagFields,
+    (encoded, album): (NodeIndex, Option<NodeIndex>),
 ) -> Step {
     let stem = stem.map(|s| format!(":{s}")).unwrap_or_default();
     Step {
@@ -267,6 +245,8 @@ fn tag_step(
         action: Action::Tag {
             container: deliverable.format.container(),
             fields: Box::new(fields),
+            encoded,
+            album,
         },
     }
 }
@@ -525,24 +505,21 @@ fn plan_cd(
             })
             .collect(),
     };
-    let image = planner.add(
-        Step {
-            id: format!("image:{}", deliverable.name),
-            kind: StepKind::Image,
-            track: None,
-            action: Action::CdImage { gaps: gaps.clone() },
+    let image = planner.add(Step {
+        id: format!("image:{}", deliverable.name),
+        kind: StepKind::Image,
+        track: None,
+        action: Action::CdImage {
+            gaps: gaps.clone(),
+            files: files.clone(),
         },
-        files.clone(),
-    );
-    let cue = planner.add(
-        Step {
-            id: format!("cue:{}", deliverable.name),
-            kind: StepKind::Cue,
-            track: None,
-            action: Action::CueSheet { text, gaps },
-        },
-        files,
-    );
+    });
+    let cue = planner.add(Step {
+        id: format!("cue:{}", deliverable.name),
+        kind: StepKind::Cue,
+        track: None,
+        action: Action::CueSheet { text, gaps, files },
+    });
     for (step, path) in [(image, image_path), (cue, cue_path)] {
         outputs.push(PlannedOutput {
             step,
@@ -668,7 +645,6 @@ fn civil_date_time(seconds: i64) -> (String, String) {
 pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
     let mut planner = Planner {
         graph: DiGraph::new(),
-        inputs: BTreeMap::new(),
         by_id: BTreeMap::new(),
     };
     let mut mixes = BTreeMap::new();
@@ -704,19 +680,17 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         let album = match (master.mode, target) {
             (LoudnessMode::Album, Some(target)) => {
                 let all_mixes: Vec<NodeIndex> = mixes.values().copied().collect();
-                Some(planner.add(
-                    Step {
-                        id: format!("album:{}{variant}", master.name),
-                        kind: StepKind::Album,
-                        track: None,
-                        action: Action::AlbumGain {
-                            chain: master.chain.clone(),
-                            target,
-                            limit: master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP)),
-                        },
+                Some(planner.add(Step {
+                    id: format!("album:{}{variant}", master.name),
+                    kind: StepKind::Album,
+                    track: None,
+                    action: Action::AlbumGain {
+                        chain: master.chain.clone(),
+                        target,
+                        limit: master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP)),
+                        mixes: all_mixes,
                     },
-                    all_mixes,
-                ))
+                }))
             }
             _ => None,
         };
@@ -728,35 +702,34 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 }
             }
             let number = track.number;
-            let master_step = planner.add(
-                Step {
-                    id: format!("master:{}{variant}:{number}", master.name),
-                    kind: StepKind::Master,
-                    track: Some(number),
-                    action: match (target, album.is_some()) {
-                        (None, false) => Action::Master {
-                            // Without a target a ceiling only limits.
-                            chain: master
-                                .chain
-                                .iter()
-                                .cloned()
-                                .chain(ceiling.map(master_limiter))
-                                .collect(),
-                            target: None,
-                            limit: None,
-                            album: false,
-                        },
-                        _ => Action::Master {
-                            chain: master.chain.clone(),
-                            target,
-                            limit: Some(master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP))),
-                            album: album.is_some(),
-                        },
+            let master_step = planner.add(Step {
+                id: format!("master:{}{variant}:{number}", master.name),
+                kind: StepKind::Master,
+                track: Some(number),
+                action: match (target, album.is_some()) {
+                    (None, false) => Action::Master {
+                        // Without a target a ceiling only limits.
+                        chain: master
+                            .chain
+                            .iter()
+                            .cloned()
+                            .chain(ceiling.map(|c| master_limiter(c).processor()))
+                            .collect(),
+                        target: None,
+                        limit: None,
+                        album_gain: None,
+                        mix: mixes[&number],
+                    },
+                    _ => Action::Master {
+                        chain: master.chain.clone(),
+                        target,
+                        limit: Some(master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP))),
+                        album_gain: album,
+                        mix: mixes[&number],
                     },
                 },
-                std::iter::once(mixes[&number]).chain(album).collect(),
-            );
-            let mut encode_inputs = vec![master_step];
+            });
+            let (mut fit, mut resample) = (None, None);
             // An MP3 under a ceiling is limited lower, by what the codec
             // adds to the peaks, at any rate.
             let codec_room = deliverable
@@ -769,51 +742,45 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 // One resampling and detection of a master at a rate, for
                 // every fit of it, and for a file that misses its ceiling
                 // to be limited again from.
-                let resample = resampled.then(|| {
-                    planner.add(
-                        Step {
-                            id: format!("resample:{}{variant}:{number}:{rate}", master.name),
-                            kind: StepKind::Resample,
-                            track: Some(number),
-                            action: Action::Resample { rate },
+                resample = resampled.then(|| {
+                    planner.add(Step {
+                        id: format!("resample:{}{variant}:{number}:{rate}", master.name),
+                        kind: StepKind::Resample,
+                        track: Some(number),
+                        action: Action::Resample {
+                            rate,
+                            master: master_step,
                         },
-                        vec![master_step],
-                    )
+                    })
                 });
-                let fit_inputs = [master_step].into_iter().chain(resample).collect();
                 // Shared by every deliverable of this master at this rate
                 // (and, for MP3s, this codec room).
                 let room = codec_room.map(|r| format!(":mp3-{r}")).unwrap_or_default();
-                encode_inputs.push(planner.add(
-                    Step {
-                        id: format!("fit:{}{variant}:{number}:{rate}{room}", master.name),
-                        kind: StepKind::Fit,
-                        track: Some(number),
-                        action: Action::Fit {
-                            rate,
-                            ceiling: ceiling.map(|c| c - codec_room.unwrap_or(0.0)),
-                            keep_loudness: target.is_some(),
-                        },
-                    },
-                    fit_inputs,
-                ));
-                encode_inputs.extend(resample);
-            }
-            let step = planner.add(
-                Step {
-                    id: format!("deliverable:{}:{number}", deliverable.name),
-                    kind: StepKind::Deliverable,
+                fit = Some(planner.add(Step {
+                    id: format!("fit:{}{variant}:{number}:{rate}{room}", master.name),
+                    kind: StepKind::Fit,
                     track: Some(number),
-                    action: encode_action(
-                        deliverable,
+                    action: Action::Fit {
                         rate,
-                        ceiling,
-                        target.is_some(),
-                        check.clone(),
-                    ),
-                },
-                encode_inputs,
-            );
+                        ceiling: ceiling.map(|c| c - codec_room.unwrap_or(0.0)),
+                        keep_loudness: target.is_some(),
+                        master: master_step,
+                        resampled: resample,
+                    },
+                }));
+            }
+            let step = planner.add(Step {
+                id: format!("deliverable:{}:{number}", deliverable.name),
+                kind: StepKind::Deliverable,
+                track: Some(number),
+                action: encode_action(
+                    deliverable,
+                    (rate, ceiling),
+                    target.is_some(),
+                    check.clone(),
+                    (master_step, fit, resample),
+                ),
+            });
             if deliverable.format.kind.disc_image() {
                 encoded.push((0, track, step));
                 continue;
@@ -848,22 +815,23 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             continue;
         }
         // Tags come last, with the album ReplayGain over the deliverable.
-        let replay_gain = planner.add(
-            Step {
-                id: format!("replaygain:{}", deliverable.name),
-                kind: StepKind::ReplayGain,
-                track: None,
-                action: Action::AlbumReplayGain,
+        let replay_gain = planner.add(Step {
+            id: format!("replaygain:{}", deliverable.name),
+            kind: StepKind::ReplayGain,
+            track: None,
+            action: Action::AlbumReplayGain {
+                files: encoded.iter().map(|(_, _, e)| *e).collect(),
             },
-            encoded.iter().map(|(_, _, e)| *e).collect(),
-        );
+        });
         let total = project.tracks.len() as u32;
         for (output, track, encode) in &encoded {
             let fields = tag_fields(project, deliverable, track, total);
-            let tag = planner.add(
-                tag_step(deliverable, track, None, fields),
-                vec![*encode, replay_gain],
-            );
+            let tag = planner.add(tag_step(
+                deliverable,
+                (track, None),
+                fields,
+                (*encode, Some(replay_gain)),
+            ));
             outputs[*output].step = tag;
         }
     }
@@ -890,32 +858,37 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         .copied()
                 });
                 let Some(source) = found else { continue };
-                let export = planner.add(
-                    Step {
-                        id: format!("export:{}:{number}:{name}", deliverable.name),
-                        kind: StepKind::Export,
-                        track: Some(number),
-                        action: Action::Export,
+                let export = planner.add(Step {
+                    id: format!("export:{}:{number}:{name}", deliverable.name),
+                    kind: StepKind::Export,
+                    track: Some(number),
+                    action: Action::Export {
+                        audio: source,
+                        mix: mixes[&number],
                     },
-                    vec![source, mixes[&number]],
-                );
-                let encode = planner.add(
-                    Step {
-                        id: format!("deliverable:{}:{number}:{name}", deliverable.name),
-                        kind: StepKind::Deliverable,
-                        track: Some(number),
-                        action: encode_action(deliverable, rate, deliverable.ceiling, false, None),
-                    },
-                    vec![export],
-                );
+                });
+                let encode = planner.add(Step {
+                    id: format!("deliverable:{}:{number}:{name}", deliverable.name),
+                    kind: StepKind::Deliverable,
+                    track: Some(number),
+                    action: encode_action(
+                        deliverable,
+                        (rate, deliverable.ceiling),
+                        false,
+                        None,
+                        (export, None, None),
+                    ),
+                });
                 let mut fields = tag_fields(project, deliverable, track, total);
                 fields.text.title = format!("{} ({name})", track.title);
                 // An ISRC names the recording, not a stem of it.
                 fields.text.isrc = None;
-                let tag = planner.add(
-                    tag_step(deliverable, track, Some(name), fields),
-                    vec![encode],
-                );
+                let tag = planner.add(tag_step(
+                    deliverable,
+                    (track, Some(name)),
+                    fields,
+                    (encode, None),
+                ));
                 let Some(path) = claim_path(
                     project,
                     deliverable,
@@ -949,7 +922,6 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         comparisons: Vec::new(),
         previews: Vec::new(),
         graph: planner.graph,
-        inputs: planner.inputs,
         outputs,
     })
 }

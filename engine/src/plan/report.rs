@@ -35,15 +35,12 @@ impl Plan {
             if partner.is_some() {
                 continue;
             }
-            let inspect = self.add_step(
-                Step {
-                    id: format!("inspect:{}", file.what),
-                    kind: StepKind::Inspect,
-                    track: file.track,
-                    action: Action::Inspect,
-                },
-                vec![file.audio],
-            );
+            let inspect = self.add_step(Step {
+                id: format!("inspect:{}", file.what),
+                kind: StepKind::Inspect,
+                track: file.track,
+                action: Action::Inspect { file: file.audio },
+            });
             file.inspect = Some(inspect);
             self.inspections.push((file.file, inspect));
         }
@@ -51,15 +48,16 @@ impl Plan {
             let Some(partner) = partner.map(|p| &files[p]) else {
                 continue;
             };
-            let compare = self.add_step(
-                Step {
-                    id: format!("codec:{}", lossy.what),
-                    kind: StepKind::Codec,
-                    track: lossy.track,
-                    action: Action::CodecDifference,
+            let compare = self.add_step(Step {
+                id: format!("codec:{}", lossy.what),
+                kind: StepKind::Codec,
+                track: lossy.track,
+                action: Action::CodecDifference {
+                    lossy: lossy.audio,
+                    lossless: partner.audio,
+                    inspection: partner.inspected(),
                 },
-                vec![lossy.audio, partner.audio, partner.inspected()],
-            );
+            });
             self.inspections.push((lossy.file, compare));
             self.comparisons.push((lossy.file, partner.file, compare));
         }
@@ -90,22 +88,23 @@ impl Plan {
                     track: source.track,
                     action,
                 };
-                let preview = self.add_step(
-                    step(
-                        format!("preview:{what}"),
-                        StepKind::Preview,
-                        Action::Preview { codec },
-                    ),
-                    vec![source.audio],
-                );
-                let compare = self.add_step(
-                    step(
-                        format!("codec:preview:{what}"),
-                        StepKind::Codec,
-                        Action::CodecDifference,
-                    ),
-                    vec![preview, source.audio, source.inspected()],
-                );
+                let preview = self.add_step(step(
+                    format!("preview:{what}"),
+                    StepKind::Preview,
+                    Action::Preview {
+                        codec,
+                        lossless: source.audio,
+                    },
+                ));
+                let compare = self.add_step(step(
+                    format!("codec:preview:{what}"),
+                    StepKind::Codec,
+                    Action::CodecDifference {
+                        lossy: preview,
+                        lossless: source.audio,
+                        inspection: source.inspected(),
+                    },
+                ));
                 self.previews.push(PlannedPreview {
                     file: source.file,
                     format: *format,
@@ -124,19 +123,18 @@ impl Plan {
             .map(|o| {
                 let step = &self.graph[o.step];
                 let what = step.id.split_once(':').map_or(step.id.as_str(), |(_, r)| r);
-                // A tag step's first input is the encoded file.
-                let audio = match step.kind {
-                    StepKind::Tag => self.inputs_of(o.step)[0],
+                let audio = match step.action {
+                    Action::Tag { encoded, .. } => encoded,
                     _ => o.step,
                 };
                 let encoded = match &self.graph[audio].action {
-                    Action::Encode { rate, mp3, .. } => {
-                        self.inputs_of(audio).first().map(|encodes| Encoded {
-                            encodes: (*encodes, *rate),
-                            lossy: mp3.is_some(),
-                            targets: project.file_targets(&o.deliverable),
-                        })
-                    }
+                    Action::Encode {
+                        rate, mp3, master, ..
+                    } => Some(Encoded {
+                        encodes: (*master, *rate),
+                        lossy: mp3.is_some(),
+                        targets: project.file_targets(&o.deliverable),
+                    }),
                     _ => None,
                 };
                 ReportFile {
@@ -152,8 +150,8 @@ impl Plan {
     }
 
     /// Adds a report step: each is made once per file, so no id repeats.
-    fn add_step(&mut self, step: Step, inputs: Vec<NodeIndex>) -> NodeIndex {
-        super::add_node(&mut self.graph, &mut self.inputs, step, inputs)
+    fn add_step(&mut self, step: Step) -> NodeIndex {
+        super::add_node(&mut self.graph, step)
     }
 }
 

@@ -20,10 +20,8 @@ use bounce_nodes::{
     Resampled, Scaled, Tee,
 };
 
-use crate::render::{
-    file_limiter, first_limit, open_blob, Input, OutputInfo, Renderer, StepOutput, ATTEMPTS,
-    LOUDNESS_SLACK,
-};
+use crate::limiter::{file_limiter, first_limit};
+use crate::render::{open_blob, Input, OutputInfo, Renderer, StepOutput, ATTEMPTS, LOUDNESS_SLACK};
 use crate::step::Step;
 use crate::BuildError;
 
@@ -108,7 +106,7 @@ impl Renderer<'_> {
         let envelope = self.detection_of(step, &audio.output.hash, rate)?;
         // Start from what resampling took off, where the loudness matters.
         let mut trim = target.and(audio.output.info.solved_gain).unwrap_or(0.0);
-        let limit_at = first_limit(ceiling);
+        let limit_at = ceiling.map(first_limit);
         for attempt in 1..=ATTEMPTS {
             let output = self.cache.temp_file(step.kind.name());
             let mut writer =

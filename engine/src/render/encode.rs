@@ -4,26 +4,14 @@
 
 use bounce_cache::Hash;
 use bounce_nodes::{
-    render_limited, AudioError, BlockSink, BlockSource, Dither, LimiterSettings, Mp3Settings,
-    Mp3Sink, Overs, PcmFormat, PcmSink, Precision, Resampled, Scaled, Written,
+    render_limited, AudioError, BlockSink, BlockSource, Dither, Mp3Settings, Mp3Sink, Overs,
+    PcmFormat, PcmSink, Precision, Resampled, Scaled, Written,
 };
 
 use super::{open_blob, Input, OutputInfo, Renderer, StepOutput};
+use crate::limiter::{file_limiter, first_limit};
 use crate::step::Step;
 use crate::BuildError;
-
-/// How far under the ceiling a limiter starts, dB. It detects on an 8×
-/// grid and the BS.1770 points; the strict meter's 16× points read higher
-/// where the music has energy near Nyquist: by up to 1/cos(π/16) (0.17 dB)
-/// for a band-limited signal, 0.015 to 0.046 dB seen on the demo's masters
-/// and 0.05 to 0.074 dB on the mastering album's (its limiter detecting at
-/// 16× instead reads 0.003 dB under its ceiling there: the grid, not the
-/// gain's movement, is what passes it). Each miss costs a second round of
-/// rendering (a limiter pass, a loudness pass and the strict meter's);
-/// starting this much lower keeps one round on both, for a master about
-/// 0.05 dB further under its ceiling than it could be, and leaves room for
-/// dither's few LSB. The strict check still decides.
-pub(crate) const GRID_MARGIN_DB: f64 = 0.1;
 
 /// Tries at bringing a delivered file to its ceiling and loudness.
 pub(crate) const ATTEMPTS: usize = 6;
@@ -35,20 +23,6 @@ pub(crate) const LOUDNESS_SLACK: f64 = 0.05;
 /// again, LU: the ±0.1 LU every delivered file is held to. LAME at 320
 /// kbps takes off about 0.05 LU, which is not worth a second encode.
 const CODEC_LOUDNESS_SLACK: f64 = 0.1;
-
-/// Where a resampled file is first limited, under its ceiling.
-pub(crate) fn first_limit(ceiling: Option<f64>) -> Option<f64> {
-    ceiling.map(|c| c - GRID_MARGIN_DB)
-}
-
-/// The limiter a resampled file goes through at its own rate.
-pub(crate) fn file_limiter(ceiling: f64) -> LimiterSettings {
-    LimiterSettings {
-        ceiling,
-        release_ms: 50.0,
-        lookahead_ms: 1.5,
-    }
-}
 
 /// What a deliverable's attempt encodes: its fit's audio; the resampled
 /// master the fit was made from, trimmed and limited again at the file's
@@ -224,7 +198,7 @@ impl Renderer<'_> {
         // ceiling; an over lowers its ceiling, not the whole file.
         let mut limit_at = at_rate
             .and_then(|a| a.output.info.limiter_ceiling)
-            .or(first_limit(ceiling));
+            .or(ceiling.map(first_limit));
         let fitted_limit = limit_at;
         // A lossy codec takes loudness off too (LAME at 128 kbps about
         // 0.45 dB): an MP3 that lands low is raised once through its own
@@ -607,6 +581,7 @@ mod tests {
     use crate::render::Measures;
     use crate::step::{Action, StepKind};
     use bounce_nodes::{Container, PcmWriter};
+    use petgraph::graph::NodeIndex;
 
     const MASTER_RATE: u32 = 48000;
     const FILE_RATE: u32 = 44100;
@@ -656,7 +631,14 @@ mod tests {
             rate: MASTER_RATE,
             measures: &measures,
         };
-        let master_step = step("master:m:1", StepKind::Master, Action::Resample { rate: 0 });
+        let master_step = step(
+            "master:m:1",
+            StepKind::Master,
+            Action::Resample {
+                rate: 0,
+                master: NodeIndex::new(0),
+            },
+        );
         let master_output = write_master(&cache);
         let master = Input {
             step: &master_step,
@@ -665,7 +647,10 @@ mod tests {
         let resample_step = step(
             "resample:m:1:44100",
             StepKind::Resample,
-            Action::Resample { rate: FILE_RATE },
+            Action::Resample {
+                rate: FILE_RATE,
+                master: NodeIndex::new(0),
+            },
         );
         let resampled_output = renderer
             .render_resampled(&resample_step, &master, FILE_RATE)
@@ -675,10 +660,17 @@ mod tests {
             output: &resampled_output,
         };
         // A fit that let the peaks through: its first attempt misses.
-        let fit_step = step("fit:m:1:44100", StepKind::Fit, Action::Resample { rate: 0 });
+        let fit_step = step(
+            "fit:m:1:44100",
+            StepKind::Fit,
+            Action::Resample {
+                rate: 0,
+                master: NodeIndex::new(0),
+            },
+        );
         let fit_output = StepOutput {
             info: OutputInfo {
-                limiter_ceiling: first_limit(Some(CEILING)),
+                limiter_ceiling: Some(first_limit(CEILING)),
                 ..resampled_output.info.clone()
             },
             ..resampled_output.clone()
@@ -700,7 +692,10 @@ mod tests {
         let deliverable = step(
             "deliverable:wav:1",
             StepKind::Deliverable,
-            Action::Resample { rate: 0 },
+            Action::Resample {
+                rate: 0,
+                master: NodeIndex::new(0),
+            },
         );
         let encode = |resampled: Option<&Input>| {
             renderer

@@ -7,7 +7,7 @@ use bounce_nodes::{
     Precision, ProcessorSpec, Solution, TargetProblem, Tee, TruePeakMeter, TARGET_TOLERANCE,
 };
 
-use crate::render::GRID_MARGIN_DB;
+use crate::limiter::first_limit;
 use crate::render::{Input, OutputInfo, Renderer, StepOutput};
 use crate::step::Step;
 use crate::BuildError;
@@ -125,13 +125,13 @@ impl Renderer<'_> {
         target: Option<f64>,
         limiter: LimiterSettings,
         album: Option<(f64, f64)>,
-        inputs: &[Input],
+        mix: Input,
     ) -> Result<StepOutput, BuildError> {
         let audio = Self::audio(step);
         let ceiling = limiter.ceiling;
-        let rendered = self.render_chain_to_temp(step, &inputs[0], chain)?;
+        let rendered = self.render_chain_to_temp(step, &mix, chain)?;
         let mut warnings = Vec::new();
-        let mut limit_at = album.map(|(_, c)| c).unwrap_or(ceiling - GRID_MARGIN_DB);
+        let mut limit_at = album.map_or(first_limit(ceiling), |(_, c)| c);
         let mut previous_gain = None;
         for round in 1..=VERIFY_ROUNDS {
             let settings = limiter.at(limit_at);
@@ -263,7 +263,7 @@ impl Renderer<'_> {
         let mut open = |i: usize| -> Result<Box<dyn BlockSource>, AudioError> {
             Ok(Box::new(PcmReader::open(&paths[i])?))
         };
-        let mut limit_at = ceiling - GRID_MARGIN_DB;
+        let mut limit_at = first_limit(ceiling);
         let mut gain = 0.0;
         let mut previous_gain = None;
         if !whole.integrated.is_finite() {

@@ -11,9 +11,7 @@ mod master;
 mod tag;
 
 use encode::{check_spec, EncodeInputs};
-pub(crate) use encode::{
-    file_limiter, first_limit, FileSpec, ATTEMPTS, GRID_MARGIN_DB, LOUDNESS_SLACK,
-};
+pub(crate) use encode::{FileSpec, ATTEMPTS, LOUDNESS_SLACK};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,12 +20,12 @@ use bounce_cache::{Cache, Hash};
 
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Fit,
-    LimiterSettings, LoudnessReport, Mixer, PcmFormat, PcmReader, PcmWriter, Precision,
-    ProcessorSpec, Resampled, Tone, BLOCK_FRAMES,
+    LoudnessReport, Mixer, PcmFormat, PcmReader, PcmWriter, Precision, ProcessorSpec, Resampled,
+    Tone, BLOCK_FRAMES,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::step::{Action, Step};
+use crate::step::{Action, Step, StepRef};
 use crate::BuildError;
 
 /// A cached intermediate file, checked against its name as it is read.
@@ -188,9 +186,44 @@ impl BlockSink for AudioHasher {
 }
 
 /// An input of a step as the step sees it.
+#[derive(Clone, Copy)]
 pub struct Input<'a> {
     pub step: &'a Step,
     pub output: &'a StepOutput,
+}
+
+/// The finished inputs of one step, found by the names its action gives
+/// them: the scheduler hands a step to the renderer only once every input
+/// its action names is finished.
+pub struct Inputs<'a> {
+    finished: Vec<(StepRef, Input<'a>)>,
+}
+
+impl<'a> Inputs<'a> {
+    /// `finished` holds an output for each input of the step's action.
+    pub fn new(finished: Vec<(StepRef, Input<'a>)>) -> Self {
+        Inputs { finished }
+    }
+
+    /// The output of input `step`.
+    pub fn of(&self, step: StepRef) -> Input<'a> {
+        self.finished
+            .iter()
+            .find(|(s, _)| *s == step)
+            .map(|(_, input)| *input)
+            .expect("the scheduler finishes every input a step's action names")
+    }
+
+    /// The outputs of `steps`, in their order.
+    pub fn each(&self, steps: &[StepRef]) -> Vec<Input<'a>> {
+        steps.iter().map(|s| self.of(*s)).collect()
+    }
+
+    /// Every input, in the action's order (the order their hashes enter
+    /// the step's key).
+    pub fn iter(&self) -> impl Iterator<Item = Input<'a>> + '_ {
+        self.finished.iter().map(|(_, input)| *input)
+    }
 }
 
 /// Renders steps into the cache at the release's processing rate.
@@ -250,157 +283,127 @@ impl Renderer<'_> {
         Ok(self.cache.commit_blob(temp)?)
     }
 
-    /// Renders `step` (not a source: those are read, not rendered).
-    pub fn render(&self, step: &Step, inputs: &[Input]) -> Result<StepOutput, BuildError> {
+    /// Renders `step` (not a source: those are read, not rendered) from
+    /// its finished `inputs`.
+    pub fn render(&self, step: &Step, inputs: &Inputs) -> Result<StepOutput, BuildError> {
         match &step.action {
             Action::ReadFile { .. } | Action::Tone { .. } => {
                 unreachable!("sources are read by the scheduler")
             }
-            Action::Stem { chain, offset } => {
-                let source = &inputs[0];
-                let mono = source.output.info.channels == 1;
-                let chain: Vec<ProcessorSpec> =
-                    chain.iter().map(|p| p.resolve_pan_law(mono)).collect();
-                let resample = source.output.info.sample_rate != self.rate;
-                let precision = if resample || !chain.iter().all(ProcessorSpec::is_identity) {
-                    Precision::Float
-                } else {
-                    source.output.info.precision
-                };
-                let offset_frames = (offset * self.rate as f64).round() as u64;
-                let open = self.source_opener(source, resample);
-                self.render_pcm(step, open, &chain, (0, true), offset_frames, precision)
+            Action::Stem {
+                chain,
+                offset,
+                source,
+            } => self.render_stem(step, chain, *offset, inputs.of(*source)),
+            Action::Bus { chain, members } => {
+                let members = inputs.each(members);
+                let frames = members.iter().map(|i| i.output.info.frames).max();
+                self.render_sum(step, chain, &members, (frames.unwrap_or(0), true), None)
             }
-            Action::Bus { chain } => {
-                let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                let frames = inputs
-                    .iter()
-                    .map(|i| i.output.info.frames)
-                    .max()
-                    .unwrap_or(0);
-                let precision = self.sum_precision(inputs, &chain);
-                self.render_pcm(
-                    step,
-                    self.mixer(inputs, None),
-                    &chain,
-                    (frames, true),
-                    0,
-                    precision,
-                )
-            }
-            Action::Mix { chain, length } => {
+            Action::Mix {
+                chain,
+                length,
+                parts,
+            } => {
+                let parts = inputs.each(parts);
                 let frames = match length {
                     Some(seconds) => (seconds * self.rate as f64).round() as u64,
-                    None => inputs
+                    None => parts
                         .iter()
                         .map(|i| i.output.info.frames)
                         .max()
                         .unwrap_or(0),
                 };
-                let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                let precision = self.sum_precision(inputs, &chain);
-                self.render_pcm(
-                    step,
-                    self.mixer(inputs, Some(frames)),
-                    &chain,
-                    (frames, false),
-                    0,
-                    precision,
-                )
+                self.render_sum(step, chain, &parts, (frames, false), Some(frames))
             }
             Action::Master {
                 chain,
                 target,
-                limit,
-                album,
+                limit: Some(limiter),
+                album_gain,
+                mix,
             } => {
                 let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                match limit.as_ref().and_then(LimiterSettings::from_spec) {
-                    Some(settings) => {
-                        // The album step's gain and the ceiling it verified.
-                        let album_gain = album.then(|| {
-                            let info = &inputs[1].output.info;
-                            (
-                                info.solved_gain.unwrap_or(0.0),
-                                info.limiter_ceiling.unwrap_or(settings.ceiling),
-                            )
-                        });
-                        self.render_master(
-                            step,
-                            &chain,
-                            *target,
-                            settings,
-                            album_gain,
-                            &inputs[..1],
-                        )
-                    }
-                    None => {
-                        let frames = inputs[0].output.info.frames;
-                        let precision = self.sum_precision(inputs, &chain);
-                        let mut output = self.render_pcm(
-                            step,
-                            self.mixer(inputs, None),
-                            &chain,
-                            (frames, false),
-                            0,
-                            precision,
-                        )?;
-                        // A level set with nothing to hold the peaks: the
-                        // trap of `loudness` in a master without a ceiling.
-                        let levels = chain
-                            .iter()
-                            .any(|p| matches!(p, ProcessorSpec::Loudness { .. }));
-                        let limits = chain
-                            .iter()
-                            .any(|p| matches!(p, ProcessorSpec::Limit { .. }));
-                        if levels && !limits {
-                            output.info.warnings.push(
-                                "the master sets a loudness but has no ceiling, so nothing holds its true peaks \
-                                 (services ask for -1 dBTP): write `target=LUFS ceiling=-1.0` on the master"
-                                    .into(),
-                            );
-                        }
-                        Ok(output)
-                    }
-                }
+                // The album step's gain and the ceiling it verified.
+                let album_gain = album_gain.map(|album| {
+                    let info = &inputs.of(album).output.info;
+                    (
+                        info.solved_gain.unwrap_or(0.0),
+                        info.limiter_ceiling.unwrap_or(limiter.ceiling),
+                    )
+                });
+                let mix = inputs.of(*mix);
+                self.render_master(step, &chain, *target, *limiter, album_gain, mix)
+            }
+            Action::Master {
+                chain,
+                limit: None,
+                mix,
+                ..
+            } => {
+                let mix = inputs.of(*mix);
+                self.render_sum(step, chain, &[mix], (mix.output.info.frames, false), None)
             }
             Action::AlbumGain {
                 chain,
                 target,
                 limit,
+                mixes,
             } => {
                 let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                let settings =
-                    LimiterSettings::from_spec(limit).expect("an album step's limit is a limiter");
-                self.render_album_gain(step, &chain, *target, settings, inputs)
+                self.render_album_gain(step, &chain, *target, *limit, &inputs.each(mixes))
             }
-            Action::CdImage { gaps } => self.cd_image(step, inputs, gaps),
-            Action::CueSheet { text, gaps } => self.cue_sheet(step, inputs, text, gaps),
-            Action::Tag { container, fields } => self.tag(step, inputs, *container, fields),
-            Action::AlbumReplayGain => self.album_replay_gain(step, inputs),
-            Action::Inspect => self.inspect(step, &inputs[0]),
-            Action::Preview { codec } => self.preview(step, &inputs[0], *codec),
-            Action::CodecDifference => {
-                self.codec_difference(step, &inputs[0], &inputs[1], &inputs[2])
+            Action::CdImage { gaps, files } => self.cd_image(step, &inputs.each(files), gaps),
+            Action::CueSheet { text, gaps, files } => {
+                self.cue_sheet(step, &inputs.each(files), text, gaps)
             }
-            Action::Export => {
-                let frames = inputs[1].output.info.frames;
-                let precision = inputs[0].output.info.precision;
-                let open = self.mixer(&inputs[..1], Some(frames));
+            Action::Tag {
+                container,
+                fields,
+                encoded,
+                album,
+            } => {
+                let album = album.map(|a| inputs.of(a));
+                self.tag(step, inputs.of(*encoded), album, *container, fields)
+            }
+            Action::AlbumReplayGain { files } => self.album_replay_gain(step, &inputs.each(files)),
+            Action::Inspect { file } => self.inspect(step, &inputs.of(*file)),
+            Action::Preview { codec, lossless } => {
+                self.preview(step, &inputs.of(*lossless), *codec)
+            }
+            Action::CodecDifference {
+                lossy,
+                lossless,
+                inspection,
+            } => self.codec_difference(
+                step,
+                &inputs.of(*lossy),
+                &inputs.of(*lossless),
+                &inputs.of(*inspection),
+            ),
+            Action::Export { audio, mix } => {
+                let (audio, frames) = (inputs.of(*audio), inputs.of(*mix).output.info.frames);
+                let precision = audio.output.info.precision;
+                let open = self.mixer(std::slice::from_ref(&audio), Some(frames));
                 self.render_pcm(step, open, &[], (frames, false), 0, precision)
             }
-            Action::Resample { rate } => self.render_resampled(step, &inputs[0], *rate),
+            Action::Resample { rate, master } => {
+                self.render_resampled(step, &inputs.of(*master), *rate)
+            }
             Action::Fit {
                 rate,
                 ceiling,
                 keep_loudness,
+                master,
+                resampled,
             } => {
+                let master = inputs.of(*master);
                 let target = keep_loudness
-                    .then(|| inputs[0].output.info.measured.and_then(|m| m.integrated))
+                    .then(|| master.output.info.measured.and_then(|m| m.integrated))
                     .flatten();
                 // The resampled master when the rate differs, else the master.
-                let audio = inputs.last().expect("a fit has its master");
-                self.render_fit(step, audio, *rate, *ceiling, target)
+                let audio = resampled.map_or(master, |r| inputs.of(r));
+                self.render_fit(step, &audio, *rate, *ceiling, target)
             }
             Action::Encode {
                 container,
@@ -412,37 +415,34 @@ impl Renderer<'_> {
                 ceiling,
                 keep_loudness,
                 check,
+                master,
+                fit,
+                resampled,
             } => {
-                let format = PcmFormat {
-                    sample_rate: *rate,
-                    bits: *bits,
-                    float: *float,
-                    container: *container,
-                };
-                let master = &inputs[0];
+                let master = inputs.of(*master);
                 // Every file keeps its master's loudness as delivered; an
                 // MP3's is what its decoder plays (see `encode`).
                 let target = keep_loudness
                     .then(|| master.output.info.measured.and_then(|m| m.integrated))
                     .flatten();
                 let file = FileSpec {
-                    format,
+                    format: PcmFormat {
+                        sample_rate: *rate,
+                        bits: *bits,
+                        float: *float,
+                        container: *container,
+                    },
                     dither: *dither,
                     mp3: *mp3,
                 };
-                let at_rate = inputs.get(1);
-                let resampled = inputs.get(2);
-                let output = self.encode(
-                    step,
-                    EncodeInputs {
-                        master,
-                        at_rate,
-                        resampled,
-                    },
-                    &file,
-                    *ceiling,
-                    target,
-                )?;
+                let (at_rate, resampled) =
+                    (fit.map(|f| inputs.of(f)), resampled.map(|r| inputs.of(r)));
+                let from = EncodeInputs {
+                    master: &master,
+                    at_rate: at_rate.as_ref(),
+                    resampled: resampled.as_ref(),
+                };
+                let output = self.encode(step, from, &file, *ceiling, target)?;
                 if let Some(check) = check {
                     check_spec(step, check, &output)?;
                 }
@@ -451,8 +451,44 @@ impl Renderer<'_> {
         }
     }
 
+    /// A source through its stem's chain, placed at its offset.
+    fn render_stem(
+        &self,
+        step: &Step,
+        chain: &[ProcessorSpec],
+        offset: f64,
+        source: Input,
+    ) -> Result<StepOutput, BuildError> {
+        let mono = source.output.info.channels == 1;
+        let chain: Vec<ProcessorSpec> = chain.iter().map(|p| p.resolve_pan_law(mono)).collect();
+        let resample = source.output.info.sample_rate != self.rate;
+        let precision = if resample || !chain.iter().all(ProcessorSpec::is_identity) {
+            Precision::Float
+        } else {
+            source.output.info.precision
+        };
+        let offset_frames = (offset * self.rate as f64).round() as u64;
+        let open = self.source_opener(source, resample);
+        self.render_pcm(step, open, &chain, (0, true), offset_frames, precision)
+    }
+
+    /// The sum of `parts` through `chain` (a bus's, a mix's, or a master's
+    /// without a target), `length` frames long, fitted to `fit` if given.
+    fn render_sum(
+        &self,
+        step: &Step,
+        chain: &[ProcessorSpec],
+        parts: &[Input],
+        length: (u64, bool),
+        fit: Option<u64>,
+    ) -> Result<StepOutput, BuildError> {
+        let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
+        let precision = self.sum_precision(parts, &chain);
+        self.render_pcm(step, self.mixer(parts, fit), &chain, length, 0, precision)
+    }
+
     /// Opens a stem's source, resampled to the processing rate if needed.
-    fn source_opener<'a>(&self, source: &'a Input, resample: bool) -> Open<'a> {
+    fn source_opener<'a>(&self, source: Input<'a>, resample: bool) -> Open<'a> {
         let rate = self.rate;
         let from = source.output.info.sample_rate;
         Box::new(move || {

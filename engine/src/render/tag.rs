@@ -20,11 +20,11 @@ fn loudness_figures(info: &OutputInfo) -> Option<(f64, f64, f64)> {
     ))
 }
 
-/// ReplayGain 2.0 for a file (first input) in its album (the second
-/// input, an album ReplayGain step).
-fn replay_gain(inputs: &[Input]) -> Option<bounce_nodes::ReplayGain> {
-    let (loudness, peak, _) = loudness_figures(&inputs[0].output.info)?;
-    let (album_loudness, album_peak, _) = loudness_figures(&inputs.get(1)?.output.info)?;
+/// ReplayGain 2.0 for an `encoded` file in its `album` (an album
+/// ReplayGain step).
+fn replay_gain(encoded: Input, album: Option<Input>) -> Option<bounce_nodes::ReplayGain> {
+    let (loudness, peak, _) = loudness_figures(&encoded.output.info)?;
+    let (album_loudness, album_peak, _) = loudness_figures(&album?.output.info)?;
     let linear = |db: f64| 10f64.powf(db / 20.0);
     Some(bounce_nodes::ReplayGain {
         track_gain: REPLAY_GAIN_REFERENCE - loudness,
@@ -96,12 +96,13 @@ impl Renderer<'_> {
         })
     }
 
-    /// Copies the encoded file (first input) and writes its tags, with
-    /// ReplayGain 2.0 from the measured loudness of it and its album.
+    /// Copies the `encoded` file and writes its tags, with ReplayGain 2.0
+    /// from the measured loudness of it and its `album`.
     pub(super) fn tag(
         &self,
         step: &Step,
-        inputs: &[Input],
+        encoded: Input,
+        album: Option<Input>,
         container: bounce_nodes::Container,
         fields: &TagFields,
     ) -> Result<StepOutput, BuildError> {
@@ -118,11 +119,11 @@ impl Renderer<'_> {
         let tags = bounce_nodes::Tags {
             text: fields.text.clone(),
             cover,
-            replay_gain: replay_gain(inputs),
+            replay_gain: replay_gain(encoded, album),
         };
         let temp = self.cache.temp_file("tag");
-        let encoded = self.cache.blob_path(&inputs[0].output.hash);
-        std::fs::copy(&encoded, temp.path()).map_err(|source| BuildError::Output {
+        let blob = self.cache.blob_path(&encoded.output.hash);
+        std::fs::copy(&blob, temp.path()).map_err(|source| BuildError::Output {
             path: temp.path().to_path_buf(),
             source,
         })?;
@@ -132,7 +133,7 @@ impl Renderer<'_> {
             hash,
             info: OutputInfo {
                 warnings: Vec::new(),
-                ..inputs[0].output.info.clone()
+                ..encoded.output.info.clone()
             },
         })
     }
