@@ -59,11 +59,12 @@ pub(crate) fn run_build(
     }
 }
 
-/// A target the project does not have is a command-line mistake; anything
-/// else stopping a build is a failed build.
+/// A target the project does not have, or a project that does not plan,
+/// is the user's to mend as a mistyped command is; anything else stopping
+/// a build is a failed build.
 pub(crate) fn exit_status(error: &BuildError) -> i32 {
     match error {
-        BuildError::UnknownTarget { .. } => EXIT_USAGE,
+        BuildError::UnknownTarget { .. } | BuildError::Project(_) => EXIT_USAGE,
         _ => EXIT_FAILED,
     }
 }

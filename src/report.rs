@@ -30,6 +30,11 @@ pub fn print_project_errors(errors: &ProjectErrors) {
 /// An error and the causes its own message does not already give (most
 /// of bounce's messages end with their cause, so each is said once).
 pub fn print_build_error(error: &BuildError) {
+    // The plan's findings (two files on one path, an output over an
+    // input) are shown as the reader's are, at their place in the file.
+    if let BuildError::Project(errors) = error {
+        return print_project_errors(errors);
+    }
     let mut message = format!("error: {error}");
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

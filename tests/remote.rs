@@ -229,10 +229,13 @@ fn delivered(project: &TestProject) -> Vec<(PathBuf, Vec<u8>)> {
     files
 }
 
+/// The build's warnings about the shared cache: the project's own (its
+/// master sets a loudness with no ceiling, which `check` says too) are
+/// not the remote's.
 fn warnings(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stderr)
         .lines()
-        .filter(|l| l.starts_with("warning:"))
+        .filter(|l| l.starts_with("warning:") && !l.contains("sets a loudness but has no ceiling"))
         .map(str::to_string)
         .collect()
 }

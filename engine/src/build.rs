@@ -11,16 +11,17 @@ use petgraph::visit::{Dfs, Reversed};
 use petgraph::Direction;
 use serde::Serialize;
 
+use crate::error::BuildError;
 use crate::explain::{reason, RebuildReason, StepRecord, StepRecords};
 use crate::key::{key_json, step_key};
 use crate::manifest::MANIFEST;
+use crate::model::Project;
 pub use crate::outcome::{BuildReport, BuiltFile};
 use crate::plan::{plan, Plan};
 use crate::publish::publish;
 use crate::render::{read_source, Input, Inputs, OutputInfo, Renderer, StepOutput};
 use crate::schedule::{self, Dag, Ended, Work};
 use crate::step::{Action, Step};
-use crate::{BuildError, Project};
 
 /// How to build.
 #[derive(Debug, Clone, Default)]

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use bounce_cache::CacheLayout;
 
+use crate::error::BuildError;
 use crate::manifest::{read_manifest, MANIFEST};
+use crate::model::Project;
 use crate::path_rule::{outside_reason, PathRule};
 use crate::release::is_released;
-use crate::{BuildError, Project};
 
 /// What `clean` removed, and what it left, each with the reason.
 #[derive(Debug, Default)]

@@ -222,7 +222,7 @@ impl miette::Diagnostic for ProjectDiagnostic {
 
 /// Every mistake found in a project, reported together.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{} in the project", crate::count(.0.len(), "error"))]
+#[error("{} in the project", crate::words::count(.0.len(), "error"))]
 pub struct ProjectErrors(pub Vec<ProjectDiagnostic>);
 
 impl miette::Diagnostic for ProjectErrors {

@@ -9,9 +9,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::build::BuiltFile;
+use crate::diagnostic::ProjectErrors;
+use crate::error::BuildError;
 use crate::explain::differences;
+use crate::model::Project;
 use crate::plan::plan;
-use crate::{BuildError, Project, ProjectErrors};
 
 /// One difference in the graph of steps.
 #[derive(Debug, Clone, PartialEq, Serialize)]

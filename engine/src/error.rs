@@ -17,7 +17,7 @@ pub enum BuildError {
     #[error(transparent)]
     Remote(#[from] bounce_cache::RemoteError),
     #[error(transparent)]
-    Project(crate::ProjectErrors),
+    Project(crate::diagnostic::ProjectErrors),
     #[error("cannot write {path}: {source}")]
     Output {
         path: PathBuf,

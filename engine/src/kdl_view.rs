@@ -7,8 +7,10 @@ use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
 use crate::diagnostic::Code;
+use crate::diagnostic::ProjectDiagnostic;
+use crate::diagnostic::SourceFile;
+use crate::diagnostic::Span;
 use crate::suggest::nearest;
-use crate::{ProjectDiagnostic, SourceFile, Span};
 
 /// Collects diagnostics while a project is read.
 #[derive(Default)]

@@ -162,8 +162,8 @@ deliverable "flac" { master "plain"; format "flac" bits=16; }
 "#,
         )
         .unwrap();
-        let project = crate::load_project(&project).unwrap();
-        let plan = crate::plan(&project).unwrap();
+        let project = crate::reader::load_project(&project).unwrap();
+        let plan = crate::plan::plan(&project).unwrap();
         let steps: Vec<&Step> = plan.graph.node_weights().collect();
         let changed = |bumped: &str| -> std::collections::BTreeSet<String> {
             steps

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod build;
+mod check;
 mod clean;
 mod codes;
 mod diagnostic;
@@ -41,6 +42,7 @@ pub use build::{
     build, cache_dir, default_cache_dir, BuildOptions, BuildReport, BuiltFile, CacheSync,
     LastBuild, Observer, Status, StepEvent, INPUT_FAILED,
 };
+pub use check::check_project;
 pub use clean::{clean, Cleaned};
 pub use diagnostic::{Code, ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 pub use diff::{file_changes, step_changes, FileChange, Presence, StepChange};
@@ -50,11 +52,11 @@ pub use graph::{render_graph, GraphFormat};
 pub use init::{start_project, InitError, Started};
 pub use key::KEY_SCHEMA;
 pub use manifest::{read_manifest, Manifest, ManifestFile, MANIFEST, RELEASE_LOCK};
-pub use model::Project;
+pub use model::{Project, Revision};
 pub use plan::{plan, Plan};
-pub use reader::{check_project, load_project};
+pub use reader::load_project;
 pub use release::{is_released, release, Released};
 pub use render::{Measured, OutputInfo};
-pub use revision::{load_at_revision, Revision, RevisionError};
+pub use revision::{load_at_revision, RevisionError};
 pub use signal::{signal_graph, signal_text};
 pub use words::{count, rounded};

@@ -61,6 +61,9 @@ pub struct ManifestFile {
 
 /// The manifest's name in a version folder.
 pub const MANIFEST: &str = "manifest.json";
+
+/// The release report's folder inside a version folder.
+pub const REPORT_DIR: &str = "report";
 /// The lock file a publishing build holds in the output folder.
 pub const OUTPUT_LOCK: &str = ".lock";
 

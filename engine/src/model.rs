@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use bounce_nodes::processors::FadeCurve;
 use bounce_nodes::{Dither, ProcessorSpec};
 
+use crate::diagnostic::Span;
 pub use crate::formats::FileFormat;
-use crate::Span;
+use serde::{Deserialize, Serialize};
 
 /// A whole release.
 #[derive(Debug, Clone)]
@@ -33,7 +34,15 @@ pub struct Project {
     pub files: Vec<PathBuf>,
     /// Set when the project was read from a git revision rather than the
     /// work tree: the manifest and `{rev}` then name that revision.
-    pub revision: Option<crate::revision::Revision>,
+    pub revision: Option<Revision>,
+}
+
+/// The git revision a project was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub commit: String,
+    /// `git describe --always --tags`.
+    pub describe: String,
 }
 
 /// What the report's checks hold files and the release to: the thresholds
@@ -271,33 +280,6 @@ impl Standard {
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }
-
-    /// Integrated loudness, LUFS.
-    pub fn target(self) -> f64 {
-        match self {
-            Standard::EbuR128 => -23.0,
-            Standard::AtscA85 => -24.0,
-            Standard::Spotify | Standard::Youtube => -14.0,
-            Standard::AppleMusic | Standard::ApplePodcasts => -16.0,
-        }
-    }
-
-    /// Maximum true peak, dBTP.
-    pub fn ceiling(self) -> f64 {
-        match self {
-            Standard::AtscA85 => -2.0,
-            _ => crate::targets::DEFAULT_CEILING_DBTP,
-        }
-    }
-
-    /// How far the integrated loudness may sit from the target, LU.
-    pub fn tolerance(self) -> f64 {
-        match self {
-            Standard::EbuR128 => 0.5,
-            Standard::AtscA85 => 2.0,
-            _ => 1.0,
-        }
-    }
 }
 
 impl Project {
@@ -319,24 +301,6 @@ impl Project {
     }
     pub fn master(&self, name: &str) -> Option<&Master> {
         self.masters.iter().find(|m| m.name == name)
-    }
-
-    /// What a deliverable's files are held to: their loudness target (none
-    /// for an album-mode master's, whose album carries it), their true-peak
-    /// ceiling and the tolerance of their standard (`None` without one).
-    pub fn file_targets(&self, deliverable: &str) -> FileTargets {
-        let Some(d) = self.deliverables.iter().find(|d| d.name == deliverable) else {
-            return FileTargets::default();
-        };
-        let master = self.master_of(d);
-        let targets = crate::targets::resolve(d, master);
-        FileTargets {
-            target: targets
-                .target()
-                .filter(|_| !crate::targets::album_mode(master)),
-            ceiling: targets.ceiling(),
-            tolerance: targets.tolerance,
-        }
     }
 }
 

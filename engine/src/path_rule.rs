@@ -17,7 +17,8 @@ use std::path::{Component, Path, PathBuf};
 
 use bounce_cache::StatCache;
 
-use crate::{BuildError, Project};
+use crate::error::BuildError;
+use crate::model::Project;
 
 /// Why a relative path is not one bounce may use, if it is not.
 pub(crate) fn outside_reason(relative: &Path) -> Option<&'static str> {

@@ -10,14 +10,15 @@ use std::path::Path;
 
 use bounce_cache::{Cache, StatCache};
 
+use crate::error::BuildError;
 use crate::manifest::{read_manifest, GitState, Manifest, ManifestFile, MANIFEST};
+use crate::model::Project;
 use crate::outcome::BuildReport;
 use crate::path_rule::{same_file, PathRule};
 use crate::plan::PlannedOutput;
 use crate::render::{Measured, StepOutput};
 use crate::revision::git;
 use crate::transaction::Transaction;
-use crate::{BuildError, Project};
 
 /// Refuses an output tree that leads through a symbolic link, or a path
 /// the project reads (see [`PathRule`]).

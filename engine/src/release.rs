@@ -9,12 +9,13 @@ use std::path::Path;
 use bounce_cache::{write_atomically, Hash, StatCache};
 use serde::{Deserialize, Serialize};
 
+use crate::error::BuildError;
 use crate::manifest::read_manifest;
 use crate::manifest::RELEASE_LOCK;
+use crate::model::Project;
 use crate::outcome::BuiltFile;
 use crate::plan::PlannedOutput;
 use crate::render::StepOutput;
-use crate::{BuildError, Project};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ReleaseLock {

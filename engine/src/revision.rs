@@ -7,17 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::{Deserialize, Serialize};
-
-use crate::{load_project, Project, ProjectErrors};
-
-/// The git revision a project was read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Revision {
-    pub commit: String,
-    /// `git describe --always --tags`.
-    pub describe: String,
-}
+use crate::diagnostic::ProjectErrors;
+use crate::model::{Project, Revision};
+use crate::reader::load_project;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevisionError {

@@ -2,7 +2,7 @@
 //! into the mix, the mix through each master into its deliverables, each
 //! with what it does to the sound. In the terminal as a tree, or as DOT or
 //! Mermaid (`bounce graph --signal`). The build graph of steps is
-//! [`crate::render_graph`]'s.
+//! [`crate::graph::render_graph`]'s.
 
 use std::fmt::Write;
 
@@ -324,7 +324,7 @@ mod tests {
 
     fn demo() -> Project {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../projects/demo/bounce.kdl");
-        crate::load_project(std::path::Path::new(path)).unwrap()
+        crate::reader::load_project(std::path::Path::new(path)).unwrap()
     }
 
     #[test]
@@ -376,7 +376,7 @@ mod tests {
             "release \"R\" { version \"1\"; }\nmaster \"m\" { }\ntrack 1 \"T\" { tone \"a\" freq=440 length=1; tone \"b\" freq=550 length=1; bus \"ab\" \"a\" \"b\"; }\ndeliverable \"d\" { master \"m\"; format \"wav\"; }\ndeliverable \"s\" { stems \"a\" \"ab\"; format \"wav\"; }\n",
         )
         .unwrap();
-        let project = crate::load_project(&path).unwrap();
+        let project = crate::reader::load_project(&path).unwrap();
         let dot = signal_graph(&project, None, GraphFormat::Dot);
         assert!(dot.contains("\"1:stem:a\" -> \"1:deliverable:s\""), "{dot}");
         assert!(dot.contains("\"1:bus:ab\" -> \"1:deliverable:s\""), "{dot}");

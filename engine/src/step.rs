@@ -82,14 +82,11 @@ impl StepKind {
         )
     }
 
-    /// Bumped when a kind's rendering changes outside its processors.
+    /// Bumped when a kind's rendering changes outside its processors
+    /// (each bump is listed in docs/design.md, "Versions in a key").
     pub fn version(self) -> u32 {
         match self {
-            // 2: a file shorter than its header declares is refused.
             StepKind::Source => 2,
-            // 2: samples clipped to an integer file's full scale are reported.
-            // 3: a resampled file's later attempts limit the resampled audio
-            // again instead of resampling the master again.
             StepKind::Deliverable => 3,
             _ => 1,
         }

@@ -7,7 +7,7 @@
 use bounce_nodes::ProcessorSpec;
 
 use crate::kdl_view::Range;
-use crate::model::{Content, Deliverable, LoudnessMode, Master, Project, Standard};
+use crate::model::{Content, Deliverable, FileTargets, LoudnessMode, Master, Project, Standard};
 
 /// The ceiling wherever a target is set and no ceiling is: what the
 /// streaming services ask for (−1 dBTP).
@@ -170,12 +170,61 @@ impl Project {
             });
             if levels && !limits && unheld {
                 said.push(format!(
-                    "master \"{}\" sets a loudness but has no ceiling, so nothing holds its true                      peaks (services ask for -1 dBTP): write `target=LUFS ceiling=-1.0` on the master",
+                    "master \"{}\" sets a loudness but has no ceiling, so nothing holds its true \
+                     peaks (services ask for -1 dBTP): write `target=LUFS ceiling=-1.0` on the master",
                     master.name
                 ));
             }
         }
         said
+    }
+}
+
+/// What each delivery standard asks of a file.
+impl Standard {
+    /// Integrated loudness, LUFS.
+    pub fn target(self) -> f64 {
+        match self {
+            Standard::EbuR128 => -23.0,
+            Standard::AtscA85 => -24.0,
+            Standard::Spotify | Standard::Youtube => -14.0,
+            Standard::AppleMusic | Standard::ApplePodcasts => -16.0,
+        }
+    }
+
+    /// Maximum true peak, dBTP.
+    pub fn ceiling(self) -> f64 {
+        match self {
+            Standard::AtscA85 => -2.0,
+            _ => DEFAULT_CEILING_DBTP,
+        }
+    }
+
+    /// How far the integrated loudness may sit from the target, LU.
+    pub fn tolerance(self) -> f64 {
+        match self {
+            Standard::EbuR128 => 0.5,
+            Standard::AtscA85 => 2.0,
+            _ => 1.0,
+        }
+    }
+}
+
+impl Project {
+    /// What a deliverable's files are held to: their loudness target (none
+    /// for an album-mode master's, whose album carries it), their true-peak
+    /// ceiling and the tolerance of their standard (`None` without one).
+    pub fn file_targets(&self, deliverable: &str) -> FileTargets {
+        let Some(d) = self.deliverables.iter().find(|d| d.name == deliverable) else {
+            return FileTargets::default();
+        };
+        let master = self.master_of(d);
+        let targets = resolve(d, master);
+        FileTargets {
+            target: targets.target().filter(|_| !album_mode(master)),
+            ceiling: targets.ceiling(),
+            tolerance: targets.tolerance,
+        }
     }
 }
 
@@ -195,7 +244,7 @@ mod tests {
             "release \"R\" {{ version \"1\"; }}\ntrack 1 \"T\" {{ tone \"t\" freq=440 level=-12 length=2; }}\n{masters_and_deliverables}"
         );
         std::fs::write(&path, text).unwrap();
-        crate::load_project(&path).unwrap()
+        crate::reader::load_project(&path).unwrap()
     }
 
     #[test]
@@ -221,7 +270,7 @@ mod tests {
         // What the summary and the report hold the file to is what the
         // plan limits it to.
         assert_eq!(p.file_targets("loud").ceiling, Some(DEFAULT_CEILING_DBTP));
-        let plan = crate::plan(&p).unwrap();
+        let plan = crate::plan::plan(&p).unwrap();
         let variant = plan
             .graph
             .node_weights()

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use bounce_cache::{hash_file, write_atomically, Hash};
 use serde::{Deserialize, Serialize};
 
+use crate::error::BuildError;
 use crate::path_rule::PathRule;
-use crate::BuildError;
 
 /// The staging folder inside a version folder.
 pub const STAGE: &str = ".bounce-stage";

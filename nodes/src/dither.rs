@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Changes whenever requantisation changes; part of every encode step's key.
-/// 3: the noise is seeded by the samples' origin, not by the file's step.
+/// Changes whenever requantisation changes; part of every encode step's key
+/// (each change is listed in docs/design.md, "Versions in a key").
 pub const DITHER_VERSION: u32 = 3;
 
 /// What noise to add before rounding to fewer bits.

@@ -45,23 +45,6 @@ impl LimiterSettings {
         }
     }
 
-    /// The settings a [`ProcessorSpec::Limit`] states; `None` for any
-    /// other processor.
-    pub fn from_spec(spec: &crate::ProcessorSpec) -> Option<Self> {
-        match *spec {
-            crate::ProcessorSpec::Limit {
-                ceiling,
-                release,
-                lookahead,
-            } => Some(LimiterSettings {
-                ceiling,
-                release_ms: release,
-                lookahead_ms: lookahead,
-            }),
-            _ => None,
-        }
-    }
-
     /// The processor that runs these settings in a chain.
     pub fn processor(self) -> crate::ProcessorSpec {
         crate::ProcessorSpec::Limit {

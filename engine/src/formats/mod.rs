@@ -416,12 +416,12 @@ mod tests {
             );
             let path = dir.path().join("bounce.kdl");
             std::fs::write(&path, text).unwrap();
-            let project = crate::load_project(&path)
+            let project = crate::reader::load_project(&path)
                 .unwrap_or_else(|e| panic!("{}'s example does not read: {e:?}", format.name()));
             let deliverable = &project.deliverables[0];
             assert_eq!(deliverable.format.kind.name(), format.name());
 
-            let plan = crate::plan(&project).unwrap();
+            let plan = crate::plan::plan(&project).unwrap();
             let writer = plan.outputs[0].step;
             let step = &plan.graph[writer];
             assert_eq!(
@@ -435,11 +435,11 @@ mod tests {
                 panic!("{} and {other} share a key", format.name());
             }
 
-            let options = crate::BuildOptions {
+            let options = crate::build::BuildOptions {
                 jobs: 1,
                 ..Default::default()
             };
-            let report = crate::build(&project, &options, &Silent)
+            let report = crate::build::build(&project, &options, &Silent)
                 .unwrap_or_else(|e| panic!("{} does not build: {e:?}", format.name()));
             let file = report
                 .written

@@ -8,12 +8,13 @@ use bounce_nodes::{PanLaw, ProcessorSpec};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diagnostic::Code;
+use crate::diagnostic::ProjectDiagnostic;
+use crate::diagnostic::ProjectErrors;
 use crate::limiter::master_limiter;
 use crate::model::*;
 use crate::step::{Action, SpecCheck, Step, StepKind, TagFields};
 use crate::targets::DEFAULT_CEILING_DBTP;
 use crate::template::{render, TemplateValues};
-use crate::{ProjectDiagnostic, ProjectErrors};
 
 mod report;
 pub use report::PlannedPreview;
@@ -420,7 +421,7 @@ fn reserved_name(path: &Path) -> Option<&'static str> {
         Some("release lock")
     } else if first == crate::transaction::STAGE {
         Some("staging folder")
-    } else if first == crate::qc::REPORT_DIR {
+    } else if first == crate::manifest::REPORT_DIR {
         Some("release report folder")
     } else {
         None

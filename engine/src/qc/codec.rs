@@ -13,10 +13,10 @@ use bounce_nodes::Spectrum;
 use serde::Serialize;
 
 use super::{InspectedFile, InspectionStore, REPORT_DIR};
+use crate::error::BuildError;
 use crate::model::Project;
 use crate::outcome::{BuiltFile, BuiltPreview};
 use crate::render::Comparison;
-use crate::BuildError;
 
 /// What a lossy file's codec changed.
 #[derive(Debug, Clone, Serialize)]

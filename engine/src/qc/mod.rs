@@ -16,15 +16,14 @@ use bounce_nodes::{inspect_file, AudioError, Inspection};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::error::BuildError;
 use crate::manifest::{read_manifest, ManifestFile, MANIFEST};
 use crate::model::Project;
 use crate::render::Comparison;
-use crate::BuildError;
 
 pub use checks::{Check, Status};
 
-/// The report's folder inside a version folder.
-pub const REPORT_DIR: &str = "report";
+pub use crate::manifest::REPORT_DIR;
 
 /// What `report` wrote and found.
 pub struct ReportOutcome {
@@ -131,7 +130,7 @@ pub struct Report {
 pub fn write_report(
     project: &Project,
     cache_root: &Path,
-    built: &crate::BuildReport,
+    built: &crate::build::BuildReport,
 ) -> Result<ReportOutcome, BuildError> {
     let built_files: BTreeMap<&str, &crate::outcome::BuiltFile> =
         built.files.iter().map(|f| (f.path.as_str(), f)).collect();

@@ -20,11 +20,14 @@ use kdl::KdlDocument;
 
 use crate::codes::{check_upc, normalise_isrc};
 use crate::diagnostic::Code;
+use crate::diagnostic::ProjectDiagnostic;
+use crate::diagnostic::ProjectErrors;
+use crate::diagnostic::SourceFile;
+use crate::diagnostic::Span;
 use crate::kdl_view::{choose, Diagnostics, NodeView, Range};
 use crate::model::*;
 use crate::suggest::nearest;
 use crate::words::count;
-use crate::{ProjectDiagnostic, ProjectErrors, SourceFile, Span};
 
 const TOP_LEVEL: &[&str] = &[
     "release",
@@ -93,7 +96,7 @@ pub fn load_project(path: &Path) -> Result<Project, ProjectErrors> {
 /// As [`load_project`], and opens every audio file to check that bounce can
 /// decode it (format, channels), as `bounce check` does. Builds skip this:
 /// a no-op build opens no audio, and a render reports a bad file anyway.
-pub fn check_project(path: &Path) -> Result<Project, ProjectErrors> {
+pub fn load_probed(path: &Path) -> Result<Project, ProjectErrors> {
     let mut reader = Reader {
         probed: Some(HashMap::new()),
         ..Reader::default()
@@ -513,9 +516,6 @@ impl Reader {
             },
             revision: None,
         };
-        // Planning finds what only the whole project shows (colliding
-        // output paths); a project that loads always plans.
-        crate::plan::plan(&project)?;
         Ok(project)
     }
 }
@@ -646,9 +646,9 @@ mod registry_tests {
             );
             let path = dir.path().join(format!("{}.kdl", kind.name));
             std::fs::write(&path, text).unwrap();
-            let project = crate::load_project(&path)
+            let project = crate::reader::load_project(&path)
                 .unwrap_or_else(|e| panic!("{}'s example does not read: {e:?}", kind.name));
-            let plan = crate::plan(&project).unwrap();
+            let plan = crate::plan::plan(&project).unwrap();
             let stem = plan
                 .graph
                 .node_weights()

@@ -20,10 +20,10 @@ use bounce_nodes::{
     Resampled, Scaled, Tee,
 };
 
+use crate::error::BuildError;
 use crate::limiter::{file_limiter, first_limit};
 use crate::render::{open_blob, Input, OutputInfo, Renderer, StepOutput, ATTEMPTS, LOUDNESS_SLACK};
 use crate::step::Step;
-use crate::BuildError;
 
 /// The sidecar holding the limiter's detection of a scratch output.
 const ENVELOPE: &str = "envelope";

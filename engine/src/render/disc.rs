@@ -3,8 +3,8 @@
 use bounce_nodes::{BlockSource, DecodedFile, Dither, PcmFormat, PcmSink, Precision};
 
 use super::{Input, OutputInfo, Renderer, StepOutput};
+use crate::error::BuildError;
 use crate::step::Step;
-use crate::BuildError;
 
 /// Where each track (an input) sits on the disc, after the Red Book
 /// limits a project file cannot show: each track's length and the disc's.

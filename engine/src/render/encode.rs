@@ -9,9 +9,9 @@ use bounce_nodes::{
 };
 
 use super::{open_blob, Input, OutputInfo, Renderer, StepOutput};
+use crate::error::BuildError;
 use crate::limiter::{file_limiter, first_limit};
 use crate::step::Step;
-use crate::BuildError;
 
 /// Tries at bringing a delivered file to its ceiling and loudness.
 pub(crate) const ATTEMPTS: usize = 6;

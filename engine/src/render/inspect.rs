@@ -6,8 +6,8 @@ use bounce_nodes::{CodecDifference, Excerpt, ExcerptWritten, Inspection, Precisi
 use serde::{Deserialize, Serialize};
 
 use super::{Input, OutputInfo, Renderer, StepOutput};
+use crate::error::BuildError;
 use crate::step::Step;
-use crate::BuildError;
 
 /// Seconds of difference an excerpt holds, around the loudest moment.
 const EXCERPT_SECONDS: f64 = 10.0;

@@ -7,10 +7,10 @@ use bounce_nodes::{
     Precision, ProcessorSpec, Solution, TargetProblem, Tee, TruePeakMeter, TARGET_TOLERANCE,
 };
 
+use crate::error::BuildError;
 use crate::limiter::first_limit;
 use crate::render::{Input, OutputInfo, Renderer, StepOutput};
 use crate::step::Step;
-use crate::BuildError;
 
 /// Limiting beyond this many dB gets a warning: the target is squeezing
 /// the music.

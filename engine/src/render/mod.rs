@@ -25,8 +25,8 @@ use bounce_nodes::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::error::BuildError;
 use crate::step::{Action, Step, StepRef};
-use crate::BuildError;
 
 /// A cached intermediate file, checked against its name as it is read.
 pub(crate) fn open_blob(cache: &Cache, hash: &Hash) -> Result<PcmReader, AudioError> {

@@ -4,8 +4,8 @@
 use bounce_nodes::{AudioError, DecodedFile, Precision};
 
 use super::{Input, Measured, OutputInfo, Renderer, StepOutput};
+use crate::error::BuildError;
 use crate::step::{Step, TagFields};
-use crate::BuildError;
 
 /// ReplayGain 2.0 works against this reference.
 const REPLAY_GAIN_REFERENCE: f64 = -18.0;

@@ -28,10 +28,8 @@ pub use mp3::{measure_decoded, Mp3Mode, Mp3Settings, Mp3Sink, MP3_BITRATES, MP3_
 pub(crate) use wav::fixed_ascii;
 pub use wav::BextInfo;
 
-/// Changes whenever the bytes these writers produce change.
-/// 6: an MP3 that its codec left under its target is raised to it.
-/// 7: FLAC's Rice parameters are chosen from partition sums (libFLAC's
-/// estimate), which changes some frames' bytes.
+/// Changes whenever the bytes these writers produce change (each change
+/// is listed in docs/design.md, "Versions in a key").
 pub const WRITER_VERSION: u32 = 7;
 
 /// The file around the samples.
