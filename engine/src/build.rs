@@ -17,7 +17,7 @@ use crate::key::{key_json, step_key};
 use crate::manifest::MANIFEST;
 use crate::model::Project;
 pub use crate::outcome::{BuildReport, BuiltFile};
-use crate::plan::{plan, Plan};
+use crate::plan::{plan, Plan, PlannedOutput};
 use crate::publish::publish;
 use crate::render::{read_source, Input, Inputs, OutputInfo, Renderer, StepOutput};
 use crate::schedule::{self, Dag, Ended, Work};
@@ -154,7 +154,9 @@ pub fn default_cache_dir(project_file: &Path) -> PathBuf {
         .join(".bounce")
 }
 
-/// Builds the project: renders what is stale and publishes the deliverables.
+/// Builds the project: plans it, finds or renders what the targets need,
+/// publishes the deliverables and keeps what the next build starts from.
+/// Each phase is a function below, in the order they run.
 pub fn build(
     project: &Project,
     options: &BuildOptions,
@@ -166,16 +168,7 @@ pub fn build(
     }
     let selected = select(project, &plan, &options.targets)?;
     let root = cache_dir(project, options);
-    if let Some(input) = crate::path_rule::input_inside(project, &root) {
-        return Err(BuildError::UnsafeOutput {
-            path: root,
-            why: format!(
-                "the cache folder holds {}, which the project reads; point --cache-dir at a \
-                 folder of its own",
-                input.display()
-            ),
-        });
-    }
+    refuse_a_cache_over_inputs(project, &root)?;
     // One writer at a time per cache (locked before the cache is even
     // opened), and per output folder while publishing; reading (a dry run)
     // needs no lock: every file appears whole.
@@ -191,13 +184,7 @@ pub fn build(
         true => None,
         false => Some(lock(layout.lock())?),
     };
-    let cache = Cache::open(&root)?;
-    if !options.dry_run {
-        // What a killed build left half-written; nobody else writes now.
-        cache.clear_scratch();
-        bounce_cache::remove_stale_temps(cache.root(), false);
-        bounce_cache::remove_stale_temps(&layout.tmp(), false);
-    }
+    let cache = open_cache(&layout, options.dry_run)?;
     let stat = StatCache::load(&layout.stat());
     let mut records = StepRecords::load(cache.root());
     observer.planned(&selected.iter().map(|n| &plan.graph[*n]).collect::<Vec<_>>());
@@ -220,108 +207,19 @@ pub fn build(
     }
     // Uploads finish before the build does.
     let remote = options.remote.as_deref().map(|r| r.finish()).transpose()?;
-    // What this build used stays, whatever the cap: each output and the
-    // blobs it names (a comparison's excerpt, which the report copies).
-    let used: BTreeSet<Hash> = run
-        .results
-        .iter()
-        .filter_map(OnceLock::get)
-        .flat_map(|outcome| match outcome {
-            Outcome::Done(output, ..) => std::iter::once(output.hash)
-                .chain(output.info.also.clone())
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect();
-    let done: Vec<(String, StepRecord)> = run
-        .results
-        .iter()
-        .filter_map(OnceLock::get)
-        .filter_map(|outcome| match outcome {
-            Outcome::Done(_, _, Some(record)) => Some(record.clone()),
-            _ => None,
-        })
-        .collect();
+    let used = run.used_blobs();
+    let new_records = run.new_records();
     let mut report = BuildReport {
         version_dir: project.release.output.join(&project.release.version),
-        errors: run.errors.into_inner().expect("errors lock"),
         remote,
-        ..BuildReport::default()
+        ..run.counts()
     };
-
-    for (index, result) in run.results.iter().enumerate() {
-        let Some(result) = result.get() else { continue };
-        match result {
-            Outcome::Done(_, Status::Built, _) => {
-                report.built += 1;
-                // A file's inspect step, or the comparison inspecting it.
-                if plan.inspections.iter().any(|(_, i)| i.index() == index) {
-                    report.inspected += 1;
-                }
-            }
-            Outcome::Done(_, Status::Cached, _) => report.cached += 1,
-            Outcome::Done(..) => {}
-            Outcome::Failed => report.failed += 1,
-            Outcome::Stale => report.stale += 1,
-        }
-    }
     // Every file is known when nothing failed, nor (in a dry run) would
     // render: `release` checks the version folder against them.
     if report.failed == 0 && report.stale == 0 {
-        let outputs: Vec<_> = plan
-            .outputs
-            .iter()
-            .filter(|o| selected.contains(&o.step))
-            .map(|o| {
-                let Some(Outcome::Done(output, ..)) = run.results[o.step.index()].get() else {
-                    unreachable!("every selected step finished")
-                };
-                (o, output.as_ref())
-            })
-            .collect();
-        // What a report step made, where the build ran it.
-        let done = |step: NodeIndex| match run.results[step.index()].get() {
-            Some(Outcome::Done(output, ..)) => Some(output.hash),
-            _ => None,
-        };
-        // A file's path in the version, by its output step.
-        let path_of = |step: NodeIndex| {
-            let planned = plan.outputs.iter().find(|o| o.step == step)?;
-            Some(crate::template::portable(&planned.path))
-        };
-        // The report's measurement of each file, where the build made one.
-        let inspection = |step: NodeIndex| -> Option<Hash> {
-            let (_, inspect) = plan.inspections.iter().find(|(file, _)| *file == step)?;
-            done(*inspect)
-        };
-        // And its codec comparison, against the lossless file's path.
-        let comparison = |step: NodeIndex| -> Option<(String, Hash)> {
-            let (_, partner, compare) = plan.comparisons.iter().find(|(file, ..)| *file == step)?;
-            Some((path_of(*partner)?, done(*compare)?))
-        };
-        report.files = outputs
-            .iter()
-            .map(|(planned, output)| BuiltFile {
-                path: crate::template::portable(&planned.path),
-                deliverable: planned.deliverable.clone(),
-                targets: project.file_targets(&planned.deliverable),
-                hash: output.hash,
-                info: output.info.clone(),
-                inspection: inspection(planned.step),
-                comparison: comparison(planned.step),
-            })
-            .collect();
-        report.previews = plan
-            .previews
-            .iter()
-            .filter_map(|preview| {
-                Some(crate::outcome::BuiltPreview {
-                    path: path_of(preview.file)?,
-                    format: preview.format,
-                    comparison: done(preview.compare)?,
-                })
-            })
-            .collect();
+        let outputs = run.selected_outputs();
+        report.files = run.built_files(project, &outputs);
+        report.previews = run.built_previews();
         if !options.no_publish && !options.dry_run {
             // Checked before the lock, which would be written through a link.
             crate::publish::refuse_links(project, Path::new(MANIFEST))?;
@@ -344,27 +242,205 @@ pub fn build(
         cache.clear_scratch();
     }
     stat.save()?;
-    for (id, record) in done {
+    for (id, record) in new_records {
         records.record(&id, record);
     }
     records.save()?;
     if !options.dry_run {
-        // Only new blobs grow the cache: a build that rendered nothing
-        // skips the scan unless a cap was asked for.
-        if report.built > 0 || options.cache_size.is_some() {
-            let cap = options
-                .cache_size
-                .unwrap_or(bounce_cache::DEFAULT_CACHE_SIZE);
-            report.evicted = cache.evict_to(cap, &used);
-        }
-        let last = LastBuild {
-            built: report.built,
-            cached: report.cached,
-        };
-        let bytes = serde_json::to_vec(&last).expect("counts serialise");
-        bounce_cache::write_atomically(&LastBuild::path(cache.root()), &bytes)?;
+        keep_for_next_build(&cache, options, &mut report, &used)?;
     }
     Ok(report)
+}
+
+/// A cache folder that holds a file the project reads would have it
+/// swept or evicted: refused before anything opens it.
+fn refuse_a_cache_over_inputs(project: &Project, root: &Path) -> Result<(), BuildError> {
+    match crate::path_rule::input_inside(project, root) {
+        None => Ok(()),
+        Some(input) => Err(BuildError::UnsafeOutput {
+            path: root.to_path_buf(),
+            why: format!(
+                "the cache folder holds {}, which the project reads; point --cache-dir at a \
+                 folder of its own",
+                input.display()
+            ),
+        }),
+    }
+}
+
+/// Opens the cache; a build that will write clears what a killed build
+/// left half-written (nobody else writes now: the cache is locked).
+fn open_cache(layout: &bounce_cache::CacheLayout, dry_run: bool) -> Result<Cache, BuildError> {
+    let cache = Cache::open(layout.root())?;
+    if !dry_run {
+        cache.clear_scratch();
+        bounce_cache::remove_stale_temps(cache.root(), false);
+        bounce_cache::remove_stale_temps(&layout.tmp(), false);
+    }
+    Ok(cache)
+}
+
+/// Evicts to the cache's cap, keeping what this build `used`, and records
+/// the build's counts for `cache stats`.
+fn keep_for_next_build(
+    cache: &Cache,
+    options: &BuildOptions,
+    report: &mut BuildReport,
+    used: &BTreeSet<Hash>,
+) -> Result<(), BuildError> {
+    // Only new blobs grow the cache: a build that rendered nothing skips
+    // the scan unless a cap was asked for.
+    if report.built > 0 || options.cache_size.is_some() {
+        let cap = options
+            .cache_size
+            .unwrap_or(bounce_cache::DEFAULT_CACHE_SIZE);
+        report.evicted = cache.evict_to(cap, used);
+    }
+    let last = LastBuild {
+        built: report.built,
+        cached: report.cached,
+    };
+    let bytes = serde_json::to_vec(&last).expect("counts serialise");
+    bounce_cache::write_atomically(&LastBuild::path(cache.root()), &bytes)?;
+    Ok(())
+}
+
+impl Run<'_> {
+    /// What this build used, which stays whatever the cap: each output
+    /// and the blobs it names (a comparison's excerpt, which the report
+    /// copies).
+    fn used_blobs(&self) -> BTreeSet<Hash> {
+        self.results
+            .iter()
+            .filter_map(OnceLock::get)
+            .flat_map(|outcome| match outcome {
+                Outcome::Done(output, ..) => std::iter::once(output.hash)
+                    .chain(output.info.also.clone())
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The records of the keys this build found or rendered anew, by step.
+    fn new_records(&self) -> Vec<(String, StepRecord)> {
+        self.results
+            .iter()
+            .filter_map(OnceLock::get)
+            .filter_map(|outcome| match outcome {
+                Outcome::Done(_, _, Some(record)) => Some(record.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many steps rendered, were found, failed or would render, and
+    /// the failures' messages.
+    fn counts(&self) -> BuildReport {
+        let mut report = BuildReport {
+            errors: self.errors.lock().expect("errors lock").clone(),
+            ..BuildReport::default()
+        };
+        for (index, result) in self.results.iter().enumerate() {
+            let Some(result) = result.get() else { continue };
+            match result {
+                Outcome::Done(_, Status::Built, _) => {
+                    report.built += 1;
+                    // A file's inspect step, or the comparison inspecting it.
+                    if self
+                        .plan
+                        .inspections
+                        .iter()
+                        .any(|(_, i)| i.index() == index)
+                    {
+                        report.inspected += 1;
+                    }
+                }
+                Outcome::Done(_, Status::Cached, _) => report.cached += 1,
+                Outcome::Done(..) => {}
+                Outcome::Failed => report.failed += 1,
+                Outcome::Stale => report.stale += 1,
+            }
+        }
+        report
+    }
+
+    /// Each selected file of the plan with its output (every selected step
+    /// finished: called only when nothing failed or is stale).
+    fn selected_outputs(&self) -> Vec<(&PlannedOutput, &StepOutput)> {
+        self.plan
+            .outputs
+            .iter()
+            .filter(|o| self.selected.contains(&o.step))
+            .map(|o| {
+                let Some(Outcome::Done(output, ..)) = self.results[o.step.index()].get() else {
+                    unreachable!("every selected step finished")
+                };
+                (o, output.as_ref())
+            })
+            .collect()
+    }
+
+    /// What a step made, where the build ran it.
+    fn done(&self, step: NodeIndex) -> Option<Hash> {
+        match self.results[step.index()].get() {
+            Some(Outcome::Done(output, ..)) => Some(output.hash),
+            _ => None,
+        }
+    }
+
+    /// A file's path in the version, by its output step.
+    fn path_of(&self, step: NodeIndex) -> Option<String> {
+        let planned = self.plan.outputs.iter().find(|o| o.step == step)?;
+        Some(crate::template::portable(&planned.path))
+    }
+
+    /// The files of `outputs` as the build made them, each with the
+    /// report's measurement of it and its codec comparison (against the
+    /// lossless file's path) where the build made them.
+    fn built_files(
+        &self,
+        project: &Project,
+        outputs: &[(&PlannedOutput, &StepOutput)],
+    ) -> Vec<BuiltFile> {
+        let plan = self.plan;
+        let inspection = |step: NodeIndex| -> Option<Hash> {
+            let (_, inspect) = plan.inspections.iter().find(|(file, _)| *file == step)?;
+            self.done(*inspect)
+        };
+        let comparison = |step: NodeIndex| -> Option<(String, Hash)> {
+            let (_, partner, compare) = plan.comparisons.iter().find(|(file, ..)| *file == step)?;
+            Some((self.path_of(*partner)?, self.done(*compare)?))
+        };
+        outputs
+            .iter()
+            .map(|(planned, output)| BuiltFile {
+                path: crate::template::portable(&planned.path),
+                deliverable: planned.deliverable.clone(),
+                targets: project.file_targets(&planned.deliverable),
+                hash: output.hash,
+                info: output.info.clone(),
+                inspection: inspection(planned.step),
+                comparison: comparison(planned.step),
+            })
+            .collect()
+    }
+
+    /// The codec previews the build made, by the path of the file each
+    /// previews.
+    fn built_previews(&self) -> Vec<crate::outcome::BuiltPreview> {
+        self.plan
+            .previews
+            .iter()
+            .filter_map(|preview| {
+                Some(crate::outcome::BuiltPreview {
+                    path: self.path_of(preview.file)?,
+                    format: preview.format,
+                    comparison: self.done(preview.compare)?,
+                })
+            })
+            .collect()
+    }
 }
 
 /// A released version stops a build in its first moments, before anything

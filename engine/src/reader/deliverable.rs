@@ -4,6 +4,26 @@
 use super::*;
 use crate::targets::{CEILING_RANGE, TARGET_RANGE};
 
+/// What a `deliverable` node's children say, gathered before the
+/// deliverable is made from them.
+struct Fields {
+    target: Option<f64>,
+    ceiling: Option<f64>,
+    standard: Option<Standard>,
+    content: Option<(Content, Span)>,
+    stem_spans: Vec<Span>,
+    format: Option<FileFormat>,
+    format_seen: bool,
+    bits: u16,
+    float: bool,
+    rate: Option<u32>,
+    dither: Option<Dither>,
+    tracks: Option<Vec<u32>>,
+    path: Option<String>,
+    /// Where `report` made this the release report.
+    report: Option<Span>,
+}
+
 impl Reader {
     pub(super) fn read_deliverable(&mut self, node: NodeView) {
         let diags = &mut self.diags;
@@ -12,181 +32,187 @@ impl Reader {
             return;
         };
         // `target=` and `ceiling=` may sit on the node or be child nodes.
-        let mut target = node.optional_number_prop(diags, "target", TARGET_RANGE);
-        let mut ceiling = node.optional_number_prop(diags, "ceiling", CEILING_RANGE);
-        let mut standard = None;
-        let mut content: Option<(Content, Span)> = None;
-        let mut format = None;
-        let mut format_seen = false;
-        let (mut bits, mut float, mut rate) = (DEFAULT_BITS, false, None);
-        let mut dither = None;
-        let mut tracks = None;
-        let mut path = DEFAULT_PATH.to_string();
-        let mut path_given = false;
-        let mut report = None;
-        let mut stem_spans = Vec::new();
+        let mut fields = Fields {
+            target: node.optional_number_prop(diags, "target", TARGET_RANGE),
+            ceiling: node.optional_number_prop(diags, "ceiling", CEILING_RANGE),
+            standard: None,
+            content: None,
+            stem_spans: Vec::new(),
+            format: None,
+            format_seen: false,
+            bits: DEFAULT_BITS,
+            float: false,
+            rate: None,
+            dither: None,
+            tracks: None,
+            path: None,
+            report: None,
+        };
         for child in node.children() {
-            let diags = &mut self.diags;
-            match child.name() {
-                "master" | "stems" => {
-                    let value = if child.name() == "master" {
-                        child.check_shape(diags, &[], 1, false);
-                        child
-                            .string_arg(diags, 0, "a master's name")
-                            .map(Content::Master)
-                    } else {
-                        child.check_shape(diags, &[], usize::MAX, false);
-                        let names = child.string_args(diags, 0);
-                        stem_spans = names.iter().map(|(_, span)| span.clone()).collect();
-                        Some(Content::Stems(names.into_iter().map(|(n, _)| n).collect()))
+            self.read_deliverable_child(&mut fields, child);
+        }
+        match fields.report.clone() {
+            Some(span) => self.add_report(name, &node, span, &fields),
+            None => self.add_deliverable(name, &node, fields),
+        }
+    }
+
+    fn read_deliverable_child(&mut self, fields: &mut Fields, child: NodeView) {
+        let diags = &mut self.diags;
+        match child.name() {
+            "master" | "stems" => self.read_content(fields, &child),
+            "format" => {
+                fields.format_seen = true;
+                if let Some((read, settled)) = read_format(diags, &child) {
+                    fields.format = Some(read);
+                    (fields.bits, fields.float, fields.rate) =
+                        (settled.bits, settled.float, settled.rate);
+                }
+            }
+            "dither" => {
+                child.check_shape(diags, &[], 1, false);
+                if let Some(kind) = child.string_arg(diags, 0, "a dither type") {
+                    let span = child.span_of(child.args()[0].span());
+                    let choices = ["tpdf", "shaped", "none"];
+                    fields.dither = match choose(diags, &kind, &span, &choices, "dither") {
+                        Some("tpdf") => Some(Dither::Tpdf),
+                        Some("none") => Some(Dither::None),
+                        Some(_) => Some(Dither::Shaped),
+                        None => None,
                     };
-                    if content.is_some() {
+                }
+            }
+            "tracks" => {
+                child.check_shape(diags, &[], usize::MAX, false);
+                let numbers = child.number_args(diags, 0, Range::integer(1.0, 9999.0));
+                fields.tracks = Some(numbers.into_iter().map(|(n, _)| n as u32).collect());
+            }
+            "path" => {
+                child.check_shape(diags, &[], 1, false);
+                if let Some(template) = child.string_arg(diags, 0, "a path template") {
+                    if let Err(why) = crate::template::check(&template) {
+                        let span = child.span_of(child.args()[0].span());
+                        let message = format!("invalid path template \"{template}\"");
                         diags.push(
-                            ProjectDiagnostic::new(
-                                &child.name_span(),
-                                "a deliverable renders one master or one set of stems",
-                            )
-                            .code(Code::Invalid)
-                            .label("second source"),
-                        );
-                    }
-                    if let Some(value) = value {
-                        content = Some((value, child.name_span()));
-                    }
-                }
-                "format" => {
-                    format_seen = true;
-                    if let Some((read, settled)) = read_format(diags, &child) {
-                        (format, bits, float, rate) =
-                            (Some(read), settled.bits, settled.float, settled.rate);
-                    }
-                }
-                "dither" => {
-                    child.check_shape(diags, &[], 1, false);
-                    if let Some(kind) = child.string_arg(diags, 0, "a dither type") {
-                        let span = child.span_of(child.args()[0].span());
-                        dither = match choose(
-                            diags,
-                            &kind,
-                            &span,
-                            &["tpdf", "shaped", "none"],
-                            "dither",
-                        ) {
-                            Some("tpdf") => Some(Dither::Tpdf),
-                            Some("none") => Some(Dither::None),
-                            Some(_) => Some(Dither::Shaped),
-                            None => None,
-                        };
-                    }
-                }
-                "tracks" => {
-                    child.check_shape(diags, &[], usize::MAX, false);
-                    tracks = Some(
-                        child
-                            .number_args(diags, 0, Range::integer(1.0, 9999.0))
-                            .into_iter()
-                            .map(|(n, _)| n as u32)
-                            .collect::<Vec<_>>(),
-                    );
-                }
-                "path" => {
-                    child.check_shape(diags, &[], 1, false);
-                    if let Some(template) = child.string_arg(diags, 0, "a path template") {
-                        let span = child.span_of(child.args()[0].span());
-                        if let Err(why) = crate::template::check(&template) {
-                            diags.push(
-                                ProjectDiagnostic::new(
-                                    &span,
-                                    format!("invalid path template \"{template}\""),
-                                )
+                            ProjectDiagnostic::new(&span, message)
                                 .code(Code::BadTemplate)
                                 .help(why),
-                            );
-                        }
-                        path = template;
-                        path_given = true;
+                        );
                     }
+                    fields.path = Some(template);
                 }
-                "standard" => {
-                    child.check_shape(diags, &[], 1, false);
-                    if let Some(name) = child.string_arg(diags, 0, "a standard") {
-                        let span = child.span_of(child.args()[0].span());
-                        standard = choose(diags, &name, &span, Standard::NAMES, "standard")
-                            .and_then(Standard::from_name);
-                    }
-                }
-                "target" | "ceiling" => {
-                    child.check_shape(diags, &[], 1, false);
-                    let range = if child.name() == "target" {
-                        TARGET_RANGE
-                    } else {
-                        CEILING_RANGE
-                    };
-                    let value = child.number_arg(diags, 0, "a level", range);
-                    if child.name() == "target" {
-                        target = value;
-                    } else {
-                        ceiling = value;
-                    }
-                }
-                "report" => {
-                    child.check_shape(diags, &[], 0, true);
-                    report = Some(child.name_span());
-                    for preview in child.children() {
-                        let diags = &mut self.diags;
-                        if preview.name() != "preview" {
-                            let other = preview.name().to_string();
-                            self.unknown_node(preview, &other, &["preview"], "in `report`");
-                            continue;
-                        }
-                        if let Some((read, _)) = read_format(diags, &preview) {
-                            if read.kind.lossy() {
-                                self.previews.push(read);
-                            } else {
-                                let lossy: Vec<&str> = formats::FORMATS
-                                    .iter()
-                                    .filter(|f| f.lossy())
-                                    .map(|f| f.name())
-                                    .collect();
-                                self.error(
-                                    Code::BadDeliverable,
-                                    &preview.span_of(preview.args()[0].span()),
-                                    format!(
-                                        "a codec preview is of a lossy format, not \"{}\"",
-                                        read.name()
-                                    ),
-                                )
-                                .help = Some(format!("preview \"{}\"", lossy.join("\" or \"")));
-                            }
-                        }
-                    }
-                }
-                other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
             }
+            "standard" => {
+                child.check_shape(diags, &[], 1, false);
+                if let Some(name) = child.string_arg(diags, 0, "a standard") {
+                    let span = child.span_of(child.args()[0].span());
+                    fields.standard = choose(diags, &name, &span, Standard::NAMES, "standard")
+                        .and_then(Standard::from_name);
+                }
+            }
+            "target" => {
+                child.check_shape(diags, &[], 1, false);
+                fields.target = child.number_arg(diags, 0, "a level", TARGET_RANGE);
+            }
+            "ceiling" => {
+                child.check_shape(diags, &[], 1, false);
+                fields.ceiling = child.number_arg(diags, 0, "a level", CEILING_RANGE);
+            }
+            "report" => {
+                child.check_shape(diags, &[], 0, true);
+                fields.report = Some(child.name_span());
+                for preview in child.children() {
+                    self.read_preview(preview);
+                }
+            }
+            other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
         }
-        if let Some(span) = report {
-            // The report renders no audio of its own: it measures the rest.
-            if content.is_some() || format_seen {
-                self.error(
-                    Code::Invalid,
-                    &span,
-                    format!("deliverable \"{name}\" is the release report: it holds only `report`"),
+    }
+
+    /// `master "name"` or `stems "a" "b"`: what the deliverable renders.
+    fn read_content(&mut self, fields: &mut Fields, child: &NodeView) {
+        let diags = &mut self.diags;
+        let value = if child.name() == "master" {
+            child.check_shape(diags, &[], 1, false);
+            child
+                .string_arg(diags, 0, "a master's name")
+                .map(Content::Master)
+        } else {
+            child.check_shape(diags, &[], usize::MAX, false);
+            let names = child.string_args(diags, 0);
+            fields.stem_spans = names.iter().map(|(_, span)| span.clone()).collect();
+            Some(Content::Stems(names.into_iter().map(|(n, _)| n).collect()))
+        };
+        if fields.content.is_some() {
+            diags.push(
+                ProjectDiagnostic::new(
+                    &child.name_span(),
+                    "a deliverable renders one master or one set of stems",
                 )
-                .help = Some("give the report a deliverable of its own".into());
-            } else if self.reports.contains(&name)
-                || self.deliverables.iter().any(|d| d.name == name)
-            {
-                self.error(
-                    Code::Duplicate,
-                    &node.name_span(),
-                    format!("deliverable \"{name}\" is defined twice"),
-                );
-            } else {
-                self.reports.push(name);
-            }
+                .code(Code::Invalid)
+                .label("second source"),
+            );
+        }
+        if let Some(value) = value {
+            fields.content = Some((value, child.name_span()));
+        }
+    }
+
+    /// A `preview` of the release report: a lossy format to measure.
+    fn read_preview(&mut self, preview: NodeView) {
+        if preview.name() != "preview" {
+            let other = preview.name().to_string();
+            self.unknown_node(preview, &other, &["preview"], "in `report`");
             return;
         }
-        let Some((content, content_span)) = content else {
+        let Some((read, _)) = read_format(&mut self.diags, &preview) else {
+            return;
+        };
+        if read.kind.lossy() {
+            self.previews.push(read);
+            return;
+        }
+        let lossy: Vec<&str> = formats::FORMATS
+            .iter()
+            .filter(|f| f.lossy())
+            .map(|f| f.name())
+            .collect();
+        self.error(
+            Code::BadDeliverable,
+            &preview.span_of(preview.args()[0].span()),
+            format!(
+                "a codec preview is of a lossy format, not \"{}\"",
+                read.name()
+            ),
+        )
+        .help = Some(format!("preview \"{}\"", lossy.join("\" or \"")));
+    }
+
+    /// A deliverable holding `report`: the release report, which renders no
+    /// audio of its own (it measures the rest).
+    fn add_report(&mut self, name: String, node: &NodeView, span: Span, fields: &Fields) {
+        if fields.content.is_some() || fields.format_seen {
+            self.error(
+                Code::Invalid,
+                &span,
+                format!("deliverable \"{name}\" is the release report: it holds only `report`"),
+            )
+            .help = Some("give the report a deliverable of its own".into());
+        } else if self.reports.contains(&name) || self.deliverables.iter().any(|d| d.name == name) {
+            self.error(
+                Code::Duplicate,
+                &node.name_span(),
+                format!("deliverable \"{name}\" is defined twice"),
+            );
+        } else {
+            self.reports.push(name);
+        }
+    }
+
+    /// The deliverable the fields make, once it renders something in a
+    /// format and its name is its own.
+    fn add_deliverable(&mut self, name: String, node: &NodeView, fields: Fields) {
+        let Some((content, content_span)) = fields.content else {
             self.error(
                 Code::BadDeliverable,
                 &node.name_span(),
@@ -195,14 +221,17 @@ impl Reader {
             .help = Some("add `master \"name\"` or `stems \"a\" \"b\"`".into());
             return;
         };
-        // One file per stem per track: the default path names the stem.
-        if matches!(content, Content::Stems(_)) && !path_given {
-            path = DEFAULT_STEMS_PATH.to_string();
-        }
-        // One image for the release.
-        if format.is_some_and(|f| f.kind.disc_image()) && !path_given {
-            path = DEFAULT_CD_PATH.to_string();
-        }
+        // One file per stem per track: the default path names the stem;
+        // one image for the release.
+        let path = fields.path.unwrap_or_else(|| {
+            if matches!(content, Content::Stems(_)) {
+                DEFAULT_STEMS_PATH.to_string()
+            } else if fields.format.is_some_and(|f| f.kind.disc_image()) {
+                DEFAULT_CD_PATH.to_string()
+            } else {
+                DEFAULT_PATH.to_string()
+            }
+        });
         if let Some(first) = self.deliverables.iter().find(|d| d.name == name) {
             let (line, _) = first.span.line_col();
             self.error(
@@ -212,9 +241,9 @@ impl Reader {
             )
             .help = Some(format!("the first is at {}:{line}", first.span.file.name));
         }
-        let Some(format) = format else {
+        let Some(format) = fields.format else {
             // A format that was written but invalid has been reported already.
-            if !format_seen {
+            if !fields.format_seen {
                 self.error(
                     Code::MissingValue,
                     &node.name_span(),
@@ -228,17 +257,17 @@ impl Reader {
             name,
             content,
             content_span,
-            stem_spans,
+            stem_spans: fields.stem_spans,
             format,
-            bits,
-            float,
-            rate,
-            dither: dither.unwrap_or(Dither::Tpdf),
-            tracks,
+            bits: fields.bits,
+            float: fields.float,
+            rate: fields.rate,
+            dither: fields.dither.unwrap_or(Dither::Tpdf),
+            tracks: fields.tracks,
             path,
-            standard,
-            target,
-            ceiling,
+            standard: fields.standard,
+            target: fields.target,
+            ceiling: fields.ceiling,
             span: node.name_span(),
         });
     }
