@@ -239,6 +239,16 @@ impl Deliverable {
         self.rate
             .unwrap_or_else(|| self.format.kind.default_rate(release_rate))
     }
+
+    /// The project's tracks this deliverable makes files of (`tracks`, or
+    /// every one), in track order.
+    pub fn tracks_of<'a>(&'a self, project: &'a Project) -> impl Iterator<Item = &'a Track> {
+        project.tracks.iter().filter(|t| {
+            self.tracks
+                .as_ref()
+                .is_none_or(|subset| subset.contains(&t.number))
+        })
+    }
 }
 
 /// A delivery standard: its loudness target, tolerance and true-peak limit.
@@ -339,12 +349,7 @@ impl Project {
             let Content::Stems(names) = &deliverable.content else {
                 continue;
             };
-            let tracks = self.tracks.iter().filter(|t| {
-                deliverable
-                    .tracks
-                    .as_ref()
-                    .is_none_or(|subset| subset.contains(&t.number))
-            });
+            let tracks = deliverable.tracks_of(self);
             for track in tracks {
                 let has = |name: &String| {
                     track.sources.iter().any(|s| &s.name == name)

@@ -642,7 +642,18 @@ fn civil_date_time(seconds: i64) -> (String, String) {
     )
 }
 
-/// Turns a project into its build graph.
+/// The files a plan writes so far, the paths they claimed (case-folded,
+/// with who claimed each) and what the project got wrong on the way.
+#[derive(Default)]
+struct Claims {
+    outputs: Vec<PlannedOutput>,
+    paths: BTreeMap<PathBuf, String>,
+    errors: Vec<ProjectDiagnostic>,
+}
+
+/// Turns a project into its build graph: each track's mix, then each
+/// deliverable of a master (masters, files, tags or a CD), then each
+/// deliverable of stems.
 pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
     let mut planner = Planner {
         graph: DiGraph::new(),
@@ -652,17 +663,57 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
     for track in &project.tracks {
         mixes.insert(track.number, planner.plan_mix(track));
     }
-    let mut outputs = Vec::new();
-    let mut errors = Vec::new();
-    let mut paths: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut claims = Claims::default();
     for deliverable in &project.deliverables {
-        let Content::Master(master_name) = &deliverable.content else {
-            continue;
-        };
-        let master = project.master(master_name).expect("checked when read");
-        let mut encoded: Vec<(usize, &Track, NodeIndex)> = Vec::new();
-        // A standard, or the deliverable's own target/ceiling, can ask for a
-        // master other than the named one's: it is rendered as a variant.
+        if let Content::Master(master) = &deliverable.content {
+            let master = project.master(master).expect("checked when read");
+            planner.plan_master_files(project, deliverable, master, &mixes, &mut claims);
+        }
+    }
+    for deliverable in &project.deliverables {
+        if let Content::Stems(names) = &deliverable.content {
+            planner.plan_stem_files(project, deliverable, names, &mixes, &mut claims);
+        }
+    }
+    let mut errors = claims.errors;
+    errors.extend(inputs_in_the_version_folder(project));
+    if !errors.is_empty() {
+        return Err(ProjectErrors(errors));
+    }
+    Ok(Plan {
+        inspections: Vec::new(),
+        comparisons: Vec::new(),
+        previews: Vec::new(),
+        graph: planner.graph,
+        outputs: claims.outputs,
+    })
+}
+
+/// A deliverable's master as it renders for that deliverable: the named
+/// master, or a variant of it when a standard or the deliverable's own
+/// `target=`/`ceiling=` asks for other levels.
+struct MasterFor<'a> {
+    master: &'a Master,
+    target: Option<f64>,
+    ceiling: Option<f64>,
+    /// `""` for the named master, `@TARGET/CEILING` for a variant.
+    variant: String,
+    /// The album step, in album mode with a target.
+    album: Option<NodeIndex>,
+}
+
+impl Planner {
+    /// The files of a deliverable of `master`: for each of its tracks the
+    /// master, its fit to the file and the encoded file; then the CD image
+    /// and CUE sheet, or each file's tags with the album's ReplayGain.
+    fn plan_master_files(
+        &mut self,
+        project: &Project,
+        deliverable: &Deliverable,
+        master: &Master,
+        mixes: &BTreeMap<u32, NodeIndex>,
+        claims: &mut Claims,
+    ) {
         let targets = crate::targets::resolve(deliverable, Some(master));
         let (target, ceiling) = (targets.target(), targets.ceiling());
         let variant = if (target, ceiling) == (master.target, master.ceiling) {
@@ -671,130 +722,48 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             let show = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
             format!("@{}/{}", show(target), show(ceiling))
         };
-        let check = deliverable.standard.map(|standard| SpecCheck {
-            standard: standard.name().to_string(),
-            target: standard.target(),
-            tolerance: standard.tolerance(),
-            max_true_peak: standard.ceiling(),
-            per_file_loudness: master.mode == LoudnessMode::Track,
-        });
         let album = match (master.mode, target) {
-            (LoudnessMode::Album, Some(target)) => {
-                let all_mixes: Vec<NodeIndex> = mixes.values().copied().collect();
-                Some(planner.add(Step {
-                    id: format!("album:{}{variant}", master.name),
-                    kind: StepKind::Album,
-                    track: None,
-                    action: Action::AlbumGain {
-                        chain: master.chain.clone(),
-                        target,
-                        limit: master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP)),
-                        mixes: all_mixes,
-                    },
-                }))
-            }
+            (LoudnessMode::Album, Some(target)) => Some(self.add(Step {
+                id: format!("album:{}{variant}", master.name),
+                kind: StepKind::Album,
+                track: None,
+                action: Action::AlbumGain {
+                    chain: master.chain.clone(),
+                    target,
+                    limit: master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP)),
+                    mixes: mixes.values().copied().collect(),
+                },
+            })),
             _ => None,
         };
-        let rate = deliverable.file_rate(project.release.sample_rate);
-        for track in &project.tracks {
-            if let Some(subset) = &deliverable.tracks {
-                if !subset.contains(&track.number) {
-                    continue;
-                }
-            }
-            let number = track.number;
-            let master_step = planner.add(Step {
-                id: format!("master:{}{variant}:{number}", master.name),
-                kind: StepKind::Master,
-                track: Some(number),
-                action: match (target, album.is_some()) {
-                    (None, false) => Action::Master {
-                        // Without a target a ceiling only limits.
-                        chain: master
-                            .chain
-                            .iter()
-                            .cloned()
-                            .chain(ceiling.map(|c| master_limiter(c).processor()))
-                            .collect(),
-                        target: None,
-                        limit: None,
-                        album_gain: None,
-                        mix: mixes[&number],
-                    },
-                    _ => Action::Master {
-                        chain: master.chain.clone(),
-                        target,
-                        limit: Some(master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP))),
-                        album_gain: album,
-                        mix: mixes[&number],
-                    },
-                },
-            });
-            let (mut fit, mut resample) = (None, None);
-            // An MP3 under a ceiling is limited lower, by what the codec
-            // adds to the peaks, at any rate.
-            let codec_room = deliverable
-                .format
-                .mp3()
-                .filter(|_| ceiling.is_some())
-                .map(bounce_nodes::Mp3Settings::overshoot_db);
-            let resampled = rate != project.release.sample_rate;
-            if resampled || codec_room.is_some() {
-                // One resampling and detection of a master at a rate, for
-                // every fit of it, and for a file that misses its ceiling
-                // to be limited again from.
-                resample = resampled.then(|| {
-                    planner.add(Step {
-                        id: format!("resample:{}{variant}:{number}:{rate}", master.name),
-                        kind: StepKind::Resample,
-                        track: Some(number),
-                        action: Action::Resample {
-                            rate,
-                            master: master_step,
-                        },
-                    })
-                });
-                // Shared by every deliverable of this master at this rate
-                // (and, for MP3s, this codec room).
-                let room = codec_room.map(|r| format!(":mp3-{r}")).unwrap_or_default();
-                fit = Some(planner.add(Step {
-                    id: format!("fit:{}{variant}:{number}:{rate}{room}", master.name),
-                    kind: StepKind::Fit,
-                    track: Some(number),
-                    action: Action::Fit {
-                        rate,
-                        ceiling: ceiling.map(|c| c - codec_room.unwrap_or(0.0)),
-                        keep_loudness: target.is_some(),
-                        master: master_step,
-                        resampled: resample,
-                    },
-                }));
-            }
-            let step = planner.add(Step {
-                id: format!("deliverable:{}:{number}", deliverable.name),
-                kind: StepKind::Deliverable,
-                track: Some(number),
-                action: encode_action(
-                    deliverable,
-                    (rate, ceiling),
-                    target.is_some(),
-                    check.clone(),
-                    (master_step, fit, resample),
-                ),
-            });
+        let of = MasterFor {
+            master,
+            target,
+            ceiling,
+            variant,
+            album,
+        };
+        let mut encoded: Vec<(usize, &Track, NodeIndex)> = Vec::new();
+        for track in deliverable.tracks_of(project) {
+            let step = self.plan_track_file(project, deliverable, &of, track, mixes[&track.number]);
             if deliverable.format.kind.disc_image() {
                 encoded.push((0, track, step));
                 continue;
             }
-            let Some(path) = claim_path(project, deliverable, track, None, &mut paths, &mut errors)
-            else {
-                continue;
-            };
-            encoded.push((outputs.len(), track, step));
-            outputs.push(PlannedOutput {
+            let claimed = claim_path(
+                project,
+                deliverable,
+                track,
+                None,
+                &mut claims.paths,
+                &mut claims.errors,
+            );
+            let Some(path) = claimed else { continue };
+            encoded.push((claims.outputs.len(), track, step));
+            claims.outputs.push(PlannedOutput {
                 step,
                 deliverable: deliverable.name.clone(),
-                track: Some(number),
+                track: Some(track.number),
                 path,
                 isrc: track.isrc.clone(),
                 codec: deliverable
@@ -806,17 +775,12 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         if deliverable.format.kind.disc_image() {
             let tracks: Vec<(&Track, NodeIndex)> =
                 encoded.iter().map(|(_, t, e)| (*t, *e)).collect();
-            plan_cd(
-                &mut planner,
-                project,
-                deliverable,
-                &tracks,
-                (&mut outputs, &mut paths, &mut errors),
-            );
-            continue;
+            let claimed = (&mut claims.outputs, &mut claims.paths, &mut claims.errors);
+            plan_cd(self, project, deliverable, &tracks, claimed);
+            return;
         }
         // Tags come last, with the album ReplayGain over the deliverable.
-        let replay_gain = planner.add(Step {
+        let replay_gain = self.add(Step {
             id: format!("replaygain:{}", deliverable.name),
             kind: StepKind::ReplayGain,
             track: None,
@@ -827,39 +791,138 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
         let total = project.tracks.len() as u32;
         for (output, track, encode) in &encoded {
             let fields = tag_fields(project, deliverable, track, total);
-            let tag = planner.add(tag_step(
+            let tag = self.add(tag_step(
                 deliverable,
                 (track, None),
                 fields,
                 (*encode, Some(replay_gain)),
             ));
-            outputs[*output].step = tag;
+            claims.outputs[*output].step = tag;
         }
     }
-    for deliverable in &project.deliverables {
-        let Content::Stems(names) = &deliverable.content else {
-            continue;
-        };
+
+    /// One track's file of a deliverable of a master: the master (shared
+    /// by every deliverable of the same levels), its resampling and fit
+    /// where the file's rate or codec asks, and the encoded file.
+    fn plan_track_file(
+        &mut self,
+        project: &Project,
+        deliverable: &Deliverable,
+        of: &MasterFor,
+        track: &Track,
+        mix: NodeIndex,
+    ) -> NodeIndex {
+        let (master, variant, number) = (of.master, &of.variant, track.number);
+        let (target, ceiling) = (of.target, of.ceiling);
+        let master_step = self.add(Step {
+            id: format!("master:{}{variant}:{number}", master.name),
+            kind: StepKind::Master,
+            track: Some(number),
+            action: match (target, of.album.is_some()) {
+                (None, false) => Action::Master {
+                    // Without a target a ceiling only limits.
+                    chain: master
+                        .chain
+                        .iter()
+                        .cloned()
+                        .chain(ceiling.map(|c| master_limiter(c).processor()))
+                        .collect(),
+                    target: None,
+                    limit: None,
+                    album_gain: None,
+                    mix,
+                },
+                _ => Action::Master {
+                    chain: master.chain.clone(),
+                    target,
+                    limit: Some(master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP))),
+                    album_gain: of.album,
+                    mix,
+                },
+            },
+        });
+        let rate = deliverable.file_rate(project.release.sample_rate);
+        let (mut fit, mut resample) = (None, None);
+        // An MP3 under a ceiling is limited lower, by what the codec adds
+        // to the peaks, at any rate.
+        let codec_room = deliverable
+            .format
+            .mp3()
+            .filter(|_| ceiling.is_some())
+            .map(bounce_nodes::Mp3Settings::overshoot_db);
+        let resampled = rate != project.release.sample_rate;
+        if resampled || codec_room.is_some() {
+            // One resampling and detection of a master at a rate, for every
+            // fit of it, and for a file that misses its ceiling to be
+            // limited again from.
+            resample = resampled.then(|| {
+                self.add(Step {
+                    id: format!("resample:{}{variant}:{number}:{rate}", master.name),
+                    kind: StepKind::Resample,
+                    track: Some(number),
+                    action: Action::Resample {
+                        rate,
+                        master: master_step,
+                    },
+                })
+            });
+            // Shared by every deliverable of this master at this rate (and,
+            // for MP3s, this codec room).
+            let room = codec_room.map(|r| format!(":mp3-{r}")).unwrap_or_default();
+            fit = Some(self.add(Step {
+                id: format!("fit:{}{variant}:{number}:{rate}{room}", master.name),
+                kind: StepKind::Fit,
+                track: Some(number),
+                action: Action::Fit {
+                    rate,
+                    ceiling: ceiling.map(|c| c - codec_room.unwrap_or(0.0)),
+                    keep_loudness: target.is_some(),
+                    master: master_step,
+                    resampled: resample,
+                },
+            }));
+        }
+        let check = deliverable.standard.map(|standard| SpecCheck {
+            standard: standard.name().to_string(),
+            target: standard.target(),
+            tolerance: standard.tolerance(),
+            max_true_peak: standard.ceiling(),
+            per_file_loudness: master.mode == LoudnessMode::Track,
+        });
+        self.add(Step {
+            id: format!("deliverable:{}:{number}", deliverable.name),
+            kind: StepKind::Deliverable,
+            track: Some(number),
+            action: encode_action(
+                deliverable,
+                (rate, ceiling),
+                target.is_some(),
+                check,
+                (master_step, fit, resample),
+            ),
+        })
+    }
+
+    /// The files of a deliverable of stems: each named stem or bus of each
+    /// of its tracks, fitted to the track's mix, encoded and tagged.
+    fn plan_stem_files(
+        &mut self,
+        project: &Project,
+        deliverable: &Deliverable,
+        names: &[String],
+        mixes: &BTreeMap<u32, NodeIndex>,
+        claims: &mut Claims,
+    ) {
         let rate = deliverable.file_rate(project.release.sample_rate);
         let total = project.tracks.len() as u32;
-        for track in &project.tracks {
-            if deliverable
-                .tracks
-                .as_ref()
-                .is_some_and(|subset| !subset.contains(&track.number))
-            {
-                continue;
-            }
+        for track in deliverable.tracks_of(project) {
             let number = track.number;
             for name in names {
-                let found = ["stem", "bus"].iter().find_map(|kind| {
-                    planner
-                        .by_id
-                        .get(&format!("{kind}:{number}:{name}"))
-                        .copied()
-                });
+                let found = ["stem", "bus"]
+                    .iter()
+                    .find_map(|kind| self.by_id.get(&format!("{kind}:{number}:{name}")).copied());
                 let Some(source) = found else { continue };
-                let export = planner.add(Step {
+                let export = self.add(Step {
                     id: format!("export:{}:{number}:{name}", deliverable.name),
                     kind: StepKind::Export,
                     track: Some(number),
@@ -868,7 +931,7 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                         mix: mixes[&number],
                     },
                 });
-                let encode = planner.add(Step {
+                let encode = self.add(Step {
                     id: format!("deliverable:{}:{number}:{name}", deliverable.name),
                     kind: StepKind::Deliverable,
                     track: Some(number),
@@ -884,23 +947,22 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
                 fields.text.title = format!("{} ({name})", track.title);
                 // An ISRC names the recording, not a stem of it.
                 fields.text.isrc = None;
-                let tag = planner.add(tag_step(
+                let tag = self.add(tag_step(
                     deliverable,
                     (track, Some(name)),
                     fields,
                     (encode, None),
                 ));
-                let Some(path) = claim_path(
+                let claimed = claim_path(
                     project,
                     deliverable,
                     track,
                     Some(name),
-                    &mut paths,
-                    &mut errors,
-                ) else {
-                    continue;
-                };
-                outputs.push(PlannedOutput {
+                    &mut claims.paths,
+                    &mut claims.errors,
+                );
+                let Some(path) = claimed else { continue };
+                claims.outputs.push(PlannedOutput {
                     step: tag,
                     deliverable: deliverable.name.clone(),
                     track: Some(number),
@@ -914,17 +976,6 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
             }
         }
     }
-    errors.extend(inputs_in_the_version_folder(project));
-    if !errors.is_empty() {
-        return Err(ProjectErrors(errors));
-    }
-    Ok(Plan {
-        inspections: Vec::new(),
-        comparisons: Vec::new(),
-        previews: Vec::new(),
-        graph: planner.graph,
-        outputs,
-    })
 }
 
 #[cfg(test)]

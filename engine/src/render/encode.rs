@@ -166,13 +166,173 @@ impl Origin {
     }
 }
 
+/// Where a deliverable's attempts stand: the gain trimmed so far, where
+/// its limiter sits, and what the codec has done to earlier attempts.
+struct Attempts {
+    format: PcmFormat,
+    resampled: bool,
+    lossy: bool,
+    ceiling: Option<f64>,
+    target: Option<f64>,
+    /// The trim the fit (or resample step) made, where attempts start.
+    start_trim: f64,
+    trim: f64,
+    limit_at: Option<f64>,
+    /// Where the fit limited it.
+    fitted_limit: Option<f64>,
+    codec_over_seen: bool,
+    raised: bool,
+}
+
+impl Attempts {
+    /// How far over the ceiling, and off the target, a file reads.
+    fn misses(&self, report: &bounce_nodes::LoudnessReport) -> (Option<f64>, Option<f64>) {
+        let chase_loudness = match self.lossy {
+            true => !self.codec_over_seen && !self.raised,
+            false => self.resampled,
+        };
+        let slack = match self.lossy {
+            true => CODEC_LOUDNESS_SLACK,
+            false => LOUDNESS_SLACK,
+        };
+        let over = self
+            .ceiling
+            .map(|c| report.true_peak - c)
+            .filter(|over| *over > 0.0);
+        let off = self
+            .target
+            .filter(|_| chase_loudness && report.integrated.is_finite())
+            .map(|t| t - report.integrated)
+            .filter(|off| off.abs() > slack);
+        (over, off)
+    }
+
+    /// The next attempt's level after a miss: an over from the codec
+    /// lowers the gain, one from resampling lowers the limiter (not the
+    /// whole file), and a loudness miss moves the gain.
+    fn correct(&mut self, over: Option<f64>, off: Option<f64>) {
+        match (over, off) {
+            (Some(over), _) if self.lossy => {
+                self.codec_over_seen = true;
+                self.trim -= over + 0.02;
+            }
+            (Some(over), _) if self.resampled => {
+                self.limit_at = self.limit_at.map(|c| c - over - 0.005);
+            }
+            (Some(over), _) => self.trim -= over + 0.01,
+            (None, Some(off)) => {
+                self.raised |= self.lossy;
+                self.trim += off;
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// What the user should know of the delivered file (warnings) and the
+    /// routine corrections that made it (notes).
+    fn said(
+        &self,
+        report: &bounce_nodes::LoudnessReport,
+        overs: Overs,
+    ) -> (Vec<String>, Vec<String>) {
+        let (format, lossy, trim, start_trim) =
+            (self.format, self.lossy, self.trim, self.start_trim);
+        let mut warnings = Vec::new();
+        let mut notes = Vec::new();
+        // An MP3's fit made its level; what the codec took off after it is
+        // said on its own.
+        let corrected = if lossy { start_trim } else { trim };
+        if lossy && trim > start_trim {
+            notes.push(format!(
+                "level raised by {:+.2} dB on the delivered file: the MP3 codec took that much loudness off",
+                trim - start_trim
+            ));
+        }
+        let short = self
+            .target
+            .filter(|_| lossy)
+            .map(|t| t - report.integrated)
+            .filter(|off| *off > CODEC_LOUDNESS_SLACK && report.integrated.is_finite());
+        if let Some(short) = short {
+            let ceiling = self.ceiling.unwrap_or(0.0);
+            warnings.push(format!(
+                "the decoded MP3 reads {:.2} LUFS, {short:.2} LU under its master: the codec took loudness off and its limiter had no room to give it back under the {ceiling:.1} dBTP ceiling (the file peaks at {:.1} dBTP, {:.1} dB under it: the room kept for the encoder's overshoot)",
+                report.integrated,
+                crate::words::rounded(report.true_peak, 1),
+                crate::words::rounded(ceiling - report.true_peak, 1)
+            ));
+        }
+        if corrected.abs() >= 0.005 {
+            let why = match (self.resampled, lossy) {
+                (true, _) => format!(
+                    "resampling to {} Hz changed its {}",
+                    format.sample_rate,
+                    if self.target.is_some() || start_trim != 0.0 { "loudness or peaks" } else { "peaks" }
+                ),
+                (false, true) => "limited lower to leave room for the MP3 codec's overshoot, its loudness restored".into(),
+                (false, false) => "its peaks passed the ceiling".into(),
+            };
+            notes.push(format!(
+                "level corrected by {corrected:+.2} dB on the delivered file: {why}"
+            ));
+        }
+        if let (Some(now), Some(before)) = (self.limit_at, self.fitted_limit) {
+            if now < before {
+                notes.push(format!(
+                    "limited again at {now:.3} dBTP at {} Hz: limited at {before:.3} dBTP, the file read over its ceiling",
+                    format.sample_rate
+                ));
+            }
+        }
+        if lossy && trim < start_trim {
+            warnings.push(format!(
+                "gain lowered by {:.2} dB: the decoded MP3 peaked over the {:.1} dBTP ceiling",
+                start_trim - trim,
+                self.ceiling.unwrap_or(0.0)
+            ));
+        }
+        if overs.samples > 0 {
+            warnings.push(format!(
+                "{} samples clipped: the audio peaks at {:+.2} dBFS, over the {}-bit file's full scale; give the master a ceiling or lower its level",
+                overs.samples,
+                bounce_nodes::gain_to_db(overs.peak as f64),
+                format.bits
+            ));
+        }
+        (warnings, notes)
+    }
+
+    /// The error of a file that missed on its last attempt.
+    fn missed(
+        &self,
+        step: &Step,
+        over: Option<f64>,
+        report: &bounce_nodes::LoudnessReport,
+    ) -> BuildError {
+        match over {
+            Some(_) => BuildError::CeilingMissed {
+                step: step.id.clone(),
+                true_peak: report.true_peak,
+                ceiling: self.ceiling.expect("over implies a ceiling"),
+                attempts: ATTEMPTS - 1,
+            },
+            None => BuildError::TargetMissed {
+                step: step.id.clone(),
+                target: self.target.expect("off implies a target"),
+                ceiling: self.ceiling.unwrap_or(0.0),
+                reached: report.integrated,
+                gain: self.trim,
+            },
+        }
+    }
+}
+
 impl Renderer<'_> {
     /// Encodes the master, then verifies the delivered file: the ceiling
     /// always, and the loudness target when the file was resampled (which
     /// can drop content above the new Nyquist and reshape peaks). A file that
     /// misses is encoded again with its level corrected; the limiter at the
     /// file's rate keeps the ceiling while loudness is raised.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn encode(
         &self,
         step: &Step,
@@ -187,208 +347,91 @@ impl Renderer<'_> {
             resampled: resampled_audio,
         } = inputs;
         let format = file.format;
-        let resampled = format.sample_rate != self.rate;
         // The resample step corrected the level and the limiter's ceiling
-        // already; a later attempt starts from there.
+        // already; a later attempt starts from there. On a resampled file
+        // the limiter at the file's rate keeps the ceiling; an over lowers
+        // its ceiling, not the whole file.
         let start_trim = at_rate
             .and_then(|a| a.output.info.solved_gain)
             .unwrap_or(0.0);
-        let mut trim = start_trim;
-        // On a resampled file the limiter at the file's rate keeps the
-        // ceiling; an over lowers its ceiling, not the whole file.
-        let mut limit_at = at_rate
+        let limit_at = at_rate
             .and_then(|a| a.output.info.limiter_ceiling)
             .or(ceiling.map(first_limit));
-        let fitted_limit = limit_at;
         // A lossy codec takes loudness off too (LAME at 128 kbps about
         // 0.45 dB): an MP3 that lands low is raised once through its own
         // limiter, unless the codec has already pushed a peak over the
         // ceiling, when the ceiling comes first. What one raise cannot
         // make up (a limiter with no room left) is a warning, not a
         // failure: the master met its target.
-        let lossy = file.lossy();
-        let mut codec_over_seen = false;
-        let mut raised = false;
+        let mut attempts = Attempts {
+            format,
+            resampled: format.sample_rate != self.rate,
+            lossy: file.lossy(),
+            ceiling,
+            target,
+            start_trim,
+            trim: start_trim,
+            limit_at,
+            fitted_limit: limit_at,
+            codec_over_seen: false,
+            raised: false,
+        };
         for attempt in 1..=ATTEMPTS {
-            let output_limit = limit_at.filter(|_| resampled || lossy);
-            // The first attempt's audio is the shared resample step's; an
-            // MP3 lowered after it needs no limiter to stay under the
-            // ceiling, so it is that audio lowered.
-            let lowered_mp3 = lossy && trim <= start_trim;
-            let source = match at_rate.filter(|_| attempt == 1 || lowered_mp3) {
-                Some(at_rate) => Prepared::AtRate {
-                    audio: at_rate,
-                    gain_db: trim - start_trim,
-                },
-                // A resampled file limited again: from the resampled audio
-                // and its detection while they are at hand, not the master.
-                None => match (
-                    output_limit,
-                    resampled_audio.and_then(|r| Some((r, self.kept_detection(&r.output.hash)?))),
-                ) {
-                    (Some(limit_at), Some((audio, detection))) => Prepared::Refit {
-                        audio,
-                        detection,
-                        limit_at,
-                        trim_db: trim,
-                    },
-                    _ => Prepared::Master {
-                        limit_at: output_limit,
-                        trim_db: trim,
-                    },
-                },
-            };
-            let chase_loudness = if lossy {
-                !codec_over_seen && !raised
-            } else {
-                resampled
-            };
-            // How far over the ceiling, and off the target, a file reads.
-            let misses = |report: &bounce_nodes::LoudnessReport| {
-                let over = ceiling
-                    .map(|c| report.true_peak - c)
-                    .filter(|over| *over > 0.0);
-                let off = target
-                    .filter(|_| chase_loudness && report.integrated.is_finite())
-                    .map(|t| t - report.integrated)
-                    .filter(|off| {
-                        off.abs()
-                            > if lossy {
-                                CODEC_LOUDNESS_SLACK
-                            } else {
-                                LOUDNESS_SLACK
-                            }
-                    });
-                (over, off)
-            };
-            let fails = |written: &Written| misses(&written.report) != (None, None);
+            let source = self.prepare(&attempts, attempt, at_rate, resampled_audio);
+            let fails = |written: &Written| attempts.misses(&written.report) != (None, None);
             let (temp, written, overs) = self.encode_once(step, master, file, source, &fails)?;
-            let (frames, report) = (written.frames, written.report);
-            let (over, off) = misses(&report);
+            let (over, off) = attempts.misses(&written.report);
             if over.is_none() && off.is_none() {
-                let mut warnings = Vec::new();
-                let mut notes = Vec::new();
-                // An MP3's fit made its level; what the codec took off
-                // after it is said on its own.
-                let corrected = if lossy { start_trim } else { trim };
-                if lossy && trim > start_trim {
-                    notes.push(format!(
-                        "level raised by {:+.2} dB on the delivered file: the MP3 codec took that much loudness off",
-                        trim - start_trim
-                    ));
-                }
-                let short = target
-                    .filter(|_| lossy)
-                    .map(|t| t - report.integrated)
-                    .filter(|off| *off > CODEC_LOUDNESS_SLACK && report.integrated.is_finite());
-                if let Some(short) = short {
-                    let ceiling = ceiling.unwrap_or(0.0);
-                    warnings.push(format!(
-                        "the decoded MP3 reads {:.2} LUFS, {short:.2} LU under its master: the codec took loudness off and its limiter had no room to give it back under the {ceiling:.1} dBTP ceiling (the file peaks at {:.1} dBTP, {:.1} dB under it: the room kept for the encoder's overshoot)",
-                        report.integrated,
-                        crate::words::rounded(report.true_peak, 1),
-                        crate::words::rounded(ceiling - report.true_peak, 1)
-                    ));
-                }
-                if corrected.abs() >= 0.005 {
-                    let why = match (resampled, lossy) {
-                        (true, _) => format!(
-                            "resampling to {} Hz changed its {}",
-                            format.sample_rate,
-                            if target.is_some() || start_trim != 0.0 { "loudness or peaks" } else { "peaks" }
-                        ),
-                        (false, true) => "limited lower to leave room for the MP3 codec's overshoot, its loudness restored".into(),
-                        (false, false) => "its peaks passed the ceiling".into(),
-                    };
-                    notes.push(format!(
-                        "level corrected by {corrected:+.2} dB on the delivered file: {why}"
-                    ));
-                }
-                if let (Some(now), Some(before)) = (limit_at, fitted_limit) {
-                    if now < before {
-                        notes.push(format!(
-                            "limited again at {now:.3} dBTP at {} Hz: limited at {before:.3} dBTP, the file read over its ceiling",
-                            format.sample_rate
-                        ));
-                    }
-                }
-                if lossy && trim < start_trim {
-                    warnings.push(format!(
-                        "gain lowered by {:.2} dB: the decoded MP3 peaked over the {:.1} dBTP ceiling",
-                        start_trim - trim,
-                        ceiling.unwrap_or(0.0)
-                    ));
-                }
-                if overs.samples > 0 {
-                    warnings.push(format!(
-                        "{} samples clipped: the audio peaks at {:+.2} dBFS, over the {}-bit file's full scale; give the master a ceiling or lower its level",
-                        overs.samples,
-                        bounce_nodes::gain_to_db(overs.peak as f64),
-                        format.bits
-                    ));
-                }
+                let (warnings, notes) = attempts.said(&written.report, overs);
                 let temp = temp.expect("a file that meets its targets was written");
                 let hash = self.cache.commit_blob(temp)?;
-                return Ok(StepOutput {
-                    hash,
-                    info: OutputInfo {
-                        bits: (!file.lossy()).then_some(format.bits),
-                        float: format.float,
-                        measured: Some(report.into()),
-                        true_peak_channels: Some(report.true_peak_channels)
-                            .filter(|c| c.iter().all(|x| !x.is_nan())),
-                        blocks: written.blocks,
-                        limiter_reduction: master.output.info.limiter_reduction,
-                        limiter_mean: master.output.info.limiter_mean,
-                        warnings,
-                        notes,
-                        ..OutputInfo::pcm(
-                            format.sample_rate,
-                            frames,
-                            if format.float || lossy {
-                                Precision::Float
-                            } else {
-                                Precision::Int(format.bits as u8)
-                            },
-                        )
-                    },
-                });
+                let info = delivered_info(file, master, written, (warnings, notes));
+                return Ok(StepOutput { hash, info });
             }
             if attempt == ATTEMPTS {
-                return Err(match over {
-                    Some(_) => BuildError::CeilingMissed {
-                        step: step.id.clone(),
-                        true_peak: report.true_peak,
-                        ceiling: ceiling.expect("over implies a ceiling"),
-                        attempts: ATTEMPTS - 1,
-                    },
-                    None => BuildError::TargetMissed {
-                        step: step.id.clone(),
-                        target: target.expect("off implies a target"),
-                        ceiling: ceiling.unwrap_or(0.0),
-                        reached: report.integrated,
-                        gain: trim,
-                    },
-                });
+                return Err(attempts.missed(step, over, &written.report));
             }
-            match (over, off) {
-                // The codec, not resampling, made this over: lower the gain.
-                (Some(over), _) if lossy => {
-                    codec_over_seen = true;
-                    trim -= over + 0.02;
-                }
-                (Some(over), _) if resampled => {
-                    limit_at = limit_at.map(|c| c - over - 0.005);
-                }
-                (Some(over), _) => trim -= over + 0.01,
-                (None, Some(off)) => {
-                    raised |= lossy;
-                    trim += off;
-                }
-                (None, None) => unreachable!("handled above"),
-            }
+            attempts.correct(over, off);
         }
         unreachable!("the loop returns")
+    }
+
+    /// What an attempt encodes. The first attempt's audio is the shared
+    /// fit's; an MP3 lowered after it needs no limiter to stay under the
+    /// ceiling, so it is that audio lowered. A resampled file limited again
+    /// is made from the resampled audio and its detection while they are
+    /// at hand, else from the master.
+    fn prepare<'a>(
+        &self,
+        attempts: &Attempts,
+        attempt: usize,
+        at_rate: Option<&'a Input<'a>>,
+        resampled_audio: Option<&'a Input<'a>>,
+    ) -> Prepared<'a> {
+        let output_limit = attempts
+            .limit_at
+            .filter(|_| attempts.resampled || attempts.lossy);
+        let trim = attempts.trim;
+        let lowered_mp3 = attempts.lossy && trim <= attempts.start_trim;
+        if let Some(at_rate) = at_rate.filter(|_| attempt == 1 || lowered_mp3) {
+            return Prepared::AtRate {
+                audio: at_rate,
+                gain_db: trim - attempts.start_trim,
+            };
+        }
+        let kept = resampled_audio.and_then(|r| Some((r, self.kept_detection(&r.output.hash)?)));
+        match (output_limit, kept) {
+            (Some(limit_at), Some((audio, detection))) => Prepared::Refit {
+                audio,
+                detection,
+                limit_at,
+                trim_db: trim,
+            },
+            _ => Prepared::Master {
+                limit_at: output_limit,
+                trim_db: trim,
+            },
+        }
     }
 
     fn encode_once(
@@ -572,6 +615,34 @@ impl Renderer<'_> {
             known.get_or_insert(written.clone());
         }
         Ok((Some(temp), written, overs))
+    }
+}
+
+/// What is known of a delivered file that met its targets.
+fn delivered_info(
+    file: &FileSpec,
+    master: &Input,
+    written: Written,
+    (warnings, notes): (Vec<String>, Vec<String>),
+) -> OutputInfo {
+    let (format, report) = (file.format, written.report);
+    let precision = if format.float || file.lossy() {
+        Precision::Float
+    } else {
+        Precision::Int(format.bits as u8)
+    };
+    OutputInfo {
+        bits: (!file.lossy()).then_some(format.bits),
+        float: format.float,
+        measured: Some(report.into()),
+        true_peak_channels: Some(report.true_peak_channels)
+            .filter(|c| c.iter().all(|x| !x.is_nan())),
+        blocks: written.blocks,
+        limiter_reduction: master.output.info.limiter_reduction,
+        limiter_mean: master.output.info.limiter_mean,
+        warnings,
+        notes,
+        ..OutputInfo::pcm(format.sample_rate, written.frames, precision)
     }
 }
 
