@@ -112,7 +112,7 @@ impl Step {
     /// weigh the progress a build shows.
     pub fn typical_cost(&self) -> u64 {
         match (&self.action, self.kind) {
-            (Action::Encode { mp3: Some(_), .. }, _) => 37,
+            (Action::Encode { file, .. }, _) if file.mp3.is_some() => 37,
             (Action::Encode { .. }, _) => 8,
             (_, StepKind::Source | StepKind::Tag | StepKind::Cue) => 1,
             // A comparison decodes a lossy file and inspects it too.
@@ -285,20 +285,8 @@ pub enum Action {
     /// is resampled or lossy, its `fit` is what the first attempt encodes
     /// and the `resampled` master what a later one limits again.
     Encode {
-        container: bounce_nodes::Container,
-        bits: u16,
-        float: bool,
-        rate: u32,
-        dither: Dither,
-        /// For MP3s: the bitrate or VBR quality.
-        mp3: Option<bounce_nodes::Mp3Settings>,
-        /// The ceiling the delivered file must keep, dBTP.
-        ceiling: Option<f64>,
-        /// The master had a loudness target: a resampled file must keep the
-        /// master's measured loudness (per track, and so per album).
-        keep_loudness: bool,
-        /// A delivery standard the encoded file is checked against.
-        check: Option<SpecCheck>,
+        #[serde(flatten)]
+        file: EncodeSettings,
         #[serde(skip)]
         master: StepRef,
         #[serde(skip)]
@@ -306,6 +294,25 @@ pub enum Action {
         #[serde(skip)]
         resampled: Option<StepRef>,
     },
+}
+
+/// How a deliverable's file is encoded and what it is held to.
+#[derive(Debug, Clone, Serialize)]
+pub struct EncodeSettings {
+    pub container: bounce_nodes::Container,
+    pub bits: u16,
+    pub float: bool,
+    pub rate: u32,
+    pub dither: Dither,
+    /// For MP3s: the bitrate or VBR quality.
+    pub mp3: Option<bounce_nodes::Mp3Settings>,
+    /// The ceiling the delivered file must keep, dBTP.
+    pub ceiling: Option<f64>,
+    /// The master had a loudness target: a resampled file must keep the
+    /// master's measured loudness (per track, and so per album).
+    pub keep_loudness: bool,
+    /// A delivery standard the encoded file is checked against.
+    pub check: Option<SpecCheck>,
 }
 
 /// A limiter in a key as the processor it runs, so its settings read as

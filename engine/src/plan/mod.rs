@@ -12,7 +12,7 @@ use crate::diagnostic::ProjectDiagnostic;
 use crate::diagnostic::ProjectErrors;
 use crate::limiter::master_limiter;
 use crate::model::*;
-use crate::step::{Action, SpecCheck, Step, StepKind, TagFields};
+use crate::step::{Action, EncodeSettings, SpecCheck, Step, StepKind, TagFields};
 use crate::targets::DEFAULT_CEILING_DBTP;
 use crate::template::{render, TemplateValues};
 
@@ -216,15 +216,17 @@ fn encode_action(
     (master, fit, resampled): (NodeIndex, Option<NodeIndex>, Option<NodeIndex>),
 ) -> Action {
     Action::Encode {
-        container: deliverable.format.container(),
-        bits: deliverable.bits,
-        float: deliverable.float,
-        rate,
-        dither: deliverable.dither,
-        mp3: deliverable.format.mp3(),
-        ceiling,
-        keep_loudness,
-        check,
+        file: EncodeSettings {
+            container: deliverable.format.container(),
+            bits: deliverable.bits,
+            float: deliverable.float,
+            rate,
+            dither: deliverable.dither,
+            mp3: deliverable.format.mp3(),
+            ceiling,
+            keep_loudness,
+            check,
+        },
         master,
         fit,
         resampled,

@@ -128,11 +128,9 @@ impl Plan {
                     _ => o.step,
                 };
                 let encoded = match &self.graph[audio].action {
-                    Action::Encode {
-                        rate, mp3, master, ..
-                    } => Some(Encoded {
-                        encodes: (*master, *rate),
-                        lossy: mp3.is_some(),
+                    Action::Encode { file, master, .. } => Some(Encoded {
+                        encodes: (*master, file.rate),
+                        lossy: file.mp3.is_some(),
                         targets: project.file_targets(&o.deliverable),
                     }),
                     _ => None,

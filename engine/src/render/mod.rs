@@ -26,7 +26,7 @@ use bounce_nodes::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::BuildError;
-use crate::step::{Action, Step, StepRef};
+use crate::step::{Action, EncodeSettings, Step, StepRef};
 
 /// A cached intermediate file, checked against its name as it is read.
 pub(crate) fn open_blob(cache: &Cache, hash: &Hash) -> Result<PcmReader, AudioError> {
@@ -406,49 +406,52 @@ impl Renderer<'_> {
                 self.render_fit(step, &audio, *rate, *ceiling, target)
             }
             Action::Encode {
-                container,
-                bits,
-                float,
-                rate,
-                dither,
-                mp3,
-                ceiling,
-                keep_loudness,
-                check,
+                file,
                 master,
                 fit,
                 resampled,
             } => {
                 let master = inputs.of(*master);
-                // Every file keeps its master's loudness as delivered; an
-                // MP3's is what its decoder plays (see `encode`).
-                let target = keep_loudness
-                    .then(|| master.output.info.measured.and_then(|m| m.integrated))
-                    .flatten();
-                let file = FileSpec {
-                    format: PcmFormat {
-                        sample_rate: *rate,
-                        bits: *bits,
-                        float: *float,
-                        container: *container,
-                    },
-                    dither: *dither,
-                    mp3: *mp3,
-                };
-                let (at_rate, resampled) =
-                    (fit.map(|f| inputs.of(f)), resampled.map(|r| inputs.of(r)));
+                let at_rate = fit.map(|f| inputs.of(f));
+                let resampled = resampled.map(|r| inputs.of(r));
                 let from = EncodeInputs {
                     master: &master,
                     at_rate: at_rate.as_ref(),
                     resampled: resampled.as_ref(),
                 };
-                let output = self.encode(step, from, &file, *ceiling, target)?;
-                if let Some(check) = check {
-                    check_spec(step, check, &output)?;
-                }
-                Ok(output)
+                self.render_file(step, file, from)
             }
         }
+    }
+
+    /// A deliverable's file, checked against its standard if it has one.
+    fn render_file(
+        &self,
+        step: &Step,
+        settings: &EncodeSettings,
+        from: EncodeInputs,
+    ) -> Result<StepOutput, BuildError> {
+        // Every file keeps its master's loudness as delivered; an MP3's is
+        // what its decoder plays (see `encode`).
+        let target = settings
+            .keep_loudness
+            .then(|| from.master.output.info.measured.and_then(|m| m.integrated))
+            .flatten();
+        let file = FileSpec {
+            format: PcmFormat {
+                sample_rate: settings.rate,
+                bits: settings.bits,
+                float: settings.float,
+                container: settings.container,
+            },
+            dither: settings.dither,
+            mp3: settings.mp3,
+        };
+        let output = self.encode(step, from, &file, settings.ceiling, target)?;
+        if let Some(check) = &settings.check {
+            check_spec(step, check, &output)?;
+        }
+        Ok(output)
     }
 
     /// A source through its stem's chain, placed at its offset.
