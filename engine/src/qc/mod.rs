@@ -152,25 +152,7 @@ pub fn write_report(
         .iter()
         .filter(|f| f.track.is_some() && crate::formats::is_audio(Path::new(&f.path)))
         .collect();
-    // Files are inspected in parallel, one per core. A lossy file's
-    // inspection is the blob of its codec comparison: read once, as both.
-    let inspections: Vec<(Inspection, bool, Option<Comparison>)> = files
-        .par_iter()
-        .map(|file| {
-            let built = built_files.get(file.path.as_str());
-            let inspection = built.and_then(|f| f.inspection.as_ref());
-            let compared = built
-                .and_then(|f| f.comparison.as_ref())
-                .filter(|(_, blob)| Some(blob) == inspection)
-                .and_then(|(_, blob)| store.blob_json::<Comparison>(blob));
-            if let Some(comparison) = compared {
-                return Ok((comparison.inspection.clone(), false, Some(comparison)));
-            }
-            let (figures, fresh) =
-                store.delivered(&dir.join(&file.path), &file.blake3, inspection)?;
-            Ok((figures, fresh, None))
-        })
-        .collect::<Result<_, BuildError>>()?;
+    let inspections = inspect_files(&store, &dir, &files, &built_files)?;
     let inspected = inspections.iter().filter(|(_, fresh, _)| *fresh).count();
     // References, each inspected once per content like the files.
     let mut compared = Vec::new();
@@ -207,7 +189,76 @@ pub fn write_report(
     codec::compared(&store, &dir, &built_files, comparisons, &mut by_track)?;
     let unpreviewed =
         codec::requested_previews(project, &store, &dir, &built.previews, &mut by_track)?;
-    let tracks: Vec<TrackReport> = project
+    let tracks = track_reports(project, by_track, &unpreviewed, &compared);
+    let report = Report {
+        release: ReleaseInfo {
+            title: project.release.title.clone(),
+            artist: project.release.artist.clone(),
+            version: project.release.version.clone(),
+            upc: project.release.upc.clone(),
+            git: manifest
+                .git
+                .as_ref()
+                .map(|g| format!("{}{}", g.describe, if g.dirty { " (dirty)" } else { "" })),
+        },
+        album: AlbumReport {
+            length: album_length(&tracks),
+            checks: checks::album_checks(project, &tracks),
+        },
+        tracks,
+    };
+    let (page, json) = write_pages(&dir, &report)?;
+    let mut all_checks: Vec<Check> = report.album.checks.clone();
+    for track in &report.tracks {
+        all_checks.extend(track.checks.iter().cloned());
+    }
+    Ok(ReportOutcome {
+        page,
+        json,
+        files: files.len(),
+        inspected,
+        checks: all_checks,
+    })
+}
+
+/// Each delivered file's figures, whether they were measured now, and a
+/// lossy file's codec comparison. Files are inspected in parallel, one per
+/// core; a lossy file's inspection is the blob of its codec comparison:
+/// read once, as both.
+fn inspect_files(
+    store: &InspectionStore,
+    dir: &Path,
+    files: &[&ManifestFile],
+    built_files: &BTreeMap<&str, &crate::outcome::BuiltFile>,
+) -> Result<Vec<(Inspection, bool, Option<Comparison>)>, BuildError> {
+    files
+        .par_iter()
+        .map(|file| {
+            let built = built_files.get(file.path.as_str());
+            let inspection = built.and_then(|f| f.inspection.as_ref());
+            let compared = built
+                .and_then(|f| f.comparison.as_ref())
+                .filter(|(_, blob)| Some(blob) == inspection)
+                .and_then(|(_, blob)| store.blob_json::<Comparison>(blob));
+            if let Some(comparison) = compared {
+                return Ok((comparison.inspection.clone(), false, Some(comparison)));
+            }
+            let (figures, fresh) =
+                store.delivered(&dir.join(&file.path), &file.blake3, inspection)?;
+            Ok((figures, fresh, None))
+        })
+        .collect()
+}
+
+/// Each track's part of the report: its files in the project's order of
+/// deliverables, its checks, and its references compared with it.
+fn track_reports(
+    project: &Project,
+    mut by_track: BTreeMap<u32, Vec<InspectedFile>>,
+    unpreviewed: &[(u32, String)],
+    compared: &[(&crate::model::Reference, Inspection)],
+) -> Vec<TrackReport> {
+    project
         .tracks
         .iter()
         .filter_map(|track| {
@@ -261,24 +312,12 @@ pub fn write_report(
                 checks,
             })
         })
-        .collect();
-    let report = Report {
-        release: ReleaseInfo {
-            title: project.release.title.clone(),
-            artist: project.release.artist.clone(),
-            version: project.release.version.clone(),
-            upc: project.release.upc.clone(),
-            git: manifest
-                .git
-                .as_ref()
-                .map(|g| format!("{}{}", g.describe, if g.dirty { " (dirty)" } else { "" })),
-        },
-        album: AlbumReport {
-            length: album_length(&tracks),
-            checks: checks::album_checks(project, &tracks),
-        },
-        tracks,
-    };
+        .collect()
+}
+
+/// Writes the report's JSON and page into the version's report folder,
+/// each only if its bytes changed.
+fn write_pages(dir: &Path, report: &Report) -> Result<(PathBuf, PathBuf), BuildError> {
     let out = dir.join(REPORT_DIR);
     std::fs::create_dir_all(&out).map_err(|source| BuildError::Output {
         path: out.clone(),
@@ -286,20 +325,10 @@ pub fn write_report(
     })?;
     let json = out.join("report.json");
     let page = out.join("index.html");
-    let text = serde_json::to_string(&report).expect("a report serialises");
+    let text = serde_json::to_string(report).expect("a report serialises");
     write_unless_same(&json, text.as_bytes())?;
-    write_unless_same(&page, page::render(&report).as_bytes())?;
-    let mut all_checks: Vec<Check> = report.album.checks.clone();
-    for track in &report.tracks {
-        all_checks.extend(track.checks.iter().cloned());
-    }
-    Ok(ReportOutcome {
-        page,
-        json,
-        files: files.len(),
-        inspected,
-        checks: all_checks,
-    })
+    write_unless_same(&page, page::render(report).as_bytes())?;
+    Ok((page, json))
 }
 
 /// Off target by more than this fails a file with no standard, LU: the

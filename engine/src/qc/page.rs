@@ -285,6 +285,40 @@ fn track_section(html: &mut String, t: &TrackReport) {
         escape(&t.title)
     )
     .unwrap();
+    files_table(html, t);
+    let Some(primary) = t.primary() else {
+        html.push_str("</section>");
+        return;
+    };
+    let g = &primary.figures;
+    write!(
+        html,
+        r#"<p class="meta">Plots of {}; the three highest peaks at {}.</p><div class="plots">"#,
+        escape(&primary.path),
+        g.peak_times
+            .iter()
+            .map(|s| clock(*s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+    .unwrap();
+    let time = Axis::linear(0.0, g.seconds.max(1.0), time_step(g.seconds), " s");
+    loudness_plot(html, t, g, &time);
+    dynamics_plots(html, g, &time);
+    spectrum_plot(html, g);
+    references(html, t, g);
+    codecs(html, t);
+    stereo_plots(html, g, time);
+    html.push_str("</div></section>");
+}
+
+/// Where the n-th point of a 10 Hz series sits, in seconds.
+fn at(i: usize) -> f64 {
+    i as f64 / 10.0 + 0.1
+}
+
+/// Every delivered file of the track, with its figures.
+fn files_table(html: &mut String, t: &TrackReport) {
     html.push_str("<table><tr><th>file</th><th>integrated</th><th>LRA</th><th>max M / S</th><th>true peak L / R</th><th>PLR</th><th>PSR min / median</th><th>overs on / between</th><th>DC L / R</th><th>head / tail</th><th>dropout</th></tr>");
     for f in &t.files {
         let g = &f.figures;
@@ -316,24 +350,11 @@ fn track_section(html: &mut String, t: &TrackReport) {
         .unwrap();
     }
     html.push_str("</table>");
-    let Some(primary) = t.primary() else {
-        html.push_str("</section>");
-        return;
-    };
-    let g = &primary.figures;
-    write!(
-        html,
-        r#"<p class="meta">Plots of {}; the three highest peaks at {}.</p><div class="plots">"#,
-        escape(&primary.path),
-        g.peak_times
-            .iter()
-            .map(|s| clock(*s))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-    .unwrap();
-    let time = Axis::linear(0.0, g.seconds.max(1.0), time_step(g.seconds), " s");
-    let at = |i: usize| i as f64 / 10.0 + 0.1;
+}
+
+/// Peak, momentary and short-term loudness over time, with the
+/// integrated loudness and every target and ceiling a file is held to.
+fn loudness_plot(html: &mut String, t: &TrackReport, g: &bounce_nodes::Inspection, time: &Axis) {
     html.push_str("<h3>Loudness over time</h3>");
     let mut plot = Plot::new(
         "loudness over time",
@@ -388,6 +409,11 @@ fn track_section(html: &mut String, t: &TrackReport) {
         ("muted", "momentary"),
         ("c4", "sample peak"),
     ]));
+}
+
+/// PSR over time and its distribution.
+fn dynamics_plots(html: &mut String, g: &bounce_nodes::Inspection, time: &Axis) {
+    let s = &g.series;
     html.push_str("<h3>Dynamics: PSR over time and its distribution</h3>");
     let mut plot = Plot::new(
         "psr over time",
@@ -411,6 +437,10 @@ fn track_section(html: &mut String, t: &TrackReport) {
             .map(|(i, share)| (i as f64 + 0.5, 1.0, share * 100.0)),
     );
     html.push_str(&plot.finish(&[]));
+}
+
+/// The average spectrum of left, right, mid and side.
+fn spectrum_plot(html: &mut String, g: &bounce_nodes::Inspection) {
     html.push_str("<h3>Average spectrum (1/6 octave)</h3>");
     let mut plot = Plot::new(
         "average spectrum",
@@ -432,8 +462,11 @@ fn track_section(html: &mut String, t: &TrackReport) {
         ("c3", "mid"),
         ("c4", "side"),
     ]));
-    references(html, t, g);
-    codecs(html, t);
+}
+
+/// Correlation over time, the vectorscope and the mono fold-down.
+fn stereo_plots(html: &mut String, g: &bounce_nodes::Inspection, time: Axis) {
+    let s = &g.series;
     write!(
         html,
         r#"<h3>Stereo: correlation over time (mean {:.2}, min {:.2}) and vectorscope</h3><div class="stereo">"#,
@@ -465,7 +498,6 @@ fn track_section(html: &mut String, t: &TrackReport) {
             .map(|(centre, loss)| (*centre, centre * 0.5, *loss)),
     );
     html.push_str(&plot.finish(&[]));
-    html.push_str("</div></section>");
 }
 
 /// The track against its references, loudness-matched: the spectra over
