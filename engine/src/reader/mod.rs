@@ -392,14 +392,12 @@ impl Reader {
         });
     }
 
-    /// Cross-references, then the project or every error found.
-    fn finish(mut self, path: &Path) -> Result<Project, ProjectErrors> {
+    /// The tracks by number (the first of each), and a track numbered
+    /// twice as an error.
+    fn track_numbers(&self) -> (BTreeMap<u32, Span>, Vec<ProjectDiagnostic>) {
         let mut numbers: BTreeMap<u32, Span> = BTreeMap::new();
         let mut errors = Vec::new();
-        for track in &self.tracks {
-            if track.number == 0 {
-                continue;
-            }
+        for track in self.tracks.iter().filter(|t| t.number != 0) {
             if let Some(first) = numbers.get(&track.number) {
                 let (line, _) = first.line_col();
                 let message = format!("track {} is defined twice", track.number);
@@ -413,68 +411,92 @@ impl Reader {
                 numbers.insert(track.number, track.span.clone());
             }
         }
+        (numbers, errors)
+    }
+
+    /// What a deliverable names that the project lacks: a master, a stem
+    /// or bus, a track; and a CD's Red Book limits.
+    fn deliverable_references(
+        &self,
+        deliverable: &Deliverable,
+        numbers: &BTreeMap<u32, Span>,
+    ) -> Vec<ProjectDiagnostic> {
+        let mut errors = Vec::new();
+        if deliverable.format.kind.disc_image() {
+            errors.extend(self.red_book_errors(deliverable));
+        }
         let master_names: Vec<&str> = self.masters.iter().map(|m| m.name.as_str()).collect();
-        for deliverable in &self.deliverables {
-            if deliverable.format.kind.disc_image() {
-                errors.extend(self.red_book_errors(deliverable));
+        if let Content::Master(name) = &deliverable.content {
+            if !master_names.contains(&name.as_str()) {
+                let mut d = ProjectDiagnostic::new(
+                    &deliverable.content_span,
+                    format!("unknown master \"{name}\""),
+                )
+                .code(Code::BadRouting)
+                .label("no such master");
+                if let Some(s) = nearest(name, &master_names) {
+                    d = d.help(format!("did you mean \"{s}\"?"));
+                }
+                errors.push(d);
             }
-            if let Content::Master(name) = &deliverable.content {
-                if !master_names.contains(&name.as_str()) {
-                    let mut d = ProjectDiagnostic::new(
-                        &deliverable.content_span,
-                        format!("unknown master \"{name}\""),
+        }
+        if let Content::Stems(names) = &deliverable.content {
+            errors.extend(self.unknown_stems(deliverable, names));
+        }
+        for number in deliverable.tracks.iter().flatten() {
+            if !numbers.contains_key(number) {
+                errors.push(
+                    ProjectDiagnostic::new(
+                        &deliverable.span,
+                        format!(
+                            "deliverable \"{}\" lists track {number}, which does not exist",
+                            deliverable.name
+                        ),
                     )
+                    .code(Code::BadRouting),
+                );
+            }
+        }
+        errors
+    }
+
+    /// The names of a stems deliverable that no track has as a stem or bus,
+    /// each with the caret at the name itself.
+    fn unknown_stems(&self, deliverable: &Deliverable, names: &[String]) -> Vec<ProjectDiagnostic> {
+        let all: Vec<&str> = self
+            .tracks
+            .iter()
+            .flat_map(|t| {
+                let sources = t.sources.iter().map(|s| s.name.as_str());
+                sources.chain(t.buses.iter().map(|b| b.name.as_str()))
+            })
+            .collect();
+        let mut errors = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if all.contains(&name.as_str()) {
+                continue;
+            }
+            let span = deliverable
+                .stem_spans
+                .get(i)
+                .unwrap_or(&deliverable.content_span);
+            let mut d =
+                ProjectDiagnostic::new(span, format!("no track has a stem or bus \"{name}\""))
                     .code(Code::BadRouting)
-                    .label("no such master");
-                    if let Some(s) = nearest(name, &master_names) {
-                        d = d.help(format!("did you mean \"{s}\"?"));
-                    }
-                    errors.push(d);
-                }
+                    .label("unknown stem");
+            if let Some(s) = nearest(name, &all) {
+                d = d.help(format!("did you mean \"{s}\"?"));
             }
-            if let Content::Stems(names) = &deliverable.content {
-                let all: Vec<&str> = self
-                    .tracks
-                    .iter()
-                    .flat_map(|t| {
-                        let sources = t.sources.iter().map(|s| s.name.as_str());
-                        sources.chain(t.buses.iter().map(|b| b.name.as_str()))
-                    })
-                    .collect();
-                for (i, name) in names.iter().enumerate() {
-                    if !all.contains(&name.as_str()) {
-                        // The caret at the name itself.
-                        let span = deliverable
-                            .stem_spans
-                            .get(i)
-                            .unwrap_or(&deliverable.content_span);
-                        let mut d = ProjectDiagnostic::new(
-                            span,
-                            format!("no track has a stem or bus \"{name}\""),
-                        )
-                        .code(Code::BadRouting)
-                        .label("unknown stem");
-                        if let Some(s) = nearest(name, &all) {
-                            d = d.help(format!("did you mean \"{s}\"?"));
-                        }
-                        errors.push(d);
-                    }
-                }
-            }
-            for number in deliverable.tracks.iter().flatten() {
-                if !numbers.contains_key(number) {
-                    errors.push(
-                        ProjectDiagnostic::new(
-                            &deliverable.span,
-                            format!(
-                                "deliverable \"{}\" lists track {number}, which does not exist",
-                                deliverable.name
-                            ),
-                        )
-                        .code(Code::BadRouting),
-                    );
-                }
-            }
+            errors.push(d);
+        }
+        errors
+    }
+
+    /// Cross-references, then the project or every error found.
+    fn finish(mut self, path: &Path) -> Result<Project, ProjectErrors> {
+        let (numbers, mut errors) = self.track_numbers();
+        for deliverable in &self.deliverables {
+            errors.extend(self.deliverable_references(deliverable, &numbers));
         }
         self.diags.list.extend(errors);
         if self.release.is_none() && self.seen.len() <= 1 && self.diags.list.is_empty() {

@@ -46,144 +46,158 @@ impl Reader {
             seen.push((name, child.name_span()));
             let props: &[&str] = if name == "output" { &["outside"] } else { &[] };
             child.check_shape(&mut self.diags, props, 1, false);
-            let diags = &mut self.diags;
-            match name {
-                "year" => {
-                    release.year = child
-                        .number_arg(diags, 0, "a year", Range::integer(1000.0, 9999.0))
-                        .map(|y| y as i64)
-                }
-                "sample-rate" => {
-                    if let Some(rate) =
-                        child.number_arg(diags, 0, "a rate in Hz", Range::integer(1.0, 768000.0))
-                    {
-                        let rate = rate as u32;
-                        if SAMPLE_RATES.contains(&rate) {
-                            release.sample_rate = rate;
-                        } else {
-                            let span = child.span_of(child.args()[0].span());
-                            diags.push(
-                                ProjectDiagnostic::new(
-                                    &span,
-                                    format!("{rate} Hz is not a standard sample rate"),
-                                )
-                                .code(Code::OutOfRange)
-                                .label("unsupported rate")
-                                .help("use 44100, 48000, 88200, 96000, 176400 or 192000"),
-                            );
-                        }
-                    }
-                }
-                _ => {
-                    let Some(value) = child.string_arg(diags, 0, "a value") else {
-                        continue;
-                    };
-                    let span = child.span_of(child.args()[0].span());
-                    match name {
-                        "artist" => release.artist = Some(value),
-                        "version" => {
-                            if let Err(why) = check_version(&value) {
-                                diags.push(
-                                    ProjectDiagnostic::new(
-                                        &span,
-                                        format!("invalid version \"{value}\""),
-                                    )
-                                    .code(Code::Invalid)
-                                    .help(why),
-                                );
-                            }
-                            version = Some(value);
-                        }
-                        "upc" => {
-                            if let Err(why) = check_upc(&value) {
-                                diags.push(
-                                    ProjectDiagnostic::new(
-                                        &span,
-                                        format!("invalid UPC/EAN \"{value}\""),
-                                    )
-                                    .code(Code::BadIdentifier)
-                                    .label("invalid barcode")
-                                    .help(why),
-                                );
-                            }
-                            release.upc = Some(value);
-                        }
-                        "label" => release.label = Some(value),
-                        "genre" => release.genre = Some(value),
-                        "copyright" => release.copyright = Some(value),
-                        "composer" => release.composer = Some(value),
-                        "cover" => {
-                            let path = child.dir.join(&value);
-                            if let Some(what) = bounce_nodes::not_a_regular_file(&path) {
-                                let message = match what.as_str() {
-                                    "not found" => {
-                                        format!("cover image not found: {}", display_name(&path))
-                                    }
-                                    _ => format!("cover image {}: {what}", display_name(&path)),
-                                };
-                                diags.push(
-                                    ProjectDiagnostic::new(&span, message)
-                                        .code(Code::BadImage)
-                                        .label("not an image"),
-                                );
-                            } else if let Err(why) = bounce_nodes::Cover::read(&path).map(|cover| {
-                                release.cover_hash =
-                                    Some(blake3::hash(&cover.data).to_hex().to_string());
-                            }) {
-                                diags.push(
-                                    ProjectDiagnostic::new(
-                                        &span,
-                                        format!(
-                                            "cover image {} cannot be used: {why}",
-                                            display_name(&path)
-                                        ),
-                                    )
-                                    .code(Code::BadImage)
-                                    .label("bad cover"),
-                                );
-                            }
-                            release.cover = Some(path);
-                        }
-                        "output" => {
-                            let outside = child.bool_prop(diags, "outside", false);
-                            if let Err(why) = check_output(&value, outside) {
-                                diags.push(
-                                    ProjectDiagnostic::new(
-                                        &span,
-                                        format!("output folder \"{value}\" {why}"),
-                                    )
-                                    .code(Code::Invalid)
-                                    .label("outside the project")
-                                    .help(format!(
-                                        "if that is meant, write `output \"{value}\" outside=#true`"
-                                    )),
-                                );
-                            }
-                            let output = child.dir.join(&value);
-                            if fs_is_not_a_folder(&output) {
-                                diags.push(
-                                    ProjectDiagnostic::new(
-                                        &span,
-                                        format!(
-                                            "output folder \"{value}\" is a file, not a folder"
-                                        ),
-                                    )
-                                    .code(Code::Invalid)
-                                    .label("not a folder")
-                                    .help("name a folder (it is made if it does not exist)"),
-                                );
-                            }
-                            release.output = output
-                        }
-                        _ => unreachable!("checked against RELEASE_FIELDS"),
-                    }
-                }
-            }
+            read_release_field(&mut self.diags, &mut release, &mut version, &child);
         }
         // LANGUAGE.md: outputs go to `out/1.0.0/` unless `version` says.
         release.version = version.unwrap_or_else(|| DEFAULT_VERSION.into());
         self.release = Some((release, node.name_span()));
     }
+}
+
+/// One field of `release`, checked, into `release` (and `version`).
+fn read_release_field(
+    diags: &mut Diagnostics,
+    release: &mut Release,
+    version: &mut Option<String>,
+    child: &NodeView,
+) {
+    match child.name() {
+        "year" => {
+            release.year = child
+                .number_arg(diags, 0, "a year", Range::integer(1000.0, 9999.0))
+                .map(|y| y as i64)
+        }
+        "sample-rate" => {
+            if let Some(rate) = read_sample_rate(diags, child) {
+                release.sample_rate = rate;
+            }
+        }
+        name => {
+            let Some(value) = child.string_arg(diags, 0, "a value") else {
+                return;
+            };
+            let span = child.span_of(child.args()[0].span());
+            match name {
+                "artist" => release.artist = Some(value),
+                "version" => {
+                    if let Err(why) = check_version(&value) {
+                        diags.push(
+                            ProjectDiagnostic::new(&span, format!("invalid version \"{value}\""))
+                                .code(Code::Invalid)
+                                .help(why),
+                        );
+                    }
+                    *version = Some(value);
+                }
+                "upc" => {
+                    if let Err(why) = check_upc(&value) {
+                        diags.push(
+                            ProjectDiagnostic::new(&span, format!("invalid UPC/EAN \"{value}\""))
+                                .code(Code::BadIdentifier)
+                                .label("invalid barcode")
+                                .help(why),
+                        );
+                    }
+                    release.upc = Some(value);
+                }
+                "label" => release.label = Some(value),
+                "genre" => release.genre = Some(value),
+                "copyright" => release.copyright = Some(value),
+                "composer" => release.composer = Some(value),
+                "cover" => read_cover(diags, release, child, &value, &span),
+                "output" => read_output(diags, release, child, &value, &span),
+                _ => unreachable!("checked against RELEASE_FIELDS"),
+            }
+        }
+    }
+}
+
+/// `sample-rate`: one of the standard rates.
+fn read_sample_rate(diags: &mut Diagnostics, child: &NodeView) -> Option<u32> {
+    let rate = child.number_arg(diags, 0, "a rate in Hz", Range::integer(1.0, 768000.0))? as u32;
+    if SAMPLE_RATES.contains(&rate) {
+        return Some(rate);
+    }
+    let span = child.span_of(child.args()[0].span());
+    diags.push(
+        ProjectDiagnostic::new(&span, format!("{rate} Hz is not a standard sample rate"))
+            .code(Code::OutOfRange)
+            .label("unsupported rate")
+            .help("use 44100, 48000, 88200, 96000, 176400 or 192000"),
+    );
+    None
+}
+
+/// `cover`: a regular file bounce can read as an image, kept by its path
+/// and the hash of its picture.
+fn read_cover(
+    diags: &mut Diagnostics,
+    release: &mut Release,
+    child: &NodeView,
+    value: &str,
+    span: &Span,
+) {
+    let path = child.dir.join(value);
+    if let Some(what) = bounce_nodes::not_a_regular_file(&path) {
+        let message = match what.as_str() {
+            "not found" => format!("cover image not found: {}", display_name(&path)),
+            _ => format!("cover image {}: {what}", display_name(&path)),
+        };
+        diags.push(
+            ProjectDiagnostic::new(span, message)
+                .code(Code::BadImage)
+                .label("not an image"),
+        );
+    } else {
+        match bounce_nodes::Cover::read(&path) {
+            Ok(cover) => {
+                release.cover_hash = Some(blake3::hash(&cover.data).to_hex().to_string());
+            }
+            Err(why) => diags.push(
+                ProjectDiagnostic::new(
+                    span,
+                    format!("cover image {} cannot be used: {why}", display_name(&path)),
+                )
+                .code(Code::BadImage)
+                .label("bad cover"),
+            ),
+        }
+    }
+    release.cover = Some(path);
+}
+
+/// `output`: a folder inside the project unless `outside=#true` says.
+fn read_output(
+    diags: &mut Diagnostics,
+    release: &mut Release,
+    child: &NodeView,
+    value: &str,
+    span: &Span,
+) {
+    let outside = child.bool_prop(diags, "outside", false);
+    if let Err(why) = check_output(value, outside) {
+        diags.push(
+            ProjectDiagnostic::new(span, format!("output folder \"{value}\" {why}"))
+                .code(Code::Invalid)
+                .label("outside the project")
+                .help(format!(
+                    "if that is meant, write `output \"{value}\" outside=#true`"
+                )),
+        );
+    }
+    let output = child.dir.join(value);
+    if fs_is_not_a_folder(&output) {
+        diags.push(
+            ProjectDiagnostic::new(
+                span,
+                format!("output folder \"{value}\" is a file, not a folder"),
+            )
+            .code(Code::Invalid)
+            .label("not a folder")
+            .help("name a folder (it is made if it does not exist)"),
+        );
+    }
+    release.output = output;
 }
 
 /// The version of a release that names none.

@@ -39,30 +39,7 @@ impl Reader {
             let diags = &mut self.diags;
             match name {
                 "isrc" | "artist" | "composer" | "genre" => {
-                    child.check_shape(diags, &[], 1, false);
-                    let Some(value) = child.string_arg(diags, 0, "a value") else {
-                        continue;
-                    };
-                    match name {
-                        "isrc" => match normalise_isrc(&value) {
-                            Ok(isrc) => track.isrc = Some(isrc),
-                            Err(why) => {
-                                let span = child.span_of(child.args()[0].span());
-                                diags.push(
-                                    ProjectDiagnostic::new(
-                                        &span,
-                                        format!("invalid ISRC \"{value}\""),
-                                    )
-                                    .code(Code::BadIdentifier)
-                                    .label("invalid ISRC")
-                                    .help(why),
-                                );
-                            }
-                        },
-                        "artist" => track.artist = Some(value),
-                        "composer" => track.composer = Some(value),
-                        _ => track.genre = Some(value),
-                    }
+                    read_track_text(diags, &mut track, &child)
                 }
                 "stem" | "tone" => {
                     if let Some(source) = self.read_source(child) {
@@ -89,39 +66,21 @@ impl Reader {
                     mix_seen = true;
                     track.mix = self.read_chain(child);
                 }
-                "length" | "gap" => {
-                    child.check_shape(diags, &[], 1, false);
-                    let range = match name {
-                        "length" => Range::length(),
-                        _ => Range::duration(),
-                    };
-                    let value = child.number_arg(diags, 0, "a duration in seconds", range);
-                    if name == "length" {
-                        track.length = value;
-                    } else if let Some(gap) = value {
-                        track.gap = gap;
-                    }
-                }
-                "fade-in" | "fade-out" => {
-                    child.check_shape(diags, &["curve"], 1, false);
-                    let seconds =
-                        child.number_arg(diags, 0, "a duration in seconds", Range::duration());
-                    let curve = match child.choice_prop(diags, "curve", &["linear", "cos", "exp"]) {
-                        Some("linear") => FadeCurve::Linear,
-                        Some("exp") => FadeCurve::Exp,
-                        _ => FadeCurve::Cos,
-                    };
-                    let fade = seconds.map(|seconds| Fade { seconds, curve });
-                    if name == "fade-in" {
-                        track.fade_in = fade;
-                    } else {
-                        track.fade_out = fade;
-                    }
-                }
+                "length" | "gap" => read_track_time(diags, &mut track, &child),
+                "fade-in" | "fade-out" => read_fade(diags, &mut track, &child),
                 other => self.unknown_node(child, other, TRACK_CHILDREN, "in `track`"),
             }
         }
-        if track.sources.is_empty() && number.is_some() {
+        self.check_it_sounds(&track, number.is_some());
+        self.check_routing(&track);
+        self.tracks.push(track);
+    }
+
+    /// A track renders something: it has a stem (said of a track whose
+    /// number was read), and unless it says how long it is, one that is
+    /// not muted.
+    fn check_it_sounds(&mut self, track: &Track, numbered: bool) {
+        if track.sources.is_empty() && numbered {
             self.error(
                 Code::BadRouting,
                 &track.span,
@@ -140,8 +99,6 @@ impl Reader {
             )
             .help = Some("unmute a stem, or give the track a `length` of silence".into());
         }
-        self.check_routing(&track);
-        self.tracks.push(track);
     }
 
     /// `reference "Name" "path"`: an audio file the report compares the
@@ -391,4 +348,62 @@ fn nearest_file(path: &std::path::Path) -> Option<String> {
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     crate::suggest::nearest(wanted, &names).map(str::to_string)
+}
+
+/// `isrc`, `artist`, `composer` or `genre` of a track.
+fn read_track_text(diags: &mut Diagnostics, track: &mut Track, child: &NodeView) {
+    child.check_shape(diags, &[], 1, false);
+    let Some(value) = child.string_arg(diags, 0, "a value") else {
+        return;
+    };
+    match child.name() {
+        "isrc" => match normalise_isrc(&value) {
+            Ok(isrc) => track.isrc = Some(isrc),
+            Err(why) => {
+                let span = child.span_of(child.args()[0].span());
+                diags.push(
+                    ProjectDiagnostic::new(&span, format!("invalid ISRC \"{value}\""))
+                        .code(Code::BadIdentifier)
+                        .label("invalid ISRC")
+                        .help(why),
+                );
+            }
+        },
+        "artist" => track.artist = Some(value),
+        "composer" => track.composer = Some(value),
+        _ => track.genre = Some(value),
+    }
+}
+
+/// A track's `length` or its `gap` before it on a CD, in seconds.
+fn read_track_time(diags: &mut Diagnostics, track: &mut Track, child: &NodeView) {
+    child.check_shape(diags, &[], 1, false);
+    let name = child.name();
+    let range = match name {
+        "length" => Range::length(),
+        _ => Range::duration(),
+    };
+    let value = child.number_arg(diags, 0, "a duration in seconds", range);
+    if name == "length" {
+        track.length = value;
+    } else if let Some(gap) = value {
+        track.gap = gap;
+    }
+}
+
+/// `fade-in` or `fade-out`: seconds and a curve.
+fn read_fade(diags: &mut Diagnostics, track: &mut Track, child: &NodeView) {
+    child.check_shape(diags, &["curve"], 1, false);
+    let seconds = child.number_arg(diags, 0, "a duration in seconds", Range::duration());
+    let curve = match child.choice_prop(diags, "curve", &["linear", "cos", "exp"]) {
+        Some("linear") => FadeCurve::Linear,
+        Some("exp") => FadeCurve::Exp,
+        _ => FadeCurve::Cos,
+    };
+    let fade = seconds.map(|seconds| Fade { seconds, curve });
+    if child.name() == "fade-in" {
+        track.fade_in = fade;
+    } else {
+        track.fade_out = fade;
+    }
 }
