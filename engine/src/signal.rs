@@ -44,6 +44,58 @@ fn format_of(d: &Deliverable, release_rate: u32) -> String {
 /// The blocks of one track, outputs last.
 fn blocks(project: &Project, track: &Track) -> Vec<Block> {
     let n = track.number;
+    let serving: Vec<&Deliverable> = project
+        .deliverables
+        .iter()
+        .filter(|d| d.tracks.as_ref().is_none_or(|t| t.contains(&n)))
+        .collect();
+    let masters: Vec<&str> = project
+        .masters
+        .iter()
+        .map(|m| m.name.as_str())
+        .filter(|m| {
+            serving
+                .iter()
+                .any(|d| d.content == Content::Master(m.to_string()))
+        })
+        .collect();
+    let mut out = source_and_bus_blocks(track);
+    out.push(mix_block(track, &masters));
+    for name in masters {
+        let master = project.master(name).expect("a deliverable's master exists");
+        out.push(master_block(n, master, &serving));
+    }
+    let rate = project.release.sample_rate;
+    for d in serving {
+        let id = format!("{n}:deliverable:{}", d.name);
+        let label = format!("deliverable \"{}\" · {}", d.name, format_of(d, rate));
+        let label = match &d.content {
+            Content::Master(_) => label,
+            // A stems deliverable is fed by the stems and buses it names.
+            Content::Stems(names) => {
+                for block in out.iter_mut() {
+                    let named = names.iter().any(|s| {
+                        block.id == format!("{n}:stem:{s}") || block.id == format!("{n}:bus:{s}")
+                    });
+                    if named {
+                        block.feeds.push(id.clone());
+                    }
+                }
+                format!("{label} · stems {}", names.join(", "))
+            }
+        };
+        out.push(Block {
+            id,
+            label,
+            feeds: Vec::new(),
+        });
+    }
+    out
+}
+
+/// A track's stems and buses, each feeding its bus or the mix.
+fn source_and_bus_blocks(track: &Track) -> Vec<Block> {
+    let n = track.number;
     let in_bus = |name: &str| {
         track
             .buses
@@ -91,88 +143,56 @@ fn blocks(project: &Project, track: &Track) -> Vec<Block> {
             feeds: vec![in_bus(&b.name).unwrap_or_else(|| mix.clone())],
         });
     }
+    out
+}
+
+/// A track's mix, with its chain and fades, feeding its `masters`.
+fn mix_block(track: &Track, masters: &[&str]) -> Block {
+    let n = track.number;
     let mut how: Vec<String> = track.mix.iter().map(ProcessorSpec::describe).collect();
     for (word, fade) in [("fade-in", track.fade_in), ("fade-out", track.fade_out)] {
         if let Some(f) = fade {
             how.push(format!("{word} {} s ({:?})", f.seconds, f.curve).to_lowercase());
         }
     }
-    let serving: Vec<&Deliverable> = project
-        .deliverables
-        .iter()
-        .filter(|d| d.tracks.as_ref().is_none_or(|t| t.contains(&n)))
-        .collect();
-    let masters: Vec<&str> = project
-        .masters
-        .iter()
-        .map(|m| m.name.as_str())
-        .filter(|m| {
-            serving
-                .iter()
-                .any(|d| d.content == Content::Master(m.to_string()))
-        })
-        .collect();
-    out.push(Block {
-        id: mix.clone(),
+    Block {
+        id: format!("{n}:mix"),
         label: if how.is_empty() {
             "mix".into()
         } else {
             format!("mix · {}", how.join(", "))
         },
         feeds: masters.iter().map(|m| format!("{n}:master:{m}")).collect(),
-    });
-    for name in masters {
-        let master = project.master(name).expect("a deliverable's master exists");
-        let mut how: Vec<String> = master.chain.iter().map(ProcessorSpec::describe).collect();
-        if let Some(t) = master.target {
-            how.push(format!("target {t} LUFS"));
-        }
-        if let Some(c) = master.ceiling {
-            how.push(format!("ceiling {c} dBTP"));
-        }
-        if master.mode == crate::model::LoudnessMode::Album {
-            how.push("album mode".into());
-        }
-        out.push(Block {
-            id: format!("{n}:master:{name}"),
-            label: if how.is_empty() {
-                format!("master \"{name}\"")
-            } else {
-                format!("master \"{name}\" · {}", how.join(", "))
-            },
-            feeds: serving
-                .iter()
-                .filter(|d| d.content == Content::Master(name.to_string()))
-                .map(|d| format!("{n}:deliverable:{}", d.name))
-                .collect(),
-        });
     }
-    let rate = project.release.sample_rate;
-    for d in serving {
-        let id = format!("{n}:deliverable:{}", d.name);
-        let label = format!("deliverable \"{}\" · {}", d.name, format_of(d, rate));
-        let label = match &d.content {
-            Content::Master(_) => label,
-            // A stems deliverable is fed by the stems and buses it names.
-            Content::Stems(names) => {
-                for block in out.iter_mut() {
-                    let named = names.iter().any(|s| {
-                        block.id == format!("{n}:stem:{s}") || block.id == format!("{n}:bus:{s}")
-                    });
-                    if named {
-                        block.feeds.push(id.clone());
-                    }
-                }
-                format!("{label} · stems {}", names.join(", "))
-            }
-        };
-        out.push(Block {
-            id,
-            label,
-            feeds: Vec::new(),
-        });
+}
+
+/// A master of track `n`, with its chain and levels, feeding the
+/// deliverables of it that `serving` holds.
+fn master_block(n: u32, master: &crate::model::Master, serving: &[&Deliverable]) -> Block {
+    let name = &master.name;
+    let mut how: Vec<String> = master.chain.iter().map(ProcessorSpec::describe).collect();
+    if let Some(t) = master.target {
+        how.push(format!("target {t} LUFS"));
     }
-    out
+    if let Some(c) = master.ceiling {
+        how.push(format!("ceiling {c} dBTP"));
+    }
+    if master.mode == crate::model::LoudnessMode::Album {
+        how.push("album mode".into());
+    }
+    Block {
+        id: format!("{n}:master:{name}"),
+        label: if how.is_empty() {
+            format!("master \"{name}\"")
+        } else {
+            format!("master \"{name}\" · {}", how.join(", "))
+        },
+        feeds: serving
+            .iter()
+            .filter(|d| d.content == Content::Master(name.to_string()))
+            .map(|d| format!("{n}:deliverable:{}", d.name))
+            .collect(),
+    }
 }
 
 /// The tracks to draw: all, or the one asked for.

@@ -77,126 +77,139 @@ fn tunable(
 pub fn track_checks(files: &[InspectedFile], rules: &CheckRules) -> Vec<Check> {
     let mut checks = Vec::new();
     for file in files {
-        let f = &file.figures;
-        let at = &file.path;
-        if let Some(target) = file.target {
-            let off = f.integrated - target;
-            checks.push(check(
-                "loudness",
-                off.abs() <= file.tolerance,
-                Status::Fail,
-                format!(
-                    "{at}: {:.1} LUFS against {target} LUFS ±{} LU",
-                    f.integrated, file.tolerance
-                ),
-            ));
-        }
-        if let Some(ceiling) = file.ceiling {
-            checks.push(check(
-                "ceiling",
-                at_most(f.true_peak, ceiling),
-                Status::Fail,
-                format!(
-                    "{at}: {:.2} dBTP against a {ceiling} dBTP ceiling",
-                    f.true_peak
-                ),
-            ));
-        }
-        // A float file keeps its overs; they clip in an integer copy.
-        let overs_severity = if file.float {
-            Status::Warn
-        } else {
-            Status::Fail
-        };
+        checks.extend(level_checks(file));
+        checks.extend(tunable_checks(file, rules));
+    }
+    checks
+}
+
+/// What a file is held to: its target and ceiling, and no overs.
+fn level_checks(file: &InspectedFile) -> Vec<Check> {
+    let (f, at) = (&file.figures, &file.path);
+    let mut checks = Vec::new();
+    if let Some(target) = file.target {
+        let off = f.integrated - target;
         checks.push(check(
-            "true-peak overs",
-            f.overs.inter_sample == 0,
-            overs_severity,
+            "loudness",
+            off.abs() <= file.tolerance,
+            Status::Fail,
             format!(
-                "{at}: {} points between samples over full scale",
-                f.overs.inter_sample
+                "{at}: {:.1} LUFS against {target} LUFS ±{} LU",
+                f.integrated, file.tolerance
             ),
         ));
+    }
+    if let Some(ceiling) = file.ceiling {
         checks.push(check(
-            "clipping",
-            f.overs.on_sample == 0,
-            overs_severity,
-            format!("{at}: {} samples at full scale", f.overs.on_sample),
+            "ceiling",
+            at_most(f.true_peak, ceiling),
+            Status::Fail,
+            format!(
+                "{at}: {:.2} dBTP against a {ceiling} dBTP ceiling",
+                f.true_peak
+            ),
         ));
-        let dc = f.dc_offset[0].max(f.dc_offset[1]);
+    }
+    // A float file keeps its overs; they clip in an integer copy.
+    let overs_severity = if file.float {
+        Status::Warn
+    } else {
+        Status::Fail
+    };
+    checks.push(check(
+        "true-peak overs",
+        f.overs.inter_sample == 0,
+        overs_severity,
+        format!(
+            "{at}: {} points between samples over full scale",
+            f.overs.inter_sample
+        ),
+    ));
+    checks.push(check(
+        "clipping",
+        f.overs.on_sample == 0,
+        overs_severity,
+        format!("{at}: {} samples at full scale", f.overs.on_sample),
+    ));
+    checks
+}
+
+/// The checks a project's `checks` tunes, and the codec previews.
+fn tunable_checks(file: &InspectedFile, rules: &CheckRules) -> Vec<Check> {
+    let (f, at) = (&file.figures, &file.path);
+    let mut checks = Vec::new();
+    let dc = f.dc_offset[0].max(f.dc_offset[1]);
+    checks.push(tunable(
+        rules,
+        CheckRules::DC_OFFSET,
+        at_most(dc, rules.dc_offset),
+        format!("over {} dBFS", rules.dc_offset),
+        |held| format!("{at}: {} ({held})", db_or_none(dc, "dBFS")),
+    ));
+    checks.push(tunable(
+        rules,
+        CheckRules::SILENCE,
+        f.head_silence <= rules.head_silence && f.tail_silence <= rules.tail_silence,
+        format!("over {} s and {} s", rules.head_silence, rules.tail_silence),
+        |held| {
+            format!(
+                "{at}: {:.2} s before the music, {:.2} s after ({held})",
+                f.head_silence, f.tail_silence
+            )
+        },
+    ));
+    checks.push(tunable(
+        rules,
+        CheckRules::MONO,
+        at_most(f.mono_loss, rules.mono_loss) && at_most(f.correlation.below_zero, rules.antiphase),
+        format!(
+            "over {} LU or {} %",
+            rules.mono_loss,
+            100.0 * rules.antiphase
+        ),
+        |held| {
+            format!(
+                "{at}: mono loses {:.1} LU; correlation under 0 for {:.1} % of the time ({held})",
+                f.mono_loss,
+                100.0 * f.correlation.below_zero
+            )
+        },
+    ));
+    checks.push(tunable(
+        rules,
+        CheckRules::DYNAMICS,
+        at_least(f.plr, rules.plr),
+        format!("under {} dB", rules.plr),
+        |held| format!("{at}: PLR {:.1} dB ({held})", f.plr),
+    ));
+    // What a platform's encoder would make of this file: a warning,
+    // since nothing here is delivered.
+    for preview in &file.previews {
+        let codec = preview.preview.as_deref().unwrap_or("a lossy codec");
+        checks.push(check(
+            "codec preview",
+            preview.overs.inter_sample == 0 && preview.overs.on_sample == 0,
+            Status::Warn,
+            format!(
+                "{at} as {codec}, decoded: {:.2} dBTP, {} points between samples and {} samples over full scale",
+                preview.true_peak, preview.overs.inter_sample, preview.overs.on_sample
+            ),
+        ));
+    }
+    if !file.lossy {
+        let bits = file.bits.unwrap_or(32);
         checks.push(tunable(
             rules,
-            CheckRules::DC_OFFSET,
-            at_most(dc, rules.dc_offset),
-            format!("over {} dBFS", rules.dc_offset),
-            |held| format!("{at}: {} ({held})", db_or_none(dc, "dBFS")),
-        ));
-        checks.push(tunable(
-            rules,
-            CheckRules::SILENCE,
-            f.head_silence <= rules.head_silence && f.tail_silence <= rules.tail_silence,
-            format!("over {} s and {} s", rules.head_silence, rules.tail_silence),
+            CheckRules::HI_RES,
+            bits >= rules.hi_res_bits && f.sample_rate >= rules.hi_res_rate,
+            format!("under {}-bit at {} Hz", rules.hi_res_bits, rules.hi_res_rate),
             |held| {
                 format!(
-                    "{at}: {:.2} s before the music, {:.2} s after ({held})",
-                    f.head_silence, f.tail_silence
+                    "{at}: {bits}-bit at {} Hz ({held}; Apple Digital Masters asks 24-bit at 44100 Hz or more)",
+                    f.sample_rate
                 )
             },
         ));
-        checks.push(tunable(
-            rules,
-            CheckRules::MONO,
-            at_most(f.mono_loss, rules.mono_loss)
-                && at_most(f.correlation.below_zero, rules.antiphase),
-            format!(
-                "over {} LU or {} %",
-                rules.mono_loss,
-                100.0 * rules.antiphase
-            ),
-            |held| {
-                format!(
-                    "{at}: mono loses {:.1} LU; correlation under 0 for {:.1} % of the time ({held})",
-                    f.mono_loss,
-                    100.0 * f.correlation.below_zero
-                )
-            },
-        ));
-        checks.push(tunable(
-            rules,
-            CheckRules::DYNAMICS,
-            at_least(f.plr, rules.plr),
-            format!("under {} dB", rules.plr),
-            |held| format!("{at}: PLR {:.1} dB ({held})", f.plr),
-        ));
-        // What a platform's encoder would make of this file: a warning,
-        // since nothing here is delivered.
-        for preview in &file.previews {
-            let codec = preview.preview.as_deref().unwrap_or("a lossy codec");
-            checks.push(check(
-                "codec preview",
-                preview.overs.inter_sample == 0 && preview.overs.on_sample == 0,
-                Status::Warn,
-                format!(
-                    "{at} as {codec}, decoded: {:.2} dBTP, {} points between samples and {} samples over full scale",
-                    preview.true_peak, preview.overs.inter_sample, preview.overs.on_sample
-                ),
-            ));
-        }
-        if !file.lossy {
-            let bits = file.bits.unwrap_or(32);
-            checks.push(tunable(
-                rules,
-                CheckRules::HI_RES,
-                bits >= rules.hi_res_bits && f.sample_rate >= rules.hi_res_rate,
-                format!("under {}-bit at {} Hz", rules.hi_res_bits, rules.hi_res_rate),
-                |held| {
-                    format!(
-                        "{at}: {bits}-bit at {} Hz ({held}; Apple Digital Masters asks 24-bit at 44100 Hz or more)",
-                        f.sample_rate
-                    )
-                },
-            ));
-        }
     }
     checks
 }
