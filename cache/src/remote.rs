@@ -410,6 +410,152 @@ fn describe(error: &object_store::Error) -> String {
     }
 }
 
+/// A store opened from a URL, where in it bounce keeps its objects, and
+/// why it cannot be used (no credentials) if it cannot.
+struct Opened {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    mode: RemoteMode,
+    no_credentials: Option<String>,
+}
+
+type Bad<'a> = &'a dyn Fn(String) -> RemoteError;
+
+/// `s3://BUCKET/PREFIX`: credentials, endpoint and region from the
+/// environment, else from the AWS tools' own files.
+fn s3_store(
+    rest: &str,
+    settings: &RemoteSettings,
+    (client, retry): (ClientOptions, RetryConfig),
+    options: &[(String, String)],
+    bad: Bad,
+) -> Result<Opened, RemoteError> {
+    let mut no_credentials = None;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(bad("names no bucket: s3://BUCKET/PREFIX".into()));
+    }
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_client_options(client)
+        .with_retry(retry);
+    // The AWS tools' own files, where the environment says nothing.
+    let files = AwsFiles::read();
+    if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+        if let (Some(key), Some(secret)) = (
+            files.credential("aws_access_key_id"),
+            files.credential("aws_secret_access_key"),
+        ) {
+            builder = builder
+                .with_access_key_id(key)
+                .with_secret_access_key(secret);
+            if let Some(token) = files.credential("aws_session_token") {
+                builder = builder.with_token(token);
+            }
+        }
+    }
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        if let Some(endpoint) = files.setting("endpoint_url") {
+            check_endpoint(&endpoint, "the AWS config's endpoint_url").map_err(bad)?;
+            builder = builder.with_endpoint(endpoint);
+        }
+    }
+    let has_keys = std::env::var("AWS_ACCESS_KEY_ID").is_ok_and(|k| !k.is_empty())
+        || files.credential("aws_access_key_id").is_some()
+        || other_aws_credentials();
+    // Without keys object_store would ask the instance metadata
+    // service, a link-local address the user never named.
+    if !has_keys && !instance_role_asked(&options) {
+        builder = builder.with_skip_signature(true);
+        no_credentials = Some(
+            "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or \
+                 AWS_PROFILE), or add ?credentials=instance to the URL to use this \
+                 machine's instance role; building without the shared cache"
+                .to_string(),
+        );
+    }
+    let region_in_env =
+        std::env::var("AWS_REGION").is_ok() || std::env::var("AWS_DEFAULT_REGION").is_ok();
+    if !region_in_env {
+        if let Some(region) = files.setting("region") {
+            builder = builder.with_region(region);
+        }
+    }
+    // AWS_ENDPOINT_URL is the AWS tools' name for a non-AWS
+    // endpoint (MinIO, Garage, R2, a local server).
+    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+        check_endpoint(&endpoint, "AWS_ENDPOINT_URL").map_err(bad)?;
+        builder = builder.with_endpoint(endpoint);
+    }
+    if !region_in_env && files.setting("region").is_none() {
+        builder = builder.with_region("us-east-1");
+    }
+    let store = builder.build().map_err(|e| bad(describe(&e)))?;
+    Ok(Opened {
+        store: Arc::new(store),
+        prefix: prefix.to_string(),
+        mode: settings.mode,
+        no_credentials,
+    })
+}
+
+/// `webdav+http(s)://` (read and write) or `http(s)://` (read only).
+fn http_store(
+    scheme: &str,
+    rest: &str,
+    settings: &RemoteSettings,
+    (client, retry): (ClientOptions, RetryConfig),
+    bad: Bad,
+) -> Result<Opened, RemoteError> {
+    let transport = scheme.trim_start_matches("webdav+");
+    // The server's root as the base and the path as the prefix:
+    // a WebDAV client makes missing folders only below its base.
+    let (authority, path) = split_authority(rest);
+    // A share's user and password (`user:password@host`) go in
+    // a Basic Authorization header on every request, never in
+    // a URL a message could quote.
+    let (login, host) = match authority.rsplit_once('@') {
+        Some((login, host)) => (Some(login), host),
+        None => (None, authority),
+    };
+    let client = match login {
+        Some(login) => client.with_default_headers(basic_auth(login)?),
+        None => client,
+    };
+    let store = object_store::http::HttpBuilder::new()
+        .with_url(format!("{transport}://{host}"))
+        .with_client_options(client)
+        .with_retry(retry)
+        .build()
+        .map_err(|e| bad(describe(&e)))?;
+    // A plain web server serves files: it is read only.
+    let mode = if scheme.starts_with("webdav+") {
+        settings.mode
+    } else {
+        RemoteMode::Read
+    };
+    Ok(Opened {
+        store: Arc::new(store),
+        prefix: path.to_string(),
+        mode,
+        no_credentials: None,
+    })
+}
+
+/// `file://PATH`: a folder, made if missing.
+fn file_store(rest: &str, settings: &RemoteSettings, bad: Bad) -> Result<Opened, RemoteError> {
+    let root = std::path::Path::new(rest);
+    std::fs::create_dir_all(root).map_err(|e| bad(format!("cannot create the folder: {e}")))?;
+    let store = object_store::local::LocalFileSystem::new_with_prefix(root)
+        .map_err(|e| bad(describe(&e)))?;
+    Ok(Opened {
+        store: Arc::new(store),
+        prefix: String::new(),
+        mode: settings.mode,
+        no_credentials: None,
+    })
+}
+
 impl RemoteCache {
     pub fn open(settings: &RemoteSettings) -> Result<RemoteCache, RemoteError> {
         let shown = shown_url(&settings.url);
@@ -435,115 +581,24 @@ impl RemoteCache {
             None => (rest.split('#').next().unwrap_or(rest), None),
         };
         let options = query_options(query).map_err(bad)?;
-        let mut no_credentials = None;
-        let (store, prefix, mode): (Arc<dyn ObjectStore>, String, RemoteMode) = match scheme {
-            "s3" => {
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err(bad("names no bucket: s3://BUCKET/PREFIX".into()));
-                }
-                let mut builder = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_client_options(client)
-                    .with_retry(retry);
-                // The AWS tools' own files, where the environment says nothing.
-                let files = AwsFiles::read();
-                if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-                    if let (Some(key), Some(secret)) = (
-                        files.credential("aws_access_key_id"),
-                        files.credential("aws_secret_access_key"),
-                    ) {
-                        builder = builder
-                            .with_access_key_id(key)
-                            .with_secret_access_key(secret);
-                        if let Some(token) = files.credential("aws_session_token") {
-                            builder = builder.with_token(token);
-                        }
-                    }
-                }
-                if std::env::var("AWS_ENDPOINT_URL").is_err() {
-                    if let Some(endpoint) = files.setting("endpoint_url") {
-                        check_endpoint(&endpoint, "the AWS config's endpoint_url").map_err(bad)?;
-                        builder = builder.with_endpoint(endpoint);
-                    }
-                }
-                let has_keys = std::env::var("AWS_ACCESS_KEY_ID").is_ok_and(|k| !k.is_empty())
-                    || files.credential("aws_access_key_id").is_some()
-                    || other_aws_credentials();
-                // Without keys object_store would ask the instance metadata
-                // service, a link-local address the user never named.
-                if !has_keys && !instance_role_asked(&options) {
-                    builder = builder.with_skip_signature(true);
-                    no_credentials = Some(
-                        "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or \
-                         AWS_PROFILE), or add ?credentials=instance to the URL to use this \
-                         machine's instance role; building without the shared cache"
-                            .to_string(),
-                    );
-                }
-                let region_in_env =
-                    std::env::var("AWS_REGION").is_ok() || std::env::var("AWS_DEFAULT_REGION").is_ok();
-                if !region_in_env {
-                    if let Some(region) = files.setting("region") {
-                        builder = builder.with_region(region);
-                    }
-                }
-                // AWS_ENDPOINT_URL is the AWS tools' name for a non-AWS
-                // endpoint (MinIO, Garage, R2, a local server).
-                if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
-                    check_endpoint(&endpoint, "AWS_ENDPOINT_URL").map_err(bad)?;
-                    builder = builder.with_endpoint(endpoint);
-                }
-                if !region_in_env && files.setting("region").is_none() {
-                    builder = builder.with_region("us-east-1");
-                }
-                let store = builder.build().map_err(|e| bad(describe(&e)))?;
-                (Arc::new(store), prefix.to_string(), settings.mode)
-            }
+        let opened = match scheme {
+            "s3" => s3_store(rest, settings, (client, retry), &options, &bad)?,
             "webdav+http" | "webdav+https" | "http" | "https" => {
-                let transport = scheme.trim_start_matches("webdav+");
-                // The server's root as the base and the path as the prefix:
-                // a WebDAV client makes missing folders only below its base.
-                let (authority, path) = split_authority(rest);
-                // A share's user and password (`user:password@host`) go in
-                // a Basic Authorization header on every request, never in
-                // a URL a message could quote.
-                let (login, host) = match authority.rsplit_once('@') {
-                    Some((login, host)) => (Some(login), host),
-                    None => (None, authority),
-                };
-                let client = match login {
-                    Some(login) => client.with_default_headers(basic_auth(login)?),
-                    None => client,
-                };
-                let store = object_store::http::HttpBuilder::new()
-                    .with_url(format!("{transport}://{host}"))
-                    .with_client_options(client)
-                    .with_retry(retry)
-                    .build()
-                    .map_err(|e| bad(describe(&e)))?;
-                // A plain web server serves files: it is read only.
-                let mode = if scheme.starts_with("webdav+") {
-                    settings.mode
-                } else {
-                    RemoteMode::Read
-                };
-                (Arc::new(store), path.to_string(), mode)
+                http_store(scheme, rest, settings, (client, retry), &bad)?
             }
-            "file" => {
-                let root = std::path::Path::new(rest);
-                std::fs::create_dir_all(root)
-                    .map_err(|e| bad(format!("cannot create the folder: {e}")))?;
-                let store = object_store::local::LocalFileSystem::new_with_prefix(root)
-                    .map_err(|e| bad(describe(&e)))?;
-                (Arc::new(store), String::new(), settings.mode)
-            }
+            "file" => file_store(rest, settings, &bad)?,
             other => {
                 return Err(bad(format!(
                     "`{other}://` is not a remote bounce knows: use s3://, webdav+http(s)://, http(s):// or file://"
                 )))
             }
         };
+        let Opened {
+            store,
+            prefix,
+            mode,
+            no_credentials,
+        } = opened;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

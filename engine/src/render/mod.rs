@@ -319,30 +319,12 @@ impl Renderer<'_> {
             Action::Master {
                 chain,
                 target,
-                limit: Some(limiter),
+                limit,
                 album_gain,
                 mix,
             } => {
-                let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
-                // The album step's gain and the ceiling it verified.
-                let album_gain = album_gain.map(|album| {
-                    let info = &inputs.of(album).output.info;
-                    (
-                        info.solved_gain.unwrap_or(0.0),
-                        info.limiter_ceiling.unwrap_or(limiter.ceiling),
-                    )
-                });
-                let mix = inputs.of(*mix);
-                self.render_master(step, &chain, *target, *limiter, album_gain, mix)
-            }
-            Action::Master {
-                chain,
-                limit: None,
-                mix,
-                ..
-            } => {
-                let mix = inputs.of(*mix);
-                self.render_sum(step, chain, &[mix], (mix.output.info.frames, false), None)
+                let album_gain = album_gain.map(|album| inputs.of(album));
+                self.render_master_step(step, chain, *target, *limit, album_gain, inputs.of(*mix))
             }
             Action::AlbumGain {
                 chain,
@@ -422,6 +404,32 @@ impl Renderer<'_> {
                 self.render_file(step, file, from)
             }
         }
+    }
+
+    /// A master: with a limiter, its chain, solved gain (or the album
+    /// step's) and limiting; without, its chain over the mix.
+    fn render_master_step(
+        &self,
+        step: &Step,
+        chain: &[ProcessorSpec],
+        target: Option<f64>,
+        limit: Option<bounce_nodes::LimiterSettings>,
+        album_gain: Option<Input>,
+        mix: Input,
+    ) -> Result<StepOutput, BuildError> {
+        let Some(limiter) = limit else {
+            return self.render_sum(step, chain, &[mix], (mix.output.info.frames, false), None);
+        };
+        let chain: Vec<_> = chain.iter().map(|p| p.resolve_pan_law(false)).collect();
+        // The album step's gain and the ceiling it verified.
+        let album_gain = album_gain.map(|album| {
+            let info = &album.output.info;
+            (
+                info.solved_gain.unwrap_or(0.0),
+                info.limiter_ceiling.unwrap_or(limiter.ceiling),
+            )
+        });
+        self.render_master(step, &chain, target, limiter, album_gain, mix)
     }
 
     /// A deliverable's file, checked against its standard if it has one.
