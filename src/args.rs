@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bounce_engine::{load_project, BuildOptions, Project};
 use clap::ValueEnum;
 
-use crate::report::print_project_errors;
+use crate::build_log::print_project_errors;
 
 /// Exit status: the build failed or an output is out of spec.
 pub const EXIT_FAILED: i32 = 1;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use bounce_engine::{build, BuildError, BuildOptions, BuildReport, Project};
 
 use crate::args::{MessageFormat, EXIT_FAILED, EXIT_USAGE};
-use crate::report::{print_build_error, HumanObserver, JsonObserver};
+use crate::build_log::{print_build_error, HumanObserver, JsonObserver};
 
 pub(crate) fn run_build(
     project: &Project,

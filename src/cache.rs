@@ -6,8 +6,8 @@ use bounce_engine::{build, cache_dir, BuildOptions, CacheSync, LastBuild};
 use clap::Subcommand;
 
 use crate::args::{load, parse_cache_size, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
+use crate::build_log::print_build_error;
 use crate::output::outln;
-use crate::report::print_build_error;
 
 #[derive(Subcommand)]
 pub(crate) enum CacheAction {

@@ -8,10 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::args::{
     load, load_with, parse_cache_size, MessageFormat, ProjectArgs, EXIT_FAILED, EXIT_USAGE,
 };
+use crate::build_log::{print_build_error, print_project_errors};
 use crate::building::{exit_status, run_build};
 use crate::cache::CacheAction;
 use crate::output::{out, outln};
-use crate::report::{print_build_error, print_project_errors};
 use bounce_engine::count;
 
 #[derive(Parser)]

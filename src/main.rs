@@ -3,12 +3,12 @@
 
 mod analyze;
 mod args;
+mod build_log;
 mod building;
 mod cache;
 mod cli;
 mod output;
 mod progress;
-mod report;
 mod revisions;
 mod watch;
 

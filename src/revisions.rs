@@ -7,8 +7,8 @@ use bounce_engine::{
 };
 
 use crate::args::{load, MessageFormat, ProjectArgs, EXIT_FAILED, EXIT_USAGE};
+use crate::build_log::{print_build_error, print_project_errors};
 use crate::output::outln;
-use crate::report::{print_build_error, print_project_errors};
 
 /// The work tree's cache: a revision's steps hit it.
 fn work_cache(args: &ProjectArgs) -> std::path::PathBuf {

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use bounce_engine::{load_project, BuildOptions};
 
 use crate::args::{MessageFormat, ProjectArgs};
-use crate::report::print_project_errors;
+use crate::build_log::print_project_errors;
 
 const POLL: Duration = Duration::from_millis(250);
 /// How long a change must hold still (editors save in several writes).

@@ -465,7 +465,7 @@ fn s3_store(
         || other_aws_credentials();
     // Without keys object_store would ask the instance metadata
     // service, a link-local address the user never named.
-    if !has_keys && !instance_role_asked(&options) {
+    if !has_keys && !instance_role_asked(options) {
         builder = builder.with_skip_signature(true);
         no_credentials = Some(
             "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or \

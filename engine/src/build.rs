@@ -1,4 +1,7 @@
-//! The scheduler: renders what is stale, in dependency order, in parallel.
+//! A build: plans the project, selects what the targets need, finds each
+//! step in the cache or renders it (the scheduler in `schedule.rs` orders
+//! and runs them; [`Run`] is the work it is given), publishes the files
+//! and keeps what the next build starts from.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,13 +14,13 @@ use petgraph::visit::{Dfs, Reversed};
 use petgraph::Direction;
 use serde::Serialize;
 
+pub use crate::built::{BuildReport, BuiltFile};
 use crate::error::BuildError;
 use crate::explain::{reason, RebuildReason, StepRecord, StepRecords};
 use crate::key::{key_json, step_key};
-use crate::manifest::MANIFEST;
 use crate::model::Project;
-pub use crate::outcome::{BuildReport, BuiltFile};
 use crate::plan::{plan, Plan, PlannedOutput};
+use crate::publish::manifest::MANIFEST;
 use crate::publish::publish;
 use crate::render::{read_source, Input, Inputs, OutputInfo, Renderer, StepOutput};
 use crate::schedule::{self, Dag, Ended, Work};
@@ -223,7 +226,12 @@ pub fn build(
         if !options.no_publish && !options.dry_run {
             // Checked before the lock, which would be written through a link.
             crate::publish::refuse_links(project, Path::new(MANIFEST))?;
-            let _output_lock = lock(project.release.output.join(crate::manifest::OUTPUT_LOCK))?;
+            let _output_lock = lock(
+                project
+                    .release
+                    .output
+                    .join(crate::publish::manifest::OUTPUT_LOCK),
+            )?;
             bounce_cache::remove_stale_temps(&report.version_dir, true);
             let complete = options.targets.is_empty();
             let jobs = worker_count(options.jobs, outputs.len());
@@ -314,7 +322,7 @@ impl Run<'_> {
             .iter()
             .filter_map(OnceLock::get)
             .flat_map(|outcome| match outcome {
-                Outcome::Done(output, ..) => std::iter::once(output.hash)
+                StepResult::Done(output, ..) => std::iter::once(output.hash)
                     .chain(output.info.also.clone())
                     .collect(),
                 _ => Vec::new(),
@@ -328,7 +336,7 @@ impl Run<'_> {
             .iter()
             .filter_map(OnceLock::get)
             .filter_map(|outcome| match outcome {
-                Outcome::Done(_, _, Some(record)) => Some(record.clone()),
+                StepResult::Done(_, _, Some(record)) => Some(record.clone()),
                 _ => None,
             })
             .collect()
@@ -344,7 +352,7 @@ impl Run<'_> {
         for (index, result) in self.results.iter().enumerate() {
             let Some(result) = result.get() else { continue };
             match result {
-                Outcome::Done(_, Status::Built, _) => {
+                StepResult::Done(_, Status::Built, _) => {
                     report.built += 1;
                     // A file's inspect step, or the comparison inspecting it.
                     if self
@@ -356,10 +364,10 @@ impl Run<'_> {
                         report.inspected += 1;
                     }
                 }
-                Outcome::Done(_, Status::Cached, _) => report.cached += 1,
-                Outcome::Done(..) => {}
-                Outcome::Failed => report.failed += 1,
-                Outcome::Stale => report.stale += 1,
+                StepResult::Done(_, Status::Cached, _) => report.cached += 1,
+                StepResult::Done(..) => {}
+                StepResult::Failed => report.failed += 1,
+                StepResult::Stale => report.stale += 1,
             }
         }
         report
@@ -373,7 +381,7 @@ impl Run<'_> {
             .iter()
             .filter(|o| self.selected.contains(&o.step))
             .map(|o| {
-                let Some(Outcome::Done(output, ..)) = self.results[o.step.index()].get() else {
+                let Some(StepResult::Done(output, ..)) = self.results[o.step.index()].get() else {
                     unreachable!("every selected step finished")
                 };
                 (o, output.as_ref())
@@ -384,7 +392,7 @@ impl Run<'_> {
     /// What a step made, where the build ran it.
     fn done(&self, step: NodeIndex) -> Option<Hash> {
         match self.results[step.index()].get() {
-            Some(Outcome::Done(output, ..)) => Some(output.hash),
+            Some(StepResult::Done(output, ..)) => Some(output.hash),
             _ => None,
         }
     }
@@ -428,12 +436,12 @@ impl Run<'_> {
 
     /// The codec previews the build made, by the path of the file each
     /// previews.
-    fn built_previews(&self) -> Vec<crate::outcome::BuiltPreview> {
+    fn built_previews(&self) -> Vec<crate::built::BuiltPreview> {
         self.plan
             .previews
             .iter()
             .filter_map(|preview| {
-                Some(crate::outcome::BuiltPreview {
+                Some(crate::built::BuiltPreview {
                     path: self.path_of(preview.file)?,
                     format: preview.format,
                     comparison: self.done(preview.compare)?,
@@ -456,11 +464,12 @@ fn refuse_changes_to_a_release(
     run: &Run,
 ) -> Result<(), BuildError> {
     let version_dir = project.release.output.join(&project.release.version);
-    if !crate::release::is_released(&version_dir) {
+    if !crate::publish::release_lock::is_released(&version_dir) {
         return Ok(());
     }
     // Unreadable: publishing says so with the figures.
-    let Some(manifest) = crate::manifest::read_manifest(&version_dir.join(MANIFEST)) else {
+    let Some(manifest) = crate::publish::manifest::read_manifest(&version_dir.join(MANIFEST))
+    else {
         return Ok(());
     };
     let reasons = Reasons::default();
@@ -490,7 +499,7 @@ fn refuse_changes_to_a_release(
         let path = crate::template::portable(&output.path);
         let released = manifest.files.iter().find(|f| f.path == path);
         let differs = match preflight.results[output.step.index()].get() {
-            Some(Outcome::Done(found, ..)) => {
+            Some(StepResult::Done(found, ..)) => {
                 released.map(|f| f.blake3.as_str()) != Some(found.hash.to_hex().as_str())
             }
             // Rendering again what only left the cache may give the same
@@ -597,7 +606,8 @@ fn select(
     Ok(selected)
 }
 
-enum Outcome {
+/// How one step of the run ended.
+enum StepResult {
     /// The output, how it was found, and (in real builds) the record of
     /// its key for the next build's explanations.
     Done(Box<StepOutput>, Status, Option<(String, StepRecord)>),
@@ -613,7 +623,7 @@ struct Run<'a> {
     rate: u32,
     observer: &'a dyn Observer,
     records: &'a StepRecords,
-    results: Vec<OnceLock<Outcome>>,
+    results: Vec<OnceLock<StepResult>>,
     errors: Mutex<Vec<String>>,
     /// Per step: held while a transient output is rendered again.
     restoring: Vec<Mutex<()>>,
@@ -715,7 +725,7 @@ impl Run<'_> {
             .inputs_of(node)
             .into_iter()
             .map(|i| match self.results[i.index()].get() {
-                Some(Outcome::Done(output, ..)) => Some((
+                Some(StepResult::Done(output, ..)) => Some((
                     i,
                     Input {
                         step: &self.plan.graph[i],
@@ -832,7 +842,7 @@ impl Run<'_> {
             if !self.plan.graph[input].kind.is_transient() {
                 continue;
             }
-            let Some(Outcome::Done(output, ..)) = self.results[input.index()].get() else {
+            let Some(StepResult::Done(output, ..)) = self.results[input.index()].get() else {
                 continue;
             };
             if let Some(count) = counts.get_mut(&output.hash) {
@@ -853,7 +863,7 @@ impl Run<'_> {
             if !step.kind.is_transient() {
                 continue;
             }
-            let Some(Outcome::Done(output, ..)) = self.results[input.index()].get() else {
+            let Some(StepResult::Done(output, ..)) = self.results[input.index()].get() else {
                 continue;
             };
             let _restoring = self.restoring[input.index()].lock().expect("restore lock");
@@ -1067,11 +1077,13 @@ impl Run<'_> {
                         .plan
                         .inputs_of(node)
                         .iter()
-                        .find(|i| !matches!(self.results[i.index()].get(), Some(Outcome::Done(..))))
+                        .find(|i| {
+                            !matches!(self.results[i.index()].get(), Some(StepResult::Done(..)))
+                        })
                         .map(|i| self.plan.graph[*i].id.as_str())
                         .unwrap_or("an input");
                     (
-                        Outcome::Stale,
+                        StepResult::Stale,
                         None,
                         Some(RebuildReason::InputRenders {
                             step: stale.to_string(),
@@ -1097,20 +1109,20 @@ impl Run<'_> {
                                 }
                             }
                             (
-                                Outcome::Done(Box::new(output), Status::Cached, None),
+                                StepResult::Done(Box::new(output), Status::Cached, None),
                                 Some(key),
                                 None,
                             )
                         }
                         None => {
                             let (_, why) = self.explain(step, key, &inputs, content);
-                            (Outcome::Stale, None, Some(why))
+                            (StepResult::Stale, None, Some(why))
                         }
                     }
                 }
             };
             let status = match outcome {
-                Outcome::Done(..) => Status::Cached,
+                StepResult::Done(..) => Status::Cached,
                 _ => Status::Stale,
             };
             self.observer.finished(&StepEvent {
@@ -1124,7 +1136,7 @@ impl Run<'_> {
                 reason: why,
                 remote,
                 seconds: match &outcome {
-                    Outcome::Done(output, ..) => Some(output.info.seconds()),
+                    StepResult::Done(output, ..) => Some(output.info.seconds()),
                     _ => None,
                 },
             });
@@ -1221,18 +1233,18 @@ impl Work for Run<'_> {
                 };
                 let record = ran.record.map(|r| (step.id.clone(), r));
                 (
-                    Outcome::Done(Box::new(ran.output), ran.status, record),
+                    StepResult::Done(Box::new(ran.output), ran.status, record),
                     event,
                 )
             }
-            Ended::Failed(error) => (Outcome::Failed, StepEvent::failed(step, millis, error)),
+            Ended::Failed(error) => (StepResult::Failed, StepEvent::failed(step, millis, error)),
             Ended::InputFailed => (
-                Outcome::Failed,
+                StepResult::Failed,
                 StepEvent::failed(step, millis, INPUT_FAILED.into()),
             ),
         };
         self.observer.finished(&event);
-        if let Outcome::Done(output, ..) = &outcome {
+        if let StepResult::Done(output, ..) = &outcome {
             if step.kind.is_transient() {
                 self.add_scratch_readers(node, output.hash);
             }

@@ -16,8 +16,8 @@ use crate::step::{Action, EncodeSettings, SpecCheck, Step, StepKind, TagFields};
 use crate::targets::DEFAULT_CEILING_DBTP;
 use crate::template::{render, TemplateValues};
 
-mod report;
-pub use report::PlannedPreview;
+mod report_steps;
+pub use report_steps::PlannedPreview;
 
 /// The build graph. Edges run from an input to the step that reads it;
 /// each step's action names its inputs (see [`Action::inputs`]).
@@ -417,13 +417,13 @@ fn reserved_name(path: &Path) -> Option<&'static str> {
         .next()
         .map(|c| c.as_os_str().to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    if text == crate::manifest::MANIFEST {
+    if text == crate::publish::manifest::MANIFEST {
         Some("manifest")
-    } else if text == crate::manifest::RELEASE_LOCK {
+    } else if text == crate::publish::manifest::RELEASE_LOCK {
         Some("release lock")
-    } else if first == crate::transaction::STAGE {
+    } else if first == crate::publish::transaction::STAGE {
         Some("staging folder")
-    } else if first == crate::manifest::REPORT_DIR {
+    } else if first == crate::publish::manifest::REPORT_DIR {
         Some("release report folder")
     } else {
         None

@@ -13,9 +13,9 @@ use bounce_nodes::Spectrum;
 use serde::Serialize;
 
 use super::{InspectedFile, InspectionStore, REPORT_DIR};
+use crate::built::{BuiltFile, BuiltPreview};
 use crate::error::BuildError;
 use crate::model::Project;
-use crate::outcome::{BuiltFile, BuiltPreview};
 use crate::render::Comparison;
 
 /// What a lossy file's codec changed.

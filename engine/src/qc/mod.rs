@@ -17,13 +17,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::BuildError;
-use crate::manifest::{read_manifest, ManifestFile, MANIFEST};
 use crate::model::Project;
+use crate::publish::manifest::{read_manifest, ManifestFile, MANIFEST};
 use crate::render::Comparison;
 
 pub use checks::{Check, Status};
 
-pub use crate::manifest::REPORT_DIR;
+pub use crate::publish::manifest::REPORT_DIR;
 
 /// What `report` wrote and found.
 pub struct ReportOutcome {
@@ -132,7 +132,7 @@ pub fn write_report(
     cache_root: &Path,
     built: &crate::build::BuildReport,
 ) -> Result<ReportOutcome, BuildError> {
-    let built_files: BTreeMap<&str, &crate::outcome::BuiltFile> =
+    let built_files: BTreeMap<&str, &crate::built::BuiltFile> =
         built.files.iter().map(|f| (f.path.as_str(), f)).collect();
     // Through no link, as every file bounce writes (the codec excerpts'
     // folder is under the report's).
@@ -229,7 +229,7 @@ fn inspect_files(
     store: &InspectionStore,
     dir: &Path,
     files: &[&ManifestFile],
-    built_files: &BTreeMap<&str, &crate::outcome::BuiltFile>,
+    built_files: &BTreeMap<&str, &crate::built::BuiltFile>,
 ) -> Result<Vec<(Inspection, bool, Option<Comparison>)>, BuildError> {
     files
         .par_iter()

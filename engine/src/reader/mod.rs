@@ -18,12 +18,12 @@ use bounce_nodes::processors::{
 use bounce_nodes::{Dither, PanLaw, ProcessorSpec};
 use kdl::KdlDocument;
 
-use crate::codes::{check_upc, normalise_isrc};
 use crate::diagnostic::Code;
 use crate::diagnostic::ProjectDiagnostic;
 use crate::diagnostic::ProjectErrors;
 use crate::diagnostic::SourceFile;
 use crate::diagnostic::Span;
+use crate::identifiers::{check_upc, normalise_isrc};
 use crate::kdl_view::{choose, Diagnostics, NodeView, Range};
 use crate::model::*;
 use crate::suggest::nearest;

@@ -36,7 +36,7 @@ pub struct BuildReport {
     pub remote: Option<bounce_cache::RemoteReport>,
     /// The files of this version as its manifest listed them before this
     /// build published (what a changed file was).
-    pub before: Vec<crate::manifest::ManifestFile>,
+    pub before: Vec<crate::publish::manifest::ManifestFile>,
 }
 
 /// A codec preview of a delivered lossless file, as the build made it.

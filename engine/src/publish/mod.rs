@@ -4,21 +4,26 @@
 //! whose bytes are already there is left alone (its modification time
 //! too), so sync and backup tools see no churn.
 
+pub(crate) mod clean;
+pub(crate) mod manifest;
+pub(crate) mod release_lock;
+pub(crate) mod transaction;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
 use bounce_cache::{Cache, StatCache};
 
+use crate::built::BuildReport;
 use crate::error::BuildError;
-use crate::manifest::{read_manifest, GitState, Manifest, ManifestFile, MANIFEST};
 use crate::model::Project;
-use crate::outcome::BuildReport;
 use crate::path_rule::{same_file, PathRule};
 use crate::plan::PlannedOutput;
+use crate::publish::manifest::{read_manifest, GitState, Manifest, ManifestFile, MANIFEST};
 use crate::render::{Measured, StepOutput};
 use crate::revision::git;
-use crate::transaction::Transaction;
+use transaction::Transaction;
 
 /// Refuses an output tree that leads through a symbolic link, or a path
 /// the project reads (see [`PathRule`]).
@@ -45,7 +50,7 @@ pub(crate) fn publish(
     let rule = PathRule::for_version(project);
     rule.writable(Path::new(MANIFEST))?;
     let mut transaction = Transaction::begin(&root)?;
-    let released = crate::release::check_unchanged(project, &root, outputs, stat)?;
+    let released = crate::publish::release_lock::check_unchanged(project, &root, outputs, stat)?;
     let manifest_path = root.join(MANIFEST);
     let previous = read_manifest(&manifest_path);
     // What bounce recorded at each path: the only bytes it may replace.

@@ -9,12 +9,12 @@ use std::path::Path;
 use bounce_cache::{write_atomically, Hash, StatCache};
 use serde::{Deserialize, Serialize};
 
+use crate::built::BuiltFile;
 use crate::error::BuildError;
-use crate::manifest::read_manifest;
-use crate::manifest::RELEASE_LOCK;
 use crate::model::Project;
-use crate::outcome::BuiltFile;
 use crate::plan::PlannedOutput;
+use crate::publish::manifest::read_manifest;
+use crate::publish::manifest::RELEASE_LOCK;
 use crate::render::StepOutput;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -49,7 +49,7 @@ pub fn release(project: &Project, current: &[BuiltFile]) -> Result<Released, Bui
     if lock_path.exists() {
         return Ok(Released::Already);
     }
-    let manifest_path = dir.join(crate::manifest::MANIFEST);
+    let manifest_path = dir.join(crate::publish::manifest::MANIFEST);
     let not_ready = |why: String| BuildError::NotReleasable {
         version: version.clone(),
         why,
@@ -126,7 +126,7 @@ pub(crate) fn check_unchanged(
     };
     let version = project.release.version.clone();
     let lock: Option<ReleaseLock> = serde_json::from_slice(&bytes).ok();
-    let manifest_path = version_dir.join(crate::manifest::MANIFEST);
+    let manifest_path = version_dir.join(crate::publish::manifest::MANIFEST);
     let manifest_hash = stat.hash(&manifest_path).ok().map(|h: Hash| h.to_hex());
     let manifest = read_manifest(&manifest_path);
     let (Some(lock), Some(manifest)) = (lock, manifest) else {

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use bounce_cache::CacheLayout;
 
 use crate::error::BuildError;
-use crate::manifest::{read_manifest, MANIFEST};
 use crate::model::Project;
 use crate::path_rule::{outside_reason, PathRule};
-use crate::release::is_released;
+use crate::publish::manifest::{read_manifest, MANIFEST};
+use crate::publish::release_lock::is_released;
 
 /// What `clean` removed, and what it left, each with the reason.
 #[derive(Debug, Default)]
@@ -52,7 +52,7 @@ pub fn clean(
                 cleaned.kept.push((path, "a released version".into()));
             } else if is_folder {
                 clean_version(&path, &mut cleaned)?;
-            } else if entry.file_name() == crate::manifest::OUTPUT_LOCK {
+            } else if entry.file_name() == crate::publish::manifest::OUTPUT_LOCK {
                 remove_file(&path, &mut cleaned)?;
             }
         }
