@@ -518,3 +518,36 @@ fn a_misspelt_file_name_and_stem_name_get_a_did_you_mean_at_the_name() {
     );
     assert!(stderr.contains("did you mean \"drums\"?"), "{stderr}");
 }
+
+/// A target a limiter cannot reach under its ceiling is said by `check`,
+/// before anything renders, and again by the build, which then fails with
+/// the one message that matters first among the skipped steps' lines.
+#[test]
+fn an_unreachable_target_is_said_at_check() {
+    let project = project();
+    let kdl = |target: &str| {
+        format!(
+            "{HEAD}master \"m\" target={target} {{}}\ntrack 1 \"A\" {{ stem \"k\" \"kick.wav\"; }}\n\
+             deliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n"
+        )
+    };
+    let said = |output: &std::process::Output| {
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .filter(|l| l.starts_with("warning: the target") && l.contains("no limiter reaches it"))
+            .count()
+    };
+    project.write("bounce.kdl", &kdl("-3"));
+    let checked = project.run(&["check"]);
+    assert!(checked.status.success());
+    assert_eq!(
+        said(&checked),
+        1,
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let log = project.build(&[]);
+    assert_eq!(said(&log.output), 1);
+    project.write("bounce.kdl", &kdl("-14"));
+    assert_eq!(said(&project.run(&["check"])), 0);
+}

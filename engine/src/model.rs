@@ -337,6 +337,7 @@ impl Project {
     pub fn warnings(&self) -> Vec<String> {
         let mut said = self.unused_settings();
         said.extend(self.unheld_loudness());
+        said.extend(self.unreachable_targets());
         said.extend(self.stems_not_in_every_track());
         said
     }

@@ -13,6 +13,11 @@ use crate::model::{Content, Deliverable, FileTargets, LoudnessMode, Master, Proj
 /// streaming services ask for (−1 dBTP).
 pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
 
+/// How far under its true peak the loudness of a sine wave sits, dB
+/// (BS.1770: a 0 dBFS sine reads −3.01 LUFS): the least a target can sit
+/// under its ceiling and be reached.
+pub const MIN_PEAK_TO_LOUDNESS_DB: f64 = 3.0;
+
 /// Loudness targets bounce takes (`target=`), LUFS.
 pub const TARGET_RANGE: Range = Range::between(-70.0, -1.0, "LUFS");
 
@@ -147,6 +152,50 @@ impl Project {
             }
         }
         said
+    }
+
+    /// Targets too close to their ceiling to be reached: integrated
+    /// loudness (BS.1770) sits at least 3 dB under the true peak of a sine,
+    /// and music limited harder than that is distortion, so a target less
+    /// than [`MIN_PEAK_TO_LOUDNESS_DB`] under its ceiling fails the build
+    /// after every track has rendered. Said once per target and ceiling,
+    /// naming the deliverables held to them.
+    pub fn unreachable_targets(&self) -> Vec<String> {
+        let mut pairs: Vec<(Resolved, Resolved, Vec<&str>)> = Vec::new();
+        for deliverable in &self.deliverables {
+            let targets = resolve(deliverable, self.master_of(deliverable));
+            let (Some(target), Some(ceiling)) = (targets.target, targets.ceiling) else {
+                continue;
+            };
+            if ceiling.value - target.value >= MIN_PEAK_TO_LOUDNESS_DB {
+                continue;
+            }
+            match pairs
+                .iter_mut()
+                .find(|(t, c, _)| *t == target && *c == ceiling)
+            {
+                Some((_, _, names)) => names.push(&deliverable.name),
+                None => pairs.push((target, ceiling, vec![&deliverable.name])),
+            }
+        }
+        pairs
+            .into_iter()
+            .map(|(target, ceiling, names)| {
+                format!(
+                    "the target {} LUFS (from {}) is {} dB under the {} dBTP ceiling (from {}), closer than \
+                     a sine wave's loudness is to its peak ({MIN_PEAK_TO_LOUDNESS_DB} dB): no \
+                     limiter reaches it without distortion, and the build will miss it; for \
+                     deliverable{} \"{}\"",
+                    target.value,
+                    target.origin.says(),
+                    crate::words::rounded(ceiling.value - target.value, 1),
+                    ceiling.value,
+                    ceiling.origin.says(),
+                    if names.len() == 1 { "" } else { "s" },
+                    names.join("\", \"")
+                )
+            })
+            .collect()
     }
 
     /// Masters that set a level with `loudness` in their chain but that
@@ -316,5 +365,26 @@ mod tests {
         );
         // The ceiling -1 the master defaults to is the standard's too.
         assert_eq!(said.len(), 1, "{said:?}");
+    }
+
+    #[test]
+    fn a_target_closer_to_its_ceiling_than_a_sine_is_said_once() {
+        let p = project(
+            "master \"loud\" target=-3 { }\n\
+             deliverable \"a\" { master \"loud\"; format \"wav\"; }\n\
+             deliverable \"b\" { master \"loud\"; format \"flac\"; }\n\
+             deliverable \"c\" target=-14 { master \"loud\"; format \"wav\"; }\n",
+        );
+        let said = p.unreachable_targets();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].starts_with("the target -3 LUFS (from the master) is 2 dB under the -1 dBTP ceiling (from the master)"), "{}", said[0]);
+        assert!(
+            said[0].ends_with("deliverables \"a\", \"b\""),
+            "{}",
+            said[0]
+        );
+        // 3 dB under, a sine's distance, can be reached.
+        let p = project("master \"m\" target=-4 ceiling=-1 { }\ndeliverable \"a\" { master \"m\"; format \"wav\"; }\n");
+        assert!(p.unreachable_targets().is_empty());
     }
 }
