@@ -112,6 +112,15 @@ impl TestProject {
             .expect("run bounce")
     }
 
+    /// Runs `bounce` with `args` for expectations to be asked of, in the
+    /// order they read: `project.expect(&["check"]).status(0).warns(1, "…")`.
+    pub fn expect(&self, args: &[&str]) -> Expect {
+        Expect {
+            args: args.join(" "),
+            output: self.run(args),
+        }
+    }
+
     /// `bounce build --message-format json` with more arguments.
     pub fn build(&self, extra: &[&str]) -> BuildLog {
         let mut args = vec!["build", "--message-format", "json"];
@@ -361,4 +370,55 @@ pub fn ffmpeg_ebur128(path: &Path) -> (f64, f64, f64) {
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     };
     (value("I:"), value("LRA:"), value("Peak:"))
+}
+
+/// What a run of `bounce` must have done; each method panics with the
+/// run's arguments and its stderr when it did not.
+pub struct Expect {
+    args: String,
+    pub output: Output,
+}
+
+impl Expect {
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Exited with `code`.
+    pub fn status(self, code: i32) -> Self {
+        assert_eq!(
+            self.output.status.code(),
+            Some(code),
+            "bounce {}:\n{}",
+            self.args,
+            self.stderr()
+        );
+        self
+    }
+
+    /// Printed exactly `count` warning lines holding `text`.
+    pub fn warns(self, count: usize, text: &str) -> Self {
+        let stderr = self.stderr();
+        let found = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning:") && l.contains(text))
+            .count();
+        assert_eq!(
+            found, count,
+            "bounce {}: warnings of \"{text}\":\n{stderr}",
+            self.args
+        );
+        self
+    }
+
+    /// Its stderr holds `text`.
+    pub fn stderr_has(self, text: &str) -> Self {
+        let stderr = self.stderr();
+        assert!(
+            stderr.contains(text),
+            "bounce {}: no \"{text}\" in:\n{stderr}",
+            self.args
+        );
+        self
+    }
 }
