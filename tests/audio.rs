@@ -328,3 +328,30 @@ deliverable "d" { master "none"; format "wav" bits=32 float=#true }
     assert!((level(1.0) + 30.0).abs() < 0.1, "{}", level(1.0));
     assert!(level(2.5).abs() < 0.01);
 }
+
+/// BS.1770-4 sums the channels a file has: a mono file's one channel
+/// counts once, so a 1 kHz sine at −20 dBFS in a mono file reads −23.0
+/// LUFS (its power, 3 dB under its peak), where the same sine on both
+/// channels of a stereo file reads −20.0; ffmpeg's ebur128 agrees.
+#[test]
+fn analyze_reads_a_mono_file_as_bs1770_weighs_one_channel() {
+    let project = TestProject::new();
+    let peak = 10f64.powf(-20.0 / 20.0);
+    project.wav("mono.wav", 48000, 24, &sine(48000, 1, 1000.0, peak, 20.0));
+    project.wav("dual.wav", 48000, 24, &sine(48000, 2, 1000.0, peak, 20.0));
+    let integrated = |file: &str| {
+        let output = project.run(&["analyze", "--message-format", "json", file]);
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        value["integrated"].as_f64().unwrap()
+    };
+    let (mono, dual) = (integrated("mono.wav"), integrated("dual.wav"));
+    assert!((mono + 23.0).abs() <= 0.1, "{mono} LUFS");
+    assert!((dual + 20.0).abs() <= 0.1, "{dual} LUFS");
+    if tool_available("ffmpeg", "-version") {
+        let (theirs, _, _) = ffmpeg_ebur128(&project.path("mono.wav"));
+        assert!(
+            (mono - theirs).abs() <= 0.1,
+            "bounce {mono}, ffmpeg {theirs}"
+        );
+    }
+}

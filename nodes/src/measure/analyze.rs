@@ -18,12 +18,13 @@ impl Analysis {
     }
 }
 
-/// Decodes `path` completely and measures it (a mono file is measured as
-/// the same signal on both channels, i.e. as a centre-panned stereo file).
+/// Decodes `path` completely and measures it as BS.1770-4 defines for its
+/// channels: a mono file's one channel counts once (as ffmpeg's ebur128
+/// reads it), 3 dB under the same audio as a stereo file.
 pub fn analyze_file(path: &Path) -> Result<Analysis, AudioError> {
     let mut file = DecodedFile::open(path)?;
     let info = file.info().clone();
-    let mut meter = LoudnessMeter::full(info.sample_rate)?;
+    let mut meter = LoudnessMeter::full_of(info.sample_rate, info.channels as u16)?;
     let frames = copy_source(&mut file, &mut meter)?;
     Ok(Analysis {
         info,

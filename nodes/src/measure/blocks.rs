@@ -163,12 +163,15 @@ struct Sums {
 }
 
 /// The channels a meter reads and how BS.1770 weighs them.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Layout {
     /// Left and right at unit weight (BS.1770-4 Table 3, front channels).
     Stereo,
     /// One channel heard on both speakers: weighed twice.
     DualMono,
+    /// A mono file: its one channel at unit weight (BS.1770-4 sums the
+    /// channels a file has), 3 dB under the same signal as dual mono.
+    Mono,
 }
 
 /// K-weights what is written to it and keeps the energy of each whole
@@ -207,6 +210,11 @@ impl BlockMeter {
     /// twice (a fold-down's loudness for half a stereo meter's work).
     pub fn dual_mono(rate: u32) -> Result<Self, AudioError> {
         Self::new(rate, Layout::DualMono, false)
+    }
+
+    /// A mono file's one channel, weighed once (BS.1770-4 eq. 2).
+    pub fn mono(rate: u32, sample_peak: bool) -> Result<Self, AudioError> {
+        Self::new(rate, Layout::Mono, sample_peak)
     }
 
     fn new(rate: u32, layout: Layout, sample_peak: bool) -> Result<Self, AudioError> {
@@ -293,7 +301,7 @@ impl BlockMeter {
     pub fn write(&mut self, channels: &[&[f32]]) -> Result<usize, AudioError> {
         let expected = match self.layout {
             Layout::Stereo => 2,
-            Layout::DualMono => 1,
+            Layout::DualMono | Layout::Mono => 1,
         };
         let frames = channels.first().map_or(0, |c| c.len());
         if channels.len() != expected || channels.iter().any(|c| c.len() != frames) {
@@ -325,10 +333,15 @@ impl BlockMeter {
                     out,
                     sum,
                 ),
-                Layout::DualMono => {
+                Layout::DualMono | Layout::Mono => {
+                    let weight = if self.layout == Layout::Mono {
+                        1.0
+                    } else {
+                        2.0
+                    };
                     let mut one = [self.states[0]];
                     let mono = [&channels[0][start..end]];
-                    self.filter.run(&mut one, mono, 2.0, out, sum);
+                    self.filter.run(&mut one, mono, weight, out, sum);
                     self.states[0] = one[0];
                 }
             }

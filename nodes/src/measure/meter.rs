@@ -51,9 +51,25 @@ pub struct LoudnessMeter {
     /// Keeps its 100 ms blocks (a delivered file's, for its album's
     /// ReplayGain and its report).
     keeps_blocks: bool,
+    /// Meters only the left channel at unit weight: a mono file's.
+    mono: bool,
 }
 
 impl LoudnessMeter {
+    /// Measures everything in [`LoudnessReport`] of a file of `channels`
+    /// channels: a mono file's one channel counts once, as BS.1770-4 sums
+    /// a file's channels (so it reads 3 dB under the same signal on both
+    /// speakers of a stereo file), and it comes as the same samples left
+    /// and right.
+    pub fn full_of(sample_rate: u32, channels: u16) -> Result<Self, AudioError> {
+        let mut meter = Self::full(sample_rate)?;
+        if channels == 1 {
+            meter.blocks = BlockMeter::mono(sample_rate, true)?;
+            meter.mono = true;
+        }
+        Ok(meter)
+    }
+
     /// Measures everything in [`LoudnessReport`].
     pub fn full(sample_rate: u32) -> Result<Self, AudioError> {
         let mut meter = Self::program(sample_rate)?;
@@ -110,6 +126,7 @@ impl LoudnessMeter {
             full,
             windows: false,
             keeps_blocks: false,
+            mono: false,
         })
     }
 
@@ -170,7 +187,10 @@ impl BlockSink for LoudnessMeter {
         if let Some(strict) = &mut self.strict {
             strict.write(left, right)?;
         }
-        self.blocks.write(&[left, right])?;
+        match self.mono {
+            true => self.blocks.write(&[left])?,
+            false => self.blocks.write(&[left, right])?,
+        };
         Ok(())
     }
 }
