@@ -355,3 +355,48 @@ fn analyze_reads_a_mono_file_as_bs1770_weighs_one_channel() {
         );
     }
 }
+
+/// `start=`/`end=` cut a source at its own samples and `at=` places it:
+/// a click at 1.25 s of a 3 s source, played from 1.0 s (a clock time) to
+/// 2.0 s at 0.5 s on the track, lands at output sample (1.25 − 1.0 + 0.5)
+/// × 48000 = 36000, and the track is 0.5 + 1.0 s long.
+#[test]
+fn a_trimmed_stem_plays_its_in_and_out_points_at_its_place() {
+    let project = project_with(
+        r#"
+master "none" {}
+track 1 "Trim" {
+    stem "s" "click.wav" start="0:01.0" end=2 at="0:00.5"
+}
+deliverable "d" { master "none"; format "wav" bits=32 float=#true }
+"#,
+    );
+    let mut click = vec![vec![0.0; 144_000], vec![0.0; 144_000]];
+    click[0][60_000] = 0.5;
+    click[1][60_000] = 0.5;
+    project.wav("click.wav", 48000, 24, &click);
+    project.build_ok(&[]);
+    let (_, out) = out(&project, "d/01 - Trim.wav");
+    assert_eq!(out[0].len(), 72_000, "at + (end - start)");
+    let loudest = (0..out[0].len())
+        .max_by(|a, b| out[0][*a].abs().total_cmp(&out[0][*b].abs()))
+        .unwrap();
+    assert_eq!(loudest, 36_000);
+    assert!(out[0][..36_000].iter().all(|x| *x == 0.0));
+    // Both points at once is an error; so is an end before its start.
+    project.write(
+        "bounce.kdl",
+        &std::fs::read_to_string(project.path("bounce.kdl"))
+            .unwrap()
+            .replace("at=\"0:00.5\"", "at=1 offset=1")
+            .replace("end=2", "end=0.5"),
+    );
+    let checked = project.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(2));
+    assert!(
+        stderr.contains("give `at=` or `offset=`, not both"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("must come after `start`"), "{stderr}");
+}

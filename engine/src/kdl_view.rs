@@ -250,6 +250,40 @@ impl<'a> NodeView<'a> {
         Some(value)
     }
 
+    /// The time property `name` in seconds: a number, or a clock time
+    /// `m:ss.s` or `h:mm:ss.s` as a string, as an editor's timeline shows it.
+    pub fn optional_time_prop(
+        &self,
+        diags: &mut Diagnostics,
+        name: &str,
+        range: Range,
+    ) -> Option<f64> {
+        let entry = self.prop(name)?;
+        let KdlValue::String(text) = entry.value() else {
+            return self.number_of(diags, entry, range);
+        };
+        let span = self.span_of(entry.span());
+        let Some(seconds) = clock_seconds(text) else {
+            diags.push(
+                ProjectDiagnostic::new(&span, format!("\"{text}\" is not a time"))
+                    .label("not a time")
+                    .code(Code::Invalid)
+                    .help("write seconds (2.5) or a clock time (\"1:02.5\", \"1:02:03.5\")"),
+            );
+            return None;
+        };
+        if let Err(why) = range.check(seconds) {
+            diags.push(
+                ProjectDiagnostic::new(&span, format!("{text} is out of range"))
+                    .label("out of range")
+                    .code(Code::OutOfRange)
+                    .help(why),
+            );
+            return None;
+        }
+        Some(seconds)
+    }
+
     /// The numeric property `name`, or `default` when absent.
     pub fn number_prop(
         &self,
@@ -417,5 +451,45 @@ impl Range {
             });
         }
         Ok(())
+    }
+}
+
+/// `m:ss.s` or `h:mm:ss.s` in seconds: minutes and seconds under 60 after
+/// the first field, digits only.
+pub fn clock_seconds(text: &str) -> Option<f64> {
+    let fields: Vec<&str> = text.split(':').collect();
+    if !(2..=3).contains(&fields.len()) {
+        return None;
+    }
+    let digits = |f: &str| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if !fields.iter().all(|f| digits(f)) {
+        return None;
+    }
+    let seconds: f64 = fields.last()?.parse().ok()?;
+    let mut total = 0.0;
+    for (i, field) in fields[..fields.len() - 1].iter().enumerate() {
+        let value: u64 = field.parse().ok()?;
+        if i > 0 && value >= 60 {
+            return None;
+        }
+        total = total * 60.0 + value as f64;
+    }
+    (seconds < 60.0).then_some(total * 60.0 + seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_seconds;
+
+    #[test]
+    fn clock_times_read_as_seconds() {
+        assert_eq!(clock_seconds("0:02.5"), Some(2.5));
+        assert_eq!(clock_seconds("12:34.5"), Some(754.5));
+        assert_eq!(clock_seconds("1:02:03.5"), Some(3723.5));
+        for bad in [
+            "2.5", "1:60", "1:75:00", "a:00", ":30", "1:", "1:2:3:4", "-1:00",
+        ] {
+            assert_eq!(clock_seconds(bad), None, "{bad}");
+        }
     }
 }

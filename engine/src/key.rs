@@ -99,6 +99,7 @@ mod tests {
             action: Action::Stem {
                 chain: vec![ProcessorSpec::Polarity {}, ProcessorSpec::Gain { db: gain }],
                 offset: 0.0,
+                trim: crate::model::Trim::default(),
                 source: petgraph::graph::NodeIndex::new(0),
             },
         }

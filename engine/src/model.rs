@@ -158,9 +158,32 @@ pub struct Source {
     pub gain: f64,
     pub pan: f64,
     pub offset: f64,
+    /// The part of the source the stem plays: from `start` seconds into
+    /// it, to `end` if given.
+    pub trim: Trim,
     pub mute: bool,
     pub chain: Vec<ProcessorSpec>,
     pub span: Span,
+}
+
+/// In and out points in a source, seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Trim {
+    pub start: f64,
+    pub end: Option<f64>,
+}
+
+impl Trim {
+    /// The whole source.
+    pub fn is_whole(&self) -> bool {
+        self.start == 0.0 && self.end.is_none()
+    }
+
+    /// The frames to skip and (if cut) keep at `rate`.
+    pub fn frames(&self, rate: u32) -> (u64, Option<u64>) {
+        let at = |seconds: f64| (seconds * rate as f64).round() as u64;
+        (at(self.start), self.end.map(|end| at(end) - at(self.start)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -122,6 +122,12 @@ fn source_and_bus_blocks(track: &Track) -> Vec<Block> {
         if s.offset != 0.0 {
             write!(label, " · offset {} s", s.offset).unwrap();
         }
+        if !s.trim.is_whole() {
+            write!(label, " · from {} s", s.trim.start).unwrap();
+            if let Some(end) = s.trim.end {
+                write!(label, " to {end} s").unwrap();
+            }
+        }
         if s.mute {
             label.push_str(" · muted");
         }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use bounce_nodes::{Dither, LimiterSettings, ProcessorSpec};
 use petgraph::graph::NodeIndex;
+
+use crate::model::Trim;
 use serde::Serialize;
 
 /// The kind of a step, as `--message-format json` names it.
@@ -148,11 +150,16 @@ pub enum Action {
     },
     /// A generated sine.
     Tone { freq: f64, level: f64, length: f64 },
-    /// A `source` (resampled to the release's rate) through its chain,
-    /// which ends with its fader and pan, placed at its offset.
+    /// A `source`, trimmed to its in and out points (resampled to the
+    /// release's rate) through its chain, which ends with its fader and
+    /// pan, placed at its offset.
     Stem {
         chain: Vec<ProcessorSpec>,
         offset: f64,
+        /// The part of the source played (keyed only when not the whole,
+        /// so untrimmed stems keep their keys).
+        #[serde(skip_serializing_if = "Trim::is_whole")]
+        trim: Trim,
         #[serde(skip)]
         source: StepRef,
     },

@@ -54,7 +54,7 @@ pub use measure::{
 pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};
 pub use resample::{Resampled, RESAMPLER_VERSION};
-pub use sources::{Fit, Mixer, Offset, Scaled, Silence, Tee, Tone};
+pub use sources::{Fit, Mixer, Offset, Scaled, Silence, Tee, Tone, Trimmed};
 pub use tags::{Cover, ReplayGain, TagText, Tags};
 pub use target::{
     render_limited, solve_target, LimiterReport, LimiterSettings, Solution, TargetProblem,

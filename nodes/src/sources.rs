@@ -86,6 +86,49 @@ impl<S: BlockSource> BlockSource for Offset<S> {
     }
 }
 
+/// A part of a source: `skip` frames dropped from its start, then at
+/// most `take` frames (all the rest without one).
+pub struct Trimmed<S> {
+    inner: S,
+    skip: u64,
+    left: Option<u64>,
+}
+
+impl<S: BlockSource> Trimmed<S> {
+    pub fn new(inner: S, skip: u64, take: Option<u64>) -> Self {
+        Trimmed {
+            inner,
+            skip,
+            left: take,
+        }
+    }
+}
+
+impl<S: BlockSource> BlockSource for Trimmed<S> {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        while self.skip > 0 {
+            let frames = (left.len() as u64).min(self.skip) as usize;
+            let n = self.inner.read(&mut left[..frames], &mut right[..frames])?;
+            if n == 0 {
+                return Ok(0);
+            }
+            self.skip -= n as u64;
+        }
+        let frames = match self.left {
+            Some(remaining) => (left.len() as u64).min(remaining) as usize,
+            None => left.len(),
+        };
+        if frames == 0 {
+            return Ok(0);
+        }
+        let n = self.inner.read(&mut left[..frames], &mut right[..frames])?;
+        if let Some(remaining) = &mut self.left {
+            *remaining -= n as u64;
+        }
+        Ok(n)
+    }
+}
+
 /// Cuts or pads a source to exactly `length` frames.
 pub struct Fit<S> {
     inner: S,
@@ -217,5 +260,50 @@ impl crate::BlockSink for Tee<'_> {
     fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
         self.first.write(left, right)?;
         self.second.write(left, right)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ramp: frame i holds the value i.
+    struct Ramp(u64, u64);
+
+    impl BlockSource for Ramp {
+        fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+            let n = (left.len() as u64).min(self.1 - self.0) as usize;
+            for i in 0..n {
+                left[i] = (self.0 + i as u64) as f32;
+                right[i] = -left[i];
+            }
+            self.0 += n as u64;
+            Ok(n)
+        }
+    }
+
+    fn all(source: &mut dyn BlockSource, block: usize) -> Vec<f32> {
+        let (mut l, mut r) = (vec![0.0; block], vec![0.0; block]);
+        let mut out = Vec::new();
+        loop {
+            let n = source.read(&mut l, &mut r).unwrap();
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&l[..n]);
+        }
+    }
+
+    #[test]
+    fn a_trim_keeps_exactly_the_frames_between_its_points() {
+        for block in [1, 7, 4096] {
+            let kept = all(&mut Trimmed::new(Ramp(0, 10_000), 1234, Some(5000)), block);
+            assert_eq!(kept.len(), 5000);
+            assert_eq!(kept[0], 1234.0);
+            assert_eq!(kept[4999], 6233.0);
+            let rest = all(&mut Trimmed::new(Ramp(0, 10_000), 9000, None), block);
+            assert_eq!(rest.len(), 1000);
+            assert!(all(&mut Trimmed::new(Ramp(0, 100), 500, None), block).is_empty());
+        }
     }
 }

@@ -116,6 +116,7 @@ impl Planner {
                     // is resolved when the source is read.
                     chain: with_fader(&source.chain, source.gain, source.pan, PanLaw::Auto),
                     offset: source.offset,
+                    trim: source.trim,
                     source: source_step,
                 },
             });

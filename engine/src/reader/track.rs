@@ -133,8 +133,10 @@ impl Reader {
     pub(super) fn read_source(&mut self, node: NodeView) -> Option<Source> {
         let diags = &mut self.diags;
         let is_tone = node.name() == "tone";
-        let common = ["gain", "pan", "offset", "mute"];
-        let tone_props = ["gain", "pan", "offset", "mute", "freq", "level", "length"];
+        let common = ["gain", "pan", "offset", "at", "start", "end", "mute"];
+        let tone_props = [
+            "gain", "pan", "offset", "at", "start", "end", "mute", "freq", "level", "length",
+        ];
         if is_tone {
             node.check_shape(diags, &tone_props, 1, true);
         } else {
@@ -215,18 +217,60 @@ impl Reader {
                 );
             }
         }
+        let offset = self.read_placement(&node);
+        let trim = self.read_trim(&node);
         let diags = &mut self.diags;
         let source = Source {
             name: name?,
             kind,
             gain: node.number_prop(diags, "gain", 0.0, Range::between(-200.0, 60.0, "dB")),
             pan: node.number_prop(diags, "pan", 0.0, Range::between(-1.0, 1.0, "")),
-            offset: node.number_prop(diags, "offset", 0.0, Range::duration()),
+            offset,
+            trim,
             mute: node.bool_prop(diags, "mute", false),
             chain: self.read_chain(node),
             span: node.name_span(),
         };
         Some(source)
+    }
+
+    /// Where a source starts on its track: `at=` (seconds or a clock
+    /// time) or `offset=` (seconds), one of them.
+    fn read_placement(&mut self, node: &NodeView) -> f64 {
+        let diags = &mut self.diags;
+        let offset = node.optional_number_prop(diags, "offset", Range::duration());
+        let at = node.optional_time_prop(diags, "at", Range::duration());
+        if let (Some(_), Some(_)) = (offset, at) {
+            self.error(
+                Code::Invalid,
+                &node.name_span(),
+                "a source starts once: give `at=` or `offset=`, not both",
+            );
+        }
+        at.or(offset).unwrap_or(0.0)
+    }
+
+    /// `start=` and `end=`: the in and out points in the source.
+    fn read_trim(&mut self, node: &NodeView) -> Trim {
+        let diags = &mut self.diags;
+        let start = node.optional_time_prop(diags, "start", Range::duration());
+        let end = node.optional_time_prop(diags, "end", Range::duration());
+        let trim = Trim {
+            start: start.unwrap_or(0.0),
+            end,
+        };
+        if trim.end.is_some_and(|end| end <= trim.start) {
+            self.error(
+                Code::OutOfRange,
+                &node.name_span(),
+                format!(
+                    "`end` ({} s) must come after `start` ({} s)",
+                    trim.end.unwrap_or(0.0),
+                    trim.start
+                ),
+            );
+        }
+        trim
     }
 
     pub(super) fn release_rate(&self) -> u32 {

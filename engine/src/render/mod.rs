@@ -21,11 +21,12 @@ use bounce_cache::{Cache, Hash};
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Fit,
     LoudnessReport, Mixer, PcmFormat, PcmReader, PcmWriter, Precision, ProcessorSpec, Resampled,
-    Tone, BLOCK_FRAMES,
+    Tone, Trimmed, BLOCK_FRAMES,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::BuildError;
+use crate::model::Trim;
 use crate::step::{Action, EncodeSettings, Step, StepRef};
 
 /// A cached intermediate file, checked against its name as it is read.
@@ -293,8 +294,9 @@ impl Renderer<'_> {
             Action::Stem {
                 chain,
                 offset,
+                trim,
                 source,
-            } => self.render_stem(step, chain, *offset, inputs.of(*source)),
+            } => self.render_stem(step, chain, (*offset, *trim), inputs.of(*source)),
             Action::Bus { chain, members } => {
                 let members = inputs.each(members);
                 let frames = members.iter().map(|i| i.output.info.frames).max();
@@ -467,7 +469,7 @@ impl Renderer<'_> {
         &self,
         step: &Step,
         chain: &[ProcessorSpec],
-        offset: f64,
+        (offset, trim): (f64, Trim),
         source: Input,
     ) -> Result<StepOutput, BuildError> {
         let mono = source.output.info.channels == 1;
@@ -479,7 +481,7 @@ impl Renderer<'_> {
             source.output.info.precision
         };
         let offset_frames = (offset * self.rate as f64).round() as u64;
-        let open = self.source_opener(source, resample);
+        let open = self.source_opener(source, trim, resample);
         self.render_pcm(step, open, &chain, (0, true), offset_frames, precision)
     }
 
@@ -498,8 +500,9 @@ impl Renderer<'_> {
         self.render_pcm(step, self.mixer(parts, fit), &chain, length, 0, precision)
     }
 
-    /// Opens a stem's source, resampled to the processing rate if needed.
-    fn source_opener<'a>(&self, source: Input<'a>, resample: bool) -> Open<'a> {
+    /// Opens a stem's source, trimmed at its own rate (so its in and out
+    /// points are its samples), resampled to the processing rate if needed.
+    fn source_opener<'a>(&self, source: Input<'a>, trim: Trim, resample: bool) -> Open<'a> {
         let rate = self.rate;
         let from = source.output.info.sample_rate;
         Box::new(move || {
@@ -516,6 +519,13 @@ impl Renderer<'_> {
                     (length * rate as f64).round() as u64,
                 )),
                 _ => unreachable!("a stem reads a source"),
+            };
+            let base: Box<dyn BlockSource> = match trim.is_whole() {
+                true => base,
+                false => {
+                    let (skip, take) = trim.frames(from);
+                    Box::new(Trimmed::new(base, skip, take))
+                }
             };
             Ok(if resample {
                 Box::new(Resampled::new(base, from, rate)?)
