@@ -235,19 +235,13 @@ impl<'a> NodeView<'a> {
                 return None;
             }
         };
-        if let Err(why) = range.check(value) {
-            diags.push(
-                ProjectDiagnostic::new(
-                    &self.span_of(entry.span()),
-                    format!("{value} is out of range"),
-                )
-                .label("out of range")
-                .code(Code::OutOfRange)
-                .help(why),
-            );
-            return None;
-        }
-        Some(value)
+        in_range(
+            diags,
+            &self.span_of(entry.span()),
+            &value.to_string(),
+            value,
+            range,
+        )
     }
 
     /// The time property `name` in seconds: a number, or a clock time
@@ -272,16 +266,7 @@ impl<'a> NodeView<'a> {
             );
             return None;
         };
-        if let Err(why) = range.check(seconds) {
-            diags.push(
-                ProjectDiagnostic::new(&span, format!("{text} is out of range"))
-                    .label("out of range")
-                    .code(Code::OutOfRange)
-                    .help(why),
-            );
-            return None;
-        }
-        Some(seconds)
+        in_range(diags, &span, text, seconds, range)
     }
 
     /// The numeric property `name`, or `default` when absent.
@@ -451,6 +436,29 @@ impl Range {
             });
         }
         Ok(())
+    }
+}
+
+/// `value` (written `shown` at `span`) if `range` takes it, else `None`
+/// and an out-of-range error there.
+fn in_range(
+    diags: &mut Diagnostics,
+    span: &Span,
+    shown: &str,
+    value: f64,
+    range: Range,
+) -> Option<f64> {
+    match range.check(value) {
+        Ok(()) => Some(value),
+        Err(why) => {
+            diags.push(
+                ProjectDiagnostic::new(span, format!("{shown} is out of range"))
+                    .label("out of range")
+                    .code(Code::OutOfRange)
+                    .help(why),
+            );
+            None
+        }
     }
 }
 
