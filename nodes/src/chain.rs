@@ -1,7 +1,7 @@
 //! Running a chain of processors over a source, including the measuring
-//! passes that `loudness` needs.
+//! passes that `loudness` and `denoise` need.
 
-use crate::processors::{ProcessorContext, ProcessorSpec};
+use crate::processors::{NoiseProfiler, ProcessorContext, ProcessorSpec};
 use crate::{AudioError, BlockSink, BlockSource, LoudnessMeter, Silence, StereoBuffer};
 
 /// The facts about a signal that a chain needs before it runs.
@@ -29,17 +29,33 @@ pub fn render_chain(
 ) -> Result<Vec<ProcessorSpec>, AudioError> {
     let mut resolved: Vec<ProcessorSpec> = chain.to_vec();
     for index in 0..resolved.len() {
-        if let ProcessorSpec::Loudness { lufs } = resolved[index] {
-            let mut meter = LoudnessMeter::integrated_only(context.sample_rate)?;
-            run(open()?, &resolved[..index], context, &mut meter)?;
-            let measured = meter.report()?.integrated;
-            // Silence has no loudness; leave it as it is.
-            let db = if measured.is_finite() {
-                lufs - measured
-            } else {
-                0.0
-            };
-            resolved[index] = ProcessorSpec::Gain { db };
+        match &resolved[index] {
+            ProcessorSpec::Loudness { lufs } => {
+                let lufs = *lufs;
+                let mut meter = LoudnessMeter::integrated_only(context.sample_rate)?;
+                run(open()?, &resolved[..index], context, &mut meter)?;
+                let measured = meter.report()?.integrated;
+                // Silence has no loudness; leave it as it is.
+                let db = if measured.is_finite() {
+                    lufs - measured
+                } else {
+                    0.0
+                };
+                resolved[index] = ProcessorSpec::Gain { db };
+            }
+            ProcessorSpec::Denoise {
+                params,
+                profile: None,
+            } if !resolved[index].is_identity() => {
+                let params = *params;
+                let mut profiler = NoiseProfiler::new(&params, context.sample_rate);
+                run(open()?, &resolved[..index], context, &mut profiler)?;
+                resolved[index] = ProcessorSpec::Denoise {
+                    params,
+                    profile: Some(profiler.profile()?),
+                };
+            }
+            _ => {}
         }
     }
     run(open()?, &resolved, context, sink)?;

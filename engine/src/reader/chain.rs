@@ -58,6 +58,7 @@ impl Reader {
                 .map(|params| ProcessorSpec::Compress { params }),
             "multiband" => self.read_multiband(node),
             "automate" => self.read_automation(node),
+            "denoise" => self.read_denoise(node, kind),
             other => unreachable!("{other} is registered with neither a build nor a reader"),
         }
     }
@@ -93,6 +94,55 @@ impl Reader {
             values.push(value);
         }
         values.into_iter().collect()
+    }
+
+    /// `denoise`: its amount and the region its noise profile is learnt
+    /// from, `profile="FROM-TO"` (seconds or clock times).
+    fn read_denoise(&mut self, node: NodeView, kind: &Kind) -> Option<ProcessorSpec> {
+        let numbers = self.read_numbers(node, kind, &[]);
+        let Some((text, span)) = node.string_prop(&mut self.diags, "profile") else {
+            self.error(
+                Code::MissingValue,
+                &node.name_span(),
+                "denoise needs profile=\"FROM-TO\": where the recording holds noise alone",
+            )
+            .help = Some(
+                "name a pause or the room before the first word, e.g. profile=\"0:00.0-0:00.8\""
+                    .into(),
+            );
+            return None;
+        };
+        let region = text.split_once('-').and_then(|(from, to)| {
+            let time = |t: &str| {
+                let t = t.trim();
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|s| *s >= 0.0)
+                    .or_else(|| kdl_view::clock_seconds(t))
+            };
+            Some((time(from)?, time(to)?))
+        });
+        let Some((from, to)) = region.filter(|(from, to)| to - from >= 0.1) else {
+            self.error(
+                Code::OutOfRange,
+                &span,
+                format!("profile \"{text}\" is not a region of at least 0.1 s"),
+            )
+            .help = Some(
+                "write FROM-TO in seconds or clock times, e.g. \"0:00.0-0:00.8\" or \"12.5-13.2\""
+                    .into(),
+            );
+            return None;
+        };
+        let params = DenoiseParams {
+            amount: numbers?[0],
+            from,
+            to,
+        };
+        Some(ProcessorSpec::Denoise {
+            params,
+            profile: None,
+        })
     }
 
     /// `compress`'s properties (also a multiband `band`'s, with `extra`).

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use bounce_nodes::processors::registry::{self, Kind};
 use bounce_nodes::processors::{
-    BandParams, Breakpoint, CompressorParams, Detect, EqBand, FadeCurve, Parameter,
+    BandParams, Breakpoint, CompressorParams, DenoiseParams, Detect, EqBand, FadeCurve, Parameter,
 };
 use bounce_nodes::{Dither, PanLaw, ProcessorSpec};
 use kdl::KdlDocument;
@@ -24,7 +24,7 @@ use crate::diagnostic::ProjectErrors;
 use crate::diagnostic::SourceFile;
 use crate::diagnostic::Span;
 use crate::identifiers::{check_upc, normalise_isrc};
-use crate::kdl_view::{choose, Diagnostics, NodeView, Range};
+use crate::kdl_view::{self, choose, Diagnostics, NodeView, Range};
 use crate::model::*;
 use crate::suggest::nearest;
 use crate::words::count;

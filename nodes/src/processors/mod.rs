@@ -8,14 +8,17 @@
 mod biquad;
 pub mod kind;
 pub mod registry;
+mod spectral;
 
 pub use crate::measure::interpolation::Interpolator;
 pub use automate::{Automation, Breakpoint, Parameter};
 pub use compressor::{Compressor, CompressorParams, Detect};
 pub use delay::Delay;
+pub use denoise::{DenoiseParams, NoiseProfile, NoiseProfiler};
 pub use eq::{Eq, EqBand};
 pub use fade::{Fade, FadeCurve};
 pub use gain::Gain;
+pub use gate::{Gate, GateParams};
 pub use limiter::{Limiter, PeakDetector, LIMITER_VERSION};
 pub use multiband::{BandParams, Multiband};
 pub use pan::{Pan, PanLaw};
@@ -125,6 +128,16 @@ processors! {
     eq => Eq { bands: Vec<EqBand> },
     compressor => Compress { #[serde(flatten)] params: CompressorParams },
     multiband => Multiband { crossovers: Vec<f64>, bands: Vec<BandParams> },
+    gate => Gate { #[serde(flatten)] params: GateParams },
+    de_ess => DeEss { threshold: f64, reduction: f64, low: f64, high: f64, release: f64 },
+    level => Level { lufs: f64, max_gain: f64, max_cut: f64, rate: f64, silence: f64 },
+    /// Spectral noise reduction; the chain runner learns `profile` from
+    /// the signal in a measuring pass (it is not part of the key: the
+    /// signal and the region are).
+    denoise => Denoise {
+        #[serde(flatten)] params: DenoiseParams,
+        #[serde(skip)] profile: Option<NoiseProfile>,
+    },
     /// True-peak brick-wall limiter: ceiling dBTP, release and lookahead ms.
     limiter => Limit { ceiling: f64, release: f64, lookahead: f64 },
     delay => Delay { seconds: f64, mix: f64, feedback: f64 },
