@@ -357,3 +357,146 @@ fn the_denoiser_lowers_a_noise_floor_and_keeps_the_voice() {
     );
     assert!(change.abs() < 1.0, "the voice changed by {change:.2} dB");
 }
+
+/// ffmpeg's short-term loudness (ebur128, 3 s) every 100 ms: (time, LUFS).
+fn ffmpeg_short_term(path: &std::path::Path) -> Vec<(f64, f64)> {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args([
+            "-af",
+            "ebur128=metadata=1,ametadata=mode=print:key=lavfi.r128.S",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    let mut readings = Vec::new();
+    let mut time = None;
+    for line in log.lines() {
+        if let Some(at) = line.split("pts_time:").nth(1) {
+            time = at
+                .split_whitespace()
+                .next()
+                .and_then(|t| t.parse::<f64>().ok());
+        } else if let Some(value) = line.split("lavfi.r128.S=").nth(1) {
+            if let (Some(t), Ok(v)) = (time, value.trim().parse::<f64>()) {
+                readings.push((t, v));
+            }
+        }
+    }
+    assert!(!readings.is_empty(), "no short-term readings from ffmpeg");
+    readings
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[test]
+fn the_leveller_brings_host_and_guest_within_a_lu() {
+    let host_lines = [
+        "Hello and welcome. This week we are talking about the long road from a recording to a release, and why it takes so long.",
+        "That is a good point, and it brings me to the question everybody asks about loudness and streaming services.",
+    ];
+    let guest_lines = [
+        "Thank you for having me. I have spent twenty years in small studios, and most of that time was spent waiting for renders.",
+        "Well, the short answer is that every service turns the music down to its own level, so louder is not better any more.",
+    ];
+    let Some((rate, _)) = speech("en-us", &["a"], 0.0) else {
+        return;
+    };
+    if !tool_available("ffmpeg", "-version") {
+        return;
+    }
+    let line = |voice: &str, text: &str| speech(voice, &[text], 0.0).unwrap().1;
+    // Host at −6 dBFS peak; the guest 12 dB quieter, and a further 6 dB
+    // quieter in their second answer (leaning away from the microphone).
+    let gap = vec![0.0; rate as usize / 2];
+    let (mut host, mut guest) = (gap.clone(), gap.clone());
+    let mut turns = Vec::new();
+    for i in 0..2 {
+        for (speaker, voice, level) in [(0, "en-us", -6.0), (1, "en-gb+f3", -18.0 - 6.0 * i as f64)]
+        {
+            let spoken = peak_at(
+                &line(
+                    voice,
+                    if speaker == 0 {
+                        host_lines[i]
+                    } else {
+                        guest_lines[i]
+                    },
+                ),
+                level,
+            );
+            let start = host.len() as f64 / rate as f64;
+            let (talking, listening) = if speaker == 0 {
+                (&mut host, &mut guest)
+            } else {
+                (&mut guest, &mut host)
+            };
+            talking.extend(&spoken);
+            listening.extend(vec![0.0; spoken.len()]);
+            host.extend(&gap);
+            guest.extend(&gap);
+            turns.push((speaker, start, start + spoken.len() as f64 / rate as f64));
+        }
+    }
+    let project = TestProject::new();
+    project.wav("host.wav", rate, 24, &[host]);
+    project.wav("guest.wav", rate, 24, &[guest]);
+    project.write(
+        "bounce.kdl",
+        r#"release "Levels" {
+    version "1"
+}
+master "raw" { }
+track 1 "as recorded" {
+    stem "host" "host.wav"
+    stem "guest" "guest.wav"
+}
+track 2 "levelled" {
+    stem "host" "host.wav" { level -18 max-gain=24; }
+    stem "guest" "guest.wav" { level -18 max-gain=24; }
+}
+deliverable "f" {
+    master "raw"
+    format "wav" bits=32 float=#true
+}
+"#,
+    );
+    project.build_ok(&[]);
+    // Each turn's median short-term loudness, over the readings whose
+    // whole 3 s window lies in the turn.
+    let per_turn = |name: &str| -> Vec<f64> {
+        let readings = ffmpeg_short_term(&project.path(&format!("out/1/f/{name}.wav")));
+        turns
+            .iter()
+            .map(|&(_, from, to)| {
+                let inside: Vec<f64> = readings
+                    .iter()
+                    .filter(|(t, _)| t - 3.0 >= from && *t <= to)
+                    .map(|&(_, v)| v)
+                    .collect();
+                assert!(inside.len() > 10, "{name}: {} readings", inside.len());
+                median(inside)
+            })
+            .collect()
+    };
+    let spread = |levels: &[f64]| {
+        levels.iter().copied().fold(f64::MIN, f64::max)
+            - levels.iter().copied().fold(f64::MAX, f64::min)
+    };
+    let raw = per_turn("01 - as recorded");
+    let levelled = per_turn("02 - levelled");
+    eprintln!("level: turns (host, guest, host, guest) as recorded {raw:.1?}, levelled {levelled:.1?} LUFS");
+    assert!(spread(&raw) > 15.0, "the voices start apart: {raw:?}");
+    assert!(
+        spread(&levelled) < 1.0,
+        "the turns after level: {levelled:?}"
+    );
+}

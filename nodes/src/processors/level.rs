@@ -1,7 +1,9 @@
 //! A slow leveller for speech: its gain rides toward the gain that brings
 //! a 3 s window of the voice (BS.1770's short-term window, centred on the
 //! sample the gain falls on) to a target loudness. Only the window's
-//! 100 ms blocks louder than `silence=` count, so a
+//! 100 ms blocks louder than `silence=` count, and of those the ones
+//! within 10 LU of their mean (BS.1770-4's relative gate); a window of
+//! less than a second of voice leaves the gain where it is, so a
 //! pause neither pumps the gain up nor moves it at all; the gain changes
 //! at most `rate=` dB a second and stays within `max-gain=` and
 //! `max-cut=`. The detector reads 1.5 s ahead of the gain, which is the
@@ -15,7 +17,7 @@ use crate::measure::blocks::{self, BlockMeter};
 /// `level TARGET …`: make a voice equally loud throughout.
 pub const KIND: Kind = Kind {
     name: "level",
-    summary: "a slow leveller: rides the gain toward bringing the short-term loudness (3 s, centred) to a target, counting only its 100 ms blocks louder than `silence=` (pauses hold the gain), changing at most `rate=` dB a second, within `max-gain=` and `max-cut=`; it starts at the gain the first words ask",
+    summary: "a slow leveller: rides the gain toward bringing the short-term loudness (3 s, centred) to a target, counting only its 100 ms blocks louder than `silence=` and within 10 LU of their mean (a window with under 1 s of voice holds the gain), changing at most `rate=` dB a second, within `max-gain=` and `max-cut=`; it starts at the gain the first words ask",
     params: &[
         Param::argument("a loudness in LUFS", "LUFS", -60.0, -5.0),
         Param::property("max-gain", "the most it raises", "dB", 15.0, 0.0, 40.0),
@@ -45,6 +47,11 @@ pub const KIND: Kind = Kind {
 
 /// Blocks of 100 ms in the short-term window (EBU Tech 3341: 3 s).
 const WINDOW_BLOCKS: usize = 30;
+/// A window moves the gain only when it holds at least a second of
+/// voice: the last words before a pause are too few to judge by.
+const MIN_VOICED_BLOCKS: usize = 10;
+/// BS.1770-4's relative gate, LU under the voiced blocks' mean.
+const RELATIVE_GATE_LU: f64 = -10.0;
 
 /// A leveller's settings.
 #[derive(Debug, Clone, Copy)]
@@ -100,10 +107,15 @@ impl Leveller {
             .copied()
             .filter(|&e| e > silence)
             .collect();
-        if voiced.is_empty() {
+        if voiced.len() < MIN_VOICED_BLOCKS {
             return None;
         }
-        let loudness = blocks::loudness(voiced.iter().sum::<f64>() / voiced.len() as f64);
+        // BS.1770-4's relative gate, within the window: a word's tail and
+        // a breath do not pull the reading down.
+        let mean = voiced.iter().sum::<f64>() / voiced.len() as f64;
+        let gate = mean * 10f64.powf(RELATIVE_GATE_LU / 10.0);
+        let kept: Vec<f64> = voiced.into_iter().filter(|&e| e > gate).collect();
+        let loudness = blocks::loudness(kept.iter().sum::<f64>() / kept.len() as f64);
         Some((self.params.lufs - loudness).clamp(-self.params.max_cut, self.params.max_gain))
     }
 
@@ -278,6 +290,18 @@ mod tests {
         let gains = gains(params(), &signal);
         // The pause's −80 dBFS would ask for the most gain: it gets none.
         for t in [7.0, 8.0, 9.5, 12.0] {
+            assert!((at(&gains, t) - wanted).abs() < 0.05, "at {t} s: {}", at(&gains, t));
+        }
+    }
+
+    #[test]
+    fn digital_silence_holds_the_gain() {
+        let mut signal = tone(&[Some(-31.0); 5]);
+        signal.extend(vec![0.0; 6 * RATE as usize]);
+        signal.extend(tone(&[Some(-31.0); 4]));
+        let wanted = -23.0 - loudness(&tone(&[Some(-31.0); 5]));
+        let gains = gains(params(), &signal);
+        for t in [1.0, 4.0, 11.2, 12.0, 14.0] {
             assert!((at(&gains, t) - wanted).abs() < 0.05, "at {t} s: {}", at(&gains, t));
         }
     }
