@@ -20,6 +20,9 @@ pub(crate) fn run_build(
     for unused in project.warnings() {
         eprintln!("warning: {unused}");
     }
+    for note in project.notes() {
+        eprintln!("note: {note}");
+    }
     let result = match format {
         MessageFormat::Json => {
             let observer = JsonObserver::default();

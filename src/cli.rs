@@ -256,6 +256,9 @@ pub fn run() -> i32 {
             for unused in p.warnings() {
                 eprintln!("warning: {unused}");
             }
+            for note in p.notes() {
+                eprintln!("note: {note}");
+            }
             // The answer of a query: standard output.
             outln!(
                 "{}: ok ({}, {}, {})",

@@ -286,6 +286,9 @@ pub enum Standard {
     AppleMusic,
     Youtube,
     ApplePodcasts,
+    /// Podcast practice (AES TD1004): −16 LUFS stereo, −19 LUFS mono
+    /// (the same loudness on two speakers), −1 dBTP.
+    Podcast,
 }
 
 impl Standard {
@@ -296,6 +299,7 @@ impl Standard {
         "apple-music",
         "youtube",
         "apple-podcasts",
+        "podcast",
     ];
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -306,6 +310,7 @@ impl Standard {
             "apple-music" => Standard::AppleMusic,
             "youtube" => Standard::Youtube,
             "apple-podcasts" => Standard::ApplePodcasts,
+            "podcast" => Standard::Podcast,
             _ => return None,
         })
     }
@@ -363,6 +368,12 @@ impl Project {
         said.extend(self.unreachable_targets());
         said.extend(self.stems_not_in_every_track());
         said
+    }
+
+    /// What `check` and `build` note before anything runs: the level each
+    /// mono deliverable is held to.
+    pub fn notes(&self) -> Vec<String> {
+        self.mono_levels()
     }
 
     /// A `stems` deliverable's names that some of its tracks lack: those

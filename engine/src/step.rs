@@ -313,6 +313,10 @@ pub struct EncodeSettings {
     pub dither: Dither,
     /// For MP3s: the bitrate or VBR quality.
     pub mp3: Option<bounce_nodes::Mp3Settings>,
+    /// 1 for a mono file; left out of the key when 2, as before there
+    /// were mono files.
+    #[serde(skip_serializing_if = "is_stereo")]
+    pub channels: u16,
     /// The ceiling the delivered file must keep, dBTP.
     pub ceiling: Option<f64>,
     /// The master had a loudness target: a resampled file must keep the
@@ -346,6 +350,10 @@ impl Limiters for Option<LimiterSettings> {
     fn as_processor(&self) -> Option<ProcessorSpec> {
         self.map(LimiterSettings::processor)
     }
+}
+
+fn is_stereo(channels: &u16) -> bool {
+    *channels == 2
 }
 
 fn is_some<S: serde::Serializer>(

@@ -4,7 +4,7 @@
 //! master, or bounce's default), and the standard's tolerance. The plan,
 //! the build summary, the report and `check` all read [`resolve`].
 
-use bounce_nodes::ProcessorSpec;
+use bounce_nodes::{ProcessorSpec, DUAL_MONO_GAIN_DB};
 
 use crate::kdl_view::Range;
 use crate::model::{Content, Deliverable, FileTargets, LoudnessMode, Master, Project, Standard};
@@ -60,10 +60,11 @@ pub fn resolve(deliverable: &Deliverable, master: Option<&Master>) -> Targets {
             .or(of_master.map(|v| at(v, Origin::Master)))
     };
     let standard = deliverable.standard;
+    let channels = deliverable.format.channels;
     let target = pick(
         deliverable.target,
-        standard.map(|s| s.target()),
-        master.and_then(|m| m.target),
+        standard.map(|s| s.target_for(channels)),
+        master.and_then(|m| m.target).map(|t| as_heard(t, channels)),
     );
     let ceiling = pick(
         deliverable.ceiling,
@@ -78,6 +79,16 @@ pub fn resolve(deliverable: &Deliverable, master: Option<&Master>) -> Targets {
         target,
         ceiling,
         tolerance: standard.map(|s| s.tolerance()),
+    }
+}
+
+/// A master's target for a file of `channels`: a mono file keeps the
+/// master's loudness as heard on two speakers, 3.01 dB under it as
+/// BS.1770-4 reads the one channel (to 0.01 LU).
+pub fn as_heard(target: f64, channels: u16) -> f64 {
+    match channels {
+        1 => crate::words::rounded(target - DUAL_MONO_GAIN_DB, 2),
+        _ => target,
     }
 }
 
@@ -131,8 +142,17 @@ impl Project {
                 continue;
             };
             let targets = resolve(deliverable, Some(master));
+            // A mono file's target is set as its stereo figure heard on two
+            // speakers: compared with the master in stereo terms.
+            let stereo = |t: Resolved| match t.origin {
+                Origin::Standard(standard) => Resolved {
+                    value: standard.target(),
+                    ..t
+                },
+                _ => t,
+            };
             let fields = [
-                ("target", master.target, targets.target, "LUFS"),
+                ("target", master.target, targets.target.map(stereo), "LUFS"),
                 ("ceiling", master.ceiling, targets.ceiling, "dBTP"),
             ];
             for (field, of_master, resolved, unit) in fields {
@@ -198,6 +218,40 @@ impl Project {
             .collect()
     }
 
+    /// The level each mono deliverable is held to, and why: BS.1770-4
+    /// reads a mono file 3 dB under the same channel on both speakers,
+    /// so the figure differs from the stereo one it stands for.
+    pub fn mono_levels(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        for deliverable in self.deliverables.iter().filter(|d| d.format.mono()) {
+            let targets = resolve(deliverable, self.master_of(deliverable));
+            let Some(target) = targets.target else {
+                continue;
+            };
+            let why = match target.origin {
+                Origin::Standard(standard) if standard.target_for(1) != standard.target() => {
+                    format!(
+                        "the {} LUFS of standard \"{}\"",
+                        standard.target(),
+                        standard.name()
+                    )
+                }
+                Origin::Master => format!(
+                    "the {} LUFS of its master",
+                    crate::words::rounded(target.value + DUAL_MONO_GAIN_DB, 1)
+                ),
+                _ => continue,
+            };
+            said.push(format!(
+                "deliverable \"{}\" is mono: its files are held to {} LUFS, {why} as it plays \
+                 on two speakers (BS.1770-4 counts a mono file's one channel once)",
+                deliverable.name,
+                crate::words::rounded(target.value, 1)
+            ));
+        }
+        said
+    }
+
     /// Masters that set a level with `loudness` in their chain but that
     /// nothing limits for some deliverable (no target, no ceiling, no
     /// `limit`): the trap of a loudness processor without a ceiling, said
@@ -231,13 +285,28 @@ impl Project {
 
 /// What each delivery standard asks of a file.
 impl Standard {
-    /// Integrated loudness, LUFS.
+    /// Integrated loudness of a stereo file, LUFS.
     pub fn target(self) -> f64 {
         match self {
             Standard::EbuR128 => -23.0,
             Standard::AtscA85 => -24.0,
             Standard::Spotify | Standard::Youtube => -14.0,
-            Standard::AppleMusic | Standard::ApplePodcasts => -16.0,
+            Standard::AppleMusic | Standard::ApplePodcasts | Standard::Podcast => -16.0,
+        }
+    }
+
+    /// Integrated loudness of a file of `channels`, LUFS. The podcast
+    /// standards hold a mono file to the level that plays as loud on two
+    /// speakers as their stereo target (BS.1770-4 counts its one channel
+    /// once, 3 dB under the same channel on both): −19 for −16. Apple
+    /// states −16 LKFS and no mono figure; a mono episode is played on
+    /// both speakers, so bounce holds it to −19 and says so in the build.
+    /// The broadcast and music standards measure the file as it is.
+    pub fn target_for(self, channels: u16) -> f64 {
+        match (self, channels) {
+            // The practice's round figure for 16 + 3.01.
+            (Standard::Podcast | Standard::ApplePodcasts, 1) => -19.0,
+            _ => self.target(),
         }
     }
 

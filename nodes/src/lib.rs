@@ -60,4 +60,4 @@ pub use target::{
     render_limited, solve_target, LimiterReport, LimiterSettings, Solution, TargetProblem,
     TARGET_TOLERANCE,
 };
-pub use units::{db_to_gain, gain_to_db};
+pub use units::{db_to_gain, gain_to_db, DUAL_MONO_GAIN_DB};

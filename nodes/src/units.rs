@@ -1,6 +1,11 @@
 /// Natural-log nepers per decibel of amplitude: 10^(dB/20) = e^(dB·ln10/20).
 pub(crate) const NEPERS_PER_DB: f64 = std::f64::consts::LN_10 / 20.0;
 
+/// How much louder BS.1770-4 reads one channel played on both speakers
+/// than the same channel as a mono file, dB: 10·log10(2), as the channel
+/// weights of its eq. 2 sum (dual mono 2, mono 1).
+pub const DUAL_MONO_GAIN_DB: f64 = 3.010_299_956_639_812;
+
 /// Linear gain for a level change in dB. Through `exp`, which is several
 /// times cheaper than `powf`: compressors call this once per sample.
 pub fn db_to_gain(db: f64) -> f64 {

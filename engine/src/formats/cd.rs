@@ -32,6 +32,10 @@ impl Format for Cd {
     fn disc_image(&self) -> bool {
         true
     }
+    /// Red Book audio is two channels (IEC 60908 §16).
+    fn carries_mono(&self) -> bool {
+        false
+    }
     fn depths(&self) -> &'static [u16] {
         &[CD_BITS]
     }

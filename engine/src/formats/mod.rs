@@ -132,6 +132,10 @@ pub trait Format: Sync {
     fn bext(&self) -> bool {
         false
     }
+    /// Carries a mono file (`channels=1`).
+    fn carries_mono(&self) -> bool {
+        true
+    }
     /// Properties only this format reads, for its codec.
     fn codec_properties(&self) -> &'static [&'static str] {
         &[]
@@ -214,6 +218,8 @@ pub struct FileFormat {
     pub kind: &'static dyn Format,
     /// How an MP3 is encoded; `None` for PCM.
     pub codec: Option<Mp3Settings>,
+    /// 1 (the master folded down to mono) or 2.
+    pub channels: u16,
 }
 
 impl FileFormat {
@@ -250,11 +256,16 @@ impl FileFormat {
     pub fn mp3(&self) -> Option<Mp3Settings> {
         self.codec
     }
+
+    /// A mono file: the master's fold-down, measured as one channel.
+    pub fn mono(&self) -> bool {
+        self.channels == 1
+    }
 }
 
 impl PartialEq for FileFormat {
     fn eq(&self, other: &Self) -> bool {
-        self.name() == other.name() && self.codec == other.codec
+        self.name() == other.name() && self.codec == other.codec && self.channels == other.channels
     }
 }
 
@@ -274,9 +285,12 @@ pub fn reference() -> String {
          Generated from bounce's format registry (`engine/src/formats/`); \
          each deliverable takes one `format` node. `bits=` and `float=` set \
          a PCM file's samples, `rate=` its sample rate (any standard rate \
-         unless listed); a format refuses what it cannot carry.\n\n\
-         | format | extension | lossy | bits | rates | its own properties |\n\
-         | --- | --- | --- | --- | --- | --- |\n",
+         unless listed), `channels=1` a mono file (the master folded down, \
+         (L + R) / 2, before its level and limiter; measured as BS.1770-4 \
+         measures one channel, 3 dB under the same signal on both \
+         speakers); a format refuses what it cannot carry.\n\n\
+         | format | extension | lossy | bits | rates | channels | its own properties |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for f in FORMATS {
         let depths = if f.depths().is_empty() {
@@ -295,10 +309,11 @@ pub fn reference() -> String {
             .map(|p| format!("`{p}=`"))
             .collect();
         out.push_str(&format!(
-            "| `{}` | `.{}` | {} | {depths} | {rates} | {} |\n",
+            "| `{}` | `.{}` | {} | {depths} | {rates} | {} | {} |\n",
             f.name(),
             f.extension(),
             if f.lossy() { "yes" } else { "no" },
+            if f.carries_mono() { "1 or 2" } else { "2" },
             if own.is_empty() {
                 "—".into()
             } else {

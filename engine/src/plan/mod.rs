@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use bounce_nodes::processors::FadeCurve;
-use bounce_nodes::{PanLaw, ProcessorSpec};
+use bounce_nodes::{PanLaw, ProcessorSpec, DUAL_MONO_GAIN_DB};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diagnostic::Code;
@@ -224,6 +224,7 @@ fn encode_action(
             rate,
             dither: deliverable.dither,
             mp3: deliverable.format.mp3(),
+            channels: deliverable.format.channels,
             ceiling,
             keep_loudness,
             check,
@@ -697,12 +698,33 @@ pub fn plan(project: &Project) -> Result<Plan, ProjectErrors> {
 /// `target=`/`ceiling=` asks for other levels.
 struct MasterFor<'a> {
     master: &'a Master,
+    /// The file's loudness target, LUFS as its channels are measured.
     target: Option<f64>,
     ceiling: Option<f64>,
+    /// Folded down to mono for a mono file.
+    mono: bool,
     /// `""` for the named master, `@TARGET/CEILING` for a variant.
     variant: String,
     /// The album step, in album mode with a target.
     album: Option<NodeIndex>,
+}
+
+impl MasterFor<'_> {
+    /// The master's chain, then for a mono file the fold-down (width 0:
+    /// both channels (L + R) / 2), so that its gain and limiter work on
+    /// the one channel the file will hold.
+    fn chain(&self) -> Vec<ProcessorSpec> {
+        let fold = self.mono.then_some(ProcessorSpec::Width { width: 0.0 });
+        self.master.chain.iter().cloned().chain(fold).collect()
+    }
+
+    /// The target as the master's stereo meter reads it: a mono file's
+    /// channel, on both channels of the master, reads 3.01 dB over the
+    /// file (BS.1770-4 weighs each channel once).
+    fn stereo_target(&self) -> Option<f64> {
+        self.target
+            .map(|t| if self.mono { t + DUAL_MONO_GAIN_DB } else { t })
+    }
 }
 
 impl Planner {
@@ -719,32 +741,35 @@ impl Planner {
     ) {
         let targets = crate::targets::resolve(deliverable, Some(master));
         let (target, ceiling) = (targets.target(), targets.ceiling());
-        let variant = if (target, ceiling) == (master.target, master.ceiling) {
+        let mono = deliverable.format.mono();
+        let variant = if (target, ceiling) == (master.target, master.ceiling) && !mono {
             String::new()
         } else {
             let show = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
-            format!("@{}/{}", show(target), show(ceiling))
+            let channels = if mono { "/mono" } else { "" };
+            format!("@{}/{}{channels}", show(target), show(ceiling))
         };
-        let album = match (master.mode, target) {
+        let mut of = MasterFor {
+            master,
+            target,
+            ceiling,
+            mono,
+            variant,
+            album: None,
+        };
+        of.album = match (master.mode, of.stereo_target()) {
             (LoudnessMode::Album, Some(target)) => Some(self.add(Step {
-                id: format!("album:{}{variant}", master.name),
+                id: format!("album:{}{}", master.name, of.variant),
                 kind: StepKind::Album,
                 track: None,
                 action: Action::AlbumGain {
-                    chain: master.chain.clone(),
+                    chain: of.chain(),
                     target,
                     limit: master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP)),
                     mixes: mixes.values().copied().collect(),
                 },
             })),
             _ => None,
-        };
-        let of = MasterFor {
-            master,
-            target,
-            ceiling,
-            variant,
-            album,
         };
         let mut encoded: Vec<(usize, &Track, NodeIndex)> = Vec::new();
         for track in deliverable.tracks_of(project) {
@@ -824,10 +849,9 @@ impl Planner {
             action: match (target, of.album.is_some()) {
                 (None, false) => Action::Master {
                     // Without a target a ceiling only limits.
-                    chain: master
-                        .chain
-                        .iter()
-                        .cloned()
+                    chain: of
+                        .chain()
+                        .into_iter()
                         .chain(ceiling.map(|c| master_limiter(c).processor()))
                         .collect(),
                     target: None,
@@ -836,8 +860,8 @@ impl Planner {
                     mix,
                 },
                 _ => Action::Master {
-                    chain: master.chain.clone(),
-                    target,
+                    chain: of.chain(),
+                    target: of.stereo_target(),
                     limit: Some(master_limiter(ceiling.unwrap_or(DEFAULT_CEILING_DBTP))),
                     album_gain: of.album,
                     mix,
@@ -887,7 +911,7 @@ impl Planner {
         }
         let check = deliverable.standard.map(|standard| SpecCheck {
             standard: standard.name().to_string(),
-            target: standard.target(),
+            target: standard.target_for(deliverable.format.channels),
             tolerance: standard.tolerance(),
             max_true_peak: standard.ceiling(),
             per_file_loudness: master.mode == LoudnessMode::Track,

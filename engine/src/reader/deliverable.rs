@@ -350,7 +350,7 @@ pub(super) fn read_format(
     child: &NodeView,
 ) -> Option<(FileFormat, formats::Settled)> {
     let codec_properties = formats::codec_properties();
-    let mut properties = vec!["bits", "float", "rate"];
+    let mut properties = vec!["bits", "float", "rate", "channels"];
     properties.extend(&codec_properties);
     child.check_shape(diags, &properties, 1, false);
     let kind = child.string_arg(diags, 0, "a format")?;
@@ -405,6 +405,16 @@ pub(super) fn read_format(
             });
         }
     }
+    let channels = child
+        .optional_number_prop(diags, "channels", Range::integer(1.0, 2.0))
+        .map_or(2, |c| c as u16);
+    if channels == 1 && !kind.carries_mono() {
+        refusals.push(formats::Refusal {
+            property: "channels",
+            message: format!("{} is stereo only", kind.title()),
+            help: "remove channels=1: a CD plays two channels".into(),
+        });
+    }
     let settled = kind.settle(&asked, &mut refusals);
     for refusal in refusals {
         diags.push(
@@ -417,6 +427,7 @@ pub(super) fn read_format(
     let format = FileFormat {
         kind,
         codec: settled.codec,
+        channels,
     };
     Some((format, settled))
 }

@@ -62,6 +62,7 @@ impl Renderer<'_> {
             bits: bounce_nodes::CD_BITS,
             float: false,
             container: bounce_nodes::Container::Wav,
+            channels: 2,
         };
         let temp = self.cache.temp_file("image");
         // The tracks are 16-bit already: no dither, the samples go through.

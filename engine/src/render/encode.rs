@@ -154,13 +154,14 @@ impl Origin {
     /// rate and depth with `dither`.
     fn samples(&self, format: PcmFormat, dither: Dither, precision: Precision) -> Hash {
         let text = format!(
-            "{} {:?} {:?} {} {} {} {dither:?} {precision:?}",
+            "{} {:?} {:?} {} {} {} {} {dither:?} {precision:?}",
             self.audio.to_hex(),
             self.gain_db.to_bits(),
             self.limit_at.map(f64::to_bits),
             format.sample_rate,
             format.bits,
             format.float,
+            format.channels,
         );
         Hash::of_bytes(text.as_bytes())
     }
@@ -570,9 +571,10 @@ impl Renderer<'_> {
             return Ok((None, known.clone(), Overs::default()));
         }
         let mut sink: Box<dyn EncodedSink> = match file.mp3 {
-            Some(mode) => {
-                Box::new(Mp3Sink::create(temp.path(), format.sample_rate, mode).map_err(audio)?)
-            }
+            Some(mode) => Box::new(
+                Mp3Sink::create(temp.path(), format.sample_rate, mode, format.channels)
+                    .map_err(audio)?,
+            ),
             None => Box::new(
                 PcmSink::create(
                     temp.path(),
@@ -756,6 +758,7 @@ mod tests {
                 bits: 24,
                 float: false,
                 container: Container::Wav,
+                channels: 2,
             },
             dither: Dither::None,
             mp3: None,

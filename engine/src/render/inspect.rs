@@ -54,9 +54,10 @@ impl Renderer<'_> {
         let audio = Self::audio(step);
         let mut source = bounce_nodes::DecodedFile::open(&self.cache.blob_path(&file.output.hash))
             .map_err(&audio)?;
-        let rate = source.info().sample_rate;
+        let (rate, channels) = (source.info().sample_rate, source.info().channels as u16);
         let temp = self.cache.temp_file("preview");
-        let mut sink = bounce_nodes::Mp3Sink::create(temp.path(), rate, codec).map_err(&audio)?;
+        let mut sink =
+            bounce_nodes::Mp3Sink::create(temp.path(), rate, codec, channels).map_err(&audio)?;
         let frames = bounce_nodes::copy_source(&mut source, &mut sink).map_err(&audio)?;
         sink.finish().map_err(&audio)?;
         Ok(StepOutput {

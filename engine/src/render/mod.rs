@@ -443,16 +443,24 @@ impl Renderer<'_> {
     ) -> Result<StepOutput, BuildError> {
         // Every file keeps its master's loudness as delivered; an MP3's is
         // what its decoder plays (see `encode`).
+        // A mono file's one channel reads 3.01 dB under the master that
+        // carries it on both channels (BS.1770-4 weighs channels once).
+        let as_file = |loudness: f64| match settings.channels {
+            1 => loudness - bounce_nodes::DUAL_MONO_GAIN_DB,
+            _ => loudness,
+        };
         let target = settings
             .keep_loudness
             .then(|| from.master.output.info.measured.and_then(|m| m.integrated))
-            .flatten();
+            .flatten()
+            .map(as_file);
         let file = FileSpec {
             format: PcmFormat {
                 sample_rate: settings.rate,
                 bits: settings.bits,
                 float: settings.float,
                 container: settings.container,
+                channels: settings.channels,
             },
             dither: settings.dither,
             mp3: settings.mp3,

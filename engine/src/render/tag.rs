@@ -60,9 +60,10 @@ impl Renderer<'_> {
                 None => {
                     let path = self.cache.blob_path(&input.output.hash);
                     let mut file = DecodedFile::open(&path).map_err(audio)?;
-                    let rate = file.info().sample_rate;
-                    let mut meter =
-                        bounce_nodes::LoudnessMeter::blocks_only(rate).map_err(audio)?;
+                    let (rate, channels) = (file.info().sample_rate, file.info().channels);
+                    let mut meter = bounce_nodes::LoudnessMeter::blocks_only(rate)
+                        .and_then(|m| m.of_channels(channels as u16))
+                        .map_err(audio)?;
                     bounce_nodes::copy_source(&mut file, &mut meter).map_err(audio)?;
                     meter.loudness_blocks().unwrap_or_default()
                 }

@@ -34,7 +34,7 @@ impl Layout for AiffLayout {
         h.extend_from_slice(b"FORM\0\0\0\0AIFF");
         h.extend_from_slice(b"COMM");
         h.extend_from_slice(&18u32.to_be_bytes());
-        h.extend_from_slice(&2u16.to_be_bytes());
+        h.extend_from_slice(&f.channels.to_be_bytes());
         h.extend_from_slice(&0u32.to_be_bytes()); // frames, patched
         h.extend_from_slice(&f.bits.to_be_bytes());
         h.extend_from_slice(&extended(f.sample_rate));
@@ -43,16 +43,17 @@ impl Layout for AiffLayout {
         h
     }
 
-    fn integers(&mut self, left: &[i32], right: &[i32], out: &mut Vec<u8>) {
+    fn integers(&mut self, channels: &[&[i32]], out: &mut Vec<u8>) {
         let width = (self.format.bits / 8) as usize;
-        for (l, r) in left.iter().zip(right) {
-            out.extend_from_slice(&l.to_be_bytes()[4 - width..]);
-            out.extend_from_slice(&r.to_be_bytes()[4 - width..]);
+        for i in 0..channels[0].len() {
+            for channel in channels {
+                out.extend_from_slice(&channel[i].to_be_bytes()[4 - width..]);
+            }
         }
     }
 
     fn finish(&mut self, frames: u64, data_at: u64, _: &LoudnessReport) -> Result<Ending, String> {
-        let data_bytes = frames * 2 * (self.format.bits / 8) as u64;
+        let data_bytes = frames * self.format.channels as u64 * (self.format.bits / 8) as u64;
         if data_bytes > u32::MAX as u64 - data_at {
             return Err("longer than an AIFF file can hold (4 GB)".into());
         }

@@ -587,6 +587,8 @@ fn write_subframe(w: &mut BitWriter, subframe: &Subframe, samples: &[i64], bits:
 pub struct FlacStream {
     rate: u32,
     bits: u32,
+    /// 1 or 2.
+    channels: u16,
     pending: [Vec<i64>; 2],
     frame: u64,
     samples: u64,
@@ -597,11 +599,12 @@ pub struct FlacStream {
 }
 
 impl FlacStream {
-    /// A stereo stream of `bits` (16 or 24) at `rate`.
-    pub fn new(rate: u32, bits: u32) -> Self {
+    /// A stream of `channels` (1 or 2) of `bits` (16 or 24) at `rate`.
+    pub fn of_channels(rate: u32, bits: u32, channels: u16) -> Self {
         FlacStream {
             rate,
             bits,
+            channels,
             pending: [Vec::new(), Vec::new()],
             frame: 0,
             samples: 0,
@@ -632,14 +635,33 @@ impl FlacStream {
         out
     }
 
+    /// Takes a mono stream's samples; returns the bytes of every frame
+    /// completed.
+    pub fn push_mono(&mut self, samples: &[i32]) -> Vec<u8> {
+        let width = (self.bits / 8) as usize;
+        let mut raw = Vec::with_capacity(samples.len() * width);
+        for s in samples {
+            raw.extend_from_slice(&s.to_le_bytes()[..width]);
+        }
+        self.md5.update(&raw);
+        self.samples += samples.len() as u64;
+        self.pending[0].extend(samples.iter().map(|s| *s as i64));
+        let mut out = Vec::new();
+        while self.pending[0].len() >= FLAC_BLOCK {
+            let block: Vec<i64> = self.pending[0].drain(..FLAC_BLOCK).collect();
+            out.extend(self.encode_mono_frame(&block));
+        }
+        out
+    }
+
     /// The last, partial frame; then [`FlacStream::header`] is final.
     pub fn finish(&mut self) -> Vec<u8> {
         let left = std::mem::take(&mut self.pending[0]);
         let right = std::mem::take(&mut self.pending[1]);
-        if left.is_empty() {
-            Vec::new()
-        } else {
-            self.encode_frame(&left, &right)
+        match (left.is_empty(), self.channels) {
+            (true, _) => Vec::new(),
+            (false, 1) => self.encode_mono_frame(&left),
+            (false, _) => self.encode_frame(&left, &right),
         }
     }
 
@@ -657,7 +679,7 @@ impl FlacStream {
         w.put(24, low as u64);
         w.put(24, high as u64);
         w.put(20, self.rate as u64);
-        w.put(3, 1);
+        w.put(3, self.channels as u64 - 1);
         w.put(5, self.bits as u64 - 1);
         w.put(4, self.samples >> 32);
         w.put(32, self.samples & 0xffff_ffff);
@@ -701,12 +723,39 @@ impl FlacStream {
         ];
         let (assignment, first, second, _) =
             choices.iter().min_by_key(|c| c.3).expect("four choices");
+        self.frame(n, *assignment, &[first, second])
+    }
+
+    /// A mono frame: its one subframe (FLAC format, channel assignment
+    /// 0000: one independent channel).
+    fn encode_mono_frame(&mut self, samples: &[i64]) -> Vec<u8> {
+        let n = samples.len();
+        let short;
+        let window = if n == self.window.len() {
+            &self.window
+        } else {
+            short = tukey(n);
+            &short
+        };
+        let planned = Channel {
+            samples,
+            bits: self.bits,
+            window,
+        }
+        .plan();
+        self.frame(n, 0b0000, &[&planned])
+    }
+
+    /// A frame of `n` samples a channel: its header with `assignment`,
+    /// the subframes, and the CRCs.
+    fn frame(&mut self, n: usize, assignment: u64, subframes: &[&Plan]) -> Vec<u8> {
+        let bits = self.bits;
         let mut w = BitWriter::default();
         w.put(16, 0xfff8);
         let block_code = if n == FLAC_BLOCK { 0b1100 } else { 0b0111 };
         w.put(4, block_code);
         w.put(4, rate_code(self.rate));
-        w.put(4, *assignment);
+        w.put(4, assignment);
         w.put(3, if bits == 16 { 0b100 } else { 0b110 });
         w.put(1, 0);
         for byte in utf8_number(self.frame) {
@@ -717,8 +766,9 @@ impl FlacStream {
         }
         let crc = crc8(&w.bytes);
         w.put(8, crc as u64);
-        first.write(&mut w);
-        second.write(&mut w);
+        for subframe in subframes {
+            subframe.write(&mut w);
+        }
         w.align();
         let crc = crc16(&w.bytes);
         w.put(16, crc as u64);
@@ -781,7 +831,11 @@ pub(super) struct FlacLayout {
 impl FlacLayout {
     pub(super) fn new(format: super::PcmFormat) -> Self {
         FlacLayout {
-            stream: FlacStream::new(format.sample_rate, format.bits as u32),
+            stream: FlacStream::of_channels(
+                format.sample_rate,
+                format.bits as u32,
+                format.channels,
+            ),
         }
     }
 }
@@ -791,8 +845,12 @@ impl super::Layout for FlacLayout {
         vec![0; FLAC_HEADER]
     }
 
-    fn integers(&mut self, left: &[i32], right: &[i32], out: &mut Vec<u8>) {
-        out.extend(self.stream.push(left, right));
+    fn integers(&mut self, channels: &[&[i32]], out: &mut Vec<u8>) {
+        match channels {
+            [mono] => out.extend(self.stream.push_mono(mono)),
+            [left, right] => out.extend(self.stream.push(left, right)),
+            _ => unreachable!("a FLAC stream of one or two channels"),
+        }
     }
 
     fn finish(
@@ -836,7 +894,7 @@ mod tests {
 
     fn encode(bits: u32, frames: usize, path: &std::path::Path) -> [Vec<i32>; 2] {
         let [left, right] = signal(bits, frames);
-        let mut stream = FlacStream::new(48000, bits);
+        let mut stream = FlacStream::of_channels(48000, bits, 2);
         let mut bytes = vec![0u8; FLAC_HEADER];
         for (l, r) in left.chunks(1000).zip(right.chunks(1000)) {
             bytes.extend(stream.push(l, r));

@@ -54,6 +54,18 @@ pub struct PcmFormat {
     /// IEEE float samples (WAV only, with 32 bits).
     pub float: bool,
     pub container: Container,
+    /// 1 (the master's fold-down, as the plan makes it) or 2. Left out
+    /// of a key when 2, so stereo files keep the keys they had.
+    #[serde(default = "stereo", skip_serializing_if = "is_stereo")]
+    pub channels: u16,
+}
+
+fn stereo() -> u16 {
+    2
+}
+
+fn is_stereo(channels: &u16) -> bool {
+    *channels == 2
 }
 
 /// What a written file measured.
@@ -70,12 +82,13 @@ pub struct Written {
 trait Layout: Send {
     /// Everything before the samples.
     fn header(&mut self) -> Vec<u8>;
-    /// One block of integer samples, as the file stores them.
-    fn integers(&mut self, left: &[i32], right: &[i32], out: &mut Vec<u8>);
+    /// One block of integer samples, one slice per channel of the file,
+    /// as the file stores them.
+    fn integers(&mut self, channels: &[&[i32]], out: &mut Vec<u8>);
     /// One block of float samples (only a layout that takes
     /// [`PcmFormat::float`] is given them).
-    fn floats(&mut self, left: &[f32], right: &[f32], out: &mut Vec<u8>) {
-        let _ = (left, right, out);
+    fn floats(&mut self, channels: &[&[f32]], out: &mut Vec<u8>) {
+        let _ = (channels, out);
         unreachable!("refused by PcmSink::create")
     }
     /// What follows the samples, and the bytes to patch before them once
@@ -107,12 +120,20 @@ fn layout(format: PcmFormat, bext: Option<BextInfo>) -> Option<Box<dyn Layout>> 
     })
 }
 
+/// The mono fold-down (L + R) / 2 of a block.
+pub(crate) fn fold_down(left: &[f32], right: &[f32]) -> Vec<f32> {
+    left.iter().zip(right).map(|(l, r)| (l + r) * 0.5).collect()
+}
+
 /// Writes a PCM file and measures exactly the samples it writes.
 pub struct PcmSink {
     path: PathBuf,
     out: BufWriter<File>,
     layout: Box<dyn Layout>,
     quantizer: Option<Quantizer>,
+    /// A mono file: the fold-down (L + R) / 2 of what it is given, which
+    /// for a master folded already is its one channel, exactly.
+    mono: bool,
     /// Measures the samples written, unless their measurement is known
     /// already (`measured`): the same samples in another container.
     meter: Option<LoudnessMeter>,
@@ -158,13 +179,16 @@ impl PcmSink {
             out: BufWriter::with_capacity(1 << 16, file),
             layout,
             quantizer: (!format.float).then(|| Quantizer::new(format.bits as u32, dither, seed)),
+            mono: format.channels == 1,
             meter: match measured {
                 Some(_) => None,
                 // A bext chunk carries the momentary and short-term maxima.
                 None if format.container == Container::Bwf => {
-                    Some(LoudnessMeter::full(format.sample_rate)?)
+                    Some(LoudnessMeter::full(format.sample_rate)?.of_channels(format.channels)?)
                 }
-                None => Some(LoudnessMeter::program(format.sample_rate)?),
+                None => {
+                    Some(LoudnessMeter::program(format.sample_rate)?.of_channels(format.channels)?)
+                }
             },
             measured,
             integers: [Vec::new(), Vec::new()],
@@ -222,9 +246,17 @@ impl BlockSink for PcmSink {
     fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), AudioError> {
         self.bytes.clear();
         self.frames += left.len() as u64;
+        let folded;
+        let (left, right) = if self.mono {
+            folded = fold_down(left, right);
+            (&folded[..], &folded[..])
+        } else {
+            (left, right)
+        };
         let Some(quantizer) = &mut self.quantizer else {
             // Float samples are written, and measured, as they come.
-            self.layout.floats(left, right, &mut self.bytes);
+            let channels: &[&[f32]] = if self.mono { &[left] } else { &[left, right] };
+            self.layout.floats(channels, &mut self.bytes);
             if let Some(meter) = &mut self.meter {
                 meter.write(left, right)?;
             }
@@ -235,11 +267,17 @@ impl BlockSink for PcmSink {
         ir.clear();
         // Left then right, frame by frame: the dither's noise follows the
         // order of the samples in the file.
-        for (l, r) in left.iter().zip(right) {
-            il.push(quantizer.quantize(*l));
-            ir.push(quantizer.quantize(*r));
+        if self.mono {
+            il.extend(left.iter().map(|l| quantizer.quantize(*l)));
+            ir.extend_from_slice(il);
+            self.layout.integers(&[il], &mut self.bytes);
+        } else {
+            for (l, r) in left.iter().zip(right) {
+                il.push(quantizer.quantize(*l));
+                ir.push(quantizer.quantize(*r));
+            }
+            self.layout.integers(&[il, ir], &mut self.bytes);
         }
-        self.layout.integers(il, ir, &mut self.bytes);
         // The meter reads the integers written, as a decoder will play
         // them (unless it was told their measurement already).
         if let Some(meter) = &mut self.meter {

@@ -12,7 +12,9 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use mp3lame_encoder::{Bitrate, Builder, DualPcm, Encoder, FlushGap, Mode, Quality, VbrMode};
+use mp3lame_encoder::{
+    Bitrate, Builder, DualPcm, Encoder, FlushGap, Mode, MonoPcm, Quality, VbrMode,
+};
 use serde::{Deserialize, Serialize};
 
 use super::Written;
@@ -110,6 +112,8 @@ pub struct Mp3Sink {
     encoder: Encoder,
     buffer: Vec<u8>,
     frames: u64,
+    /// A mono file: the fold-down (L + R) / 2 of what it is given.
+    mono: bool,
 }
 
 fn bitrate(kbps: u16) -> Option<Bitrate> {
@@ -149,10 +153,13 @@ fn lame_scale(level: u8) -> Option<Quality> {
 }
 
 impl Mp3Sink {
+    /// An MP3 of `channels` (1, the fold-down LAME codes as MPEG mono,
+    /// or 2, joint stereo).
     pub fn create(
         path: &Path,
         sample_rate: u32,
         settings: Mp3Settings,
+        channels: u16,
     ) -> Result<Self, AudioError> {
         let fail = |reason: String| AudioError::Encode {
             path: path.to_path_buf(),
@@ -166,7 +173,10 @@ impl Mp3Sink {
             let what = what.to_string();
             move |e: mp3lame_encoder::BuildError| fail(format!("LAME refused {what}: {e:?}"))
         };
-        builder.set_num_channels(2).map_err(setting("2 channels"))?;
+        let mono = channels == 1;
+        builder
+            .set_num_channels(if mono { 1 } else { 2 })
+            .map_err(setting("the channels"))?;
         builder
             .set_sample_rate(sample_rate)
             .map_err(setting("the sample rate"))?;
@@ -174,8 +184,8 @@ impl Mp3Sink {
             .set_output_sample_rate(std::num::NonZeroU32::new(sample_rate))
             .map_err(setting("the output sample rate"))?;
         builder
-            .set_mode(Mode::JointStereo)
-            .map_err(setting("joint stereo"))?;
+            .set_mode(if mono { Mode::Mono } else { Mode::JointStereo })
+            .map_err(setting("the channel mode"))?;
         let search =
             lame_scale(settings.search).ok_or_else(|| fail(format!("-q {}", settings.search)))?;
         builder
@@ -209,6 +219,7 @@ impl Mp3Sink {
             encoder,
             buffer: Vec::new(),
             frames: 0,
+            mono,
         })
     }
 
@@ -241,12 +252,18 @@ impl BlockSink for Mp3Sink {
         self.buffer.clear();
         // LAME's bound for one call: 1.25 × samples + 7200 bytes.
         self.buffer.reserve(left.len() * 5 / 4 + 7200);
-        self.encoder
-            .encode_to_vec(DualPcm { left, right }, &mut self.buffer)
-            .map_err(|e| AudioError::Encode {
-                path: self.path.clone(),
-                reason: format!("LAME: {e:?}"),
-            })?;
+        let encoded = if self.mono {
+            let folded = super::fold_down(left, right);
+            self.encoder
+                .encode_to_vec(MonoPcm(&folded[..]), &mut self.buffer)
+        } else {
+            self.encoder
+                .encode_to_vec(DualPcm { left, right }, &mut self.buffer)
+        };
+        encoded.map_err(|e| AudioError::Encode {
+            path: self.path.clone(),
+            reason: format!("LAME: {e:?}"),
+        })?;
         self.frames += left.len() as u64;
         self.out
             .write_all(&self.buffer)
@@ -258,8 +275,8 @@ impl BlockSink for Mp3Sink {
 /// plays: its length in frames and its loudness.
 pub fn measure_decoded(path: &Path) -> Result<Written, AudioError> {
     let mut file = DecodedFile::open(path)?;
-    let rate = file.info().sample_rate;
-    let mut meter = LoudnessMeter::program(rate)?;
+    let info = file.info();
+    let mut meter = LoudnessMeter::program(info.sample_rate)?.of_channels(info.channels as u16)?;
     let frames = copy_source(&mut file, &mut meter)?;
     Ok(Written {
         frames,
@@ -279,7 +296,7 @@ mod tests {
 
     fn encode_tone_with(path: &Path, settings: Mp3Settings, frames: u64) -> u64 {
         let mut tone = Tone::new(48000, 997.0, -6.0, frames);
-        let mut sink = Mp3Sink::create(path, 48000, settings).unwrap();
+        let mut sink = Mp3Sink::create(path, 48000, settings, 2).unwrap();
         copy_source(&mut tone as &mut dyn BlockSource, &mut sink).unwrap();
         sink.finish().unwrap()
     }
@@ -354,6 +371,7 @@ mod tests {
             &dir.path().join("x.mp3"),
             96000,
             Mp3Settings::new(Mp3Mode::Cbr(320)),
+            2,
         )
         .err()
         .unwrap();

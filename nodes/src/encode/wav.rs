@@ -62,8 +62,10 @@ impl WavLayout {
     fn coding_history(&self) -> String {
         let f = self.format;
         format!(
-            "A=PCM,F={},W={},M=stereo,T=bounce\r\n",
-            f.sample_rate, f.bits
+            "A=PCM,F={},W={},M={},T=bounce\r\n",
+            f.sample_rate,
+            f.bits,
+            if f.channels == 1 { "mono" } else { "stereo" }
         )
     }
 }
@@ -71,7 +73,7 @@ impl WavLayout {
 impl Layout for WavLayout {
     fn header(&mut self) -> Vec<u8> {
         let f = self.format;
-        let block_align = 2 * (f.bits / 8);
+        let block_align = f.channels * (f.bits / 8);
         let mut h: Vec<u8> = Vec::new();
         h.extend_from_slice(b"RIFF\0\0\0\0WAVE");
         if let Some(bext) = &self.bext {
@@ -98,7 +100,7 @@ impl Layout for WavLayout {
         h.extend_from_slice(b"fmt ");
         h.extend_from_slice(&(if f.float { 18u32 } else { 16 }).to_le_bytes());
         h.extend_from_slice(&tag.to_le_bytes());
-        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&f.channels.to_le_bytes());
         h.extend_from_slice(&f.sample_rate.to_le_bytes());
         h.extend_from_slice(&(f.sample_rate * block_align as u32).to_le_bytes());
         h.extend_from_slice(&block_align.to_le_bytes());
@@ -112,18 +114,20 @@ impl Layout for WavLayout {
         h
     }
 
-    fn integers(&mut self, left: &[i32], right: &[i32], out: &mut Vec<u8>) {
+    fn integers(&mut self, channels: &[&[i32]], out: &mut Vec<u8>) {
         let width = (self.format.bits / 8) as usize;
-        for (l, r) in left.iter().zip(right) {
-            out.extend_from_slice(&l.to_le_bytes()[..width]);
-            out.extend_from_slice(&r.to_le_bytes()[..width]);
+        for i in 0..channels[0].len() {
+            for channel in channels {
+                out.extend_from_slice(&channel[i].to_le_bytes()[..width]);
+            }
         }
     }
 
-    fn floats(&mut self, left: &[f32], right: &[f32], out: &mut Vec<u8>) {
-        for (l, r) in left.iter().zip(right) {
-            out.extend_from_slice(&l.to_le_bytes());
-            out.extend_from_slice(&r.to_le_bytes());
+    fn floats(&mut self, channels: &[&[f32]], out: &mut Vec<u8>) {
+        for i in 0..channels[0].len() {
+            for channel in channels {
+                out.extend_from_slice(&channel[i].to_le_bytes());
+            }
         }
     }
 
@@ -133,7 +137,7 @@ impl Layout for WavLayout {
         data_at: u64,
         report: &LoudnessReport,
     ) -> Result<Ending, String> {
-        let data_bytes = frames * 2 * (self.format.bits / 8) as u64;
+        let data_bytes = frames * self.format.channels as u64 * (self.format.bits / 8) as u64;
         if data_bytes > u32::MAX as u64 - data_at {
             return Err("longer than a WAV file can hold (4 GB)".into());
         }

@@ -239,6 +239,11 @@ impl BlockMeter {
         })
     }
 
+    /// The rate it meters.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
     /// Frames in each block.
     pub fn step(&self) -> usize {
         self.step

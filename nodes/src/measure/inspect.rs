@@ -155,7 +155,10 @@ pub struct AlreadyRead<'a> {
 /// Decodes `path` and inspects it.
 pub fn inspect_file(path: &std::path::Path, known: AlreadyRead) -> Result<Inspection, AudioError> {
     let mut file = crate::DecodedFile::open(path)?;
-    let mut inspector = Inspector::new(file.info().sample_rate)?.with_already_read(known);
+    let info = file.info();
+    let mut inspector = Inspector::new(info.sample_rate)?
+        .of_channels(info.channels as u16)?
+        .with_already_read(known);
     crate::copy_source(&mut file, &mut inspector)?;
     inspector.finish_file(path)
 }
@@ -218,6 +221,9 @@ pub struct Inspector {
     mono: Option<BlockMeter>,
     /// The fold-down of the slice being written.
     mono_samples: Vec<f32>,
+    /// A mono file's: its one channel (given left and right) is metered
+    /// once, as BS.1770-4 sums a file's channels, and is its own fold-down.
+    mono_file: bool,
     /// The strict meter, or each channel's true peak already read.
     strict: TruePeaks,
     /// Frames per 100 ms window, and the window being read.
@@ -292,6 +298,16 @@ impl Inspector {
         Ok(figures)
     }
 
+    /// This inspector, reading a file of `channels` (1 or 2); called
+    /// before it is told what was read already.
+    pub fn of_channels(mut self, channels: u16) -> Result<Self, AudioError> {
+        if channels == 1 {
+            self.meter = BlockMeter::mono(self.rate, false)?;
+            self.mono_file = true;
+        }
+        Ok(self)
+    }
+
     /// Takes each channel's true peak (dBTP) as `channels`, read on the
     /// same samples by the strict meter before, instead of reading it.
     pub fn with_true_peaks(mut self, channels: [f64; 2]) -> Self {
@@ -305,7 +321,7 @@ impl Inspector {
     /// Takes the loudness of each 100 ms block from `blocks`, kept by a
     /// meter of the same samples before, instead of filtering them again.
     pub fn with_blocks(mut self, blocks: &LoudnessBlocks) -> Self {
-        if blocks.fold_down().is_none() {
+        if blocks.fold_down().is_none() && !self.mono_file {
             self.mono = Some(BlockMeter::dual_mono(self.rate).expect("the rate the meter took"));
         }
         self.known = Some(blocks.clone());
@@ -323,6 +339,7 @@ impl Inspector {
             known: None,
             mono: None,
             mono_samples: Vec::new(),
+            mono_file: false,
             strict: TruePeaks::Meter(Box::new(TruePeakMeter::new(rate))),
             window: Window::default(),
             series: Series {
@@ -479,6 +496,7 @@ impl Inspector {
         let seconds = self.frames as f64 / self.rate as f64;
         let integrated = blocks::integrated(blocks::gating_energies(self.energies()));
         let fold_down = match (&self.mono, &self.known) {
+            _ if self.mono_file => self.energies(),
             (Some(meter), _) => meter.energies(),
             (None, Some(known)) => known.fold_down().expect("a meter when none is known"),
             (None, None) => self.meter.fold_down_energies(),
@@ -559,8 +577,10 @@ impl BlockSink for Inspector {
         while start < left.len() {
             let take = (self.step - self.window.frames).min(left.len() - start);
             let (l, r) = (&left[start..start + take], &right[start..start + take]);
-            if self.known.is_none() {
-                self.meter.write(&[l, r])?;
+            match (&self.known, self.mono_file) {
+                (Some(_), _) => {}
+                (None, true) => _ = self.meter.write(&[l])?,
+                (None, false) => _ = self.meter.write(&[l, r])?,
             }
             let sounding = |(x, y): (&f32, &f32)| x.abs().max(y.abs()) >= SILENCE;
             let at = self.frames + start as u64;
@@ -1172,6 +1192,7 @@ mod tests {
             bits: 24,
             float: false,
             container: Container::Wav,
+            channels: 2,
         };
         let mut sink = PcmSink::create(&path, format, Dither::Tpdf, 7, None, None).unwrap();
         // A tone near full scale whose inter-sample peaks differ per

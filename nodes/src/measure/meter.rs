@@ -62,12 +62,17 @@ impl LoudnessMeter {
     /// speakers of a stereo file), and it comes as the same samples left
     /// and right.
     pub fn full_of(sample_rate: u32, channels: u16) -> Result<Self, AudioError> {
-        let mut meter = Self::full(sample_rate)?;
+        Self::full(sample_rate)?.of_channels(channels)
+    }
+
+    /// This meter, reading a file of `channels`: a mono file's one
+    /// channel (given as the same samples left and right) counts once.
+    pub fn of_channels(mut self, channels: u16) -> Result<Self, AudioError> {
         if channels == 1 {
-            meter.blocks = BlockMeter::mono(sample_rate, true)?;
-            meter.mono = true;
+            self.blocks = BlockMeter::mono(self.blocks.rate(), self.full)?;
+            self.mono = true;
         }
-        Ok(meter)
+        Ok(self)
     }
 
     /// Measures everything in [`LoudnessReport`].
