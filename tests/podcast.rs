@@ -206,3 +206,261 @@ deliverable "cd" {
         .status(2)
         .stderr_has("CD image is stereo only");
 }
+
+/// Whether Python's `feedparser` (an independent reader of feeds) is
+/// there; under CI it must be.
+fn feedparser_available() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import feedparser"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "feedparser is required in CI"
+        );
+        eprintln!("SKIPPED: feedparser is not installed");
+    }
+    ok
+}
+
+/// ffprobe's chapters of a file: (start s, end s, title).
+fn ffprobe_chapters(path: &std::path::Path) -> Vec<(f64, f64, String)> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-print_format", "json", "-show_chapters"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    json["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let time = |k: &str| c[k].as_str().unwrap().parse::<f64>().unwrap();
+            (
+                time("start_time"),
+                time("end_time"),
+                c["tags"]["title"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+const EPISODES: &str = r#"release "The Example Show" {
+    artist "Example Hosts"
+    version "1"
+    description "Two people talk about making records."
+    language "en"
+    category "Technology"
+}
+master "episode" target=-16 ceiling=-1 { }
+track 1 "Pilot" {
+    date "2026-11-30"
+    description "Where it starts."
+    episode 1
+    stem "voices" "voices.wav"
+    chapter "Welcome" at=0
+    chapter "The studio" at="0:04.5" url="https://example.com/studio"
+    chapter "Goodbye" at=9.25
+}
+track 2 "Second & last" {
+    date "2026-12-07"
+    episode 2
+    explicit #true
+    stem "voices" "voices.wav" start=2
+}
+deliverable "mp3" {
+    master "episode"
+    format "mp3" bitrate=128 channels=1
+    standard "podcast"
+    feed base-url="https://example.com/show/1" image="https://example.com/art.jpg"
+}
+deliverable "flac" {
+    master "episode"
+    format "flac" bits=16
+}
+"#;
+
+#[test]
+fn chapters_are_where_players_read_them() {
+    if !tool_available("ffprobe", "-version") {
+        return;
+    }
+    let project = TestProject::new();
+    two_voices(&project);
+    project.write("bounce.kdl", EPISODES);
+    project.build_ok(&[]);
+    let want = [
+        (0.0, 4.5, "Welcome"),
+        (4.5, 9.25, "The studio"),
+        (9.25, 12.0, "Goodbye"),
+    ];
+    for file in ["mp3/01 - Pilot.mp3", "flac/01 - Pilot.flac"] {
+        let path = project.path(&format!("out/1/{file}"));
+        let got = ffprobe_chapters(&path);
+        assert_eq!(got.len(), want.len(), "{file}: {got:?}");
+        for ((start, end, title), (want_start, want_end, want_title)) in got.iter().zip(want) {
+            assert_eq!(title, want_title, "{file}");
+            assert!(
+                (start - want_start).abs() < 0.001,
+                "{file}: {title} at {start}"
+            );
+            // FLAC's Vorbis chapters have no end: ffprobe ends each at the next.
+            assert!(
+                (end - want_end).abs() < 0.05,
+                "{file}: {title} ends at {end}"
+            );
+        }
+    }
+    // Players ignore CHAP frames no CTOC lists.
+    let tag = id3::Tag::read_from_path(project.path("out/1/mp3/01 - Pilot.mp3")).unwrap();
+    let toc: Vec<_> = tag.tables_of_contents().collect();
+    assert_eq!(toc.len(), 1);
+    assert!(toc[0].top_level && toc[0].ordered);
+    assert_eq!(toc[0].elements, ["chp0", "chp1", "chp2"]);
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(project.path("out/1/mp3/01 - Pilot.chapters.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["version"], "1.2.0");
+    assert_eq!(json["chapters"][1]["startTime"], 4.5);
+    assert_eq!(json["chapters"][1]["url"], "https://example.com/studio");
+    // An episode without chapters has no chapters file.
+    assert!(!project
+        .path("out/1/mp3/02 - Second & last.chapters.json")
+        .exists());
+}
+
+#[test]
+fn the_feed_lists_each_episode_as_built() {
+    if !feedparser_available() {
+        return;
+    }
+    let project = TestProject::new();
+    two_voices(&project);
+    project.write("bounce.kdl", EPISODES);
+    project.build_ok(&[]);
+    let script = r#"
+import json, sys, feedparser
+import xml.etree.ElementTree as ET
+d = feedparser.parse(sys.argv[1])
+# feedparser maps only the old "yes" to True; Apple's spec now writes
+# itunes:explicit as true or false, read here from the XML itself.
+itunes = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+items = ET.parse(sys.argv[1]).getroot().find("channel").findall("item")
+explicit = [i.findtext(itunes + "explicit") for i in items]
+print(json.dumps({
+    "bozo": d.bozo,
+    "title": d.feed.title,
+    "image": d.feed.image.href,
+    "entries": [{
+        "title": e.title,
+        "id": e.id,
+        "href": e.enclosures[0].href,
+        "length": int(e.enclosures[0].length),
+        "type": e.enclosures[0].type,
+        "duration": e.itunes_duration,
+        "episode": e.get("itunes_episode"),
+        "explicit": explicit[n],
+        "published": e.published,
+    } for n, e in enumerate(d.entries)],
+}))
+"#;
+    let parse = || -> serde_json::Value {
+        let output = Command::new("python3")
+            .args(["-c", script])
+            .arg(project.path("out/1/mp3/feed.xml"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let feed = parse();
+    assert_eq!(
+        feed["bozo"], false,
+        "feedparser found the feed malformed: {feed}"
+    );
+    assert_eq!(feed["title"], "The Example Show");
+    assert_eq!(feed["image"], "https://example.com/art.jpg");
+    let entries = feed["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    for (entry, file) in entries
+        .iter()
+        .zip(["01 - Pilot.mp3", "02 - Second & last.mp3"])
+    {
+        let size = std::fs::metadata(project.path(&format!("out/1/mp3/{file}")))
+            .unwrap()
+            .len();
+        assert_eq!(
+            entry["length"], size,
+            "{file}: the enclosure's length is the file's size"
+        );
+        assert_eq!(entry["type"], "audio/mpeg");
+        let href = entry["href"].as_str().unwrap();
+        assert!(
+            href.starts_with("https://example.com/show/1/mp3/0"),
+            "{href}"
+        );
+        assert!(
+            !href.contains(' ') && !href[8..].contains('&'),
+            "{href} is not encoded"
+        );
+    }
+    assert_eq!(entries[0]["duration"], "0:00:12");
+    assert_eq!(entries[1]["duration"], "0:00:10");
+    assert_eq!(entries[1]["explicit"], "true");
+    assert_eq!(entries[0]["explicit"], serde_json::Value::Null);
+    assert_eq!(entries[0]["published"], "Mon, 30 Nov 2026 00:00:00 +0000");
+    // A chapter's new title re-tags: no audio renders, and the episode
+    // keeps its GUID.
+    let edited = EPISODES.replace("\"The studio\"", "\"In the studio\"");
+    project.write("bounce.kdl", &edited);
+    let log = project.build_ok(&[]);
+    let rendered = log.rendered();
+    assert!(
+        rendered
+            .iter()
+            .all(|s| s.starts_with("tag:") || s.starts_with("chapters:") || s.starts_with("feed:")),
+        "{rendered:?}"
+    );
+    assert!(rendered.contains("feed:mp3"), "{rendered:?}");
+    let again = parse();
+    assert_eq!(again["entries"][0]["id"], feed["entries"][0]["id"]);
+    assert_ne!(again["entries"][0]["length"], serde_json::Value::Null);
+}
+
+#[test]
+fn podcast_fields_are_checked_where_they_are_written() {
+    let project = TestProject::new();
+    two_voices(&project);
+    let cases = [
+        (
+            "chapter \"B\" at=5\n    chapter \"A\" at=2",
+            "chapter \"A\" starts at 2 s, not after \"B\" at 5 s",
+        ),
+        ("date \"2026-02-30\"", "\"2026-02-30\" is not a date"),
+        ("chapter \"A\"", "a chapter needs `at=`"),
+    ];
+    for (line, said) in cases {
+        project.write(
+            "bounce.kdl",
+            &format!(
+                "release \"R\" {{ version \"1\"; }}\nmaster \"m\" {{ }}\ntrack 1 \"T\" {{\n    stem \"v\" \"voices.wav\"\n    {line}\n}}\ndeliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n"
+            ),
+        );
+        project.expect(&["check"]).status(2).stderr_has(said);
+    }
+    project.write(
+        "bounce.kdl",
+        "release \"R\" { version \"1\"; }\nmaster \"m\" { }\ntrack 1 \"T\" { stem \"v\" \"voices.wav\"; }\ndeliverable \"d\" {\n    stems \"v\"\n    format \"wav\"\n    feed base-url=\"https://example.com/\"\n}\n",
+    );
+    project
+        .expect(&["check"])
+        .status(2)
+        .stderr_has("a feed lists a master's files as episodes");
+}

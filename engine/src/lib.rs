@@ -10,6 +10,7 @@ mod diagnostic;
 mod diff;
 mod error;
 mod explain;
+mod feed;
 pub mod formats;
 mod graph;
 mod identifiers;

@@ -122,6 +122,13 @@ pub struct Release {
     pub sample_rate: u32,
     /// Where versions are written, resolved against the project file.
     pub output: PathBuf,
+    /// What a podcast's feed says of the show.
+    pub description: Option<String>,
+    /// An RFC 5646 language tag (`en`, `en-GB`).
+    pub language: Option<String>,
+    pub explicit: Option<bool>,
+    /// An Apple Podcasts category (`Technology`).
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +148,12 @@ pub struct Track {
     pub fade_out: Option<Fade>,
     /// Silence before the track on a CD, seconds.
     pub gap: f64,
+    /// Chapter marks, in time order.
+    pub chapters: Vec<bounce_nodes::ChapterMark>,
+    /// An episode's description, numbers and explicit flag.
+    pub episode: bounce_nodes::EpisodeText,
+    /// When an episode is published (year, month, day), for its feed.
+    pub date: Option<(i32, u32, u32)>,
     pub span: Span,
 }
 
@@ -251,7 +264,21 @@ pub struct Deliverable {
     /// Overrides of the master's target and ceiling for this deliverable.
     pub target: Option<f64>,
     pub ceiling: Option<f64>,
+    /// An RSS feed of this deliverable's files, as podcast episodes.
+    pub feed: Option<FeedSpec>,
     pub span: Span,
+}
+
+/// `feed base-url="…"`: where a deliverable's files are published, and
+/// where its feed is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSpec {
+    /// The URL of the version folder as published, ending in `/`.
+    pub base_url: String,
+    /// The feed's path in the version folder.
+    pub path: String,
+    /// The show's artwork, a URL (Apple asks 1400 to 3000 pixels square).
+    pub image: Option<String>,
 }
 
 impl Deliverable {

@@ -45,6 +45,10 @@ pub enum StepKind {
     /// A lossless file encoded with a lossy codec for the release report
     /// only (`report { preview … }`): nothing lossy is delivered.
     Preview,
+    /// A track's chapters as a Podcasting 2.0 JSON chapters file.
+    Chapters,
+    /// A deliverable's files as the episodes of an RSS feed.
+    Feed,
 }
 
 impl StepKind {
@@ -67,6 +71,8 @@ impl StepKind {
             StepKind::Inspect => "inspect",
             StepKind::Codec => "codec",
             StepKind::Preview => "preview",
+            StepKind::Chapters => "chapters",
+            StepKind::Feed => "feed",
         }
     }
 
@@ -117,6 +123,7 @@ impl Step {
             (Action::Encode { file, .. }, _) if file.mp3.is_some() => 37,
             (Action::Encode { .. }, _) => 8,
             (_, StepKind::Source | StepKind::Tag | StepKind::Cue) => 1,
+            (_, StepKind::Chapters | StepKind::Feed) => 1,
             // A comparison decodes a lossy file and inspects it too.
             (_, StepKind::Inspect) => 3,
             (_, StepKind::Codec) => 7,
@@ -258,6 +265,16 @@ pub enum Action {
     /// after its gap (CD frames) and padded to a CD frame.
     CdImage {
         gaps: Vec<u64>,
+        #[serde(skip)]
+        files: Vec<StepRef>,
+    },
+    /// A file of text the plan made whole from the project (a JSON
+    /// chapters file): its key is its text.
+    Text { text: String },
+    /// An RSS feed of the tagged `files`, one item each, with what the
+    /// project says of the show and of each episode.
+    Feed {
+        feed: crate::feed::FeedText,
         #[serde(skip)]
         files: Vec<StepRef>,
     },
@@ -411,13 +428,14 @@ impl Action {
     /// its key (and, for sums, the order they are summed in).
     pub fn inputs(&self) -> Vec<StepRef> {
         match self {
-            Action::ReadFile { .. } | Action::Tone { .. } => Vec::new(),
+            Action::ReadFile { .. } | Action::Tone { .. } | Action::Text { .. } => Vec::new(),
             Action::Stem { source, .. } => vec![*source],
             Action::Bus { members: all, .. }
             | Action::Mix { parts: all, .. }
             | Action::AlbumGain { mixes: all, .. }
             | Action::AlbumReplayGain { files: all }
             | Action::CdImage { files: all, .. }
+            | Action::Feed { files: all, .. }
             | Action::CueSheet { files: all, .. } => all.clone(),
             Action::Master {
                 mix, album_gain, ..

@@ -15,6 +15,7 @@ mod chain;
 pub mod contain;
 mod decode;
 mod dither;
+mod edits;
 mod encode;
 mod envelope;
 mod error;
@@ -38,6 +39,7 @@ pub use cd::{
 pub use chain::{render_chain, ChainContext};
 pub use decode::{probe_file, DecodedFile, FileInfo};
 pub use dither::{Dither, Overs, Quantizer, DITHER_VERSION};
+pub use edits::{EditList, Edited};
 pub use encode::{
     measure_decoded, BextInfo, Container, Mp3Mode, Mp3Settings, Mp3Sink, PcmFormat, PcmSink,
     Written, MP3_BITRATES, MP3_RATES, WRITER_VERSION,
@@ -55,7 +57,7 @@ pub use pcm::{PcmReader, PcmWriter, Precision};
 pub use processors::{PanLaw, ProcessorSpec};
 pub use resample::{Resampled, RESAMPLER_VERSION};
 pub use sources::{Fit, Mixer, Offset, Scaled, Silence, Tee, Tone, Trimmed};
-pub use tags::{Cover, ReplayGain, TagText, Tags};
+pub use tags::{ChapterMark, Cover, EpisodeText, ReplayGain, TagText, Tags};
 pub use target::{
     render_limited, solve_target, LimiterReport, LimiterSettings, Solution, TargetProblem,
     TARGET_TOLERANCE,

@@ -161,6 +161,37 @@ pub struct TagText {
     pub upc: Option<String>,
     /// For a broadcast WAV.
     pub bext: Option<BextInfo>,
+    /// Chapter marks (left out of a key when there are none, as before
+    /// files had chapters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chapters: Vec<ChapterMark>,
+    #[serde(default, skip_serializing_if = "EpisodeText::is_empty")]
+    pub episode: EpisodeText,
+}
+
+/// A chapter: its title, where it starts in the track, and a link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChapterMark {
+    pub title: String,
+    /// Seconds from the start of the track.
+    pub start: f64,
+    pub url: Option<String>,
+}
+
+/// What a podcast episode says of itself beyond a track's fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeText {
+    pub description: Option<String>,
+    /// The episode's number, and its season's.
+    pub number: Option<u32>,
+    pub season: Option<u32>,
+    pub explicit: Option<bool>,
+}
+
+impl EpisodeText {
+    pub fn is_empty(&self) -> bool {
+        *self == EpisodeText::default()
+    }
 }
 
 /// What a delivered file says about itself.
@@ -169,6 +200,20 @@ pub struct Tags {
     pub text: TagText,
     pub cover: Option<Cover>,
     pub replay_gain: Option<ReplayGain>,
+    /// The file's length, where the last chapter ends.
+    pub duration_ms: u64,
+}
+
+/// A time as Vorbis chapter comments write it: `HH:MM:SS.mmm`.
+fn chapter_time(seconds: f64) -> String {
+    let ms = (seconds * 1000.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
 }
 
 fn error(path: &Path) -> impl Fn(String) -> AudioError + '_ {
@@ -202,6 +247,18 @@ impl Tags {
             ("BARCODE", t.upc.clone()),
         ];
         out.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+        let episode = &t.episode;
+        let fields = [
+            ("DESCRIPTION", episode.description.clone()),
+            ("EPISODE", episode.number.map(|n| n.to_string())),
+            ("SEASON", episode.season.map(|n| n.to_string())),
+            // iTunes' advisory: 1 explicit, 2 clean.
+            (
+                "ITUNESADVISORY",
+                episode.explicit.map(|e| if e { "1" } else { "2" }.into()),
+            ),
+        ];
+        out.extend(fields.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
         if let Some(rg) = self.replay_gain {
             out.push(("REPLAYGAIN_TRACK_GAIN", gain_text(rg.track_gain)));
             out.push(("REPLAYGAIN_TRACK_PEAK", format!("{:.6}", rg.track_peak)));
@@ -237,6 +294,13 @@ impl Tags {
                 "ISRC" => {
                     tag.add_frame(id3::Frame::text("TSRC", value));
                 }
+                "DESCRIPTION" => {
+                    tag.add_frame(id3::frame::Comment {
+                        lang: "eng".into(),
+                        description: String::new(),
+                        text: value,
+                    });
+                }
                 other => {
                     tag.add_frame(id3::frame::ExtendedText {
                         description: other.to_string(),
@@ -253,7 +317,55 @@ impl Tags {
                 data: cover.data.clone(),
             });
         }
+        self.add_chapters(&mut tag);
         tag
+    }
+
+    /// The ID3v2 Chapter Frame Addendum (id3.org, 2005): a CHAP frame for
+    /// each chapter, in milliseconds, with its title (TIT2) and link
+    /// (WXXX), and the CTOC table of contents that lists them, top-level
+    /// and ordered: players ignore chapters no table names.
+    fn add_chapters(&self, tag: &mut id3::Tag) {
+        use id3::TagLike;
+        let chapters = &self.text.chapters;
+        if chapters.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = (0..chapters.len()).map(|i| format!("chp{i}")).collect();
+        for (i, chapter) in chapters.iter().enumerate() {
+            let ms = |s: f64| ((s * 1000.0).round() as u64).min(u32::MAX as u64) as u32;
+            let end = chapters
+                .get(i + 1)
+                .map_or(self.duration_ms.min(u32::MAX as u64) as u32, |next| {
+                    ms(next.start)
+                });
+            let mut frames = vec![id3::Frame::text("TIT2", chapter.title.clone())];
+            if let Some(url) = &chapter.url {
+                frames.push(
+                    id3::frame::ExtendedLink {
+                        description: String::new(),
+                        link: url.clone(),
+                    }
+                    .into(),
+                );
+            }
+            tag.add_frame(id3::frame::Chapter {
+                element_id: ids[i].clone(),
+                start_time: ms(chapter.start),
+                end_time: end,
+                // No byte offsets: times are what players read.
+                start_offset: u32::MAX,
+                end_offset: u32::MAX,
+                frames,
+            });
+        }
+        tag.add_frame(id3::frame::TableOfContents {
+            element_id: "toc".into(),
+            top_level: true,
+            ordered: true,
+            elements: ids,
+            frames: Vec::new(),
+        });
     }
 
     /// Writes the tags into the encoded file at `path`.
@@ -317,13 +429,26 @@ impl Tags {
     /// The VORBIS_COMMENT block body (little-endian lengths, as Vorbis has).
     fn vorbis_comment(&self) -> Vec<u8> {
         let vendor = b"bounce";
-        let texts = self.texts();
+        let mut entries: Vec<String> = self
+            .texts()
+            .into_iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        // The Vorbis comment chapter extension (as foobar2000 and VLC read
+        // it): CHAPTERnnn=HH:MM:SS.mmm, CHAPTERnnnNAME, CHAPTERnnnURL.
+        for (i, chapter) in self.text.chapters.iter().enumerate() {
+            let n = i + 1;
+            entries.push(format!("CHAPTER{n:03}={}", chapter_time(chapter.start)));
+            entries.push(format!("CHAPTER{n:03}NAME={}", chapter.title));
+            if let Some(url) = &chapter.url {
+                entries.push(format!("CHAPTER{n:03}URL={url}"));
+            }
+        }
         let mut body = Vec::new();
         body.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
         body.extend_from_slice(vendor);
-        body.extend_from_slice(&(texts.len() as u32).to_le_bytes());
-        for (key, value) in texts {
-            let entry = format!("{key}={value}");
+        body.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for entry in entries {
             body.extend_from_slice(&(entry.len() as u32).to_le_bytes());
             body.extend_from_slice(entry.as_bytes());
         }

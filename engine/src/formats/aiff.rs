@@ -20,6 +20,9 @@ impl Format for Aiff {
     fn example(&self) -> &'static str {
         "format \"aiff\" bits=16"
     }
+    fn mime(&self) -> &'static str {
+        "audio/aiff"
+    }
     fn extension(&self) -> &'static str {
         "aiff"
     }

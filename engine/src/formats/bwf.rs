@@ -24,6 +24,9 @@ impl Format for Bwf {
     fn example(&self) -> &'static str {
         "format \"bwf\" bits=24 rate=48000"
     }
+    fn mime(&self) -> &'static str {
+        "audio/wav"
+    }
     fn extension(&self) -> &'static str {
         "wav"
     }

@@ -23,6 +23,9 @@ impl Format for Cd {
     fn example(&self) -> &'static str {
         "format \"cd\""
     }
+    fn mime(&self) -> &'static str {
+        "audio/wav"
+    }
     fn extension(&self) -> &'static str {
         "wav"
     }

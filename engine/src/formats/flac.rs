@@ -21,6 +21,9 @@ impl Format for Flac {
     fn example(&self) -> &'static str {
         "format \"flac\" bits=24 rate=96000"
     }
+    fn mime(&self) -> &'static str {
+        "audio/flac"
+    }
     fn extension(&self) -> &'static str {
         "flac"
     }

@@ -116,6 +116,8 @@ pub trait Format: Sync {
     /// A `format` node that uses it, for the reference and its test.
     fn example(&self) -> &'static str;
     fn extension(&self) -> &'static str;
+    /// Its MIME type, as a feed's enclosure names it.
+    fn mime(&self) -> &'static str;
     /// The writer in bounce-nodes that makes and tags its files.
     fn container(&self) -> Container;
     /// Made by a lossy codec: measured decoded, no bit depth, and sharing

@@ -30,6 +30,9 @@ impl Format for Mp3 {
     fn example(&self) -> &'static str {
         "format \"mp3\" bitrate=256"
     }
+    fn mime(&self) -> &'static str {
+        "audio/mpeg"
+    }
     fn extension(&self) -> &'static str {
         "mp3"
     }

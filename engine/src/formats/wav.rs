@@ -23,6 +23,9 @@ impl Format for Wav {
     fn example(&self) -> &'static str {
         "format \"wav\" bits=24 rate=44100"
     }
+    fn mime(&self) -> &'static str {
+        "audio/wav"
+    }
     fn extension(&self) -> &'static str {
         "wav"
     }

@@ -16,6 +16,7 @@ use crate::step::{Action, EncodeSettings, SpecCheck, Step, StepKind, TagFields};
 use crate::targets::DEFAULT_CEILING_DBTP;
 use crate::template::{render, TemplateValues};
 
+mod podcast;
 mod report_steps;
 pub use report_steps::PlannedPreview;
 
@@ -465,24 +466,7 @@ fn plan_cd(
     };
     let cue_path = image_path.with_extension("cue");
     for path in [&image_path, &cue_path] {
-        let who = format!("deliverable \"{}\"", deliverable.name);
-        if let Some(reserved) = reserved_name(path) {
-            errors.push(
-                ProjectDiagnostic::new(
-                    &deliverable.span,
-                    format!("the path \"{}\" is bounce's own {reserved}", path.display()),
-                )
-                .code(Code::BadDeliverable),
-            );
-        } else if let Some(other) = paths.insert(case_folded(path), who.clone()) {
-            errors.push(
-                ProjectDiagnostic::new(
-                    &deliverable.span,
-                    format!("{who} and {other} both write {}", path.display()),
-                )
-                .code(Code::BadDeliverable),
-            );
-        }
+        claim_whole_path(path, deliverable, paths, errors);
     }
     let gaps: Vec<u64> = tracks
         .iter()
@@ -537,6 +521,35 @@ fn plan_cd(
     }
 }
 
+/// Claims a path of a deliverable that is no track's file (a CD image,
+/// its CUE sheet, a feed, a chapters file): not one of bounce's own
+/// names, and no other output's.
+fn claim_whole_path(
+    path: &Path,
+    deliverable: &Deliverable,
+    paths: &mut BTreeMap<PathBuf, String>,
+    errors: &mut Vec<ProjectDiagnostic>,
+) {
+    let who = format!("deliverable \"{}\"", deliverable.name);
+    if let Some(reserved) = reserved_name(path) {
+        errors.push(
+            ProjectDiagnostic::new(
+                &deliverable.span,
+                format!("the path \"{}\" is bounce's own {reserved}", path.display()),
+            )
+            .code(Code::BadDeliverable),
+        );
+    } else if let Some(other) = paths.insert(case_folded(path), who.clone()) {
+        errors.push(
+            ProjectDiagnostic::new(
+                &deliverable.span,
+                format!("{who} and {other} both write {}", path.display()),
+            )
+            .code(Code::BadDeliverable),
+        );
+    }
+}
+
 /// `{rev}` for a deliverable's paths: the revision the project was read
 /// from, or the work tree's `git describe` (asked only of templates that
 /// use it), or `unversioned` outside git.
@@ -578,6 +591,8 @@ fn tag_fields(
                 .kind
                 .bext()
                 .then(|| bext_info(project, track)),
+            chapters: track.chapters.clone(),
+            episode: track.episode.clone(),
         },
         cover_hash: release.cover_hash.clone(),
         cover_path: release.cover.clone(),
@@ -827,6 +842,8 @@ impl Planner {
             ));
             claims.outputs[*output].step = tag;
         }
+        let episodes: Vec<(usize, &Track)> = encoded.iter().map(|(o, t, _)| (*o, *t)).collect();
+        self.plan_feed(project, deliverable, &episodes, claims);
     }
 
     /// One track's file of a deliverable of a master: the master (shared

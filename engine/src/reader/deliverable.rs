@@ -22,6 +22,7 @@ struct Fields {
     path: Option<String>,
     /// Where `report` made this the release report.
     report: Option<Span>,
+    feed: Option<(FeedSpec, Span)>,
 }
 
 impl Reader {
@@ -47,6 +48,7 @@ impl Reader {
             tracks: None,
             path: None,
             report: None,
+            feed: None,
         };
         for child in node.children() {
             self.read_deliverable_child(&mut fields, child);
@@ -118,6 +120,7 @@ impl Reader {
                 child.check_shape(diags, &[], 1, false);
                 fields.ceiling = child.number_arg(diags, 0, "a level", CEILING_RANGE);
             }
+            "feed" => fields.feed = read_feed(diags, &child),
             "report" => {
                 child.check_shape(diags, &[], 0, true);
                 fields.report = Some(child.name_span());
@@ -127,6 +130,28 @@ impl Reader {
             }
             other => self.unknown_node(child, other, DELIVERABLE_CHILDREN, "in `deliverable`"),
         }
+    }
+
+    /// What only a deliverable of a master's files can carry: a feed of
+    /// its files as episodes (not of stems, nor of a CD image).
+    fn check_feed(
+        &mut self,
+        feed: Option<(FeedSpec, Span)>,
+        format: Option<FileFormat>,
+        content: &Content,
+    ) -> Option<FeedSpec> {
+        let (feed, span) = feed?;
+        let disc = format.is_some_and(|f| f.kind.disc_image());
+        if matches!(content, Content::Stems(_)) || disc {
+            self.error(
+                Code::BadDeliverable,
+                &span,
+                "a feed lists a master's files as episodes: not stems, nor a CD image",
+            )
+            .help = Some("move `feed` into the deliverable of the episodes' files".into());
+            return None;
+        }
+        Some(feed)
     }
 
     /// `master "name"` or `stems "a" "b"`: what the deliverable renders.
@@ -223,7 +248,8 @@ impl Reader {
         };
         // One file per stem per track: the default path names the stem;
         // one image for the release.
-        let path = fields.path.unwrap_or_else(|| {
+        let feed = self.check_feed(fields.feed.clone(), fields.format, &content);
+        let path = fields.path.clone().unwrap_or_else(|| {
             if matches!(content, Content::Stems(_)) {
                 DEFAULT_STEMS_PATH.to_string()
             } else if fields.format.is_some_and(|f| f.kind.disc_image()) {
@@ -254,6 +280,7 @@ impl Reader {
             return;
         };
         self.deliverables.push(Deliverable {
+            feed,
             name,
             content,
             content_span,
@@ -341,6 +368,63 @@ impl Reader {
         }
         errors
     }
+}
+
+/// `feed base-url="https://…" [path="…"] [image="https://…"]`.
+fn read_feed(diags: &mut Diagnostics, child: &NodeView) -> Option<(FeedSpec, Span)> {
+    child.check_shape(diags, &["base-url", "path", "image"], 0, false);
+    let url = |diags: &mut Diagnostics, name: &str| -> Option<String> {
+        let (url, span) = child.string_prop(diags, name)?;
+        if url.starts_with("https://") || url.starts_with("http://") {
+            return Some(url);
+        }
+        diags.push(
+            ProjectDiagnostic::new(&span, format!("\"{url}\" is not an http(s) URL"))
+                .code(Code::Invalid)
+                .help(
+                    "write the address listeners' apps fetch, e.g. \"https://example.com/show/\"",
+                ),
+        );
+        None
+    };
+    let Some(mut base_url) = url(diags, "base-url") else {
+        if child.prop("base-url").is_none() {
+            diags.push(
+                ProjectDiagnostic::new(
+                    &child.name_span(),
+                    "a feed needs `base-url=`: where the version folder is published",
+                )
+                .code(Code::MissingValue)
+                .help("write feed base-url=\"https://example.com/show/\""),
+            );
+        }
+        return None;
+    };
+    if !base_url.ends_with('/') {
+        base_url.push('/');
+    }
+    let image = url(diags, "image");
+    let path = match child.string_prop(diags, "path") {
+        Some((template, span)) => {
+            if let Err(why) = crate::template::check(&template) {
+                diags.push(
+                    ProjectDiagnostic::new(&span, format!("invalid path template \"{template}\""))
+                        .code(Code::BadTemplate)
+                        .help(why),
+                );
+            }
+            template
+        }
+        None => DEFAULT_FEED_PATH.to_string(),
+    };
+    Some((
+        FeedSpec {
+            base_url,
+            path,
+            image,
+        },
+        child.name_span(),
+    ))
 }
 
 /// A `format` node, read and checked against what the format can carry:

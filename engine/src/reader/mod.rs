@@ -50,6 +50,10 @@ const RELEASE_FIELDS: &[&str] = &[
     "cover",
     "sample-rate",
     "output",
+    "description",
+    "language",
+    "explicit",
+    "category",
 ];
 const TRACK_CHILDREN: &[&str] = &[
     "isrc",
@@ -65,6 +69,12 @@ const TRACK_CHILDREN: &[&str] = &[
     "fade-out",
     "gap",
     "reference",
+    "chapter",
+    "date",
+    "description",
+    "episode",
+    "season",
+    "explicit",
 ];
 const EQ_BANDS: &[&str] = &[
     "highpass",
@@ -76,7 +86,7 @@ const EQ_BANDS: &[&str] = &[
 ];
 const DELIVERABLE_CHILDREN: &[&str] = &[
     "master", "stems", "format", "dither", "tracks", "path", "standard", "target", "ceiling",
-    "report",
+    "report", "feed",
 ];
 const SAMPLE_RATES: &[u32] = &[
     8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000, 352800, 384000,
@@ -84,6 +94,7 @@ const SAMPLE_RATES: &[u32] = &[
 pub const DEFAULT_PATH: &str = "{deliverable}/{track:02} - {title}.{ext}";
 pub const DEFAULT_STEMS_PATH: &str = "{deliverable}/{track:02} - {title} - {stem}.{ext}";
 pub const DEFAULT_CD_PATH: &str = "{deliverable}/{release}.{ext}";
+pub const DEFAULT_FEED_PATH: &str = "{deliverable}/feed.xml";
 use crate::formats::{self, DEFAULT_BITS};
 
 /// Reads the project file at `path` and everything it includes.

@@ -72,6 +72,13 @@ fn read_release_field(
                 release.sample_rate = rate;
             }
         }
+        "explicit" => match child.args().first().map(|a| a.value()) {
+            Some(kdl::KdlValue::Bool(b)) => release.explicit = Some(*b),
+            _ => diags.push(
+                ProjectDiagnostic::new(&child.name_span(), "explicit takes #true or #false")
+                    .code(Code::Invalid),
+            ),
+        },
         name => {
             let Some(value) = child.string_arg(diags, 0, "a value") else {
                 return;
@@ -104,6 +111,9 @@ fn read_release_field(
                 "genre" => release.genre = Some(value),
                 "copyright" => release.copyright = Some(value),
                 "composer" => release.composer = Some(value),
+                "description" => release.description = Some(value),
+                "language" => release.language = Some(value),
+                "category" => release.category = Some(value),
                 "cover" => read_cover(diags, release, child, &value, &span),
                 "output" => read_output(diags, release, child, &value, &span),
                 _ => unreachable!("checked against RELEASE_FIELDS"),

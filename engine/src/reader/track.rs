@@ -31,6 +31,9 @@ impl Reader {
             fade_in: None,
             fade_out: None,
             gap: if number == Some(1) { 2.0 } else { 0.0 },
+            chapters: Vec::new(),
+            episode: Default::default(),
+            date: None,
             span: node.name_span(),
         };
         let mut mix_seen = false;
@@ -68,6 +71,11 @@ impl Reader {
                 }
                 "length" | "gap" => read_track_time(diags, &mut track, &child),
                 "fade-in" | "fade-out" => read_fade(diags, &mut track, &child),
+                "chapter" => read_chapter(diags, &mut track, &child),
+                "description" | "episode" | "season" | "explicit" => {
+                    read_episode_field(diags, &mut track.episode, &child)
+                }
+                "date" => track.date = read_date(diags, &child),
                 other => self.unknown_node(child, other, TRACK_CHILDREN, "in `track`"),
             }
         }
@@ -392,6 +400,122 @@ fn nearest_file(path: &std::path::Path) -> Option<String> {
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     crate::suggest::nearest(wanted, &names).map(str::to_string)
+}
+
+/// `chapter "Title" at=TIME [url="…"]`: a chapter mark, after the one
+/// before it.
+fn read_chapter(diags: &mut Diagnostics, track: &mut Track, child: &NodeView) {
+    child.check_shape(diags, &["at", "url"], 1, false);
+    let Some(title) = child.string_arg(diags, 0, "a title") else {
+        return;
+    };
+    let Some(start) = child.optional_time_prop(diags, "at", Range::duration()) else {
+        if child.prop("at").is_none() {
+            diags.push(
+                ProjectDiagnostic::new(
+                    &child.name_span(),
+                    "a chapter needs `at=`: where it starts",
+                )
+                .code(Code::MissingValue)
+                .help("write at=\"12:34.5\" (or seconds, at=754.5)"),
+            );
+        }
+        return;
+    };
+    if let Some(last) = track.chapters.last().filter(|c| c.start >= start) {
+        diags.push(
+            ProjectDiagnostic::new(
+                &child.name_span(),
+                format!(
+                    "chapter \"{title}\" starts at {start} s, not after \"{}\" at {} s",
+                    last.title, last.start
+                ),
+            )
+            .code(Code::OutOfRange)
+            .help("write a track's chapters in the order they play"),
+        );
+        return;
+    }
+    let url = child.string_prop(diags, "url").map(|(url, _)| url);
+    track
+        .chapters
+        .push(bounce_nodes::ChapterMark { title, start, url });
+}
+
+/// `date "YYYY-MM-DD"`: when an episode is published.
+fn read_date(diags: &mut Diagnostics, child: &NodeView) -> Option<(i32, u32, u32)> {
+    child.check_shape(diags, &[], 1, false);
+    let text = child.string_arg(diags, 0, "a date")?;
+    let parts: Vec<&str> = text.split('-').collect();
+    let date = match parts[..] {
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
+            match (y.parse::<i32>(), m.parse::<u32>(), d.parse::<u32>()) {
+                (Ok(y), Ok(m), Ok(d))
+                    if (1..=12).contains(&m) && (1..=days_in(y, m)).contains(&d) =>
+                {
+                    Some((y, m, d))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if date.is_none() {
+        let span = child.span_of(child.args()[0].span());
+        diags.push(
+            ProjectDiagnostic::new(&span, format!("\"{text}\" is not a date"))
+                .code(Code::Invalid)
+                .help("write it as YYYY-MM-DD, e.g. \"2026-12-07\""),
+        );
+    }
+    date
+}
+
+/// Days in month `m` of year `y` (Gregorian).
+fn days_in(y: i32, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// An episode's `description "…"`, `episode N`, `season N` or
+/// `explicit #true`.
+fn read_episode_field(
+    diags: &mut Diagnostics,
+    episode: &mut bounce_nodes::EpisodeText,
+    child: &NodeView,
+) {
+    child.check_shape(diags, &[], 1, false);
+    match child.name() {
+        "description" => episode.description = child.string_arg(diags, 0, "a description"),
+        "explicit" => {
+            episode.explicit = match child.args().first().map(|a| a.value()) {
+                Some(kdl::KdlValue::Bool(b)) => Some(*b),
+                _ => {
+                    diags.push(
+                        ProjectDiagnostic::new(
+                            &child.name_span(),
+                            "explicit takes #true or #false",
+                        )
+                        .code(Code::Invalid),
+                    );
+                    None
+                }
+            }
+        }
+        name => {
+            let number = child
+                .number_arg(diags, 0, "a number", Range::integer(1.0, 100_000.0))
+                .map(|n| n as u32);
+            match name {
+                "episode" => episode.number = number,
+                _ => episode.season = number,
+            }
+        }
+    }
 }
 
 /// `isrc`, `artist`, `composer` or `genre` of a track.

@@ -644,6 +644,7 @@ fn delivered_info(
         limiter_mean: master.output.info.limiter_mean,
         warnings,
         notes,
+        channels: format.channels,
         ..OutputInfo::pcm(format.sample_rate, written.frames, precision)
     }
 }

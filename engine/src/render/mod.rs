@@ -5,6 +5,7 @@
 mod at_rate;
 mod disc;
 mod encode;
+mod feed;
 mod inspect;
 pub(crate) use inspect::Comparison;
 mod master;
@@ -87,6 +88,14 @@ pub struct OutputInfo {
 }
 
 impl OutputInfo {
+    /// A file of text (a feed, a chapters file): no audio in it.
+    pub fn text() -> Self {
+        OutputInfo {
+            channels: 0,
+            ..Self::pcm(48000, 0, Precision::Float)
+        }
+    }
+
     /// Intermediate stereo audio at `rate`.
     pub fn pcm(rate: u32, frames: u64, precision: Precision) -> Self {
         OutputInfo {
@@ -338,6 +347,11 @@ impl Renderer<'_> {
                 self.render_album_gain(step, &chain, *target, *limit, &inputs.each(mixes))
             }
             Action::CdImage { gaps, files } => self.cd_image(step, &inputs.each(files), gaps),
+            Action::Text { text } => Ok(StepOutput {
+                hash: self.commit_bytes(step.kind.name(), text.as_bytes())?,
+                info: OutputInfo::text(),
+            }),
+            Action::Feed { feed, files } => self.feed(feed, &inputs.each(files)),
             Action::CueSheet { text, gaps, files } => {
                 self.cue_sheet(step, &inputs.each(files), text, gaps)
             }

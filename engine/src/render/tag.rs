@@ -117,10 +117,12 @@ impl Renderer<'_> {
             })?),
             None => None,
         };
+        let info = &encoded.output.info;
         let tags = bounce_nodes::Tags {
             text: fields.text.clone(),
             cover,
             replay_gain: replay_gain(encoded, album),
+            duration_ms: (info.frames as f64 * 1000.0 / info.sample_rate as f64).round() as u64,
         };
         let temp = self.cache.temp_file("tag");
         let blob = self.cache.blob_path(&encoded.output.hash);
