@@ -455,6 +455,27 @@ fn podcast_fields_are_checked_where_they_are_written() {
         );
         project.expect(&["check"]).status(2).stderr_has(said);
     }
+    let cut = |cuts: &str| {
+        format!("release \"R\" {{ version \"1\"; }}\nmaster \"m\" {{ }}\ntrack 1 \"T\" {{\n    stem \"v\" \"voices.wav\" start=1 {{\n        {cuts}\n    }}\n}}\ndeliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n")
+    };
+    for (cuts, said) in [
+        (
+            "cut from=2 to=2.005",
+            "is shorter than its 0.01 s crossfade",
+        ),
+        (
+            "cut from=0.5 to=2",
+            "starts less than a crossfade (0.01 s) after 1 s",
+        ),
+        (
+            "cut from=4 to=5\n        cut from=3 to=3.5",
+            "starts less than a crossfade (0.01 s) after 5 s",
+        ),
+        ("cut from=4", "a cut needs `from=` and `to=`"),
+    ] {
+        project.write("bounce.kdl", &cut(cuts));
+        project.expect(&["check"]).status(2).stderr_has(said);
+    }
     project.write(
         "bounce.kdl",
         "release \"R\" { version \"1\"; }\nmaster \"m\" { }\ntrack 1 \"T\" { stem \"v\" \"voices.wav\"; }\ndeliverable \"d\" {\n    stems \"v\"\n    format \"wav\"\n    feed base-url=\"https://example.com/\"\n}\n",
@@ -463,4 +484,119 @@ fn podcast_fields_are_checked_where_they_are_written() {
         .expect(&["check"])
         .status(2)
         .stderr_has("a feed lists a master's files as episodes");
+}
+
+/// Clicks of 0.5 at each of `seconds` in a silent stereo source `length`
+/// seconds long at 48 kHz.
+fn clicks(project: &TestProject, name: &str, length: f64, seconds: &[f64]) {
+    let frames = (length * 48000.0) as usize;
+    let mut signal = vec![vec![0.0; frames], vec![0.0; frames]];
+    for s in seconds {
+        let at = (s * 48000.0) as usize;
+        signal[0][at] = 0.5;
+        signal[1][at] = 0.5;
+    }
+    project.wav(name, 48000, 24, &signal);
+}
+
+/// The frames of `channel` louder than 0.1.
+fn peaks(channel: &[f64]) -> Vec<usize> {
+    (0..channel.len())
+        .filter(|&i| channel[i].abs() > 0.1)
+        .collect()
+}
+
+const CUTS: &str = r#"release "Cuts" {
+    version "1"
+}
+master "raw" { }
+track 1 "Edited" {
+    stem "host" "host.wav" start=1 at=0.5 {
+        cut from=3 to=4.5
+        cut from="0:06.0" to="0:06.5"
+    }
+}
+track 2 "Untouched" {
+    stem "guest" "guest.wav"
+}
+deliverable "d" {
+    master "raw"
+    format "wav" bits=32 float=#true
+}
+"#;
+
+#[test]
+fn cuts_remove_regions_with_a_crossfade_and_keep_every_sample_in_place() {
+    let project = TestProject::new();
+    // Clicks at 2 s, 5 s and 8 s of the host's source.
+    clicks(&project, "host.wav", 10.0, &[2.0, 5.0, 8.0]);
+    clicks(&project, "guest.wav", 3.0, &[1.0]);
+    project.write("bounce.kdl", CUTS);
+    project.build_ok(&[]);
+    let (_, out) = read_wav_f64(&project.path("out/1/d/01 - Edited.wav"));
+    // Placed at 0.5 s, from 1 s of the source, 1.5 s and 0.5 s cut out.
+    let frame = |s: f64| (s * 48000.0) as usize;
+    assert_eq!(out[0].len(), frame(0.5 + 9.0 - 2.0));
+    let want = [0.5 + 1.0, 0.5 + 4.0 - 1.5, 0.5 + 7.0 - 2.0].map(frame);
+    assert_eq!(peaks(&out[0]), want, "each click where the cuts put it");
+    // At a seam the click's level is the crossfade's there: whole, as
+    // these clicks lie far from the seams.
+    assert!(want.iter().all(|&i| (out[0][i] - 0.5).abs() < 1e-6));
+
+    // Moving a cut renders that stem's track again, and not the other.
+    project.write(
+        "bounce.kdl",
+        &CUTS.replace("cut from=3 to=4.5", "cut from=3 to=4.25"),
+    );
+    let log = project.build_ok(&[]);
+    let rendered = log.rendered();
+    assert!(rendered.contains("stem:1:host"), "{rendered:?}");
+    assert!(
+        rendered
+            .iter()
+            .all(|s| !s.contains(":2") || s.starts_with("replaygain")),
+        "track 2 rendered again: {rendered:?}"
+    );
+    let (_, out) = read_wav_f64(&project.path("out/1/d/01 - Edited.wav"));
+    assert_eq!(peaks(&out[0])[1], frame(0.5 + 4.0 - 1.25));
+}
+
+#[test]
+fn a_stems_fades_shape_its_ends() {
+    let project = TestProject::new();
+    project.wav("tone.wav", 48000, 24, &sine(48000, 2, 1000.0, 0.5, 4.0));
+    project.write(
+        "bounce.kdl",
+        r#"release "Fades" {
+    version "1"
+}
+master "raw" { }
+track 1 "Bed" {
+    stem "bed" "tone.wav" fade-in=0.5 fade-out=1
+}
+deliverable "d" {
+    master "raw"
+    format "wav" bits=32 float=#true
+}
+"#,
+    );
+    project.build_ok(&[]);
+    let (_, out) = read_wav_f64(&project.path("out/1/d/01 - Bed.wav"));
+    let level = |from: f64, to: f64| {
+        let slice = &out[0][(from * 48000.0) as usize..(to * 48000.0) as usize];
+        slice.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+    };
+    // Centre-panned stereo stays whole (a balance, unity at 0).
+    assert!(level(0.0, 0.01) < 0.01, "the fade-in starts from silence");
+    assert!(
+        (level(0.6, 2.9) - 0.5).abs() < 1e-3,
+        "the middle is untouched"
+    );
+    assert!(level(3.99, 4.0) < 0.01, "the fade-out ends in silence");
+    // Half-way through the fade-in, a raised cosine is at half.
+    assert!(
+        (level(0.245, 0.255) - 0.25).abs() < 0.01,
+        "{}",
+        level(0.245, 0.255)
+    );
 }

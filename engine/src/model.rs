@@ -179,17 +179,58 @@ pub struct Source {
     pub span: Span,
 }
 
-/// In and out points in a source, seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+/// The part of a source a stem plays, seconds of the source: its in and
+/// out points, the regions cut out of it (each seam crossfaded), and its
+/// fades. What is left at its default stays out of a key, so a stem
+/// keeps the key it had before it could say more.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Trim {
     pub start: f64,
     pub end: Option<f64>,
+    /// Removed regions, `(from, to)`, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cuts: Vec<(f64, f64)>,
+    /// Each seam's equal-power crossfade, where there are cuts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crossfade: Option<f64>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fade_in: f64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fade_out: f64,
+}
+
+fn is_zero(seconds: &f64) -> bool {
+    *seconds == 0.0
 }
 
 impl Trim {
     /// The whole source.
     pub fn is_whole(&self) -> bool {
-        self.start == 0.0 && self.end.is_none()
+        self.start == 0.0 && self.end.is_none() && self.is_plain()
+    }
+
+    /// Only in and out points: no cuts, no fades.
+    pub fn is_plain(&self) -> bool {
+        self.cuts.is_empty() && self.fade_in == 0.0 && self.fade_out == 0.0
+    }
+
+    /// The edit at `rate` of a source `frames` long: the regions between
+    /// the in point, the cuts and the out point (or the source's end).
+    pub fn edit_list(&self, rate: u32, frames: u64) -> bounce_nodes::EditList {
+        let at = |seconds: f64| ((seconds * rate as f64).round() as u64).min(frames);
+        let mut regions = Vec::new();
+        let mut from = at(self.start);
+        for &(cut_from, cut_to) in &self.cuts {
+            regions.push((from, at(cut_from)));
+            from = at(cut_to);
+        }
+        regions.push((from, self.end.map_or(frames, at)));
+        bounce_nodes::EditList {
+            regions,
+            crossfade: at(self.crossfade.unwrap_or(0.0)),
+            fade_in: at(self.fade_in),
+            fade_out: at(self.fade_out),
+        }
     }
 
     /// The frames to skip and (if cut) keep at `rate`.

@@ -56,6 +56,8 @@ pub enum AudioError {
     Damaged { path: PathBuf },
     #[error("loudness measurement failed: {0}")]
     Meter(String),
+    #[error("cannot edit the source: {0}")]
+    Edit(String),
     #[error("denoise cannot learn its noise: {0}")]
     NoiseProfile(String),
 }

@@ -117,7 +117,7 @@ impl Planner {
                     // is resolved when the source is read.
                     chain: with_fader(&source.chain, source.gain, source.pan, PanLaw::Auto),
                     offset: source.offset,
-                    trim: source.trim,
+                    trim: source.trim.clone(),
                     source: source_step,
                 },
             });

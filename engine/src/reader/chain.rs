@@ -16,8 +16,19 @@ pub const MAX_CROSSOVERS: usize = 8;
 
 impl Reader {
     pub(super) fn read_chain(&mut self, node: NodeView) -> Vec<ProcessorSpec> {
+        self.read_chain_except(node, &[])
+    }
+
+    /// A node's chain, its children named in `others` left for the
+    /// caller (a stem's `cut`s).
+    pub(super) fn read_chain_except(
+        &mut self,
+        node: NodeView,
+        others: &[&str],
+    ) -> Vec<ProcessorSpec> {
         let mut chain = Vec::new();
-        for (i, child) in node.children().enumerate() {
+        let children = node.children().filter(|c| !others.contains(&c.name()));
+        for (i, child) in children.enumerate() {
             if i == MAX_CHAIN_LENGTH {
                 self.error(
                     Code::OutOfRange,

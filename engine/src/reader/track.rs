@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// The crossfade at a cut's seam unless `crossfade=` says: 10 ms, short
+/// enough to keep a word whole, long enough that the seam does not click.
+const DEFAULT_CROSSFADE: f64 = 0.01;
+
 impl Reader {
     pub(super) fn read_track(&mut self, node: NodeView) {
         node.check_shape(&mut self.diags, &[], 2, true);
@@ -141,9 +145,32 @@ impl Reader {
     pub(super) fn read_source(&mut self, node: NodeView) -> Option<Source> {
         let diags = &mut self.diags;
         let is_tone = node.name() == "tone";
-        let common = ["gain", "pan", "offset", "at", "start", "end", "mute"];
+        let common = [
+            "gain",
+            "pan",
+            "offset",
+            "at",
+            "start",
+            "end",
+            "mute",
+            "fade-in",
+            "fade-out",
+            "crossfade",
+        ];
         let tone_props = [
-            "gain", "pan", "offset", "at", "start", "end", "mute", "freq", "level", "length",
+            "gain",
+            "pan",
+            "offset",
+            "at",
+            "start",
+            "end",
+            "mute",
+            "fade-in",
+            "fade-out",
+            "crossfade",
+            "freq",
+            "level",
+            "length",
         ];
         if is_tone {
             node.check_shape(diags, &tone_props, 1, true);
@@ -236,7 +263,7 @@ impl Reader {
             offset,
             trim,
             mute: node.bool_prop(diags, "mute", false),
-            chain: self.read_chain(node),
+            chain: self.read_chain_except(node, &["cut"]),
             span: node.name_span(),
         };
         Some(source)
@@ -263,9 +290,18 @@ impl Reader {
         let diags = &mut self.diags;
         let start = node.optional_time_prop(diags, "start", Range::duration());
         let end = node.optional_time_prop(diags, "end", Range::duration());
-        let trim = Trim {
+        let fade = |diags: &mut Diagnostics, name| {
+            node.optional_number_prop(diags, name, Range::duration())
+        };
+        let (fade_in, fade_out) = (fade(diags, "fade-in"), fade(diags, "fade-out"));
+        let crossfade =
+            node.optional_number_prop(diags, "crossfade", Range::between(0.0, 5.0, "s"));
+        let mut trim = Trim {
             start: start.unwrap_or(0.0),
             end,
+            fade_in: fade_in.unwrap_or(0.0),
+            fade_out: fade_out.unwrap_or(0.0),
+            ..Trim::default()
         };
         if trim.end.is_some_and(|end| end <= trim.start) {
             self.error(
@@ -278,7 +314,55 @@ impl Reader {
                 ),
             );
         }
+        trim.cuts = self.read_cuts(node, &trim, crossfade.unwrap_or(DEFAULT_CROSSFADE));
+        if !trim.cuts.is_empty() {
+            trim.crossfade = Some(crossfade.unwrap_or(DEFAULT_CROSSFADE));
+        }
         trim
+    }
+
+    /// A stem's `cut from=TIME to=TIME` children: regions of the source
+    /// removed, each inside the part it plays, after the one before, and
+    /// no shorter than the crossfade at its seam, nor leaving less than
+    /// that between two.
+    fn read_cuts(&mut self, node: &NodeView, trim: &Trim, crossfade: f64) -> Vec<(f64, f64)> {
+        let mut cuts: Vec<(f64, f64)> = Vec::new();
+        for child in node.children().filter(|c| c.name() == "cut") {
+            let diags = &mut self.diags;
+            child.check_shape(diags, &["from", "to"], 0, false);
+            let from = child.optional_time_prop(diags, "from", Range::duration());
+            let to = child.optional_time_prop(diags, "to", Range::duration());
+            let (Some(from), Some(to)) = (from, to) else {
+                if child.prop("from").is_none() || child.prop("to").is_none() {
+                    self.error(
+                        Code::MissingValue,
+                        &child.name_span(),
+                        "a cut needs `from=` and `to=`: the region of the source it removes",
+                    );
+                }
+                continue;
+            };
+            let after = cuts.last().map_or(trim.start, |(_, to)| *to);
+            let problem = if to - from < crossfade {
+                Some(format!(
+                    "the cut from {from} s to {to} s is shorter than its {crossfade} s crossfade"
+                ))
+            } else if from - after < crossfade {
+                Some(format!("the cut from {from} s starts less than a crossfade ({crossfade} s) after {after} s, where the stem's audio before it starts"))
+            } else if trim.end.is_some_and(|end| end - to < crossfade) {
+                Some(format!("the cut from {from} s to {to} s ends less than a crossfade before the stem's `end`"))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                self.error(Code::OutOfRange, &child.name_span(), problem).help = Some(
+                    "cuts are times in the source, in order, inside its start and end, each at least a crossfade long".into(),
+                );
+                continue;
+            }
+            cuts.push((from, to));
+        }
+        cuts
     }
 
     pub(super) fn release_rate(&self) -> u32 {

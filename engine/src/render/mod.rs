@@ -305,7 +305,7 @@ impl Renderer<'_> {
                 offset,
                 trim,
                 source,
-            } => self.render_stem(step, chain, (*offset, *trim), inputs.of(*source)),
+            } => self.render_stem(step, chain, (*offset, trim.clone()), inputs.of(*source)),
             Action::Bus { chain, members } => {
                 let members = inputs.each(members);
                 let frames = members.iter().map(|i| i.output.info.frames).max();
@@ -522,11 +522,13 @@ impl Renderer<'_> {
         self.render_pcm(step, self.mixer(parts, fit), &chain, length, 0, precision)
     }
 
-    /// Opens a stem's source, trimmed at its own rate (so its in and out
-    /// points are its samples), resampled to the processing rate if needed.
+    /// Opens a stem's source, trimmed and edited at its own rate (so its
+    /// in and out points and cuts are its samples), resampled to the
+    /// processing rate if needed.
     fn source_opener<'a>(&self, source: Input<'a>, trim: Trim, resample: bool) -> Open<'a> {
         let rate = self.rate;
         let from = source.output.info.sample_rate;
+        let edits = (!trim.is_plain()).then(|| trim.edit_list(from, source.output.info.frames));
         Box::new(move || {
             let base: Box<dyn BlockSource> = match &source.step.action {
                 Action::ReadFile { path } => Box::new(DecodedFile::open(path)?),
@@ -542,9 +544,13 @@ impl Renderer<'_> {
                 )),
                 _ => unreachable!("a stem reads a source"),
             };
-            let base: Box<dyn BlockSource> = match trim.is_whole() {
-                true => base,
-                false => {
+            let base: Box<dyn BlockSource> = match (&edits, trim.is_whole()) {
+                (Some(list), _) => {
+                    list.check().map_err(AudioError::Edit)?;
+                    Box::new(bounce_nodes::Edited::new(base, list.clone()))
+                }
+                (None, true) => base,
+                (None, false) => {
                     let (skip, take) = trim.frames(from);
                     Box::new(Trimmed::new(base, skip, take))
                 }
