@@ -61,6 +61,13 @@ row reverb "$(peer reverb 50 50 70)" "sox reverb (Freeverb)"
 row loudness-meter "$(ffpeer ebur128=peak=true)" "ffmpeg ebur128=peak=true"
 row dither-16 "$(peer -b 16 dither)" "sox -b 16 dither (with 16-bit conversion)"
 row resample-48k-44k1 "$(peer rate -v 44100)" "sox rate -v 44100"
+row gate "$(ffpeer agate=threshold=0.0056:range=0.1:attack=2:release=150)" "ffmpeg agate (-45 dB, range -20 dB)"
+row de-ess "$(ffpeer deesser)" "ffmpeg deesser"
+row level "$(ffpeer dynaudnorm)" "ffmpeg dynaudnorm"
+sox "$work/noise.wav" -n trim 0 1 noiseprof "$work/noise.prof" 2>/dev/null
+row denoise "$(peer noisered "$work/noise.prof" 0.3)" "sox noisered (profile of the first second)"
+echo
+echo "denoise beside ffmpeg's afftdn: $(ffpeer afftdn=nr=12)× for afftdn=nr=12."
 echo
 echo "width and automate have no direct peer: ${ours[width]}× and ${ours[automate]}×."
 

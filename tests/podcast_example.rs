@@ -179,3 +179,21 @@ fn host_and_guest_are_levelled_within_a_lu() {
         "the turns differ by {spread:.2} LU: {medians:?}"
     );
 }
+
+/// The README's excerpt of the example is the example's own text, so it
+/// builds as written (the test above builds the whole file).
+#[test]
+fn the_readmes_excerpt_is_the_examples_text() {
+    let readme = include_str!("../README.md");
+    let project = include_str!("../projects/podcast/bounce.kdl");
+    let section = &readme[readme.find("## A podcast episode").expect("the section")..];
+    let start = section.find("```kdl\n").expect("its excerpt") + "```kdl\n".len();
+    let excerpt = &section[start..start + section[start..].find("```").unwrap()];
+    let lines: Vec<&str> = project.lines().map(str::trim).collect();
+    for line in excerpt.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        assert!(
+            lines.contains(&line),
+            "the README's line {line:?} is not in projects/podcast/bounce.kdl"
+        );
+    }
+}

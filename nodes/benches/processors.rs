@@ -26,6 +26,23 @@ fn noise(frames: usize) -> Vec<f32> {
         .collect()
 }
 
+/// A denoiser whose profile is learnt from the signal's first second.
+fn denoiser(signal: &[f32]) -> ProcessorSpec {
+    use bounce_nodes::processors::{DenoiseParams, NoiseProfiler};
+    let params = DenoiseParams {
+        amount: 12.0,
+        from: 0.0,
+        to: 1.0,
+    };
+    let mut profiler = NoiseProfiler::new(&params, RATE);
+    let second = &signal[..RATE as usize];
+    bounce_nodes::BlockSink::write(&mut profiler, second, second).unwrap();
+    ProcessorSpec::Denoise {
+        params,
+        profile: Some(profiler.profile().unwrap()),
+    }
+}
+
 fn time(name: &str, mut run: impl FnMut()) {
     let started = Instant::now();
     run();
@@ -139,6 +156,35 @@ fn main() {
                 law: PanLaw::Balance,
             },
         ),
+        (
+            "gate",
+            ProcessorSpec::Gate {
+                params: bounce_nodes::processors::GateParams::from_numbers(&[
+                    -45.0, -20.0, 2.0, 100.0, 150.0, 4.0, 5.0,
+                ]),
+            },
+        ),
+        (
+            "de-ess",
+            ProcessorSpec::DeEss {
+                threshold: -30.0,
+                reduction: 6.0,
+                low: 5000.0,
+                high: 9000.0,
+                release: 40.0,
+            },
+        ),
+        (
+            "level",
+            ProcessorSpec::Level {
+                lufs: -19.0,
+                max_gain: 15.0,
+                max_cut: 15.0,
+                rate: 3.0,
+                silence: -50.0,
+            },
+        ),
+        ("denoise", denoiser(&signal)),
     ];
     for (name, spec) in processors {
         let mut processor = spec.build(&context);
