@@ -600,3 +600,28 @@ deliverable "d" {
         level(0.245, 0.255)
     );
 }
+
+#[test]
+fn a_duck_listens_to_stems_of_its_track_that_duck_nothing() {
+    let project = TestProject::new();
+    two_voices(&project);
+    let with = |track: &str| {
+        format!("release \"R\" {{ version \"1\"; }}\nmaster \"m\" {{ }}\ntrack 1 \"T\" {{\n{track}\n}}\ndeliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n")
+    };
+    for (track, said) in [
+        ("    stem \"bed\" \"voices.wav\" { duck \"host\"; }", "duck names \"host\", which is no stem that plays in track 1"),
+        ("    stem \"bed\" \"voices.wav\" { duck \"bed\"; }", "stem \"bed\" cannot duck under itself"),
+        (
+            "    stem \"a\" \"voices.wav\" { duck \"b\"; }\n    stem \"b\" \"voices.wav\" { duck \"a\"; }",
+            "ducks under others itself",
+        ),
+        (
+            "    stem \"a\" \"voices.wav\"\n    bus \"all\" \"a\" { duck \"a\"; }",
+            "a duck belongs in a stem's chain",
+        ),
+        ("    stem \"bed\" \"voices.wav\" { duck depth=-6; }", "duck needs the stems it ducks under"),
+    ] {
+        project.write("bounce.kdl", &with(track));
+        project.expect(&["check"]).status(2).stderr_has(said);
+    }
+}

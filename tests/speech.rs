@@ -500,3 +500,88 @@ deliverable "f" {
         "the turns after level: {levelled:?}"
     );
 }
+
+#[test]
+fn the_bed_ducks_by_its_depth_under_a_voice() {
+    let Some((rate, voice)) = speech(
+        "en-us",
+        &[
+            "Music comes up between the words.",
+            "And goes back down when I speak again.",
+        ],
+        1.5,
+    ) else {
+        return;
+    };
+    let voice = peak_at(&voice, -6.0);
+    let seconds = voice.len() as f64 / rate as f64;
+    let project = TestProject::new();
+    project.wav("voice.wav", rate, 24, &[voice]);
+    project.wav("bed.wav", 48000, 24, &sine(48000, 2, 220.0, 0.1, seconds));
+    project.write(
+        "bounce.kdl",
+        r#"release "Duck" {
+    version "1"
+}
+master "raw" { }
+track 1 "T" {
+    stem "voice" "voice.wav"
+    stem "bed" "bed.wav" {
+        duck "voice" depth=-12 threshold=-45 attack=100 release=600
+    }
+}
+deliverable "s" {
+    stems "bed" "voice"
+    format "wav" bits=32 float=#true
+}
+"#,
+    );
+    project.build_ok(&[]);
+    let read = |name: &str| {
+        read_wav_f64(&project.path(&format!("out/1/s/01 - T - {name}.wav")))
+            .1
+            .remove(0)
+    };
+    let (bed, voice) = (read("bed"), read("voice"));
+    let dry = 20.0 * (0.1f64 / 2f64.sqrt()).log10();
+    let levels = frame_levels(&bed);
+    let speaking = frame_levels(&voice);
+    let sounding: Vec<bool> = speaking.iter().map(|&l| l > -60.0).collect();
+    let near = |f: usize, before: usize, after: usize| {
+        sounding[f.saturating_sub(before)..=(f + after).min(sounding.len() - 1)]
+            .iter()
+            .any(|&s| s)
+    };
+    // While a voice speaks (and has for 200 ms, past the attack), and in
+    // pauses 1.2 s after it (past the release) and 200 ms before it.
+    let under: Vec<f64> = (20..levels.len())
+        .filter(|&f| sounding[f] && sounding[f - 20..f].iter().filter(|s| **s).count() > 15)
+        .map(|f| levels[f] - dry)
+        .collect();
+    let clear: Vec<f64> = (0..levels.len())
+        .filter(|&f| !near(f, 120, 20))
+        .map(|f| levels[f] - dry)
+        .collect();
+    assert!(
+        under.len() > 50 && clear.len() > 20,
+        "{} and {} frames",
+        under.len(),
+        clear.len()
+    );
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    eprintln!(
+        "duck: under the voice {:.2} dB, in pauses {:.2} dB",
+        mean(&under),
+        mean(&clear)
+    );
+    assert!(
+        (mean(&under) + 12.0).abs() < 0.5,
+        "ducked by {:.2} dB",
+        mean(&under)
+    );
+    assert!(
+        mean(&clear).abs() < 0.2,
+        "{:.2} dB in the pauses",
+        mean(&clear)
+    );
+}

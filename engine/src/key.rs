@@ -101,6 +101,7 @@ mod tests {
                 offset: 0.0,
                 trim: crate::model::Trim::default(),
                 source: petgraph::graph::NodeIndex::new(0),
+                keys: Vec::new(),
             },
         }
     }

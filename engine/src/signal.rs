@@ -123,9 +123,22 @@ fn source_and_bus_blocks(track: &Track) -> Vec<Block> {
             write!(label, " · offset {} s", s.offset).unwrap();
         }
         if !s.trim.is_whole() {
-            write!(label, " · from {} s", s.trim.start).unwrap();
+            if s.trim.start != 0.0 || s.trim.end.is_some() {
+                write!(label, " · from {} s", s.trim.start).unwrap();
+            }
             if let Some(end) = s.trim.end {
                 write!(label, " to {end} s").unwrap();
+            }
+            for (from, to) in &s.trim.cuts {
+                write!(label, " · cut {from}–{to} s").unwrap();
+            }
+            if s.trim.fade_in > 0.0 || s.trim.fade_out > 0.0 {
+                write!(
+                    label,
+                    " · fades {} s, {} s",
+                    s.trim.fade_in, s.trim.fade_out
+                )
+                .unwrap();
             }
         }
         if s.mute {

@@ -169,6 +169,9 @@ pub enum Action {
         trim: Trim,
         #[serde(skip)]
         source: StepRef,
+        /// The stems a `duck` in the chain listens to, in its order.
+        #[serde(skip)]
+        keys: Vec<StepRef>,
     },
     /// The sum of the `members`, in order, through a chain that ends with
     /// the bus's fader and pan.
@@ -429,7 +432,9 @@ impl Action {
     pub fn inputs(&self) -> Vec<StepRef> {
         match self {
             Action::ReadFile { .. } | Action::Tone { .. } | Action::Text { .. } => Vec::new(),
-            Action::Stem { source, .. } => vec![*source],
+            Action::Stem { source, keys, .. } => std::iter::once(*source)
+                .chain(keys.iter().copied())
+                .collect(),
             Action::Bus { members: all, .. }
             | Action::Mix { parts: all, .. }
             | Action::AlbumGain { mixes: all, .. }

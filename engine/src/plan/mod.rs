@@ -89,7 +89,25 @@ impl Planner {
     fn plan_mix(&mut self, track: &Track) -> NodeIndex {
         let number = track.number;
         let mut nodes: BTreeMap<&str, NodeIndex> = BTreeMap::new();
-        for source in track.sources.iter().filter(|s| !s.mute) {
+        // A stem that ducks under others comes after them: it reads them.
+        let ducks = |s: &Source| {
+            s.chain
+                .iter()
+                .any(|p| matches!(p, ProcessorSpec::Duck { .. }))
+        };
+        let plain = track.sources.iter().filter(|s| !s.mute && !ducks(s));
+        let ducking = track.sources.iter().filter(|s| !s.mute && ducks(s));
+        for source in plain.chain(ducking) {
+            let keys: Vec<NodeIndex> = source
+                .chain
+                .iter()
+                .filter_map(|p| match p {
+                    ProcessorSpec::Duck { params, .. } => Some(&params.under),
+                    _ => None,
+                })
+                .flatten()
+                .filter_map(|name| nodes.get(name.as_str()).copied())
+                .collect();
             let read = match &source.kind {
                 SourceKind::File(path) => Action::ReadFile { path: path.clone() },
                 SourceKind::Tone {
@@ -119,6 +137,7 @@ impl Planner {
                     offset: source.offset,
                     trim: source.trim.clone(),
                     source: source_step,
+                    keys,
                 },
             });
             nodes.insert(&source.name, stem);

@@ -70,6 +70,7 @@ impl Reader {
             "multiband" => self.read_multiband(node),
             "automate" => self.read_automation(node),
             "denoise" => self.read_denoise(node, kind),
+            "duck" => self.read_duck(node, kind),
             other => unreachable!("{other} is registered with neither a build nor a reader"),
         }
     }
@@ -105,6 +106,48 @@ impl Reader {
             values.push(value);
         }
         values.into_iter().collect()
+    }
+
+    /// `duck "a" "b" …`: the stems it ducks under, and its numbers.
+    fn read_duck(&mut self, node: NodeView, kind: &Kind) -> Option<ProcessorSpec> {
+        let props: Vec<&str> = kind.params.iter().filter_map(|p| p.name).collect();
+        node.check_shape(&mut self.diags, &props, usize::MAX, false);
+        let under: Vec<String> = node
+            .string_args(&mut self.diags, 0)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        if under.is_empty() {
+            self.error(
+                Code::MissingValue,
+                &node.name_span(),
+                "duck needs the stems it ducks under: duck \"host\" \"guest\"",
+            );
+            return None;
+        }
+        let numbers: Option<Vec<f64>> = kind
+            .params
+            .iter()
+            .map(|p| {
+                let range = Range::between(p.min, p.max, p.unit);
+                let name = p.name.expect("duck's numbers are properties");
+                Some(node.number_prop(&mut self.diags, name, p.default?, range))
+            })
+            .collect();
+        let [depth, threshold, attack, hold, release] = numbers?[..] else {
+            unreachable!("duck has five numbers")
+        };
+        Some(ProcessorSpec::Duck {
+            params: DuckParams {
+                under,
+                depth,
+                threshold,
+                attack,
+                hold,
+                release,
+            },
+            key: None,
+        })
     }
 
     /// `denoise`: its amount and the region its noise profile is learnt

@@ -48,6 +48,16 @@ impl Reader {
             .help = Some(format!("the first is at {}:{line}", first.span.file.name));
         }
         let chain = self.read_chain(node);
+        if chain
+            .iter()
+            .any(|p| matches!(p, ProcessorSpec::Duck { .. }))
+        {
+            self.error(
+                Code::BadRouting,
+                &node.name_span(),
+                "a duck belongs in a stem's chain (the bed's), not a master's",
+            );
+        }
         self.masters.push(Master {
             name,
             target,

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use bounce_nodes::processors::registry::{self, Kind};
 use bounce_nodes::processors::{
-    BandParams, Breakpoint, CompressorParams, DenoiseParams, Detect, EqBand, FadeCurve, Parameter,
+    BandParams, Breakpoint, CompressorParams, DenoiseParams, Detect, DuckParams, EqBand, FadeCurve,
+    Parameter,
 };
 use bounce_nodes::{Dither, PanLaw, ProcessorSpec};
 use kdl::KdlDocument;
@@ -674,7 +675,7 @@ mod registry_tests {
         let dir = tempfile::tempdir().unwrap();
         for kind in KINDS.iter().filter(|k| k.in_chain) {
             let text = format!(
-                "release \"R\" {{ version \"1\"; }}\nmaster \"m\" {{ }}\ntrack 1 \"T\" {{\n    tone \"t\" freq=440 level=-12 length=2 {{\n{}\n    }}\n}}\ndeliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n",
+                "release \"R\" {{ version \"1\"; }}\nmaster \"m\" {{ }}\ntrack 1 \"T\" {{\n    tone \"t\" freq=440 level=-12 length=2 {{\n{}\n    }}\n    tone \"host\" length=2\n    tone \"guest\" length=2\n}}\ndeliverable \"d\" {{ master \"m\"; format \"wav\"; }}\n",
                 kind.example
             );
             let path = dir.path().join(format!("{}.kdl", kind.name));
@@ -690,10 +691,17 @@ mod registry_tests {
             let Action::Stem { chain, .. } = &stem.action else {
                 panic!("a stem step stems")
             };
-            let spec = chain
+            let mut spec = chain
                 .iter()
                 .find(|p| p.name() == kind.name)
-                .unwrap_or_else(|| panic!("{} is not in its example's chain", kind.name));
+                .unwrap_or_else(|| panic!("{} is not in its example's chain", kind.name))
+                .clone();
+            // A ducker's key comes from the stems it names: here, voices
+            // that sound throughout.
+            if let bounce_nodes::ProcessorSpec::Duck { key, .. } = &mut spec {
+                *key = Some(std::sync::Arc::new(vec![-20.0; 200]));
+            }
+            let spec = &spec;
             assert_eq!(
                 crate::key::versions(&stem.action).get(kind.name),
                 Some(&kind.version),

@@ -85,6 +85,7 @@ impl Reader {
         }
         self.check_it_sounds(&track, number.is_some());
         self.check_routing(&track);
+        self.check_ducking(&track);
         self.tracks.push(track);
     }
 
@@ -395,6 +396,66 @@ impl Reader {
     }
 
     /// Names unique, members known and in one bus only, no cycles.
+    /// A `duck` sits in a stem's chain and names other stems of its
+    /// track that duck nothing themselves (so the stems it listens to
+    /// render first, and no two wait on each other); a bus, the mix and a
+    /// master take none.
+    fn check_ducking(&mut self, track: &Track) {
+        let ducks = |chain: &[ProcessorSpec]| -> Vec<DuckParams> {
+            chain
+                .iter()
+                .filter_map(|p| match p {
+                    ProcessorSpec::Duck { params, .. } => Some(params.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let stems_that_duck: Vec<&str> = track
+            .sources
+            .iter()
+            .filter(|s| !ducks(&s.chain).is_empty())
+            .map(|s| s.name.as_str())
+            .collect();
+        for source in &track.sources {
+            for duck in ducks(&source.chain) {
+                for name in &duck.under {
+                    let problem = if name == &source.name {
+                        Some(format!("stem \"{name}\" cannot duck under itself"))
+                    } else if !track.sources.iter().any(|s| &s.name == name && !s.mute) {
+                        Some(format!(
+                            "duck names \"{name}\", which is no stem that plays in track {}",
+                            track.number
+                        ))
+                    } else if stems_that_duck.contains(&name.as_str()) {
+                        Some(format!("stem \"{name}\" ducks under others itself: a duck listens to stems that do not"))
+                    } else {
+                        None
+                    };
+                    if let Some(problem) = problem {
+                        self.error(Code::BadRouting, &source.span, problem).help = Some(
+                            "name the voices the bed goes under: duck \"host\" \"guest\"".into(),
+                        );
+                    }
+                }
+            }
+        }
+        let elsewhere = track
+            .buses
+            .iter()
+            .map(|b| (&b.chain, &b.span))
+            .chain([(&track.mix, &track.span)]);
+        for (chain, span) in elsewhere {
+            if !ducks(chain).is_empty() {
+                self.error(
+                    Code::BadRouting,
+                    span,
+                    "a duck belongs in a stem's chain (the bed's)",
+                )
+                .help = Some("move it into the stem that goes under the voices".into());
+            }
+        }
+    }
+
     pub(super) fn check_routing(&mut self, track: &Track) {
         let mut names: BTreeMap<&str, &Span> = BTreeMap::new();
         let all = track

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use bounce_cache::{Cache, Hash};
 
+use bounce_nodes::processors::DuckKey;
 use bounce_nodes::{
     render_chain, AudioError, BlockSink, BlockSource, ChainContext, DecodedFile, Fit,
     LoudnessReport, Mixer, PcmFormat, PcmReader, PcmWriter, Precision, ProcessorSpec, Resampled,
@@ -305,7 +306,12 @@ impl Renderer<'_> {
                 offset,
                 trim,
                 source,
-            } => self.render_stem(step, chain, (*offset, trim.clone()), inputs.of(*source)),
+                keys,
+            } => {
+                let keys = inputs.each(keys);
+                let source = inputs.of(*source);
+                self.render_stem(step, chain, (*offset, trim.clone()), source, &keys)
+            }
             Action::Bus { chain, members } => {
                 let members = inputs.each(members);
                 let frames = members.iter().map(|i| i.output.info.frames).max();
@@ -493,18 +499,67 @@ impl Renderer<'_> {
         chain: &[ProcessorSpec],
         (offset, trim): (f64, Trim),
         source: Input,
+        keys: &[Input],
     ) -> Result<StepOutput, BuildError> {
         let mono = source.output.info.channels == 1;
-        let chain: Vec<ProcessorSpec> = chain.iter().map(|p| p.resolve_pan_law(mono)).collect();
+        let offset_frames = (offset * self.rate as f64).round() as u64;
+        let mut chain: Vec<ProcessorSpec> = chain.iter().map(|p| p.resolve_pan_law(mono)).collect();
+        if !keys.is_empty() {
+            let key = self.duck_key(step, keys, offset_frames)?;
+            for spec in &mut chain {
+                if let ProcessorSpec::Duck { key: slot, .. } = spec {
+                    *slot = Some(key.clone());
+                }
+            }
+        }
         let resample = source.output.info.sample_rate != self.rate;
         let precision = if resample || !chain.iter().all(ProcessorSpec::is_identity) {
             Precision::Float
         } else {
             source.output.info.precision
         };
-        let offset_frames = (offset * self.rate as f64).round() as u64;
         let open = self.source_opener(source, trim, resample);
         self.render_pcm(step, open, &chain, (0, true), offset_frames, precision)
+    }
+
+    /// A ducker's key: the RMS level (dBFS) of the sum of the `keys`
+    /// stems' mono fold-down every 10 ms, from `from` frames into the
+    /// track (the ducked stem's first frame).
+    fn duck_key(&self, step: &Step, keys: &[Input], from: u64) -> Result<DuckKey, BuildError> {
+        let audio = &Self::audio(step);
+        let mut readers: Vec<Box<dyn BlockSource>> = Vec::new();
+        for key in keys {
+            readers.push(Box::new(
+                open_blob(self.cache, &key.output.hash).map_err(audio)?,
+            ));
+        }
+        let mut sum = Trimmed::new(Mixer::new(readers), from, None);
+        let block = bounce_nodes::processors::key_block(self.rate);
+        let mut levels = Vec::new();
+        let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
+        loop {
+            let mut filled = 0;
+            while filled < block {
+                let n = sum
+                    .read(&mut left[filled..], &mut right[filled..])
+                    .map_err(audio)?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            let energy: f64 = left[..filled]
+                .iter()
+                .zip(&right[..filled])
+                .map(|(l, r)| ((*l as f64 + *r as f64) / 2.0).powi(2))
+                .sum::<f64>()
+                / filled as f64;
+            levels.push((10.0 * energy.max(1e-20).log10()) as f32);
+        }
+        Ok(std::sync::Arc::new(levels))
     }
 
     /// The sum of `parts` through `chain` (a bus's, a mix's, or a master's

@@ -15,6 +15,7 @@ pub use automate::{Automation, Breakpoint, Parameter};
 pub use compressor::{Compressor, CompressorParams, Detect};
 pub use delay::Delay;
 pub use denoise::{DenoiseParams, NoiseProfile, NoiseProfiler};
+pub use duck::{key_block, DuckKey, DuckParams, Ducker};
 pub use eq::{Eq, EqBand};
 pub use fade::{Fade, FadeCurve};
 pub use gain::Gain;
@@ -134,6 +135,12 @@ processors! {
     /// Spectral noise reduction; the chain runner learns `profile` from
     /// the signal in a measuring pass (it is not part of the key: the
     /// signal and the region are).
+    /// Ducking under other stems; the renderer reads `key` from their
+    /// audio (not part of the key: their audio is, as the step's inputs).
+    duck => Duck {
+        #[serde(flatten)] params: DuckParams,
+        #[serde(skip)] key: Option<DuckKey>,
+    },
     denoise => Denoise {
         #[serde(flatten)] params: DenoiseParams,
         #[serde(skip)] profile: Option<NoiseProfile>,
