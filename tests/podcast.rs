@@ -207,23 +207,6 @@ deliverable "cd" {
         .stderr_has("CD image is stereo only");
 }
 
-/// Whether Python's `feedparser` (an independent reader of feeds) is
-/// there; under CI it must be.
-fn feedparser_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "feedparser is required in CI"
-        );
-        eprintln!("SKIPPED: feedparser is not installed");
-    }
-    ok
-}
-
 /// ffprobe's chapters of a file: (start s, end s, title).
 fn ffprobe_chapters(path: &std::path::Path) -> Vec<(f64, f64, String)> {
     let output = Command::new("ffprobe")
@@ -334,7 +317,7 @@ fn chapters_are_where_players_read_them() {
 
 #[test]
 fn the_feed_lists_each_episode_as_built() {
-    if !feedparser_available() {
+    if !python_module_available("feedparser") {
         return;
     }
     let project = TestProject::new();

@@ -91,15 +91,7 @@ fn the_episodes_chapters_and_feed_are_what_players_read() {
         assert_eq!(title, want_title);
         assert!((start - want_start).abs() < 0.001, "{title} at {start}");
     }
-    let ok = Command::new("python3")
-        .args(["-c", "import feedparser"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "feedparser is required in CI"
-        );
+    if !python_module_available("feedparser") {
         return;
     }
     let script = "import sys, feedparser; d = feedparser.parse(sys.argv[1]); e = d.entries[0]; print(d.bozo, len(d.entries), e.enclosures[0].length, e.itunes_duration)";
@@ -135,30 +127,7 @@ fn host_and_guest_are_levelled_within_a_lu() {
         (33.7, 41.3),
         (41.9, 47.0),
     ];
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostats", "-i"])
-        .arg(project.path(FLAC))
-        .args([
-            "-af",
-            "ebur128=metadata=1,ametadata=mode=print:key=lavfi.r128.S",
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    let mut readings: Vec<(f64, f64)> = Vec::new();
-    let mut time = None;
-    for line in log.lines() {
-        if let Some(at) = line.split("pts_time:").nth(1) {
-            time = at.split_whitespace().next().and_then(|t| t.parse().ok());
-        } else if let Some(value) = line.split("lavfi.r128.S=").nth(1) {
-            if let (Some(t), Ok(v)) = (time, value.trim().parse::<f64>()) {
-                readings.push((t, v));
-            }
-        }
-    }
+    let readings = ffmpeg_short_term(&project.path(FLAC));
     let medians: Vec<f64> = turns
         .iter()
         .map(|&(from, to)| {

@@ -358,40 +358,6 @@ fn the_denoiser_lowers_a_noise_floor_and_keeps_the_voice() {
     assert!(change.abs() < 1.0, "the voice changed by {change:.2} dB");
 }
 
-/// ffmpeg's short-term loudness (ebur128, 3 s) every 100 ms: (time, LUFS).
-fn ffmpeg_short_term(path: &std::path::Path) -> Vec<(f64, f64)> {
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostats", "-i"])
-        .arg(path)
-        .args([
-            "-af",
-            "ebur128=metadata=1,ametadata=mode=print:key=lavfi.r128.S",
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let log = String::from_utf8_lossy(&output.stderr);
-    let mut readings = Vec::new();
-    let mut time = None;
-    for line in log.lines() {
-        if let Some(at) = line.split("pts_time:").nth(1) {
-            time = at
-                .split_whitespace()
-                .next()
-                .and_then(|t| t.parse::<f64>().ok());
-        } else if let Some(value) = line.split("lavfi.r128.S=").nth(1) {
-            if let (Some(t), Ok(v)) = (time, value.trim().parse::<f64>()) {
-                readings.push((t, v));
-            }
-        }
-    }
-    assert!(!readings.is_empty(), "no short-term readings from ffmpeg");
-    readings
-}
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]

@@ -258,21 +258,7 @@ impl<S: BlockSource> BlockSource for Edited<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A ramp: frame i holds i (as f32), the same on both channels.
-    struct Ramp(u64, u64);
-
-    impl BlockSource for Ramp {
-        fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
-            let n = (left.len() as u64).min(self.1 - self.0) as usize;
-            for i in 0..n {
-                left[i] = (self.0 + i as u64) as f32;
-                right[i] = -left[i];
-            }
-            self.0 += n as u64;
-            Ok(n)
-        }
-    }
+    use crate::sources::Ramp;
 
     fn edit(list: EditList, total: u64, block: usize) -> Vec<f32> {
         list.check().unwrap();

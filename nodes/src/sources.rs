@@ -263,24 +263,27 @@ impl crate::BlockSink for Tee<'_> {
     }
 }
 
+/// For tests: a ramp from frame `.0` to `.1`, frame i holding i on the
+/// left and −i on the right.
+#[cfg(test)]
+pub(crate) struct Ramp(pub u64, pub u64);
+
+#[cfg(test)]
+impl BlockSource for Ramp {
+    fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
+        let n = (left.len() as u64).min(self.1 - self.0) as usize;
+        for i in 0..n {
+            left[i] = (self.0 + i as u64) as f32;
+            right[i] = -left[i];
+        }
+        self.0 += n as u64;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A ramp: frame i holds the value i.
-    struct Ramp(u64, u64);
-
-    impl BlockSource for Ramp {
-        fn read(&mut self, left: &mut [f32], right: &mut [f32]) -> Result<usize, AudioError> {
-            let n = (left.len() as u64).min(self.1 - self.0) as usize;
-            for i in 0..n {
-                left[i] = (self.0 + i as u64) as f32;
-                right[i] = -left[i];
-            }
-            self.0 += n as u64;
-            Ok(n)
-        }
-    }
 
     fn all(source: &mut dyn BlockSource, block: usize) -> Vec<f32> {
         let (mut l, mut r) = (vec![0.0; block], vec![0.0; block]);

@@ -372,6 +372,57 @@ pub fn ffmpeg_ebur128(path: &Path) -> (f64, f64, f64) {
     (value("I:"), value("LRA:"), value("Peak:"))
 }
 
+/// ffmpeg's short-term loudness (ebur128, 3 s) every 100 ms: (time, LUFS).
+pub fn ffmpeg_short_term(path: &Path) -> Vec<(f64, f64)> {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args([
+            "-af",
+            "ebur128=metadata=1,ametadata=mode=print:key=lavfi.r128.S",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    let mut readings = Vec::new();
+    let mut time = None;
+    for line in log.lines() {
+        if let Some(at) = line.split("pts_time:").nth(1) {
+            time = at
+                .split_whitespace()
+                .next()
+                .and_then(|t| t.parse::<f64>().ok());
+        } else if let Some(value) = line.split("lavfi.r128.S=").nth(1) {
+            if let (Some(t), Ok(v)) = (time, value.trim().parse::<f64>()) {
+                readings.push((t, v));
+            }
+        }
+    }
+    assert!(!readings.is_empty(), "no short-term readings from ffmpeg");
+    readings
+}
+
+/// Whether Python has `module` (feedparser, an independent reader of
+/// feeds); CI installs it, so there a missing one fails.
+pub fn python_module_available(module: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{module} is required in CI"
+        );
+        eprintln!("SKIPPED: {module} is not installed");
+    }
+    ok
+}
+
 /// What a run of `bounce` must have done; each method panics with the
 /// run's arguments and its stderr when it did not.
 pub struct Expect {

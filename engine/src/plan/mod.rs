@@ -466,16 +466,7 @@ fn plan_cd(
     ),
 ) {
     let release = &project.release;
-    let values = TemplateValues {
-        rev: revision_name(project, deliverable),
-        release: release.title.clone(),
-        artist: release.artist.clone().unwrap_or_default(),
-        version: release.version.clone(),
-        deliverable: deliverable.name.clone(),
-        title: release.title.clone(),
-        ext: deliverable.format.extension().into(),
-        ..TemplateValues::default()
-    };
+    let values = release_values(project, deliverable, deliverable.format.extension());
     let image_path = match render(&deliverable.path, &values) {
         Ok(path) => path,
         Err(why) => {
@@ -537,6 +528,22 @@ fn plan_cd(
             isrc: None,
             codec: None,
         });
+    }
+}
+
+/// The template's values for a file of the whole release (a CD image, a
+/// feed): no track's, the release's title as `{title}`.
+fn release_values(project: &Project, deliverable: &Deliverable, ext: &str) -> TemplateValues {
+    let release = &project.release;
+    TemplateValues {
+        rev: revision_name(project, deliverable),
+        release: release.title.clone(),
+        artist: release.artist.clone().unwrap_or_default(),
+        version: release.version.clone(),
+        deliverable: deliverable.name.clone(),
+        title: release.title.clone(),
+        ext: ext.into(),
+        ..TemplateValues::default()
     }
 }
 

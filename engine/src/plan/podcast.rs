@@ -59,16 +59,7 @@ impl Planner {
             track: None,
             action: Action::Feed { feed: text, files },
         });
-        let values = TemplateValues {
-            rev: revision_name(project, deliverable),
-            release: release.title.clone(),
-            artist: release.artist.clone().unwrap_or_default(),
-            version: release.version.clone(),
-            deliverable: deliverable.name.clone(),
-            title: release.title.clone(),
-            ext: "xml".into(),
-            ..TemplateValues::default()
-        };
+        let values = release_values(project, deliverable, "xml");
         let path = match render(&feed.path, &values) {
             Ok(path) => path,
             Err(why) => {

@@ -146,7 +146,7 @@ impl Reader {
     pub(super) fn read_source(&mut self, node: NodeView) -> Option<Source> {
         let diags = &mut self.diags;
         let is_tone = node.name() == "tone";
-        let common = [
+        let mut props = vec![
             "gain",
             "pan",
             "offset",
@@ -157,26 +157,12 @@ impl Reader {
             "fade-in",
             "fade-out",
             "crossfade",
-        ];
-        let tone_props = [
-            "gain",
-            "pan",
-            "offset",
-            "at",
-            "start",
-            "end",
-            "mute",
-            "fade-in",
-            "fade-out",
-            "crossfade",
-            "freq",
-            "level",
-            "length",
         ];
         if is_tone {
-            node.check_shape(diags, &tone_props, 1, true);
+            props.extend(["freq", "level", "length"]);
+            node.check_shape(diags, &props, 1, true);
         } else {
-            node.check_shape(diags, &common, 2, true);
+            node.check_shape(diags, &props, 2, true);
         }
         let name = node.string_arg(diags, 0, "a name");
         let kind = if is_tone {

@@ -688,18 +688,22 @@ impl FlacStream {
         w.bytes.try_into().expect("42 bytes")
     }
 
+    /// The LPC window of a frame of `n`: the whole block's, or the
+    /// last, shorter frame's own.
+    fn window_for(&self, n: usize) -> std::borrow::Cow<'_, [f64]> {
+        if n == self.window.len() {
+            std::borrow::Cow::Borrowed(&self.window)
+        } else {
+            std::borrow::Cow::Owned(tukey(n))
+        }
+    }
+
     fn encode_frame(&mut self, left: &[i64], right: &[i64]) -> Vec<u8> {
         let n = left.len();
         let side: Vec<i64> = left.iter().zip(right).map(|(l, r)| l - r).collect();
         let mid: Vec<i64> = left.iter().zip(right).map(|(l, r)| (l + r) >> 1).collect();
         let bits = self.bits;
-        let short;
-        let window = if n == self.window.len() {
-            &self.window
-        } else {
-            short = tukey(n);
-            &short
-        };
+        let window = &self.window_for(n)[..];
         let channel = |samples: &[i64], bits: u32| {
             Channel {
                 samples,
@@ -730,13 +734,7 @@ impl FlacStream {
     /// 0000: one independent channel).
     fn encode_mono_frame(&mut self, samples: &[i64]) -> Vec<u8> {
         let n = samples.len();
-        let short;
-        let window = if n == self.window.len() {
-            &self.window
-        } else {
-            short = tukey(n);
-            &short
-        };
+        let window = &self.window_for(n)[..];
         let planned = Channel {
             samples,
             bits: self.bits,

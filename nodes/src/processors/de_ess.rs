@@ -6,7 +6,7 @@
 //! not dulled the way a wide-band de-esser dulls them.
 
 use super::kind::{Kind, Param};
-use super::spectral::{self, Spectra, Stft};
+use super::spectral::{self, Shape, Spectra, Spectral, Stft};
 use super::{Processor, ProcessorContext, ProcessorSpec};
 use crate::db_to_gain;
 
@@ -34,14 +34,11 @@ pub const KIND: Kind = Kind {
     example: "de-ess threshold=-32 reduction=6",
 };
 
-/// A de-esser's running state.
-pub struct DeEsser {
-    stft: Stft,
-    band: Band,
-}
+/// A de-esser's running state: a transform and its band.
+pub type DeEsser = Spectral<Band>;
 
 /// What the de-esser does to each frame.
-struct Band {
+pub struct Band {
     /// Frames in a transform.
     size: usize,
     /// The band's bins, `first..=last`.
@@ -55,7 +52,7 @@ struct Band {
     current: f64,
 }
 
-impl DeEsser {
+impl Spectral<Band> {
     pub fn new(
         threshold: f64,
         reduction: f64,
@@ -82,11 +79,11 @@ impl DeEsser {
             recovery,
             current: 0.0,
         };
-        DeEsser { stft, band }
+        Spectral::of(stft, band)
     }
 }
 
-impl Band {
+impl Shape for Band {
     /// The reduction a frame's band asks for, smoothed: it falls at once
     /// (a sibilant is short) and recovers over the release.
     fn shape(&mut self, spectra: &mut Spectra) {
@@ -112,18 +109,6 @@ impl Band {
                 *x *= gain;
             }
         }
-    }
-}
-
-impl Processor for DeEsser {
-    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
-        let band = &mut self.band;
-        self.stft
-            .process(left, right, &mut |spectra| band.shape(spectra));
-    }
-
-    fn latency(&self) -> usize {
-        self.stft.latency()
     }
 }
 

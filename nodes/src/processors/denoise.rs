@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::kind::{Kind, Param};
-use super::spectral::{Spectra, Stft};
+use super::spectral::{Shape, Spectra, Spectral, Stft};
 use super::{Processor, ProcessorContext};
 use crate::{db_to_gain, AudioError, BlockSink};
 
@@ -127,14 +127,11 @@ impl BlockSink for NoiseProfiler {
     }
 }
 
-/// A denoiser's running state.
-pub struct Denoiser {
-    stft: Stft,
-    shaper: Shaper,
-}
+/// A denoiser's running state: a transform and its gains.
+pub type Denoiser = Spectral<NoiseGains>;
 
 /// What the denoiser does to each frame.
-struct Shaper {
+pub struct NoiseGains {
     noise: NoiseProfile,
     floor: f32,
     recovery: f32,
@@ -143,26 +140,24 @@ struct Shaper {
     gains: Vec<f32>,
 }
 
-impl Denoiser {
+impl Spectral<NoiseGains> {
     pub fn new(params: &DenoiseParams, noise: NoiseProfile, rate: u32) -> Self {
         let stft = Stft::new(rate);
         let bins = noise.len();
         let hop_seconds = stft.hop() as f64 / rate as f64;
-        Denoiser {
-            shaper: Shaper {
-                noise,
-                floor: db_to_gain(-params.amount) as f32,
-                recovery: (-hop_seconds / RECOVERY_SECONDS).exp() as f32,
-                power: vec![0.0; bins],
-                spread: vec![0.0; bins],
-                gains: vec![1.0; bins],
-            },
-            stft,
-        }
+        let gains = NoiseGains {
+            noise,
+            floor: db_to_gain(-params.amount) as f32,
+            recovery: (-hop_seconds / RECOVERY_SECONDS).exp() as f32,
+            power: vec![0.0; bins],
+            spread: vec![0.0; bins],
+            gains: vec![1.0; bins],
+        };
+        Spectral::of(stft, gains)
     }
 }
 
-impl Shaper {
+impl Shape for NoiseGains {
     fn shape(&mut self, spectra: &mut Spectra) {
         let bins = self.power.len();
         let [left, right] = spectra;
@@ -188,17 +183,6 @@ impl Shaper {
     }
 }
 
-impl Processor for Denoiser {
-    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
-        let shaper = &mut self.shaper;
-        self.stft
-            .process(left, right, &mut |spectra| shaper.shape(spectra));
-    }
-
-    fn latency(&self) -> usize {
-        self.stft.latency()
-    }
-}
 
 /// This processor's arms of [`super::ProcessorSpec`] (see `processors!`).
 pub(super) fn is_identity(params: &DenoiseParams, _: &Option<NoiseProfile>) -> bool {

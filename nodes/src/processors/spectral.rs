@@ -148,6 +148,36 @@ impl Stft {
     }
 }
 
+/// What a spectral processor does to each frame's spectra.
+pub trait Shape: Send {
+    fn shape(&mut self, spectra: &mut Spectra);
+}
+
+/// A processor that changes the spectra of a running transform: the
+/// transform and the [`Shape`] it applies, its latency one frame.
+pub struct Spectral<S> {
+    stft: Stft,
+    shape: S,
+}
+
+impl<S: Shape> Spectral<S> {
+    pub fn of(stft: Stft, shape: S) -> Self {
+        Spectral { stft, shape }
+    }
+}
+
+impl<S: Shape> super::Processor for Spectral<S> {
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let shape = &mut self.shape;
+        self.stft
+            .process(left, right, &mut |spectra| shape.shape(spectra));
+    }
+
+    fn latency(&self) -> usize {
+        self.stft.latency()
+    }
+}
+
 /// The mean square of a signal whose frame of a transform of `size`
 /// gave `power` (the sum of its bins' |X|²): by Parseval, with each
 /// one-sided bin counted twice and the window's energy (size / 2) taken
