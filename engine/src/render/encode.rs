@@ -153,15 +153,20 @@ impl Origin {
     /// The identity of the PCM samples made from this origin at `format`'s
     /// rate and depth with `dither`.
     fn samples(&self, format: PcmFormat, dither: Dither, precision: Precision) -> Hash {
+        // A mono file's samples are others than a stereo file's; a stereo
+        // file's identity (and so its dither's seed) is as it always was.
+        let channels = match format.channels {
+            2 => String::new(),
+            n => format!(" {n} channels"),
+        };
         let text = format!(
-            "{} {:?} {:?} {} {} {} {} {dither:?} {precision:?}",
+            "{} {:?} {:?} {} {} {} {dither:?} {precision:?}{channels}",
             self.audio.to_hex(),
             self.gain_db.to_bits(),
             self.limit_at.map(f64::to_bits),
             format.sample_rate,
             format.bits,
             format.float,
-            format.channels,
         );
         Hash::of_bytes(text.as_bytes())
     }
