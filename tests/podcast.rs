@@ -608,3 +608,44 @@ fn a_duck_listens_to_stems_of_its_track_that_duck_nothing() {
         project.expect(&["check"]).status(2).stderr_has(said);
     }
 }
+
+/// docs/language.md's example of an edited stem builds as written.
+#[test]
+fn the_references_edited_stem_builds_as_written() {
+    let docs = include_str!("../docs/language.md");
+    let example = docs
+        .split("```kdl\n")
+        .map(|block| block.split("```").next().unwrap())
+        .find(|block| block.starts_with("stem \"host\""))
+        .expect("the edited stem's example in docs/language.md");
+    let project = TestProject::new();
+    // A minute of a voice-like tone with a quiet room before it.
+    let rate = 48000;
+    let frames = 60 * rate;
+    let host: Vec<f64> = (0..frames)
+        .map(|i| {
+            let t = i as f64 / rate as f64;
+            let room = 0.001 * (t * 7919.0).sin();
+            if t < 2.0 {
+                room
+            } else {
+                room + 0.3 * (std::f64::consts::TAU * 180.0 * t).sin()
+            }
+        })
+        .collect();
+    project.wav("host.wav", rate as u32, 24, &[host]);
+    project.write(
+        "bounce.kdl",
+        &format!(
+            "release \"R\" {{ version \"1\"; }}\nmaster \"m\" {{ }}\ntrack 1 \"T\" {{\n{example}}}\ndeliverable \"d\" {{ master \"m\"; format \"wav\" bits=32 float=#true; }}\n"
+        ),
+    );
+    project.build_ok(&[]);
+    let (_, out) = read_wav_f64(&project.path("out/1/d/01 - T.wav"));
+    // At 12 s, from 2.5 s of the source, 2.5 s and 1.2 s cut out.
+    let seconds = out[0].len() as f64 / 48000.0;
+    assert!(
+        (seconds - (12.0 + 60.0 - 2.5 - 2.5 - 1.2)).abs() < 1e-3,
+        "{seconds} s"
+    );
+}
