@@ -593,14 +593,14 @@ fn a_duck_listens_to_stems_of_its_track_that_duck_nothing() {
     };
     for (track, said) in [
         ("    stem \"bed\" \"voices.wav\" { duck \"host\"; }", "duck names \"host\", which is no stem that plays in track 1"),
-        ("    stem \"bed\" \"voices.wav\" { duck \"bed\"; }", "stem \"bed\" cannot duck under itself"),
+        ("    stem \"bed\" \"voices.wav\" { duck \"bed\"; }", "\"bed\" cannot duck under itself"),
         (
             "    stem \"a\" \"voices.wav\" { duck \"b\"; }\n    stem \"b\" \"voices.wav\" { duck \"a\"; }",
             "ducks under others itself",
         ),
         (
-            "    stem \"a\" \"voices.wav\"\n    bus \"all\" \"a\" { duck \"a\"; }",
-            "a duck belongs in a stem's chain",
+            "    stem \"a\" \"voices.wav\"\n    mix { duck \"a\"; }",
+            "a duck belongs in the chain of a stem or bus",
         ),
         ("    stem \"bed\" \"voices.wav\" { duck depth=-6; }", "duck needs the stems it ducks under"),
     ] {

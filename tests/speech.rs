@@ -469,6 +469,20 @@ deliverable "f" {
 
 #[test]
 fn the_bed_ducks_by_its_depth_under_a_voice() {
+    duck_test("stem \"bed\" \"bed.wav\" {\n        duck \"voice\" depth=-12 threshold=-45 attack=100 release=600\n    }", "bed");
+}
+
+#[test]
+fn a_bus_of_music_ducks_under_a_voice() {
+    duck_test(
+        "stem \"bed\" \"bed.wav\"\n    bus \"music\" \"bed\" {\n        duck \"voice\" depth=-12 threshold=-45 attack=100 release=600\n    }",
+        "music",
+    );
+}
+
+/// A bed (`bed.wav`, a steady tone) ducked under a voice by `bed`, a
+/// stem or a bus of it; `ducked` names what is measured.
+fn duck_test(bed: &str, ducked: &str) {
     let Some((rate, voice)) = speech(
         "en-us",
         &[
@@ -486,21 +500,21 @@ fn the_bed_ducks_by_its_depth_under_a_voice() {
     project.wav("bed.wav", 48000, 24, &sine(48000, 2, 220.0, 0.1, seconds));
     project.write(
         "bounce.kdl",
-        r#"release "Duck" {
+        &r#"release "Duck" {
     version "1"
 }
 master "raw" { }
 track 1 "T" {
     stem "voice" "voice.wav"
-    stem "bed" "bed.wav" {
-        duck "voice" depth=-12 threshold=-45 attack=100 release=600
-    }
+    BED
 }
 deliverable "s" {
-    stems "bed" "voice"
+    stems "DUCKED" "voice"
     format "wav" bits=32 float=#true
 }
-"#,
+"#
+        .replace("BED", bed)
+        .replace("DUCKED", ducked),
     );
     project.build_ok(&[]);
     let read = |name: &str| {
@@ -508,7 +522,7 @@ deliverable "s" {
             .1
             .remove(0)
     };
-    let (bed, voice) = (read("bed"), read("voice"));
+    let (bed, voice) = (read(ducked), read("voice"));
     let dry = 20.0 * (0.1f64 / 2f64.sqrt()).log10();
     let levels = frame_levels(&bed);
     let speaking = frame_levels(&voice);

@@ -179,6 +179,9 @@ pub enum Action {
         chain: Vec<ProcessorSpec>,
         #[serde(skip)]
         members: Vec<StepRef>,
+        /// The stems a `duck` in the chain listens to, in its order.
+        #[serde(skip)]
+        keys: Vec<StepRef>,
     },
     /// The sum of the `parts` (the stems and buses routed to no bus),
     /// fitted to the track's length, through the mix chain, which ends with
@@ -435,8 +438,8 @@ impl Action {
             Action::Stem { source, keys, .. } => std::iter::once(*source)
                 .chain(keys.iter().copied())
                 .collect(),
-            Action::Bus { members: all, .. }
-            | Action::Mix { parts: all, .. }
+            Action::Bus { members, keys, .. } => members.iter().chain(keys).copied().collect(),
+            Action::Mix { parts: all, .. }
             | Action::AlbumGain { mixes: all, .. }
             | Action::AlbumReplayGain { files: all }
             | Action::CdImage { files: all, .. }

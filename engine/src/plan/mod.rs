@@ -98,16 +98,7 @@ impl Planner {
         let plain = track.sources.iter().filter(|s| !s.mute && !ducks(s));
         let ducking = track.sources.iter().filter(|s| !s.mute && ducks(s));
         for source in plain.chain(ducking) {
-            let keys: Vec<NodeIndex> = source
-                .chain
-                .iter()
-                .filter_map(|p| match p {
-                    ProcessorSpec::Duck { params, .. } => Some(&params.under),
-                    _ => None,
-                })
-                .flatten()
-                .filter_map(|name| nodes.get(name.as_str()).copied())
-                .collect();
+            let keys = duck_keys(&source.chain, &nodes);
             let read = match &source.kind {
                 SourceKind::File(path) => Action::ReadFile { path: path.clone() },
                 SourceKind::Tone {
@@ -161,6 +152,7 @@ impl Planner {
                     .iter()
                     .filter_map(|(m, _)| nodes.get(m.as_str()).copied())
                     .collect();
+                let keys = duck_keys(&bus.chain, &nodes);
                 let index = self.add(Step {
                     id: format!("bus:{number}:{}", bus.name),
                     kind: StepKind::Bus,
@@ -168,6 +160,7 @@ impl Planner {
                     action: Action::Bus {
                         chain: with_fader(&bus.chain, bus.gain, bus.pan, PanLaw::Balance),
                         members,
+                        keys,
                     },
                 });
                 nodes.insert(&bus.name, index);
@@ -200,6 +193,19 @@ impl Planner {
             },
         })
     }
+}
+
+/// The steps of the stems a chain's `duck`s listen to.
+fn duck_keys(chain: &[ProcessorSpec], nodes: &BTreeMap<&str, NodeIndex>) -> Vec<NodeIndex> {
+    chain
+        .iter()
+        .filter_map(|p| match p {
+            ProcessorSpec::Duck { params, .. } => Some(&params.under),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|name| nodes.get(name.as_str()).copied())
+        .collect()
 }
 
 /// A chain followed by a fader and a pan, as every stem and bus ends.

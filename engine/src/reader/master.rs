@@ -55,7 +55,7 @@ impl Reader {
             self.error(
                 Code::BadRouting,
                 &node.name_span(),
-                "a duck belongs in a stem's chain (the bed's), not a master's",
+                "a duck belongs in the chain of a stem or bus (the bed's), not a master's",
             );
         }
         self.masters.push(Master {

@@ -382,9 +382,9 @@ impl Reader {
     }
 
     /// Names unique, members known and in one bus only, no cycles.
-    /// A `duck` sits in a stem's chain and names other stems of its
-    /// track that duck nothing themselves (so the stems it listens to
-    /// render first, and no two wait on each other); a bus, the mix and a
+    /// A `duck` sits in a stem's or a bus's chain and names other stems
+    /// of its track that duck nothing themselves (so the stems it listens
+    /// to render first, and no two wait on each other); the mix and a
     /// master take none.
     fn check_ducking(&mut self, track: &Track) {
         let ducks = |chain: &[ProcessorSpec]| -> Vec<DuckParams> {
@@ -402,11 +402,17 @@ impl Reader {
             .filter(|s| !ducks(&s.chain).is_empty())
             .map(|s| s.name.as_str())
             .collect();
-        for source in &track.sources {
-            for duck in ducks(&source.chain) {
+        // Stems and buses may duck; each names stems.
+        let duckers = track
+            .sources
+            .iter()
+            .map(|s| (&s.name, &s.chain, &s.span))
+            .chain(track.buses.iter().map(|b| (&b.name, &b.chain, &b.span)));
+        for (own, chain, span) in duckers {
+            for duck in ducks(chain) {
                 for name in &duck.under {
-                    let problem = if name == &source.name {
-                        Some(format!("stem \"{name}\" cannot duck under itself"))
+                    let problem = if name == own {
+                        Some(format!("\"{name}\" cannot duck under itself"))
                     } else if !track.sources.iter().any(|s| &s.name == name && !s.mute) {
                         Some(format!(
                             "duck names \"{name}\", which is no stem that plays in track {}",
@@ -418,27 +424,20 @@ impl Reader {
                         None
                     };
                     if let Some(problem) = problem {
-                        self.error(Code::BadRouting, &source.span, problem).help = Some(
+                        self.error(Code::BadRouting, span, problem).help = Some(
                             "name the voices the bed goes under: duck \"host\" \"guest\"".into(),
                         );
                     }
                 }
             }
         }
-        let elsewhere = track
-            .buses
-            .iter()
-            .map(|b| (&b.chain, &b.span))
-            .chain([(&track.mix, &track.span)]);
-        for (chain, span) in elsewhere {
-            if !ducks(chain).is_empty() {
-                self.error(
-                    Code::BadRouting,
-                    span,
-                    "a duck belongs in a stem's chain (the bed's)",
-                )
-                .help = Some("move it into the stem that goes under the voices".into());
-            }
+        if !ducks(&track.mix).is_empty() {
+            self.error(
+                Code::BadRouting,
+                &track.span,
+                "a duck belongs in the chain of a stem or bus (the bed's), not the mix",
+            )
+            .help = Some("move it into the stem or bus that goes under the voices".into());
         }
     }
 

@@ -312,10 +312,16 @@ impl Renderer<'_> {
                 let source = inputs.of(*source);
                 self.render_stem(step, chain, (*offset, trim.clone()), source, &keys)
             }
-            Action::Bus { chain, members } => {
+            Action::Bus {
+                chain,
+                members,
+                keys,
+            } => {
                 let members = inputs.each(members);
                 let frames = members.iter().map(|i| i.output.info.frames).max();
-                self.render_sum(step, chain, &members, (frames.unwrap_or(0), true), None)
+                // A bus starts at the track's start: its key does too.
+                let chain = self.with_duck_key(step, chain.clone(), &inputs.each(keys), 0)?;
+                self.render_sum(step, &chain, &members, (frames.unwrap_or(0), true), None)
             }
             Action::Mix {
                 chain,
@@ -503,15 +509,8 @@ impl Renderer<'_> {
     ) -> Result<StepOutput, BuildError> {
         let mono = source.output.info.channels == 1;
         let offset_frames = (offset * self.rate as f64).round() as u64;
-        let mut chain: Vec<ProcessorSpec> = chain.iter().map(|p| p.resolve_pan_law(mono)).collect();
-        if !keys.is_empty() {
-            let key = self.duck_key(step, keys, offset_frames)?;
-            for spec in &mut chain {
-                if let ProcessorSpec::Duck { key: slot, .. } = spec {
-                    *slot = Some(key.clone());
-                }
-            }
-        }
+        let chain: Vec<ProcessorSpec> = chain.iter().map(|p| p.resolve_pan_law(mono)).collect();
+        let chain = self.with_duck_key(step, chain, keys, offset_frames)?;
         let resample = source.output.info.sample_rate != self.rate;
         let precision = if resample || !chain.iter().all(ProcessorSpec::is_identity) {
             Precision::Float
@@ -520,6 +519,27 @@ impl Renderer<'_> {
         };
         let open = self.source_opener(source, trim, resample);
         self.render_pcm(step, open, &chain, (0, true), offset_frames, precision)
+    }
+
+    /// `chain` with its `duck`s given their key, read from the `keys`
+    /// stems from `from` frames into the track.
+    fn with_duck_key(
+        &self,
+        step: &Step,
+        mut chain: Vec<ProcessorSpec>,
+        keys: &[Input],
+        from: u64,
+    ) -> Result<Vec<ProcessorSpec>, BuildError> {
+        if keys.is_empty() {
+            return Ok(chain);
+        }
+        let key = self.duck_key(step, keys, from)?;
+        for spec in &mut chain {
+            if let ProcessorSpec::Duck { key: slot, .. } = spec {
+                *slot = Some(key.clone());
+            }
+        }
+        Ok(chain)
     }
 
     /// A ducker's key: the RMS level (dBFS) of the sum of the `keys`
