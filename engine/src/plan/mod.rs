@@ -90,11 +90,7 @@ impl Planner {
         let number = track.number;
         let mut nodes: BTreeMap<&str, NodeIndex> = BTreeMap::new();
         // A stem that ducks under others comes after them: it reads them.
-        let ducks = |s: &Source| {
-            s.chain
-                .iter()
-                .any(|p| matches!(p, ProcessorSpec::Duck { .. }))
-        };
+        let ducks = |s: &Source| s.chain.iter().any(|p| p.ducks_under().is_some());
         let plain = track.sources.iter().filter(|s| !s.mute && !ducks(s));
         let ducking = track.sources.iter().filter(|s| !s.mute && ducks(s));
         for source in plain.chain(ducking) {
@@ -199,10 +195,7 @@ impl Planner {
 fn duck_keys(chain: &[ProcessorSpec], nodes: &BTreeMap<&str, NodeIndex>) -> Vec<NodeIndex> {
     chain
         .iter()
-        .filter_map(|p| match p {
-            ProcessorSpec::Duck { params, .. } => Some(&params.under),
-            _ => None,
-        })
+        .filter_map(ProcessorSpec::ducks_under)
         .flatten()
         .filter_map(|name| nodes.get(name.as_str()).copied())
         .collect()

@@ -95,6 +95,13 @@ impl Reader {
             .collect();
         let args = kind.params.iter().filter(|p| p.name.is_none()).count();
         node.check_shape(diags, &props, args, false);
+        self.numbers_of(node, kind)
+    }
+
+    /// A node's numbers as `kind` states them, each in its range (its
+    /// shape checked by the caller); `None` if one is missing or wrong.
+    fn numbers_of(&mut self, node: NodeView, kind: &Kind) -> Option<Vec<f64>> {
+        let diags = &mut self.diags;
         let mut values = Vec::with_capacity(kind.params.len());
         for (index, p) in kind.params.iter().enumerate() {
             let range = Range::between(p.min, p.max, p.unit);
@@ -125,15 +132,7 @@ impl Reader {
             );
             return None;
         }
-        let numbers: Option<Vec<f64>> = kind
-            .params
-            .iter()
-            .map(|p| {
-                let range = Range::between(p.min, p.max, p.unit);
-                let name = p.name.expect("duck's numbers are properties");
-                Some(node.number_prop(&mut self.diags, name, p.default?, range))
-            })
-            .collect();
+        let numbers = self.numbers_of(node, kind);
         let [depth, threshold, attack, hold, release] = numbers?[..] else {
             unreachable!("duck has five numbers")
         };

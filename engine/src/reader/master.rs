@@ -48,10 +48,7 @@ impl Reader {
             .help = Some(format!("the first is at {}:{line}", first.span.file.name));
         }
         let chain = self.read_chain(node);
-        if chain
-            .iter()
-            .any(|p| matches!(p, ProcessorSpec::Duck { .. }))
-        {
+        if chain.iter().any(|p| p.ducks_under().is_some()) {
             self.error(
                 Code::BadRouting,
                 &node.name_span(),

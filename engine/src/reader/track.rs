@@ -387,19 +387,11 @@ impl Reader {
     /// to render first, and no two wait on each other); the mix and a
     /// master take none.
     fn check_ducking(&mut self, track: &Track) {
-        let ducks = |chain: &[ProcessorSpec]| -> Vec<DuckParams> {
-            chain
-                .iter()
-                .filter_map(|p| match p {
-                    ProcessorSpec::Duck { params, .. } => Some(params.clone()),
-                    _ => None,
-                })
-                .collect()
-        };
+        let ducks = |chain: &[ProcessorSpec]| chain.iter().any(|p| p.ducks_under().is_some());
         let stems_that_duck: Vec<&str> = track
             .sources
             .iter()
-            .filter(|s| !ducks(&s.chain).is_empty())
+            .filter(|s| ducks(&s.chain))
             .map(|s| s.name.as_str())
             .collect();
         // Stems and buses may duck; each names stems.
@@ -409,8 +401,8 @@ impl Reader {
             .map(|s| (&s.name, &s.chain, &s.span))
             .chain(track.buses.iter().map(|b| (&b.name, &b.chain, &b.span)));
         for (own, chain, span) in duckers {
-            for duck in ducks(chain) {
-                for name in &duck.under {
+            for under in chain.iter().filter_map(ProcessorSpec::ducks_under) {
+                for name in under {
                     let problem = if name == own {
                         Some(format!("\"{name}\" cannot duck under itself"))
                     } else if !track.sources.iter().any(|s| &s.name == name && !s.mute) {
@@ -431,7 +423,7 @@ impl Reader {
                 }
             }
         }
-        if !ducks(&track.mix).is_empty() {
+        if ducks(&track.mix) {
             self.error(
                 Code::BadRouting,
                 &track.span,

@@ -542,44 +542,14 @@ impl Renderer<'_> {
         Ok(chain)
     }
 
-    /// A ducker's key: the RMS level (dBFS) of the sum of the `keys`
-    /// stems' mono fold-down every 10 ms, from `from` frames into the
-    /// track (the ducked stem's first frame).
+    /// A ducker's key (see [`bounce_nodes::processors::key_of`]) from the
+    /// sum of the `keys` stems, from `from` frames into the track (the
+    /// ducked signal's first frame).
     fn duck_key(&self, step: &Step, keys: &[Input], from: u64) -> Result<DuckKey, BuildError> {
         let audio = &Self::audio(step);
-        let mut readers: Vec<Box<dyn BlockSource>> = Vec::new();
-        for key in keys {
-            readers.push(Box::new(
-                open_blob(self.cache, &key.output.hash).map_err(audio)?,
-            ));
-        }
-        let mut sum = Trimmed::new(Mixer::new(readers), from, None);
-        let block = bounce_nodes::processors::key_block(self.rate);
-        let mut levels = Vec::new();
-        let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
-        loop {
-            let mut filled = 0;
-            while filled < block {
-                let n = sum
-                    .read(&mut left[filled..], &mut right[filled..])
-                    .map_err(audio)?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
-            if filled == 0 {
-                break;
-            }
-            let energy: f64 = left[..filled]
-                .iter()
-                .zip(&right[..filled])
-                .map(|(l, r)| ((*l as f64 + *r as f64) / 2.0).powi(2))
-                .sum::<f64>()
-                / filled as f64;
-            levels.push((10.0 * energy.max(1e-20).log10()) as f32);
-        }
-        Ok(std::sync::Arc::new(levels))
+        let sum = (self.mixer(keys, None))().map_err(audio)?;
+        let mut from_its_start = Trimmed::new(sum, from, None);
+        bounce_nodes::processors::key_of(&mut from_its_start, self.rate).map_err(audio)
     }
 
     /// The sum of `parts` through `chain` (a bus's, a mix's, or a master's

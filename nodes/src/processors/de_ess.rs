@@ -179,15 +179,7 @@ mod tests {
 
     fn de_essed(signal: &[f32], threshold: f64, reduction: f64) -> Vec<f32> {
         let mut de_esser = DeEsser::new(threshold, reduction, (5000.0, 9000.0), 40.0, RATE);
-        let latency = de_esser.latency();
-        let mut left = signal.to_vec();
-        left.extend(vec![0.0; latency]);
-        let mut right = left.clone();
-        for (l, r) in left.chunks_mut(500).zip(right.chunks_mut(500)) {
-            de_esser.process(l, r);
-        }
-        left.drain(..latency);
-        left
+        super::super::run_aligned(&mut de_esser, signal, 500)
     }
 
     /// The energy (dB) of `signal` from `low` to `high` Hz, from one

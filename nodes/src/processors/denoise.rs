@@ -261,15 +261,7 @@ mod tests {
         let mut profiler = NoiseProfiler::new(&params, RATE);
         profiler.write(signal, signal).unwrap();
         let mut denoiser = Denoiser::new(&params, profiler.profile().unwrap(), RATE);
-        let latency = denoiser.latency();
-        let mut left = signal.to_vec();
-        left.extend(vec![0.0; latency]);
-        let mut right = left.clone();
-        for (l, r) in left.chunks_mut(700).zip(right.chunks_mut(700)) {
-            denoiser.process(l, r);
-        }
-        left.drain(..latency);
-        left
+        super::super::run_aligned(&mut denoiser, signal, 700)
     }
 
     fn rms_db(s: &[f32]) -> f64 {

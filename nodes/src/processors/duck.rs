@@ -54,6 +54,28 @@ pub struct DuckParams {
 /// from this stem's first frame.
 pub type DuckKey = Arc<Vec<f32>>;
 
+/// The key of the voices `source` yields (their sum, from the ducked
+/// signal's first frame): the RMS level of its mono fold-down over each
+/// block of [`key_block`] frames, dBFS.
+pub fn key_of(source: &mut dyn crate::BlockSource, rate: u32) -> Result<DuckKey, crate::AudioError> {
+    let block = key_block(rate);
+    let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
+    let mut levels = Vec::new();
+    loop {
+        let filled = crate::block::read_full(source, &mut left, &mut right)?;
+        if filled == 0 {
+            return Ok(Arc::new(levels));
+        }
+        let energy = left[..filled]
+            .iter()
+            .zip(&right[..filled])
+            .map(|(l, r)| ((*l as f64 + *r as f64) / 2.0).powi(2))
+            .sum::<f64>()
+            / filled as f64;
+        levels.push((10.0 * energy.max(1e-20).log10()) as f32);
+    }
+}
+
 /// A ducker's running state.
 pub struct Ducker {
     key: DuckKey,

@@ -217,16 +217,7 @@ mod tests {
 
     /// Runs `signal` (both channels) through a gate, its latency removed.
     fn gated(params: GateParams, signal: &[f32]) -> Vec<f32> {
-        let mut gate = Gate::new(params, RATE);
-        let latency = gate.latency();
-        let mut left: Vec<f32> = signal.to_vec();
-        left.extend(vec![0.0; latency]);
-        let mut right = left.clone();
-        for (l, r) in left.chunks_mut(333).zip(right.chunks_mut(333)) {
-            gate.process(l, r);
-        }
-        left.drain(..latency);
-        left
+        super::super::run_aligned(&mut Gate::new(params, RATE), signal, 333)
     }
 
     fn rms_db(s: &[f32]) -> f64 {

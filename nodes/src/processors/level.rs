@@ -245,16 +245,8 @@ mod tests {
 
     /// The leveller's gain (dB) at each frame of `signal`.
     fn gains(params: LevelParams, signal: &[f32]) -> Vec<f64> {
-        let mut leveller = Leveller::new(params, RATE);
-        let latency = leveller.latency();
-        let mut left = signal.to_vec();
-        left.extend(vec![0.0; latency]);
-        let mut right = left.clone();
-        for (l, r) in left.chunks_mut(1000).zip(right.chunks_mut(1000)) {
-            leveller.process(l, r);
-        }
-        left.drain(..latency);
-        left.iter()
+        let out = super::super::run_aligned(&mut Leveller::new(params, RATE), signal, 1000);
+        out.iter()
             .zip(signal)
             .map(|(out, x)| crate::gain_to_db((out / x) as f64))
             .collect()

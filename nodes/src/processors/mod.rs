@@ -15,7 +15,7 @@ pub use automate::{Automation, Breakpoint, Parameter};
 pub use compressor::{Compressor, CompressorParams, Detect};
 pub use delay::Delay;
 pub use denoise::{DenoiseParams, NoiseProfile, NoiseProfiler};
-pub use duck::{key_block, DuckKey, DuckParams, Ducker};
+pub use duck::{key_block, key_of, DuckKey, DuckParams, Ducker};
 pub use eq::{Eq, EqBand};
 pub use fade::{Fade, FadeCurve};
 pub use gain::Gain;
@@ -42,6 +42,23 @@ pub trait Processor: Send {
     fn latency(&self) -> usize {
         0
     }
+}
+
+/// For tests: `signal` on both channels through `processor` in blocks
+/// of `block`, its latency taken out as the chain runner takes it out
+/// (silence fed after, as many frames dropped from the start); the left
+/// channel.
+#[cfg(test)]
+pub(crate) fn run_aligned(processor: &mut dyn Processor, signal: &[f32], block: usize) -> Vec<f32> {
+    let latency = processor.latency();
+    let mut left = signal.to_vec();
+    left.extend(vec![0.0; latency]);
+    let mut right = left.clone();
+    for (l, r) in left.chunks_mut(block).zip(right.chunks_mut(block)) {
+        processor.process(l, r);
+    }
+    left.drain(..latency);
+    left
 }
 
 /// What a processor needs to know of the signal it will run on.
@@ -171,6 +188,14 @@ impl ProcessorSpec {
             } => Delay::tail_frames(*seconds, *feedback, rate),
             ProcessorSpec::Reverb { size, .. } => Reverb::tail_frames(*size, rate),
             _ => 0,
+        }
+    }
+
+    /// The stems a `duck` listens to; `None` for any other processor.
+    pub fn ducks_under(&self) -> Option<&[String]> {
+        match self {
+            ProcessorSpec::Duck { params, .. } => Some(&params.under),
+            _ => None,
         }
     }
 
